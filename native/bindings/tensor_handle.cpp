@@ -1,0 +1,217 @@
+#include "tensor_handle.h"
+
+#include <cstring>
+#include <vector>
+
+#include "../core/backend.h"
+#include "../core/errors.h"
+#include "ops.h"
+
+namespace crjs {
+
+namespace {
+
+// Marks objects made by this addon, so a look-alike JS object is never unwrapped.
+constexpr napi_type_tag kTensorTag = {0x6b1d3f2a9c4e5b70ULL, 0x8e2f1a6d3c5b4e91ULL};
+
+std::atomic<int64_t> g_live{0};
+thread_local const cr::Tensor* t_pending = nullptr;
+
+struct AddonData {
+  Napi::FunctionReference ctor;
+};
+
+// Host copy of a tensor as the JS-facing typed array's elements (floats widen to fp32).
+Napi::Value to_typed_array(Napi::Env env, const cr::Tensor& t, const std::vector<uint8_t>& raw) {
+  size_t n = static_cast<size_t>(t.numel());
+  switch (t.dtype) {
+    case cr::DType::F32: {
+      auto a = Napi::Float32Array::New(env, n);
+      std::memcpy(a.Data(), raw.data(), n * 4);
+      return a;
+    }
+    case cr::DType::F16:
+    case cr::DType::BF16: {
+      auto a = Napi::Float32Array::New(env, n);
+      const uint16_t* h = reinterpret_cast<const uint16_t*>(raw.data());
+      float* out = a.Data();
+      for (size_t i = 0; i < n; i++)
+        out[i] = t.dtype == cr::DType::F16 ? cr::half_to_float(h[i]) : cr::bf16_to_float(h[i]);
+      return a;
+    }
+    case cr::DType::I32: {
+      auto a = Napi::Int32Array::New(env, n);
+      std::memcpy(a.Data(), raw.data(), n * 4);
+      return a;
+    }
+    case cr::DType::U8: {
+      auto a = Napi::Uint8Array::New(env, n);
+      std::memcpy(a.Data(), raw.data(), n);
+      return a;
+    }
+  }
+  return env.Undefined();
+}
+
+std::vector<uint8_t> host_copy(const cr::Tensor& t) {
+  std::vector<uint8_t> raw(t.nbytes());
+  cr::backend_for(t.device()).copy_to_host(t, raw.data());
+  return raw;
+}
+
+class ReadWorker : public Napi::AsyncWorker {
+ public:
+  ReadWorker(Napi::Env env, cr::Tensor t)
+      : Napi::AsyncWorker(env, "cudnn-resnet:read"), tensor_(std::move(t)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      raw_ = host_copy(tensor_);
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+  void OnOK() override {
+    Napi::HandleScope scope(Env());
+    deferred_.Resolve(to_typed_array(Env(), tensor_, raw_));
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  cr::Tensor tensor_;  // holds the storage alive even if the handle is disposed meanwhile
+  std::vector<uint8_t> raw_;
+  Napi::Promise::Deferred deferred_;
+};
+
+}  // namespace
+
+Napi::Function TensorHandle::Define(Napi::Env env) {
+  Napi::Function ctor = DefineClass(
+      env, "NativeTensor",
+      {
+          InstanceAccessor<&TensorHandle::Shape>("shape"),
+          InstanceAccessor<&TensorHandle::DType>("dtype"),
+          InstanceAccessor<&TensorHandle::Layout>("layout"),
+          InstanceAccessor<&TensorHandle::DeviceName>("device"),
+          InstanceAccessor<&TensorHandle::NBytes>("nbytes"),
+          InstanceAccessor<&TensorHandle::Disposed>("disposed"),
+          InstanceMethod<&TensorHandle::Read>("read"),
+          InstanceMethod<&TensorHandle::ReadAsync>("readAsync"),
+          InstanceMethod<&TensorHandle::Dispose>("dispose"),
+      });
+  auto* data = new AddonData();
+  data->ctor = Napi::Persistent(ctor);
+  env.SetInstanceData<AddonData>(data);
+  return ctor;
+}
+
+Napi::Object TensorHandle::Wrap(Napi::Env env, cr::Tensor t) {
+  AddonData* data = env.GetInstanceData<AddonData>();
+  t_pending = &t;
+  Napi::Object obj;
+  try {
+    obj = data->ctor.New({});
+  } catch (...) {
+    t_pending = nullptr;
+    throw;
+  }
+  t_pending = nullptr;
+  obj.TypeTag(&kTensorTag);
+  return obj;
+}
+
+TensorHandle* TensorHandle::Unwrap(const Napi::Value& v) {
+  if (!v.IsObject()) return nullptr;
+  Napi::Object o = v.As<Napi::Object>();
+  if (!o.CheckTypeTag(&kTensorTag)) return nullptr;
+  return Napi::ObjectWrap<TensorHandle>::Unwrap(o);
+}
+
+TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorHandle>(info) {
+  if (!t_pending) {
+    Napi::TypeError::New(info.Env(), "NativeTensor cannot be constructed directly; use the tensor functions")
+        .ThrowAsJavaScriptException();
+    disposed_ = true;
+    return;
+  }
+  tensor_ = *t_pending;
+  g_live++;
+  if (tensor_.device().type == cr::DeviceType::CPU) {
+    external_bytes_ = static_cast<int64_t>(tensor_.nbytes());
+    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), external_bytes_);
+  }
+}
+
+TensorHandle::~TensorHandle() = default;
+
+void TensorHandle::Release(Napi::Env env) {
+  if (disposed_) return;
+  disposed_ = true;
+  g_live--;
+  tensor_ = cr::Tensor();  // drops this handle's share of the storage
+  if (external_bytes_) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, -external_bytes_);
+    external_bytes_ = 0;
+  }
+}
+
+void TensorHandle::Finalize(Napi::Env env) { Release(env); }
+
+int64_t TensorHandle::live_count() { return g_live.load(); }
+
+static void throw_if_disposed(const Napi::CallbackInfo& info, bool disposed, const char* what) {
+  if (disposed) throw Napi::TypeError::New(info.Env(), std::string("tensor.") + what + ": the tensor is disposed");
+}
+
+Napi::Value TensorHandle::Shape(const Napi::CallbackInfo& info) {
+  throw_if_disposed(info, disposed_, "shape");
+  Napi::Array a = Napi::Array::New(info.Env(), tensor_.shape.size());
+  for (size_t i = 0; i < tensor_.shape.size(); i++) a.Set(static_cast<uint32_t>(i), static_cast<double>(tensor_.shape[i]));
+  return a;
+}
+
+Napi::Value TensorHandle::DType(const Napi::CallbackInfo& info) {
+  throw_if_disposed(info, disposed_, "dtype");
+  return Napi::String::New(info.Env(), cr::dtype_name(tensor_.dtype));
+}
+
+Napi::Value TensorHandle::Layout(const Napi::CallbackInfo& info) {
+  throw_if_disposed(info, disposed_, "layout");
+  return Napi::String::New(info.Env(), cr::layout_name(tensor_.layout));
+}
+
+Napi::Value TensorHandle::DeviceName(const Napi::CallbackInfo& info) {
+  throw_if_disposed(info, disposed_, "device");
+  return Napi::String::New(info.Env(), tensor_.device().str());
+}
+
+Napi::Value TensorHandle::NBytes(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), disposed_ ? 0.0 : static_cast<double>(tensor_.nbytes()));
+}
+
+Napi::Value TensorHandle::Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), disposed_); }
+
+Napi::Value TensorHandle::Read(const Napi::CallbackInfo& info) {
+  throw_if_disposed(info, disposed_, "read");
+  try {
+    return to_typed_array(info.Env(), tensor_, host_copy(tensor_));
+  } catch (const cr::OpError& e) {
+    throw to_js_error(info.Env(), e);
+  }
+}
+
+Napi::Value TensorHandle::ReadAsync(const Napi::CallbackInfo& info) {
+  throw_if_disposed(info, disposed_, "readAsync");
+  auto* w = new ReadWorker(info.Env(), tensor_);
+  Napi::Promise p = w->promise();
+  w->Queue();
+  return p;
+}
+
+Napi::Value TensorHandle::Dispose(const Napi::CallbackInfo& info) {
+  Release(info.Env());
+  return info.Env().Undefined();
+}
+
+}  // namespace crjs

@@ -1,0 +1,163 @@
+// The narrow interface every backend implements: allocation, copies, and the op table.
+// Bindings validate arguments (see core/checks.h) before they call in, so a backend may
+// assume shapes, dtypes, layouts and devices are consistent; it still throws OpError on
+// its own failures (out of memory, a cuDNN status) with the op name and shapes.
+//
+// Conventions shared by every op:
+// - 4-D activations are logical [N, C, H, W]; `layout` says the memory order.
+// - Ops return new tensors on the device of their inputs; methods ending in `_` write into
+//   an argument in place (optimizer updates, running statistics, fills).
+// - Accumulation is fp32 whatever the storage dtype; BN statistics/parameters are fp32.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "tensor.h"
+
+namespace cr {
+
+struct Conv2dParams {
+  int stride_h = 1, stride_w = 1;
+  int pad_h = 0, pad_w = 0;
+  int dilation_h = 1, dilation_w = 1;
+  bool allow_tf32 = false;  // CUDA only: TF32 tensor-core math for fp32 inputs
+};
+
+// Output size of a convolution or pooling window along one axis.
+inline int64_t conv_out_size(int64_t in, int64_t k, int stride, int pad, int dilation) {
+  return (in + 2 * pad - dilation * (k - 1) - 1) / stride + 1;
+}
+
+enum class PoolMode : int { Max = 0, Average = 1 };
+
+struct Pool2dParams {
+  PoolMode mode = PoolMode::Max;
+  int kernel_h = 2, kernel_w = 2;
+  int stride_h = 2, stride_w = 2;
+  int pad_h = 0, pad_w = 0;
+  bool count_include_pad = true;  // average only; PyTorch's AvgPool2d default
+};
+
+struct BatchNormForward {
+  Tensor y;
+  Tensor save_mean;    // [C] fp32, batch mean
+  Tensor save_invstd;  // [C] fp32, 1 / sqrt(batch biased var + eps)
+};
+
+struct BatchNormBackward {
+  Tensor dx, dgamma, dbeta;
+  Tensor dresidual;  // only when the forward added a residual: the gradient reaching it
+};
+
+struct CrossEntropyForward {
+  Tensor loss;     // [1] fp32: mean over the batch of -log softmax(logits)[label]
+  Tensor correct;  // [1] int32: rows whose argmax equals the label (first max wins)
+};
+
+struct SgdParams {
+  float lr = 0.1f, momentum = 0.f, dampening = 0.f, weight_decay = 0.f;
+  bool nesterov = false;
+  // PyTorch semantics: the first step sets buf = grad (no dampening), later ones
+  // buf = momentum * buf + (1 - dampening) * grad.
+  bool first_step = false;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+
+  // ---- memory and copies ----
+  virtual Tensor empty(const Shape& shape, DType dtype, Layout layout) = 0;
+  virtual void copy_from_host_(const Tensor& dst, const void* src) = 0;  // dst.nbytes() bytes
+  virtual void copy_to_host(const Tensor& src, void* dst) = 0;           // src.nbytes() bytes
+  // Copy between two tensors of equal shape, dtype and layout on this backend.
+  virtual void copy_(const Tensor& dst, const Tensor& src) = 0;
+  virtual void synchronize() = 0;
+  virtual Tensor cast(const Tensor& x, DType dtype) = 0;
+  virtual Tensor to_layout(const Tensor& x, Layout layout) = 0;  // 4-D only
+
+  // ---- convolution (conv.cpp) ----
+  virtual Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p) = 0;
+  virtual Tensor conv2d_backward_data(const Tensor& dy, const Tensor& w, const Shape& x_shape, const Conv2dParams& p) = 0;
+  virtual Tensor conv2d_backward_filter(const Tensor& dy, const Tensor& x, const Shape& w_shape, const Conv2dParams& p) = 0;
+  virtual Tensor conv2d_backward_bias(const Tensor& dy) = 0;  // [C] fp32
+
+  // ---- batch norm, spatial (batchnorm.cpp) ----
+  // Training: y = act(gamma * (x - mean) * invstd + beta + residual), act = ReLU when
+  // `relu`, identity otherwise; residual may be null. Updates running_mean/var in place
+  // with PyTorch's momentum convention (running = (1 - m) * running + m * batch, unbiased
+  // variance for the running estimate).
+  virtual BatchNormForward batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                                      const Tensor& running_mean, const Tensor& running_var,
+                                                      double momentum, double eps, const Tensor* residual,
+                                                      bool relu) = 0;
+  virtual Tensor batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                             const Tensor& running_mean, const Tensor& running_var, double eps,
+                                             const Tensor* residual, bool relu) = 0;
+  // `y` is the forward output; it is read only when `relu` (for the activation's mask).
+  virtual BatchNormBackward batchnorm_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma,
+                                               const Tensor& save_mean, const Tensor& save_invstd, double eps,
+                                               const Tensor* y, bool relu, bool has_residual) = 0;
+
+  // ---- activation and elementwise (elementwise.cpp) ----
+  virtual Tensor relu_forward(const Tensor& x) = 0;
+  virtual Tensor relu_backward(const Tensor& dy, const Tensor& y) = 0;
+  virtual Tensor add(const Tensor& a, const Tensor& b) = 0;
+  virtual Tensor scale(const Tensor& x, float alpha) = 0;
+  virtual void axpy_(float alpha, const Tensor& x, const Tensor& y) = 0;  // y += alpha * x
+
+  // ---- pooling (pooling.cpp) ----
+  virtual Tensor pool2d_forward(const Tensor& x, const Pool2dParams& p) = 0;
+  virtual Tensor pool2d_backward(const Tensor& dy, const Tensor& x, const Tensor& y, const Pool2dParams& p) = 0;
+
+  // ---- linear: y[N, M] = x[N, K] * w[M, K]^T + b[M] (linear.cpp) ----
+  virtual Tensor linear_forward(const Tensor& x, const Tensor& w, const Tensor* bias) = 0;
+  virtual Tensor linear_backward_data(const Tensor& dy, const Tensor& w) = 0;    // [N, K]
+  virtual Tensor linear_backward_weight(const Tensor& dy, const Tensor& x) = 0;  // [M, K]
+  virtual Tensor linear_backward_bias(const Tensor& dy) = 0;                     // [M]
+
+  // ---- loss (loss.cpp): logits [N, C] float, labels [N] int32 ----
+  virtual CrossEntropyForward softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels) = 0;
+  // dlogits = (softmax(logits) - onehot(labels)) * grad_loss[0] / N; grad_loss is [1] fp32.
+  virtual Tensor softmax_cross_entropy_backward(const Tensor& logits, const Tensor& labels,
+                                                const Tensor& grad_loss) = 0;
+
+  // ---- optimizer (sgd.cpp): one call updates many tensors; bufs may be empty when
+  // momentum == 0. Params and bufs are fp32; grads fp32. ----
+  virtual void sgd_update_(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                           const std::vector<Tensor>& bufs, const SgdParams& p) = 0;
+
+  // ---- fills (fill.cpp): counter-based Philox4x32-10, so a (seed, element index) pair
+  // gives the same value on every backend. ----
+  virtual void fill_constant_(const Tensor& t, double value) = 0;
+  virtual void fill_uniform_(const Tensor& t, double low, double high, uint64_t seed) = 0;
+  virtual void fill_normal_(const Tensor& t, double mean, double std, uint64_t seed) = 0;
+
+  // ---- reductions (reduce.cpp): results are [1] / [n] fp32 tensors on this device ----
+  virtual Tensor sum(const Tensor& x) = 0;
+  virtual Tensor l2_norms(const std::vector<Tensor>& xs) = 0;  // [n]: ||x_i||_2
+
+  // ---- CIFAR option-A shortcut (shortcut.cpp): y = zero-pad channels of x[:, :, ::s, ::s]
+  // with (out_channels - C) / 2 zero channels in front and the rest behind. ----
+  virtual Tensor shortcut_a_forward(const Tensor& x, int64_t out_channels, int stride) = 0;
+  virtual Tensor shortcut_a_backward(const Tensor& dy, int64_t in_channels, int stride, const Shape& x_shape) = 0;
+
+  // ---- data (augment.cpp): builds a training batch from the resident uint8 dataset in one
+  // pass. images [M, C, H, W] uint8 NCHW; indices [B] int32 rows of images; params [B, 3]
+  // int32 (dy, dx, flip): the crop's top-left corner in the image padded by `pad` zeros on
+  // each side (0 <= dy, dx <= 2 * pad) and 1 to mirror horizontally. Output [B, C, H, W]
+  // in dtype/layout, each value (v / 255 - mean[c]) / std[c]; padded pixels are v = 0. ----
+  virtual Tensor augment_batch(const Tensor& images, const Tensor& indices, const Tensor& params,
+                               const std::vector<float>& mean, const std::vector<float>& stdev, int pad,
+                               DType dtype, Layout layout) = 0;
+  // labels [M] uint8, indices [B] int32 -> [B] int32
+  virtual Tensor gather_labels(const Tensor& labels, const Tensor& indices) = 0;
+};
+
+// The backend serving a device. Throws OpError (Runtime) when that device is unavailable.
+Backend& backend_for(const Device& device);
+Backend& cpu_backend();
+
+}  // namespace cr

@@ -1,0 +1,1 @@
+// PLACEHOLDER: the blocked GEMM arrives with the convolution work.

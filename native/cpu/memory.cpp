@@ -1,0 +1,146 @@
+// Allocation, host copies, dtype casts and layout conversions for the CPU backend.
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "../core/errors.h"
+#include "cpu_backend.h"
+#include "parallel.h"
+
+namespace cr {
+
+Tensor CpuBackend::empty(const Shape& shape, DType dtype, Layout layout) {
+  Tensor t;
+  t.shape = shape;
+  t.dtype = dtype;
+  t.layout = shape.size() == 4 ? layout : Layout::NCHW;
+  size_t bytes = t.nbytes();
+  // 64-byte alignment for the GEMM's vector loads; never a zero-size allocation.
+  size_t alloc = ((bytes + 63) / 64) * 64;
+  if (alloc == 0) alloc = 64;
+  void* p = std::aligned_alloc(64, alloc);
+  if (!p)
+    throw OpError(ErrorKind::OutOfMemory,
+                  "cpu: out of memory allocating " + std::to_string(bytes) + " bytes for " + t.describe(),
+                  "ERR_CPU_OOM");
+  t.storage = std::make_shared<Storage>(p, bytes, Device{DeviceType::CPU, 0}, [](void* q, size_t) { std::free(q); });
+  return t;
+}
+
+void CpuBackend::copy_from_host_(const Tensor& dst, const void* src) { std::memcpy(dst.raw(), src, dst.nbytes()); }
+void CpuBackend::copy_to_host(const Tensor& src, void* dst) { std::memcpy(dst, src.raw(), src.nbytes()); }
+void CpuBackend::copy_(const Tensor& dst, const Tensor& src) { std::memcpy(dst.raw(), src.raw(), src.nbytes()); }
+
+float load_float(const Tensor& t, int64_t i) {
+  switch (t.dtype) {
+    case DType::F32: return t.data<float>()[i];
+    case DType::F16: return half_to_float(t.data<uint16_t>()[i]);
+    case DType::BF16: return bf16_to_float(t.data<uint16_t>()[i]);
+    case DType::I32: return static_cast<float>(t.data<int32_t>()[i]);
+    case DType::U8: return static_cast<float>(t.data<uint8_t>()[i]);
+  }
+  return 0.f;
+}
+
+void store_float(const Tensor& t, int64_t i, float v) {
+  switch (t.dtype) {
+    case DType::F32: t.data<float>()[i] = v; break;
+    case DType::F16: t.data<uint16_t>()[i] = float_to_half(v); break;
+    case DType::BF16: t.data<uint16_t>()[i] = float_to_bf16(v); break;
+    case DType::I32: t.data<int32_t>()[i] = static_cast<int32_t>(v); break;
+    case DType::U8: t.data<uint8_t>()[i] = static_cast<uint8_t>(v); break;
+  }
+}
+
+Tensor CpuBackend::cast(const Tensor& x, DType dtype) {
+  Tensor y = empty(x.shape, dtype, x.layout);
+  int64_t n = x.numel();
+  if (x.dtype == dtype) {
+    copy_(y, x);
+    return y;
+  }
+  if (x.dtype == DType::I32 && dtype != DType::I32) {
+    // Integers convert exactly through double for every target type.
+    parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; i++) store_float(y, i, static_cast<float>(x.data<int32_t>()[i]));
+    });
+    return y;
+  }
+  parallel_for(n, 1 << 15, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) store_float(y, i, load_float(x, i));
+  });
+  return y;
+}
+
+Tensor CpuBackend::to_layout(const Tensor& x, Layout layout) {
+  if (x.layout == layout || x.rank() != 4) {
+    Tensor y = empty(x.shape, x.dtype, layout);
+    copy_(y, x);
+    return y;
+  }
+  Tensor y = empty(x.shape, x.dtype, layout);
+  const int64_t N = x.shape[0], C = x.shape[1], HW = x.shape[2] * x.shape[3];
+  const size_t es = dtype_size(x.dtype);
+  const char* src = static_cast<const char*>(x.raw());
+  char* dst = static_cast<char*>(y.raw());
+  const bool to_nhwc = layout == Layout::NHWC;
+  parallel_for(N * C, 64, [&](int64_t b, int64_t e) {
+    for (int64_t nc = b; nc < e; nc++) {
+      int64_t n = nc / C, c = nc % C;
+      for (int64_t p = 0; p < HW; p++) {
+        int64_t nchw = (n * C + c) * HW + p, nhwc = (n * HW + p) * C + c;
+        if (to_nhwc)
+          std::memcpy(dst + nhwc * es, src + nchw * es, es);
+        else
+          std::memcpy(dst + nchw * es, src + nhwc * es, es);
+      }
+    }
+  });
+  return y;
+}
+
+std::vector<float> to_f32_nchw(const Tensor& t) {
+  std::vector<float> out(static_cast<size_t>(t.numel()));
+  if (t.rank() == 4 && t.layout == Layout::NHWC) {
+    const int64_t N = t.shape[0], C = t.shape[1], HW = t.shape[2] * t.shape[3];
+    parallel_for(N * C, 64, [&](int64_t b, int64_t e) {
+      for (int64_t nc = b; nc < e; nc++) {
+        int64_t n = nc / C, c = nc % C;
+        for (int64_t p = 0; p < HW; p++) out[(n * C + c) * HW + p] = load_float(t, (n * HW + p) * C + c);
+      }
+    });
+    return out;
+  }
+  if (t.dtype == DType::F32) {
+    std::memcpy(out.data(), t.raw(), t.nbytes());
+    return out;
+  }
+  parallel_for(t.numel(), 1 << 15, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) out[i] = load_float(t, i);
+  });
+  return out;
+}
+
+Tensor from_f32_nchw(const std::vector<float>& v, const Shape& shape, DType dtype, Layout layout) {
+  Tensor y = cpu_backend().empty(shape, dtype, layout);
+  if (y.rank() == 4 && y.layout == Layout::NHWC) {
+    const int64_t N = shape[0], C = shape[1], HW = shape[2] * shape[3];
+    parallel_for(N * C, 64, [&](int64_t b, int64_t e) {
+      for (int64_t nc = b; nc < e; nc++) {
+        int64_t n = nc / C, c = nc % C;
+        for (int64_t p = 0; p < HW; p++) store_float(y, (n * HW + p) * C + c, v[(n * C + c) * HW + p]);
+      }
+    });
+    return y;
+  }
+  if (dtype == DType::F32) {
+    std::memcpy(y.raw(), v.data(), y.nbytes());
+    return y;
+  }
+  parallel_for(y.numel(), 1 << 15, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; i++) store_float(y, i, v[i]);
+  });
+  return y;
+}
+
+}  // namespace cr

@@ -1,0 +1,131 @@
+#include "parallel.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace cr {
+
+namespace {
+
+// Set while a thread runs a parallel_for chunk: nested regions then run inline instead of
+// waiting on a pool that is busy with their parent.
+thread_local bool t_in_region = false;
+
+struct RegionFlag {
+  RegionFlag() { t_in_region = true; }
+  ~RegionFlag() { t_in_region = false; }
+};
+
+class Pool {
+ public:
+  explicit Pool(int workers) {
+    for (int i = 0; i < workers; i++) threads_.emplace_back([this, i] { loop(i); });
+  }
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> g(m_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+  int size() const { return static_cast<int>(threads_.size()); }
+
+  // Runs task(k) for k in [0, tasks) with the caller taking k = 0.
+  void run(int tasks, const std::function<void(int)>& task) {
+    std::unique_lock<std::mutex> lk(run_m_);  // one parallel region at a time
+    {
+      std::lock_guard<std::mutex> g(m_);
+      task_ = &task;
+      tasks_ = tasks;
+      pending_ = tasks - 1;
+      error_ = nullptr;
+      generation_++;
+    }
+    cv_.notify_all();
+    try {
+      RegionFlag flag;
+      task(0);
+    } catch (...) {
+      std::lock_guard<std::mutex> g(m_);
+      if (!error_) error_ = std::current_exception();
+    }
+    std::unique_lock<std::mutex> g(m_);
+    done_cv_.wait(g, [this] { return pending_ == 0; });
+    task_ = nullptr;
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void loop(int worker) {
+    uint64_t seen = 0;
+    for (;;) {
+      const std::function<void(int)>* task;
+      {
+        std::unique_lock<std::mutex> g(m_);
+        cv_.wait(g, [&] { return stop_ || generation_ != seen; });
+        if (stop_) return;
+        seen = generation_;
+        if (worker + 1 >= tasks_) continue;
+        task = task_;
+      }
+      try {
+        RegionFlag flag;
+        (*task)(worker + 1);
+      } catch (...) {
+        std::lock_guard<std::mutex> g(m_);
+        if (!error_) error_ = std::current_exception();
+      }
+      {
+        std::lock_guard<std::mutex> g(m_);
+        if (--pending_ == 0) done_cv_.notify_all();
+      }
+    }
+  }
+
+  std::vector<std::thread> threads_;
+  std::mutex m_, run_m_;
+  std::condition_variable cv_, done_cv_;
+  const std::function<void(int)>* task_ = nullptr;
+  int tasks_ = 0, pending_ = 0;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+  std::exception_ptr error_;
+};
+
+Pool& pool() {
+  // Leaked on purpose: joining threads from a static destructor at process exit can
+  // deadlock with Node's own teardown.
+  static Pool* p = new Pool(std::max(1, cpu_threads() - 1));
+  return *p;
+}
+
+}  // namespace
+
+int cpu_threads() {
+  static int n = [] {
+    unsigned h = std::thread::hardware_concurrency();
+    return static_cast<int>(std::clamp(h == 0 ? 1u : h, 1u, 64u));
+  }();
+  return n;
+}
+
+void parallel_for(int64_t n, int64_t min_chunk, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  int64_t chunks = std::min<int64_t>(cpu_threads(), (n + std::max<int64_t>(min_chunk, 1) - 1) / std::max<int64_t>(min_chunk, 1));
+  if (chunks <= 1 || t_in_region) {
+    fn(0, n);
+    return;
+  }
+  int64_t per = (n + chunks - 1) / chunks;
+  pool().run(static_cast<int>(chunks), [&](int k) {
+    int64_t b = k * per, e = std::min(n, b + per);
+    if (b < e) fn(b, e);
+  });
+}
+
+}  // namespace cr

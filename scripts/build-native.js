@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// Builds the addon with cmake-js into build/Release/cudnn_resnet.node.
+//   CUDNN_RESNET_NO_CUDA=1   skip the CUDA backend even where nvcc exists (faster builds)
+//   CUDNN_RESNET_BUILD_DIR   build folder (default build/)
+'use strict';
+const { spawnSync } = require('node:child_process');
+const path = require('node:path');
+const os = require('node:os');
+const fs = require('node:fs');
+
+const root = path.resolve(__dirname, '..');
+let cmakeJs;
+try {
+  cmakeJs = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
+} catch {
+  console.error(
+    'cudnn-resnet: cannot build the native addon here because cmake-js is not installed.\n' +
+      '  Install the development dependencies first (`npm install` in a clone of the repository),\n' +
+      '  or use the prebuilt binary that ships in the package (prebuilds/linux-x64).',
+  );
+  process.exit(1);
+}
+const out = process.env.CUDNN_RESNET_BUILD_DIR || path.join(root, 'build');
+const args = [cmakeJs, 'compile', '--out', out, '--parallel', String(Math.max(1, os.availableParallelism?.() ?? os.cpus().length))];
+if (process.env.CUDNN_RESNET_NO_CUDA === '1') args.push('--CDCR_CUDA=OFF');
+else args.push('--CDCR_CUDA=ON');
+if (!fs.existsSync('/usr/local/cuda/bin/nvcc') || process.env.PATH?.includes('cuda')) {
+  // nvcc on PATH is enough for CMake; nothing to add.
+}
+const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+process.exit(r.status ?? 1);

@@ -1,0 +1,36 @@
+// Runs one op suite per device: 'cpu' always, 'cuda:0' when a GPU and cuDNN are usable. On
+// a machine without one the CUDA suite is registered as pending with the reason, so the
+// skip is visible in the report rather than a silent pass.
+import { native } from '../../lib/native';
+
+export interface DeviceUnderTest {
+  device: string;
+  /** Relative tolerance for comparisons against fp32 references on this device. */
+  rtol: number;
+}
+
+let cudaReason: string | null | undefined;
+
+/** null when cuda:0 works, else why it does not. */
+export function cudaUnavailableReason(): string | null {
+  if (cudaReason !== undefined) return cudaReason;
+  try {
+    native().empty([1], 'float32', 'NCHW', 'cuda:0').dispose();
+    cudaReason = null;
+  } catch (e) {
+    cudaReason = e instanceof Error ? e.message : String(e);
+  }
+  return cudaReason;
+}
+
+export function describeDevices(title: string, body: (d: DeviceUnderTest) => void): void {
+  describe(`${title} [cpu]`, () => body({ device: 'cpu', rtol: 1e-4 }));
+  const reason = cudaUnavailableReason();
+  if (reason === null) {
+    describe(`${title} [cuda:0]`, () => body({ device: 'cuda:0', rtol: 1e-4 }));
+  } else {
+    describe(`${title} [cuda:0]`, () => {
+      it(`skipped: no usable GPU (${reason.split('\n')[0]})`);
+    });
+  }
+}
