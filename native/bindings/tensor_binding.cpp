@@ -48,6 +48,13 @@ Napi::Value Full(const Napi::CallbackInfo& info) {
   cr::Layout layout = a.layout(2, "layout");
   cr::Device dev = a.device(3, "device");
   double value = a.number(4, "value");
+  if (dtype == cr::DType::I32 || dtype == cr::DType::U8) {
+    double lo = dtype == cr::DType::U8 ? 0 : -2147483648.0, hi = dtype == cr::DType::U8 ? 255 : 2147483647.0;
+    if (value != static_cast<double>(static_cast<int64_t>(value)) || value < lo || value > hi)
+      cr::throw_range("full", "value",
+                      std::string("must be an integer representable as ") + cr::dtype_name(dtype) + ", got " +
+                          std::to_string(value));
+  }
   cr::Backend& be = cr::backend_for(dev);
   cr::Tensor t = be.empty(shape, dtype, layout);
   be.fill_constant_(t, value);

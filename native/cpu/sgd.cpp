@@ -1,9 +1,49 @@
-// PLACEHOLDER: to be implemented.
-#include "../core/errors.h"
+// SGD with PyTorch's torch.optim.SGD semantics (foreach form), in place over every
+// parameter in one call:
+//   d = grad + weight_decay * param
+//   buf = d                                     on the first step
+//   buf = momentum * buf + (1 - dampening) * d  afterwards
+//   d = nesterov ? d + momentum * buf : buf     (when momentum != 0)
+//   param -= lr * d
+// All tensors are fp32; work is cut into fixed-size pieces across all tensors so a model of
+// many small parameters still spreads over the threads.
+#include <algorithm>
+#include <vector>
+
 #include "cpu_backend.h"
+#include "parallel.h"
 
 namespace cr {
 
-void CpuBackend::sgd_update_(const std::vector<Tensor>&, const std::vector<Tensor>&, const std::vector<Tensor>&, const SgdParams&) { throw_runtime("cpu", "not implemented yet"); }
+void CpuBackend::sgd_update_(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                             const std::vector<Tensor>& bufs, const SgdParams& p) {
+  constexpr int64_t kPiece = 1 << 15;
+  struct Piece {
+    size_t t;
+    int64_t begin, end;
+  };
+  std::vector<Piece> pieces;
+  for (size_t t = 0; t < params.size(); t++)
+    for (int64_t b = 0, n = params[t].numel(); b < n; b += kPiece) pieces.push_back({t, b, std::min(n, b + kPiece)});
+
+  const bool use_momentum = p.momentum != 0.f;
+  parallel_for(static_cast<int64_t>(pieces.size()), 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t k = lo; k < hi; k++) {
+      const Piece& pc = pieces[k];
+      float* w = params[pc.t].data<float>();
+      const float* g = grads[pc.t].data<float>();
+      float* buf = use_momentum ? bufs[pc.t].data<float>() : nullptr;
+      for (int64_t i = pc.begin; i < pc.end; i++) {
+        float d = g[i];
+        if (p.weight_decay != 0.f) d += p.weight_decay * w[i];
+        if (use_momentum) {
+          buf[i] = p.first_step ? d : p.momentum * buf[i] + (1.f - p.dampening) * d;
+          d = p.nesterov ? d + p.momentum * buf[i] : buf[i];
+        }
+        w[i] -= p.lr * d;
+      }
+    }
+  });
+}
 
 }  // namespace cr

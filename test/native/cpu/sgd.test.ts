@@ -1,0 +1,105 @@
+// SGD: several steps over several tensors at once against a JS reimplementation of
+// torch.optim.SGD (weight decay, momentum with the first-step buffer, dampening, nesterov),
+// in fp32 arithmetic, plus argument checks.
+import * as assert from 'node:assert/strict';
+
+import { native, NativeTensor } from '../../../lib/native';
+import { describeDevices } from '../../helpers/devices';
+import { assertThrowsNamed } from '../../helpers/reference';
+import { close, disposeAll, make, normals, readNCHW, rng } from './ops-common';
+
+interface Hyper { lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean }
+
+const f = Math.fround;
+
+// torch.optim.SGD's _single_tensor_sgd, element by element, rounding every operation to fp32.
+// The hyper-parameters are fp32 too, as in a float32 tensor's foreach kernels.
+function torchSgdStep(p: Float32Array, g: Float32Array, buf: Float32Array | null, hyper: Hyper, first: boolean): void {
+  const h = { ...hyper, lr: f(hyper.lr), momentum: f(hyper.momentum), dampening: f(hyper.dampening), weightDecay: f(hyper.weightDecay) };
+  for (let i = 0; i < p.length; i++) {
+    let d = g[i];
+    if (h.weightDecay !== 0) d = f(d + f(h.weightDecay * p[i]));
+    if (h.momentum !== 0) {
+      buf![i] = first ? d : f(f(h.momentum * buf![i]) + f(f(1 - h.dampening) * d));
+      d = h.nesterov ? f(d + f(h.momentum * buf![i])) : buf![i];
+    }
+    p[i] = f(p[i] - f(h.lr * d));
+  }
+}
+
+describeDevices('sgd', (d) => {
+  const dev = d.device;
+  const nat = () => native();
+  const configs: Hyper[] = [
+    { lr: 0.1, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false },
+    { lr: 0.05, momentum: 0, dampening: 0, weightDecay: 1e-2, nesterov: false },
+    { lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 1e-4, nesterov: false },
+    { lr: 0.2, momentum: 0.5, dampening: 0.3, weightDecay: 5e-3, nesterov: false },
+    { lr: 0.1, momentum: 0.9, dampening: 0, weightDecay: 1e-4, nesterov: true },
+    { lr: 0, momentum: 0.9, dampening: 0.1, weightDecay: 0, nesterov: false },
+  ];
+
+  for (const h of configs) {
+    it(`matches torch.optim.SGD step by step (${JSON.stringify(h)})`, () => {
+      const r = rng(61);
+      const shapes = [[16, 3, 3, 3], [16], [10, 7], [1], [3, 5, 1, 1], [40000]];
+      const ps = shapes.map((s) => Float32Array.from(normals(s.reduce((a, b) => a * b), r)));
+      const bufs = ps.map((p) => new Float32Array(p.length));
+      const tp = ps.map((p, k) => make(p, shapes[k], dev));
+      const tb = h.momentum !== 0 ? ps.map((p, k) => make(new Float32Array(p.length).fill(123), shapes[k], dev)) : [];
+      for (let step = 0; step < 5; step++) {
+        const gs = ps.map((p) => Float32Array.from(normals(p.length, r, 0.5)));
+        const tg = gs.map((g, k) => make(g, shapes[k], dev));
+        nat().sgdUpdate(tp, tg, tb, h.lr, h.momentum, h.dampening, h.weightDecay, h.nesterov, step === 0);
+        ps.forEach((p, k) => torchSgdStep(p, gs[k], h.momentum !== 0 ? bufs[k] : null, h, step === 0));
+        tp.forEach((t, k) => close(readNCHW(t), ps[k], 1e-5, `param ${k} after step ${step + 1}`, 1e-2));
+        tb.forEach((t, k) => close(readNCHW(t), bufs[k], 1e-5, `buf ${k} after step ${step + 1}`, 1e-2));
+        disposeAll(...tg);
+      }
+      disposeAll(...tp, ...tb);
+    });
+  }
+
+  it('the first step sets buf = grad (+ weight decay) without dampening', () => {
+    const p = make([1, -2], [2], dev), g = make([0.5, 0.25], [2], dev), b = make([99, 99], [2], dev);
+    nat().sgdUpdate([p], [g], [b], 0.1, 0.9, 0.5, 0.1, false, true);
+    close(readNCHW(b), [0.5 + 0.1 * 1, 0.25 + 0.1 * -2], 1e-6, 'buf');
+    close(readNCHW(p), [1 - 0.1 * 0.6, -2 - 0.1 * 0.05], 1e-6, 'param');
+    nat().sgdUpdate([p], [g], [b], 0.1, 0.9, 0.5, 0.1, false, false);
+    const d0 = 0.5 + 0.1 * 0.94, b0 = 0.9 * 0.6 + 0.5 * d0;
+    close([readNCHW(b)[0]], [b0], 1e-6, 'buf after step 2');
+    close([readNCHW(p)[0]], [0.94 - 0.1 * b0], 1e-6, 'param after step 2');
+    disposeAll(p, g, b);
+  });
+
+  it('accepts an empty parameter list and momentum 0 without buffers', () => {
+    nat().sgdUpdate([], [], [], 0.1, 0, 0, 0, false, true);
+    const p = make([1], [1], dev), g = make([2], [1], dev);
+    nat().sgdUpdate([p], [g], [], 0.5, 0, 0, 0, false, false);
+    assert.equal(readNCHW(p)[0], 0);
+    disposeAll(p, g);
+  });
+
+  it('refuses bad arguments, naming them', () => {
+    const p = make([1, 2, 3], [3], dev), g = make([1, 2, 3], [3], dev), b = make([0, 0, 0], [3], dev);
+    const g4 = make([1, 2, 3, 4], [4], dev);
+    const half = nat().fromTypedArray(new Float32Array(3), [3], 'float16', 'NCHW', dev);
+    const upd = (...o: unknown[]) => () => (nat().sgdUpdate as (...a: unknown[]) => unknown)(...o);
+    assertThrowsNamed(upd([p], [], [b], 0.1, 0.9, 0, 0, false, false), RangeError, "'grads'");
+    assertThrowsNamed(upd([p], [g], [], 0.1, 0.9, 0, 0, false, false), RangeError, "'bufs'");
+    assertThrowsNamed(upd([p], [g4], [b], 0.1, 0.9, 0, 0, false, false), RangeError, "'grads[0]'", '[3]');
+    assertThrowsNamed(upd([half], [g], [b], 0.1, 0.9, 0, 0, false, false), TypeError, "'params[0]'", 'float32');
+    assertThrowsNamed(upd([p], [g], [half], 0.1, 0.9, 0, 0, false, false), TypeError, "'bufs[0]'");
+    assertThrowsNamed(upd([p], [g], [b], -0.1, 0.9, 0, 0, false, false), RangeError, "'lr'");
+    assertThrowsNamed(upd([p], [g], [b], 0.1, -0.9, 0, 0, false, false), RangeError, "'momentum'");
+    assertThrowsNamed(upd([p], [g], [b], 0.1, 0.9, 0, -1e-4, false, false), RangeError, "'weightDecay'");
+    assertThrowsNamed(upd([p], [g], [b], 0.1, 0, 0, 0, true, false), RangeError, "'nesterov'", 'momentum');
+    assertThrowsNamed(upd([p], [g], [b], 0.1, 0.9, 0.1, 0, true, false), RangeError, "'nesterov'", 'dampening');
+    assertThrowsNamed(upd([p], [g, 'x'] as unknown as NativeTensor[], [b], 0.1, 0.9, 0, 0, false, false), TypeError, "'grads[1]'");
+    assertThrowsNamed(upd(p, [g], [b], 0.1, 0.9, 0, 0, false, false), TypeError, "'params'", 'array');
+    assertThrowsNamed(upd([p], [g], [b], Number.NaN, 0.9, 0, 0, false, false), RangeError, "'lr'");
+    // Nothing was modified by the refused calls.
+    assert.deepEqual([...readNCHW(p)], [1, 2, 3]);
+    disposeAll(p, g, b, g4, half);
+  });
+});
