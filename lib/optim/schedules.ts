@@ -1,0 +1,115 @@
+// Learning-rate schedules as functions of the iteration (0-based), plus a scheduler that
+// writes them into an optimizer. Pure functions make a schedule easy to test, to plot and
+// to resume from a checkpoint (only the iteration needs saving).
+import { checkNumber, describe } from '../tensor';
+
+export interface LRSchedule {
+  /** Learning rate for iteration `it` (0-based). */
+  lrAt(it: number): number;
+}
+
+function positiveInt(v: unknown, arg: string): number {
+  return checkNumber(v, arg, { integer: true, min: 1 });
+}
+
+function sorted(ms: unknown, arg: string): number[] {
+  if (!Array.isArray(ms)) throw new TypeError(`${arg} must be an array of iteration numbers, got ${describe(ms)}`);
+  const out = ms.map((m, i) => checkNumber(m, `${arg}[${i}]`, { integer: true, min: 0 }));
+  for (let i = 1; i < out.length; i++) if (out[i] <= out[i - 1]) throw new RangeError(`${arg} must increase, got [${out.join(', ')}]`);
+  return out;
+}
+
+/** lr * gamma^(number of milestones <= it). */
+export function multiStep(opts: { lr: number; milestones: number[]; gamma?: number }): LRSchedule {
+  const lr = checkNumber(opts.lr, 'multiStep: lr', { min: 0 });
+  const ms = sorted(opts.milestones, 'multiStep: milestones');
+  const gamma = checkNumber(opts.gamma ?? 0.1, 'multiStep: gamma', { min: 0 });
+  return { lrAt: (it) => lr * gamma ** ms.filter((m) => it >= m).length };
+}
+
+/**
+ * He et al., CIFAR-10: 0.1, divided by 10 at 32k and 48k iterations (training ends at 64k;
+ * batch 128, 45k/5k split in the paper).
+ */
+export function paperCifar(opts: { lr?: number; milestones?: number[] } = {}): LRSchedule {
+  return multiStep({ lr: opts.lr ?? 0.1, milestones: opts.milestones ?? [32000, 48000], gamma: 0.1 });
+}
+
+/** Multi-step by epochs: lr * gamma^(epoch milestones passed), with itersPerEpoch to convert. */
+export function stepByEpochs(opts: { lr: number; epochs: number[]; itersPerEpoch: number; gamma?: number }): LRSchedule {
+  const per = positiveInt(opts.itersPerEpoch, 'stepByEpochs: itersPerEpoch');
+  const epochs = sorted(opts.epochs, 'stepByEpochs: epochs');
+  return multiStep({ lr: opts.lr, milestones: epochs.map((e) => e * per), gamma: opts.gamma });
+}
+
+/** Cosine from lr to minLr over totalIters, minLr after. */
+export function cosine(opts: { lr: number; totalIters: number; minLr?: number }): LRSchedule {
+  const lr = checkNumber(opts.lr, 'cosine: lr', { min: 0 });
+  const total = positiveInt(opts.totalIters, 'cosine: totalIters');
+  const min = checkNumber(opts.minLr ?? 0, 'cosine: minLr', { min: 0 });
+  return { lrAt: (it) => (it >= total ? min : min + 0.5 * (lr - min) * (1 + Math.cos((Math.PI * it) / total))) };
+}
+
+/** Linear ramp from startFactor * inner(0) to inner over the first `iters` iterations, then inner. */
+export function linearWarmup(inner: LRSchedule, opts: { iters: number; startFactor?: number }): LRSchedule {
+  const iters = positiveInt(opts.iters, 'linearWarmup: iters');
+  const f0 = checkNumber(opts.startFactor ?? 0, 'linearWarmup: startFactor', { min: 0, max: 1 });
+  return { lrAt: (it) => (it >= iters ? inner.lrAt(it) : inner.lrAt(it) * (f0 + ((1 - f0) * it) / iters)) };
+}
+
+/** A constant lr for the first `iters` iterations, then inner. */
+export function constantWarmup(inner: LRSchedule, opts: { lr: number; iters: number }): LRSchedule {
+  const lr = checkNumber(opts.lr, 'constantWarmup: lr', { min: 0 });
+  const iters = positiveInt(opts.iters, 'constantWarmup: iters');
+  return { lrAt: (it) => (it < iters ? lr : inner.lrAt(it)) };
+}
+
+/**
+ * ResNet-110's warm-up (He et al., section 4.2): lr 0.01 "until the training error is below
+ * 80% (about 400 iterations)", then the paper's schedule. This form ends the warm-up on
+ * whichever comes first: observe(trainingError) reporting an error below maxError, or
+ * maxIters (default 400, so a run that never reports errors gets the paper's practical form).
+ */
+export class ResNet110Warmup implements LRSchedule {
+  private endedAt: number | null = null;
+  readonly warmupLr: number;
+  readonly maxError: number;
+  readonly maxIters: number;
+
+  constructor(private readonly inner: LRSchedule = paperCifar(), opts: { lr?: number; maxError?: number; maxIters?: number } = {}) {
+    this.warmupLr = checkNumber(opts.lr ?? 0.01, 'ResNet110Warmup: lr', { min: 0 });
+    this.maxError = checkNumber(opts.maxError ?? 0.8, 'ResNet110Warmup: maxError', { min: 0, max: 1 });
+    this.maxIters = positiveInt(opts.maxIters ?? 400, 'ResNet110Warmup: maxIters');
+  }
+
+  /** Reports the training error (0..1) measured at iteration `it`. */
+  observe(it: number, trainingError: number): void {
+    checkNumber(trainingError, 'observe: trainingError', { min: 0, max: 1 });
+    if (this.endedAt === null && trainingError < this.maxError) this.endedAt = it + 1;
+  }
+
+  get warmupEnd(): number {
+    return Math.min(this.endedAt ?? this.maxIters, this.maxIters);
+  }
+
+  lrAt(it: number): number {
+    return it < this.warmupEnd ? this.warmupLr : this.inner.lrAt(it);
+  }
+}
+
+/** Writes schedule.lrAt(iteration) into optimizer.lr; call step() once per iteration, before the update. */
+export class LRScheduler {
+  iteration: number;
+
+  constructor(readonly optimizer: { lr: number }, readonly schedule: LRSchedule, startIteration = 0) {
+    if (!schedule || typeof schedule.lrAt !== 'function') throw new TypeError(`LRScheduler: schedule must have lrAt(it), got ${describe(schedule)}`);
+    this.iteration = checkNumber(startIteration, 'LRScheduler: startIteration', { integer: true, min: 0 });
+  }
+
+  /** Sets the lr for the current iteration and advances; returns the lr set. */
+  step(): number {
+    const lr = this.schedule.lrAt(this.iteration++);
+    this.optimizer.lr = lr;
+    return lr;
+  }
+}
