@@ -33,10 +33,11 @@
         "native/bindings/fill_binding.cpp",
         "native/bindings/reduce_binding.cpp",
         "native/bindings/shortcut_binding.cpp",
-        "native/bindings/augment_binding.cpp"
+        "native/bindings/augment_binding.cpp",
+        "native/bindings/cuda_binding.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "CR_VERSION=\"<!(node -p \"require('./package.json').version\")\""],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fvisibility=hidden"],

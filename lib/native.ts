@@ -65,6 +65,46 @@ export interface NativeCrossEntropy {
 
 export type PoolModeName = 'max' | 'avg';
 
+export interface NativeCudaDevice {
+  index: number;
+  name: string;
+  /** e.g. '9.0' */
+  computeCapability: string;
+  totalMemory: number;
+}
+
+export interface NativeCudaInfo {
+  /** false when the addon was built without nvcc */
+  compiled: boolean;
+  available: boolean;
+  /** Why CUDA is unusable ('' when available): what is missing and where it was looked for. */
+  reason: string;
+  deviceCount: number;
+  devices: NativeCudaDevice[];
+  /** CUDA versions as integers, e.g. 13000; 0 when unknown */
+  driverVersion: number;
+  runtimeVersion: number;
+  /** e.g. 91400; 0 when cuDNN was not loaded */
+  cudnnVersion: number;
+  cudnnPath: string;
+  /** Every place cuDNN was looked for, with the outcome. */
+  searched: string[];
+  /** The convolution algorithm chosen for each shape seen so far. */
+  convAlgorithms: string[];
+}
+
+export interface NativeCudaMemoryStats {
+  allocated: number;
+  reserved: number;
+  peakAllocated: number;
+  peakReserved: number;
+  cachedBlocks: number;
+  mallocCalls: number;
+  cacheHits: number;
+  oomRetries: number;
+  workspace: number;
+}
+
 /** The op table. Argument order is positional; null stands for an absent optional tensor. */
 export interface NativeAddon {
   // ---- tensors (bindings/tensor_binding.cpp) ----
@@ -82,6 +122,13 @@ export interface NativeAddon {
   synchronize(device: DeviceName): void;
   memoryStats(): NativeMemoryStats;
   buildInfo(): NativeBuildInfo;
+
+  // ---- CUDA runtime (bindings/cuda_binding.cpp): never throws for lack of a GPU ----
+  cudaInfo(): NativeCudaInfo;
+  /** Caching-allocator statistics of cuda:<device>; throws ERR_CUDA_UNAVAILABLE when unusable. */
+  cudaMemoryStats(device: number): NativeCudaMemoryStats;
+  /** Returns every device's cached blocks to the driver. */
+  cudaEmptyCache(): void;
 
   // ---- convolution (bindings/conv_binding.cpp); params: [strideH, strideW, padH, padW, dilationH, dilationW] ----
   conv2dForward(x: NativeTensor, w: NativeTensor, bias: NativeTensor | null, params: number[], allowTf32: boolean): NativeTensor;
@@ -148,6 +195,7 @@ export interface NativeAddon {
 export const NATIVE_EXPORTS = [
   'empty', 'full', 'fromTypedArray', 'toDevice', 'cast', 'toLayout', 'reshape', 'copyInto', 'synchronize',
   'memoryStats', 'buildInfo',
+  'cudaInfo', 'cudaMemoryStats', 'cudaEmptyCache',
   'conv2dForward', 'conv2dBackwardData', 'conv2dBackwardFilter', 'conv2dBackwardBias',
   'batchNormForwardTraining', 'batchNormForwardInference', 'batchNormBackward',
   'reluForward', 'reluBackward', 'add', 'scale', 'axpy',
@@ -178,18 +226,123 @@ export function packageRoot(): string {
   }
 }
 
-function loadFailure(root: string, cause: unknown): Error {
+interface GypBuild {
+  (dir: string): unknown;
+  resolve(dir: string): string;
+  parseTags(file: string): { file: string; napi?: boolean; libc?: string; runtime?: string; abi?: string } | undefined;
+}
+
+function nodeGypBuild(): GypBuild {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('node-gyp-build') as GypBuild;
+}
+
+function listDir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+/** The C library this process runs on, as node-gyp-build names it, and glibc's version. */
+function runtimeLibc(): { family: 'glibc' | 'musl' | null; glibc: string | null } {
+  if (process.platform !== 'linux') return { family: null, glibc: null };
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  const glibc = header?.glibcVersionRuntime ?? null;
+  return { family: glibc || !fs.existsSync('/etc/alpine-release') ? 'glibc' : 'musl', glibc };
+}
+
+function versionBelow(have: string, need: string): boolean {
+  const a = have.split('.').map(Number);
+  const b = need.split('.').map(Number);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) < (b[i] ?? 0);
+  return false;
+}
+
+/** One line per place the loader looked, saying what it found there. */
+function candidatesTried(root: string, failedFile: string | undefined): string[] {
+  const lines: string[] = [];
+  const explicit = process.env.CUDNN_RESNET_ADDON;
+  if (explicit) {
+    const f = path.resolve(explicit);
+    lines.push(`CUDNN_RESNET_ADDON=${explicit}: ${fs.existsSync(f) ? 'exists but did not load' : 'no such file'}`);
+    return lines;
+  }
+  for (const sub of ['build/Release', 'build/Debug']) {
+    const found = listDir(path.join(root, sub)).filter((f) => f.endsWith('.node'));
+    const failed = failedFile && path.dirname(failedFile) === path.join(root, sub) ? ' (a local build comes first; it did not load)' : '';
+    lines.push(`${path.join(root, sub)}: ${found.length ? found.join(', ') + failed : 'no local build'}`);
+  }
+  const tuple = `${process.platform}-${process.arch}`;
+  const prebuilds = path.join(root, 'prebuilds');
+  const dirs = listDir(prebuilds);
+  if (dirs.length === 0) lines.push(`${prebuilds}: absent (this copy ships no prebuilt binaries)`);
+  for (const d of dirs) {
+    if (d !== tuple) {
+      lines.push(`${path.join(prebuilds, d)}: for ${d}, not ${tuple}`);
+      continue;
+    }
+    const libc = runtimeLibc();
+    for (const f of listDir(path.join(prebuilds, d))) {
+      if (!f.endsWith('.node')) continue;
+      const full = path.join(prebuilds, d, f);
+      const tags = nodeGypBuild().parseTags(f);
+      let verdict = 'fits';
+      if (tags?.libc && libc.family && tags.libc !== libc.family) verdict = `built for ${tags.libc}, this system uses ${libc.family}`;
+      else if (tags?.abi && !tags.napi) verdict = `built for Node ABI ${tags.abi}, this is ${process.versions.modules}`;
+      else if (full === failedFile) verdict = 'fits, but did not load';
+      const need = readPrebuildRecord(full)?.requires?.glibc;
+      if (need && libc.glibc && versionBelow(libc.glibc, need)) verdict += ` (needs glibc >= ${need}, this system has ${libc.glibc})`;
+      lines.push(`${full}: ${verdict}`);
+    }
+  }
+  return lines;
+}
+
+/** The JSON that scripts/prebuild.js writes beside a shipped binary, if there is one. */
+export function readPrebuildRecord(file: string): PrebuildRecord | null {
+  try {
+    return JSON.parse(fs.readFileSync(file.replace(/\.node$/, '.json'), 'utf8')) as PrebuildRecord;
+  } catch {
+    return null;
+  }
+}
+
+/** What scripts/prebuild.js recorded about a binary it packaged. */
+export interface PrebuildRecord {
+  package: string;
+  version: string;
+  file: string;
+  libc: string | null;
+  cuda: boolean;
+  cudaArchitectures: string[];
+  nvcc: string | null;
+  requires: { glibc: string | null; glibcxx: string | null; measuredWith: string | null };
+  bytes: number;
+  sha256: string;
+  builtAt: string;
+}
+
+function loadFailure(root: string, failedFile: string | undefined, cause: unknown): Error {
   const reason = cause instanceof Error ? cause.message.trim() : String(cause);
+  const here = `${process.platform}-${process.arch}`;
   const lines = [
-    'cudnn-resnet: could not load its native addon.',
-    `  Looked in: ${path.join(root, 'build', 'Release')} (a local build) and ${path.join(root, 'prebuilds', `${process.platform}-${process.arch}`)} (binaries shipped in the package).`,
-    `  Loader said: ${reason.split('\n')[0]}`,
-    '  Possible solutions:',
-    `  - This package ships prebuilt binaries for linux-x64 (glibc) only; this is ${process.platform}-${process.arch}.`,
-    '  - Build it here: install cmake and a C++17 compiler, then run `npm run build:native` in the package folder',
-    '    (or allow install scripts for it, e.g. `npm install --allow-scripts=cudnn-resnet`, and reinstall).',
-    '  - Point CUDNN_RESNET_ADDON at a compiled cudnn_resnet.node to use that file.',
+    `cudnn-resnet: could not load its native addon (${here}, Node ${process.version}, Node-API ${process.versions.napi}).`,
+    '  Tried:',
+    ...candidatesTried(root, failedFile).map((l) => `  - ${l}`),
+    `  Loader said: ${reason.split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 3).join(' ')}`,
+    '  What to do:',
   ];
+  if (here !== 'linux-x64') lines.push(`  - Prebuilt binaries ship for linux-x64 (glibc) only; on ${here} the addon must be built from source.`);
+  lines.push(
+    '  - Let npm run this package\'s install script, which builds from source when no prebuilt binary fits',
+    '    (CPU backend; needs python3, make and a C++17 compiler): `npm approve-scripts cudnn-resnet`, then',
+    '    `npm rebuild cudnn-resnet` (npm versions that run install scripts by default need only the rebuild).',
+    '  - Or build it with CUDA where nvcc is found: in a clone of the repository, `npm install` then',
+    '    `npm run build:native`, and set CUDNN_RESNET_ADDON to its build/Release/cudnn_resnet.node.',
+    `  - \`npx cudnn-resnet doctor\` prints this report with the platform, GPU and cuDNN details.`,
+  );
   const err = new Error(lines.join('\n'));
   (err as Error & { code: string }).code = 'ERR_CUDNN_RESNET_ADDON';
   (err as Error & { cause: unknown }).cause = cause;
@@ -197,17 +350,26 @@ function loadFailure(root: string, cause: unknown): Error {
 }
 
 let cached: NativeAddon | undefined;
+let cachedFile: string | undefined;
+
+/** The .node file native() loaded, or undefined before the first successful load. */
+export function nativeAddonFile(): string | undefined {
+  return cachedFile;
+}
 
 /** The addon, loaded on first use. CUDNN_RESNET_ADDON names an explicit .node file. */
 export function native(): NativeAddon {
   if (cached) return cached;
   const root = packageRoot();
+  let file: string | undefined;
   try {
     const explicit = process.env.CUDNN_RESNET_ADDON;
+    file = explicit ? path.resolve(explicit) : nodeGypBuild().resolve(root);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    cached = (explicit ? require(path.resolve(explicit)) : require('node-gyp-build')(root)) as NativeAddon;
+    cached = require(file) as NativeAddon;
+    cachedFile = file;
   } catch (e) {
-    throw loadFailure(root, e);
+    throw loadFailure(root, file, e);
   }
   return cached;
 }

@@ -1,0 +1,297 @@
+// The published package, as a user gets it: pack, install the tarball into a fresh project
+// with npm's default script policy and no compiler reachable, then use it from CommonJS, an
+// ES module, TypeScript and the CLI. The binary inside is the prebuilt one (scripts/prebuild.js
+// run on whatever addon this test suite runs against), so nothing may be compiled on install.
+import * as assert from 'node:assert/strict';
+import { spawnSync, SpawnSyncReturns } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { packageRoot } from '../../lib/native';
+
+const root = packageRoot();
+// The compiled tree this test runs from (dist/ in CI, dist-<name>/ in a session): its lib/
+// is what gets packed, so the test checks the code it was compiled with.
+const distDir = path.resolve(__dirname, '..', '..');
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { name: string; version: string };
+const PREBUILT = `prebuilds/${process.platform}-${process.arch}/${pkg.name}.napi.glibc.node`;
+const TOOLS = ['cc', 'gcc', 'g++', 'c++', 'make', 'cmake', 'nvcc', 'python3'];
+
+function addonToPack(): string | null {
+  const explicit = process.env.CUDNN_RESNET_ADDON;
+  const file = explicit ? path.resolve(explicit) : path.join(root, 'build', 'Release', 'cudnn_resnet.node');
+  return fs.existsSync(file) ? file : null;
+}
+
+function npmCli(): string | null {
+  if (process.env.npm_execpath && /npm-cli\.js$/.test(process.env.npm_execpath)) return process.env.npm_execpath;
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    const p = path.join(dir, 'npm');
+    if (fs.existsSync(p)) {
+      const real = fs.realpathSync(p);
+      const cli = path.join(path.dirname(real), 'npm-cli.js');
+      if (fs.existsSync(cli)) return cli;
+    }
+  }
+  return null;
+}
+
+function skipReason(): string | null {
+  if (process.platform !== 'linux' || process.arch !== 'x64') return `prebuilt binaries are made for linux-x64, this is ${process.platform}-${process.arch}`;
+  if (!addonToPack()) return 'no compiled addon to package (run `npm run build:native` or set CUDNN_RESNET_ADDON)';
+  if (!npmCli()) return 'npm not found on PATH';
+  if (!fs.existsSync(path.join(distDir, 'lib', 'index.js'))) return `${distDir}/lib/index.js is missing`;
+  return null;
+}
+
+interface Ctx {
+  tmp: string;
+  tarball: string;
+  app: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Environment for the user's side: only node, npm, npx and sh on PATH; npm's own config kept. */
+function userEnv(tmp: string): NodeJS.ProcessEnv {
+  const bin = path.join(tmp, 'bin');
+  fs.mkdirSync(bin, { recursive: true });
+  const cli = npmCli()!;
+  fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+  fs.symlinkSync(cli, path.join(bin, 'npm'));
+  fs.symlinkSync(path.join(path.dirname(cli), 'npx-cli.js'), path.join(bin, 'npx'));
+  // npm runs lifecycle scripts with `sh` from PATH; a shell is not a build tool.
+  fs.symlinkSync('/bin/sh', path.join(bin, 'sh'));
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    // Drop what `npm test` exports for this repository and our own overrides, keep the rest
+    // (HOME, proxy settings, the npm cache and registry a CI may configure).
+    if (/^npm_/i.test(k) && !/^npm_config_(cache|registry|userconfig|.*proxy)$/i.test(k)) continue;
+    if (k.startsWith('CUDNN_RESNET_') || k === 'NODE_OPTIONS') continue;
+    env[k] = v;
+  }
+  env.PATH = bin;
+  env.npm_config_update_notifier = 'false';
+  env.npm_config_fund = 'false';
+  env.npm_config_audit = 'false';
+  return env;
+}
+
+function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): SpawnSyncReturns<string> {
+  return spawnSync(cmd, args, { cwd, env, encoding: 'utf8', timeout: 180000, maxBuffer: 32 << 20 });
+}
+
+function ok(r: SpawnSyncReturns<string>, what: string): string {
+  assert.equal(r.status, 0, `${what} failed (status ${r.status}${r.error ? `, ${r.error.message}` : ''}):\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+function copyTree(from: string, to: string, keep: (rel: string) => boolean): void {
+  for (const rel of fs.readdirSync(from, { recursive: true }) as string[]) {
+    const src = path.join(from, rel);
+    if (!fs.statSync(src).isFile() || !keep(rel)) continue;
+    fs.mkdirSync(path.dirname(path.join(to, rel)), { recursive: true });
+    fs.copyFileSync(src, path.join(to, rel));
+  }
+}
+
+interface PackResult {
+  filename: string;
+  size: number;
+  unpackedSize: number;
+  entryCount: number;
+  files: { path: string; size: number }[];
+}
+
+/** The package folder as npm would pack it from the repository, with lib/ from distDir. */
+function stage(tmp: string): string {
+  const staging = path.join(tmp, 'staging');
+  const dry = JSON.parse(ok(spawnSync(process.execPath, [npmCli()!, 'pack', '--dry-run', '--json', '--ignore-scripts'],
+    { cwd: root, encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'error' } }), 'npm pack --dry-run')) as PackResult[];
+  for (const f of dry[0].files) {
+    if (/^(dist|prebuilds)\//.test(f.path)) continue;
+    fs.mkdirSync(path.dirname(path.join(staging, f.path)), { recursive: true });
+    fs.copyFileSync(path.join(root, f.path), path.join(staging, f.path));
+  }
+  copyTree(path.join(distDir, 'lib'), path.join(staging, 'dist', 'lib'), (rel) => /\.(js|d\.ts)$/.test(rel));
+  ok(spawnSync(process.execPath, [path.join(root, 'scripts', 'prebuild.js'), '--from', addonToPack()!, '--out', staging],
+    { cwd: root, encoding: 'utf8' }), 'scripts/prebuild.js');
+  return staging;
+}
+
+const reason = skipReason();
+
+describe('npm package: pack, install without a compiler, use', function () {
+  if (reason !== null) {
+    it(`skipped: ${reason}`);
+    return;
+  }
+  this.timeout(240000);
+  const ctx = {} as Ctx;
+  let packed: PackResult;
+
+  before(function () {
+    ctx.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cudnn-resnet-pkg-'));
+    const staging = stage(ctx.tmp);
+    const out = ok(spawnSync(process.execPath, [npmCli()!, 'pack', '--json', '--pack-destination', ctx.tmp],
+      { cwd: staging, encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'error' } }), 'npm pack');
+    packed = (JSON.parse(out) as PackResult[])[0];
+    ctx.tarball = path.join(ctx.tmp, packed.filename);
+    console.log(`      packed ${packed.filename}: ${(packed.size / 1024).toFixed(0)} KiB, unpacked ` +
+      `${(packed.unpackedSize / 1024).toFixed(0)} KiB, ${packed.entryCount} files`);
+
+    ctx.env = userEnv(ctx.tmp);
+    ctx.app = path.join(ctx.tmp, 'app');
+    fs.mkdirSync(ctx.app);
+    fs.writeFileSync(path.join(ctx.app, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
+    const install = sh('npm', ['install', ctx.tarball, '--prefer-offline'], ctx.app, ctx.env);
+    ok(install, 'npm install <tarball>');
+    // npm 11.x before blocking prints its script policy here; shown so the log says which mode ran.
+    const policy = `${install.stdout}${install.stderr}`.split('\n').find((l) => /install.scripts/i.test(l));
+    const npmVersion = sh('npm', ['--version'], ctx.app, ctx.env).stdout.trim();
+    console.log(`      npm ${npmVersion}: ${policy?.replace(/^npm warn\s*/, '').trim() ?? 'no install-script notice'}`);
+  });
+
+  after(() => {
+    if (ctx.tmp && !process.env.CUDNN_RESNET_KEEP_TMP) fs.rmSync(ctx.tmp, { recursive: true, force: true });
+  });
+
+  it('packs the prebuilt binary, compiled lib, bin, README and LICENSE, and nothing of the workshop', () => {
+    const files = packed.files.map((f) => f.path);
+    for (const need of [PREBUILT, PREBUILT.replace(/\.node$/, '.json'), 'dist/lib/index.js', 'dist/lib/index.d.ts',
+      'dist/lib/native.js', 'dist/lib/cli/main.js', 'dist/lib/cli/doctor.js', 'bin/cudnn-resnet.js', 'README.md', 'LICENSE',
+      'package.json', 'scripts/install.js']) {
+      assert.ok(files.includes(need), `${need} is not in the tarball`);
+    }
+    const stray = files.filter((f) => /^(test|bench|docs|build[^/]*|node_modules|dist\/(test|bench)|dist-[^/]*|data|runs)\//.test(f) ||
+      /\.(map|tgz|ts)$/.test(f) && !f.endsWith('.d.ts'));
+    assert.deepEqual(stray, [], 'files that must not ship');
+  });
+
+  it('installs with no compiler on PATH and builds nothing', () => {
+    const found = sh('/bin/sh', ['-c', `for t in ${TOOLS.join(' ')}; do command -v $t; done; true`], ctx.app, ctx.env).stdout.trim();
+    assert.equal(found, '', `build tools reachable on the user's PATH: ${found}`);
+    const installed = path.join(ctx.app, 'node_modules', pkg.name);
+    assert.ok(fs.existsSync(path.join(installed, PREBUILT)));
+    assert.ok(!fs.existsSync(path.join(installed, 'build')), 'a build/ folder appeared: something compiled on install');
+  });
+
+  it('trains a step on the CPU through the CommonJS entry point', () => {
+    fs.writeFileSync(path.join(ctx.app, 'step.cjs'), STEP_CJS);
+    const out = ok(sh('node', ['step.cjs'], ctx.app, ctx.env), 'node step.cjs');
+    assert.match(out, /^step ok/m);
+  });
+
+  it('imports from an ES module', () => {
+    fs.writeFileSync(path.join(ctx.app, 'esm.mjs'), ESM);
+    const out = ok(sh('node', ['esm.mjs'], ctx.app, ctx.env), 'node esm.mjs');
+    assert.match(out, /^esm ok 5,7,9$/m);
+  });
+
+  it('type-checks a TypeScript consumer against the shipped declarations (CommonJS and ESM)', () => {
+    fs.writeFileSync(path.join(ctx.app, 'consumer.ts'), CONSUMER_TS);
+    fs.writeFileSync(path.join(ctx.app, 'consumer.mts'), CONSUMER_TS);
+    fs.writeFileSync(path.join(ctx.app, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: {
+        module: 'node16', moduleResolution: 'node16', target: 'ES2022', strict: true, noEmit: true,
+        typeRoots: [path.join(root, 'node_modules', '@types')], types: ['node'],
+      },
+      files: ['consumer.ts', 'consumer.mts'],
+    }));
+    const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    ok(sh('node', [tsc, '-p', 'tsconfig.json'], ctx.app, ctx.env), 'tsc --noEmit on the consumer');
+  });
+
+  it('runs the CLI through npx: --version and doctor', () => {
+    assert.equal(ok(sh('npx', ['cudnn-resnet', '--version'], ctx.app, ctx.env), 'npx cudnn-resnet --version').trim(), pkg.version);
+    const doctor = ok(sh('npx', ['cudnn-resnet', 'doctor'], ctx.app, ctx.env), 'npx cudnn-resnet doctor');
+    assert.ok(doctor.includes(PREBUILT) && doctor.includes('prebuilt, shipped in the package'), doctor);
+    assert.match(doctor, /^summary: the addon works/m);
+    const usage = sh('npx', ['cudnn-resnet', 'no-such-command'], ctx.app, ctx.env);
+    assert.equal(usage.status, 2, usage.stderr);
+  });
+
+  it('without a fitting binary, says what it tried and what to do', () => {
+    // Copies of the installed package: a binary that fits by name but does not load, with a
+    // record saying it needs a newer glibc (an old distribution); prebuilds only for another
+    // platform; no prebuilds at all.
+    const broken = path.join(ctx.app, 'broken');
+    const copy = path.join(broken, 'node_modules', pkg.name);
+    fs.cpSync(path.join(ctx.app, 'node_modules', pkg.name), copy, { recursive: true });
+    const record = path.join(copy, PREBUILT.replace(/\.node$/, '.json'));
+    fs.writeFileSync(record, JSON.stringify({ ...JSON.parse(fs.readFileSync(record, 'utf8')), requires: { glibc: '9.99' } }));
+    fs.writeFileSync(path.join(copy, PREBUILT), 'not an ELF file');
+    const load = `try { require('${pkg.name}').native(); console.log('loaded') } catch (e) { console.log(e.code); console.log(e.message); process.exit(1) }`;
+    const expected: Record<string, RegExp> = {
+      'too-old': /cudnn-resnet\.napi\.glibc\.node: fits, but did not load \(needs glibc >= 9\.99, this system has [\d.]+\)/,
+      'other-platform': /prebuilds\/linux-arm64: for linux-arm64, not linux-x64/,
+      none: /prebuilds: absent/,
+    };
+    for (const [variant, tried] of Object.entries(expected)) {
+      if (variant === 'other-platform') fs.renameSync(path.dirname(path.join(copy, PREBUILT)), path.join(copy, 'prebuilds', 'linux-arm64'));
+      if (variant === 'none') fs.rmSync(path.join(copy, 'prebuilds'), { recursive: true });
+      const r = sh('node', ['-e', load], broken, ctx.env);
+      assert.equal(r.status, 1, `${variant}: ${r.stdout}${r.stderr}`);
+      const msg = r.stdout;
+      assert.match(msg, /^ERR_CUDNN_RESNET_ADDON$/m);
+      assert.match(msg, /could not load its native addon/);
+      assert.match(msg, /build\/Release: no local build/);
+      assert.match(msg, tried, `${variant}:\n${msg}`);
+      assert.match(msg, /npm approve-scripts cudnn-resnet/);
+      assert.match(msg, /npm rebuild cudnn-resnet/);
+      assert.match(msg, /npm run build:native/);
+      const doctor = sh('node', [path.join(copy, 'bin', 'cudnn-resnet.js'), 'doctor'], broken, ctx.env);
+      assert.equal(doctor.status, 1, doctor.stdout);
+      assert.match(doctor.stdout, /\[FAIL\] load/);
+    }
+  });
+});
+
+// A few SGD steps of a small CIFAR ResNet on one fixed batch, through the package root's
+// public API; the loss must fall, so a broken install cannot pass by printing.
+const STEP_CJS = `
+const { Tensor, models, optim, nn, tidy } = require('cudnn-resnet');
+const model = models.create('resnet8', { classes: 4, seed: 1 });
+const opt = new optim.SGD(model, { lr: 0.05, momentum: 0.9 });
+const x = Tensor.randn([8, 3, 16, 16], { seed: 2 });
+const y = Tensor.fromArray([0, 1, 2, 3, 0, 1, 2, 3], [8], { dtype: 'int32' });
+const losses = [];
+for (let step = 0; step < 6; step++) {
+  losses.push(tidy(() => {
+    opt.zeroGrad();
+    const { loss } = nn.functional.softmaxCrossEntropy(model.forward(x), y);
+    loss.backward();
+    opt.step();
+    return loss.item();
+  }));
+}
+if (!losses.every(Number.isFinite) || !(losses[losses.length - 1] < losses[0])) throw new Error('loss did not fall: ' + losses.join(', '));
+console.log('step ok ' + losses.map((l) => l.toFixed(4)).join(' '));
+`;
+
+const ESM = `
+import { native, Tensor, models, optim, nn } from 'cudnn-resnet';
+import * as all from 'cudnn-resnet';
+if (all.native !== native || all.Tensor !== Tensor) throw new Error('namespace and named imports differ');
+for (const [name, f] of [['models.create', models.create], ['optim.SGD', optim.SGD], ['nn.Conv2d', nn.Conv2d]])
+  if (typeof f !== 'function') throw new Error(name + ' is not exported to ES modules');
+const a = Tensor.fromArray([1, 2, 3], [3]);
+const b = Tensor.fromArray([4, 5, 6], [3]);
+console.log('esm ok ' + Array.from(nn.functional.add(a, b).dataSync()).join(','));
+`;
+
+const CONSUMER_TS = `
+import { native, Tensor, models, optim } from 'cudnn-resnet';
+import type { NativeTensor, DType } from 'cudnn-resnet';
+const dtype: DType = 'float32';
+const t: NativeTensor = native().full([2, 3], dtype, 'NCHW', 'cpu', 1);
+const shape: number[] = t.shape;
+const model: models.ResNet = models.create('resnet20');
+const opt: optim.SGD = new optim.SGD(model, { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
+const x: Tensor = Tensor.zeros([1, 3, 32, 32]);
+// @ts-expect-error: the declarations are real, so an unknown dtype is a type error
+native().full([2], 'float64', 'NCHW', 'cpu', 1);
+// @ts-expect-error: and SGD wants its options
+new optim.SGD(model);
+export const used = [shape, opt, x];
+`;
