@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdlib>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -108,6 +109,12 @@ Pool& pool() {
 
 int cpu_threads() {
   static int n = [] {
+    // CUDNN_RESNET_CPU_THREADS caps the pool; 1 makes training bitwise reproducible (with
+    // several threads, per-thread partial sums, e.g. in conv backward-filter, vary by schedule).
+    if (const char* e = std::getenv("CUDNN_RESNET_CPU_THREADS"); e && *e) {
+      const int v = std::atoi(e);
+      if (v >= 1) return std::min(v, 64);
+    }
     unsigned h = std::thread::hardware_concurrency();
     return static_cast<int>(std::clamp(h == 0 ? 1u : h, 1u, 64u));
   }();
