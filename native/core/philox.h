@@ -47,16 +47,23 @@ CR_HD float philox_uniform(uint64_t seed, uint64_t i) {
   return philox_unit(r.v[i & 3]);
 }
 
-// Element i of a standard normal fill (Box-Muller): elements 2k and 2k+1 share block k,
-// taking the cosine and the sine branch. Computed in double so both backends round alike.
-CR_HD float philox_normal(uint64_t seed, uint64_t i) {
-  uint64_t k = i >> 1;
+// Elements 2k (cosine branch) and 2k+1 (sine branch) of a standard normal fill, from block
+// k (Box-Muller). Computed in double so both backends round alike.
+CR_HD void philox_normal_pair(uint64_t seed, uint64_t k, float out[2]) {
   Philox4 r = philox4x32_10(static_cast<uint32_t>(k), static_cast<uint32_t>(k >> 32), 1u, 0u, seed);
   double u1 = (static_cast<double>(r.v[0] >> 8) + 1.0) * (1.0 / 16777216.0);  // (0, 1]
   double u2 = static_cast<double>(r.v[1] >> 8) * (1.0 / 16777216.0);
   double radius = sqrt(-2.0 * log(u1));
   double angle = 6.283185307179586 * u2;
-  return static_cast<float>((i & 1) ? radius * sin(angle) : radius * cos(angle));
+  out[0] = static_cast<float>(radius * cos(angle));
+  out[1] = static_cast<float>(radius * sin(angle));
+}
+
+// Element i of a standard normal fill.
+CR_HD float philox_normal(uint64_t seed, uint64_t i) {
+  float pair[2];
+  philox_normal_pair(seed, i >> 1, pair);
+  return pair[i & 1];
 }
 
 }  // namespace cr

@@ -1,6 +1,8 @@
 // Allocation, host copies, dtype casts and layout conversions for the CPU backend.
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <new>
 
 #include "../core/errors.h"
@@ -9,6 +11,73 @@
 
 namespace cr {
 
+namespace {
+
+// Training allocates the same sizes every step. Large blocks come from mmap and return to
+// the kernel on free, so each step would page-fault its activations in afresh (thousands of
+// faults per 8 MB output); keeping freed blocks by exact size avoids that. Bounded, so a
+// change of shapes cannot pin unbounded memory.
+class HostBlockCache {
+ public:
+  static constexpr size_t kMaxCachedBytes = size_t{1} << 30;
+  static constexpr size_t kMinCachedBlock = size_t{1} << 16;  // small ones: malloc is fine
+
+  static size_t rounded(size_t bytes) {
+    if (bytes < kMinCachedBlock) return bytes == 0 ? 64 : ((bytes + 63) / 64) * 64;
+    return ((bytes + 4095) / 4096) * 4096;
+  }
+
+  void* take(size_t alloc) {
+    if (alloc >= kMinCachedBlock) {
+      std::lock_guard<std::mutex> g(m_);
+      auto it = free_.find(alloc);
+      if (it != free_.end()) {
+        void* p = it->second;
+        free_.erase(it);
+        cached_ -= alloc;
+        return p;
+      }
+    }
+    void* p = std::aligned_alloc(64, alloc);
+    if (!p && alloc >= kMinCachedBlock) {  // memory pressure: give the cache back, retry once
+      release_all();
+      p = std::aligned_alloc(64, alloc);
+    }
+    return p;
+  }
+
+  void give(void* p, size_t alloc) {
+    if (alloc >= kMinCachedBlock) {
+      std::lock_guard<std::mutex> g(m_);
+      if (cached_ + alloc <= kMaxCachedBytes) {
+        free_.emplace(alloc, p);
+        cached_ += alloc;
+        return;
+      }
+    }
+    std::free(p);
+  }
+
+  void release_all() {
+    std::lock_guard<std::mutex> g(m_);
+    for (auto& kv : free_) std::free(kv.second);
+    free_.clear();
+    cached_ = 0;
+  }
+
+ private:
+  std::mutex m_;
+  std::multimap<size_t, void*> free_;
+  size_t cached_ = 0;
+};
+
+HostBlockCache& host_cache() {
+  static HostBlockCache* c = new HostBlockCache();  // leaked: storages may die at exit
+  return *c;
+}
+
+}  // namespace
+
 Tensor CpuBackend::empty(const Shape& shape, DType dtype, Layout layout) {
   Tensor t;
   t.shape = shape;
@@ -16,14 +85,14 @@ Tensor CpuBackend::empty(const Shape& shape, DType dtype, Layout layout) {
   t.layout = shape.size() == 4 ? layout : Layout::NCHW;
   size_t bytes = t.nbytes();
   // 64-byte alignment for the GEMM's vector loads; never a zero-size allocation.
-  size_t alloc = ((bytes + 63) / 64) * 64;
-  if (alloc == 0) alloc = 64;
-  void* p = std::aligned_alloc(64, alloc);
+  size_t alloc = HostBlockCache::rounded(bytes);
+  void* p = host_cache().take(alloc);
   if (!p)
     throw OpError(ErrorKind::OutOfMemory,
                   "cpu: out of memory allocating " + std::to_string(bytes) + " bytes for " + t.describe(),
                   "ERR_CPU_OOM");
-  t.storage = std::make_shared<Storage>(p, bytes, Device{DeviceType::CPU, 0}, [](void* q, size_t) { std::free(q); });
+  t.storage = std::make_shared<Storage>(p, bytes, Device{DeviceType::CPU, 0},
+                                        [alloc](void* q, size_t) { host_cache().give(q, alloc); });
   return t;
 }
 
