@@ -16,6 +16,9 @@ export interface ChartOptions {
   xLabel: string;
   yLabel: string;
   logY?: boolean;
+  /** Fixed axis ranges (y in data units, linear axes only), e.g. to share axes between panels. */
+  xRange?: [number, number];
+  yRange?: [number, number];
   width?: number;
   height?: number;
 }
@@ -65,6 +68,8 @@ export function lineChart(series: Series[], opts: ChartOptions): string {
   if (xmax === xmin) { xmin -= 0.5; xmax += 0.5; }
   if (logY) { ymin = Math.floor(ymin); ymax = Math.ceil(ymax); if (ymax === ymin) ymax = ymin + 1; }
   else { const pad = (ymax - ymin) * 0.05 || 0.5; ymin -= pad; ymax += pad; }
+  if (opts.xRange && opts.xRange[1] > opts.xRange[0]) [xmin, xmax] = opts.xRange;
+  if (opts.yRange && !logY && opts.yRange[1] > opts.yRange[0]) [ymin, ymax] = opts.yRange;
 
   const sx = (x: number) => m.left + ((x - xmin) / (xmax - xmin)) * pw;
   const sy = (ty: number) => m.top + ph - ((ty - ymin) / (ymax - ymin)) * ph;

@@ -1,0 +1,79 @@
+// `cudnn-resnet grad-flow`: per-layer gradient norms of several models on the same batches,
+// as a table, JSON and an SVG plot.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import type { CliIO } from './main';
+import { parseCommandArgs, UsageError } from './main';
+import { checkDataArg, checkModelName, floatArg, intArg } from './train';
+
+export const usage = `cudnn-resnet grad-flow [options]
+
+Measures, at initialisation and/or after a few SGD steps, the L2 norm of every layer's
+weight gradient and of the gradient reaching every block's input, for each model on the
+same batches (same seed). Prints a table; writes grad-flow.json and grad-flow.svg.
+  --models A,B,...   models to compare (default plain56,resnet56)
+  --steps N[,M...]   measure after these numbers of SGD steps (default 0,10; 0 = at initialisation)
+  --batch N          batch size (default 32)
+  --lr X             learning rate of the steps (default 0.1; momentum 0.9, weight decay 1e-4)
+  --seed N           (default 0)
+  --data PATH        CIFAR-10 folder or .tar.gz (default: 1024 synthetic images)
+  --train-images N   use only the first N training images of --data
+  --device D         cpu (default) | cuda:N | auto
+  --out DIR          where to write grad-flow.json and grad-flow.svg (default .)`;
+
+const OPTIONS = {
+  models: { type: 'string' },
+  steps: { type: 'string' },
+  batch: { type: 'string' },
+  lr: { type: 'string' },
+  seed: { type: 'string' },
+  data: { type: 'string' },
+  'train-images': { type: 'string' },
+  device: { type: 'string' },
+  out: { type: 'string' },
+} as const;
+
+export async function run(argv: string[], io: CliIO): Promise<number> {
+  const { values: v } = parseCommandArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true });
+  const models = (v.models ?? 'plain56,resnet56').split(',').map((s) => s.trim()).filter(Boolean);
+  if (models.length === 0) throw new UsageError('--models needs at least one model name');
+  for (const m of models) await checkModelName(m, 'models');
+  const steps = (v.steps ?? '0,10').split(',').map((s) => intArg(s, 'steps', 0));
+  const batchSize = v.batch !== undefined ? intArg(v.batch, 'batch') : 32;
+  const lr = v.lr !== undefined ? floatArg(v.lr, 'lr') : 0.1;
+  const seed = v.seed !== undefined ? intArg(v.seed, 'seed', 0) : 0;
+  const trainImages = v['train-images'] !== undefined ? intArg(v['train-images'], 'train-images') : undefined;
+  if (v.data !== undefined) await checkDataArg('cifar10', v.data);
+  const deviceSpec = v.device ?? 'cpu';
+  if (!/^(auto|cpu|cuda:\d+)$/.test(deviceSpec)) throw new UsageError(`--device must be auto, cpu or cuda:N, got '${deviceSpec}'`);
+  const out = v.out ?? '.';
+
+  const { resolveDevice } = await import('../train/device');
+  const { gradFlow, gradFlowSvg, gradFlowTable } = await import('../diagnostics/grad-flow');
+  const { loadCifar } = await import('../data/cifar');
+  const { limitDataset } = await import('../train/data');
+  let device: string;
+  try {
+    device = resolveDevice(deviceSpec).device;
+  } catch (e) {
+    io.err(`cudnn-resnet grad-flow: ${(e as Error).message}`);
+    return 1;
+  }
+  const data = v.data !== undefined ? limitDataset(await loadCifar('cifar10', v.data, { split: 'train' }), trainImages) : undefined;
+  io.out(`grad-flow: ${models.join(', ')} on ${device}, batch ${batchSize}, measured after ${steps.join(', ')} SGD steps`);
+  const t0 = Date.now();
+  const result = await gradFlow({
+    models, steps, batchSize, lr, seed, device, data,
+    onMeasurement: (m) => io.out(`  measured ${m.model} at step ${m.step} (loss ${m.loss.toFixed(4)}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`),
+  });
+  io.out('');
+  io.out(gradFlowTable(result));
+  fs.mkdirSync(out, { recursive: true });
+  const json = path.join(out, 'grad-flow.json');
+  const svg = path.join(out, 'grad-flow.svg');
+  fs.writeFileSync(json, JSON.stringify(result, null, 2) + '\n');
+  fs.writeFileSync(svg, gradFlowSvg(result));
+  io.out(`\nwrote ${json} and ${svg}`);
+  return 0;
+}

@@ -1,0 +1,239 @@
+// `cudnn-resnet train`: the Trainer behind a command line, with a progress bar, Ctrl-C that
+// saves a checkpoint (exit 130), --resume, and a short demo when run without arguments.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import type { CliIO } from './main';
+import { parseCommandArgs, UsageError } from './main';
+
+export const usage = `cudnn-resnet train [options]
+
+Trains a ResNet on CIFAR-10/100 (or the built-in synthetic CIFAR-format data). Without
+arguments: a short demo on the synthetic data, on the GPU if there is one.
+  --model NAME          resnet20 (default) ... resnet1202, plain20 ... plain110, resnet18 ... resnet152,
+                        preact-resnet20 ... preact-resnet1001 (any CIFAR depth 6n+2 works, e.g. resnet8)
+  --data PATH           CIFAR folder (cifar-10-batches-bin, or its parent) or the .tar.gz;
+                        default: synthetic data generated into the cache ($CUDNN_RESNET_CACHE)
+  --dataset KIND        cifar10 (default) | cifar100
+  --train-images N      use only the first N training images (--test-images N likewise)
+  --epochs N            epochs to train (default 1)
+  --iterations N        iterations to train (instead of --epochs)
+  --batch N             batch size (default 128)
+  --lr X                base learning rate (default 0.1)
+  --schedule S          paper (default: /10 at 50% and 75% of the run, i.e. 32k/48k of 64k),
+                        multistep:I1,I2 | epochs:E1,E2 | cosine | constant
+  --weight-decay X      (default 1e-4)      --momentum X (default 0.9)      --nesterov
+  --device D            auto (default) | cpu | cuda:N
+  --precision P         fp32 (default) | bf16 | fp16: 16-bit activations and conv weights with
+                        fp32 master weights and fp32 batch norm (fp16 adds loss scaling). Both
+                        backends run them; on the CPU the ops compute in fp32 and round between
+                        ops, which is slower than fp32 (useful only to check numerics).
+  --seed N              seeds initialisation, shuffling and augmentation (default 0)
+  --eval-every N        evaluate every N iterations (default: every epoch)
+  --no-augment          no random crop / flip
+  --out DIR             metrics.jsonl, metrics.csv, checkpoint.safetensors + checkpoint.json
+                        (default runs/<model>-<time>)
+  --resume PATH         continue a run (its folder or checkpoint.json) with its settings;
+                        flags given override (e.g. --epochs to train longer)
+  --quiet               only the final summary
+Ctrl-C finishes the current step, saves a checkpoint and exits with code 130.`;
+
+const OPTIONS = {
+  model: { type: 'string' },
+  data: { type: 'string' },
+  dataset: { type: 'string' },
+  'train-images': { type: 'string' },
+  'test-images': { type: 'string' },
+  epochs: { type: 'string' },
+  iterations: { type: 'string' },
+  batch: { type: 'string' },
+  lr: { type: 'string' },
+  schedule: { type: 'string' },
+  'weight-decay': { type: 'string' },
+  momentum: { type: 'string' },
+  nesterov: { type: 'boolean' },
+  device: { type: 'string' },
+  precision: { type: 'string' },
+  seed: { type: 'string' },
+  'eval-every': { type: 'string' },
+  'no-augment': { type: 'boolean' },
+  out: { type: 'string' },
+  resume: { type: 'string' },
+  quiet: { type: 'boolean' },
+} as const;
+
+export function intArg(v: string, flag: string, min = 1): number {
+  if (!/^\d+$/.test(v.trim()) || Number(v) < min || !Number.isSafeInteger(Number(v)))
+    throw new UsageError(`--${flag} must be an integer >= ${min}, got '${v}'`);
+  return Number(v);
+}
+
+export function floatArg(v: string, flag: string, min = 0): number {
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x) || x < min) throw new UsageError(`--${flag} must be a number >= ${min}, got '${v}'`);
+  return x;
+}
+
+/** Checks a model name against the catalogue (and CIFAR depths 6n+2); throws UsageError. */
+export async function checkModelName(name: string, flag = 'model'): Promise<string> {
+  const { names, create } = await import('../models/resnet');
+  const key = name.toLowerCase().replace(/_/g, '-');
+  if (names().includes(key)) return name;
+  if (/^(resnet|plain|preact-resnet)\d+$/.test(key)) {
+    try {
+      create(key, { classes: 10, seed: 0 }).dispose();
+      return name;
+    } catch {
+      /* fall through */
+    }
+  }
+  throw new UsageError(`--${flag}: unknown model '${name}'; known: ${names().join(', ')} (and CIFAR depths 6n+2 such as resnet8, plain8)`);
+}
+
+/** Checks --data before anything heavy is loaded. */
+export async function checkDataArg(kind: 'cifar10' | 'cifar100', p: string): Promise<void> {
+  if (!fs.existsSync(p)) throw new UsageError(`--data: no such file or folder: ${p}`);
+  const { locateCifar } = await import('../data/cifar');
+  try {
+    locateCifar(kind, p);
+  } catch (e) {
+    throw new UsageError(`--data: ${(e as Error).message}`);
+  }
+}
+
+function stamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+}
+
+export async function run(argv: string[], io: CliIO): Promise<number> {
+  const { values: v } = parseCommandArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true });
+  const demo = argv.length === 0;
+  const { Trainer, resumeOptions } = await import('../train/trainer');
+  const { resolveDevice } = await import('../train/device');
+  const { Progress, formatDuration } = await import('../train/progress');
+  const { cacheDir } = await import('../train/data');
+  type Opts = import('../train/trainer').TrainerOptions;
+
+  let opts: Opts = {};
+  if (v.resume !== undefined) {
+    try {
+      opts = resumeOptions(v.resume);
+    } catch (e) {
+      throw new UsageError(`--resume: ${(e as Error).message.replace(/^resume: /, '')}`);
+    }
+  }
+  if (v.dataset !== undefined) {
+    if (v.dataset !== 'cifar10' && v.dataset !== 'cifar100') throw new UsageError(`--dataset must be cifar10 or cifar100, got '${v.dataset}'`);
+    opts.dataset = v.dataset;
+  }
+  if (v.model !== undefined) opts.model = await checkModelName(v.model);
+  if (v.data !== undefined) {
+    await checkDataArg(opts.dataset ?? 'cifar10', v.data);
+    opts.data = v.data;
+  }
+  if (v['train-images'] !== undefined) opts.trainImages = intArg(v['train-images'], 'train-images');
+  if (v['test-images'] !== undefined) opts.testImages = intArg(v['test-images'], 'test-images');
+  if (v.epochs !== undefined) {
+    opts.epochs = intArg(v.epochs, 'epochs');
+    if (v.iterations === undefined) opts.iterations = undefined;
+  }
+  if (v.iterations !== undefined) opts.iterations = intArg(v.iterations, 'iterations');
+  if (v.batch !== undefined) opts.batchSize = intArg(v.batch, 'batch');
+  if (v.lr !== undefined) opts.lr = floatArg(v.lr, 'lr');
+  if (v['weight-decay'] !== undefined) opts.weightDecay = floatArg(v['weight-decay'], 'weight-decay');
+  if (v.momentum !== undefined) opts.momentum = floatArg(v.momentum, 'momentum');
+  if (v.nesterov) opts.nesterov = true;
+  if (v.seed !== undefined) opts.seed = intArg(v.seed, 'seed', 0);
+  if (v['eval-every'] !== undefined) opts.evalEvery = intArg(v['eval-every'], 'eval-every');
+  if (v['no-augment']) opts.augment = false;
+  if (v.precision !== undefined) {
+    if (!['fp32', 'bf16', 'fp16'].includes(v.precision)) throw new UsageError(`--precision must be fp32, bf16 or fp16, got '${v.precision}'`);
+    opts.precision = v.precision as Opts['precision'];
+  }
+  if (v.schedule !== undefined) {
+    const { parseSchedule } = await import('../train/schedule');
+    try {
+      parseSchedule(v.schedule, 0.1, 100, 10);
+    } catch (e) {
+      throw new UsageError(`--schedule: ${(e as Error).message}`);
+    }
+    opts.schedule = v.schedule;
+  }
+  const deviceSpec = v.device ?? 'auto';
+  if (!/^(auto|cpu|cuda:\d+)$/.test(deviceSpec)) throw new UsageError(`--device must be auto, cpu or cuda:N, got '${deviceSpec}'`);
+  if (opts.nesterov && (opts.momentum ?? 0.9) === 0) throw new UsageError('--nesterov needs --momentum > 0');
+
+  let device: string;
+  let fallback: string | null = null;
+  try {
+    ({ device, fallbackReason: fallback } = resolveDevice(deviceSpec));
+  } catch (e) {
+    io.err(`cudnn-resnet train: ${(e as Error).message}`);
+    return 1;
+  }
+  opts.device = device;
+  if (demo) {
+    const gpu = device !== 'cpu';
+    opts = { ...opts, model: 'resnet20', epochs: gpu ? 5 : 1, batchSize: gpu ? 128 : 64, trainImages: gpu ? undefined : 512, testImages: gpu ? undefined : 256 };
+    io.out(`No arguments: running a short demo, resnet20 on synthetic CIFAR-10-format data on ${device}` +
+      `${gpu ? '' : ' (no usable GPU; 512 training images, 1 epoch)'}. \`cudnn-resnet train --help\` lists the options.`);
+  }
+  const { sidecarPath } = await import('../train/checkpoint');
+  const defaultOut = demo ? path.join(cacheDir(), 'demo-run') : path.join('runs', `${String(opts.model ?? 'resnet20')}-${stamp()}`);
+  const out = v.out ?? (v.resume !== undefined ? path.dirname(sidecarPath(v.resume)) : defaultOut);
+  opts.out = out;
+
+  const trainer = new Trainer(opts);
+  const tty = Boolean(process.stdout.isTTY) && !v.quiet;
+  const write = tty ? (t: string) => void process.stdout.write(t) : (t: string) => io.out(t.replace(/\n$/, ''));
+  let progress: InstanceType<typeof Progress> | null = null;
+  trainer.on('start', (info: import('../train/trainer').StartInfo) => {
+    progress = v.quiet ? null : new Progress({ write, tty, totalIterations: info.totalIterations, itersPerEpoch: info.itersPerEpoch });
+    if (v.quiet) return;
+    const lines = [
+      `model ${info.model} (${(info.parameters / 1e6).toFixed(2)}M parameters) on ${info.device}${fallback ? ` (--device auto found no usable GPU: ${fallback})` : ''}`,
+      `precision: ${info.precision}`,
+      `data: ${info.dataSource}: ${info.trainImages} training, ${info.testImages} test images; ${info.itersPerEpoch} iterations per epoch, ${info.totalIterations} in all`,
+      info.startIteration > 0 ? `resuming at iteration ${info.startIteration}` : '',
+      `output: ${path.resolve(out)}`,
+    ].filter(Boolean);
+    io.out(lines.join('\n'));
+  });
+  trainer.on('step', (s) => progress?.step(s));
+  trainer.on('eval', (e) => progress?.eval(e));
+
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) {
+      io.err('cudnn-resnet train: interrupted again; exiting without saving');
+      process.exit(130);
+    }
+    const p = progress as InstanceType<typeof Progress> | null;
+    if (p) p.message('interrupt: finishing this step and saving a checkpoint (Ctrl-C again to quit without saving)');
+    else io.err('interrupt: finishing this step and saving a checkpoint');
+    trainer.stop();
+  };
+  process.on('SIGINT', onSigint);
+  let result: Awaited<ReturnType<typeof trainer.fit>>;
+  try {
+    result = await trainer.fit();
+  } catch (e) {
+    if (e instanceof RangeError && /^resume: /.test(e.message)) throw new UsageError(e.message);
+    throw e;
+  } finally {
+    process.off('SIGINT', onSigint);
+    trainer.dispose();
+  }
+  (progress as InstanceType<typeof Progress> | null)?.clear();
+  if (result.stopped) {
+    io.err(`interrupted at iteration ${result.iterations}; checkpoint saved to ${result.checkpoint}\n` +
+      `continue with: cudnn-resnet train --resume ${out}`);
+    return 130;
+  }
+  const f = result.final;
+  io.out(`done: ${result.iterations} iterations in ${formatDuration(result.seconds)}` +
+    (f ? `; test error ${(100 * f.testError).toFixed(2)}%, train error ${(100 * f.trainError).toFixed(2)}%` : '') +
+    `\nmetrics: ${path.join(out, 'metrics.jsonl')} and metrics.csv; checkpoint: ${result.checkpoint}`);
+  return 0;
+}

@@ -1,0 +1,90 @@
+// A training checkpoint is two files in the run folder: checkpoint.safetensors (model state
+// and momentum buffers, through lib/checkpoint) and checkpoint.json, the sidecar with what
+// resuming needs beyond tensors: the position (epoch, iteration), the random state, the
+// optimizer's step and the options the run was started with. Both are written atomically,
+// weights first; the safetensors metadata repeats the iteration, and resuming refuses a pair
+// whose iterations differ (a crash between the two writes).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { writeFileAtomic } from '../checkpoint/safetensors';
+
+export const WEIGHTS_FILE = 'checkpoint.safetensors';
+export const SIDECAR_FILE = 'checkpoint.json';
+
+/** The options a run can be resumed with (everything serialisable that shapes the result). */
+export interface RunSpec {
+  model: string;
+  dataset: 'cifar10' | 'cifar100';
+  /** The data folder or archive, or null for the synthetic dataset. */
+  data: string | null;
+  trainImages: number | null;
+  testImages: number | null;
+  batchSize: number;
+  lr: number;
+  schedule: string;
+  weightDecay: number;
+  momentum: number;
+  nesterov: boolean;
+  precision: 'fp32' | 'bf16' | 'fp16';
+  seed: number;
+  augment: boolean;
+  epochs: number | null;
+  iterations: number | null;
+  evalEvery: number | null;
+}
+
+export interface Sidecar {
+  format: 'cudnn-resnet-training-checkpoint';
+  version: 1;
+  weights: string;
+  /** Why it was written: at an epoch's end, on an interrupt (SIGINT / stop()), or at the end of the run. */
+  reason: 'epoch' | 'interrupt' | 'end';
+  /** Iterations completed. */
+  iteration: number;
+  /** Epochs completed (fractional inside an epoch). */
+  epoch: number;
+  itersPerEpoch: number;
+  /**
+   * The random state. Every random choice of a run is counter-based: batch order and
+   * augmentation of (epoch e, batch i) come from streams keyed by (dataSeed, e), the model's
+   * initialisation from modelSeed. So the next batch's position is the whole state.
+   */
+  rng: { dataSeed: number; modelSeed: number; nextEpoch: number; nextBatch: number; lossScale: number };
+  optimizer: { step: number; lr: number };
+  /** Training loss / error sums since the last evaluation (so the next evaluation's train columns match). */
+  running: { loss: number; wrong: number; images: number };
+  spec: RunSpec;
+  savedAt: string;
+}
+
+/** Resolves --resume's argument (a run folder, its checkpoint.json or its .safetensors) to the sidecar path. */
+export function sidecarPath(resume: string): string {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(resume);
+  } catch {
+    throw new RangeError(`resume: no such file or folder: ${resume}`);
+  }
+  if (st.isDirectory()) return path.join(resume, SIDECAR_FILE);
+  if (resume.endsWith('.safetensors')) return path.join(path.dirname(resume), SIDECAR_FILE);
+  return resume;
+}
+
+export function readSidecar(resume: string): { sidecar: Sidecar; file: string; weights: string } {
+  const file = sidecarPath(resume);
+  let s: Sidecar;
+  try {
+    s = JSON.parse(fs.readFileSync(file, 'utf8')) as Sidecar;
+  } catch (e) {
+    throw new RangeError(`resume: cannot read the checkpoint sidecar ${file}: ${(e as Error).message}`);
+  }
+  if (s.format !== 'cudnn-resnet-training-checkpoint' || s.version !== 1) throw new RangeError(`resume: ${file} is not a cudnn-resnet training checkpoint`);
+  return { sidecar: s, file, weights: path.join(path.dirname(file), s.weights) };
+}
+
+export function writeSidecar(dir: string, s: Sidecar): string {
+  const file = path.join(dir, SIDECAR_FILE);
+  writeFileAtomic(file, Buffer.from(JSON.stringify(s, null, 2) + '\n'));
+  return file;
+}

@@ -1,0 +1,66 @@
+// Where a run's images come from: a CIFAR folder or .tar.gz, or (when none is given) the
+// synthetic CIFAR-format dataset, written once into a cache folder and read back through
+// the same reader as real data.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { loadCifar, locateCifar } from '../data/cifar';
+import { CifarKind, Dataset } from '../data/format';
+import { writeSyntheticCifar } from '../data/synthetic';
+
+export const SYNTHETIC_TRAIN = 2000;
+export const SYNTHETIC_TEST = 500;
+
+/** The cache root: $CUDNN_RESNET_CACHE, else $XDG_CACHE_HOME/cudnn-resnet, else ~/.cache/cudnn-resnet. */
+export function cacheDir(): string {
+  if (process.env.CUDNN_RESNET_CACHE) return process.env.CUDNN_RESNET_CACHE;
+  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(base, 'cudnn-resnet');
+}
+
+/** The synthetic dataset's folder, generated on first use. Returns the folder to read. */
+export async function syntheticSource(kind: CifarKind, opts: { train?: number; test?: number; seed?: number } = {}): Promise<string> {
+  const train = opts.train ?? SYNTHETIC_TRAIN;
+  const test = opts.test ?? SYNTHETIC_TEST;
+  const seed = opts.seed ?? 0;
+  const dir = path.join(cacheDir(), `synthetic-${kind}-${train}-${test}-seed${seed}`);
+  const done = path.join(dir, '.complete');
+  if (!fs.existsSync(done)) {
+    // Written into a private folder and renamed, so concurrent runs never read a half-written set.
+    const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+    await writeSyntheticCifar(tmp, { kind, train, test, seed });
+    fs.writeFileSync(path.join(tmp, '.complete'), '');
+    try {
+      fs.renameSync(tmp, dir);
+    } catch {
+      fs.rmSync(tmp, { recursive: true, force: true });  // another run got there first
+    }
+  }
+  return dir;
+}
+
+/** Checks that `source` holds the dataset (throws CifarFormatError ERR_CIFAR_MISSING_FILE otherwise). */
+export function checkSource(kind: CifarKind, source: string): void {
+  locateCifar(kind, source);
+}
+
+/** The first `limit` images of a split (all when limit is undefined or larger). */
+export function limitDataset(ds: Dataset, limit: number | undefined): Dataset {
+  if (limit === undefined || limit >= ds.count) return ds;
+  const n = limit;
+  return {
+    ...ds,
+    count: n,
+    images: ds.images.subarray(0, n * 3072),
+    labels: ds.labels.subarray(0, n),
+    coarseLabels: ds.coarseLabels?.subarray(0, n),
+    fineLabels: ds.fineLabels?.subarray(0, n),
+  };
+}
+
+export async function loadSplits(kind: CifarKind, source: string, limits: { train?: number; test?: number } = {}): Promise<{ train: Dataset; test: Dataset }> {
+  const train = limitDataset(await loadCifar(kind, source, { split: 'train' }), limits.train);
+  const test = limitDataset(await loadCifar(kind, source, { split: 'test' }), limits.test);
+  return { train, test };
+}

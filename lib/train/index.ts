@@ -1,0 +1,14 @@
+// Training: the Trainer (loop, evaluation, metrics, checkpoints, resume), and the pieces
+// the CLI builds on (devices and precisions, schedules by name, progress output).
+export { Trainer, resolveSpec, resumeOptions } from './trainer';
+export type { TrainerOptions, TrainResult, StartInfo, EpochEvent } from './trainer';
+export { MetricsLog, readMetrics } from './metrics';
+export type { StepMetrics, EvalMetrics, MetricsRecord } from './metrics';
+export { readSidecar, WEIGHTS_FILE, SIDECAR_FILE } from './checkpoint';
+export type { Sidecar, RunSpec } from './checkpoint';
+export { resolveDevice, describePrecision, PRECISIONS } from './device';
+export type { Precision } from './device';
+export { parseSchedule } from './schedule';
+export { Progress, formatDuration } from './progress';
+export { cacheDir, syntheticSource } from './data';
+export { MixedPrecision } from './precision';

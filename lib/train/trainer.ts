@@ -1,0 +1,406 @@
+// Trainer: the training loop behind `cudnn-resnet train`, usable from any Node script.
+//
+//   const t = new Trainer({ model: 'resnet20', epochs: 2, batchSize: 128, out: 'runs/a' });
+//   t.on('step', (s) => ...).on('eval', (e) => ...);
+//   const result = await t.fit();
+//
+// Each step is forward, softmax cross-entropy, backward, SGD; only two scalars (loss and
+// correct count) come back to the host. The loop yields to the event loop after every step,
+// so signals, timers and progress output run while it trains; stop() ends it after the
+// current step and (with `out`) saves a checkpoint that `resume` continues from exactly.
+import { EventEmitter } from 'node:events';
+import * as path from 'node:path';
+
+import { noGrad, softmaxCrossEntropy } from '../autograd';
+import { loadCheckpoint, saveCheckpoint } from '../checkpoint';
+import { readSafetensors } from '../checkpoint/safetensors';
+import { CifarLoader, evalLoader } from '../data/loader';
+import { CifarKind, Dataset } from '../data/format';
+import { create as createModel } from '../models/resnet';
+import { Module } from '../nn/module';
+import { SGD } from '../optim/sgd';
+import { LRSchedule } from '../optim/schedules';
+import { checkNumber, describe, Tensor, tidy } from '../tensor';
+import { readSidecar, RunSpec, Sidecar, WEIGHTS_FILE, writeSidecar } from './checkpoint';
+import { syntheticSource, loadSplits } from './data';
+import { activationDType, describePrecision, Precision, PRECISIONS, resolveDevice } from './device';
+import { EvalMetrics, MetricsLog, StepMetrics } from './metrics';
+import { MixedPrecision } from './precision';
+import { parseSchedule } from './schedule';
+
+export interface TrainerOptions {
+  /** A model name (models.names(), or any CIFAR depth 6n+2 such as resnet8) or a Module. Default 'resnet20'. */
+  model?: string | Module;
+  dataset?: CifarKind;
+  /** A CIFAR folder or .tar.gz, loaded splits, or undefined for the synthetic dataset (cached). */
+  data?: string | { train: Dataset; test: Dataset };
+  /** Use only the first N training / test images. */
+  trainImages?: number;
+  testImages?: number;
+  /** Length of the run: epochs, or iterations (wins when both are given). Default 1 epoch. */
+  epochs?: number;
+  iterations?: number;
+  batchSize?: number;
+  lr?: number;
+  /** 'paper' (default), 'multistep:I1,I2', 'epochs:E1,E2', 'cosine', 'constant', or an LRSchedule. */
+  schedule?: string | LRSchedule;
+  weightDecay?: number;
+  momentum?: number;
+  nesterov?: boolean;
+  /** 'auto' (default: cuda:0 when usable, else cpu), 'cpu' or 'cuda:N'. */
+  device?: string;
+  precision?: Precision;
+  seed?: number;
+  /** Random crop + flip of the training batches (default true). */
+  augment?: boolean;
+  /** Evaluate every N iterations (default: at each epoch's end) and at the end of the run. */
+  evalEvery?: number;
+  /** Write metrics.jsonl, metrics.csv and checkpoints here. */
+  out?: string;
+  /** Continue from a checkpoint: a run folder, its checkpoint.json or checkpoint.safetensors. */
+  resume?: string;
+  onStep?: (s: StepMetrics) => void;
+  onEval?: (e: EvalMetrics) => void;
+  onEpoch?: (e: EpochEvent) => void;
+}
+
+export interface EpochEvent {
+  epoch: number;
+  iteration: number;
+  eval: EvalMetrics | null;
+  checkpoint: string | null;
+}
+
+export interface StartInfo {
+  model: string;
+  parameters: number;
+  device: string;
+  deviceNote: string | null;
+  precision: string;
+  trainImages: number;
+  testImages: number;
+  dataSource: string;
+  itersPerEpoch: number;
+  totalIterations: number;
+  startIteration: number;
+}
+
+export interface TrainResult {
+  iterations: number;
+  epochs: number;
+  stopped: boolean;
+  final: EvalMetrics | null;
+  checkpoint: string | null;
+  seconds: number;
+}
+
+interface Setup {
+  model: Module;
+  mp: MixedPrecision;
+  opt: SGD;
+  schedule: LRSchedule;
+  loader: CifarLoader;
+  test: CifarLoader;
+  device: string;
+  itersPerEpoch: number;
+  total: number;
+  start: number;
+  metrics: MetricsLog | null;
+  running: { loss: number; wrong: number; images: number };
+  info: StartInfo;
+}
+
+const num = (v: unknown, arg: string, o: { min?: number; integer?: boolean }) => checkNumber(v, arg, o);
+
+/** Fills in defaults and checks every option; throws TypeError / RangeError naming the option. */
+export function resolveSpec(o: TrainerOptions): RunSpec {
+  if (o === null || typeof o !== 'object') throw new TypeError(`Trainer: options must be an object, got ${describe(o)}`);
+  const model = o.model ?? 'resnet20';
+  const dataset = o.dataset ?? 'cifar10';
+  if (dataset !== 'cifar10' && dataset !== 'cifar100') throw new RangeError(`dataset must be 'cifar10' or 'cifar100', got ${describe(dataset)}`);
+  const precision = o.precision ?? 'fp32';
+  if (!PRECISIONS.includes(precision)) throw new RangeError(`precision must be one of ${PRECISIONS.join(', ')}, got ${describe(precision)}`);
+  const opt = (v: number | undefined, arg: string, min: number, integer: boolean) => (v === undefined ? null : num(v, arg, { min, integer }));
+  const iterations = opt(o.iterations, 'iterations', 1, true);
+  const epochs = opt(o.epochs, 'epochs', 1, true);
+  const spec: RunSpec = {
+    model: typeof model === 'string' ? model : (model.constructor?.name ?? 'model'),
+    dataset,
+    data: typeof o.data === 'string' ? o.data : null,
+    trainImages: opt(o.trainImages, 'trainImages', 1, true),
+    testImages: opt(o.testImages, 'testImages', 1, true),
+    batchSize: num(o.batchSize ?? 128, 'batchSize', { min: 1, integer: true }),
+    lr: num(o.lr ?? 0.1, 'lr', { min: 0 }),
+    schedule: typeof o.schedule === 'string' ? o.schedule : o.schedule ? 'custom' : 'paper',
+    weightDecay: num(o.weightDecay ?? 1e-4, 'weightDecay', { min: 0 }),
+    momentum: num(o.momentum ?? 0.9, 'momentum', { min: 0 }),
+    nesterov: o.nesterov ?? false,
+    precision,
+    seed: num(o.seed ?? 0, 'seed', { min: 0, integer: true }),
+    augment: o.augment ?? true,
+    epochs: iterations === null ? (epochs ?? 1) : epochs,
+    iterations,
+    evalEvery: opt(o.evalEvery, 'evalEvery', 1, true),
+  };
+  if (typeof spec.nesterov !== 'boolean') throw new TypeError(`nesterov must be a boolean, got ${describe(spec.nesterov)}`);
+  if (spec.nesterov && spec.momentum === 0) throw new RangeError('nesterov needs momentum > 0');
+  return spec;
+}
+
+/** The options a checkpoint was written with, to continue it (add `resume` and any changes). */
+export function resumeOptions(resume: string): TrainerOptions {
+  const { sidecar } = readSidecar(resume);
+  const s = sidecar.spec;
+  return {
+    model: s.model, dataset: s.dataset, data: s.data ?? undefined, trainImages: s.trainImages ?? undefined,
+    testImages: s.testImages ?? undefined, batchSize: s.batchSize, lr: s.lr, schedule: s.schedule === 'custom' ? undefined : s.schedule,
+    weightDecay: s.weightDecay, momentum: s.momentum, nesterov: s.nesterov, precision: s.precision, seed: s.seed,
+    augment: s.augment, epochs: s.epochs ?? undefined, iterations: s.iterations ?? undefined, evalEvery: s.evalEvery ?? undefined,
+    resume,
+  };
+}
+
+export class Trainer extends EventEmitter {
+  readonly spec: RunSpec;
+  private stopRequested = false;
+  private setupDone: Setup | null = null;
+
+  constructor(readonly options: TrainerOptions = {}) {
+    super();
+    this.spec = resolveSpec(options);
+    if (options.onStep) this.on('step', options.onStep);
+    if (options.onEval) this.on('eval', options.onEval);
+    if (options.onEpoch) this.on('epoch', options.onEpoch);
+  }
+
+  /** Ends the run after the current step (and saves a checkpoint when `out` is set). */
+  stop(): void {
+    this.stopRequested = true;
+  }
+
+  get stopping(): boolean {
+    return this.stopRequested;
+  }
+
+  /** Loads data, builds (or restores) model and optimizer; fit() calls it. Emits 'start'. */
+  async setup(): Promise<StartInfo> {
+    if (this.setupDone) return this.setupDone.info;
+    const o = this.options;
+    const s = this.spec;
+    const { device, fallbackReason } = resolveDevice(o.device ?? 'auto');
+
+    let source: string;
+    let splits: { train: Dataset; test: Dataset };
+    if (o.data !== undefined && typeof o.data === 'object') {
+      splits = o.data;
+      source = o.data.train.source;
+    } else {
+      source = s.data ?? (await syntheticSource(s.dataset));
+      splits = await loadSplits(s.dataset, source, { train: s.trainImages ?? undefined, test: s.testImages ?? undefined });
+    }
+
+    let resume: { sidecar: Sidecar; weights: string } | null = null;
+    if (o.resume !== undefined) {
+      resume = readSidecar(o.resume);
+      const saved = resume.sidecar.spec;
+      for (const k of ['model', 'dataset', 'batchSize', 'seed', 'precision', 'trainImages'] as const)
+        if (saved[k] !== s[k]) throw new RangeError(`resume: the checkpoint was made with ${k} ${describe(saved[k])}, this run asks for ${describe(s[k])}`);
+      const meta = readSafetensors(resume.weights).metadata;
+      if (meta['train.iteration'] !== String(resume.sidecar.iteration))
+        throw new RangeError(`resume: ${resume.weights} holds iteration ${meta['train.iteration']} but its sidecar says ${resume.sidecar.iteration} (interrupted while saving?)`);
+    }
+
+    const classes = splits.train.classes;
+    const model = typeof o.model === 'object' ? o.model : createModel(s.model, { classes, seed: s.seed, device });
+    if (typeof o.model === 'object') model.to(device);
+    const mp = new MixedPrecision(model, s.precision);
+    const opt = new SGD(mp.masters, { lr: s.lr, momentum: s.momentum, weightDecay: s.weightDecay, nesterov: s.nesterov });
+    if (resume) {
+      loadCheckpoint(resume.weights, model, { optimizer: opt });
+      mp.lossScale = resume.sidecar.rng.lossScale;
+    }
+
+    const dtype = activationDType(s.precision);
+    const bs = s.batchSize;
+    const loader = new CifarLoader(splits.train, { batchSize: bs, device, seed: s.seed, augment: s.augment, dropLast: splits.train.count >= bs, dtype });
+    const test = evalLoader(splits.test, { batchSize: Math.min(Math.max(bs, 100), 500), device, normalization: loader.normalization, dtype });
+    const itersPerEpoch = loader.batchesPerEpoch;
+    const total = s.iterations ?? (s.epochs as number) * itersPerEpoch;
+    const schedule = parseSchedule(o.schedule ?? s.schedule, s.lr, total, itersPerEpoch);
+    const start = resume ? resume.sidecar.iteration : 0;
+    if (start > total) throw new RangeError(`resume: the checkpoint is at iteration ${start}, past this run's ${total} iterations`);
+    const metrics = o.out ? new MetricsLog(o.out, resume ? { resumeAt: start } : {}) : null;
+    const info: StartInfo = {
+      model: s.model,
+      parameters: model.parameterCount(),
+      device,
+      deviceNote: fallbackReason,
+      precision: describePrecision(s.precision, device),
+      trainImages: splits.train.count,
+      testImages: splits.test.count,
+      dataSource: o.data === undefined ? `synthetic ${s.dataset} (${source})` : source,
+      itersPerEpoch,
+      totalIterations: total,
+      startIteration: start,
+    };
+    this.setupDone = {
+      model, mp, opt, schedule, loader, test, device, itersPerEpoch, total, start, metrics,
+      running: resume ? { ...resume.sidecar.running } : { loss: 0, wrong: 0, images: 0 }, info,
+    };
+    this.emit('start', info);
+    return info;
+  }
+
+  /** The model (after setup()). */
+  get model(): Module {
+    if (!this.setupDone) throw new Error('Trainer: call setup() or fit() first');
+    return this.setupDone.model;
+  }
+
+  /** Test loss and error of the current model. */
+  evaluate(): { loss: number; error: number } {
+    const st = this.setupDone;
+    if (!st) throw new Error('Trainer: call setup() or fit() first');
+    st.model.eval();
+    let loss = 0;
+    let correct = 0;
+    try {
+      noGrad(() => {
+        for (const b of st.test.epoch(0)) {
+          tidy(() => {
+            const x = new Tensor(b.x);
+            const y = new Tensor(b.y);
+            const r = softmaxCrossEntropy(st.model.forward(x), y);
+            loss += r.loss.item() * b.size;
+            correct += r.correct.item();
+          });
+        }
+      });
+    } finally {
+      st.model.train();
+    }
+    const n = st.test.dataset.count;
+    return { loss: loss / n, error: 1 - correct / n };
+  }
+
+  /** Runs to the end (or until stop()). */
+  async fit(): Promise<TrainResult> {
+    await this.setup();
+    const st = this.setupDone as Setup;
+    const { model, mp, opt, loader, itersPerEpoch: bpe, total } = st;
+    const evalEvery = this.spec.evalEvery ?? bpe;
+    const t0 = Date.now();
+    let it = st.start;
+    let last: EvalMetrics | null = null;
+    let checkpoint: string | null = null;
+    let lastStepTime = Date.now();
+    let imagesSinceEval = 0;
+    let evalClock = Date.now();
+    let epochCache: { epoch: number; order: Int32Array; params: Int32Array } | null = null;
+    const batchAt = (i: number) => {
+      const e = Math.floor(i / bpe);
+      if (!epochCache || epochCache.epoch !== e) epochCache = { epoch: e, order: loader.epochOrder(e), params: loader.epochParams(e) };
+      return loader.makeBatch(e, i % bpe, epochCache.order, epochCache.params);
+    };
+    const elapsed = () => (Date.now() - t0) / 1000;
+    model.train();
+    let next = it < total ? batchAt(it) : null;
+    try {
+      while (it < total && !this.stopRequested) {
+        const batch = next as NonNullable<typeof next>;
+        next = it + 1 < total ? batchAt(it + 1) : null;  // prefetch: queued before this step's work
+        const lr = st.schedule.lrAt(it);
+        opt.lr = lr;
+        const scale = mp.lossScale;
+        const [loss, correct] = tidy(() => {
+          const x = new Tensor(batch.x);
+          const y = new Tensor(batch.y);
+          const r = softmaxCrossEntropy(model.forward(x), y);
+          if (scale === 1) r.loss.backward();
+          else r.loss.backward(Tensor.full([1], scale, { device: st.device, dtype: r.loss.dtype }));
+          return [r.loss.item(), r.correct.item()];
+        });
+        if (mp.unscaleGradients()) opt.step();
+        opt.zeroGrad();
+        it++;
+        const size = batch.size;
+        st.running.loss += loss * size;
+        st.running.wrong += size - correct;
+        st.running.images += size;
+        imagesSinceEval += size;
+        const now = Date.now();
+        const step: StepMetrics = {
+          type: 'step', epoch: Math.floor((it - 1) / bpe) + 1, iteration: it, lr, loss, error: 1 - correct / size,
+          imagesPerSec: size / Math.max((now - lastStepTime) / 1000, 1e-6), elapsed: elapsed(),
+        };
+        lastStepTime = now;
+        st.metrics?.write(step);
+        this.emit('step', step);
+
+        const epochEnd = it % bpe === 0;
+        if (it % evalEvery === 0 || it === total) {
+          const ev = this.evaluate();
+          const r = st.running;
+          last = {
+            type: 'eval', epoch: Number((it / bpe).toFixed(4)), iteration: it, lr,
+            trainLoss: r.images ? r.loss / r.images : NaN, trainError: r.images ? r.wrong / r.images : NaN,
+            testLoss: ev.loss, testError: ev.error,
+            imagesPerSec: imagesSinceEval / Math.max((Date.now() - evalClock) / 1000, 1e-6), elapsed: elapsed(),
+          };
+          st.running = { loss: 0, wrong: 0, images: 0 };
+          imagesSinceEval = 0;
+          st.metrics?.write(last);
+          this.emit('eval', last);
+          evalClock = Date.now();
+        }
+        if (epochEnd || it === total) {
+          checkpoint = this.options.out ? this.saveCheckpoint(it === total ? 'end' : 'epoch', it) : null;
+          if (epochEnd) this.emit('epoch', { epoch: it / bpe, iteration: it, eval: last && last.iteration === it ? last : null, checkpoint } satisfies EpochEvent);
+        }
+        lastStepTime = Date.now();
+        await new Promise<void>((r) => setImmediate(r));
+      }
+      if (it < total && this.options.out) checkpoint = this.saveCheckpoint('interrupt', it);
+    } finally {
+      (next as { dispose(): void } | null)?.dispose();
+    }
+    return { iterations: it, epochs: it / bpe, stopped: it < total, final: last, checkpoint, seconds: elapsed() };
+  }
+
+  /** Writes checkpoint.safetensors + checkpoint.json into `out`; returns the sidecar's path. */
+  saveCheckpoint(reason: Sidecar['reason'], iteration: number): string {
+    const st = this.setupDone;
+    const out = this.options.out;
+    if (!st || !out) throw new Error('Trainer.saveCheckpoint: needs setup() and the `out` option');
+    const weights = path.join(out, WEIGHTS_FILE);
+    saveCheckpoint(weights, st.model, { optimizer: st.opt, metadata: { 'train.iteration': iteration, 'train.model': this.spec.model } });
+    const bpe = st.itersPerEpoch;
+    const file = writeSidecar(out, {
+      format: 'cudnn-resnet-training-checkpoint',
+      version: 1,
+      weights: WEIGHTS_FILE,
+      reason,
+      iteration,
+      epoch: Number((iteration / bpe).toFixed(4)),
+      itersPerEpoch: bpe,
+      rng: { dataSeed: this.spec.seed, modelSeed: this.spec.seed, nextEpoch: Math.floor(iteration / bpe), nextBatch: iteration % bpe, lossScale: st.mp.lossScale },
+      optimizer: { step: st.opt.stepCount, lr: st.opt.lr },
+      running: { ...st.running },
+      spec: this.spec,
+      savedAt: new Date().toISOString(),
+    });
+    this.emit('checkpoint', { file, reason, iteration });
+    return file;
+  }
+
+  /** Frees the model, optimizer state and resident datasets. */
+  dispose(): void {
+    const st = this.setupDone;
+    if (!st) return;
+    st.loader.dispose();
+    st.test.dispose();
+    st.opt.dispose();
+    if (typeof this.options.model !== 'object') st.model.dispose();
+    this.setupDone = null;
+  }
+}

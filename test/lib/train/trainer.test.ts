@@ -1,0 +1,153 @@
+// The Trainer as a library: events, evaluation, metrics files, checkpoints and stop(),
+// mixed precision with fp32 master weights, schedules by name and option checks. Models
+// and data are tiny (resnet8, 64 images) so each test runs in seconds on two cores.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { readSafetensors } from '../../../lib/checkpoint/safetensors';
+import { syntheticDataset } from '../../../lib/data/synthetic';
+import { readSidecar } from '../../../lib/train/checkpoint';
+import { EvalMetrics, readMetrics, StepMetrics } from '../../../lib/train/metrics';
+import { formatDuration, Progress } from '../../../lib/train/progress';
+import { parseSchedule } from '../../../lib/train/schedule';
+import { resolveSpec, Trainer, TrainerOptions } from '../../../lib/train/trainer';
+import { memory } from '../../../lib/tensor';
+
+const data = { train: syntheticDataset({ count: 64, seed: 5 }), test: syntheticDataset({ split: 'test', count: 32, seed: 5 }) };
+const base: TrainerOptions = { model: 'resnet8', data, batchSize: 16, device: 'cpu', seed: 1 };
+
+describe('train: Trainer', function () {
+  this.timeout(60000);
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trainer-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('runs epochs, emits step / eval / epoch events and writes metrics and a checkpoint', async () => {
+    const steps: StepMetrics[] = [];
+    const evals: EvalMetrics[] = [];
+    const epochs: number[] = [];
+    const live = memory().liveTensors;
+    const t = new Trainer({ ...base, epochs: 2, out: dir, onEpoch: (e) => epochs.push(e.epoch) });
+    t.on('step', (s: StepMetrics) => steps.push(s)).on('eval', (e: EvalMetrics) => evals.push(e));
+    try {
+      const r = await t.fit();
+      assert.equal(r.stopped, false);
+      assert.equal(r.iterations, 8);  // 64 images / 16 per batch x 2 epochs
+      assert.deepEqual(steps.map((s) => s.iteration), [1, 2, 3, 4, 5, 6, 7, 8]);
+      assert.deepEqual(steps.map((s) => s.epoch), [1, 1, 1, 1, 2, 2, 2, 2]);
+      assert.deepEqual(epochs, [1, 2]);
+      assert.deepEqual(evals.map((e) => e.iteration), [4, 8]);
+      for (const s of steps) assert.ok(Number.isFinite(s.loss) && s.loss > 0 && s.error >= 0 && s.error <= 1);
+      for (const e of evals) {
+        assert.ok(e.testError >= 0 && e.testError <= 1 && Number.isFinite(e.testLoss));
+        // The test error is a whole number of the 32 test images.
+        assert.ok(Math.abs(e.testError * 32 - Math.round(e.testError * 32)) < 1e-9);
+      }
+      // 'paper' schedule: /10 at 50% and 75% of the 8 iterations.
+      assert.deepEqual(steps.map((s) => Number(s.lr.toPrecision(6))), [0.1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.001, 0.001]);
+      assert.deepEqual(readMetrics(path.join(dir, 'metrics.jsonl')).map((m) => m.type), ['step', 'step', 'step', 'step', 'eval', 'step', 'step', 'step', 'step', 'eval']);
+      const csv = fs.readFileSync(path.join(dir, 'metrics.csv'), 'utf8').trim().split('\n');
+      assert.equal(csv.length, 3);
+      assert.match(csv[0], /^epoch,iteration,lr,trainLoss,trainError,testLoss,testError/);
+      const { sidecar, weights } = readSidecar(dir);
+      assert.equal(sidecar.reason, 'end');
+      assert.equal(sidecar.iteration, 8);
+      assert.equal(sidecar.optimizer.step, 8);
+      assert.deepEqual(sidecar.rng, { dataSeed: 1, modelSeed: 1, nextEpoch: 2, nextBatch: 0, lossScale: 1 });
+      const f = readSafetensors(weights);
+      assert.equal(f.metadata['train.iteration'], '8');
+      assert.ok(f.tensors.has('conv1.weight') && f.tensors.has('optimizer.momentum_buffer.conv1.weight'));
+      assert.equal(r.checkpoint, path.join(dir, 'checkpoint.json'));
+    } finally {
+      t.dispose();
+    }
+    assert.equal(memory().liveTensors, live, 'dispose() frees the model, optimizer state and datasets; no step leaks');
+  });
+
+  it('stop() ends the run after the current step and saves an interrupt checkpoint', async () => {
+    const t = new Trainer({ ...base, epochs: 3, out: dir });
+    t.on('step', (s: StepMetrics) => {
+      if (s.iteration === 2) t.stop();
+    });
+    try {
+      const r = await t.fit();
+      assert.equal(r.stopped, true);
+      assert.equal(r.iterations, 2);
+      const { sidecar } = readSidecar(dir);
+      assert.equal(sidecar.reason, 'interrupt');
+      assert.deepEqual([sidecar.iteration, sidecar.rng.nextEpoch, sidecar.rng.nextBatch], [2, 0, 2]);
+      assert.ok(sidecar.running.images === 32, 'the running training sums are saved');
+    } finally {
+      t.dispose();
+    }
+  });
+
+  for (const precision of ['bf16', 'fp16'] as const) {
+    it(`${precision} trains with fp32 master weights and checkpoints fp32 weights`, async () => {
+      const t = new Trainer({ ...base, iterations: 2, precision, out: dir });
+      const losses: number[] = [];
+      t.on('step', (s: StepMetrics) => losses.push(s.loss));
+      try {
+        const info = await t.setup();
+        assert.match(info.precision, new RegExp(`^${precision} on cpu: .*fp32 master weights`));
+        await t.fit();
+        assert.ok(losses.every((l) => Number.isFinite(l) && l > 0), `losses ${losses}`);
+        // The model keeps fp32 (master) weights; the layers cast them to the batches' dtype.
+        assert.equal(t.model.namedParameters().find(([n]) => n === 'conv1.weight')?.[1].dtype, 'float32');
+        const f = readSafetensors(path.join(dir, 'checkpoint.safetensors'));
+        assert.equal(f.tensors.get('conv1.weight')?.dtype, 'F32');
+        assert.equal(f.tensors.get('bn1.weight')?.dtype, 'F32');
+        const { sidecar } = readSidecar(dir);
+        assert.equal(sidecar.optimizer.step, 2, 'no step skipped');
+        // fp16 scales the loss (2^16 to start); bf16 has fp32's range and needs no scaling.
+        assert.equal(sidecar.rng.lossScale, precision === 'fp16' ? 2 ** 16 : 1);
+      } finally {
+        t.dispose();
+      }
+    });
+  }
+
+  it('options are checked and named in errors', () => {
+    assert.throws(() => resolveSpec({ batchSize: 0 }), /batchSize must be >= 1/);
+    assert.throws(() => resolveSpec({ lr: Number.NaN }), /lr must be a finite number/);
+    assert.throws(() => resolveSpec({ precision: 'fp8' as never }), /precision must be one of fp32, bf16, fp16/);
+    assert.throws(() => resolveSpec({ dataset: 'mnist' as never }), /dataset must be 'cifar10' or 'cifar100'/);
+    assert.throws(() => resolveSpec({ nesterov: true, momentum: 0 }), /nesterov needs momentum/);
+    assert.equal(resolveSpec({}).epochs, 1);
+    assert.equal(resolveSpec({ iterations: 5 }).epochs, null);
+  });
+
+  it('schedules by name', () => {
+    const lrs = (s: string) => Array.from({ length: 8 }, (_, i) => Number(parseSchedule(s, 0.1, 8, 4).lrAt(i).toPrecision(6)));
+    assert.deepEqual(lrs('paper'), [0.1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.001, 0.001]);
+    assert.deepEqual(parseSchedule('paper', 0.1, 64000, 391).lrAt(31999), 0.1);
+    assert.ok(Math.abs(parseSchedule('paper', 0.1, 64000, 391).lrAt(32000) - 0.01) < 1e-12);
+    assert.ok(Math.abs(parseSchedule('paper', 0.1, 64000, 391).lrAt(48000) - 0.001) < 1e-12);
+    assert.deepEqual(lrs('multistep:2,6'), [0.1, 0.1, 0.01, 0.01, 0.01, 0.01, 0.001, 0.001]);
+    assert.deepEqual(lrs('epochs:1'), [0.1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.01, 0.01]);
+    assert.deepEqual(lrs('constant'), Array(8).fill(0.1));
+    assert.equal(lrs('cosine')[0], 0.1);
+    assert.throws(() => parseSchedule('warp', 0.1, 8, 4), /unknown schedule 'warp'/);
+    assert.throws(() => parseSchedule('multistep:a', 0.1, 8, 4), /not a list/);
+  });
+
+  it('progress: plain lines when not a TTY, a redrawn bar on a TTY', () => {
+    let text = '';
+    const step: StepMetrics = { type: 'step', epoch: 1, iteration: 1, lr: 0.1, loss: 2.5, error: 0.9, imagesPerSec: 100, elapsed: 1 };
+    const plain = new Progress({ write: (t) => (text += t), tty: false, totalIterations: 10, itersPerEpoch: 5 });
+    plain.step(step);
+    plain.step({ ...step, iteration: 2 });  // within the interval: no line
+    assert.match(text, /^epoch 1\/2 iter 1\/5 \| 100 img\/s \| loss 2\.5000 \| lr 0\.100 \| ETA .*\n$/);
+    assert.ok(!text.includes('\r'));
+    text = '';
+    const bar = new Progress({ write: (t) => (text += t), tty: true, totalIterations: 10, itersPerEpoch: 5 });
+    bar.step({ ...step, iteration: 5 });
+    assert.match(text, /^\r\x1b\[2K\[#{12}\.{12}\]  50% epoch 1\/2/);
+    assert.equal(formatDuration(3725), '1:02:05');
+    assert.equal(formatDuration(65), '1:05');
+  });
+});
