@@ -1,3 +1,19 @@
 // Package root. Each subsystem re-exports its public names here.
 export { native } from './native';
+export { cuda } from './cuda';
+export type { CudaDevice, CudaMemoryStats, CudaVersions } from './cuda';
 export type { NativeAddon, NativeTensor, DTypeName, LayoutName } from './native';
+export { Tensor, tidy, keep, memory, manualSeed } from './tensor';
+export type { DType, Layout, Device, TensorOptions, TensorData } from './tensor';
+export { backward, noGrad } from './autograd';
+export * as autograd from './autograd';
+export * as nn from './nn';
+export * as models from './models';
+export * as optim from './optim';
+export * as checkpoint from './checkpoint';
+export { saveCheckpoint, loadCheckpoint, saveSafetensors, loadSafetensors } from './checkpoint';
+export * as data from './data';
+export { Trainer } from './train';
+export type { TrainerOptions, TrainResult, StepMetrics, EvalMetrics } from './train';
+export * as train from './train';
+export * as diagnostics from './diagnostics';

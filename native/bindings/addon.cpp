@@ -62,6 +62,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   CR_EXPORT("shortcutAForward", ShortcutAForward);
   CR_EXPORT("shortcutABackward", ShortcutABackward);
 
+  CR_EXPORT("cudaInfo", CudaInfo);
+  CR_EXPORT("cudaMemoryStats", CudaMemoryStats);
+  CR_EXPORT("cudaEmptyCache", CudaEmptyCache);
+
   CR_EXPORT("augmentBatch", AugmentBatch);
   CR_EXPORT("gatherLabels", GatherLabels);
   return exports;

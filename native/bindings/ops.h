@@ -90,6 +90,11 @@ Napi::Value L2Norms(const Napi::CallbackInfo& info);
 Napi::Value ShortcutAForward(const Napi::CallbackInfo& info);
 Napi::Value ShortcutABackward(const Napi::CallbackInfo& info);
 
+// cuda_binding.cpp
+Napi::Value CudaInfo(const Napi::CallbackInfo& info);
+Napi::Value CudaMemoryStats(const Napi::CallbackInfo& info);
+Napi::Value CudaEmptyCache(const Napi::CallbackInfo& info);
+
 // augment_binding.cpp
 Napi::Value AugmentBatch(const Napi::CallbackInfo& info);
 Napi::Value GatherLabels(const Napi::CallbackInfo& info);

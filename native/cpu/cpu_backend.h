@@ -78,4 +78,28 @@ void store_float(const Tensor& t, int64_t i, float v);
 std::vector<float> to_f32_nchw(const Tensor& t);
 Tensor from_f32_nchw(const std::vector<float>& v, const Shape& shape, DType dtype, Layout layout);
 
+// ---- fp32 operands for ops that compute in fp32 logical order ----
+
+// The fp32 logical-order (NCHW for 4-D) data of a float tensor: its own memory when it
+// already is fp32 in that order, else a converted copy held in `hold`.
+const float* f32_view(const Tensor& t, std::vector<float>& hold);
+
+// An op result computed in fp32 logical order and delivered in `dtype` / `layout`: written
+// straight into the output tensor when that is fp32 NCHW, else staged and converted.
+class F32Result {
+ public:
+  F32Result(Backend& be, const Shape& shape, DType dtype, Layout layout);
+  float* data() { return ptr_; }
+  Tensor finish();
+
+ private:
+  Shape shape_;
+  DType dtype_;
+  Layout layout_;
+  Tensor direct_;
+  std::vector<float> staged_;
+  float* ptr_ = nullptr;
+};
+
+
 }  // namespace cr

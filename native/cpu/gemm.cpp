@@ -250,25 +250,6 @@ void gemm_serial(int64_t M, int64_t N, int64_t K, float alpha, const float* a, i
 
 const char* gemm_kernel_name() { return kernel_choice().name; }
 
-const float* f32_view(const Tensor& t, std::vector<float>& hold) {
-  if (t.dtype == DType::F32 && (t.rank() != 4 || t.layout == Layout::NCHW)) return t.data<float>();
-  hold = to_f32_nchw(t);
-  return hold.data();
-}
-
-F32Result::F32Result(Backend& be, const Shape& shape, DType dtype, Layout layout)
-    : shape_(shape), dtype_(dtype), layout_(layout) {
-  if (dtype == DType::F32 && (shape.size() != 4 || layout == Layout::NCHW)) {
-    direct_ = be.empty(shape, dtype, layout);
-    ptr_ = direct_.data<float>();
-  } else {
-    staged_.resize(static_cast<size_t>(shape_numel(shape)));
-    ptr_ = staged_.data();
-  }
-}
-
-Tensor F32Result::finish() { return direct_.defined() ? direct_ : from_f32_nchw(staged_, shape_, dtype_, layout_); }
-
 void sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t rsa, int64_t csa, const float* b,
            int64_t rsb, int64_t csb, float beta, float* c, int64_t rsc, int64_t csc) {
   if (M <= 0 || N <= 0) return;

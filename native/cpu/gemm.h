@@ -31,27 +31,4 @@ inline void sgemm_rm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K
 // environment forces the portable one (to test it on AVX2 machines).
 const char* gemm_kernel_name();
 
-// ---- fp32 operands for the GEMM-based ops (conv.cpp, linear.cpp) ----
-
-// The fp32 logical-order (NCHW for 4-D) data of a float tensor: its own memory when it
-// already is fp32 in that order, else a converted copy held in `hold`.
-const float* f32_view(const Tensor& t, std::vector<float>& hold);
-
-// An op result computed in fp32 logical order and delivered in `dtype` / `layout`: written
-// straight into the output tensor when that is fp32 NCHW, else staged and converted.
-class F32Result {
- public:
-  F32Result(Backend& be, const Shape& shape, DType dtype, Layout layout);
-  float* data() { return ptr_; }
-  Tensor finish();
-
- private:
-  Shape shape_;
-  DType dtype_;
-  Layout layout_;
-  Tensor direct_;
-  std::vector<float> staged_;
-  float* ptr_ = nullptr;
-};
-
 }  // namespace cr

@@ -212,4 +212,23 @@ Tensor from_f32_nchw(const std::vector<float>& v, const Shape& shape, DType dtyp
   return y;
 }
 
+const float* f32_view(const Tensor& t, std::vector<float>& hold) {
+  if (t.dtype == DType::F32 && (t.rank() != 4 || t.layout == Layout::NCHW)) return t.data<float>();
+  hold = to_f32_nchw(t);
+  return hold.data();
+}
+
+F32Result::F32Result(Backend& be, const Shape& shape, DType dtype, Layout layout)
+    : shape_(shape), dtype_(dtype), layout_(layout) {
+  if (dtype == DType::F32 && (shape.size() != 4 || layout == Layout::NCHW)) {
+    direct_ = be.empty(shape, dtype, layout);
+    ptr_ = direct_.data<float>();
+  } else {
+    staged_.resize(static_cast<size_t>(shape_numel(shape)));
+    ptr_ = staged_.data();
+  }
+}
+
+Tensor F32Result::finish() { return direct_.defined() ? direct_ : from_f32_nchw(staged_, shape_, dtype_, layout_); }
+
 }  // namespace cr

@@ -1,0 +1,147 @@
+#include "allocator.h"
+
+#include <cuda_runtime.h>
+
+#include "../core/errors.h"
+#include "common.h"
+
+namespace cr {
+namespace cuda {
+
+namespace {
+constexpr size_t kSmall = size_t{1} << 20;
+std::string mib(uint64_t b) {
+  char buf[64];
+  snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(b) / (1024.0 * 1024.0));
+  return buf;
+}
+}  // namespace
+
+size_t CachingAllocator::round_size(size_t bytes) {
+  if (bytes == 0) bytes = 1;
+  if (bytes < kSmall) return (bytes + 511) & ~size_t{511};
+  const size_t step = size_t{2} << 20;
+  return (bytes + step - 1) / step * step;
+}
+
+void* CachingAllocator::malloc_locked(size_t size) {
+  void* p = nullptr;
+  DeviceGuard g(device_);
+  cudaError_t st = cudaMalloc(&p, size);
+  if (st != cudaSuccess) {
+    cudaGetLastError();  // clear the (non-sticky) allocation error
+    return nullptr;
+  }
+  st_.malloc_calls++;
+  st_.reserved += size;
+  if (st_.reserved > st_.peak_reserved) st_.peak_reserved = st_.reserved;
+  return p;
+}
+
+void* CachingAllocator::allocate(size_t bytes, const char* op, const std::string& what) {
+  size_t size = round_size(bytes);
+  std::lock_guard<std::mutex> lock(mu_);
+  PoolId pid = active_locked();
+  Pool& pool = pools_[pid];
+  void* p = nullptr;
+  // Best fit within the class; a much larger block is left for a request that needs it.
+  auto it = pool.free.lower_bound(size);
+  if (it != pool.free.end() && it->first <= size + size / 4 + (size < kSmall ? 0 : (size_t{2} << 20))) {
+    p = it->second;
+    size = it->first;
+    pool.free.erase(it);
+    st_.cache_hits++;
+    st_.cached_blocks--;
+  } else {
+    p = malloc_locked(size);
+    if (!p) {
+      // Out of memory: give the cache back to the driver and try once more.
+      st_.oom_retries++;
+      free_cached_locked();
+      p = malloc_locked(size);
+    }
+    if (!p) {
+      size_t free_b = 0, total_b = 0;
+      {
+        DeviceGuard g(device_);
+        cudaMemGetInfo(&free_b, &total_b);
+        cudaGetLastError();
+      }
+      throw OpError(ErrorKind::OutOfMemory,
+                    std::string(op) + ": cuda:" + std::to_string(device_) + " is out of memory: tried to allocate " +
+                        mib(size) + (what.empty() ? "" : " for " + what) + "; " + mib(st_.allocated) +
+                        " is in use by tensors, " + mib(st_.reserved) + " reserved by this process, " + mib(free_b) +
+                        " free of " + mib(total_b) + " on the device",
+                    "ERR_CUDA_OOM");
+    }
+  }
+  live_[p] = Block{size, pid};
+  st_.allocated += size;
+  if (st_.allocated > st_.peak_allocated) st_.peak_allocated = st_.allocated;
+  return p;
+}
+
+void CachingAllocator::release(void* ptr) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = live_.find(ptr);
+  if (it == live_.end()) return;
+  Block b = it->second;
+  live_.erase(it);
+  st_.allocated -= b.size;
+  pools_[b.pool].free.emplace(b.size, ptr);
+  st_.cached_blocks++;
+}
+
+void CachingAllocator::free_cached_locked() {
+  DeviceGuard g(device_);
+  // cudaFree synchronises the device, so no queued kernel can still be using a block.
+  for (auto& kv : pools_) {
+    Pool& pool = kv.second;
+    if (kv.first != kDefaultPool && !pool.retired) continue;  // a live graph pool keeps its memory
+    for (auto& fb : pool.free) {
+      cudaFree(fb.second);
+      st_.reserved -= fb.first;
+      st_.cached_blocks--;
+    }
+    pool.free.clear();
+  }
+  cudaGetLastError();
+}
+
+void CachingAllocator::empty_cache() {
+  std::lock_guard<std::mutex> lock(mu_);
+  free_cached_locked();
+}
+
+AllocatorStats CachingAllocator::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return st_;
+}
+
+PoolId CachingAllocator::create_pool() {
+  std::lock_guard<std::mutex> lock(mu_);
+  PoolId id = next_pool_++;
+  pools_[id];
+  return id;
+}
+
+void CachingAllocator::push_pool(PoolId id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  stack_.push_back(id);
+}
+
+void CachingAllocator::pop_pool() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!stack_.empty()) stack_.pop_back();
+}
+
+void CachingAllocator::release_pool(PoolId id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pools_.find(id);
+  if (it == pools_.end() || id == kDefaultPool) return;
+  it->second.retired = true;
+  free_cached_locked();
+}
+
+}  // namespace cuda
+}  // namespace cr

@@ -1,0 +1,80 @@
+// Caching device allocator, one per GPU. cudaMalloc/cudaFree synchronise the device and
+// cost tens of microseconds, so blocks are kept after a tensor dies and handed to the next
+// request of a similar size. All work runs on the device's single stream, so a block freed
+// by the host may be reused by the next op without an event: the stream orders the old
+// reader before the new writer.
+//
+// Pools: every block belongs to one pool. Pool 0 is the default; a CUDA-graph capture can
+// create a private pool and route allocations to it (push_pool/pop_pool) so that memory a
+// graph uses is never handed to eager ops between replays. Capture itself lives elsewhere.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace cr {
+namespace cuda {
+
+using PoolId = uint64_t;
+constexpr PoolId kDefaultPool = 0;
+
+struct AllocatorStats {
+  uint64_t allocated = 0, reserved = 0, peak_allocated = 0, peak_reserved = 0;
+  uint64_t cached_blocks = 0, malloc_calls = 0, cache_hits = 0, oom_retries = 0;
+};
+
+class CachingAllocator {
+ public:
+  explicit CachingAllocator(int device) : device_(device) {}
+  CachingAllocator(const CachingAllocator&) = delete;
+  CachingAllocator& operator=(const CachingAllocator&) = delete;
+
+  // A block of at least `bytes`; throws OpError OutOfMemory (ERR_CUDA_OOM) after freeing the
+  // cache and retrying once. `op` and `what` name the caller in that message.
+  void* allocate(size_t bytes, const char* op, const std::string& what = "");
+  // Returns a block to its pool's cache. Never calls CUDA, so it is safe from finalizers,
+  // worker threads and process exit.
+  void release(void* ptr);
+  // cudaFree every cached block of the default pool and of pools already released.
+  void empty_cache();
+  AllocatorStats stats() const;
+
+  // ---- private pools (for graph capture) ----
+  PoolId create_pool();
+  void push_pool(PoolId id);  // allocations made on this device now come from `id`
+  void pop_pool();
+  // The pool is retired: its cached blocks are freed now, its live ones when released.
+  void release_pool(PoolId id);
+
+  // Size classes: 512-byte steps below 1 MiB, 2 MiB steps above (large activations are
+  // reused across steps of equal shape, so a coarse class wastes little and hits often).
+  static size_t round_size(size_t bytes);
+
+ private:
+  struct Block {
+    size_t size;
+    PoolId pool;
+  };
+  struct Pool {
+    std::multimap<size_t, void*> free;  // size -> block
+    bool retired = false;
+  };
+  void* malloc_locked(size_t size);
+  void free_cached_locked();  // the default pool and retired pools
+  PoolId active_locked() const { return stack_.empty() ? kDefaultPool : stack_.back(); }
+
+  int device_;
+  mutable std::mutex mu_;
+  std::unordered_map<void*, Block> live_;
+  std::map<PoolId, Pool> pools_{{kDefaultPool, Pool{}}};
+  std::vector<PoolId> stack_;
+  PoolId next_pool_ = 1;
+  AllocatorStats st_;
+};
+
+}  // namespace cuda
+}  // namespace cr

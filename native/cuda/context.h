@@ -1,0 +1,61 @@
+// Per-GPU state shared by every op of the CUDA backend: the stream all work is queued on,
+// the cuDNN handle bound to it, the caching allocator and the grow-only cuDNN workspace.
+#pragma once
+#include <cuda_runtime.h>
+
+#include <mutex>
+#include <string>
+
+#include "../core/tensor.h"
+#include "allocator.h"
+#include "common.h"
+#include "cuda_backend.h"
+#include "cudnn_api.h"
+
+namespace cr {
+
+struct DeviceContext {
+  explicit DeviceContext(int idx);  // throws OpError ERR_CUDA_UNAVAILABLE
+  ~DeviceContext() = delete;        // contexts live as long as the process (tensors may outlive main)
+
+  int index;
+  cudaStream_t stream = nullptr;
+  dnn::cudnnHandle_t handle = nullptr;
+  cuda::CachingAllocator alloc;
+  int sm_count = 1;
+  CudaBackend backend;
+
+  // A scratch buffer of at least `bytes` for cuDNN; grows, never shrinks (a smaller request
+  // reuses it). Valid until the next call to workspace(); all users are on `stream`.
+  void* workspace(size_t bytes, const char* op);
+  size_t workspace_bytes() const { return ws_bytes_; }
+
+ private:
+  void* ws_ = nullptr;
+  size_t ws_bytes_ = 0;
+};
+
+namespace cuda {
+
+// A new tensor on ctx's device from the caching allocator; its Storage gives the block back.
+Tensor new_tensor(DeviceContext& ctx, const Shape& shape, DType dtype, Layout layout, const char* op);
+// Blocks for a grid-stride loop over n elements: enough to fill the GPU, never more than needed.
+int grid_for(const DeviceContext& ctx, int64_t n, int threads = 256);
+
+// Temporary device memory for one op, back to the cache when the scope ends (safe: later
+// users are queued behind this op on the same stream).
+class Scratch {
+ public:
+  Scratch(DeviceContext& ctx, size_t bytes, const char* op) : ctx_(ctx), p_(ctx.alloc.allocate(bytes, op, "scratch")) {}
+  ~Scratch() { ctx_.alloc.release(p_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  template <typename T> T* as() const { return static_cast<T*>(p_); }
+
+ private:
+  DeviceContext& ctx_;
+  void* p_;
+};
+
+}  // namespace cuda
+}  // namespace cr

@@ -1,0 +1,379 @@
+// The subset of the cuDNN 9 C API this addon calls, declared here rather than taken from
+// cudnn.h: the build machines have no cuDNN, and the library is dlopen()ed at run time
+// (cudnn_loader.cu). Names, enum values and signatures follow NVIDIA's public API reference
+// for cudnn_graph.h / cudnn_ops.h / cudnn_cnn.h (cuDNN 9.x, legacy "v7-style" API).
+// test/device/abi_check.cpp compiles this header beside the real cudnn.h and static_asserts
+// every enum value, struct layout and function-pointer type against it.
+//
+// Everything lives in cr::dnn so that the real header can be included in the same unit.
+// Only the legacy entry points are used; swapping them for the graph API later touches
+// this header, the loader's table and dnn_ops.cu only.
+#pragma once
+#include <cuda_runtime_api.h>  // cudaStream_t
+
+#include <cstddef>
+
+namespace cr {
+namespace dnn {
+
+// ---- opaque handles (pointers to the library's private structs) ----
+struct cudnnContext;
+struct cudnnTensorStruct;
+struct cudnnFilterStruct;
+struct cudnnConvolutionStruct;
+struct cudnnPoolingStruct;
+struct cudnnActivationStruct;
+typedef cudnnContext* cudnnHandle_t;
+typedef cudnnTensorStruct* cudnnTensorDescriptor_t;
+typedef cudnnFilterStruct* cudnnFilterDescriptor_t;
+typedef cudnnConvolutionStruct* cudnnConvolutionDescriptor_t;
+typedef cudnnPoolingStruct* cudnnPoolingDescriptor_t;
+typedef cudnnActivationStruct* cudnnActivationDescriptor_t;
+
+// ---- enums (cuDNN 9 numbering; the status codes were regrouped by category in 9.0) ----
+typedef enum {
+  CUDNN_STATUS_SUCCESS = 0,
+  CUDNN_STATUS_NOT_INITIALIZED = 1001,
+  CUDNN_STATUS_SUBLIBRARY_VERSION_MISMATCH = 1002,
+  CUDNN_STATUS_BAD_PARAM = 2000,
+  CUDNN_STATUS_NOT_SUPPORTED = 3000,
+  CUDNN_STATUS_NOT_SUPPORTED_SHAPE = 3002,
+  CUDNN_STATUS_NOT_SUPPORTED_DATA_TYPE = 3003,
+  CUDNN_STATUS_NOT_SUPPORTED_LAYOUT = 3004,
+  CUDNN_STATUS_INTERNAL_ERROR = 4000,
+  CUDNN_STATUS_INTERNAL_ERROR_HOST_ALLOCATION_FAILED = 4003,
+  CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED = 4004,
+  CUDNN_STATUS_EXECUTION_FAILED = 5000,
+} cudnnStatus_t;
+
+typedef enum {
+  CUDNN_DATA_FLOAT = 0,
+  CUDNN_DATA_DOUBLE = 1,
+  CUDNN_DATA_HALF = 2,
+  CUDNN_DATA_INT8 = 3,
+  CUDNN_DATA_INT32 = 4,
+  CUDNN_DATA_UINT8 = 6,
+  CUDNN_DATA_BFLOAT16 = 9,
+} cudnnDataType_t;
+
+typedef enum {
+  CUDNN_DEFAULT_MATH = 0,
+  CUDNN_TENSOR_OP_MATH = 1,
+  CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION = 2,
+  CUDNN_FMA_MATH = 3,
+} cudnnMathType_t;
+
+typedef enum {
+  CUDNN_NOT_PROPAGATE_NAN = 0,
+  CUDNN_PROPAGATE_NAN = 1,
+} cudnnNanPropagation_t;
+
+typedef enum {
+  CUDNN_NON_DETERMINISTIC = 0,
+  CUDNN_DETERMINISTIC = 1,
+} cudnnDeterminism_t;
+
+typedef enum {
+  CUDNN_TENSOR_NCHW = 0,
+  CUDNN_TENSOR_NHWC = 1,
+  CUDNN_TENSOR_NCHW_VECT_C = 2,
+} cudnnTensorFormat_t;
+
+typedef enum {
+  CUDNN_CONVOLUTION = 0,
+  CUDNN_CROSS_CORRELATION = 1,
+} cudnnConvolutionMode_t;
+
+typedef enum {
+  CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM = 0,
+  CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM = 1,
+  CUDNN_CONVOLUTION_FWD_ALGO_GEMM = 2,
+  CUDNN_CONVOLUTION_FWD_ALGO_DIRECT = 3,
+  CUDNN_CONVOLUTION_FWD_ALGO_FFT = 4,
+  CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING = 5,
+  CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD = 6,
+  CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED = 7,
+  CUDNN_CONVOLUTION_FWD_ALGO_COUNT = 8,
+} cudnnConvolutionFwdAlgo_t;
+
+typedef enum {
+  CUDNN_CONVOLUTION_BWD_DATA_ALGO_0 = 0,
+  CUDNN_CONVOLUTION_BWD_DATA_ALGO_1 = 1,
+  CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT = 2,
+  CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING = 3,
+  CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD = 4,
+  CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED = 5,
+  CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT = 6,
+} cudnnConvolutionBwdDataAlgo_t;
+
+typedef enum {
+  CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0 = 0,
+  CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1 = 1,
+  CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT = 2,
+  CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3 = 3,
+  CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD = 4,
+  CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED = 5,
+  CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING = 6,
+  CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT = 7,
+} cudnnConvolutionBwdFilterAlgo_t;
+
+typedef enum {
+  CUDNN_BATCHNORM_PER_ACTIVATION = 0,
+  CUDNN_BATCHNORM_SPATIAL = 1,
+  CUDNN_BATCHNORM_SPATIAL_PERSISTENT = 2,
+} cudnnBatchNormMode_t;
+
+typedef enum {
+  CUDNN_BATCHNORM_OPS_BN = 0,
+  CUDNN_BATCHNORM_OPS_BN_ACTIVATION = 1,
+  CUDNN_BATCHNORM_OPS_BN_ADD_ACTIVATION = 2,
+} cudnnBatchNormOps_t;
+
+typedef enum {
+  CUDNN_ACTIVATION_SIGMOID = 0,
+  CUDNN_ACTIVATION_RELU = 1,
+  CUDNN_ACTIVATION_TANH = 2,
+  CUDNN_ACTIVATION_CLIPPED_RELU = 3,
+  CUDNN_ACTIVATION_ELU = 4,
+  CUDNN_ACTIVATION_IDENTITY = 5,
+} cudnnActivationMode_t;
+
+typedef enum {
+  CUDNN_POOLING_MAX = 0,
+  CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING = 1,
+  CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING = 2,
+  CUDNN_POOLING_MAX_DETERMINISTIC = 3,
+} cudnnPoolingMode_t;
+
+// ---- algorithm search results ----
+typedef struct {
+  cudnnConvolutionFwdAlgo_t algo;
+  cudnnStatus_t status;
+  float time;
+  size_t memory;
+  cudnnDeterminism_t determinism;
+  cudnnMathType_t mathType;
+  int reserved[3];
+} cudnnConvolutionFwdAlgoPerf_t;
+
+typedef struct {
+  cudnnConvolutionBwdDataAlgo_t algo;
+  cudnnStatus_t status;
+  float time;
+  size_t memory;
+  cudnnDeterminism_t determinism;
+  cudnnMathType_t mathType;
+  int reserved[3];
+} cudnnConvolutionBwdDataAlgoPerf_t;
+
+typedef struct {
+  cudnnConvolutionBwdFilterAlgo_t algo;
+  cudnnStatus_t status;
+  float time;
+  size_t memory;
+  cudnnDeterminism_t determinism;
+  cudnnMathType_t mathType;
+  int reserved[3];
+} cudnnConvolutionBwdFilterAlgoPerf_t;
+
+// ---- function-pointer types, one per entry point (name##_fn) ----
+using cudnnGetVersion_fn = size_t (*)(void);
+using cudnnGetErrorString_fn = const char* (*)(cudnnStatus_t);
+using cudnnGetLastErrorString_fn = void (*)(char* message, size_t max_size);
+using cudnnCreate_fn = cudnnStatus_t (*)(cudnnHandle_t* handle);
+using cudnnDestroy_fn = cudnnStatus_t (*)(cudnnHandle_t handle);
+using cudnnSetStream_fn = cudnnStatus_t (*)(cudnnHandle_t handle, cudaStream_t streamId);
+
+using cudnnCreateTensorDescriptor_fn = cudnnStatus_t (*)(cudnnTensorDescriptor_t* tensorDesc);
+using cudnnDestroyTensorDescriptor_fn = cudnnStatus_t (*)(cudnnTensorDescriptor_t tensorDesc);
+using cudnnSetTensor4dDescriptor_fn = cudnnStatus_t (*)(cudnnTensorDescriptor_t tensorDesc, cudnnTensorFormat_t format,
+                                                        cudnnDataType_t dataType, int n, int c, int h, int w);
+using cudnnSetTensor4dDescriptorEx_fn = cudnnStatus_t (*)(cudnnTensorDescriptor_t tensorDesc, cudnnDataType_t dataType,
+                                                          int n, int c, int h, int w, int nStride, int cStride,
+                                                          int hStride, int wStride);
+
+using cudnnCreateFilterDescriptor_fn = cudnnStatus_t (*)(cudnnFilterDescriptor_t* filterDesc);
+using cudnnDestroyFilterDescriptor_fn = cudnnStatus_t (*)(cudnnFilterDescriptor_t filterDesc);
+using cudnnSetFilter4dDescriptor_fn = cudnnStatus_t (*)(cudnnFilterDescriptor_t filterDesc, cudnnDataType_t dataType,
+                                                        cudnnTensorFormat_t format, int k, int c, int h, int w);
+
+using cudnnCreateConvolutionDescriptor_fn = cudnnStatus_t (*)(cudnnConvolutionDescriptor_t* convDesc);
+using cudnnDestroyConvolutionDescriptor_fn = cudnnStatus_t (*)(cudnnConvolutionDescriptor_t convDesc);
+using cudnnSetConvolution2dDescriptor_fn = cudnnStatus_t (*)(cudnnConvolutionDescriptor_t convDesc, int pad_h,
+                                                             int pad_w, int u, int v, int dilation_h, int dilation_w,
+                                                             cudnnConvolutionMode_t mode,
+                                                             cudnnDataType_t computeType);
+using cudnnSetConvolutionMathType_fn = cudnnStatus_t (*)(cudnnConvolutionDescriptor_t convDesc,
+                                                         cudnnMathType_t mathType);
+
+using cudnnGetConvolutionForwardAlgorithm_v7_fn = cudnnStatus_t (*)(
+    cudnnHandle_t handle, cudnnTensorDescriptor_t srcDesc, cudnnFilterDescriptor_t filterDesc,
+    cudnnConvolutionDescriptor_t convDesc, cudnnTensorDescriptor_t destDesc, int requestedAlgoCount,
+    int* returnedAlgoCount, cudnnConvolutionFwdAlgoPerf_t* perfResults);
+using cudnnFindConvolutionForwardAlgorithmEx_fn = cudnnStatus_t (*)(
+    cudnnHandle_t handle, cudnnTensorDescriptor_t xDesc, const void* x, cudnnFilterDescriptor_t wDesc,
+    const void* w, cudnnConvolutionDescriptor_t convDesc, cudnnTensorDescriptor_t yDesc, void* y,
+    int requestedAlgoCount, int* returnedAlgoCount, cudnnConvolutionFwdAlgoPerf_t* perfResults, void* workSpace,
+    size_t workSpaceSizeInBytes);
+using cudnnGetConvolutionForwardWorkspaceSize_fn = cudnnStatus_t (*)(
+    cudnnHandle_t handle, cudnnTensorDescriptor_t xDesc, cudnnFilterDescriptor_t wDesc,
+    cudnnConvolutionDescriptor_t convDesc, cudnnTensorDescriptor_t yDesc, cudnnConvolutionFwdAlgo_t algo,
+    size_t* sizeInBytes);
+using cudnnConvolutionForward_fn = cudnnStatus_t (*)(
+    cudnnHandle_t handle, const void* alpha, cudnnTensorDescriptor_t xDesc, const void* x,
+    cudnnFilterDescriptor_t wDesc, const void* w, cudnnConvolutionDescriptor_t convDesc,
+    cudnnConvolutionFwdAlgo_t algo, void* workSpace, size_t workSpaceSizeInBytes, const void* beta,
+    cudnnTensorDescriptor_t yDesc, void* y);
+
+using cudnnGetConvolutionBackwardDataAlgorithm_v7_fn = cudnnStatus_t (*)(
+    cudnnHandle_t handle, cudnnFilterDescriptor_t filterDesc, cudnnTensorDescriptor_t diffDesc,
+    cudnnConvolutionDescriptor_t convDesc, cudnnTensorDescriptor_t gradDesc, int requestedAlgoCount,
+    int* returnedAlgoCount, cudnnConvolutionBwdDataAlgoPerf_t* perfResults);
+using cudnnFindConvolutionBackwardDataAlgorithmEx_fn = cudnnStatus_t (*)(
+    cudnnHandle_t handle, cudnnFilterDescriptor_t wDesc, const void* w, cudnnTensorDescriptor_t dyDesc,
+    const void* dy, cudnnConvolutionDescriptor_t convDesc, cudnnTensorDescriptor_t dxDesc, void* dx,
+    int requestedAlgoCount, int* returnedAlgoCount, cudnnConvolutionBwdDataAlgoPerf_t* perfResults,
+    void* workSpace, size_t workSpaceSizeInBytes);
+using cudnnGetConvolutionBackwardDataWorkspaceSize_fn = cudnnStatus_t (*)(
+    cudnnHandle_t handle, cudnnFilterDescriptor_t wDesc, cudnnTensorDescriptor_t dyDesc,
+    cudnnConvolutionDescriptor_t convDesc, cudnnTensorDescriptor_t dxDesc, cudnnConvolutionBwdDataAlgo_t algo,
+    size_t* sizeInBytes);
+using cudnnConvolutionBackwardData_fn = cudnnStatus_t (*)(
+    cudnnHandle_t handle, const void* alpha, cudnnFilterDescriptor_t wDesc, const void* w,
+    cudnnTensorDescriptor_t dyDesc, const void* dy, cudnnConvolutionDescriptor_t convDesc,
+    cudnnConvolutionBwdDataAlgo_t algo, void* workSpace, size_t workSpaceSizeInBytes, const void* beta,
+    cudnnTensorDescriptor_t dxDesc, void* dx);
+
+using cudnnGetConvolutionBackwardFilterAlgorithm_v7_fn = cudnnStatus_t (*)(
+    cudnnHandle_t handle, cudnnTensorDescriptor_t srcDesc, cudnnTensorDescriptor_t diffDesc,
+    cudnnConvolutionDescriptor_t convDesc, cudnnFilterDescriptor_t gradDesc, int requestedAlgoCount,
+    int* returnedAlgoCount, cudnnConvolutionBwdFilterAlgoPerf_t* perfResults);
+using cudnnFindConvolutionBackwardFilterAlgorithmEx_fn = cudnnStatus_t (*)(
+    cudnnHandle_t handle, cudnnTensorDescriptor_t xDesc, const void* x, cudnnTensorDescriptor_t dyDesc,
+    const void* y, cudnnConvolutionDescriptor_t convDesc, cudnnFilterDescriptor_t dwDesc, void* dw,
+    int requestedAlgoCount, int* returnedAlgoCount, cudnnConvolutionBwdFilterAlgoPerf_t* perfResults,
+    void* workSpace, size_t workSpaceSizeInBytes);
+using cudnnGetConvolutionBackwardFilterWorkspaceSize_fn = cudnnStatus_t (*)(
+    cudnnHandle_t handle, cudnnTensorDescriptor_t xDesc, cudnnTensorDescriptor_t dyDesc,
+    cudnnConvolutionDescriptor_t convDesc, cudnnFilterDescriptor_t gradDesc, cudnnConvolutionBwdFilterAlgo_t algo,
+    size_t* sizeInBytes);
+using cudnnConvolutionBackwardFilter_fn = cudnnStatus_t (*)(
+    cudnnHandle_t handle, const void* alpha, cudnnTensorDescriptor_t xDesc, const void* x,
+    cudnnTensorDescriptor_t dyDesc, const void* dy, cudnnConvolutionDescriptor_t convDesc,
+    cudnnConvolutionBwdFilterAlgo_t algo, void* workSpace, size_t workSpaceSizeInBytes, const void* beta,
+    cudnnFilterDescriptor_t dwDesc, void* dw);
+
+using cudnnBatchNormalizationForwardTraining_fn = cudnnStatus_t (*)(
+    cudnnHandle_t handle, cudnnBatchNormMode_t mode, const void* alpha, const void* beta,
+    cudnnTensorDescriptor_t xDesc, const void* x, cudnnTensorDescriptor_t yDesc, void* y,
+    cudnnTensorDescriptor_t bnScaleBiasMeanVarDesc, const void* bnScale, const void* bnBias,
+    double exponentialAverageFactor, void* resultRunningMean, void* resultRunningVariance, double epsilon,
+    void* resultSaveMean, void* resultSaveInvVariance);
+using cudnnBatchNormalizationForwardInference_fn = cudnnStatus_t (*)(
+    cudnnHandle_t handle, cudnnBatchNormMode_t mode, const void* alpha, const void* beta,
+    cudnnTensorDescriptor_t xDesc, const void* x, cudnnTensorDescriptor_t yDesc, void* y,
+    cudnnTensorDescriptor_t bnScaleBiasMeanVarDesc, const void* bnScale, const void* bnBias,
+    const void* estimatedMean, const void* estimatedVariance, double epsilon);
+using cudnnBatchNormalizationBackward_fn = cudnnStatus_t (*)(
+    cudnnHandle_t handle, cudnnBatchNormMode_t mode, const void* alphaDataDiff, const void* betaDataDiff,
+    const void* alphaParamDiff, const void* betaParamDiff, cudnnTensorDescriptor_t xDesc, const void* x,
+    cudnnTensorDescriptor_t dyDesc, const void* dy, cudnnTensorDescriptor_t dxDesc, void* dx,
+    cudnnTensorDescriptor_t dBnScaleBiasDesc, const void* bnScale, void* dBnScaleResult, void* dBnBiasResult,
+    double epsilon, const void* savedMean, const void* savedInvVariance);
+
+// Fused batch norm (+ add + activation), forward only here: NHWC fp16/bf16 with the
+// persistent spatial mode.
+using cudnnCreateActivationDescriptor_fn = cudnnStatus_t (*)(cudnnActivationDescriptor_t* activationDesc);
+using cudnnDestroyActivationDescriptor_fn = cudnnStatus_t (*)(cudnnActivationDescriptor_t activationDesc);
+using cudnnSetActivationDescriptor_fn = cudnnStatus_t (*)(cudnnActivationDescriptor_t activationDesc,
+                                                          cudnnActivationMode_t mode,
+                                                          cudnnNanPropagation_t reluNanOpt, double coef);
+using cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize_fn = cudnnStatus_t (*)(
+    cudnnHandle_t handle, cudnnBatchNormMode_t mode, cudnnBatchNormOps_t bnOps, cudnnTensorDescriptor_t xDesc,
+    cudnnTensorDescriptor_t zDesc, cudnnTensorDescriptor_t yDesc, cudnnTensorDescriptor_t bnScaleBiasMeanVarDesc,
+    cudnnActivationDescriptor_t activationDesc, size_t* sizeInBytes);
+using cudnnGetBatchNormalizationTrainingExReserveSpaceSize_fn = cudnnStatus_t (*)(
+    cudnnHandle_t handle, cudnnBatchNormMode_t mode, cudnnBatchNormOps_t bnOps,
+    cudnnActivationDescriptor_t activationDesc, cudnnTensorDescriptor_t xDesc, size_t* sizeInBytes);
+using cudnnBatchNormalizationForwardTrainingEx_fn = cudnnStatus_t (*)(
+    cudnnHandle_t handle, cudnnBatchNormMode_t mode, cudnnBatchNormOps_t bnOps, const void* alpha, const void* beta,
+    cudnnTensorDescriptor_t xDesc, const void* xData, cudnnTensorDescriptor_t zDesc, const void* zData,
+    cudnnTensorDescriptor_t yDesc, void* yData, cudnnTensorDescriptor_t bnScaleBiasMeanVarDesc, const void* bnScale,
+    const void* bnBias, double exponentialAverageFactor, void* resultRunningMean, void* resultRunningVariance,
+    double epsilon, void* resultSaveMean, void* resultSaveInvVariance, cudnnActivationDescriptor_t activationDesc,
+    void* workspace, size_t workSpaceSizeInBytes, void* reserveSpace, size_t reserveSpaceSizeInBytes);
+
+using cudnnCreatePoolingDescriptor_fn = cudnnStatus_t (*)(cudnnPoolingDescriptor_t* poolingDesc);
+using cudnnDestroyPoolingDescriptor_fn = cudnnStatus_t (*)(cudnnPoolingDescriptor_t poolingDesc);
+using cudnnSetPooling2dDescriptor_fn = cudnnStatus_t (*)(cudnnPoolingDescriptor_t poolingDesc,
+                                                         cudnnPoolingMode_t mode,
+                                                         cudnnNanPropagation_t maxpoolingNanOpt, int windowHeight,
+                                                         int windowWidth, int verticalPadding, int horizontalPadding,
+                                                         int verticalStride, int horizontalStride);
+using cudnnPoolingForward_fn = cudnnStatus_t (*)(cudnnHandle_t handle, const cudnnPoolingDescriptor_t poolingDesc,
+                                                 const void* alpha, const cudnnTensorDescriptor_t xDesc,
+                                                 const void* x, const void* beta,
+                                                 const cudnnTensorDescriptor_t yDesc, void* y);
+using cudnnPoolingBackward_fn = cudnnStatus_t (*)(cudnnHandle_t handle, const cudnnPoolingDescriptor_t poolingDesc,
+                                                  const void* alpha, const cudnnTensorDescriptor_t yDesc,
+                                                  const void* y, const cudnnTensorDescriptor_t dyDesc,
+                                                  const void* dy, const cudnnTensorDescriptor_t xDesc,
+                                                  const void* x, const void* beta,
+                                                  const cudnnTensorDescriptor_t dxDesc, void* dx);
+
+// Every entry point, for the loader's dlsym table and the ABI check. X(name) expands per name;
+// name##_fn is its type.
+#define CR_CUDNN_FUNCTIONS(X)                        \
+  X(cudnnGetVersion)                                 \
+  X(cudnnGetErrorString)                             \
+  X(cudnnGetLastErrorString)                         \
+  X(cudnnCreate)                                     \
+  X(cudnnDestroy)                                    \
+  X(cudnnSetStream)                                  \
+  X(cudnnCreateTensorDescriptor)                     \
+  X(cudnnDestroyTensorDescriptor)                    \
+  X(cudnnSetTensor4dDescriptor)                      \
+  X(cudnnSetTensor4dDescriptorEx)                    \
+  X(cudnnCreateFilterDescriptor)                     \
+  X(cudnnDestroyFilterDescriptor)                    \
+  X(cudnnSetFilter4dDescriptor)                      \
+  X(cudnnCreateConvolutionDescriptor)                \
+  X(cudnnDestroyConvolutionDescriptor)               \
+  X(cudnnSetConvolution2dDescriptor)                 \
+  X(cudnnSetConvolutionMathType)                     \
+  X(cudnnGetConvolutionForwardAlgorithm_v7)          \
+  X(cudnnFindConvolutionForwardAlgorithmEx)          \
+  X(cudnnGetConvolutionForwardWorkspaceSize)         \
+  X(cudnnConvolutionForward)                         \
+  X(cudnnGetConvolutionBackwardDataAlgorithm_v7)     \
+  X(cudnnFindConvolutionBackwardDataAlgorithmEx)     \
+  X(cudnnGetConvolutionBackwardDataWorkspaceSize)    \
+  X(cudnnConvolutionBackwardData)                    \
+  X(cudnnGetConvolutionBackwardFilterAlgorithm_v7)   \
+  X(cudnnFindConvolutionBackwardFilterAlgorithmEx)   \
+  X(cudnnGetConvolutionBackwardFilterWorkspaceSize)  \
+  X(cudnnConvolutionBackwardFilter)                  \
+  X(cudnnBatchNormalizationForwardTraining)          \
+  X(cudnnBatchNormalizationForwardInference)         \
+  X(cudnnBatchNormalizationBackward)                 \
+  X(cudnnCreateActivationDescriptor)                 \
+  X(cudnnDestroyActivationDescriptor)                \
+  X(cudnnSetActivationDescriptor)                    \
+  X(cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize) \
+  X(cudnnGetBatchNormalizationTrainingExReserveSpaceSize)     \
+  X(cudnnBatchNormalizationForwardTrainingEx)        \
+  X(cudnnCreatePoolingDescriptor)                    \
+  X(cudnnDestroyPoolingDescriptor)                   \
+  X(cudnnSetPooling2dDescriptor)                     \
+  X(cudnnPoolingForward)                             \
+  X(cudnnPoolingBackward)
+
+// The loaded table: one pointer per entry point, all non-null once loading succeeded.
+struct Api {
+#define CR_CUDNN_MEMBER(name) name##_fn name = nullptr;
+  CR_CUDNN_FUNCTIONS(CR_CUDNN_MEMBER)
+#undef CR_CUDNN_MEMBER
+};
+
+}  // namespace dnn
+}  // namespace cr

@@ -1,0 +1,146 @@
+// cuDNN batch norm and pooling. Part of the cuDNN module with dnn_conv.cu: together they are
+// the only code that calls cuDNN (besides handle creation in cuda_backend.cu), so swapping
+// the deprecated legacy API for the graph API later means rewriting these two files.
+#include "dnn_ops.h"
+#include "dnn_util.h"
+#include "kernels/kernels.h"
+
+namespace cr {
+namespace cuda {
+
+using namespace dnn;
+using namespace dnnu;
+
+// ---------------------------------------------------------------- batch norm
+
+bool dnn_bn_forward_training(DeviceContext& ctx, const Tensor& x, const Tensor& y, const Tensor& gamma,
+                             const Tensor& beta, const Tensor& running_mean, const Tensor& running_var, double momentum,
+                             double eps, const Tensor& save_mean, const Tensor& save_invstd) {
+  const char* op = "batchNormForwardTraining";
+  TensorDesc xd, pd;
+  set_tensor(xd, x, op);
+  set_tensor(pd, {1, x.dim(1), 1, 1}, DType::F32, Layout::NCHW, op);
+  cudnnStatus_t st = A().cudnnBatchNormalizationForwardTraining(
+      ctx.handle, CUDNN_BATCHNORM_SPATIAL, &kOne, &kZero, xd, x.raw(), xd, y.raw(), pd, gamma.raw(), beta.raw(),
+      momentum, running_mean.raw(), running_var.raw(), eps, save_mean.raw(), save_invstd.raw());
+  if (st == CUDNN_STATUS_SUCCESS) return true;
+  if (refused(st)) return false;
+  throw_cudnn(st, op, "cudnnBatchNormalizationForwardTraining", describe_args({{"x", &x}}));
+}
+
+bool dnn_bn_forward_training_fused(DeviceContext& ctx, const Tensor& x, const Tensor* residual, bool relu,
+                                   const Tensor& y, const Tensor& gamma, const Tensor& beta,
+                                   const Tensor& running_mean, const Tensor& running_var, double momentum, double eps,
+                                   const Tensor& save_mean, const Tensor& save_invstd) {
+  const char* op = "batchNormForwardTraining";
+  if (x.rank() != 4 || x.layout != Layout::NHWC || (x.dtype != DType::F16 && x.dtype != DType::BF16) ||
+      x.dim(1) % 4 != 0 || (residual && (residual->dtype != x.dtype || residual->layout != x.layout)))
+    return false;
+  cudnnBatchNormOps_t ops = residual ? CUDNN_BATCHNORM_OPS_BN_ADD_ACTIVATION
+                                     : relu ? CUDNN_BATCHNORM_OPS_BN_ACTIVATION : CUDNN_BATCHNORM_OPS_BN;
+  if (residual && !relu) return false;  // cuDNN fuses the add only together with the activation
+  TensorDesc xd, pd;
+  set_tensor(xd, x, op);
+  set_tensor(pd, {1, x.dim(1), 1, 1}, DType::F32, Layout::NCHW, op);
+  ActivationDesc ad;
+  CR_CUDNN_CHECK(A().cudnnSetActivationDescriptor(ad, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0), op, "relu");
+  const cudnnBatchNormMode_t mode = CUDNN_BATCHNORM_SPATIAL_PERSISTENT;
+  size_t ws_bytes = 0, reserve_bytes = 0;
+  cudnnStatus_t st = A().cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize(
+      ctx.handle, mode, ops, xd, residual ? xd.get() : nullptr, xd, pd, relu ? ad.get() : nullptr, &ws_bytes);
+  if (st == CUDNN_STATUS_SUCCESS)
+    st = A().cudnnGetBatchNormalizationTrainingExReserveSpaceSize(ctx.handle, mode, ops, relu ? ad.get() : nullptr, xd,
+                                                                  &reserve_bytes);
+  if (st != CUDNN_STATUS_SUCCESS) {
+    if (refused(st)) return false;
+    throw_cudnn(st, op, "batch norm Ex workspace query", describe_args({{"x", &x}}));
+  }
+  // The reserve space would carry the ReLU mask to cudnnBatchNormalizationBackwardEx; the
+  // Backend contract keeps only y, so the backward recomputes the mask from y instead.
+  Scratch reserve(ctx, reserve_bytes > 0 ? reserve_bytes : 1, op);
+  void* ws = ws_bytes > 0 ? ctx.workspace(ws_bytes, op) : nullptr;
+  st = A().cudnnBatchNormalizationForwardTrainingEx(
+      ctx.handle, mode, ops, &kOne, &kZero, xd, x.raw(), residual ? xd.get() : nullptr,
+      residual ? residual->raw() : nullptr, xd, y.raw(), pd, gamma.raw(), beta.raw(), momentum, running_mean.raw(),
+      running_var.raw(), eps, save_mean.raw(), save_invstd.raw(), relu ? ad.get() : nullptr, ws, ws_bytes,
+      reserve.as<void>(), reserve_bytes);
+  if (st == CUDNN_STATUS_SUCCESS) return true;
+  if (refused(st)) return false;
+  throw_cudnn(st, op, "cudnnBatchNormalizationForwardTrainingEx", describe_args({{"x", &x}, {"residual", residual}}));
+}
+
+bool dnn_bn_backward(DeviceContext& ctx, const Tensor& x, const Tensor& dy, const Tensor& dx, const Tensor& gamma,
+                     const Tensor& dgamma, const Tensor& dbeta, double eps, const Tensor& save_mean,
+                     const Tensor& save_invstd) {
+  const char* op = "batchNormBackward";
+  TensorDesc xd, pd;
+  set_tensor(xd, x, op);
+  set_tensor(pd, {1, x.dim(1), 1, 1}, DType::F32, Layout::NCHW, op);
+  cudnnStatus_t st = A().cudnnBatchNormalizationBackward(
+      ctx.handle, CUDNN_BATCHNORM_SPATIAL, &kOne, &kZero, &kOne, &kZero, xd, x.raw(), xd, dy.raw(), xd, dx.raw(), pd,
+      gamma.raw(), dgamma.raw(), dbeta.raw(), eps, save_mean.raw(), save_invstd.raw());
+  if (st == CUDNN_STATUS_SUCCESS) return true;
+  if (refused(st)) return false;
+  throw_cudnn(st, op, "cudnnBatchNormalizationBackward", describe_args({{"x", &x}, {"dy", &dy}}));
+}
+
+}  // namespace cuda
+
+// ---------------------------------------------------------------- pooling
+
+static void pool_desc(const cuda::PoolDesc& d, const Pool2dParams& p, bool deterministic, const char* op) {
+  dnn::cudnnPoolingMode_t mode =
+      p.mode == PoolMode::Max ? (deterministic ? dnn::CUDNN_POOLING_MAX_DETERMINISTIC : dnn::CUDNN_POOLING_MAX)
+                              : (p.count_include_pad ? dnn::CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING
+                                                     : dnn::CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING);
+  CR_CUDNN_CHECK(dnn::api().cudnnSetPooling2dDescriptor(d, mode, dnn::CUDNN_NOT_PROPAGATE_NAN, p.kernel_h, p.kernel_w,
+                                                        p.pad_h, p.pad_w, p.stride_h, p.stride_w),
+                 op, "pooling window");
+}
+
+Tensor CudaBackend::pool2d_forward(const Tensor& x, const Pool2dParams& p) {
+  cuda::DeviceGuard g(ctx_->index);
+  const char* op = "pool2dForward";
+  int64_t Ho = conv_out_size(x.dim(2), p.kernel_h, p.stride_h, p.pad_h, 1);
+  int64_t Wo = conv_out_size(x.dim(3), p.kernel_w, p.stride_w, p.pad_w, 1);
+  Tensor y = cuda::new_tensor(*ctx_, {x.dim(0), x.dim(1), Ho, Wo}, x.dtype, x.layout, op);
+  cuda::TensorDesc xd, yd;
+  cuda::dnnu::set_tensor(xd, x, op);
+  cuda::dnnu::set_tensor(yd, y, op);
+  // Max pooling's forward value does not depend on the tie rule; the backward's does.
+  cuda::PoolDesc pd;
+  pool_desc(pd, p, true, op);
+  dnn::cudnnStatus_t st = dnn::api().cudnnPoolingForward(ctx_->handle, pd, &cuda::dnnu::kOne, xd, x.raw(), &cuda::dnnu::kZero, yd, y.raw());
+  if (st != dnn::CUDNN_STATUS_SUCCESS && p.mode == PoolMode::Max && cuda::dnnu::refused(st)) {
+    pool_desc(pd, p, false, op);
+    st = dnn::api().cudnnPoolingForward(ctx_->handle, pd, &cuda::dnnu::kOne, xd, x.raw(), &cuda::dnnu::kZero, yd, y.raw());
+  }
+  CR_CUDNN_CHECK(st, op, cuda::describe_args({{"x", &x}}));
+  return y;
+}
+
+Tensor CudaBackend::pool2d_backward(const Tensor& dy, const Tensor& x, const Tensor& y, const Pool2dParams& p) {
+  cuda::DeviceGuard g(ctx_->index);
+  const char* op = "pool2dBackward";
+  // dx takes dy's dtype and layout, as on the CPU; x and y follow it.
+  Tensor dyc = dy;
+  Tensor xc = cuda::to_format(*ctx_, x, dy.dtype, dy.layout, op);
+  Tensor yc = cuda::to_format(*ctx_, y, dy.dtype, dy.layout, op);
+  Tensor dx = cuda::new_tensor(*ctx_, x.shape, dy.dtype, dy.layout, op);
+  cuda::TensorDesc xd, yd;
+  cuda::dnnu::set_tensor(xd, xc, op);
+  cuda::dnnu::set_tensor(yd, yc, op);
+  cuda::PoolDesc pd;
+  pool_desc(pd, p, true, op);
+  dnn::cudnnStatus_t st = dnn::api().cudnnPoolingBackward(ctx_->handle, pd, &cuda::dnnu::kOne, yd, yc.raw(), yd, dyc.raw(),
+                                                         xd, xc.raw(), &cuda::dnnu::kZero, xd, dx.raw());
+  if (st != dnn::CUDNN_STATUS_SUCCESS && p.mode == PoolMode::Max && cuda::dnnu::refused(st)) {
+    pool_desc(pd, p, false, op);
+    st = dnn::api().cudnnPoolingBackward(ctx_->handle, pd, &cuda::dnnu::kOne, yd, yc.raw(), yd, dyc.raw(), xd, xc.raw(),
+                                         &cuda::dnnu::kZero, xd, dx.raw());
+  }
+  CR_CUDNN_CHECK(st, op, cuda::describe_args({{"dy", &dy}, {"x", &x}, {"y", &y}}));
+  return dx;
+}
+
+}  // namespace cr
