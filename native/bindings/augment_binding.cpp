@@ -1,8 +1,9 @@
 // augmentBatch and gatherLabels. Besides shapes and dtypes, these check the *values* of the
-// small index and parameter tensors: a bad row index or crop offset would make the backend
-// read outside the dataset, so nothing reaches a backend unchecked. On a GPU the values are
-// read back with one small copy (B * 16 bytes); the loader uploads them from host memory it
-// already holds, so the copy only waits for that upload.
+// small index and parameter tensors when they live on the host: a bad row index or crop
+// offset would make the CPU backend read outside the dataset. Device tensors are not read
+// back (that would synchronise the stream once per batch and could not be captured in a
+// CUDA graph); the CUDA kernels bounds-check every row and pixel instead, turning a bad
+// index into NaN pixels and label -1 rather than an out-of-bounds read.
 #include <cmath>
 #include <string>
 #include <vector>
@@ -18,16 +19,11 @@ namespace {
 
 constexpr int kMaxPad = 64;
 
-// The int32 values of a small tensor on any device, as host memory.
+// The int32 values of a host tensor; empty for device tensors, which are not checked.
 std::vector<int32_t> host_ints(const cr::Tensor& t) {
-  std::vector<int32_t> v(static_cast<size_t>(t.numel()));
-  if (t.device().type == cr::DeviceType::CPU) {
-    const int32_t* p = t.data<int32_t>();
-    v.assign(p, p + t.numel());
-  } else {
-    cr::backend_for(t.device()).copy_to_host(t, v.data());
-  }
-  return v;
+  if (t.device().type != cr::DeviceType::CPU) return {};
+  const int32_t* p = t.data<int32_t>();
+  return std::vector<int32_t>(p, p + t.numel());
 }
 
 // indices: 1-D int32 on `ref`'s device, every value in [0, rows).
@@ -85,7 +81,7 @@ Napi::Value AugmentBatch(const Napi::CallbackInfo& info) {
   cr::Layout layout = a.layout(7, "layout");
 
   std::vector<int32_t> p = host_ints(params);
-  for (int64_t b = 0; b < batch; b++) {
+  for (int64_t b = 0; b < static_cast<int64_t>(p.size() / 3); b++) {
     const int32_t dy = p[b * 3], dx = p[b * 3 + 1], flip = p[b * 3 + 2];
     const std::string at = " at row " + std::to_string(b) + " (dy, dx, flip) = (" + std::to_string(dy) + ", " +
                            std::to_string(dx) + ", " + std::to_string(flip) + ")";
