@@ -7,7 +7,8 @@ steps with CUDA events; report the median ms/step and images/s (DESIGN.md's prot
 CIFAR ResNets use the paper's option-A shortcut (stride-2 subsample + zero channel padding).
 
 Usage: python3 bench/pytorch_reference.py [--rows resnet20:128,resnet56:512] [--modes eager-fp32,...]
-       [--json out.json]. Prints one JSON object per row on stdout.
+       [--warmup 10] [--steps 50] [--runs 3] [--json out.json]. Prints one JSON object per (row, mode)
+       on stdout; bench/run.ts (npm run bench -- --pytorch) runs it row by row and parses those lines.
 """
 import argparse
 import json
@@ -85,6 +86,8 @@ def build(name):
 
 
 def run_row(model_name, batch, mode, steps=50, runs=3, warmup=10):
+    if mode.split("-")[0] not in ("eager", "compile") or mode.split("-")[-1] not in ("fp32", "bf16", "fp16"):
+        raise ValueError(f"unknown mode {mode!r}: eager-<fp32|bf16|fp16>, compile-<...>, compile-nograph-<...>")
     torch.manual_seed(0)
     model, size = build(model_name)
     dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[mode.split("-")[-1]]
@@ -112,6 +115,7 @@ def run_row(model_name, batch, mode, steps=50, runs=3, warmup=10):
         scaler.update()
 
     if mode.startswith("compile"):
+        torch._dynamo.reset()  # each row's step is the same code object: start from an empty cache
         step = torch.compile(step, mode="max-autotune-no-cudagraphs" if "nograph" in mode else "reduce-overhead")
     for _ in range(warmup):
         step()
@@ -139,20 +143,24 @@ def main():
     ap.add_argument("--rows", default=DEFAULT_ROWS)
     ap.add_argument("--modes", default=DEFAULT_MODES)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
     if not torch.cuda.is_available():
         print(json.dumps({"skipped": "torch.cuda is not available"}))
         return 0
-    env = {"torch": torch.__version__, "cudnn": torch.backends.cudnn.version(), "gpu": torch.cuda.get_device_name(0),
-           "date": time.strftime("%Y-%m-%d")}
+    env = {"torch": torch.__version__, "cudnn": torch.backends.cudnn.version(), "cuda": torch.version.cuda,
+           "gpu": torch.cuda.get_device_name(0), "date": time.strftime("%Y-%m-%d")}
     results = []
     for row in args.rows.split(","):
         name, batch = row.split(":")
         for mode in args.modes.split(","):
             try:
-                r = run_row(name, int(batch), mode)
+                r = run_row(name, int(batch), mode, steps=args.steps, runs=args.runs, warmup=args.warmup)
             except Exception as e:  # one failing mode must not lose the others
-                r = {"model": name, "batch": int(batch), "mode": mode, "error": str(e).splitlines()[0]}
+                msg = (str(e).splitlines() or [type(e).__name__])[0]
+                r = {"model": name, "batch": int(batch), "mode": mode, "error": f"{type(e).__name__}: {msg}"}
             r.update(env)
             results.append(r)
             print(json.dumps(r), flush=True)

@@ -1,0 +1,114 @@
+// DESIGN.md's benchmark protocol as data and small pure helpers: the rows and precisions
+// of the PyTorch comparison, argument parsing for them, and the timing loop (warm-up, then
+// timed runs with the device synchronised around each run, median ms/step).
+
+export type Precision = 'fp32' | 'bf16' | 'fp16';
+export const PRECISIONS: readonly Precision[] = ['fp32', 'bf16', 'fp16'];
+
+/** One step: forward, softmax cross-entropy, backward, SGD with these settings. */
+export const SGD_SETTINGS = { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 } as const;
+
+export interface TimingOptions {
+  warmup: number;
+  steps: number;
+  runs: number;
+}
+
+export const PROTOCOL: TimingOptions = { warmup: 10, steps: 50, runs: 3 };
+
+export interface Row {
+  model: string;
+  batch: number;
+}
+
+/**
+ * DESIGN.md's table, in the order a time-limited run should take them: the CIFAR
+ * ResNet-20/56 rows the captured step is meant to win first, the large models last.
+ */
+export const DEFAULT_ROWS: readonly Row[] = [
+  { model: 'resnet20', batch: 128 },
+  { model: 'resnet56', batch: 128 },
+  { model: 'resnet56', batch: 512 },
+  { model: 'resnet110', batch: 128 },
+  { model: 'plain56', batch: 128 },
+  { model: 'resnet18', batch: 256 },
+  { model: 'resnet50', batch: 256 },
+];
+
+const IMAGENET_DEPTHS = new Set([18, 34, 50, 101, 152]);
+
+/** 224 for the ImageNet models (resnet18/34/50/101/152), 32 for the CIFAR ones. */
+export function imageSizeOf(model: string): number {
+  const m = /^(?:plain|resnet|preact-resnet)(\d+)$/.exec(model);
+  return m && IMAGENET_DEPTHS.has(Number(m[1])) ? 224 : 32;
+}
+
+export function rowKey(r: Row): string {
+  return `${r.model}:${r.batch}`;
+}
+
+/** 'resnet20:128,resnet56:512' -> rows. A bare model name takes batch 128. */
+export function parseRows(spec: string): Row[] {
+  if (typeof spec !== 'string' || spec.trim() === '') throw new TypeError(`--rows must list model:batch pairs, got '${spec}'`);
+  return spec.split(',').map((part) => {
+    const [model, batch, extra] = part.trim().split(':');
+    const b = batch === undefined ? 128 : Number(batch);
+    if (!model || extra !== undefined || !Number.isInteger(b) || b < 1)
+      throw new RangeError(`--rows: '${part}' is not model:batch with a positive integer batch (e.g. resnet56:128)`);
+    return { model: model.toLowerCase(), batch: b };
+  });
+}
+
+export function parsePrecisions(spec: string): Precision[] {
+  const out = spec.split(',').map((p) => p.trim().toLowerCase());
+  for (const p of out)
+    if (!(PRECISIONS as readonly string[]).includes(p)) throw new RangeError(`--precisions: '${p}' is not one of ${PRECISIONS.join(', ')}`);
+  if (out.length === 0) throw new RangeError('--precisions must name at least one precision');
+  return [...new Set(out)] as Precision[];
+}
+
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) throw new RangeError('median: no values');
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export interface Timing {
+  /** ms per step of each timed run. */
+  runsMs: number[];
+  /** Median of runsMs. */
+  msPerStep: number;
+  /** Wall time of the warm-up, ms (includes algorithm search and first-touch allocation). */
+  warmupMs: number;
+}
+
+/** Milliseconds since an arbitrary origin, from the monotonic clock. */
+export function nowMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/**
+ * The protocol's loop: `warmup` steps, then `runs` runs of `steps` steps, each run between
+ * two device synchronisations so queued GPU work is inside the run that issued it. The
+ * addon has no CUDA event API, so the clock is the host's monotonic one around
+ * synchronize(); with 50 steps a run, the one synchronisation's latency is noise.
+ */
+export function timeSteps(step: (i: number) => void, sync: () => void, o: TimingOptions, clock: () => number = nowMs): Timing {
+  for (const [k, min] of [['warmup', 0], ['steps', 1], ['runs', 1]] as const)
+    if (!Number.isInteger(o[k]) || o[k] < min) throw new RangeError(`timeSteps: ${k} must be an integer >= ${min}, got ${o[k]}`);
+  let i = 0;
+  const w0 = clock();
+  for (let k = 0; k < o.warmup; k++) step(i++);
+  sync();
+  const warmupMs = clock() - w0;
+  const runsMs: number[] = [];
+  for (let r = 0; r < o.runs; r++) {
+    sync();
+    const t0 = clock();
+    for (let k = 0; k < o.steps; k++) step(i++);
+    sync();
+    runsMs.push((clock() - t0) / o.steps);
+  }
+  return { runsMs, msPerStep: median(runsMs), warmupMs };
+}

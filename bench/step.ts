@@ -1,0 +1,154 @@
+// One row of the step benchmark: a model, its optimizer and a synthetic batch already on
+// the device, then the protocol's timed loop over the library's own training step
+// (forward, softmax cross-entropy, backward, SGD), with the precision applied the way the
+// Trainer applies it: bf16/fp16 activations (here NHWC) meet fp32 master weights that
+// Conv2d and Linear cast per step (F.matchActivation), batch norm stays fp32, and fp16
+// scales the loss dynamically (MixedPrecision).
+import { softmaxCrossEntropy } from '../lib/autograd';
+import { cuda } from '../lib/cuda';
+import { create } from '../lib/models/resnet';
+import { native } from '../lib/native';
+import { Conv2d } from '../lib/nn/layers';
+import { SGD } from '../lib/optim/sgd';
+import { keep, Tensor, tidy } from '../lib/tensor';
+import { activationDType } from '../lib/train/device';
+import { MixedPrecision } from '../lib/train/precision';
+import { countModel, Floor, stepFloor } from './flops';
+import { imageSizeOf, Precision, Row, SGD_SETTINGS, timeSteps, TimingOptions } from './protocol';
+
+export interface StepResult {
+  model: string;
+  batch: number;
+  imageSize: number;
+  precision: Precision;
+  /** fp32 rows only: convolutions used TF32 tensor cores. */
+  tf32: boolean;
+  layout: 'NCHW' | 'NHWC';
+  device: string;
+  timing: TimingOptions;
+  /** Median ms per step over the timed runs (null when the row failed or was skipped). */
+  msPerStep: number | null;
+  imagesPerS: number | null;
+  runsMs: number[];
+  warmupMs: number | null;
+  /** Process CPU time (all threads) per step, over warm-up and timed runs. */
+  cpuMsPerStep: number | null;
+  parameters: number;
+  floor: Floor;
+  /** fp16: the loss scale at the end and the steps skipped for overflow. */
+  lossScale: number;
+  skippedSteps: number;
+  /** CUDA: bytes the caching allocator held after the timed runs (emptied before the row). */
+  reservedDeviceBytes: number | null;
+  error: string | null;
+  skipped: string | null;
+}
+
+export interface StepOptions {
+  device: string;
+  timing: TimingOptions;
+  tf32?: boolean;
+  seed?: number;
+}
+
+/** Classes of a model's head: 10 for the CIFAR nets, 1000 for the ImageNet ones. */
+export function classesOf(model: string): number {
+  return imageSizeOf(model) === 32 ? 10 : 1000;
+}
+
+/** FLOPs and bytes of a row, from an uninitialised CPU copy of the model. */
+export function rowFloor(row: Row, precision: Precision, tf32 = false): { floor: Floor; parameters: number } {
+  const m = create(row.model, { classes: classesOf(row.model), device: 'cpu', init: false, seed: 0 });
+  try {
+    const c = countModel(m, imageSizeOf(row.model));
+    return { floor: stepFloor(c, row.batch, precision, { tf32 }), parameters: c.parameters };
+  } finally {
+    m.dispose();
+  }
+}
+
+/** A result for a row that did not run (budget, error before the loop). */
+export function emptyResult(row: Row, precision: Precision, o: StepOptions, why: { error?: string; skipped?: string }): StepResult {
+  const { floor, parameters } = rowFloor(row, precision, o.tf32 && precision === 'fp32');
+  return {
+    model: row.model, batch: row.batch, imageSize: imageSizeOf(row.model), precision, tf32: !!o.tf32 && precision === 'fp32',
+    layout: precision === 'fp32' ? 'NCHW' : 'NHWC', device: o.device, timing: o.timing, msPerStep: null, imagesPerS: null,
+    runsMs: [], warmupMs: null, cpuMsPerStep: null, parameters, floor, lossScale: 1, skippedSteps: 0, reservedDeviceBytes: null,
+    error: why.error ?? null, skipped: why.skipped ?? null,
+  };
+}
+
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e3;
+}
+
+/** Runs the protocol for one (row, precision). Errors while running come back in `error`; an unknown model name throws. */
+export function benchStep(row: Row, precision: Precision, o: StepOptions): StepResult {
+  const res = emptyResult(row, precision, o, {});
+  const { device } = o;
+  const size = res.imageSize;
+  const onCuda = device.startsWith('cuda');
+  const owned: { dispose(): void }[] = [];
+  try {
+    const model = create(row.model, { classes: classesOf(row.model), device, seed: o.seed ?? 0 });
+    owned.push(model);
+    if (res.tf32) for (const [, m] of model.namedModules()) if (m instanceof Conv2d) m.allowTf32 = true;
+    model.train();
+    const mp = new MixedPrecision(model, precision);
+    const opt = new SGD(mp.masters, { ...SGD_SETTINGS });
+    owned.push(opt);
+    const dtype = activationDType(precision);
+    // Drawn in fp32 NCHW and converted with the same cast/toLayout ops the step itself uses.
+    const x32 = Tensor.randn([row.batch, 3, size, size], { device, seed: (o.seed ?? 0) + 1 });
+    owned.push(x32);
+    const x = keep(precision === 'fp32' ? x32 : x32.to({ dtype, layout: res.layout }));
+    if (x !== x32) owned.push(x);
+    const labels = new Int32Array(row.batch);
+    for (let i = 0; i < labels.length; i++) labels[i] = (i * 7919 + 13) % classesOf(row.model);
+    const y = keep(Tensor.fromArray(labels, [row.batch], { dtype: 'int32', device }));
+    owned.push(y);
+
+    const step = () => {
+      const scale = mp.lossScale;
+      tidy(() => {
+        const { loss } = softmaxCrossEntropy(model.forward(x), y);
+        if (scale === 1) loss.backward();
+        else loss.backward(Tensor.full([1], scale, { device, dtype: loss.dtype }));
+      });
+      if (mp.unscaleGradients()) opt.step();
+      opt.zeroGrad();
+    };
+    const sync = () => native().synchronize(device);
+    if (onCuda) cuda.emptyCache();
+    const c0 = cpuMs();
+    const t = timeSteps(step, sync, o.timing);
+    const stepsRun = o.timing.warmup + o.timing.steps * o.timing.runs;
+    res.cpuMsPerStep = (cpuMs() - c0) / stepsRun;
+    res.msPerStep = t.msPerStep;
+    res.imagesPerS = (row.batch * 1e3) / t.msPerStep;
+    res.runsMs = t.runsMs;
+    res.warmupMs = t.warmupMs;
+    res.lossScale = mp.lossScale;
+    res.skippedSteps = mp.skipped;
+    if (onCuda) res.reservedDeviceBytes = cuda.memoryStats(device).reserved;
+  } catch (e) {
+    res.error = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+  } finally {
+    for (const d of owned.reverse()) {
+      try {
+        d.dispose();
+      } catch {
+        // a failed row must not stop the next one
+      }
+    }
+    if (onCuda) {
+      try {
+        cuda.emptyCache();
+      } catch {
+        // idem
+      }
+    }
+  }
+  return res;
+}
