@@ -25,6 +25,14 @@ export interface NativeTensor {
   dispose(): void;
 }
 
+/** An instantiated CUDA graph; it owns the memory its capture allocated until dispose(). */
+export interface NativeCudaGraph {
+  readonly device: DeviceName;
+  readonly disposed: boolean;
+  /** Waits for pending replays, destroys the graph and frees its pool; idempotent. */
+  dispose(): void;
+}
+
 export type NativeTypedArray = Float32Array | Uint16Array | Int32Array | Uint8Array;
 
 export interface NativeMemoryStats {
@@ -130,6 +138,17 @@ export interface NativeAddon {
   /** Returns every device's cached blocks to the driver. */
   cudaEmptyCache(): void;
 
+  // ---- CUDA graph capture (bindings/cuda_binding.cpp). On 'cpu' or a build without CUDA
+  // every one throws an Error with code ERR_CAPTURE_UNSUPPORTED. ----
+  /** Starts recording the device's stream (ops queue nothing while recording); allocations go to a private pool. */
+  graphCaptureBegin(device: DeviceName): void;
+  /** Ends the recording and instantiates it; on failure the capture is discarded and the error says why. */
+  graphCaptureEnd(device: DeviceName): NativeCudaGraph;
+  /** Ends and discards an open capture (no-op when none is open). */
+  graphCaptureAbort(device: DeviceName): void;
+  /** Launches the graph once on its device's stream (asynchronous). */
+  graphReplay(graph: NativeCudaGraph): void;
+
   // ---- convolution (bindings/conv_binding.cpp); params: [strideH, strideW, padH, padW, dilationH, dilationW] ----
   conv2dForward(x: NativeTensor, w: NativeTensor, bias: NativeTensor | null, params: number[], allowTf32: boolean): NativeTensor;
   conv2dBackwardData(dy: NativeTensor, w: NativeTensor, xShape: number[], params: number[], allowTf32: boolean): NativeTensor;
@@ -196,6 +215,7 @@ export const NATIVE_EXPORTS = [
   'empty', 'full', 'fromTypedArray', 'toDevice', 'cast', 'toLayout', 'reshape', 'copyInto', 'synchronize',
   'memoryStats', 'buildInfo',
   'cudaInfo', 'cudaMemoryStats', 'cudaEmptyCache',
+  'graphCaptureBegin', 'graphCaptureEnd', 'graphCaptureAbort', 'graphReplay',
   'conv2dForward', 'conv2dBackwardData', 'conv2dBackwardFilter', 'conv2dBackwardBias',
   'batchNormForwardTraining', 'batchNormForwardInference', 'batchNormBackward',
   'reluForward', 'reluBackward', 'add', 'scale', 'axpy',

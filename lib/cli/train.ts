@@ -29,6 +29,8 @@ arguments: a short demo on the synthetic data, on the GPU if there is one.
                         backends run them; on the CPU the ops compute in fp32 and round between
                         ops, which is slower than fp32 (useful only to check numerics).
   --seed N              seeds initialisation, shuffling and augmentation (default 0)
+  --capture, --no-capture  record the training step once as a CUDA graph and replay it
+                        (default: on for CUDA with fp32/bf16, off on the CPU)
   --eval-every N        evaluate every N iterations (default: every epoch)
   --no-augment          no random crop / flip
   --out DIR             metrics.jsonl, metrics.csv, checkpoint.safetensors + checkpoint.json
@@ -57,6 +59,8 @@ const OPTIONS = {
   seed: { type: 'string' },
   'eval-every': { type: 'string' },
   'no-augment': { type: 'boolean' },
+  capture: { type: 'boolean' },
+  'no-capture': { type: 'boolean' },
   out: { type: 'string' },
   resume: { type: 'string' },
   quiet: { type: 'boolean' },
@@ -146,6 +150,9 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   if (v.seed !== undefined) opts.seed = intArg(v.seed, 'seed', 0);
   if (v['eval-every'] !== undefined) opts.evalEvery = intArg(v['eval-every'], 'eval-every');
   if (v['no-augment']) opts.augment = false;
+  if (v.capture && v['no-capture']) throw new UsageError('--capture and --no-capture contradict each other');
+  if (v.capture) opts.capture = true;
+  if (v['no-capture']) opts.capture = false;
   if (v.precision !== undefined) {
     if (!['fp32', 'bf16', 'fp16'].includes(v.precision)) throw new UsageError(`--precision must be fp32, bf16 or fp16, got '${v.precision}'`);
     opts.precision = v.precision as Opts['precision'];

@@ -23,6 +23,7 @@ import { LRSchedule } from '../optim/schedules';
 import { checkNumber, describe, Tensor, tidy } from '../tensor';
 import { readSidecar, RunSpec, Sidecar, WEIGHTS_FILE, writeSidecar } from './checkpoint';
 import { syntheticSource, loadSplits } from './data';
+import { CapturedStep } from './captured-step';
 import { activationDType, describePrecision, Precision, PRECISIONS, resolveDevice } from './device';
 import { EvalMetrics, MetricsLog, StepMetrics } from './metrics';
 import { MixedPrecision } from './precision';
@@ -59,6 +60,12 @@ export interface TrainerOptions {
   out?: string;
   /** Continue from a checkpoint: a run folder, its checkpoint.json or checkpoint.safetensors. */
   resume?: string;
+  /**
+   * Record the training step once as a CUDA graph and replay it (lib/train/captured-step.ts).
+   * 'auto' (default): on for a cuda device with fp32 or bf16, off on the CPU and for fp16
+   * (its dynamic loss scale reads the gradients back every step). Not saved in checkpoints.
+   */
+  capture?: boolean | 'auto';
   onStep?: (s: StepMetrics) => void;
   onEval?: (e: EvalMetrics) => void;
   onEpoch?: (e: EpochEvent) => void;
@@ -168,6 +175,8 @@ export class Trainer extends EventEmitter {
   constructor(readonly options: TrainerOptions = {}) {
     super();
     this.spec = resolveSpec(options);
+    const c = options.capture ?? 'auto';
+    if (c !== true && c !== false && c !== 'auto') throw new TypeError(`capture must be true, false or 'auto', got ${describe(c)}`);
     if (options.onStep) this.on('step', options.onStep);
     if (options.onEval) this.on('eval', options.onEval);
     if (options.onEpoch) this.on('epoch', options.onEpoch);
@@ -290,6 +299,23 @@ export class Trainer extends EventEmitter {
     const { model, mp, opt, loader, itersPerEpoch: bpe, total } = st;
     const evalEvery = this.spec.evalEvery ?? bpe;
     const t0 = Date.now();
+    const capture = this.options.capture ?? 'auto';
+    const stepper = new CapturedStep((x: Tensor, y: Tensor) => {
+      const scale = mp.lossScale;
+      const r = softmaxCrossEntropy(model.forward(x), y);
+      if (scale === 1) r.loss.backward();
+      else r.loss.backward(Tensor.full([1], scale, { device: st.device, dtype: r.loss.dtype }));
+      if (mp.unscaleGradients()) opt.step();
+      opt.zeroGrad();
+      return [r.loss, r.correct];
+    }, {
+      capture: capture === 'auto' ? st.device.startsWith('cuda') && this.spec.precision !== 'fp16' : capture,
+      captureKey: () => opt.lr,  // SGD bakes lr into its kernel launch: a new lr, a new graph
+      onReplay: () => { opt.stepCount++; },
+      // A capture that failed part-way ran the step's JS (gradients, step count) without its GPU work.
+      reset: () => { opt.zeroGrad(); opt.stepCount = countBefore; },
+    });
+    let countBefore = opt.stepCount;
     let it = st.start;
     let last: EvalMetrics | null = null;
     let checkpoint: string | null = null;
@@ -311,17 +337,9 @@ export class Trainer extends EventEmitter {
         next = it + 1 < total ? batchAt(it + 1) : null;  // prefetch: queued before this step's work
         const lr = st.schedule.lrAt(it);
         opt.lr = lr;
-        const scale = mp.lossScale;
-        const [loss, correct] = tidy(() => {
-          const x = new Tensor(batch.x);
-          const y = new Tensor(batch.y);
-          const r = softmaxCrossEntropy(model.forward(x), y);
-          if (scale === 1) r.loss.backward();
-          else r.loss.backward(Tensor.full([1], scale, { device: st.device, dtype: r.loss.dtype }));
-          return [r.loss.item(), r.correct.item()];
-        });
-        if (mp.unscaleGradients()) opt.step();
-        opt.zeroGrad();
+        // The outputs belong to `stepper` (static buffers when captured); only two scalars come back.
+        countBefore = opt.stepCount;
+        const [loss, correct] = tidy(() => stepper.step(new Tensor(batch.x), new Tensor(batch.y)).map((t) => t.item()));
         it++;
         const size = batch.size;
         st.running.loss += loss * size;
@@ -363,6 +381,7 @@ export class Trainer extends EventEmitter {
       if (it < total && this.options.out) checkpoint = this.saveCheckpoint('interrupt', it);
     } finally {
       (next as { dispose(): void } | null)?.dispose();
+      stepper.dispose();  // before the model: the graph borrows its parameters
     }
     return { iterations: it, epochs: it / bpe, stopped: it < total, final: last, checkpoint, seconds: elapsed() };
   }

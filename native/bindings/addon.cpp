@@ -65,6 +65,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   CR_EXPORT("cudaInfo", CudaInfo);
   CR_EXPORT("cudaMemoryStats", CudaMemoryStats);
   CR_EXPORT("cudaEmptyCache", CudaEmptyCache);
+  CR_EXPORT("graphCaptureBegin", GraphCaptureBegin);
+  CR_EXPORT("graphCaptureEnd", GraphCaptureEnd);
+  CR_EXPORT("graphCaptureAbort", GraphCaptureAbort);
+  CR_EXPORT("graphReplay", GraphReplay);
 
   CR_EXPORT("augmentBatch", AugmentBatch);
   CR_EXPORT("gatherLabels", GatherLabels);

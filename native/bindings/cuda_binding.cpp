@@ -1,6 +1,8 @@
-// CUDA availability, versions and allocator statistics. Compiles in both builds: without
-// CR_WITH_CUDA it reports that the backend was not compiled in. None of these throw for lack
-// of a GPU, driver or cuDNN (cudaMemoryStats excepted: it names an unusable device).
+// CUDA availability, versions and allocator statistics, and CUDA graph capture. Compiles in
+// both builds: without CR_WITH_CUDA it reports that the backend was not compiled in. None of
+// the info functions throw for lack of a GPU, driver or cuDNN (cudaMemoryStats excepted: it
+// names an unusable device); the graph functions throw ERR_CAPTURE_UNSUPPORTED for the CPU
+// and for a build without CUDA.
 #include "../core/errors.h"
 #include "args.h"
 #include "ops.h"
@@ -85,6 +87,129 @@ Napi::Value CudaEmptyCache(const Napi::CallbackInfo& info) {
   cr::cuda_empty_cache();
 #endif
   return a.env().Undefined();
+}
+
+// ---------------------------------------------------------------- graph capture
+//
+// A graph handle is a plain JS object, type-tagged and napi_wrap'ed around a GraphBox:
+// { device, disposed, dispose() }. dispose() destroys the graph exec and releases its pool
+// now; the wrap's finalizer does the same for handles nobody disposed.
+
+namespace {
+
+// The CUDA device index of a 'cuda:N' argument; ERR_CAPTURE_UNSUPPORTED for cpu or a build
+// without CUDA (the caller then runs eagerly).
+int capture_device(const Args& a, size_t i) {
+  cr::Device d = a.device(i, "device");
+  if (d.type != cr::DeviceType::CUDA)
+    cr::throw_runtime(a.op(), "CUDA graph capture needs a cuda device, got '" + d.str() + "'; run the step eagerly",
+                      "ERR_CAPTURE_UNSUPPORTED");
+#ifndef CR_WITH_CUDA
+  cr::throw_runtime(a.op(), "this build of cudnn-resnet has no CUDA backend, so it cannot capture CUDA graphs",
+                    "ERR_CAPTURE_UNSUPPORTED");
+#endif
+  return d.index;
+}
+
+#ifdef CR_WITH_CUDA
+constexpr napi_type_tag kGraphTag = {0x3c7a91e25d4b6f08ULL, 0xa4d2e6f1b9c3570dULL};
+
+struct GraphBox {
+  cr::CudaGraph* graph = nullptr;  // null once disposed
+};
+
+void finalize_graph(napi_env, void* data, void*) {
+  auto* box = static_cast<GraphBox*>(data);
+  cr::cuda_graph_destroy(box->graph);
+  delete box;
+}
+
+// The box behind `v` if it is a graph handle made here, else nullptr.
+GraphBox* unwrap_graph(Napi::Env env, const Napi::Value& v) {
+  if (!v.IsObject()) return nullptr;
+  Napi::Object o = v.As<Napi::Object>();
+  if (!o.CheckTypeTag(&kGraphTag)) return nullptr;
+  void* p = nullptr;
+  if (napi_unwrap(env, o, &p) != napi_ok) return nullptr;
+  return static_cast<GraphBox*>(p);
+}
+
+Napi::Value GraphDispose(const Napi::CallbackInfo& info) {
+  GraphBox* box = unwrap_graph(info.Env(), info.This());
+  if (box && box->graph) {
+    cr::cuda_graph_destroy(box->graph);
+    box->graph = nullptr;
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value GraphDisposed(const Napi::CallbackInfo& info) {
+  GraphBox* box = unwrap_graph(info.Env(), info.This());
+  return Napi::Boolean::New(info.Env(), !box || !box->graph);
+}
+#endif
+
+}  // namespace
+
+Napi::Value GraphCaptureBegin(const Napi::CallbackInfo& info) {
+  Args a(info, "graphCaptureBegin", 1);
+  int device = capture_device(a, 0);
+#ifdef CR_WITH_CUDA
+  cr::cuda_graph_begin(device);
+#endif
+  (void)device;
+  return a.env().Undefined();
+}
+
+Napi::Value GraphCaptureEnd(const Napi::CallbackInfo& info) {
+  Args a(info, "graphCaptureEnd", 1);
+  int device = capture_device(a, 0);
+#ifdef CR_WITH_CUDA
+  Napi::Env env = a.env();
+  Napi::Object o = Napi::Object::New(env);
+  o.TypeTag(&kGraphTag);
+  o.DefineProperties({
+      Napi::PropertyDescriptor::Value("device", Napi::String::New(env, "cuda:" + std::to_string(device)), napi_enumerable),
+      Napi::PropertyDescriptor::Accessor<GraphDisposed>("disposed", napi_enumerable),
+      Napi::PropertyDescriptor::Function(env, o, "dispose", GraphDispose),
+  });
+  auto* box = new GraphBox();
+  if (napi_wrap(env, o, box, finalize_graph, nullptr, nullptr) != napi_ok) {
+    delete box;
+    cr::cuda_graph_abort(device);
+    cr::throw_runtime("graphCaptureEnd", "could not create the graph handle", "ERR_CAPTURE_STATE");
+  }
+  // Only now end the capture, so that nothing above can leave an instantiated graph unowned.
+  box->graph = cr::cuda_graph_end(device);
+  return o;
+#else
+  (void)device;
+  return a.env().Undefined();
+#endif
+}
+
+Napi::Value GraphCaptureAbort(const Napi::CallbackInfo& info) {
+  Args a(info, "graphCaptureAbort", 1);
+  int device = capture_device(a, 0);
+#ifdef CR_WITH_CUDA
+  cr::cuda_graph_abort(device);
+#endif
+  (void)device;
+  return a.env().Undefined();
+}
+
+Napi::Value GraphReplay(const Napi::CallbackInfo& info) {
+  Args a(info, "graphReplay", 1);
+#ifdef CR_WITH_CUDA
+  GraphBox* box = unwrap_graph(a.env(), info[0]);
+  if (!box) cr::throw_type("graphReplay", "graph", "must be a graph handle returned by graphCaptureEnd");
+  if (!box->graph) cr::throw_type("graphReplay", "graph", "is disposed");
+  cr::cuda_graph_replay(box->graph);
+  return a.env().Undefined();
+#else
+  cr::throw_runtime("graphReplay", "this build of cudnn-resnet has no CUDA backend, so it has no CUDA graphs",
+                    "ERR_CAPTURE_UNSUPPORTED");
+#endif
 }
 
 }  // namespace crjs

@@ -94,6 +94,10 @@ Napi::Value ShortcutABackward(const Napi::CallbackInfo& info);
 Napi::Value CudaInfo(const Napi::CallbackInfo& info);
 Napi::Value CudaMemoryStats(const Napi::CallbackInfo& info);
 Napi::Value CudaEmptyCache(const Napi::CallbackInfo& info);
+Napi::Value GraphCaptureBegin(const Napi::CallbackInfo& info);
+Napi::Value GraphCaptureEnd(const Napi::CallbackInfo& info);
+Napi::Value GraphCaptureAbort(const Napi::CallbackInfo& info);
+Napi::Value GraphReplay(const Napi::CallbackInfo& info);
 
 // augment_binding.cpp
 Napi::Value AugmentBatch(const Napi::CallbackInfo& info);

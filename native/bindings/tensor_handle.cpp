@@ -203,7 +203,18 @@ Napi::Value TensorHandle::Read(const Napi::CallbackInfo& info) {
 
 Napi::Value TensorHandle::ReadAsync(const Napi::CallbackInfo& info) {
   throw_if_disposed(info, disposed_, "readAsync");
-  auto* w = new ReadWorker(info.Env(), tensor_);
+  // The value is fixed at call time: a snapshot is taken here, in stream order, so an
+  // in-place op issued after readAsync() (SGD, a fill) cannot leak into the result, and the
+  // worker thread never enqueues work on the device's stream at some later moment.
+  cr::Tensor snapshot;
+  try {
+    cr::Backend& be = cr::backend_for(tensor_.device());
+    snapshot = be.empty(tensor_.shape, tensor_.dtype, tensor_.layout);
+    be.copy_(snapshot, tensor_);
+  } catch (const cr::OpError& e) {
+    throw to_js_error(info.Env(), e);
+  }
+  auto* w = new ReadWorker(info.Env(), std::move(snapshot));
   Napi::Promise p = w->promise();
   w->Queue();
   return p;

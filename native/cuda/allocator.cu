@@ -27,7 +27,18 @@ size_t CachingAllocator::round_size(size_t bytes) {
 void* CachingAllocator::malloc_locked(size_t size) {
   void* p = nullptr;
   DeviceGuard g(device_);
-  cudaError_t st = cudaMalloc(&p, size);
+  cudaError_t st;
+  if (!stack_.empty()) {
+    // Inside a graph capture (begun in thread-local mode, which refuses "unsafe" calls such
+    // as cudaMalloc): cudaMalloc enqueues nothing on the captured stream, so allowing it for
+    // this one call is the documented pattern (cudaThreadExchangeStreamCaptureMode).
+    cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+    cudaThreadExchangeStreamCaptureMode(&mode);
+    st = cudaMalloc(&p, size);
+    cudaThreadExchangeStreamCaptureMode(&mode);
+  } else {
+    st = cudaMalloc(&p, size);
+  }
   if (st != cudaSuccess) {
     cudaGetLastError();  // clear the (non-sticky) allocation error
     return nullptr;
@@ -54,10 +65,11 @@ void* CachingAllocator::allocate(size_t bytes, const char* op, const std::string
     st_.cached_blocks--;
   } else {
     p = malloc_locked(size);
-    if (!p) {
-      // Out of memory: give the cache back to the driver and try once more.
+    if (!p && stack_.empty()) {
+      // Out of memory: give the cache back to the driver and try once more. Not during a
+      // capture: cudaFree synchronises the device, which a capture forbids.
       st_.oom_retries++;
-      free_cached_locked();
+      free_cached_locked(true);
       p = malloc_locked(size);
     }
     if (!p) {
@@ -88,16 +100,20 @@ void CachingAllocator::release(void* ptr) {
   Block b = it->second;
   live_.erase(it);
   st_.allocated -= b.size;
+  // A block freed while a capture is open may already be referenced by the graph being
+  // recorded (read earlier in the step, then dropped): it joins the capture's pool, so it is
+  // never handed to eager work while that graph can still replay.
+  if (!stack_.empty()) b.pool = stack_.back();
   pools_[b.pool].free.emplace(b.size, ptr);
   st_.cached_blocks++;
 }
 
-void CachingAllocator::free_cached_locked() {
+void CachingAllocator::free_cached_locked(bool include_default) {
   DeviceGuard g(device_);
   // cudaFree synchronises the device, so no queued kernel can still be using a block.
   for (auto& kv : pools_) {
     Pool& pool = kv.second;
-    if (kv.first != kDefaultPool && !pool.retired) continue;  // a live graph pool keeps its memory
+    if (kv.first == kDefaultPool ? !include_default : !pool.retired) continue;  // a live graph pool keeps its memory
     for (auto& fb : pool.free) {
       cudaFree(fb.second);
       st_.reserved -= fb.first;
@@ -110,7 +126,7 @@ void CachingAllocator::free_cached_locked() {
 
 void CachingAllocator::empty_cache() {
   std::lock_guard<std::mutex> lock(mu_);
-  free_cached_locked();
+  free_cached_locked(true);
 }
 
 AllocatorStats CachingAllocator::stats() const {
@@ -140,7 +156,7 @@ void CachingAllocator::release_pool(PoolId id) {
   auto it = pools_.find(id);
   if (it == pools_.end() || id == kDefaultPool) return;
   it->second.retired = true;
-  free_cached_locked();
+  free_cached_locked(false);  // the default pool's cache stays: eager steps keep their blocks
 }
 
 }  // namespace cuda

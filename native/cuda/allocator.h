@@ -47,6 +47,9 @@ class CachingAllocator {
   PoolId create_pool();
   void push_pool(PoolId id);  // allocations made on this device now come from `id`
   void pop_pool();
+  // While a pool is pushed (a capture is open), released blocks of any pool join it: the
+  // graph being recorded may reference them. cudaMalloc is allowed then; the OOM retry
+  // (which calls cudaFree) is not.
   // The pool is retired: its cached blocks are freed now, its live ones when released.
   void release_pool(PoolId id);
 
@@ -64,7 +67,7 @@ class CachingAllocator {
     bool retired = false;
   };
   void* malloc_locked(size_t size);
-  void free_cached_locked();  // the default pool and retired pools
+  void free_cached_locked(bool include_default);  // retired pools, and the default one if asked
   PoolId active_locked() const { return stack_.empty() ? kDefaultPool : stack_.back(); }
 
   int device_;

@@ -5,6 +5,7 @@
 
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "../core/tensor.h"
 #include "allocator.h"
@@ -27,12 +28,21 @@ struct DeviceContext {
 
   // A scratch buffer of at least `bytes` for cuDNN; grows, never shrinks (a smaller request
   // reuses it). Valid until the next call to workspace(); all users are on `stream`.
+  // Refuses to grow during a graph capture (growing may free the old block, which the
+  // capture may already reference). While graphs are alive, a replaced workspace is kept
+  // (not recycled) until the last graph is destroyed, since their kernels hold its address.
   void* workspace(size_t bytes, const char* op);
   size_t workspace_bytes() const { return ws_bytes_; }
+
+  // ---- CUDA graph capture (graph.cu); touched only from the JS thread ----
+  cuda::PoolId capture_pool = cuda::kDefaultPool;  // the open capture's private pool, 0 when none
+  int live_graphs = 0;                             // instantiated graphs not yet destroyed
+  void graph_destroyed();                          // live_graphs--, frees retired workspaces at 0
 
  private:
   void* ws_ = nullptr;
   size_t ws_bytes_ = 0;
+  std::vector<void*> retired_ws_;
 };
 
 namespace cuda {
@@ -41,6 +51,10 @@ namespace cuda {
 Tensor new_tensor(DeviceContext& ctx, const Shape& shape, DType dtype, Layout layout, const char* op);
 // Blocks for a grid-stride loop over n elements: enough to fill the GPU, never more than needed.
 int grid_for(const DeviceContext& ctx, int64_t n, int threads = 256);
+// Throws OpError ERR_CAPTURE_FORBIDDEN naming `op` when ctx's stream is being captured into a
+// CUDA graph: for ops that synchronise the stream or copy to the host, which would otherwise
+// invalidate the capture (or, in relaxed mode, silently record the wrong thing). graph.cu.
+void throw_if_capturing(const DeviceContext& ctx, const char* op, const char* what);
 
 // Temporary device memory for one op, back to the cache when the scope ends (safe: later
 // users are queued behind this op on the same stream).

@@ -149,12 +149,23 @@ DeviceContext::DeviceContext(int idx) : index(idx), alloc(idx), backend(this) {
 
 void* DeviceContext::workspace(size_t bytes, const char* op) {
   if (bytes <= ws_bytes_) return ws_;
-  if (ws_) alloc.release(ws_);  // stream-ordered: queued users finish before the next writer
+  cuda::throw_if_capturing(*this, op, "growing the cuDNN workspace (run a warm-up step before capturing)");
+  if (ws_) {
+    if (live_graphs > 0) retired_ws_.push_back(ws_);  // a graph's kernels still hold its address
+    else alloc.release(ws_);  // stream-ordered: queued users finish before the next writer
+  }
   ws_ = nullptr;
   ws_bytes_ = 0;
   ws_ = alloc.allocate(bytes, op, "cuDNN workspace");
   ws_bytes_ = cuda::CachingAllocator::round_size(bytes);
   return ws_;
+}
+
+void DeviceContext::graph_destroyed() {
+  if (live_graphs > 0) live_graphs--;
+  if (live_graphs > 0) return;
+  for (void* p : retired_ws_) alloc.release(p);
+  retired_ws_.clear();
 }
 
 static DeviceContext& context_for(int index) {
@@ -229,6 +240,7 @@ void cuda_empty_cache() {
   std::lock_guard<std::mutex> lock(g_ctx_mu);
   for (DeviceContext* c : contexts())
     if (c) {
+      cuda::throw_if_capturing(*c, "cudaEmptyCache", "freeing cached blocks (cudaFree synchronises the device)");
       cudaStreamSynchronize(c->stream);
       c->alloc.empty_cache();
     }
@@ -246,6 +258,7 @@ Tensor CudaBackend::empty(const Shape& shape, DType dtype, Layout layout) {
 
 void CudaBackend::copy_from_host_(const Tensor& dst, const void* src) {
   cuda::DeviceGuard g(ctx_->index);
+  cuda::throw_if_capturing(*ctx_, "copyFromHost", "a host-to-device copy waits for the stream");
   CR_CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src, dst.nbytes(), cudaMemcpyHostToDevice, ctx_->stream), "copyFromHost",
                 "dst " + dst.describe());
   // The caller may free or reuse `src` as soon as we return.
@@ -254,6 +267,7 @@ void CudaBackend::copy_from_host_(const Tensor& dst, const void* src) {
 
 void CudaBackend::copy_to_host(const Tensor& src, void* dst) {
   cuda::DeviceGuard g(ctx_->index);
+  cuda::throw_if_capturing(*ctx_, "copyToHost", "reading a tensor on the host waits for the stream");
   CR_CUDA_CHECK(cudaMemcpyAsync(dst, src.raw(), src.nbytes(), cudaMemcpyDeviceToHost, ctx_->stream), "copyToHost",
                 "src " + src.describe());
   CR_CUDA_CHECK(cudaStreamSynchronize(ctx_->stream), "copyToHost", "src " + src.describe());
@@ -267,6 +281,7 @@ void CudaBackend::copy_(const Tensor& dst, const Tensor& src) {
 
 void CudaBackend::synchronize() {
   cuda::DeviceGuard g(ctx_->index);
+  cuda::throw_if_capturing(*ctx_, "synchronize", "waiting for the stream");
   CR_CUDA_CHECK(cudaStreamSynchronize(ctx_->stream), "synchronize", "cuda:" + std::to_string(ctx_->index));
 }
 

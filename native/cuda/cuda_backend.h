@@ -53,6 +53,25 @@ void cuda_empty_cache();
 // The convolution algorithm chosen for each shape seen so far, one line each.
 std::vector<std::string> cuda_conv_algorithms();
 
+// ---- CUDA graph capture (graph.cu) ----
+// Capture records every op queued on the device's stream between begin and end into one
+// graph; replay re-runs it with the same pointers and scalars. Allocations made during a
+// capture come from a private pool owned by the graph, so replays see stable addresses.
+// Errors are OpError: ERR_CAPTURE_STATE (begin twice, end without begin),
+// ERR_CAPTURE_INVALIDATED (something illegal happened during capture), ERR_CUDA.
+struct CudaGraph;
+void cuda_graph_begin(int device);
+// Ends the capture and instantiates it. On failure the capture is ended, the graph discarded
+// and its pool released before the error is thrown, so the stream stays usable.
+CudaGraph* cuda_graph_end(int device);
+// Ends an open capture and discards it (no-op when none is open); never throws.
+void cuda_graph_abort(int device) noexcept;
+void cuda_graph_replay(CudaGraph* g);
+// Waits for pending replays, destroys the graph and releases its pool. Never throws; when a
+// capture is open on that device, destruction waits (the graph leaks) rather than break it.
+void cuda_graph_destroy(CudaGraph* g) noexcept;
+int cuda_graph_device(const CudaGraph* g);
+
 struct DeviceContext;
 
 class CudaBackend final : public Backend {

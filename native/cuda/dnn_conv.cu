@@ -234,6 +234,10 @@ void run_conv(ConvSetup& s, DeviceContext& ctx, const char* op) {
     if (it != cache.map.end()) cands = it->second;
   }
   if (cands.empty()) {
+    // cudnnFind*Ex synchronises the device, which would silently invalidate a graph capture.
+    throw_if_capturing(ctx, op,
+                       "a cuDNN algorithm search for a convolution shape not seen before (run a warm-up step "
+                       "before capturing)");
     cands = search(s, ctx, op);
     std::lock_guard<std::mutex> lock(cache.mu);
     cache.map[s.key] = cands;

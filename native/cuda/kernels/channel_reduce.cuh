@@ -1,7 +1,8 @@
 // Deterministic per-channel reductions over N, H, W (conv bias grad, BN statistics): K sums
-// per channel of a per-element functor, accumulated in double. Stage 1: grid (S, C), each
-// block reduces a fixed slice of one channel; stage 2: one thread per channel adds the S
-// partials in order. Same input, same bits, every run.
+// per channel of a per-element functor, accumulated in double. Stage 1: grid (C, S), channels
+// on x (gridDim.y stops at 65535, gridDim.x does not), each block reduces a fixed slice of one
+// channel; stage 2: one thread per channel adds the S partials in order. Same input, same
+// bits, every run.
 #pragma once
 #include "../context.h"
 #include "common.cuh"
@@ -29,7 +30,7 @@ inline ChannelGeom geom_of(const Tensor& x) {
 
 template <int K, typename F>
 __global__ void channel_reduce_stage1(ChannelGeom g, F f, int64_t chunk, double* partial) {
-  int64_t c = blockIdx.y, s = blockIdx.x, M = g.N * g.HW;
+  int64_t c = blockIdx.x, s = blockIdx.y, M = g.N * g.HW;
   int64_t begin = s * chunk, end = min(M, begin + chunk);
   double acc[K];
 #pragma unroll
@@ -38,7 +39,7 @@ __global__ void channel_reduce_stage1(ChannelGeom g, F f, int64_t chunk, double*
 #pragma unroll
   for (int k = 0; k < K; k++) {
     double v = block_sum(acc[k]);
-    if (threadIdx.x == 0) partial[(c * gridDim.x + s) * K + k] = v;
+    if (threadIdx.x == 0) partial[(c * gridDim.y + s) * K + k] = v;
   }
 }
 
@@ -62,7 +63,7 @@ void channel_reduce(DeviceContext& ctx, const ChannelGeom& g, F f, double* out, 
   if (S < 1) S = 1;
   int64_t chunk = (M + S - 1) / S;
   Scratch partial(ctx, static_cast<size_t>(S * g.C * K) * sizeof(double), op);
-  dim3 grid(static_cast<unsigned>(S), static_cast<unsigned>(g.C));
+  dim3 grid(static_cast<unsigned>(g.C), static_cast<unsigned>(S));
   channel_reduce_stage1<K, F><<<grid, 256, 0, ctx.stream>>>(g, f, chunk, partial.as<double>());
   CR_LAUNCH_CHECK(op, "channel reduction stage 1");
   channel_reduce_stage2<K><<<static_cast<unsigned>((g.C + 127) / 128), 128, 0, ctx.stream>>>(partial.as<double>(), S,

@@ -1,6 +1,9 @@
 // Constant, uniform and normal fills. Random values come from Philox4x32-10 keyed by the
 // seed and indexed by the element's memory offset (core/philox.h), computed in double as on
 // the CPU, so both backends produce the same tensor for the same seed.
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
 #include <cstring>
 #include <type_traits>
 
@@ -27,7 +30,9 @@ template <typename T>
 __global__ void fill_uniform_kernel(T* y, int64_t n, double low, double high, uint64_t seed) {
   CR_GRID_STRIDE(i, n) {
     double u = philox_uniform(seed, static_cast<uint64_t>(i));
-    y[i] = from_double<T>(low + (high - low) * u);
+    // _rn intrinsics: nvcc would contract a * b + c into an fma, which the host compiler
+    // (no -mfma) does not, and the rounded float could then differ from the CPU's.
+    y[i] = from_double<T>(__dadd_rn(low, __dmul_rn(high - low, u)));
   }
 }
 
@@ -35,7 +40,7 @@ template <typename T>
 __global__ void fill_normal_kernel(T* y, int64_t n, double mean, double stdev, uint64_t seed) {
   CR_GRID_STRIDE(i, n) {
     double z = philox_normal(seed, static_cast<uint64_t>(i));
-    y[i] = from_double<T>(mean + stdev * z);
+    y[i] = from_double<T>(__dadd_rn(mean, __dmul_rn(stdev, z)));
   }
 }
 
@@ -45,7 +50,15 @@ __global__ void fill_normal_kernel(T* y, int64_t n, double mean, double stdev, u
 void CudaBackend::fill_constant_(const Tensor& t, double value) {
   cuda::DeviceGuard g(ctx_->index);
   int64_t n = t.numel();
-  if (value == 0.0) {  // all-zero bits for every dtype
+  // As on the CPU (a C++ conversion that overflows its target is undefined): integers are
+  // truncated and clamped to their range, floats beyond fp32 become +-Inf.
+  if (t.dtype == DType::I32 || t.dtype == DType::U8) {
+    value = std::trunc(value);
+    value = t.dtype == DType::U8 ? std::clamp(value, 0.0, 255.0) : std::clamp(value, -2147483648.0, 2147483647.0);
+  } else if (std::fabs(value) > FLT_MAX) {
+    value = value > 0 ? INFINITY : -INFINITY;
+  }
+  if (value == 0.0 && !std::signbit(value)) {  // all-zero bits for every dtype (-0.0 is not)
     CR_CUDA_CHECK(cudaMemsetAsync(t.raw(), 0, t.nbytes(), ctx_->stream), "fillConstant", t.describe());
     return;
   }

@@ -37,9 +37,11 @@ __device__ void block_argmax(float& v, int& idx) {
   idx = si[0];
 }
 
-// Row statistics: max, argmax and log(sum(exp(x - max))).
+// Row statistics: max, argmax and lse = max + log(sum(exp(x - max))), in double as on the
+// CPU: a float lse loses the small differences lse - x[label] (a confident row's loss) and
+// p - 1 (its gradient) to cancellation.
 template <typename T>
-__device__ void row_stats(const T* row, int64_t C, float& mx, int& arg, float& lse) {
+__device__ void row_stats(const T* row, int64_t C, float& mx, int& arg, double& lse) {
   mx = -INFINITY;
   arg = 0x7fffffff;
   for (int64_t j = threadIdx.x; j < C; j += blockDim.x) {
@@ -48,25 +50,26 @@ __device__ void row_stats(const T* row, int64_t C, float& mx, int& arg, float& l
   }
   block_argmax(mx, arg);
   double s = 0;
-  for (int64_t j = threadIdx.x; j < C; j += blockDim.x) s += exp(static_cast<double>(to_f(row[j]) - mx));
+  for (int64_t j = threadIdx.x; j < C; j += blockDim.x) s += exp(static_cast<double>(to_f(row[j])) - mx);
   s = block_sum(s);
   __shared__ double total;
   if (threadIdx.x == 0) total = s;
   __syncthreads();
-  lse = static_cast<float>(log(total));
+  lse = static_cast<double>(mx) + log(total);
 }
 
 template <typename T>
 __global__ void ce_rows(const T* logits, const int32_t* labels, int64_t C, double* row_loss, int* row_correct) {
   int64_t r = blockIdx.x;
   const T* row = logits + r * C;
-  float mx, lse;
+  float mx;
+  double lse;
   int arg;
   row_stats(row, C, mx, arg, lse);
   if (threadIdx.x == 0) {
     int32_t y = labels[r];
     bool ok = y >= 0 && y < C;
-    row_loss[r] = ok ? static_cast<double>(mx) + lse - to_f(row[y]) : NAN;
+    row_loss[r] = ok ? lse - to_f(row[y]) : NAN;
     row_correct[r] = ok && arg == y ? 1 : 0;
   }
 }
@@ -90,15 +93,16 @@ __global__ void ce_backward(const T* logits, const int32_t* labels, const float*
                             T* dlogits) {
   int64_t r = blockIdx.x;
   const T* row = logits + r * C;
-  float mx, lse;
+  float mx;
+  double lse;
   int arg;
   row_stats(row, C, mx, arg, lse);
   int32_t y = labels[r];
   bool ok = y >= 0 && y < C;
-  float scale = grad_loss[0] / static_cast<float>(N);
+  double scale = static_cast<double>(grad_loss[0]) / static_cast<double>(N);
   for (int64_t j = threadIdx.x; j < C; j += blockDim.x) {
-    float p = expf(to_f(row[j]) - mx - lse);
-    float g = ok ? (p - (j == y ? 1.f : 0.f)) * scale : NAN;
+    double p = exp(static_cast<double>(to_f(row[j])) - lse);
+    float g = ok ? static_cast<float>(scale * (p - (j == y ? 1.0 : 0.0))) : NAN;
     dlogits[r * C + j] = from_f<T>(g);
   }
 }

@@ -26,15 +26,17 @@ __global__ void sgd_kernel(TensorBatch<3> b, SgdScalars s) {
   float* buf = static_cast<float*>(b.ptr[2][t]);
   int64_t begin = chunk * kChunk, end = min(b.n[t], begin + kChunk);
   for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+    // Separately rounded products and sums (_rn intrinsics stop nvcc contracting them into
+    // fmas), so the update is bit-identical to the CPU backend's.
     float pv = p[i];
     float g = gr[i];
-    if (s.weight_decay != 0.f) g += s.weight_decay * pv;
+    if (s.weight_decay != 0.f) g = __fadd_rn(g, __fmul_rn(s.weight_decay, pv));
     if (s.use_momentum) {
-      float m = s.first_step ? g : s.momentum * buf[i] + (1.f - s.dampening) * g;
+      float m = s.first_step ? g : __fadd_rn(__fmul_rn(s.momentum, buf[i]), __fmul_rn(1.f - s.dampening, g));
       buf[i] = m;
-      g = s.nesterov ? g + s.momentum * m : m;
+      g = s.nesterov ? __fadd_rn(g, __fmul_rn(s.momentum, m)) : m;
     }
-    p[i] = pv - s.lr * g;
+    p[i] = __fsub_rn(pv, __fmul_rn(s.lr, g));
   }
 }
 

@@ -1,0 +1,277 @@
+// The captured training step: the native capture API's refusals and state errors, and
+// CapturedStep against plain eager steps from the same start. The CPU suite checks the
+// refusal (ERR_CAPTURE_UNSUPPORTED) and the eager fallback, which must give exactly the
+// eager losses; the cuda:0 suite (pending with the reason where no GPU is usable) checks
+// that 20 captured steps track 20 eager ones, re-capture on an lr change, and that an op
+// which would synchronise during a capture throws the named error and leaves the stream usable.
+import * as assert from 'node:assert/strict';
+
+import { softmaxCrossEntropy } from '../../../lib/autograd';
+import { create as createModel } from '../../../lib/models/resnet';
+import { native } from '../../../lib/native';
+import { Module } from '../../../lib/nn/module';
+import { SGD } from '../../../lib/optim/sgd';
+import { Tensor, tidy } from '../../../lib/tensor';
+import { CapturedStep } from '../../../lib/train/captured-step';
+import { Trainer } from '../../../lib/train/trainer';
+import { cudaUnavailableReason } from '../../helpers/devices';
+import { rng } from '../../helpers/reference';
+
+const B = 8;
+const CLASSES = 10;
+
+function batches(n: number, seed: number, device: string): { x: Tensor; y: Tensor }[] {
+  const r = rng(seed);
+  const out: { x: Tensor; y: Tensor }[] = [];
+  for (let i = 0; i < n; i++) {
+    const x = Float32Array.from({ length: B * 3 * 32 * 32 }, () => r() * 2 - 1);
+    const y = Int32Array.from({ length: B }, () => Math.floor(r() * CLASSES));
+    out.push({ x: Tensor.fromArray(x, [B, 3, 32, 32], { device }), y: Tensor.fromArray(y, [B], { dtype: 'int32', device }) });
+  }
+  return out;
+}
+
+interface Rig {
+  model: Module;
+  opt: SGD;
+  fn: (x: Tensor, y: Tensor) => Tensor[];
+  dispose(): void;
+}
+
+function rig(device: string): Rig {
+  const model = createModel('resnet8', { classes: CLASSES, seed: 3, device });
+  model.train();
+  const opt = new SGD(model, { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
+  const fn = (x: Tensor, y: Tensor): Tensor[] => {
+    const r = softmaxCrossEntropy(model.forward(x), y);
+    r.loss.backward();
+    opt.step();
+    opt.zeroGrad();
+    return [r.loss, r.correct];
+  };
+  return { model, opt, fn, dispose: () => { opt.dispose(); model.dispose(); } };
+}
+
+function eagerLosses(device: string, data: { x: Tensor; y: Tensor }[], lrAt: (i: number) => number): number[] {
+  const r = rig(device);
+  try {
+    return data.map((b, i) => {
+      r.opt.lr = lrAt(i);
+      return tidy(() => r.fn(b.x, b.y)[0].item());
+    });
+  } finally {
+    r.dispose();
+  }
+}
+
+function capturedLosses(device: string, data: { x: Tensor; y: Tensor }[], lrAt: (i: number) => number,
+  log: string[], inspect?: (cs: CapturedStep<Tensor[]>) => void): number[] {
+  const r = rig(device);
+  const cs = new CapturedStep(r.fn, {
+    captureKey: () => r.opt.lr, onReplay: () => { r.opt.stepCount++; }, reset: () => r.opt.zeroGrad(), log: (m) => log.push(m),
+  });
+  try {
+    const losses = data.map((b, i) => {
+      r.opt.lr = lrAt(i);
+      return cs.step(b.x, b.y)[0].item();
+    });
+    assert.equal(r.opt.stepCount, data.length);  // onReplay keeps the optimizer's count
+    inspect?.(cs);
+    return losses;
+  } finally {
+    cs.dispose();
+    r.dispose();
+  }
+}
+
+const codeOf = (e: unknown) => (e as { code?: string }).code;
+
+describe('train: captured step [cpu]', function () {
+  this.timeout(60000);
+
+  it('the capture API refuses the CPU with ERR_CAPTURE_UNSUPPORTED naming the function', () => {
+    for (const fn of ['graphCaptureBegin', 'graphCaptureEnd', 'graphCaptureAbort'] as const) {
+      assert.throws(() => native()[fn]('cpu'), (e: unknown) => {
+        assert.ok(e instanceof Error);
+        assert.equal(codeOf(e), 'ERR_CAPTURE_UNSUPPORTED');
+        assert.match(e.message, new RegExp(`^${fn}: .*cuda device`));
+        return true;
+      });
+    }
+    assert.throws(() => native().graphCaptureBegin('tpu:0'), (e: unknown) => e instanceof TypeError && /device/.test(e.message));
+  });
+
+  it('graphReplay refuses anything but a graph handle (or, without CUDA, refuses outright)', () => {
+    const t = Tensor.zeros([1]);
+    try {
+      for (const bad of [{}, null, t.handle, { device: 'cuda:0', disposed: false, dispose() {} }]) {
+        assert.throws(() => native().graphReplay(bad as never), (e: unknown) => {
+          if (native().buildInfo().cuda) return e instanceof TypeError && /graphReplay: argument 'graph' must be a graph handle/.test(e.message);
+          return codeOf(e) === 'ERR_CAPTURE_UNSUPPORTED';
+        });
+      }
+    } finally {
+      t.dispose();
+    }
+  });
+
+  it('without a usable GPU, capture on cuda:0 fails with a clear error instead of capturing', function () {
+    if (cudaUnavailableReason() === null) this.skip();
+    assert.throws(() => native().graphCaptureBegin('cuda:0'), (e: unknown) =>
+      ['ERR_CAPTURE_UNSUPPORTED', 'ERR_CUDA_UNAVAILABLE'].includes(codeOf(e) ?? '') && /cuda:0|CUDA/.test((e as Error).message));
+  });
+
+  it('falls back to eager on the CPU (logged once) with exactly the eager losses', () => {
+    const data = batches(5, 11, 'cpu');
+    try {
+      const lrAt = (i: number) => (i < 3 ? 0.1 : 0.01);
+      const want = eagerLosses('cpu', data, lrAt);
+      const log: string[] = [];
+      let mode = '';
+      const got = capturedLosses('cpu', data, lrAt, log, (cs) => { mode = cs.mode; assert.equal(cs.captures, 0); });
+      assert.deepEqual(got, want);  // the same ops in the same order: bit for bit
+      assert.equal(mode, 'eager');
+      assert.equal(log.length, 1);
+      assert.match(log[0], /running eagerly: device cpu/);
+    } finally {
+      for (const b of data) { b.x.dispose(); b.y.dispose(); }
+    }
+  });
+
+  it('capture: false runs eagerly without logging; outputs are owned by the helper', () => {
+    const data = batches(3, 12, 'cpu');
+    const r = rig('cpu');
+    const log: string[] = [];
+    const cs = new CapturedStep(r.fn, { capture: false, log: (m) => log.push(m) });
+    try {
+      const first = cs.step(data[0].x, data[0].y);
+      const loss0 = first[0].item();
+      assert.ok(Number.isFinite(loss0));
+      // Outputs survive an enclosing tidy (kept), and are replaced by the next step.
+      tidy(() => cs.step(data[1].x, data[1].y));
+      assert.equal(first[0].disposed, true);
+      assert.equal(log.length, 0);
+      assert.equal(cs.mode, 'eager');
+    } finally {
+      cs.dispose();
+      r.dispose();
+      for (const b of data) { b.x.dispose(); b.y.dispose(); }
+    }
+    assert.throws(() => cs.step(data[2].x, data[2].y), /disposed/);
+  });
+
+  it('checks its options', () => {
+    assert.throws(() => new CapturedStep(42 as never), (e: unknown) => e instanceof TypeError && /fn/.test((e as Error).message));
+    assert.throws(() => new CapturedStep(() => [], { warmup: 0 }), (e: unknown) => e instanceof RangeError && /warmup/.test((e as Error).message));
+    assert.throws(() => new CapturedStep(() => [], { maxRecaptures: -1 }), (e: unknown) => e instanceof RangeError && /maxRecaptures/.test((e as Error).message));
+    assert.throws(() => new Trainer({ capture: 'yes' as never }), (e: unknown) => e instanceof TypeError && /capture/.test((e as Error).message));
+  });
+});
+
+describe('train: captured step [cuda:0]', function () {
+  this.timeout(120000);
+  const reason = cudaUnavailableReason();
+  if (reason !== null) {
+    it(`skipped: no usable GPU (${reason.split('\n')[0]})`);
+    return;
+  }
+  const dev = 'cuda:0';
+
+  it('20 captured steps give the eager losses from the same start', () => {
+    const data = batches(20, 21, dev);
+    try {
+      const lrAt = () => 0.1;
+      const want = eagerLosses(dev, data, lrAt);
+      const log: string[] = [];
+      const got = capturedLosses(dev, data, lrAt, log, (cs) => {
+        assert.equal(cs.mode, 'captured', `fell back: ${cs.eagerReason}`);
+        assert.equal(cs.captures, 1);
+        assert.equal(cs.replays, 20 - 2 - 1);  // 2 warm-up steps, 1 captured (and replayed at once)
+      });
+      assert.deepEqual(log, []);
+      for (let i = 0; i < want.length; i++)
+        assert.ok(Math.abs(got[i] - want[i]) <= 1e-3 * Math.abs(want[i]) + 1e-5, `step ${i}: captured ${got[i]} vs eager ${want[i]}`);
+    } finally {
+      for (const b of data) { b.x.dispose(); b.y.dispose(); }
+    }
+  });
+
+  it('re-captures when the learning rate changes, and still matches eager', () => {
+    const data = batches(10, 22, dev);
+    try {
+      const lrAt = (i: number) => (i < 5 ? 0.1 : i < 8 ? 0.01 : 0.001);
+      const want = eagerLosses(dev, data, lrAt);
+      const got = capturedLosses(dev, data, lrAt, [], (cs) => {
+        assert.equal(cs.mode, 'captured', `fell back: ${cs.eagerReason}`);
+        assert.equal(cs.captures, 3);
+      });
+      for (let i = 0; i < want.length; i++)
+        assert.ok(Math.abs(got[i] - want[i]) <= 1e-3 * Math.abs(want[i]) + 1e-5, `step ${i}: captured ${got[i]} vs eager ${want[i]}`);
+    } finally {
+      for (const b of data) { b.x.dispose(); b.y.dispose(); }
+    }
+  });
+
+  it('an op that would synchronise during a capture throws the named error; the stream stays usable', () => {
+    const t = Tensor.full([4], 2, { device: dev });
+    try {
+      native().graphCaptureBegin(dev);
+      try {
+        assert.throws(() => t.dataSync(), (e: unknown) => codeOf(e) === 'ERR_CAPTURE_FORBIDDEN' && /copyToHost/.test((e as Error).message));
+        assert.throws(() => native().synchronize(dev as never), (e: unknown) => codeOf(e) === 'ERR_CAPTURE_FORBIDDEN' && /synchronize/.test((e as Error).message));
+        assert.throws(() => native().graphCaptureBegin(dev), (e: unknown) => codeOf(e) === 'ERR_CAPTURE_STATE');
+      } finally {
+        native().graphCaptureAbort(dev);
+      }
+      assert.deepEqual(Array.from(t.dataSync()), [2, 2, 2, 2]);
+      assert.throws(() => native().graphCaptureEnd(dev), (e: unknown) => codeOf(e) === 'ERR_CAPTURE_STATE');
+    } finally {
+      t.dispose();
+    }
+  });
+
+  it('a graph handle replays, reports disposal and refuses replay after dispose()', () => {
+    const t = Tensor.full([16], 1, { device: dev });
+    try {
+      native().graphCaptureBegin(dev);
+      native().axpy(1, t.handle, t.handle);  // t += t: recorded, not run
+      const g = native().graphCaptureEnd(dev);
+      assert.equal(g.device, dev);
+      assert.equal(g.disposed, false);
+      assert.deepEqual(Array.from(t.dataSync()), new Array(16).fill(1));
+      native().graphReplay(g);
+      native().graphReplay(g);
+      assert.deepEqual(Array.from(t.dataSync()), new Array(16).fill(4));
+      g.dispose();
+      g.dispose();
+      assert.equal(g.disposed, true);
+      assert.throws(() => native().graphReplay(g), (e: unknown) => e instanceof TypeError && /disposed/.test((e as Error).message));
+    } finally {
+      t.dispose();
+    }
+  });
+
+  it('a step that reads a value on the host falls back to eager with the reason, and its losses stay right', () => {
+    const data = batches(5, 23, dev);
+    const r = rig(dev);
+    const log: string[] = [];
+    const seen: number[] = [];
+    const cs = new CapturedStep((x, y) => {
+      const out = r.fn(x, y);
+      seen.push(out[0].item());  // a host read: forbidden in a capture
+      return out;
+    }, { reset: () => r.opt.zeroGrad(), log: (m) => log.push(m) });
+    try {
+      const got = data.map((b) => cs.step(b.x, b.y)[0].item());
+      assert.equal(cs.mode, 'eager');
+      assert.equal(log.length, 1);
+      assert.match(log[0], /copyToHost/);
+      const want = eagerLosses(dev, data, () => 0.1);
+      for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) <= 1e-3 * Math.abs(want[i]) + 1e-5);
+    } finally {
+      cs.dispose();
+      r.dispose();
+      for (const b of data) { b.x.dispose(); b.y.dispose(); }
+    }
+  });
+});
