@@ -6,7 +6,6 @@
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 const os = require('node:os');
-const fs = require('node:fs');
 
 const root = path.resolve(__dirname, '..');
 let cmakeJs;
@@ -24,8 +23,5 @@ const out = process.env.CUDNN_RESNET_BUILD_DIR || path.join(root, 'build');
 const args = [cmakeJs, 'compile', '--out', out, '--parallel', String(Math.max(1, os.availableParallelism?.() ?? os.cpus().length))];
 if (process.env.CUDNN_RESNET_NO_CUDA === '1') args.push('--CDCR_CUDA=OFF');
 else args.push('--CDCR_CUDA=ON');
-if (!fs.existsSync('/usr/local/cuda/bin/nvcc') || process.env.PATH?.includes('cuda')) {
-  // nvcc on PATH is enough for CMake; nothing to add.
-}
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -64,7 +64,7 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
  * Central finite differences of a scalar function f(x) at x, in float64 on the host:
  * d f / d x_i ~ (f(x + h e_i) - f(x - h e_i)) / 2h, for the indices given (all by default).
  */
-export function finiteDiff(f: (x: Float32Array) => number, x: Float32Array, h = 1e-2, indices?: number[]): Float64Array {
+export function finiteDiff<T extends Float32Array | Float64Array>(f: (x: T) => number, x: T, h = 1e-2, indices?: number[]): Float64Array {
   const idx = indices ?? Array.from({ length: x.length }, (_, i) => i);
   const g = new Float64Array(x.length);
   for (const i of idx) {
