@@ -64,13 +64,14 @@ export function progressLine(r: StepResult): string {
   if (r.skipped) return `${head}  skipped: ${r.skipped}`;
   if (r.error) return `${head}  FAILED: ${r.error}`;
   return `${head}  ${fmtFixed(r.msPerStep, 3).padStart(9)} ms/step  ${fmtInt(r.imagesPerS).padStart(8)} img/s` +
-    `  (runs ${r.runsMs.map((v) => v.toFixed(2)).join(' / ')} ms; warm-up ${fmtInt(r.warmupMs)} ms)`;
+    `  (${r.stepMode ?? 'eager'}; runs ${r.runsMs.map((v) => v.toFixed(2)).join(' / ')} ms; warm-up ${fmtInt(r.warmupMs)} ms)` +
+    (r.eagerReason && r.device !== 'cpu' ? `\n${''.padEnd(21)}eager because: ${r.eagerReason}` : '');
 }
 
 export function stepTable(results: StepResult[]): string {
-  const cols = ['model:batch', 'prec', 'ms/step', 'img/s', 'cpu ms/step', 'GFLOP/step', 'MB/step', 'floor ms', 'bound', 'ceiling img/s', '% of ceiling'];
+  const cols = ['model:batch', 'prec', 'mode', 'ms/step', 'img/s', 'cpu ms/step', 'GFLOP/step', 'MB/step', 'floor ms', 'bound', 'ceiling img/s', '% of ceiling'];
   const rows = results.map((r) => [
-    rowKey(r), label(r),
+    rowKey(r), label(r), r.stepMode,
     r.skipped ? 'skipped' : r.error ? 'FAILED' : fmtFixed(r.msPerStep, 3),
     fmtInt(r.imagesPerS), fmtFixed(r.cpuMsPerStep, 1),
     fmtFixed(r.floor.flops / 1e9, 1), fmtFixed(r.floor.bytes / 1e6, 0), fmtFixed(r.floor.minMs, 3), r.floor.bound,

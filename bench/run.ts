@@ -3,7 +3,7 @@
 // (--pytorch) and one end-to-end CIFAR-10 epoch through the data path (--e2e).
 //
 //   node dist/bench/run.js [--rows resnet20:128,resnet56:512] [--precisions fp32,bf16,fp16]
-//     [--device auto|cpu|cuda:N] [--warmup 10] [--steps 50] [--runs 3] [--tf32] [--seed 0]
+//     [--device auto|cpu|cuda:N] [--warmup 10] [--steps 50] [--runs 3] [--tf32] [--no-capture] [--seed 0]
 //     [--budget SECONDS] [--json OUT] [--out-dir bench/results]
 //     [--pytorch] [--python python3] [--pytorch-script PATH] [--pytorch-modes eager-fp32,...]
 //     [--pytorch-compile all|none|ROWS] [--pytorch-timeout 300]
@@ -20,7 +20,7 @@ import { BenchDocument, compare, comparisonTable, e2eTable, floorNote, progressL
 import { DEFAULT_ROWS, imageSizeOf, nowMs, parsePrecisions, parseRows, PROTOCOL, Row, rowKey, SGD_SETTINGS } from './protocol';
 import { benchStep, emptyResult, rowFloor, StepResult } from './step';
 
-const FLAGS = new Set(['pytorch', 'tf32', 'e2e', 'e2e-only', 'help']);
+const FLAGS = new Set(['pytorch', 'tf32', 'e2e', 'e2e-only', 'no-capture', 'help']);
 const VALUES = new Set(['report', 'rows', 'precisions', 'device', 'warmup', 'steps', 'runs', 'seed', 'budget', 'json', 'out-dir', 'python',
   'pytorch-script', 'pytorch-modes', 'pytorch-compile', 'pytorch-timeout', 'e2e-images', 'e2e-test-images', 'cache-dir']);
 
@@ -63,6 +63,7 @@ const HELP = `npm run bench -- [options]   (node dist/bench/run.js)
   --device D          auto (default), cpu or cuda:N
   --warmup/--steps/--runs N   protocol overrides (default ${PROTOCOL.warmup} / ${PROTOCOL.steps} / ${PROTOCOL.runs})
   --tf32              fp32 convolutions on TF32 tensor cores (floor uses 400 TFLOP/s)
+  --no-capture        run the step eagerly on CUDA too (default: captured as a CUDA graph after warm-up)
   --budget S          start no new row after S seconds (rows are taken in the order given)
   --json OUT          write the results document to OUT
   --out-dir DIR       also store it as DIR/<date>-<device>.json (e.g. bench/results)
@@ -106,6 +107,7 @@ export async function main(argv: string[]): Promise<number> {
   const precisions = parsePrecisions(str(a, 'precisions', 'fp32,bf16,fp16'));
   const timing = { warmup: int(a, 'warmup', PROTOCOL.warmup, 0), steps: int(a, 'steps', PROTOCOL.steps, 1), runs: int(a, 'runs', PROTOCOL.runs, 1) };
   const tf32 = a.has('tf32');
+  const capture = !a.has('no-capture');
   const seed = int(a, 'seed', 0, 0);
   const budgetS = a.has('budget') ? int(a, 'budget', 0, 1) : Infinity;
   const e2eOnly = a.has('e2e-only');
@@ -167,7 +169,7 @@ export async function main(argv: string[]): Promise<number> {
       for (const p of precisions) {
         const r = overBudget()
           ? emptyResult(row, p, { device, timing, tf32 }, { skipped: `budget of ${budgetS} s spent` })
-          : benchStep(row, p, { device, timing, tf32, seed });
+          : benchStep(row, p, { device, timing, tf32, seed, capture });
         results.push(r);
         console.log(progressLine(r));
         save();

@@ -3,7 +3,9 @@
 // (forward, softmax cross-entropy, backward, SGD), with the precision applied the way the
 // Trainer applies it: bf16/fp16 activations (here NHWC) meet fp32 master weights that
 // Conv2d and Linear cast per step (F.matchActivation), batch norm stays fp32, and fp16
-// scales the loss dynamically (MixedPrecision).
+// scales the loss dynamically (MixedPrecision). On CUDA the step is the Trainer's
+// CapturedStep (one CUDA graph replay per step after its warm-up) unless capture is off;
+// the result says which mode ran and, when capture failed, why.
 import { softmaxCrossEntropy } from '../lib/autograd';
 import { cuda } from '../lib/cuda';
 import { create } from '../lib/models/resnet';
@@ -12,6 +14,7 @@ import { Conv2d } from '../lib/nn/layers';
 import { SGD } from '../lib/optim/sgd';
 import { keep, Tensor, tidy } from '../lib/tensor';
 import { activationDType } from '../lib/train/device';
+import { CapturedStep } from '../lib/train/captured-step';
 import { MixedPrecision } from '../lib/train/precision';
 import { countModel, Floor, stepFloor } from './flops';
 import { imageSizeOf, Precision, Row, SGD_SETTINGS, timeSteps, TimingOptions } from './protocol';
@@ -38,6 +41,10 @@ export interface StepResult {
   /** fp16: the loss scale at the end and the steps skipped for overflow. */
   lossScale: number;
   skippedSteps: number;
+  /** How the timed steps ran: replays of a captured CUDA graph, or eager op by op. */
+  stepMode: 'captured' | 'eager' | null;
+  /** Why the step ran eagerly (CPU, capture disabled, capture failed), or null. */
+  eagerReason: string | null;
   /** CUDA: bytes the caching allocator held after the timed runs (emptied before the row). */
   reservedDeviceBytes: number | null;
   error: string | null;
@@ -49,6 +56,8 @@ export interface StepOptions {
   timing: TimingOptions;
   tf32?: boolean;
   seed?: number;
+  /** Capture the step as a CUDA graph on CUDA devices. Default true. */
+  capture?: boolean;
 }
 
 /** Classes of a model's head: 10 for the CIFAR nets, 1000 for the ImageNet ones. */
@@ -73,7 +82,8 @@ export function emptyResult(row: Row, precision: Precision, o: StepOptions, why:
   return {
     model: row.model, batch: row.batch, imageSize: imageSizeOf(row.model), precision, tf32: !!o.tf32 && precision === 'fp32',
     layout: precision === 'fp32' ? 'NCHW' : 'NHWC', device: o.device, timing: o.timing, msPerStep: null, imagesPerS: null,
-    runsMs: [], warmupMs: null, cpuMsPerStep: null, parameters, floor, lossScale: 1, skippedSteps: 0, reservedDeviceBytes: null,
+    runsMs: [], warmupMs: null, cpuMsPerStep: null, parameters, floor, lossScale: 1, skippedSteps: 0, stepMode: null, eagerReason: null,
+    reservedDeviceBytes: null,
     error: why.error ?? null, skipped: why.skipped ?? null,
   };
 }
@@ -109,15 +119,18 @@ export function benchStep(row: Row, precision: Precision, o: StepOptions): StepR
     const y = keep(Tensor.fromArray(labels, [row.batch], { dtype: 'int32', device }));
     owned.push(y);
 
-    const step = () => {
-      const scale = mp.lossScale;
-      tidy(() => {
-        const { loss } = softmaxCrossEntropy(model.forward(x), y);
-        if (scale === 1) loss.backward();
-        else loss.backward(Tensor.full([1], scale, { device, dtype: loss.dtype }));
-      });
-      if (mp.unscaleGradients()) opt.step();
+    // The Trainer's step, with the same device-side lr, loss scale and overflow skip.
+    const captured = new CapturedStep((xs: Tensor, ys: Tensor) => {
+      const r = softmaxCrossEntropy(model.forward(xs), ys);
+      r.loss.backward(mp.seed(r.loss));
+      opt.step({ skipIf: mp.unscale() });
+      mp.update();
       opt.zeroGrad();
+      return r.loss;
+    }, { capture: o.capture ?? true, onReplay: () => { opt.stepCount++; }, reset: () => opt.zeroGrad(), log: () => undefined });
+    owned.push(captured, mp);
+    const step = () => {
+      captured.step(x, y);
     };
     const sync = () => native().synchronize(device);
     if (onCuda) cuda.emptyCache();
@@ -131,6 +144,8 @@ export function benchStep(row: Row, precision: Precision, o: StepOptions): StepR
     res.warmupMs = t.warmupMs;
     res.lossScale = mp.lossScale;
     res.skippedSteps = mp.skipped;
+    res.stepMode = captured.mode === 'captured' ? 'captured' : 'eager';
+    res.eagerReason = captured.eagerReason;
     if (onCuda) res.reservedDeviceBytes = cuda.memoryStats(device).reserved;
   } catch (e) {
     res.error = (e instanceof Error ? e.message : String(e)).split('\n')[0];

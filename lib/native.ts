@@ -187,7 +187,18 @@ export interface NativeAddon {
 
   // ---- optimizer (bindings/sgd_binding.cpp): in place over many tensors; bufs [] when momentum is 0 ----
   sgdUpdate(params: NativeTensor[], grads: NativeTensor[], bufs: NativeTensor[], lr: number, momentum: number,
-    dampening: number, weightDecay: number, nesterov: boolean, firstStep: boolean): void;
+    dampening: number, weightDecay: number, nesterov: boolean, firstStep: boolean,
+    /** [1] float32 on the params' device, read by the update in place of lr. */
+    lrDevice?: NativeTensor | null,
+    /** float32 on the params' device: when element 0 is non-zero the update changes nothing. */
+    skipFlag?: NativeTensor | null): void;
+
+  // ---- dynamic loss scaling (bindings/loss_scale_binding.cpp), on the device; scale [1] and
+  // state [3] = {foundInf, goodSteps, skippedSteps}, float32 ----
+  /** state[0] = any grad element inf/NaN ? 1 : 0; every grad *= 1 / scale[0]. */
+  ampUnscale(grads: NativeTensor[], scale: NativeTensor, state: NativeTensor): void;
+  /** GradScaler's update: back off (and count a skip) on state[0], else grow after growthInterval good steps. */
+  ampUpdateScale(scale: NativeTensor, state: NativeTensor, growthFactor: number, backoffFactor: number, growthInterval: number): void;
 
   // ---- fills (bindings/fill_binding.cpp): in place; seeds are integers in [0, 2^53) ----
   fillConstant(t: NativeTensor, value: number): void;
@@ -222,7 +233,7 @@ export const NATIVE_EXPORTS = [
   'pool2dForward', 'pool2dBackward',
   'linearForward', 'linearBackwardData', 'linearBackwardWeight', 'linearBackwardBias',
   'softmaxCrossEntropyForward', 'softmaxCrossEntropyBackward',
-  'sgdUpdate',
+  'sgdUpdate', 'ampUnscale', 'ampUpdateScale',
   'fillConstant', 'fillUniform', 'fillNormal', 'fillKaimingNormal',
   'sum', 'l2Norms',
   'shortcutAForward', 'shortcutABackward',

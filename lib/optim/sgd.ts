@@ -2,9 +2,15 @@
 // (torch.optim.SGD: decay is added to the gradient, the first step sets the momentum buffer
 // to the gradient). One native sgdUpdate call updates a whole group of tensors, so a step
 // costs a handful of calls whatever the model's size.
+//
+// The learning rate lives in a [1] device tensor per device as well as here: setting `lr`
+// writes it at once, and the update kernel reads it when it runs. So a step recorded in a
+// CUDA graph follows a schedule without being re-captured. step({ skipIf }) makes the
+// update conditional on a device flag (the loss scaler's found-inf), again with no host
+// round trip.
 import { native } from '../native';
 import { Module } from '../nn/module';
-import { checkNumber, describe, keep, Tensor } from '../tensor';
+import { checkNumber, checkTensor, describe, keep, Tensor } from '../tensor';
 
 export interface SGDOptions {
   lr: number;
@@ -23,6 +29,7 @@ export class SGD {
   private readonly params: [string, Tensor][];
   private readonly buffers = new Map<Tensor, Tensor>();
   private _lr: number;
+  private readonly lrTensors = new Map<string, Tensor>();  // device -> [1] f32 copy of lr
   readonly momentum: number;
   readonly dampening: number;
   readonly nesterov: boolean;
@@ -55,7 +62,17 @@ export class SGD {
   }
 
   set lr(v: number) {
-    this._lr = checkNumber(v, 'SGD: lr', { min: 0 });
+    const lr = checkNumber(v, 'SGD: lr', { min: 0 });
+    if (lr === this._lr) return;  // the Trainer sets it every step; a fill per step would be waste
+    this._lr = lr;
+    for (const t of this.lrTensors.values()) native().fillConstant(t.handle, lr);
+  }
+
+  /** The device copy of lr that the update reads (created on first use). */
+  private lrOn(device: string): Tensor {
+    let t = this.lrTensors.get(device);
+    if (!t) this.lrTensors.set(device, (t = keep(Tensor.full([1], this._lr, { device }))));
+    return t;
   }
 
   /** The parameters this optimizer updates, with their names. */
@@ -63,29 +80,44 @@ export class SGD {
     return this.params.slice();
   }
 
-  /** One update of every parameter that has a gradient. */
-  step(): void {
-    // Groups by (decay, first step), the two things one native call cannot vary.
-    const groups = new Map<string, { p: Tensor[]; g: Tensor[]; b: Tensor[]; wd: number; first: boolean }>();
+  /**
+   * One update of every parameter that has a gradient. skipIf: a float32 device tensor
+   * (MixedPrecision.unscale()'s flag); when its element 0 is non-zero at the time the update
+   * runs, nothing changes. With skipIf, dampening must be 0: a skipped first update leaves
+   * a zero momentum buffer, which the next update then treats exactly like a first one
+   * only when dampening is 0.
+   */
+  step(opts: { skipIf?: Tensor | null } = {}): void {
+    const skip = opts?.skipIf ?? null;
+    if (skip !== null) {
+      checkTensor(skip, 'SGD.step: skipIf');
+      if (this.dampening !== 0) throw new RangeError(`SGD.step: skipIf requires dampening 0, got ${this.dampening}`);
+    }
+    // Groups by (device, decay, first step), what one native call cannot vary.
+    const groups = new Map<string, { p: Tensor[]; g: Tensor[]; b: Tensor[]; wd: number; first: boolean; device: string }>();
     for (const [, p] of this.params) {
       if (!p.grad) continue;
       const wd = this.excludeBnAndBiasFromDecay && p.rank === 1 ? 0 : this.weightDecay;
       let buf = this.buffers.get(p);
       const first = this.momentum !== 0 && !buf;
       if (first) {
-        buf = keep(new Tensor(native().empty(p.shape, p.dtype, p.layout, p.device)));
+        // Zeroed, not left empty: a skipped first update must leave a buffer the next reads safely.
+        buf = keep(Tensor.zeros(p.shape, { device: p.device, dtype: p.dtype, layout: p.layout }));
         this.buffers.set(p, buf);
       }
-      const key = `${wd}/${first}`;
+      const key = `${p.device}/${wd}/${first}`;
       let grp = groups.get(key);
-      if (!grp) groups.set(key, (grp = { p: [], g: [], b: [], wd, first }));
+      if (!grp) groups.set(key, (grp = { p: [], g: [], b: [], wd, first, device: p.device }));
       grp.p.push(p);
       grp.g.push(p.grad);
       if (buf && this.momentum !== 0) grp.b.push(buf);
     }
+    for (const g of groups.values())
+      if (skip && skip.device !== g.device) throw new RangeError(`SGD.step: skipIf is on ${skip.device}, parameters on ${g.device}`);
     for (const g of groups.values()) {
       native().sgdUpdate(g.p.map((t) => t.handle), g.g.map((t) => t.handle), g.b.map((t) => t.handle),
-        this._lr, this.momentum, this.dampening, g.wd, this.nesterov, g.first);
+        this._lr, this.momentum, this.dampening, g.wd, this.nesterov, g.first, this.lrOn(g.device).handle,
+        skip ? skip.handle : null);
     }
     this.stepCount++;
   }
@@ -129,10 +161,12 @@ export class SGD {
     if (stepCount !== undefined) this.stepCount = checkNumber(stepCount, 'stepCount', { integer: true, min: 0 });
   }
 
-  /** Frees the momentum buffers. */
+  /** Frees the momentum buffers and the device copies of lr. */
   dispose(): void {
     for (const b of this.buffers.values()) b.dispose();
     this.buffers.clear();
+    for (const t of this.lrTensors.values()) t.dispose();
+    this.lrTensors.clear();
   }
 }
 

@@ -2,7 +2,7 @@
 // one copy of the batch into static input buffers plus one native graphReplay call.
 //
 //   const cs = new CapturedStep((x, y) => { ...forward, backward, opt.step(), opt.zeroGrad(); return [loss, correct]; },
-//                               { captureKey: () => opt.lr, onReplay: () => opt.stepCount++, reset: () => opt.zeroGrad() });
+//                               { onReplay: () => opt.stepCount++, reset: () => opt.zeroGrad() });
 //   const [loss, correct] = cs.step(xBatch, yBatch);   // static outputs: read them, do not dispose them
 //
 // Life cycle: the first `warmup` steps run eagerly on the static buffers (they create what the
@@ -11,15 +11,13 @@
 // the rest are replays. On the CPU, with `capture: false`, or when capture fails, every step
 // runs eagerly (the reason is logged once and kept in `eagerReason`).
 //
-// What a replay cannot change: every scalar of the step (learning rate, momentum, loss scale,
-// BN momentum) is baked into its kernel launches at capture time, and every address too.
-// - The learning rate: SGD passes lr by value to its kernel (native/cuda/kernels/sgd.cu), so
-//   a new lr needs a new graph. `captureKey` names such values; when it changes the graph is
-//   dropped and the next step re-captured. A piecewise-constant schedule ('paper', multistep,
-//   epochs) re-captures at each milestone only; one that changes every step (cosine) would
-//   re-capture every step, so after `maxRecaptures` the helper gives up and runs eagerly.
-//   (Reading lr from a device scalar in the SGD kernel would lift this; that kernel is not
-//   ours to change here.)
+// What a replay cannot change: every address, and every scalar passed by value to a kernel
+// launch (momentum, weight decay, BN momentum) is baked in at capture time.
+// - The learning rate and the fp16 loss scale are not: SGD reads lr from a device tensor
+//   that setting `lr` rewrites, and MixedPrecision keeps the scale and the overflow flag on
+//   the device, so schedules and loss scaling run inside the replayed graph. `captureKey`
+//   remains for values a step function bakes in itself: when it changes, the graph is
+//   dropped and the next step re-captured; after `maxRecaptures` the helper runs eagerly.
 // - JS side effects of the step function (e.g. SGD.stepCount++) happen once per capture, not
 //   per replay: `onReplay` replays them.
 //
@@ -45,7 +43,7 @@ export interface CapturedStepOptions {
   capture?: boolean;
   /** Eager steps before the capture. Default 2 (the first creates momentum buffers; the second is a plain step). */
   warmup?: number;
-  /** A value the graph bakes in (the learning rate); when it changes, the next step re-captures. */
+  /** A value the step function bakes into the graph; when it changes, the next step re-captures. */
   captureKey?: () => unknown;
   /** Re-captures allowed before falling back to eager for good. Default 8. */
   maxRecaptures?: number;
@@ -131,8 +129,8 @@ export class CapturedStep<T extends StepOutputs> {
     if (this.graph && !Object.is(key, this.key)) {
       this.dropGraph();
       if (this.captures > this.opts.maxRecaptures) {
-        this.fallBack(`the captured step's key (e.g. the learning rate) changed ${this.captures} times; ` +
-          'a schedule that changes it every step would re-capture every step');
+        this.fallBack(`the captured step's key changed ${this.captures} times; ` +
+          'a value that changes every step would re-capture every step');
         return this.runEager(this.x, this.y);
       }
     }

@@ -301,16 +301,16 @@ export class Trainer extends EventEmitter {
     const t0 = Date.now();
     const capture = this.options.capture ?? 'auto';
     const stepper = new CapturedStep((x: Tensor, y: Tensor) => {
-      const scale = mp.lossScale;
+      // Everything here stays on the device (lr, loss scale, the overflow skip), so a replay
+      // of the captured step follows the schedule and the scaler like an eager step.
       const r = softmaxCrossEntropy(model.forward(x), y);
-      if (scale === 1) r.loss.backward();
-      else r.loss.backward(Tensor.full([1], scale, { device: st.device, dtype: r.loss.dtype }));
-      if (mp.unscaleGradients()) opt.step();
+      r.loss.backward(mp.seed(r.loss));
+      opt.step({ skipIf: mp.unscale() });
+      mp.update();
       opt.zeroGrad();
       return [r.loss, r.correct];
     }, {
-      capture: capture === 'auto' ? st.device.startsWith('cuda') && this.spec.precision !== 'fp16' : capture,
-      captureKey: () => opt.lr,  // SGD bakes lr into its kernel launch: a new lr, a new graph
+      capture: capture === 'auto' ? st.device.startsWith('cuda') : capture,
       onReplay: () => { opt.stepCount++; },
       // A capture that failed part-way ran the step's JS (gradients, step count) without its GPU work.
       reset: () => { opt.zeroGrad(); opt.stepCount = countBefore; },
@@ -419,6 +419,7 @@ export class Trainer extends EventEmitter {
     st.loader.dispose();
     st.test.dispose();
     st.opt.dispose();
+    st.mp.dispose();
     if (typeof this.options.model !== 'object') st.model.dispose();
     this.setupDone = null;
   }

@@ -50,6 +50,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   CR_EXPORT("softmaxCrossEntropyBackward", SoftmaxCrossEntropyBackward);
 
   CR_EXPORT("sgdUpdate", SgdUpdate);
+  CR_EXPORT("ampUnscale", AmpUnscale);
+  CR_EXPORT("ampUpdateScale", AmpUpdateScale);
 
   CR_EXPORT("fillConstant", FillConstant);
   CR_EXPORT("fillUniform", FillUniform);

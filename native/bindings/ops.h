@@ -76,6 +76,10 @@ Napi::Value SoftmaxCrossEntropyBackward(const Napi::CallbackInfo& info);
 // sgd_binding.cpp
 Napi::Value SgdUpdate(const Napi::CallbackInfo& info);
 
+// loss_scale_binding.cpp
+Napi::Value AmpUnscale(const Napi::CallbackInfo& info);
+Napi::Value AmpUpdateScale(const Napi::CallbackInfo& info);
+
 // fill_binding.cpp
 Napi::Value FillConstant(const Napi::CallbackInfo& info);
 Napi::Value FillUniform(const Napi::CallbackInfo& info);

@@ -1,7 +1,10 @@
-// sgdUpdate(params, grads, bufs, lr, momentum, dampening, weightDecay, nesterov, firstStep):
+// sgdUpdate(params, grads, bufs, lr, momentum, dampening, weightDecay, nesterov, firstStep
+//           [, lrDevice, skipFlag]):
 // one in-place SGD step over many float32 tensors on one device. bufs holds one momentum
 // buffer per parameter, or may be empty when momentum is 0. The hyper-parameter checks
-// are torch.optim.SGD's, reported as RangeError.
+// are torch.optim.SGD's, reported as RangeError. lrDevice ([1] float32) replaces lr, and
+// skipFlag (float32, element 0 non-zero: skip) makes the update conditional, both read on
+// the device when the update runs (see SgdParams).
 #include <string>
 
 #include "../core/backend.h"
@@ -11,7 +14,7 @@
 namespace crjs {
 
 Napi::Value SgdUpdate(const Napi::CallbackInfo& info) {
-  Args a(info, "sgdUpdate", 9);
+  Args a(info, "sgdUpdate", 9, 11);
   const char* op = a.op();
   std::vector<cr::Tensor> params = a.tensor_list(0, "params");
   std::vector<cr::Tensor> grads = a.tensor_list(1, "grads");
@@ -53,6 +56,18 @@ Napi::Value SgdUpdate(const Napi::CallbackInfo& info) {
     }
   }
   if (!need_bufs) bufs.clear();
+  p.lr_device = a.optional_tensor(9, "lrDevice");
+  p.skip_flag = a.optional_tensor(10, "skipFlag");
+  if (p.lr_device) {
+    expect_dtype(op, "lrDevice", *p.lr_device, cr::DType::F32);
+    expect_shape(op, "lrDevice", *p.lr_device, {1});
+    expect_same_device(op, "lrDevice", *p.lr_device, "params[0]", first);
+  }
+  if (p.skip_flag) {
+    expect_dtype(op, "skipFlag", *p.skip_flag, cr::DType::F32);
+    if (p.skip_flag->numel() < 1) cr::throw_range(op, "skipFlag", "must have at least one element");
+    expect_same_device(op, "skipFlag", *p.skip_flag, "params[0]", first);
+  }
   cr::backend_for(first.device()).sgd_update_(params, grads, bufs, p);
   return a.env().Undefined();
 }

@@ -61,6 +61,18 @@ struct SgdParams {
   // PyTorch semantics: the first step sets buf = grad (no dampening), later ones
   // buf = momentum * buf + (1 - dampening) * grad.
   bool first_step = false;
+  // Device scalars, so that a captured step follows an lr schedule and skips overflowed
+  // fp16 steps without re-capture or a host round trip. lr_device: [1] fp32 on the params'
+  // device, read in place of `lr`. skip_flag: [>= 1] fp32 there; when element 0 is non-zero
+  // the update leaves every parameter and buffer untouched (amp_unscale_'s found-inf flag).
+  const Tensor* lr_device = nullptr;
+  const Tensor* skip_flag = nullptr;
+};
+
+// Dynamic loss scaling, torch.cuda.amp.GradScaler's policy.
+struct LossScaleParams {
+  float growth_factor = 2.f, backoff_factor = 0.5f;
+  int growth_interval = 2000;
 };
 
 class Backend {
@@ -128,6 +140,16 @@ class Backend {
   // momentum == 0. Params and bufs are fp32; grads fp32. ----
   virtual void sgd_update_(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                            const std::vector<Tensor>& bufs, const SgdParams& p) = 0;
+
+  // ---- dynamic loss scaling (loss_scale.cpp), all on the device: scale is [1] fp32, the
+  // current loss scale; state is [3] fp32 {found_inf, good_steps, skipped_steps}. ----
+  // state[0] = 1 if any element of grads (fp32) is inf or NaN, else 0; then every grad is
+  // multiplied by 1 / scale (rounded once, as the reciprocal).
+  virtual void amp_unscale_(const std::vector<Tensor>& grads, const Tensor& scale, const Tensor& state) = 0;
+  // After the (possibly skipped) update: on found_inf, scale *= backoff, good_steps = 0 and
+  // skipped_steps += 1; otherwise good_steps += 1, and when it reaches growth_interval the
+  // scale grows by growth_factor (kept if finite) and good_steps restarts at 0.
+  virtual void amp_update_scale_(const Tensor& scale, const Tensor& state, const LossScaleParams& p) = 0;
 
   // ---- fills (fill.cpp): counter-based Philox4x32-10, so a (seed, element index) pair
   // gives the same value on every backend. ----
@@ -202,6 +224,8 @@ class Backend {
  \
   void sgd_update_(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, \
                    const std::vector<Tensor>& bufs, const SgdParams& p) override; \
+  void amp_unscale_(const std::vector<Tensor>& grads, const Tensor& scale, const Tensor& state) override; \
+  void amp_update_scale_(const Tensor& scale, const Tensor& state, const LossScaleParams& p) override; \
  \
   void fill_constant_(const Tensor& t, double value) override; \
   void fill_uniform_(const Tensor& t, double low, double high, uint64_t seed) override; \

@@ -26,6 +26,8 @@ void CpuBackend::sgd_update_(const std::vector<Tensor>& params, const std::vecto
   for (size_t t = 0; t < params.size(); t++)
     for (int64_t b = 0, n = params[t].numel(); b < n; b += kPiece) pieces.push_back({t, b, std::min(n, b + kPiece)});
 
+  if (p.skip_flag && p.skip_flag->data<float>()[0] != 0.f) return;
+  const float lr = p.lr_device ? p.lr_device->data<float>()[0] : p.lr;
   const bool use_momentum = p.momentum != 0.f;
   parallel_for(static_cast<int64_t>(pieces.size()), 1, [&](int64_t lo, int64_t hi) {
     for (int64_t k = lo; k < hi; k++) {
@@ -40,7 +42,7 @@ void CpuBackend::sgd_update_(const std::vector<Tensor>& params, const std::vecto
           buf[i] = p.first_step ? d : p.momentum * buf[i] + (1.f - p.dampening) * d;
           d = p.nesterov ? d + p.momentum * buf[i] : buf[i];
         }
-        w[i] -= p.lr * d;
+        w[i] -= lr * d;
       }
     }
   });

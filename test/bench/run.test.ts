@@ -48,7 +48,7 @@ describe('bench: npm run bench on the CPU', function () {
       '--json', json, '--out-dir', outDir]);
     assert.equal(r.status, 0, r.out);
     assert.match(r.out, /REDUCED: not the protocol/);
-    assert.match(r.out, /^resnet20:8 +fp32 +[\d.]+ +[\d,.]+ /m);
+    assert.match(r.out, /^resnet20:8 +fp32 +eager +[\d.]+ +[\d,.]+ /m);
     const doc = JSON.parse(fs.readFileSync(json, 'utf8')) as BenchDocument;
     assert.equal(doc.schema, 'cudnn-resnet-bench/1');
     assert.deepEqual({ warmup: doc.protocol.warmup, steps: doc.protocol.steps, runs: doc.protocol.runs }, { warmup: 1, steps: 2, runs: 1 });
@@ -79,7 +79,7 @@ describe('bench: npm run bench on the CPU', function () {
     // --report prints the same table from the stored file
     const rep = bench(['--report', json]);
     assert.equal(rep.status, 0, rep.out);
-    assert.match(rep.out, /^resnet20:8 +fp32 +[\d.]+ +[\d,.]+ .* compute /m);
+    assert.match(rep.out, /^resnet20:8 +fp32 +eager +[\d.]+ +[\d,.]+ .* compute /m);
   });
 
   it('--pytorch: runs the reference per row and prints ours / PyTorch (stand-in python)', () => {

@@ -20,6 +20,10 @@ describe('bench: one step row', function () {
       // fp16 scales the loss (2^16 to start, as PyTorch's GradScaler); the others do not
       assert.equal(r.lossScale, p === 'fp16' ? 65536 : 1);
       assert.ok((r.cpuMsPerStep as number) > 0);
+      // the Trainer's CapturedStep ran it, eagerly here, and says why
+      assert.equal(r.stepMode, 'eager');
+      assert.match(r.eagerReason ?? '', /CUDA graphs need a cuda device/);
+      assert.equal(r.skippedSteps, 0);
       assert.equal(memory().liveTensors, live);
     });
   }

@@ -18,7 +18,10 @@ struct SgdScalars {
   bool nesterov, first_step, use_momentum;
 };
 
-__global__ void sgd_kernel(TensorBatch<3> b, SgdScalars s) {
+// lr_device / skip: device scalars (may be null) that override s.lr and skip the update.
+__global__ void sgd_kernel(TensorBatch<3> b, SgdScalars s, const float* lr_device, const float* skip) {
+  if (skip && *skip != 0.f) return;
+  const float lr = lr_device ? *lr_device : s.lr;
   int t = batch_tensor_of(b, blockIdx.x);
   int64_t chunk = blockIdx.x - b.block_start[t];
   float* p = static_cast<float*>(b.ptr[0][t]);
@@ -36,7 +39,7 @@ __global__ void sgd_kernel(TensorBatch<3> b, SgdScalars s) {
       buf[i] = m;
       g = s.nesterov ? __fadd_rn(g, __fmul_rn(s.momentum, m)) : m;
     }
-    p[i] = __fsub_rn(pv, __fmul_rn(s.lr, g));
+    p[i] = __fsub_rn(pv, __fmul_rn(lr, g));
   }
 }
 
@@ -59,7 +62,8 @@ void CudaBackend::sgd_update_(const std::vector<Tensor>& params, const std::vect
         b.ptr[2][slot] = s.use_momentum ? bufs[i].raw() : nullptr;
       },
       [&](cuda::TensorBatch<3>& b, int blocks) {
-        cuda::sgd_kernel<<<blocks, 256, 0, ctx_->stream>>>(b, s);
+        cuda::sgd_kernel<<<blocks, 256, 0, ctx_->stream>>>(
+            b, s, p.lr_device ? p.lr_device->data<float>() : nullptr, p.skip_flag ? p.skip_flag->data<float>() : nullptr);
         CR_LAUNCH_CHECK("sgdUpdate", std::to_string(params.size()) + " parameters");
       });
 }

@@ -75,6 +75,68 @@ describeDevices('SGD', ({ device, rtol }) => {
   });
 });
 
+describeDevices('SGD: device-side lr and skip', ({ device, rtol }) => {
+  it('a new lr reaches the update through its device copy (as a captured step needs)', () => {
+    const h: Hyper = { lr: 0.1, momentum: 0.9, dampening: 0, nesterov: false, weightDecay: 1e-4 };
+    const init = randn(12, 5);
+    const grads = [0, 1, 2].map((k) => randn(12, 50 + k));
+    const p = Tensor.fromArray(init, [12], { device });
+    const opt = new SGD([p], h);
+    const lrs = [0.1, 0.02, 0.5];
+    grads.forEach((g, k) => {
+      opt.lr = lrs[k];
+      if (p.grad) p.grad.dispose();
+      p.grad = Tensor.fromArray(g, [12], { device });
+      opt.step();
+    });
+    // torch.optim.SGD in float64 with the lr of each step
+    const want = Float64Array.from(init);
+    const buf = new Float64Array(12);
+    grads.forEach((g, k) => {
+      for (let i = 0; i < 12; i++) {
+        const d = g[i] + h.weightDecay * want[i];
+        buf[i] = k === 0 ? d : h.momentum * buf[i] + d;
+        want[i] -= lrs[k] * buf[i];
+      }
+    });
+    assertClose(p.dataSync(), want, rtol * 10, 'param');
+    opt.dispose();
+    p.dispose();
+  });
+
+  it('step({ skipIf }) leaves parameters and buffers alone while the flag is set', () => {
+    const p = Tensor.fromArray([1, 2, 3], [3], { device });
+    const flag = Tensor.fromArray([1, 0, 0], [3], { device });
+    const opt = new SGD([p], { lr: 0.5, momentum: 0.9 });
+    p.grad = Tensor.fromArray([1, 1, 1], [3], { device });
+    opt.step({ skipIf: flag });  // the first step, skipped: the buffer stays zero
+    assert.deepEqual(Array.from(p.dataSync()), [1, 2, 3]);
+    assert.deepEqual(Array.from(opt.stateDict().get('momentum_buffer.0')!.dataSync()), [0, 0, 0]);
+    flag.copyFrom(Tensor.zeros([3], { device }));
+    opt.step({ skipIf: flag });  // acts as the first step: buf = grad
+    assert.deepEqual(Array.from(p.dataSync()), [0.5, 1.5, 2.5]);
+    assert.deepEqual(Array.from(opt.stateDict().get('momentum_buffer.0')!.dataSync()), [1, 1, 1]);
+    opt.dispose();
+    p.dispose();
+    flag.dispose();
+  });
+
+  it('skipIf is checked: a tensor, and dampening 0', () => {
+    const p = Tensor.fromArray([1], [1], { device });
+    p.grad = Tensor.fromArray([1], [1], { device });
+    const flag = Tensor.zeros([1], { device });
+    const damp = new SGD([p], { lr: 0.1, momentum: 0.9, dampening: 0.1 });
+    assertThrowsNamed(() => damp.step({ skipIf: flag }), RangeError, 'skipIf', 'dampening');
+    const plain = new SGD([p], { lr: 0.1 });
+    assertThrowsNamed(() => plain.step({ skipIf: 1 as never }), TypeError, 'skipIf');
+    assert.deepEqual(Array.from(p.dataSync()), [1]);
+    damp.dispose();
+    plain.dispose();
+    flag.dispose();
+    p.dispose();
+  });
+});
+
 describe('SGD from a Module', () => {
   it('names momentum buffers after parameters; excludes BN and biases from decay by rank', () => {
     const m = new Sequential(new Linear(3, 2, { seed: 1 }), new BatchNorm2d(2));

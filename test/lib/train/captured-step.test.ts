@@ -2,8 +2,10 @@
 // CapturedStep against plain eager steps from the same start. The CPU suite checks the
 // refusal (ERR_CAPTURE_UNSUPPORTED) and the eager fallback, which must give exactly the
 // eager losses; the cuda:0 suite (pending with the reason where no GPU is usable) checks
-// that 20 captured steps track 20 eager ones, re-capture on an lr change, and that an op
-// which would synchronise during a capture throws the named error and leaves the stream usable.
+// that 20 captured steps track 20 eager ones (fp32, and fp16 NHWC with loss scaling and
+// overflow skips inside the graph), that an lr schedule needs no re-capture while a
+// captureKey change does, and that an op which would synchronise during a capture throws
+// the named error and leaves the stream usable.
 import * as assert from 'node:assert/strict';
 
 import { softmaxCrossEntropy } from '../../../lib/autograd';
@@ -13,6 +15,7 @@ import { Module } from '../../../lib/nn/module';
 import { SGD } from '../../../lib/optim/sgd';
 import { Tensor, tidy } from '../../../lib/tensor';
 import { CapturedStep } from '../../../lib/train/captured-step';
+import { MixedPrecision } from '../../../lib/train/precision';
 import { Trainer } from '../../../lib/train/trainer';
 import { cudaUnavailableReason } from '../../helpers/devices';
 import { rng } from '../../helpers/reference';
@@ -34,26 +37,31 @@ function batches(n: number, seed: number, device: string): { x: Tensor; y: Tenso
 interface Rig {
   model: Module;
   opt: SGD;
+  mp: MixedPrecision;
   fn: (x: Tensor, y: Tensor) => Tensor[];
   dispose(): void;
 }
 
-function rig(device: string): Rig {
+// fp16: NHWC half batches, fp32 masters, the loss scaled from `initScale` on the device.
+function rig(device: string, precision: 'fp32' | 'fp16' = 'fp32', initScale = 2 ** 16): Rig {
   const model = createModel('resnet8', { classes: CLASSES, seed: 3, device });
   model.train();
-  const opt = new SGD(model, { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
+  const mp = new MixedPrecision(model, precision, { initScale });
+  const opt = new SGD(mp.masters, { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
   const fn = (x: Tensor, y: Tensor): Tensor[] => {
     const r = softmaxCrossEntropy(model.forward(x), y);
-    r.loss.backward();
-    opt.step();
+    r.loss.backward(mp.seed(r.loss));
+    opt.step({ skipIf: mp.unscale() });
+    mp.update();
     opt.zeroGrad();
     return [r.loss, r.correct];
   };
-  return { model, opt, fn, dispose: () => { opt.dispose(); model.dispose(); } };
+  return { model, opt, mp, fn, dispose: () => { opt.dispose(); mp.dispose(); model.dispose(); } };
 }
 
-function eagerLosses(device: string, data: { x: Tensor; y: Tensor }[], lrAt: (i: number) => number): number[] {
-  const r = rig(device);
+function eagerLosses(device: string, data: { x: Tensor; y: Tensor }[], lrAt: (i: number) => number,
+  make: () => Rig = () => rig(device)): number[] {
+  const r = make();
   try {
     return data.map((b, i) => {
       r.opt.lr = lrAt(i);
@@ -65,18 +73,22 @@ function eagerLosses(device: string, data: { x: Tensor; y: Tensor }[], lrAt: (i:
 }
 
 function capturedLosses(device: string, data: { x: Tensor; y: Tensor }[], lrAt: (i: number) => number,
-  log: string[], inspect?: (cs: CapturedStep<Tensor[]>) => void): number[] {
-  const r = rig(device);
+  log: string[], inspect?: (cs: CapturedStep<Tensor[]>, r: Rig) => void,
+  opts: { make?: () => Rig; keyAt?: (i: number) => unknown } = {}): number[] {
+  const r = (opts.make ?? (() => rig(device)))();
+  let i = 0;
   const cs = new CapturedStep(r.fn, {
-    captureKey: () => r.opt.lr, onReplay: () => { r.opt.stepCount++; }, reset: () => r.opt.zeroGrad(), log: (m) => log.push(m),
+    captureKey: opts.keyAt ? () => opts.keyAt?.(i) : undefined,
+    onReplay: () => { r.opt.stepCount++; }, reset: () => r.opt.zeroGrad(), log: (m) => log.push(m),
   });
   try {
-    const losses = data.map((b, i) => {
-      r.opt.lr = lrAt(i);
+    const losses = data.map((b, k) => {
+      i = k;
+      r.opt.lr = lrAt(k);
       return cs.step(b.x, b.y)[0].item();
     });
     assert.equal(r.opt.stepCount, data.length);  // onReplay keeps the optimizer's count
-    inspect?.(cs);
+    inspect?.(cs, r);
     return losses;
   } finally {
     cs.dispose();
@@ -196,17 +208,60 @@ describe('train: captured step [cuda:0]', function () {
     }
   });
 
-  it('re-captures when the learning rate changes, and still matches eager', () => {
+  it('follows an lr schedule without re-capturing (lr is read on the device), and still matches eager', () => {
     const data = batches(10, 22, dev);
     try {
       const lrAt = (i: number) => (i < 5 ? 0.1 : i < 8 ? 0.01 : 0.001);
       const want = eagerLosses(dev, data, lrAt);
       const got = capturedLosses(dev, data, lrAt, [], (cs) => {
         assert.equal(cs.mode, 'captured', `fell back: ${cs.eagerReason}`);
-        assert.equal(cs.captures, 3);
+        assert.equal(cs.captures, 1);
       });
       for (let i = 0; i < want.length; i++)
         assert.ok(Math.abs(got[i] - want[i]) <= 1e-3 * Math.abs(want[i]) + 1e-5, `step ${i}: captured ${got[i]} vs eager ${want[i]}`);
+    } finally {
+      for (const b of data) { b.x.dispose(); b.y.dispose(); }
+    }
+  });
+
+  it('re-captures when its captureKey changes', () => {
+    const data = batches(8, 24, dev);
+    try {
+      const got = capturedLosses(dev, data, () => 0.1, [], (cs) => {
+        assert.equal(cs.mode, 'captured', `fell back: ${cs.eagerReason}`);
+        assert.equal(cs.captures, 2);
+      }, { keyAt: (i) => (i < 5 ? 'a' : 'b') });
+      const want = eagerLosses(dev, data, () => 0.1);
+      for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) <= 1e-3 * Math.abs(want[i]) + 1e-5, `step ${i}`);
+    } finally {
+      for (const b of data) { b.x.dispose(); b.y.dispose(); }
+    }
+  });
+
+  it('fp16 NHWC: 20 captured steps with loss scaling and overflow skips in the graph match eager', () => {
+    // A start of 2^20 overflows the fp16 gradients (2^20 / batch > 65504): the first steps are skipped on the device,
+    // halving the scale each time, inside the replayed graph as in the eager run.
+    const data = batches(20, 25, dev).map((b) => {
+      const x = b.x.to({ dtype: 'float16', layout: 'NHWC' });
+      b.x.dispose();
+      return { x, y: b.y };
+    });
+    try {
+      const make = () => rig(dev, 'fp16', 2 ** 20);
+      let eagerSkips = 0;
+      const want = eagerLosses(dev, data, () => 0.1, () => {
+        const r = make();
+        const dispose = r.dispose;
+        return { ...r, dispose: () => { eagerSkips = r.mp.skipped; dispose(); } };
+      });
+      const got = capturedLosses(dev, data, () => 0.1, [], (cs, r) => {
+        assert.equal(cs.mode, 'captured', `fell back: ${cs.eagerReason}`);
+        assert.equal(cs.captures, 1);
+        assert.equal(r.mp.skipped, eagerSkips);
+      }, { make });
+      assert.ok(eagerSkips > 0, 'the start scale should have overflowed at least once');
+      for (let i = 0; i < want.length; i++)
+        assert.ok(Math.abs(got[i] - want[i]) <= 2e-3 * Math.abs(want[i]) + 1e-4, `step ${i}: captured ${got[i]} vs eager ${want[i]}`);
     } finally {
       for (const b of data) { b.x.dispose(); b.y.dispose(); }
     }

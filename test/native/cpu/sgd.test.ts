@@ -80,6 +80,37 @@ describeDevices('sgd', (d) => {
     disposeAll(p, g);
   });
 
+  it('reads lr from a device tensor when given one, bit for bit like the number', () => {
+    const r = rng(7);
+    const init = Float32Array.from(normals(1000, r));
+    const grad = Float32Array.from(normals(1000, r));
+    const a = make(init, [1000], dev), b = make(init, [1000], dev), g = make(grad, [1000], dev);
+    const ba = make(new Float32Array(1000), [1000], dev), bb = make(new Float32Array(1000), [1000], dev);
+    const lr = make([0.3], [1], dev);
+    nat().sgdUpdate([a], [g], [ba], 999, 0.9, 0, 1e-4, false, true, lr);  // 999 is ignored
+    nat().sgdUpdate([b], [g], [bb], 0.3, 0.9, 0, 1e-4, false, true);
+    assert.deepEqual(readNCHW(a), readNCHW(b));
+    nat().fillConstant(lr, 0.01);  // a schedule writes the tensor; the next update reads it
+    nat().sgdUpdate([a], [g], [ba], 999, 0.9, 0, 1e-4, false, false, lr);
+    nat().sgdUpdate([b], [g], [bb], 0.01, 0.9, 0, 1e-4, false, false);
+    assert.deepEqual(readNCHW(a), readNCHW(b));
+    assert.deepEqual(readNCHW(ba), readNCHW(bb));
+    disposeAll(a, b, g, ba, bb, lr);
+  });
+
+  it('changes nothing while the skip flag is set, and updates once it is cleared', () => {
+    const p = make([1, 2], [2], dev), g = make([0.5, -0.5], [2], dev), b = make([7, 7], [2], dev);
+    const flag = make([1, 5, 0], [3], dev);  // element 0 decides; the rest is the scaler's state
+    nat().sgdUpdate([p], [g], [b], 0.1, 0.9, 0, 0, false, false, null, flag);
+    assert.deepEqual([...readNCHW(p)], [1, 2]);
+    assert.deepEqual([...readNCHW(b)], [7, 7]);
+    nat().fillConstant(flag, 0);
+    nat().sgdUpdate([p], [g], [b], 0.1, 0.9, 0, 0, false, false, null, flag);
+    close(readNCHW(b), [f(f(0.9 * 7) + 0.5), f(f(0.9 * 7) - 0.5)], 1e-6, 'buf');
+    close(readNCHW(p), [f(1 - f(f(0.1) * f(f(0.9 * 7) + 0.5))), f(2 - f(f(0.1) * f(f(0.9 * 7) - 0.5)))], 1e-6, 'param');
+    disposeAll(p, g, b, flag);
+  });
+
   it('refuses bad arguments, naming them', () => {
     const p = make([1, 2, 3], [3], dev), g = make([1, 2, 3], [3], dev), b = make([0, 0, 0], [3], dev);
     const g4 = make([1, 2, 3, 4], [4], dev);
@@ -98,6 +129,12 @@ describeDevices('sgd', (d) => {
     assertThrowsNamed(upd([p], [g, 'x'] as unknown as NativeTensor[], [b], 0.1, 0.9, 0, 0, false, false), TypeError, "'grads[1]'");
     assertThrowsNamed(upd(p, [g], [b], 0.1, 0.9, 0, 0, false, false), TypeError, "'params'", 'array');
     assertThrowsNamed(upd([p], [g], [b], Number.NaN, 0.9, 0, 0, false, false), RangeError, "'lr'");
+    const two = make([0.1, 0.1], [2], dev), i32 = nat().fromTypedArray(new Int32Array(1), [1], 'int32', 'NCHW', dev);
+    assertThrowsNamed(upd([p], [g], [b], 0.1, 0.9, 0, 0, false, false, two), RangeError, "'lrDevice'", '[1]');
+    assertThrowsNamed(upd([p], [g], [b], 0.1, 0.9, 0, 0, false, false, i32), TypeError, "'lrDevice'", 'float32');
+    assertThrowsNamed(upd([p], [g], [b], 0.1, 0.9, 0, 0, false, false, null, i32), TypeError, "'skipFlag'", 'float32');
+    assertThrowsNamed(upd([p], [g], [b], 0.1, 0.9, 0, 0, false, false, null, 'x'), TypeError, "'skipFlag'");
+    disposeAll(two, i32);
     // Nothing was modified by the refused calls.
     assert.deepEqual([...readNCHW(p)], [1, 2, 3]);
     disposeAll(p, g, b, g4, half);
