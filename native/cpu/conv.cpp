@@ -265,28 +265,32 @@ Tensor CpuBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, con
   float* dw = out.data();
   const int64_t crs = g.crs(), pq = g.pq(), kcrs = g.K * crs;
   std::fill(dw, dw + kcrs, 0.f);
-  // Each worker sums its images into a private dw, then adds it to the result once.
-  struct Scratch {
-    std::unique_ptr<float[]> col;
-    std::vector<float> part;
-  };
-  over_images(
-      g.N, [&] { return Scratch{scratch_floats(g.col_floats()), std::vector<float>(kcrs)}; },
-      [&](int64_t n, Scratch& s) {
+  // A fixed split of the images into one contiguous run per worker, each summed into a
+  // private dw, then the runs added in order: the same sum on every call (dynamic image
+  // scheduling made training runs differ in the last bits from one run to the next).
+  const int64_t runs = std::min<int64_t>(cpu_threads(), g.N);
+  std::vector<std::vector<float>> parts(static_cast<size_t>(runs));
+  parallel_for(runs, 1, [&](int64_t r0, int64_t r1) {
+    std::unique_ptr<float[]> col = scratch_floats(g.col_floats());
+    for (int64_t r = r0; r < r1; r++) {
+      std::vector<float>& part = parts[static_cast<size_t>(r)];
+      part.assign(static_cast<size_t>(kcrs), 0.f);
+      for (int64_t n = r * g.N / runs; n < (r + 1) * g.N / runs; n++) {
         for (int64_t oh0 = 0; oh0 < g.P; oh0 += g.band) {
           const int64_t oh1 = std::min(g.P, oh0 + g.band), cols = (oh1 - oh0) * g.Q;
           const float* src = xs + n * g.chw();
           if (!g.direct()) {
-            im2col(g, src, oh0, oh1, s.col.get());
-            src = s.col.get();
+            im2col(g, src, oh0, oh1, col.get());
+            src = col.get();
           }
           // part += dy_n[:, band] . col^T: col read as [cols, CRS] through swapped strides.
-          sgemm(g.K, crs, cols, 1.f, dys + n * g.K * pq + oh0 * g.Q, pq, 1, src, 1, cols, 1.f, s.part.data(), crs, 1);
+          sgemm(g.K, crs, cols, 1.f, dys + n * g.K * pq + oh0 * g.Q, pq, 1, src, 1, cols, 1.f, part.data(), crs, 1);
         }
-      },
-      [&](Scratch& s) {
-        for (int64_t i = 0; i < kcrs; i++) dw[i] += s.part[i];
-      });
+      }
+    }
+  });
+  for (const std::vector<float>& part : parts)
+    for (int64_t i = 0; i < kcrs; i++) dw[i] += part[static_cast<size_t>(i)];
   return out.finish();
 }
 
