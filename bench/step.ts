@@ -12,7 +12,7 @@ import { create } from '../lib/models/resnet';
 import { native } from '../lib/native';
 import { Conv2d } from '../lib/nn/layers';
 import { SGD } from '../lib/optim/sgd';
-import { keep, Tensor, tidy } from '../lib/tensor';
+import { keep, Tensor } from '../lib/tensor';
 import { activationDType } from '../lib/train/device';
 import { CapturedStep } from '../lib/train/captured-step';
 import { MixedPrecision } from '../lib/train/precision';

@@ -56,6 +56,8 @@ export interface NativeBatchNormForward {
   y: NativeTensor;
   saveMean: NativeTensor;
   saveInvStd: NativeTensor;
+  /** Opaque state for batchNormBackward (cuDNN's fused-kernel reserve space on CUDA), or null. */
+  reserve: NativeTensor | null;
 }
 
 export interface NativeBatchNormBackward {
@@ -123,6 +125,8 @@ export interface NativeAddon {
   toDevice(x: NativeTensor, device: DeviceName): NativeTensor;
   cast(x: NativeTensor, dtype: DTypeName): NativeTensor;
   toLayout(x: NativeTensor, layout: LayoutName): NativeTensor;
+  /** cast + toLayout in one pass (one kernel on CUDA); layout must be NCHW unless x is 4-D. Always a new tensor. */
+  convert(x: NativeTensor, dtype: DTypeName, layout: LayoutName): NativeTensor;
   /** A view sharing storage; same element count, layout must be NCHW for rank changes. */
   reshape(x: NativeTensor, shape: number[]): NativeTensor;
   /** dst <- src, equal shape/dtype/layout, any devices. */
@@ -161,7 +165,9 @@ export interface NativeAddon {
   batchNormForwardInference(x: NativeTensor, gamma: NativeTensor, beta: NativeTensor, runningMean: NativeTensor,
     runningVar: NativeTensor, eps: number, residual: NativeTensor | null, relu: boolean): NativeTensor;
   batchNormBackward(dy: NativeTensor, x: NativeTensor, gamma: NativeTensor, saveMean: NativeTensor, saveInvStd: NativeTensor,
-    eps: number, y: NativeTensor | null, relu: boolean, hasResidual: boolean): NativeBatchNormBackward;
+    eps: number, y: NativeTensor | null, relu: boolean, hasResidual: boolean,
+    /** With reserve: the forward's beta and reserve, for the backward of the kernel the forward ran. */
+    beta?: NativeTensor | null, reserve?: NativeTensor | null): NativeBatchNormBackward;
 
   // ---- activation and elementwise (bindings/elementwise_binding.cpp) ----
   reluForward(x: NativeTensor): NativeTensor;
@@ -223,7 +229,7 @@ export interface NativeAddon {
 
 /** Every name NativeAddon declares, checked against the addon's exports by a test. */
 export const NATIVE_EXPORTS = [
-  'empty', 'full', 'fromTypedArray', 'toDevice', 'cast', 'toLayout', 'reshape', 'copyInto', 'synchronize',
+  'empty', 'full', 'fromTypedArray', 'toDevice', 'cast', 'toLayout', 'convert', 'reshape', 'copyInto', 'synchronize',
   'memoryStats', 'buildInfo',
   'cudaInfo', 'cudaMemoryStats', 'cudaEmptyCache',
   'graphCaptureBegin', 'graphCaptureEnd', 'graphCaptureAbort', 'graphReplay',

@@ -1,15 +1,17 @@
 // The Tensor users program against: a native handle plus the autograd fields, deterministic
 // disposal (dispose(), `using`, tidy() scopes) and argument checks that run before any
 // native call, so a mistake is reported in terms of the public API.
-import { DTypeName, LayoutName, native, NativeMemoryStats, NativeTensor, NativeTypedArray } from './native';
+import { native, NativeMemoryStats, NativeTensor, NativeTypedArray } from './native';
 
-export type DType = DTypeName;
-export type Layout = LayoutName;
-export type Device = string;
+import {
+  checkDevice, checkDType, checkLayout, checkNumber, checkSeed, checkShape, describe, Device, DType, DTYPES, Layout, numel,
+} from './checks';
+
+export {
+  checkDevice, checkDType, checkLayout, checkNumber, checkSeed, checkShape, describe, DTYPES, LAYOUTS, numel,
+} from './checks';
+export type { Device, DType, Layout } from './checks';
 export type TensorData = Float32Array | Int32Array | Uint8Array;
-
-export const DTYPES: readonly DType[] = ['float32', 'float16', 'bfloat16', 'int32', 'uint8'];
-export const LAYOUTS: readonly Layout[] = ['NCHW', 'NHWC'];
 
 /** Options shared by the static constructors. */
 export interface TensorOptions {
@@ -26,64 +28,12 @@ export interface GradNode {
 
 // ---------------------------------------------------------------- argument checks
 
-export function checkShape(shape: unknown, arg = 'shape'): number[] {
-  if (!Array.isArray(shape)) throw new TypeError(`${arg} must be an array of positive integers, got ${describe(shape)}`);
-  if (shape.length === 0 || shape.length > 8) throw new RangeError(`${arg} must have 1 to 8 dimensions, got ${shape.length}`);
-  for (const [i, s] of shape.entries()) {
-    if (typeof s !== 'number' || !Number.isInteger(s)) throw new TypeError(`${arg}[${i}] must be an integer, got ${describe(s)}`);
-    if (s < 1) throw new RangeError(`${arg}[${i}] must be >= 1, got ${s}`);
-  }
-  return shape.slice();
-}
-
-export function checkDType(dtype: unknown, arg = 'dtype'): DType {
-  if (typeof dtype !== 'string' || !(DTYPES as readonly string[]).includes(dtype))
-    throw new TypeError(`${arg} must be one of ${DTYPES.join(', ')}, got ${describe(dtype)}`);
-  return dtype as DType;
-}
-
-export function checkLayout(layout: unknown, arg = 'layout'): Layout {
-  if (layout !== 'NCHW' && layout !== 'NHWC') throw new TypeError(`${arg} must be 'NCHW' or 'NHWC', got ${describe(layout)}`);
-  return layout;
-}
-
-export function checkDevice(device: unknown, arg = 'device'): Device {
-  if (typeof device !== 'string' || !/^(cpu|cuda:\d+)$/.test(device))
-    throw new TypeError(`${arg} must be 'cpu' or 'cuda:N', got ${describe(device)}`);
-  return device;
-}
-
 export function checkTensor(t: unknown, arg: string): Tensor {
   if (!(t instanceof Tensor)) throw new TypeError(`${arg} must be a Tensor, got ${describe(t)}`);
   if (t.disposed) throw new TypeError(`${arg} has been disposed`);
   return t;
 }
 
-export function checkNumber(v: unknown, arg: string, opts: { min?: number; max?: number; integer?: boolean } = {}): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`${arg} must be a finite number, got ${describe(v)}`);
-  if (opts.integer && !Number.isInteger(v)) throw new TypeError(`${arg} must be an integer, got ${v}`);
-  if (opts.min !== undefined && v < opts.min) throw new RangeError(`${arg} must be >= ${opts.min}, got ${v}`);
-  if (opts.max !== undefined && v > opts.max) throw new RangeError(`${arg} must be <= ${opts.max}, got ${v}`);
-  return v;
-}
-
-export function checkSeed(seed: unknown, arg = 'seed'): number {
-  return checkNumber(seed, arg, { integer: true, min: 0, max: Number.MAX_SAFE_INTEGER });
-}
-
-export function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (v === undefined) return 'undefined';
-  if (v instanceof Tensor) return `Tensor(${v.shape.join('x')})`;
-  if (Array.isArray(v)) return `[${v.slice(0, 8).map(describe).join(', ')}${v.length > 8 ? ', ...' : ''}]`;
-  if (typeof v === 'string') return `'${v}'`;
-  if (typeof v === 'object') return (v as object).constructor?.name ?? 'object';
-  return String(v);
-}
-
-export function numel(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
 
 // ---------------------------------------------------------------- tidy scopes
 
@@ -266,9 +216,10 @@ export class Tensor implements Disposable {
       h = n;
     };
     if (opts.device !== undefined && checkDevice(opts.device, 'to: device') !== h.device) step(native().toDevice(h, opts.device));
-    if (opts.dtype !== undefined && checkDType(opts.dtype, 'to: dtype') !== h.dtype) step(native().cast(h, opts.dtype));
-    if (opts.layout !== undefined && checkLayout(opts.layout, 'to: layout') !== h.layout && h.shape.length === 4)
-      step(native().toLayout(h, opts.layout));
+    const dtype = opts.dtype !== undefined ? checkDType(opts.dtype, 'to: dtype') : h.dtype;
+    const layout = opts.layout !== undefined ? checkLayout(opts.layout, 'to: layout') : h.layout;
+    const keepLayout = h.shape.length === 4 ? layout : h.layout;  // only 4-D tensors have one
+    if (dtype !== h.dtype || keepLayout !== h.layout) step(native().convert(h, dtype, keepLayout));
     if (temps.length === 0) step(native().toDevice(h, h.device));
     for (const t of temps.slice(0, -1)) t.dispose();
     return new Tensor(temps[temps.length - 1]);

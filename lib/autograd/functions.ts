@@ -114,17 +114,23 @@ export function batchNorm(x: Tensor, weight: Tensor, bias: Tensor, runningMean: 
   const y = wrap(f.y);
   const saveMean = wrap(f.saveMean);
   const saveInvStd = wrap(f.saveInvStd);
+  // The fused CUDA kernel's reserve space: its backward reads it (with beta) instead of
+  // re-deriving the ReLU mask from y and running the plain backward.
+  const reserve = f.reserve ? wrap(f.reserve) : null;
   const node = record('batchNorm', y, [x, weight, bias, residual], (g) => {
-    const b = native().batchNormBackward(g.handle, x.handle, weight.handle, saveMean.handle, saveInvStd.handle, eps, relu ? y.handle : null, relu, residual !== null);
+    const b = native().batchNormBackward(g.handle, x.handle, weight.handle, saveMean.handle, saveInvStd.handle, eps,
+      relu ? y.handle : null, relu, residual !== null, reserve ? bias.handle : null, reserve ? reserve.handle : null);
     return [wrap(b.dx), wrap(b.dgamma), wrap(b.dbeta), b.dresidual ? wrap(b.dresidual) : null];
   });
   if (node) {
     node.save(x, weight);
     if (relu) node.save(y);
-    node.savePrivate(saveMean, saveInvStd);
+    if (reserve) node.save(bias);
+    node.savePrivate(saveMean, saveInvStd, ...(reserve ? [reserve] : []));
   } else {
     saveMean.dispose();
     saveInvStd.dispose();
+    reserve?.dispose();
   }
   return y;
 }
@@ -247,15 +253,28 @@ export function toLayout(x: Tensor, layout: Layout): Tensor {
   return y;
 }
 
+/** cast and toLayout in one op (one pass over the data; one kernel each way on CUDA). */
+export function convert(x: Tensor, dtype: DType, layout: Layout): Tensor {
+  checkTensor(x, 'convert: x');
+  expectFloat(x, 'convert: x');
+  if (dtype !== 'float32' && dtype !== 'float16' && dtype !== 'bfloat16') throw new TypeError(`convert: dtype must be a float dtype, got ${describe(dtype)}`);
+  if (layout !== 'NCHW' && layout !== 'NHWC') throw new TypeError(`convert: layout must be 'NCHW' or 'NHWC', got ${describe(layout)}`);
+  const target = x.rank === 4 ? layout : 'NCHW';
+  const from = { dtype: x.dtype, layout: x.layout };
+  const y = wrap(native().convert(x.handle, dtype, target));
+  record('convert', y, [x], (g) => [wrap(native().convert(g.handle, from.dtype, g.rank === 4 ? from.layout : 'NCHW'))]);
+  return y;
+}
+
 /**
  * A weight in the dtype and layout of the activation it meets (differentiable), so fp32
  * master weights serve bf16/fp16 NHWC activations; the weight itself when they agree.
+ * One conversion each way per step, not a cast and a permutation.
  */
 export function matchActivation(w: Tensor, x: Tensor): Tensor {
-  let out = w;
-  if (out.dtype !== x.dtype) out = cast(out, x.dtype);
-  if (out.rank === 4 && x.rank === 4 && out.layout !== x.layout) out = toLayout(out, x.layout);
-  return out;
+  const layout = w.rank === 4 && x.rank === 4 ? x.layout : w.layout;
+  if (w.dtype === x.dtype && w.layout === layout) return w;
+  return convert(w, x.dtype, layout);
 }
 
 // ---------------------------------------------------------------- shape

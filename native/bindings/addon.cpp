@@ -17,6 +17,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   CR_EXPORT("toDevice", ToDevice);
   CR_EXPORT("cast", Cast);
   CR_EXPORT("toLayout", ToLayout);
+  CR_EXPORT("convert", Convert);
   CR_EXPORT("reshape", Reshape);
   CR_EXPORT("copyInto", CopyInto);
   CR_EXPORT("synchronize", Synchronize);

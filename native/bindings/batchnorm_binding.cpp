@@ -56,6 +56,7 @@ Napi::Value BatchNormForwardTraining(const Napi::CallbackInfo& info) {
   o.Set("y", TensorHandle::Wrap(a.env(), r.y));
   o.Set("saveMean", TensorHandle::Wrap(a.env(), r.save_mean));
   o.Set("saveInvStd", TensorHandle::Wrap(a.env(), r.save_invstd));
+  o.Set("reserve", r.reserve.defined() ? TensorHandle::Wrap(a.env(), r.reserve) : a.env().Null());
   return o;
 }
 
@@ -73,7 +74,7 @@ Napi::Value BatchNormForwardInference(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
-  Args a(info, "batchNormBackward", 9);
+  Args a(info, "batchNormBackward", 9, 11);
   const cr::Tensor& dy = read_x(a, 0, "dy");
   const cr::Tensor& x = a.tensor(1, "x");
   expect_like(a.op(), "x", x, "dy", dy);
@@ -85,8 +86,18 @@ Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
   bool has_residual = a.boolean(8, "hasResidual");
   if (relu && !y) cr::throw_type(a.op(), "y", "is required when relu is true (the activation's mask comes from y)");
   if (y) expect_like(a.op(), "y", *y, "x", x);
+  const cr::Tensor* beta = a.optional_tensor(9, "beta");
+  const cr::Tensor* reserve = a.optional_tensor(10, "reserve");
+  if (beta) expect_channel_param(a.op(), "beta", *beta, x);
+  if (reserve) {
+    if (!beta) cr::throw_type(a.op(), "beta", "is required with a reserve (the fused backward reads it)");
+    expect_dtype(a.op(), "reserve", *reserve, cr::DType::U8);
+    expect_rank(a.op(), "reserve", *reserve, 1);
+    expect_same_device(a.op(), "reserve", *reserve, "x", x);
+  }
   cr::BatchNormBackward r = cr::backend_for(x.device()).batchnorm_backward(
-      dy, x, a.tensor(2, "gamma"), a.tensor(3, "saveMean"), a.tensor(4, "saveInvStd"), eps, y, relu, has_residual);
+      dy, x, a.tensor(2, "gamma"), a.tensor(3, "saveMean"), a.tensor(4, "saveInvStd"), eps, y, relu, has_residual, beta,
+      reserve);
   Napi::Object o = Napi::Object::New(a.env());
   o.Set("dx", TensorHandle::Wrap(a.env(), r.dx));
   o.Set("dgamma", TensorHandle::Wrap(a.env(), r.dgamma));

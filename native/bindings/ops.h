@@ -35,6 +35,7 @@ Napi::Value FromTypedArray(const Napi::CallbackInfo& info);
 Napi::Value ToDevice(const Napi::CallbackInfo& info);
 Napi::Value Cast(const Napi::CallbackInfo& info);
 Napi::Value ToLayout(const Napi::CallbackInfo& info);
+Napi::Value Convert(const Napi::CallbackInfo& info);
 Napi::Value Reshape(const Napi::CallbackInfo& info);
 Napi::Value CopyInto(const Napi::CallbackInfo& info);
 Napi::Value Synchronize(const Napi::CallbackInfo& info);

@@ -142,6 +142,16 @@ Napi::Value ToLayout(const Napi::CallbackInfo& info) {
   return wrap(a, cr::backend_for(x.device()).to_layout(x, layout));
 }
 
+Napi::Value Convert(const Napi::CallbackInfo& info) {
+  Args a(info, "convert", 3);
+  const cr::Tensor& x = a.tensor(0, "x");
+  cr::DType dtype = a.dtype(1, "dtype");
+  cr::Layout layout = a.layout(2, "layout");
+  if (x.rank() != 4 && layout != cr::Layout::NCHW)
+    cr::throw_range("convert", "layout", "must be NCHW for a " + std::to_string(x.rank()) + "-D tensor (only 4-D tensors have a layout)");
+  return wrap(a, cr::backend_for(x.device()).convert(x, dtype, layout));
+}
+
 Napi::Value Reshape(const Napi::CallbackInfo& info) {
   Args a(info, "reshape", 2);
   const cr::Tensor& x = a.tensor(0, "x");

@@ -43,6 +43,9 @@ struct BatchNormForward {
   Tensor y;
   Tensor save_mean;    // [C] fp32, batch mean
   Tensor save_invstd;  // [C] fp32, 1 / sqrt(batch biased var + eps)
+  // What the backward may reuse, or undefined: on CUDA the reserve space of cuDNN's fused
+  // NHWC kernel (its activation mask), [bytes] uint8. Opaque: hand it back unchanged.
+  Tensor reserve;
 };
 
 struct BatchNormBackward {
@@ -89,6 +92,9 @@ class Backend {
   virtual void synchronize() = 0;
   virtual Tensor cast(const Tensor& x, DType dtype) = 0;
   virtual Tensor to_layout(const Tensor& x, Layout layout) = 0;  // 4-D only
+  // cast + to_layout in one pass (one kernel on CUDA): the mixed-precision weight path.
+  // Always a new tensor; `layout` must be NCHW unless x is 4-D.
+  virtual Tensor convert(const Tensor& x, DType dtype, Layout layout) = 0;
 
   // ---- convolution (conv.cpp) ----
   virtual Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p) = 0;
@@ -109,9 +115,12 @@ class Backend {
                                              const Tensor& running_mean, const Tensor& running_var, double eps,
                                              const Tensor* residual, bool relu) = 0;
   // `y` is the forward output; it is read only when `relu` (for the activation's mask).
+  // `beta` and `reserve` (the forward's, may be null) let a backend run the backward of the
+  // fused kernel its forward ran; the result is the same either way.
   virtual BatchNormBackward batchnorm_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma,
                                                const Tensor& save_mean, const Tensor& save_invstd, double eps,
-                                               const Tensor* y, bool relu, bool has_residual) = 0;
+                                               const Tensor* y, bool relu, bool has_residual, const Tensor* beta,
+                                               const Tensor* reserve) = 0;
 
   // ---- activation and elementwise (elementwise.cpp) ----
   virtual Tensor relu_forward(const Tensor& x) = 0;
@@ -189,6 +198,7 @@ class Backend {
   void synchronize() override; \
   Tensor cast(const Tensor& x, DType dtype) override; \
   Tensor to_layout(const Tensor& x, Layout layout) override; \
+  Tensor convert(const Tensor& x, DType dtype, Layout layout) override; \
  \
   Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p) override; \
   Tensor conv2d_backward_data(const Tensor& dy, const Tensor& w, const Shape& x_shape, const Conv2dParams& p) override; \
@@ -203,7 +213,8 @@ class Backend {
                                      const Tensor* residual, bool relu) override; \
   BatchNormBackward batchnorm_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma, \
                                        const Tensor& save_mean, const Tensor& save_invstd, double eps, \
-                                       const Tensor* y, bool relu, bool has_residual) override; \
+                                       const Tensor* y, bool relu, bool has_residual, const Tensor* beta, \
+                                       const Tensor* reserve) override; \
  \
   Tensor relu_forward(const Tensor& x) override; \
   Tensor relu_backward(const Tensor& dy, const Tensor& y) override; \

@@ -133,7 +133,8 @@ Tensor CpuBackend::batchnorm_forward_inference(const Tensor& x, const Tensor& ga
 // and the residual, added before the activation, receives g itself.
 BatchNormBackward CpuBackend::batchnorm_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma,
                                                  const Tensor& save_mean, const Tensor& save_invstd, double eps,
-                                                 const Tensor* y, bool relu, bool has_residual) {
+                                                 const Tensor* y, bool relu, bool has_residual, const Tensor*,
+                                                 const Tensor*) {
   Dims d(x);
   std::vector<float> xhold, ghold, yhold;
   const float* xs = f32_view(x, xhold);

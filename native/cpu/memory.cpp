@@ -169,6 +169,14 @@ Tensor CpuBackend::to_layout(const Tensor& x, Layout layout) {
   return y;
 }
 
+// The CPU does it in two passes; the result is the same as CUDA's single pass (a cast
+// rounds each element once whatever the order of the permutation).
+Tensor CpuBackend::convert(const Tensor& x, DType dtype, Layout layout) {
+  if (x.rank() != 4 || x.layout == layout) return cast(x, dtype);
+  if (x.dtype == dtype) return to_layout(x, layout);
+  return to_layout(cast(x, dtype), layout);
+}
+
 std::vector<float> to_f32_nchw(const Tensor& t) {
   std::vector<float> out(static_cast<size_t>(t.numel()));
   if (t.rank() == 4 && t.layout == Layout::NHWC) {

@@ -302,6 +302,20 @@ using cudnnBatchNormalizationForwardTrainingEx_fn = cudnnStatus_t (*)(
     const void* bnBias, double exponentialAverageFactor, void* resultRunningMean, void* resultRunningVariance,
     double epsilon, void* resultSaveMean, void* resultSaveInvVariance, cudnnActivationDescriptor_t activationDesc,
     void* workspace, size_t workSpaceSizeInBytes, void* reserveSpace, size_t reserveSpaceSizeInBytes);
+using cudnnGetBatchNormalizationBackwardExWorkspaceSize_fn = cudnnStatus_t (*)(
+    cudnnHandle_t handle, cudnnBatchNormMode_t mode, cudnnBatchNormOps_t bnOps, cudnnTensorDescriptor_t xDesc,
+    cudnnTensorDescriptor_t yDesc, cudnnTensorDescriptor_t dyDesc, cudnnTensorDescriptor_t dzDesc,
+    cudnnTensorDescriptor_t dxDesc, cudnnTensorDescriptor_t dBnScaleBiasDesc, cudnnActivationDescriptor_t activationDesc,
+    size_t* sizeInBytes);
+using cudnnBatchNormalizationBackwardEx_fn = cudnnStatus_t (*)(
+    cudnnHandle_t handle, cudnnBatchNormMode_t mode, cudnnBatchNormOps_t bnOps, const void* alphaDataDiff,
+    const void* betaDataDiff, const void* alphaParamDiff, const void* betaParamDiff, cudnnTensorDescriptor_t xDesc,
+    const void* xData, cudnnTensorDescriptor_t yDesc, const void* yData, cudnnTensorDescriptor_t dyDesc,
+    const void* dyData, cudnnTensorDescriptor_t dzDesc, void* dzData, cudnnTensorDescriptor_t dxDesc, void* dxData,
+    cudnnTensorDescriptor_t dBnScaleBiasDesc, const void* bnScaleData, const void* bnBiasData, void* dBnScaleData,
+    void* dBnBiasData, double epsilon, const void* savedMean, const void* savedInvVariance,
+    cudnnActivationDescriptor_t activationDesc, void* workSpace, size_t workSpaceSizeInBytes, void* reserveSpace,
+    size_t reserveSpaceSizeInBytes);
 
 using cudnnCreatePoolingDescriptor_fn = cudnnStatus_t (*)(cudnnPoolingDescriptor_t* poolingDesc);
 using cudnnDestroyPoolingDescriptor_fn = cudnnStatus_t (*)(cudnnPoolingDescriptor_t poolingDesc);
@@ -362,6 +376,8 @@ using cudnnPoolingBackward_fn = cudnnStatus_t (*)(cudnnHandle_t handle, const cu
   X(cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize) \
   X(cudnnGetBatchNormalizationTrainingExReserveSpaceSize)     \
   X(cudnnBatchNormalizationForwardTrainingEx)        \
+  X(cudnnGetBatchNormalizationBackwardExWorkspaceSize) \
+  X(cudnnBatchNormalizationBackwardEx)               \
   X(cudnnCreatePoolingDescriptor)                    \
   X(cudnnDestroyPoolingDescriptor)                   \
   X(cudnnSetPooling2dDescriptor)                     \

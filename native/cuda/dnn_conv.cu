@@ -224,6 +224,43 @@ std::vector<Candidate> search(ConvSetup& s, DeviceContext& ctx, const char* op) 
   return found;
 }
 
+// Runs the candidates in order until one succeeds (true; a later one that worked moves to
+// the front of the cache). Each failure is appended to `failures`; `out_of_memory` tells
+// whether any was for want of memory (our workspace, or cuDNN's own allocations).
+bool try_candidates(ConvSetup& s, DeviceContext& ctx, ConvCache& cache, const std::vector<Candidate>& cands,
+                    const char* op, cudnnStatus_t& last, std::string& failures, bool& out_of_memory) {
+  for (size_t i = 0; i < cands.size(); i++) {
+    const Candidate& c = cands[i];
+    size_t need = c.memory;
+    size_t exact = workspace_for(s, ctx, c.algo);
+    if (exact != SIZE_MAX) need = std::max(need, exact);
+    void* ws = nullptr;
+    if (need > 0) {
+      try {
+        ws = ctx.workspace(need, op);
+      } catch (const OpError& e) {
+        if (e.kind() != ErrorKind::OutOfMemory) throw;
+        out_of_memory = true;
+        failures += std::string(" ") + algo_name(s.kind, c.algo) + ": no memory for its workspace;";
+        continue;
+      }
+    }
+    // On Ampere and later DEFAULT_MATH admits TF32 for fp32 data; only FMA_MATH rules it out.
+    A().cudnnSetConvolutionMathType(s.cd, s.math == CUDNN_FMA_MATH ? CUDNN_FMA_MATH : c.math);
+    last = run_algo(s, ctx, c.algo, ws, need);
+    if (last == CUDNN_STATUS_SUCCESS) {
+      if (i > 0) {  // remember the one that worked
+        std::lock_guard<std::mutex> lock(cache.mu);
+        cache.map[s.key] = std::vector<Candidate>(cands.begin() + i, cands.end());
+      }
+      return true;
+    }
+    out_of_memory = out_of_memory || last == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED;
+    failures += std::string(" ") + algo_name(s.kind, c.algo) + ": " + A().cudnnGetErrorString(last) + ";";
+  }
+  return false;
+}
+
 void run_conv(ConvSetup& s, DeviceContext& ctx, const char* op) {
   s.key.device = ctx.index;
   ConvCache& cache = conv_cache();
@@ -244,34 +281,14 @@ void run_conv(ConvSetup& s, DeviceContext& ctx, const char* op) {
   }
   cudnnStatus_t last = CUDNN_STATUS_NOT_SUPPORTED;
   std::string failures;
-  for (size_t i = 0; i < cands.size(); i++) {
-    const Candidate& c = cands[i];
-    size_t need = c.memory;
-    size_t exact = workspace_for(s, ctx, c.algo);
-    if (exact != SIZE_MAX) need = std::max(need, exact);
-    void* ws = nullptr;
-    if (need > 0) {
-      try {
-        ws = ctx.workspace(need, op);
-      } catch (const OpError& e) {
-        if (e.kind() != ErrorKind::OutOfMemory) throw;
-        failures += std::string(" ") + algo_name(s.kind, c.algo) + ": no memory for its workspace;";
-        continue;
-      }
-    }
-    // On Ampere and later DEFAULT_MATH admits TF32 for fp32 data; only FMA_MATH rules it out.
-    A().cudnnSetConvolutionMathType(s.cd, s.math == CUDNN_FMA_MATH ? CUDNN_FMA_MATH : c.math);
-    last = run_algo(s, ctx, c.algo, ws, need);
-    if (last == CUDNN_STATUS_SUCCESS) {
-      if (i > 0) {  // remember the one that worked
-        std::lock_guard<std::mutex> lock(cache.mu);
-        auto& v = cache.map[s.key];
-        std::vector<Candidate> re(cands.begin() + i, cands.end());
-        v = re;
-      }
-      return;
-    }
-    failures += std::string(" ") + algo_name(s.kind, c.algo) + ": " + A().cudnnGetErrorString(last) + ";";
+  bool out_of_memory = false;
+  if (try_candidates(s, ctx, cache, cands, op, last, failures, out_of_memory)) return;
+  // Short of memory: the blocks cached for reuse go back to the driver and the candidates
+  // run once more. Not during a capture: cudaFree synchronises, which a capture forbids.
+  if (out_of_memory && ctx.capture_pool == cuda::kDefaultPool) {
+    ctx.alloc.empty_cache();
+    failures += " then, after emptying the allocator's cache:";
+    if (try_candidates(s, ctx, cache, cands, op, last, failures, out_of_memory)) return;
   }
   throw_cudnn(last, op, "every convolution algorithm failed:", failures + " " + s.detail);
 }

@@ -28,45 +28,90 @@ bool dnn_bn_forward_training(DeviceContext& ctx, const Tensor& x, const Tensor& 
   throw_cudnn(st, op, "cudnnBatchNormalizationForwardTraining", describe_args({{"x", &x}}));
 }
 
+// The fused kernels' terms: NHWC fp16/bf16 with C % 4 == 0, a residual only together with
+// the ReLU (cuDNN fuses the add only before an activation), in x's dtype and layout.
+static bool fused_bn_eligible(const Tensor& x, const Tensor* residual, bool relu) {
+  return x.rank() == 4 && x.layout == Layout::NHWC && (x.dtype == DType::F16 || x.dtype == DType::BF16) &&
+         x.dim(1) % 4 == 0 && relu && (!residual || (residual->dtype == x.dtype && residual->layout == x.layout));
+}
+
+static const cudnnBatchNormMode_t kFusedMode = CUDNN_BATCHNORM_SPATIAL_PERSISTENT;
+
+// The descriptors both fused calls use: x (and y, dy, dx, the residual: all alike), the
+// per-channel parameters, and the ReLU.
+struct FusedBnDescs {
+  TensorDesc xd, pd;
+  ActivationDesc ad;
+  FusedBnDescs(const Tensor& x, const char* op) {
+    set_tensor(xd, x, op);
+    set_tensor(pd, {1, x.dim(1), 1, 1}, DType::F32, Layout::NCHW, op);
+    CR_CUDNN_CHECK(A().cudnnSetActivationDescriptor(ad, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0), op, "relu");
+  }
+};
+
 bool dnn_bn_forward_training_fused(DeviceContext& ctx, const Tensor& x, const Tensor* residual, bool relu,
                                    const Tensor& y, const Tensor& gamma, const Tensor& beta,
                                    const Tensor& running_mean, const Tensor& running_var, double momentum, double eps,
-                                   const Tensor& save_mean, const Tensor& save_invstd) {
+                                   const Tensor& save_mean, const Tensor& save_invstd, Tensor& reserve_out) {
   const char* op = "batchNormForwardTraining";
-  if (x.rank() != 4 || x.layout != Layout::NHWC || (x.dtype != DType::F16 && x.dtype != DType::BF16) ||
-      x.dim(1) % 4 != 0 || (residual && (residual->dtype != x.dtype || residual->layout != x.layout)))
-    return false;
-  cudnnBatchNormOps_t ops = residual ? CUDNN_BATCHNORM_OPS_BN_ADD_ACTIVATION
-                                     : relu ? CUDNN_BATCHNORM_OPS_BN_ACTIVATION : CUDNN_BATCHNORM_OPS_BN;
-  if (residual && !relu) return false;  // cuDNN fuses the add only together with the activation
-  TensorDesc xd, pd;
-  set_tensor(xd, x, op);
-  set_tensor(pd, {1, x.dim(1), 1, 1}, DType::F32, Layout::NCHW, op);
-  ActivationDesc ad;
-  CR_CUDNN_CHECK(A().cudnnSetActivationDescriptor(ad, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0), op, "relu");
-  const cudnnBatchNormMode_t mode = CUDNN_BATCHNORM_SPATIAL_PERSISTENT;
+  if (!fused_bn_eligible(x, residual, relu)) return false;
+  const cudnnBatchNormOps_t ops = residual ? CUDNN_BATCHNORM_OPS_BN_ADD_ACTIVATION : CUDNN_BATCHNORM_OPS_BN_ACTIVATION;
+  FusedBnDescs d(x, op);
+  const cudnnTensorDescriptor_t xd = d.xd, pd = d.pd;
+  const cudnnActivationDescriptor_t ad = d.ad;
   size_t ws_bytes = 0, reserve_bytes = 0;
   cudnnStatus_t st = A().cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize(
-      ctx.handle, mode, ops, xd, residual ? xd.get() : nullptr, xd, pd, relu ? ad.get() : nullptr, &ws_bytes);
+      ctx.handle, kFusedMode, ops, xd, residual ? xd : nullptr, xd, pd, ad, &ws_bytes);
   if (st == CUDNN_STATUS_SUCCESS)
-    st = A().cudnnGetBatchNormalizationTrainingExReserveSpaceSize(ctx.handle, mode, ops, relu ? ad.get() : nullptr, xd,
-                                                                  &reserve_bytes);
+    st = A().cudnnGetBatchNormalizationTrainingExReserveSpaceSize(ctx.handle, kFusedMode, ops, ad, xd, &reserve_bytes);
   if (st != CUDNN_STATUS_SUCCESS) {
     if (refused(st)) return false;
     throw_cudnn(st, op, "batch norm Ex workspace query", describe_args({{"x", &x}}));
   }
-  // The reserve space would carry the ReLU mask to cudnnBatchNormalizationBackwardEx; the
-  // Backend contract keeps only y, so the backward recomputes the mask from y instead.
-  Scratch reserve(ctx, reserve_bytes > 0 ? reserve_bytes : 1, op);
+  // The reserve space carries the activation mask to cudnnBatchNormalizationBackwardEx: it
+  // becomes a tensor the caller keeps with the forward's outputs (at least one byte, so an
+  // empty reserve still marks "the fused kernel ran").
+  Tensor reserve = new_tensor(ctx, {static_cast<int64_t>(reserve_bytes > 0 ? reserve_bytes : 1)}, DType::U8,
+                              Layout::NCHW, op);
   void* ws = ws_bytes > 0 ? ctx.workspace(ws_bytes, op) : nullptr;
   st = A().cudnnBatchNormalizationForwardTrainingEx(
-      ctx.handle, mode, ops, &kOne, &kZero, xd, x.raw(), residual ? xd.get() : nullptr,
+      ctx.handle, kFusedMode, ops, &kOne, &kZero, xd, x.raw(), residual ? xd : nullptr,
       residual ? residual->raw() : nullptr, xd, y.raw(), pd, gamma.raw(), beta.raw(), momentum, running_mean.raw(),
-      running_var.raw(), eps, save_mean.raw(), save_invstd.raw(), relu ? ad.get() : nullptr, ws, ws_bytes,
-      reserve.as<void>(), reserve_bytes);
-  if (st == CUDNN_STATUS_SUCCESS) return true;
+      running_var.raw(), eps, save_mean.raw(), save_invstd.raw(), ad, ws, ws_bytes, reserve.raw(), reserve_bytes);
+  if (st == CUDNN_STATUS_SUCCESS) {
+    reserve_out = reserve;
+    return true;
+  }
   if (refused(st)) return false;
   throw_cudnn(st, op, "cudnnBatchNormalizationForwardTrainingEx", describe_args({{"x", &x}, {"residual", residual}}));
+}
+
+bool dnn_bn_backward_fused(DeviceContext& ctx, const Tensor& x, const Tensor& y, const Tensor& dy, const Tensor* dz,
+                           const Tensor& dx, const Tensor& gamma, const Tensor& beta, const Tensor& dgamma,
+                           const Tensor& dbeta, double eps, const Tensor& save_mean, const Tensor& save_invstd,
+                           const Tensor& reserve) {
+  const char* op = "batchNormBackward";
+  if (!fused_bn_eligible(x, dz, true) || dy.dtype != x.dtype || dy.layout != x.layout) return false;
+  const cudnnBatchNormOps_t ops = dz ? CUDNN_BATCHNORM_OPS_BN_ADD_ACTIVATION : CUDNN_BATCHNORM_OPS_BN_ACTIVATION;
+  FusedBnDescs d(x, op);
+  const cudnnTensorDescriptor_t xd = d.xd, pd = d.pd;
+  const cudnnActivationDescriptor_t ad = d.ad;
+  size_t ws_bytes = 0;
+  cudnnStatus_t st = A().cudnnGetBatchNormalizationBackwardExWorkspaceSize(
+      ctx.handle, kFusedMode, ops, xd, xd, xd, dz ? xd : nullptr, xd, pd, ad, &ws_bytes);
+  if (st != CUDNN_STATUS_SUCCESS) {
+    if (refused(st)) return false;
+    throw_cudnn(st, op, "batch norm backward Ex workspace query", describe_args({{"x", &x}}));
+  }
+  void* ws = ws_bytes > 0 ? ctx.workspace(ws_bytes, op) : nullptr;
+  // dz: the residual's gradient, written by the same kernel (the masked dy).
+  st = A().cudnnBatchNormalizationBackwardEx(
+      ctx.handle, kFusedMode, ops, &kOne, &kZero, &kOne, &kZero, xd, x.raw(), xd, y.raw(), xd, dy.raw(),
+      dz ? xd : nullptr, dz ? dz->raw() : nullptr, xd, dx.raw(), pd, gamma.raw(), beta.raw(), dgamma.raw(),
+      dbeta.raw(), eps, save_mean.raw(), save_invstd.raw(), ad, ws, ws_bytes, reserve.raw(), reserve.nbytes());
+  if (st == CUDNN_STATUS_SUCCESS) return true;
+  if (refused(st)) return false;
+  throw_cudnn(st, op, "cudnnBatchNormalizationBackwardEx", describe_args({{"x", &x}, {"dy", &dy}}));
 }
 
 bool dnn_bn_backward(DeviceContext& ctx, const Tensor& x, const Tensor& dy, const Tensor& dx, const Tensor& gamma,

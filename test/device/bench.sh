@@ -6,14 +6,10 @@
 # $OUT/results/<date>-<gpu>.json (copy that into bench/results/ to keep it); prints the
 # comparison table last. Exit status: non-zero if the step bench failed or measured nothing.
 #
-# Prepare here (no GPU needed), from the repository root:
-#   npm install
-#   CUDNN_RESNET_BUILD_DIR=build node scripts/build-native.js     # CUDA ON: nvcc is found
-#   npx tsc -p . --outDir dist
-#   bash ../shared/tools/device-kit.sh                            # node + node_modules for the GPU machine
-# Then one device call (bench/results/README.md has it too):
-#   command:   bash test/device/bench.sh
-#   carry:     [".device-kit", "build", "dist"]     (or build/Release/cudnn_resnet.node alone)
+# Prepare here (no GPU needed): `bash test/device/prepare.sh` builds the CUDA addon into
+# build-device/, compiles dist/, packs .device-kit/ and prints both device calls:
+#   command:   CUDNN_RESNET_ADDON=build-device/Release/cudnn_resnet.node bash test/device/bench.sh
+#   carry:     [".device-kit", "build-device/Release/cudnn_resnet.node", "dist"]
 #   timeout_s: 540
 # Time: BENCH_BUDGET_S (default 240) is when the step bench starts no new row; the row in
 # flight finishes (ResNet-50 fp32 + its PyTorch row is the longest, about 1.5 min), and the

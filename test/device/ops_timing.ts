@@ -101,6 +101,9 @@ function batchnorm(dtype: DTypeName, layout: LayoutName): void {
       time(() => addon.batchNormBackward(dy, x, g, f.saveMean, f.saveInvStd, 1e-5, null, false, false)));
     record('bn bwd +res+relu', xs, dtype, layout,
       time(() => addon.batchNormBackward(dy, x, g, f.saveMean, f.saveInvStd, 1e-5, f.y, true, true)));
+    if (f.reserve)  // the forward ran cuDNN's fused kernel: its fused backward
+      record('bn bwd +res+relu fused', xs, dtype, layout,
+        time(() => addon.batchNormBackward(dy, x, g, f.saveMean, f.saveInvStd, 1e-5, f.y, true, true, b, f.reserve)));
     record('bn inference', xs, dtype, layout,
       time(() => addon.batchNormForwardInference(x, g, b, rm, rv, 1e-5, null, true)));
     if (c === 16) {

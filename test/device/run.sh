@@ -3,14 +3,10 @@
 # on cuda:0 too there), and the per-op timings. Writes $OUT/{summary.txt,abi.log,mocha.log,
 # ops.json,ops.txt}; prints a short table last; exits non-zero if any step failed.
 #
-# Prepare here (no GPU needed), from the repository root:
-#   npm install
-#   CUDNN_RESNET_BUILD_DIR=build node scripts/build-native.js     # CUDA ON: nvcc is found
-#   npx tsc -p . --outDir dist
-#   bash ../shared/tools/device-kit.sh                            # node + node_modules for the GPU machine
-# Then launch with the device tool's run (about 5 minutes; limit 420 s):
-#   command: bash test/device/run.sh
-#   carry:   [".device-kit", "build/Release/cudnn_resnet.node", "dist"]
+# Prepare here (no GPU needed): `bash test/device/prepare.sh` builds the CUDA addon into
+# build-device/, compiles dist/, packs .device-kit/ and prints both device calls:
+#   command:   CUDNN_RESNET_ADDON=build-device/Release/cudnn_resnet.node bash test/device/run.sh
+#   carry:     [".device-kit", "build-device/Release/cudnn_resnet.node", "dist"]
 #   timeout_s: 420
 set -uo pipefail
 cd "$(dirname "$0")/../.."

@@ -248,12 +248,20 @@ describe('cuda', () => {
           const rm = a.full([8], 'float32', 'NCHW', dev, 0), rv = a.full([8], 'float32', 'NCHW', dev, 1);
           const f = a.batchNormForwardTraining(x, g, b, rm, rv, 0.1, eps, fused ? res : null, fused);
           const dy = mk(rs.map((v) => v * 0.5 - 0.1), shape, dtype, layout);
-          const bw = a.batchNormBackward(dy, x, g, f.saveMean, f.saveInvStd, eps, fused ? f.y : null, fused, fused);
-          out[dev] = [f.y, f.saveMean, f.saveInvStd, rm, rv, bw.dx, bw.dgamma, bw.dbeta].map(asF32);
-          for (const t of [x, res, g, b, rm, rv, f.y, f.saveMean, f.saveInvStd, dy, bw.dx, bw.dgamma, bw.dbeta]) t.dispose();
-          bw.dresidual?.dispose();
+          // With the forward's reserve (cuDNN's fused backward where the forward was fused) and
+          // without it (mask from y, plain backward): the same gradients either way.
+          const bw = a.batchNormBackward(dy, x, g, f.saveMean, f.saveInvStd, eps, fused ? f.y : null, fused, fused, b, f.reserve);
+          const bw2 = a.batchNormBackward(dy, x, g, f.saveMean, f.saveInvStd, eps, fused ? f.y : null, fused, fused);
+          if (dev === 'cpu') assert.equal(f.reserve, null);
+          else if (fused && layout === 'NHWC' && dtype !== 'float32')
+            assert.ok(f.reserve !== null, `${dtype} NHWC: cuDNN's fused Ex forward did not run (no reserve space)`);
+          const grads = (r: typeof bw) => [r.dx, r.dgamma, r.dbeta, ...(r.dresidual ? [r.dresidual] : [])];
+          out[dev] = [f.y, f.saveMean, f.saveInvStd, rm, rv, ...grads(bw), ...grads(bw2)].map(asF32);
+          for (const t of [x, res, g, b, rm, rv, f.y, f.saveMean, f.saveInvStd, dy, ...grads(bw), ...grads(bw2)]) t.dispose();
+          f.reserve?.dispose();
         }
-        const names = ['y', 'saveMean', 'saveInvStd', 'runningMean', 'runningVar', 'dx', 'dgamma', 'dbeta'];
+        const gradNames = ['dx', 'dgamma', 'dbeta', ...(fused ? ['dresidual'] : [])];
+        const names = ['y', 'saveMean', 'saveInvStd', 'runningMean', 'runningVar', ...gradNames, ...gradNames.map((n) => `${n} (no reserve)`)];
         names.forEach((name, k) => {
           const e = maxRel(out['cuda:0'][k], out.cpu[k]);
           assert.ok(e <= tol, `${dtype} ${layout} eps=${eps} fused=${fused}: ${name} max rel err ${e.toExponential(2)} > ${tol}`);

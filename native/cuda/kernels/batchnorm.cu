@@ -165,10 +165,11 @@ BatchNormForward CudaBackend::batchnorm_forward_training(const Tensor& x, const 
   out.save_invstd = cuda::new_tensor(ctx, {C}, DType::F32, Layout::NCHW, op);
   Tensor gm = cuda::f32(ctx, gamma, op), bt = cuda::f32(ctx, beta, op);
   bool use_dnn = !cuda::force_native_bn() && running_mean.dtype == DType::F32 && running_var.dtype == DType::F32;
-  // NHWC fp16/bf16 with ReLU: one fused cuDNN kernel does norm + add + ReLU.
+  // NHWC fp16/bf16 with ReLU: one fused cuDNN kernel does norm + add + ReLU, and leaves its
+  // reserve space (the activation mask) for the fused backward.
   if (use_dnn && relu && cuda::fused_bn_enabled() &&
       cuda::dnn_bn_forward_training_fused(ctx, x, residual, relu, out.y, gm, bt, running_mean, running_var, momentum,
-                                          eps, out.save_mean, out.save_invstd))
+                                          eps, out.save_mean, out.save_invstd, out.reserve))
     return out;
   bool done = use_dnn && cuda::dnn_bn_forward_training(ctx, x, out.y, gm, bt, running_mean, running_var, momentum,
                                                        eps, out.save_mean, out.save_invstd);
@@ -208,11 +209,25 @@ Tensor CudaBackend::batchnorm_forward_inference(const Tensor& x, const Tensor& g
 
 BatchNormBackward CudaBackend::batchnorm_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma,
                                                   const Tensor& save_mean, const Tensor& save_invstd, double eps,
-                                                  const Tensor* y, bool relu, bool has_residual) {
+                                                  const Tensor* y, bool relu, bool has_residual,
+                                                  const Tensor* beta, const Tensor* reserve) {
   cuda::DeviceGuard g(ctx_->index);
   const char* op = "batchNormBackward";
   DeviceContext& ctx = *ctx_;
   int64_t C = x.dim(1);
+  // The forward ran cuDNN's fused kernel: its backward applies the mask, computes dx, the
+  // parameter gradients and the residual's gradient in one kernel.
+  if (reserve && beta && relu && y && !cuda::force_native_bn()) {
+    BatchNormBackward out;
+    out.dx = cuda::new_tensor(ctx, x.shape, x.dtype, x.layout, op);
+    out.dgamma = cuda::new_tensor(ctx, {C}, DType::F32, Layout::NCHW, op);
+    out.dbeta = cuda::new_tensor(ctx, {C}, DType::F32, Layout::NCHW, op);
+    if (has_residual) out.dresidual = cuda::new_tensor(ctx, x.shape, x.dtype, x.layout, op);
+    if (cuda::dnn_bn_backward_fused(ctx, x, *y, dy, has_residual ? &out.dresidual : nullptr, out.dx,
+                                    cuda::f32(ctx, gamma, op), cuda::f32(ctx, *beta, op), out.dgamma, out.dbeta, eps,
+                                    cuda::f32(ctx, save_mean, op), cuda::f32(ctx, save_invstd, op), *reserve))
+      return out;
+  }
   // The gradient reaching the BN output: through the ReLU mask when the forward fused one.
   Tensor gd = relu ? cuda::relu_grad(ctx, dy, *y, op) : dy;  // in dy's dtype and layout
   BatchNormBackward out;

@@ -84,4 +84,14 @@ Tensor CudaBackend::to_layout(const Tensor& x, Layout layout) {
   return cuda::to_format(*ctx_, x, x.dtype, layout, "toLayout");
 }
 
+Tensor CudaBackend::convert(const Tensor& x, DType dtype, Layout layout) {
+  cuda::DeviceGuard g(ctx_->index);
+  if (x.dtype == dtype && (x.rank() != 4 || x.layout == layout)) {
+    Tensor y = cuda::new_tensor(*ctx_, x.shape, x.dtype, x.layout, "convert");
+    copy_(y, x);
+    return y;
+  }
+  return cuda::to_format(*ctx_, x, dtype, layout, "convert");
+}
+
 }  // namespace cr

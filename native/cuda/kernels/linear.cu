@@ -2,6 +2,8 @@
 // classifier (e.g. 128 x 64 -> 10), far too small for a library call to pay off, so a
 // shared-memory tiled kernel with fp32 accumulation does all three products; strides let
 // one kernel read either operand transposed.
+#include <algorithm>
+
 #include "../context.h"
 #include "common.cuh"
 #include "kernels.h"
@@ -12,25 +14,29 @@ namespace {
 
 constexpr int kTile = 16;
 
-// C[i, j] = sum_k A[i * as0 + k * as1] * B[k * bs0 + j * bs1], C row-major [R, S].
+// C[i, j] = sum_k A[i * as0 + k * as1] * B[k * bs0 + j * bs1], C row-major [R, S]. Row tiles
+// are strided over gridDim.y (at most 65535), so any number of rows fits one launch.
 template <typename TA, typename TB, typename TC>
 __global__ void gemm_kernel(const TA* A, int64_t as0, int64_t as1, const TB* B, int64_t bs0, int64_t bs1, TC* Cm,
                             int64_t R, int64_t S, int64_t K) {
   __shared__ float ta[kTile][kTile + 1];
   __shared__ float tb[kTile][kTile + 1];
-  int64_t i = blockIdx.y * static_cast<int64_t>(kTile) + threadIdx.y;
-  int64_t j = blockIdx.x * static_cast<int64_t>(kTile) + threadIdx.x;
-  float acc = 0.f;
-  for (int64_t k0 = 0; k0 < K; k0 += kTile) {
-    int64_t ka = k0 + threadIdx.x, kb = k0 + threadIdx.y;
-    ta[threadIdx.y][threadIdx.x] = (i < R && ka < K) ? to_f(A[i * as0 + ka * as1]) : 0.f;
-    tb[threadIdx.y][threadIdx.x] = (kb < K && j < S) ? to_f(B[kb * bs0 + j * bs1]) : 0.f;
-    __syncthreads();
+  const int64_t j = blockIdx.x * static_cast<int64_t>(kTile) + threadIdx.x;
+  const int64_t row_tiles = (R + kTile - 1) / kTile;
+  for (int64_t tile = blockIdx.y; tile < row_tiles; tile += gridDim.y) {  // uniform per block
+    const int64_t i = tile * kTile + threadIdx.y;
+    float acc = 0.f;
+    for (int64_t k0 = 0; k0 < K; k0 += kTile) {
+      int64_t ka = k0 + threadIdx.x, kb = k0 + threadIdx.y;
+      ta[threadIdx.y][threadIdx.x] = (i < R && ka < K) ? to_f(A[i * as0 + ka * as1]) : 0.f;
+      tb[threadIdx.y][threadIdx.x] = (kb < K && j < S) ? to_f(B[kb * bs0 + j * bs1]) : 0.f;
+      __syncthreads();
 #pragma unroll
-    for (int k = 0; k < kTile; k++) acc = fmaf(ta[threadIdx.y][k], tb[k][threadIdx.x], acc);
-    __syncthreads();
+      for (int k = 0; k < kTile; k++) acc = fmaf(ta[threadIdx.y][k], tb[k][threadIdx.x], acc);
+      __syncthreads();
+    }
+    if (i < R && j < S) Cm[i * S + j] = from_f<TC>(acc);
   }
-  if (i < R && j < S) Cm[i * S + j] = from_f<TC>(acc);
 }
 
 // out[R, S] in a's dtype; b is converted to a's dtype first when they differ.
@@ -39,7 +45,8 @@ Tensor gemm(DeviceContext& ctx, const Tensor& a, int64_t as0, int64_t as1, const
   Tensor b = to_format(ctx, b_in, a.dtype, b_in.layout, op);
   Tensor out = new_tensor(ctx, {R, S}, a.dtype, Layout::NCHW, op);
   dim3 block(kTile, kTile);
-  dim3 grid(static_cast<unsigned>((S + kTile - 1) / kTile), static_cast<unsigned>((R + kTile - 1) / kTile));
+  dim3 grid(static_cast<unsigned>((S + kTile - 1) / kTile),
+            static_cast<unsigned>(std::min<int64_t>((R + kTile - 1) / kTile, 65535)));
   dispatch_float(a.dtype, op, [&](auto t) {
     using T = typename decltype(t)::type;
     gemm_kernel<T, T, T><<<grid, block, 0, ctx.stream>>>(a.data<T>(), as0, as1, b.data<T>(), bs0, bs1, out.data<T>(),

@@ -4,6 +4,7 @@ import * as assert from 'node:assert/strict';
 
 import * as F from '../../../lib/autograd/functions';
 import { backward, noGrad } from '../../../lib/autograd';
+import { native } from '../../../lib/native';
 import { Tensor, tidy } from '../../../lib/tensor';
 import { describeDevices } from '../../helpers/devices';
 import { assertThrowsNamed, randn } from '../../helpers/reference';
@@ -91,6 +92,8 @@ describeDevices('autograd functions', ({ device }) => {
     },
     { name: 'globalAvgPool', inputs: () => [leaf([2, 3, 3, 5], 25, device)], fn: ([x]) => F.globalAvgPool(x) },
     { name: 'flatten', inputs: () => [leaf([2, 3, 2, 1], 26, device)], fn: ([x]) => F.flatten(F.scale(x, 2)) },
+    // a permutation: exact in fp32, so finite differences see it (16-bit rounding is checked below)
+    { name: 'convert to NHWC', inputs: () => [leaf([2, 3, 2, 3], 30, device)], fn: ([x]) => F.scale(F.convert(x, 'float32', 'NHWC'), 1.5) },
     { name: 'reshape with -1', inputs: () => [leaf([4, 6], 27, device)], fn: ([x]) => F.reshape(x, [2, -1, 3]) },
     {
       name: 'shortcutA 4 -> 8 channels, stride 2',
@@ -115,6 +118,31 @@ describeDevices('autograd functions', ({ device }) => {
       backward(y, Tensor.fromArray(Array.from({ length: 12 }, (_, i) => -i), [1, 12], { device }));
       assert.equal(x.grad!.layout, 'NHWC');
       assert.deepEqual(Array.from(x.grad!.dataSync()), Array.from({ length: 12 }, (_, i) => -i));
+    });
+  });
+
+  it('convert and matchActivation: one op for dtype + layout, the gradient back in the master format', () => {
+    tidy(() => {
+      const vals = Array.from({ length: 2 * 4 * 3 * 2 }, (_, i) => (i - 20) * 0.37);
+      const w = Tensor.fromArray(vals, [2, 4, 3, 2], { device });
+      w.requiresGrad = true;
+      const x = Tensor.zeros([1, 4, 3, 2], { device, dtype: 'float16', layout: 'NHWC' });
+      const wh = F.matchActivation(w, x);
+      assert.equal(wh.dtype, 'float16');
+      assert.equal(wh.layout, 'NHWC');
+      assert.equal(wh.gradFn?.name, 'convert');
+      const want = w.to({ dtype: 'float16', layout: 'NHWC' });
+      assert.deepEqual(Array.from(wh.dataSync()), Array.from(want.dataSync()));
+      backward(wh, Tensor.fromArray(vals.map((v) => -v), [2, 4, 3, 2], { device, dtype: 'float16', layout: 'NHWC' }));
+      assert.equal(w.grad!.dtype, 'float32');
+      assert.equal(w.grad!.layout, 'NCHW');
+      assert.deepEqual(Array.from(w.grad!.dataSync()), Array.from(want.dataSync(), (v) => -v));
+      assert.equal(F.matchActivation(w, Tensor.zeros([1, 4, 3, 2], { device })), w);
+      const lin = Tensor.zeros([3, 4], { device });
+      assert.equal(F.matchActivation(lin, Tensor.zeros([2, 4], { device, dtype: 'bfloat16' })).dtype, 'bfloat16');
+      assertThrowsNamed(() => F.convert(w, 'int32' as never, 'NCHW'), TypeError, 'convert: dtype');
+      assertThrowsNamed(() => F.convert(w, 'float16', 'CHWN' as never), TypeError, 'convert: layout');
+      assertThrowsNamed(() => native().convert(lin.handle, 'float16', 'NHWC'), RangeError, "'layout'", '2-D');
     });
   });
 

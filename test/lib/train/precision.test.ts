@@ -24,10 +24,17 @@ describeDevices('MixedPrecision', ({ device }) => {
       const r = softmaxCrossEntropy(model.forward(x), y);
       r.loss.backward(scaled ? mp.seed(r.loss) : undefined);
     });
+    // The Trainer's sequence: scaled backward, unscale, conditional update, scale update.
+    const trainStep = () => {
+      backward(true);
+      opt.step({ skipIf: mp.unscale() });
+      mp.update();
+      opt.zeroGrad();
+    };
     const grads = () => model.parameters().map((p) => Array.from((p.grad as Tensor).dataSync()));
     const params = () => model.parameters().map((p) => Array.from(p.dataSync()));
     const dispose = () => { opt.dispose(); mp.dispose(); model.dispose(); x.dispose(); y.dispose(); };
-    return { model, mp, opt, backward, grads, params, dispose };
+    return { model, mp, opt, backward, trainStep, grads, params, dispose };
   };
 
   it('seeds backward with the scale and unscales to exactly the unscaled gradients', () => {
@@ -48,21 +55,14 @@ describeDevices('MixedPrecision', ({ device }) => {
     const live = memory().liveTensors;
     const s = setup(2 ** 127, 2);  // the seed fits fp32; the weight gradients do not
     const before = s.params();
-    s.backward(true);
-    s.opt.step({ skipIf: s.mp.unscale() });
-    s.mp.update();
-    s.opt.zeroGrad();
+    s.trainStep();
     assert.deepEqual(s.params(), before);
     assert.equal(s.mp.lossScale, 2 ** 126);
     assert.equal(s.mp.skipped, 1);
     // Drop to a scale that fits, then two good steps grow it once.
     s.mp.lossScale = 2 ** 8;
-    for (let k = 0; k < 2; k++) {
-      s.backward(true);
-      s.opt.step({ skipIf: s.mp.unscale() });
-      s.mp.update();
-      s.opt.zeroGrad();
-    }
+    s.trainStep();
+    s.trainStep();
     assert.notDeepEqual(s.params(), before);
     assert.equal(s.mp.lossScale, 2 ** 9);
     assert.equal(s.mp.skipped, 1);

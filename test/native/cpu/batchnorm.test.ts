@@ -244,14 +244,15 @@ describeDevices('batch norm', (d) => {
         close(readNCHW(o.y), ref.y, tol, `${dtype} y`, 1e-1);
         close(readNCHW(o.saveMean), ref.mean, 1e-4, `${dtype} saveMean`);
         close(readNCHW(o.saveInvStd), ref.invstd, 1e-4, `${dtype} saveInvStd`);
-        const b = nat().batchNormBackward(tdy, tx, tg, o.saveMean, o.saveInvStd, 1e-5, o.y, true, true);
+        // With the forward's reserve: on CUDA with C % 4 == 0 that is cuDNN's fused backward.
+        const b = nat().batchNormBackward(tdy, tx, tg, o.saveMean, o.saveInvStd, 1e-5, o.y, true, true, tb, o.reserve);
         assert.equal(b.dx.dtype, dtype);
         const bref = bnBackwardRef(dy, x, shape, p.gamma, readNCHW(o.saveMean), readNCHW(o.saveInvStd), readNCHW(o.y));
         close(readNCHW(b.dx), bref.dx, tol, `${dtype} dx`, 1e-1);
         close(readNCHW(b.dgamma), bref.dgamma, 1e-4, `${dtype} dgamma`, 1e-2);
         close(readNCHW(b.dbeta), bref.dbeta, 1e-4, `${dtype} dbeta`, 1e-2);
         close(readNCHW(b.dresidual!), bref.dres, 0, `${dtype} dresidual`);
-        disposeAll(tx, tres, tdy, tg, tb, trm, trv, o.y, o.saveMean, o.saveInvStd, b.dx, b.dgamma, b.dbeta, b.dresidual);
+        disposeAll(tx, tres, tdy, tg, tb, trm, trv, o.y, o.saveMean, o.saveInvStd, o.reserve, b.dx, b.dgamma, b.dbeta, b.dresidual);
       }
     });
   }
@@ -283,6 +284,16 @@ describeDevices('batch norm', (d) => {
     assertThrowsNamed(() => nat().batchNormBackward(x, x, g, rm, rv, 1e-5, null, true, false), TypeError, "'y'", 'relu');
     assertThrowsNamed(() => nat().batchNormBackward(nhwc, x, g, rm, rv, 1e-5, null, false, false), TypeError, "'x'");
     assertThrowsNamed(() => nat().batchNormBackward(x, x, g, rm, c4, 1e-5, null, false, false), RangeError, "'saveInvStd'");
+    // beta and reserve: the fused backward's inputs, checked whether or not this backend uses them
+    const u8 = nat().fromTypedArray(new Uint8Array(16), [16], 'uint8', 'NCHW', dev);
+    const u8x2 = nat().fromTypedArray(new Uint8Array(16), [4, 4], 'uint8', 'NCHW', dev);
+    const back = (...o: unknown[]) => () => (nat().batchNormBackward as (...a: unknown[]) => unknown)(x, x, g, rm, rv, 1e-5, x, true, false, ...o);
+    assertThrowsNamed(back(null, u8), TypeError, "'beta'", 'reserve');
+    assertThrowsNamed(back(c4, u8), RangeError, "'beta'", '[3]');
+    assertThrowsNamed(back(b, rv), TypeError, "'reserve'", 'uint8');
+    assertThrowsNamed(back(b, u8x2), RangeError, "'reserve'");
+    assertThrowsNamed(back(b, 'r'), TypeError, "'reserve'");
+    disposeAll(u8, u8x2);
     if (dev !== 'cpu') {
       const gc = make([1, 1, 1], [3], 'cpu');
       assertThrowsNamed(train(x, gc, b, rm, rv, 0.1, 1e-5, null, false), TypeError, "'gamma'", 'device');

@@ -3,7 +3,7 @@
 // step; plus argument checks.
 import * as assert from 'node:assert/strict';
 
-import { native, NativeTensor } from '../../../lib/native';
+import { native } from '../../../lib/native';
 import { describeDevices } from '../../helpers/devices';
 import { assertThrowsNamed } from '../../helpers/reference';
 import { disposeAll, make, normals, readNCHW, rng } from './ops-common';

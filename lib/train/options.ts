@@ -1,0 +1,131 @@
+// The Trainer's options: their types, the defaults and checks that turn them into the
+// RunSpec a checkpoint records (resolveSpec), and the way back from a checkpoint to options
+// (resumeOptions).
+import { CifarKind, Dataset } from '../data/format';
+import { Module } from '../nn/module';
+import { LRSchedule } from '../optim/schedules';
+import { checkNumber, describe } from '../tensor';
+import { readSidecar, RunSpec } from './checkpoint';
+import { Precision, PRECISIONS } from './device';
+import { EvalMetrics, StepMetrics } from './metrics';
+
+export interface TrainerOptions {
+  /** A model name (models.names(), or any CIFAR depth 6n+2 such as resnet8) or a Module. Default 'resnet20'. */
+  model?: string | Module;
+  dataset?: CifarKind;
+  /** A CIFAR folder or .tar.gz, loaded splits, or undefined for the synthetic dataset (cached). */
+  data?: string | { train: Dataset; test: Dataset };
+  /** Use only the first N training / test images. */
+  trainImages?: number;
+  testImages?: number;
+  /** Length of the run: epochs, or iterations (wins when both are given). Default 1 epoch. */
+  epochs?: number;
+  iterations?: number;
+  batchSize?: number;
+  lr?: number;
+  /** 'paper' (default), 'multistep:I1,I2', 'epochs:E1,E2', 'cosine', 'constant', or an LRSchedule. */
+  schedule?: string | LRSchedule;
+  weightDecay?: number;
+  momentum?: number;
+  nesterov?: boolean;
+  /** 'auto' (default: cuda:0 when usable, else cpu), 'cpu' or 'cuda:N'. */
+  device?: string;
+  precision?: Precision;
+  seed?: number;
+  /** Random crop + flip of the training batches (default true). */
+  augment?: boolean;
+  /** Evaluate every N iterations (default: at each epoch's end) and at the end of the run. */
+  evalEvery?: number;
+  /** Write metrics.jsonl, metrics.csv and checkpoints here. */
+  out?: string;
+  /** Continue from a checkpoint: a run folder, its checkpoint.json or checkpoint.safetensors. */
+  resume?: string;
+  /**
+   * Record the training step once as a CUDA graph and replay it (lib/train/captured-step.ts).
+   * 'auto' (default): on for a cuda device, off on the CPU. Not saved in checkpoints.
+   */
+  capture?: boolean | 'auto';
+  onStep?: (s: StepMetrics) => void;
+  onEval?: (e: EvalMetrics) => void;
+  onEpoch?: (e: EpochEvent) => void;
+}
+
+export interface EpochEvent {
+  epoch: number;
+  iteration: number;
+  eval: EvalMetrics | null;
+  checkpoint: string | null;
+}
+
+export interface StartInfo {
+  model: string;
+  parameters: number;
+  device: string;
+  deviceNote: string | null;
+  precision: string;
+  trainImages: number;
+  testImages: number;
+  dataSource: string;
+  itersPerEpoch: number;
+  totalIterations: number;
+  startIteration: number;
+}
+
+export interface TrainResult {
+  iterations: number;
+  epochs: number;
+  stopped: boolean;
+  final: EvalMetrics | null;
+  checkpoint: string | null;
+  seconds: number;
+}
+
+const num = (v: unknown, arg: string, o: { min?: number; integer?: boolean }) => checkNumber(v, arg, o);
+
+/** Fills in defaults and checks every option; throws TypeError / RangeError naming the option. */
+export function resolveSpec(o: TrainerOptions): RunSpec {
+  if (o === null || typeof o !== 'object') throw new TypeError(`Trainer: options must be an object, got ${describe(o)}`);
+  const model = o.model ?? 'resnet20';
+  const dataset = o.dataset ?? 'cifar10';
+  if (dataset !== 'cifar10' && dataset !== 'cifar100') throw new RangeError(`dataset must be 'cifar10' or 'cifar100', got ${describe(dataset)}`);
+  const precision = o.precision ?? 'fp32';
+  if (!PRECISIONS.includes(precision)) throw new RangeError(`precision must be one of ${PRECISIONS.join(', ')}, got ${describe(precision)}`);
+  const opt = (v: number | undefined, arg: string, min: number, integer: boolean) => (v === undefined ? null : num(v, arg, { min, integer }));
+  const iterations = opt(o.iterations, 'iterations', 1, true);
+  const epochs = opt(o.epochs, 'epochs', 1, true);
+  const spec: RunSpec = {
+    model: typeof model === 'string' ? model : (model.constructor?.name ?? 'model'),
+    dataset,
+    data: typeof o.data === 'string' ? o.data : null,
+    trainImages: opt(o.trainImages, 'trainImages', 1, true),
+    testImages: opt(o.testImages, 'testImages', 1, true),
+    batchSize: num(o.batchSize ?? 128, 'batchSize', { min: 1, integer: true }),
+    lr: num(o.lr ?? 0.1, 'lr', { min: 0 }),
+    schedule: typeof o.schedule === 'string' ? o.schedule : o.schedule ? 'custom' : 'paper',
+    weightDecay: num(o.weightDecay ?? 1e-4, 'weightDecay', { min: 0 }),
+    momentum: num(o.momentum ?? 0.9, 'momentum', { min: 0 }),
+    nesterov: o.nesterov ?? false,
+    precision,
+    seed: num(o.seed ?? 0, 'seed', { min: 0, integer: true }),
+    augment: o.augment ?? true,
+    epochs: iterations === null ? (epochs ?? 1) : epochs,
+    iterations,
+    evalEvery: opt(o.evalEvery, 'evalEvery', 1, true),
+  };
+  if (typeof spec.nesterov !== 'boolean') throw new TypeError(`nesterov must be a boolean, got ${describe(spec.nesterov)}`);
+  if (spec.nesterov && spec.momentum === 0) throw new RangeError('nesterov needs momentum > 0');
+  return spec;
+}
+
+/** The options a checkpoint was written with, to continue it (add `resume` and any changes). */
+export function resumeOptions(resume: string): TrainerOptions {
+  const { sidecar } = readSidecar(resume);
+  const s = sidecar.spec;
+  return {
+    model: s.model, dataset: s.dataset, data: s.data ?? undefined, trainImages: s.trainImages ?? undefined,
+    testImages: s.testImages ?? undefined, batchSize: s.batchSize, lr: s.lr, schedule: s.schedule === 'custom' ? undefined : s.schedule,
+    weightDecay: s.weightDecay, momentum: s.momentum, nesterov: s.nesterov, precision: s.precision, seed: s.seed,
+    augment: s.augment, epochs: s.epochs ?? undefined, iterations: s.iterations ?? undefined, evalEvery: s.evalEvery ?? undefined,
+    resume,
+  };
+}
