@@ -101,6 +101,8 @@ export interface NativeCudaInfo {
   searched: string[];
   /** The convolution algorithm chosen for each shape seen so far. */
   convAlgorithms: string[];
+  /** Calls of cuDNN's fused batch-norm kernels so far, and qualifying calls that fell back to the plain path. */
+  fusedBatchNorm: { forward: number; backward: number; fallbacks: number };
 }
 
 export interface NativeCudaMemoryStats {

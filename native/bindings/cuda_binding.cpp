@@ -41,6 +41,7 @@ Napi::Value CudaInfo(const Napi::CallbackInfo& info) {
   for (size_t i = 0; i < ci.searched.size(); i++) searched.Set(static_cast<uint32_t>(i), ci.searched[i]);
   std::vector<std::string> al = cr::cuda_conv_algorithms();
   for (size_t i = 0; i < al.size(); i++) algos.Set(static_cast<uint32_t>(i), al[i]);
+  cr::FusedBnCounts fc = cr::cuda_fused_bn_counts();
 #else
   o.Set("compiled", false);
   o.Set("available", false);
@@ -50,7 +51,15 @@ Napi::Value CudaInfo(const Napi::CallbackInfo& info) {
   o.Set("runtimeVersion", 0.0);
   o.Set("cudnnVersion", 0.0);
   o.Set("cudnnPath", "");
+  struct {
+    int64_t forward = 0, backward = 0, fallbacks = 0;
+  } fc;
 #endif
+  Napi::Object fused = Napi::Object::New(env);
+  fused.Set("forward", static_cast<double>(fc.forward));
+  fused.Set("backward", static_cast<double>(fc.backward));
+  fused.Set("fallbacks", static_cast<double>(fc.fallbacks));
+  o.Set("fusedBatchNorm", fused);
   o.Set("devices", devices);
   o.Set("searched", searched);
   o.Set("convAlgorithms", algos);

@@ -116,7 +116,8 @@ class Backend {
                                              const Tensor* residual, bool relu) = 0;
   // `y` is the forward output; it is read only when `relu` (for the activation's mask).
   // `beta` and `reserve` (the forward's, may be null) let a backend run the backward of the
-  // fused kernel its forward ran; the result is the same either way.
+  // fused kernel its forward ran; the result agrees with the plain path within rounding
+  // (cuDNN's mask comes from the pre-activation value, the plain path's from y > 0).
   virtual BatchNormBackward batchnorm_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma,
                                                const Tensor& save_mean, const Tensor& save_invstd, double eps,
                                                const Tensor* y, bool relu, bool has_residual, const Tensor* beta,

@@ -114,12 +114,18 @@ void CachingAllocator::free_cached_locked(bool include_default) {
   for (auto& kv : pools_) {
     Pool& pool = kv.second;
     if (kv.first == kDefaultPool ? !include_default : !pool.retired) continue;  // a live graph pool keeps its memory
-    for (auto& fb : pool.free) {
-      cudaFree(fb.second);
-      st_.reserved -= fb.first;
+    // A block cudaFree refuses (e.g. a capture is open elsewhere in this thread) stays
+    // cached and counted: dropping it would leak it and misstate `reserved`.
+    for (auto it = pool.free.begin(); it != pool.free.end();) {
+      if (cudaFree(it->second) != cudaSuccess) {
+        cudaGetLastError();
+        ++it;
+        continue;
+      }
+      st_.reserved -= it->first;
       st_.cached_blocks--;
+      it = pool.free.erase(it);
     }
-    pool.free.clear();
   }
   cudaGetLastError();
 }

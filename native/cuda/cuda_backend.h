@@ -52,6 +52,13 @@ CudaMemoryStats cuda_memory_stats(int device);
 void cuda_empty_cache();
 // The convolution algorithm chosen for each shape seen so far, one line each.
 std::vector<std::string> cuda_conv_algorithms();
+// Calls of cuDNN's fused batch-norm kernels so far (BN + ReLU, BN + add + ReLU), and calls
+// that qualified but fell back to the plain path (cuDNN refused the configuration, or no
+// memory for the fused kernel's reserve or workspace).
+struct FusedBnCounts {
+  int64_t forward = 0, backward = 0, fallbacks = 0;
+};
+FusedBnCounts cuda_fused_bn_counts();
 
 // ---- CUDA graph capture (graph.cu) ----
 // Capture records every op queued on the device's stream between begin and end into one

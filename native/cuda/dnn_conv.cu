@@ -224,11 +224,14 @@ std::vector<Candidate> search(ConvSetup& s, DeviceContext& ctx, const char* op) 
   return found;
 }
 
-// Runs the candidates in order until one succeeds (true; a later one that worked moves to
-// the front of the cache). Each failure is appended to `failures`; `out_of_memory` tells
-// whether any was for want of memory (our workspace, or cuDNN's own allocations).
+// Runs the candidates in order until one succeeds (true). Each failure is appended to
+// `failures`; `out_of_memory` tells whether any was for want of memory (our workspace, or
+// cuDNN's own allocations). When the ones before the winner were refused for this shape,
+// the winner moves to the front of the cache; after a transient failure (memory, an
+// internal error) the faster candidates stay, to be tried again next time.
 bool try_candidates(ConvSetup& s, DeviceContext& ctx, ConvCache& cache, const std::vector<Candidate>& cands,
                     const char* op, cudnnStatus_t& last, std::string& failures, bool& out_of_memory) {
+  bool transient = false;
   for (size_t i = 0; i < cands.size(); i++) {
     const Candidate& c = cands[i];
     size_t need = c.memory;
@@ -240,7 +243,7 @@ bool try_candidates(ConvSetup& s, DeviceContext& ctx, ConvCache& cache, const st
         ws = ctx.workspace(need, op);
       } catch (const OpError& e) {
         if (e.kind() != ErrorKind::OutOfMemory) throw;
-        out_of_memory = true;
+        out_of_memory = transient = true;
         failures += std::string(" ") + algo_name(s.kind, c.algo) + ": no memory for its workspace;";
         continue;
       }
@@ -249,13 +252,14 @@ bool try_candidates(ConvSetup& s, DeviceContext& ctx, ConvCache& cache, const st
     A().cudnnSetConvolutionMathType(s.cd, s.math == CUDNN_FMA_MATH ? CUDNN_FMA_MATH : c.math);
     last = run_algo(s, ctx, c.algo, ws, need);
     if (last == CUDNN_STATUS_SUCCESS) {
-      if (i > 0) {  // remember the one that worked
+      if (i > 0 && !transient) {  // remember the one that worked
         std::lock_guard<std::mutex> lock(cache.mu);
         cache.map[s.key] = std::vector<Candidate>(cands.begin() + i, cands.end());
       }
       return true;
     }
     out_of_memory = out_of_memory || last == CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED;
+    transient = transient || !refused(last);
     failures += std::string(" ") + algo_name(s.kind, c.algo) + ": " + A().cudnnGetErrorString(last) + ";";
   }
   return false;

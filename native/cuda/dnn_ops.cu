@@ -2,6 +2,9 @@
 // the only code that calls cuDNN (besides handle creation in cuda_backend.cu), so swapping
 // the deprecated legacy API for the graph API later means rewriting these two files.
 #include "dnn_ops.h"
+
+#include <atomic>
+
 #include "dnn_util.h"
 #include "kernels/kernels.h"
 
@@ -37,6 +40,36 @@ static bool fused_bn_eligible(const Tensor& x, const Tensor* residual, bool relu
 
 static const cudnnBatchNormMode_t kFusedMode = CUDNN_BATCHNORM_SPATIAL_PERSISTENT;
 
+// How often the fused kernels ran, and how often a qualifying shape fell back (cuDNN
+// refused, or no memory for the fused kernel's extras): cudaInfo().fusedBatchNorm.
+static std::atomic<int64_t> g_fused_forward{0}, g_fused_backward{0}, g_fused_fallbacks{0};
+
+static bool fall_back() {
+  g_fused_fallbacks++;
+  return false;
+}
+
+// Memory a fused call needs beyond the plain path's: a shortage is a reason to take the
+// plain path (which needs none of it), not to fail the op. During a capture the workspace
+// cannot grow, so a capture that would need it to falls back too.
+template <typename F>
+static bool fused_memory(F&& allocate) {
+  try {
+    allocate();
+    return true;
+  } catch (const OpError& e) {
+    if (e.kind() == ErrorKind::OutOfMemory) return false;
+    throw;
+  }
+}
+
+static bool workspace_for_fused(DeviceContext& ctx, size_t bytes, void** ws, const char* op) {
+  *ws = nullptr;
+  if (bytes == 0) return true;
+  if (ctx.capture_pool != cuda::kDefaultPool && bytes > ctx.workspace_bytes()) return false;
+  return fused_memory([&] { *ws = ctx.workspace(bytes, op); });
+}
+
 // The descriptors both fused calls use: x (and y, dy, dx, the residual: all alike), the
 // per-channel parameters, and the ReLU.
 struct FusedBnDescs {
@@ -65,24 +98,30 @@ bool dnn_bn_forward_training_fused(DeviceContext& ctx, const Tensor& x, const Te
   if (st == CUDNN_STATUS_SUCCESS)
     st = A().cudnnGetBatchNormalizationTrainingExReserveSpaceSize(ctx.handle, kFusedMode, ops, ad, xd, &reserve_bytes);
   if (st != CUDNN_STATUS_SUCCESS) {
-    if (refused(st)) return false;
+    if (refused(st)) return fall_back();
     throw_cudnn(st, op, "batch norm Ex workspace query", describe_args({{"x", &x}}));
   }
   // The reserve space carries the activation mask to cudnnBatchNormalizationBackwardEx: it
   // becomes a tensor the caller keeps with the forward's outputs (at least one byte, so an
   // empty reserve still marks "the fused kernel ran").
-  Tensor reserve = new_tensor(ctx, {static_cast<int64_t>(reserve_bytes > 0 ? reserve_bytes : 1)}, DType::U8,
-                              Layout::NCHW, op);
-  void* ws = ws_bytes > 0 ? ctx.workspace(ws_bytes, op) : nullptr;
+  Tensor reserve;
+  void* ws = nullptr;
+  if (!fused_memory([&] {
+        reserve = new_tensor(ctx, {static_cast<int64_t>(reserve_bytes > 0 ? reserve_bytes : 1)}, DType::U8,
+                             Layout::NCHW, op);
+      }) ||
+      !workspace_for_fused(ctx, ws_bytes, &ws, op))
+    return fall_back();
   st = A().cudnnBatchNormalizationForwardTrainingEx(
       ctx.handle, kFusedMode, ops, &kOne, &kZero, xd, x.raw(), residual ? xd : nullptr,
       residual ? residual->raw() : nullptr, xd, y.raw(), pd, gamma.raw(), beta.raw(), momentum, running_mean.raw(),
       running_var.raw(), eps, save_mean.raw(), save_invstd.raw(), ad, ws, ws_bytes, reserve.raw(), reserve_bytes);
   if (st == CUDNN_STATUS_SUCCESS) {
     reserve_out = reserve;
+    g_fused_forward++;
     return true;
   }
-  if (refused(st)) return false;
+  if (refused(st)) return fall_back();
   throw_cudnn(st, op, "cudnnBatchNormalizationForwardTrainingEx", describe_args({{"x", &x}, {"residual", residual}}));
 }
 
@@ -100,17 +139,21 @@ bool dnn_bn_backward_fused(DeviceContext& ctx, const Tensor& x, const Tensor& y,
   cudnnStatus_t st = A().cudnnGetBatchNormalizationBackwardExWorkspaceSize(
       ctx.handle, kFusedMode, ops, xd, xd, xd, dz ? xd : nullptr, xd, pd, ad, &ws_bytes);
   if (st != CUDNN_STATUS_SUCCESS) {
-    if (refused(st)) return false;
+    if (refused(st)) return fall_back();
     throw_cudnn(st, op, "batch norm backward Ex workspace query", describe_args({{"x", &x}}));
   }
-  void* ws = ws_bytes > 0 ? ctx.workspace(ws_bytes, op) : nullptr;
+  void* ws = nullptr;
+  if (!workspace_for_fused(ctx, ws_bytes, &ws, op)) return fall_back();
   // dz: the residual's gradient, written by the same kernel (the masked dy).
   st = A().cudnnBatchNormalizationBackwardEx(
       ctx.handle, kFusedMode, ops, &kOne, &kZero, &kOne, &kZero, xd, x.raw(), xd, y.raw(), xd, dy.raw(),
       dz ? xd : nullptr, dz ? dz->raw() : nullptr, xd, dx.raw(), pd, gamma.raw(), beta.raw(), dgamma.raw(),
       dbeta.raw(), eps, save_mean.raw(), save_invstd.raw(), ad, ws, ws_bytes, reserve.raw(), reserve.nbytes());
-  if (st == CUDNN_STATUS_SUCCESS) return true;
-  if (refused(st)) return false;
+  if (st == CUDNN_STATUS_SUCCESS) {
+    g_fused_backward++;
+    return true;
+  }
+  if (refused(st)) return fall_back();
   throw_cudnn(st, op, "cudnnBatchNormalizationBackwardEx", describe_args({{"x", &x}, {"dy", &dy}}));
 }
 
@@ -186,6 +229,10 @@ Tensor CudaBackend::pool2d_backward(const Tensor& dy, const Tensor& x, const Ten
   }
   CR_CUDNN_CHECK(st, op, cuda::describe_args({{"dy", &dy}, {"x", &x}, {"y", &y}}));
   return dx;
+}
+
+FusedBnCounts cuda_fused_bn_counts() {
+  return {cuda::g_fused_forward.load(), cuda::g_fused_backward.load(), cuda::g_fused_fallbacks.load()};
 }
 
 }  // namespace cr
