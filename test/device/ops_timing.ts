@@ -190,6 +190,7 @@ function main(): void {
     memory: mem,
     ops: rows,
     convAlgorithms: addon.cudaInfo().convAlgorithms,
+    fusedBatchNorm: addon.cudaInfo().fusedBatchNorm,
   };
   fs.writeFileSync(out, JSON.stringify(report, null, 2));
   const w = Math.max(...rows.map((r) => r.op.length));
@@ -197,7 +198,7 @@ function main(): void {
   for (const r of rows)
     console.log(`${r.op.padEnd(w)}  ${r.shape.padEnd(16)} ${r.dtype.padEnd(13)} ${r.layout.padEnd(6)} ${r.ms.toFixed(4).padStart(8)}  ${r.algo ?? ''}`);
   console.log(`${rows.length} timings in ${report.seconds.toFixed(1)} s; peak allocated ${(mem.peakAllocated / 2 ** 20).toFixed(1)} MiB, ` +
-    `${mem.mallocCalls} cudaMalloc calls, ${mem.cacheHits} cache hits -> ${out}`);
+    `${mem.mallocCalls} cudaMalloc calls, ${mem.cacheHits} cache hits; fused BN calls ${JSON.stringify(report.fusedBatchNorm)} -> ${out}`);
 }
 
 main();
