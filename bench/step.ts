@@ -47,6 +47,8 @@ export interface StepResult {
   eagerReason: string | null;
   /** CUDA: bytes the caching allocator held after the timed runs (emptied before the row). */
   reservedDeviceBytes: number | null;
+  /** CUDA: cuDNN fused batch-norm calls during the row (forward, backward) and qualifying calls that fell back. */
+  fusedBatchNorm: { forward: number; backward: number; fallbacks: number } | null;
   error: string | null;
   skipped: string | null;
 }
@@ -83,7 +85,7 @@ export function emptyResult(row: Row, precision: Precision, o: StepOptions, why:
     model: row.model, batch: row.batch, imageSize: imageSizeOf(row.model), precision, tf32: !!o.tf32 && precision === 'fp32',
     layout: precision === 'fp32' ? 'NCHW' : 'NHWC', device: o.device, timing: o.timing, msPerStep: null, imagesPerS: null,
     runsMs: [], warmupMs: null, cpuMsPerStep: null, parameters, floor, lossScale: 1, skippedSteps: 0, stepMode: null, eagerReason: null,
-    reservedDeviceBytes: null,
+    reservedDeviceBytes: null, fusedBatchNorm: null,
     error: why.error ?? null, skipped: why.skipped ?? null,
   };
 }
@@ -134,6 +136,7 @@ export function benchStep(row: Row, precision: Precision, o: StepOptions): StepR
     };
     const sync = () => native().synchronize(device);
     if (onCuda) cuda.emptyCache();
+    const f0 = native().cudaInfo().fusedBatchNorm;
     const c0 = cpuMs();
     const t = timeSteps(step, sync, o.timing);
     const stepsRun = o.timing.warmup + o.timing.steps * o.timing.runs;
@@ -146,7 +149,11 @@ export function benchStep(row: Row, precision: Precision, o: StepOptions): StepR
     res.skippedSteps = mp.skipped;
     res.stepMode = captured.mode === 'captured' ? 'captured' : 'eager';
     res.eagerReason = captured.eagerReason;
-    if (onCuda) res.reservedDeviceBytes = cuda.memoryStats(device).reserved;
+    if (onCuda) {
+      res.reservedDeviceBytes = cuda.memoryStats(device).reserved;
+      const f1 = native().cudaInfo().fusedBatchNorm;
+      res.fusedBatchNorm = { forward: f1.forward - f0.forward, backward: f1.backward - f0.backward, fallbacks: f1.fallbacks - f0.fallbacks };
+    }
   } catch (e) {
     res.error = (e instanceof Error ? e.message : String(e)).split('\n')[0];
   } finally {
