@@ -5,9 +5,10 @@
 //   const result = await t.fit();
 //
 // Each step is forward, softmax cross-entropy, backward, SGD; only two scalars (loss and
-// correct count) come back to the host. The loop yields to the event loop after every step,
-// so signals, timers and progress output run while it trains; stop() ends it after the
-// current step and (with `out`) saves a checkpoint that `resume` continues from exactly.
+// correct count) come back to the host, read asynchronously one step behind, so the 'step'
+// event of step i arrives while step i + 1 runs. The loop yields to the event loop every
+// step, so signals, timers and progress output run while it trains; stop() ends it after
+// the step in flight and (with `out`) saves a checkpoint that `resume` continues from exactly.
 import { EventEmitter } from 'node:events';
 import * as path from 'node:path';
 
@@ -64,7 +65,10 @@ export class Trainer extends EventEmitter {
     if (options.onEpoch) this.on('epoch', options.onEpoch);
   }
 
-  /** Ends the run after the current step (and saves a checkpoint when `out` is set). */
+  /**
+   * Ends the run after the step in flight (and saves a checkpoint when `out` is set). Called
+   * from the 'step' event of step i, the run ends after step i + 1, which is already queued.
+   */
   stop(): void {
     this.stopRequested = true;
   }
@@ -211,6 +215,28 @@ export class Trainer extends EventEmitter {
       return loader.makeBatch(e, i % bpe, epochCache.order, epochCache.params);
     };
     const elapsed = () => (Date.now() - t0) / 1000;
+    // A step's loss and correct count are read asynchronously: the copy is queued right after
+    // the step, and the loop waits for it only once the next step is queued, so the device
+    // does not idle while the host records metrics and prepares the next batch.
+    let pending: { values: Promise<[number, number]>; iteration: number; size: number; lr: number } | null = null;
+    const settle = async (): Promise<void> => {
+      if (!pending) return;
+      const p = pending;
+      pending = null;
+      const [loss, correct] = await p.values;
+      st.running.loss += loss * p.size;
+      st.running.wrong += p.size - correct;
+      st.running.images += p.size;
+      imagesSinceEval += p.size;
+      const now = Date.now();
+      const step: StepMetrics = {
+        type: 'step', epoch: Math.floor((p.iteration - 1) / bpe) + 1, iteration: p.iteration, lr: p.lr, loss,
+        error: 1 - correct / p.size, imagesPerSec: p.size / Math.max((now - lastStepTime) / 1000, 1e-6), elapsed: elapsed(),
+      };
+      lastStepTime = now;
+      st.metrics?.write(step);
+      this.emit('step', step);
+    };
     model.train();
     let next = it < total ? batchAt(it) : null;
     try {
@@ -221,24 +247,20 @@ export class Trainer extends EventEmitter {
         opt.lr = lr;
         // The outputs belong to `stepper` (static buffers when captured); only two scalars come back.
         countBefore = opt.stepCount;
-        const [loss, correct] = tidy(() => stepper.step(new Tensor(batch.x), new Tensor(batch.y)).map((t) => t.item()));
+        let values: Promise<[number, number]> = Promise.resolve([NaN, NaN]);
+        tidy(() => {
+          const [loss, correct] = stepper.step(new Tensor(batch.x), new Tensor(batch.y));
+          values = Promise.all([loss.data(), correct.data()]).then(([l, c]): [number, number] => [l[0], c[0]]);
+        });
+        values.catch(() => undefined);  // awaited in settle(); this only keeps a failure from being "unhandled" meanwhile
         it++;
-        const size = batch.size;
-        st.running.loss += loss * size;
-        st.running.wrong += size - correct;
-        st.running.images += size;
-        imagesSinceEval += size;
-        const now = Date.now();
-        const step: StepMetrics = {
-          type: 'step', epoch: Math.floor((it - 1) / bpe) + 1, iteration: it, lr, loss, error: 1 - correct / size,
-          imagesPerSec: size / Math.max((now - lastStepTime) / 1000, 1e-6), elapsed: elapsed(),
-        };
-        lastStepTime = now;
-        st.metrics?.write(step);
-        this.emit('step', step);
+        await settle();  // the previous step's values, while this one runs
+        pending = { values, iteration: it, size: batch.size, lr };
 
         const epochEnd = it % bpe === 0;
-        if (it % evalEvery === 0 || it === total) {
+        const evalNow = it % evalEvery === 0 || it === total;
+        if (evalNow || epochEnd) await settle();  // metrics in order: this step's before the evaluation and checkpoint
+        if (evalNow) {
           const ev = this.evaluate();
           const r = st.running;
           last = {
@@ -257,9 +279,9 @@ export class Trainer extends EventEmitter {
           checkpoint = this.options.out ? this.saveCheckpoint(it === total ? 'end' : 'epoch', it) : null;
           if (epochEnd) this.emit('epoch', { epoch: it / bpe, iteration: it, eval: last && last.iteration === it ? last : null, checkpoint } satisfies EpochEvent);
         }
-        lastStepTime = Date.now();
-        await new Promise<void>((r) => setImmediate(r));
+        if (evalNow || epochEnd) lastStepTime = Date.now();  // the next step's rate leaves the evaluation out
       }
+      await settle();
       if (it < total && this.options.out) checkpoint = this.saveCheckpoint('interrupt', it);
     } finally {
       (next as { dispose(): void } | null)?.dispose();

@@ -1,6 +1,7 @@
 #include "tensor_handle.h"
 
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #include "../core/backend.h"
@@ -59,15 +60,19 @@ std::vector<uint8_t> host_copy(const cr::Tensor& t) {
   return raw;
 }
 
+// readAsync's worker: the copy was queued on the device's stream when readAsync() was
+// called; the worker thread only waits for it, so it never adds work to the stream at some
+// later moment (where it would wait for later steps, or land in a graph being captured).
 class ReadWorker : public Napi::AsyncWorker {
  public:
-  ReadWorker(Napi::Env env, cr::Tensor t)
-      : Napi::AsyncWorker(env, "cudnn-resnet:read"), tensor_(std::move(t)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  ReadWorker(Napi::Env env, cr::Tensor t, std::vector<uint8_t> raw, std::function<void()> wait)
+      : Napi::AsyncWorker(env, "cudnn-resnet:read"), tensor_(std::move(t)), raw_(std::move(raw)),
+        wait_(std::move(wait)), deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise promise() { return deferred_.Promise(); }
 
   void Execute() override {
     try {
-      raw_ = host_copy(tensor_);
+      wait_();
     } catch (const std::exception& e) {
       SetError(e.what());
     }
@@ -79,8 +84,9 @@ class ReadWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
-  cr::Tensor tensor_;  // holds the storage alive even if the handle is disposed meanwhile
+  cr::Tensor tensor_;  // shape and dtype for the typed array
   std::vector<uint8_t> raw_;
+  std::function<void()> wait_;
   Napi::Promise::Deferred deferred_;
 };
 
@@ -203,18 +209,18 @@ Napi::Value TensorHandle::Read(const Napi::CallbackInfo& info) {
 
 Napi::Value TensorHandle::ReadAsync(const Napi::CallbackInfo& info) {
   throw_if_disposed(info, disposed_, "readAsync");
-  // The value is fixed at call time: a snapshot is taken here, in stream order, so an
-  // in-place op issued after readAsync() (SGD, a fill) cannot leak into the result, and the
-  // worker thread never enqueues work on the device's stream at some later moment.
-  cr::Tensor snapshot;
+  // The value is fixed at call time: the copy is queued now, in stream order, so an in-place
+  // op issued after readAsync() (SGD, a fill, the next replay of a captured step) cannot
+  // leak into the result.
+  std::vector<uint8_t> raw(tensor_.nbytes());
+  std::function<void()> wait;
   try {
-    cr::Backend& be = cr::backend_for(tensor_.device());
-    snapshot = be.empty(tensor_.shape, tensor_.dtype, tensor_.layout);
-    be.copy_(snapshot, tensor_);
+    wait = cr::backend_for(tensor_.device()).copy_to_host_async(tensor_, raw.data());
   } catch (const cr::OpError& e) {
     throw to_js_error(info.Env(), e);
   }
-  auto* w = new ReadWorker(info.Env(), std::move(snapshot));
+  // raw's heap buffer moves into the worker unchanged, so the pending copy's target stays valid.
+  auto* w = new ReadWorker(info.Env(), tensor_, std::move(raw), std::move(wait));
   Napi::Promise p = w->promise();
   w->Queue();
   return p;

@@ -10,6 +10,7 @@
 // - Accumulation is fp32 whatever the storage dtype; BN statistics/parameters are fp32.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -87,6 +88,11 @@ class Backend {
   virtual Tensor empty(const Shape& shape, DType dtype, Layout layout) = 0;
   virtual void copy_from_host_(const Tensor& dst, const void* src) = 0;  // dst.nbytes() bytes
   virtual void copy_to_host(const Tensor& src, void* dst) = 0;           // src.nbytes() bytes
+  // Starts copying src into dst (src.nbytes() bytes) in stream order, after the work queued
+  // so far, and returns a function that waits for that copy. The function enqueues nothing,
+  // so it may run on another thread while later work (a graph capture included) is queued.
+  // The CPU copies at once and returns a no-op.
+  virtual std::function<void()> copy_to_host_async(const Tensor& src, void* dst) = 0;
   // Copy between two tensors of equal shape, dtype and layout on this backend.
   virtual void copy_(const Tensor& dst, const Tensor& src) = 0;
   virtual void synchronize() = 0;
@@ -195,6 +201,7 @@ class Backend {
   Tensor empty(const Shape& shape, DType dtype, Layout layout) override; \
   void copy_from_host_(const Tensor& dst, const void* src) override; \
   void copy_to_host(const Tensor& src, void* dst) override; \
+  std::function<void()> copy_to_host_async(const Tensor& src, void* dst) override; \
   void copy_(const Tensor& dst, const Tensor& src) override; \
   void synchronize() override; \
   Tensor cast(const Tensor& x, DType dtype) override; \

@@ -98,6 +98,10 @@ Tensor CpuBackend::empty(const Shape& shape, DType dtype, Layout layout) {
 
 void CpuBackend::copy_from_host_(const Tensor& dst, const void* src) { std::memcpy(dst.raw(), src, dst.nbytes()); }
 void CpuBackend::copy_to_host(const Tensor& src, void* dst) { std::memcpy(dst, src.raw(), src.nbytes()); }
+std::function<void()> CpuBackend::copy_to_host_async(const Tensor& src, void* dst) {
+  copy_to_host(src, dst);  // CPU ops are complete when they return: nothing to wait for
+  return [] {};
+}
 void CpuBackend::copy_(const Tensor& dst, const Tensor& src) { std::memcpy(dst.raw(), src.raw(), src.nbytes()); }
 void CpuBackend::synchronize() {}  // CPU ops complete before they return
 

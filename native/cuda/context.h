@@ -3,6 +3,7 @@
 #pragma once
 #include <cuda_runtime.h>
 
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -34,6 +35,12 @@ struct DeviceContext {
   void* workspace(size_t bytes, const char* op);
   size_t workspace_bytes() const { return ws_bytes_; }
 
+  // Page-locked host buffers for asynchronous reads (copy_to_host_async): a device-to-host
+  // copy into pageable memory would block the caller until the stream drains. Reused by
+  // size; thread-safe (the buffers come back from worker threads).
+  void* pinned_get(size_t bytes, const char* op);
+  void pinned_put(void* p, size_t bytes);
+
   // ---- CUDA graph capture (graph.cu); touched only from the JS thread ----
   cuda::PoolId capture_pool = cuda::kDefaultPool;  // the open capture's private pool, 0 when none
   int live_graphs = 0;                             // instantiated graphs not yet destroyed
@@ -43,6 +50,9 @@ struct DeviceContext {
   void* ws_ = nullptr;
   size_t ws_bytes_ = 0;
   std::vector<void*> retired_ws_;
+  std::mutex pinned_mu_;
+  std::multimap<size_t, void*> pinned_free_;
+  size_t pinned_cached_ = 0;
 };
 
 namespace cuda {

@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 #include <dlfcn.h>
 
+#include <cstring>
 #include <mutex>
 #include <vector>
 
@@ -271,6 +272,73 @@ void CudaBackend::copy_to_host(const Tensor& src, void* dst) {
   CR_CUDA_CHECK(cudaMemcpyAsync(dst, src.raw(), src.nbytes(), cudaMemcpyDeviceToHost, ctx_->stream), "copyToHost",
                 "src " + src.describe());
   CR_CUDA_CHECK(cudaStreamSynchronize(ctx_->stream), "copyToHost", "src " + src.describe());
+}
+
+std::function<void()> CudaBackend::copy_to_host_async(const Tensor& src, void* dst) {
+  cuda::DeviceGuard g(ctx_->index);
+  const char* op = "copyToHostAsync";
+  cuda::throw_if_capturing(*ctx_, op, "reading a tensor on the host waits for the stream");
+  DeviceContext* ctx = ctx_;
+  const size_t n = src.nbytes();
+  void* pinned = ctx->pinned_get(n, op);
+  cudaEvent_t done = nullptr;
+  cudaError_t st = cudaMemcpyAsync(pinned, src.raw(), n, cudaMemcpyDeviceToHost, ctx->stream);
+  if (st == cudaSuccess) st = cudaEventCreateWithFlags(&done, cudaEventDisableTiming);
+  if (st == cudaSuccess) st = cudaEventRecord(done, ctx->stream);
+  if (st != cudaSuccess) {
+    if (done) cudaEventDestroy(done);
+    cudaGetLastError();
+    // The copy may still be queued: the buffer goes back only after the stream has passed it.
+    cudaStreamSynchronize(ctx->stream);
+    ctx->pinned_put(pinned, n);
+    CR_CUDA_CHECK(st, op, "src " + src.describe());
+  }
+  // The source block may be reused once the tensor is freed: later writers are queued behind
+  // this copy on the same stream, so it reads the value as of now.
+  std::string what = src.describe();
+  return [ctx, pinned, n, done, dst, what] {
+    cudaError_t e = cudaEventSynchronize(done);
+    if (e == cudaSuccess) std::memcpy(dst, pinned, n);
+    cudaEventDestroy(done);
+    ctx->pinned_put(pinned, n);
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      CR_CUDA_CHECK(e, "copyToHostAsync", "src " + what);
+    }
+  };
+}
+
+void* DeviceContext::pinned_get(size_t bytes, const char* op) {
+  {
+    std::lock_guard<std::mutex> lock(pinned_mu_);
+    auto it = pinned_free_.lower_bound(bytes);
+    if (it != pinned_free_.end() && it->first <= 2 * bytes + 4096) {
+      void* p = it->second;
+      pinned_cached_ -= it->first;
+      pinned_free_.erase(it);
+      return p;
+    }
+  }
+  void* p = nullptr;
+  cuda::DeviceGuard g(index);
+  // Rounded to 4 KiB so that nearby sizes share buffers; the size is recomputed in put().
+  CR_CUDA_CHECK(cudaMallocHost(&p, (bytes + 4095) / 4096 * 4096), op, std::to_string(bytes) + " B of pinned host memory");
+  return p;
+}
+
+void DeviceContext::pinned_put(void* p, size_t bytes) {
+  const size_t size = (bytes + 4095) / 4096 * 4096;
+  {
+    std::lock_guard<std::mutex> lock(pinned_mu_);
+    // Bounded: scalars and small tensors are what training reads back every step.
+    if (pinned_cached_ + size <= (size_t{64} << 20)) {
+      pinned_free_.emplace(size, p);
+      pinned_cached_ += size;
+      return;
+    }
+  }
+  cudaFreeHost(p);
+  cudaGetLastError();
 }
 
 void CudaBackend::copy_(const Tensor& dst, const Tensor& src) {

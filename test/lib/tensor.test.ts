@@ -1,5 +1,6 @@
 import * as assert from 'node:assert/strict';
 
+import { native } from '../../lib/native';
 import { keep, manualSeed, memory, nextSeed, Tensor, tidy } from '../../lib/tensor';
 import { describeDevices } from '../helpers/devices';
 import { assertThrowsNamed } from '../helpers/reference';
@@ -23,6 +24,20 @@ describeDevices('Tensor', ({ device }) => {
   it('data() resolves to the same values as dataSync()', async () => {
     using t = Tensor.fromArray([1, 2, 3, 4, 5, 6], [1, 2, 3, 1], { device, layout: 'NHWC' });
     assert.deepEqual(Array.from(await t.data()), [1, 2, 3, 4, 5, 6]);
+  });
+
+  it('data() reads the value as of the call: later in-place writes and dispose() do not change it', async () => {
+    const t = Tensor.fromArray([1, 2, 3, 4], [4], { device });
+    const before = t.data();
+    native().fillConstant(t.handle, 7);  // queued after the read
+    const after = t.data();
+    const u = Tensor.fromArray([5, 6], [2], { device });
+    const gone = u.data();
+    u.dispose();
+    assert.deepEqual(Array.from(await before), [1, 2, 3, 4]);
+    assert.deepEqual(Array.from(await after), [7, 7, 7, 7]);
+    assert.deepEqual(Array.from(await gone), [5, 6]);
+    t.dispose();
   });
 
   it('zeros, ones, full', () => {

@@ -68,19 +68,22 @@ describe('train: Trainer', function () {
     assert.equal(memory().liveTensors, live, 'dispose() frees the model, optimizer state and datasets; no step leaks');
   });
 
-  it('stop() ends the run after the current step and saves an interrupt checkpoint', async () => {
+  it('stop() ends the run after the step in flight and saves an interrupt checkpoint', async () => {
     const t = new Trainer({ ...base, epochs: 3, out: dir });
+    const seen: number[] = [];
     t.on('step', (s: StepMetrics) => {
-      if (s.iteration === 2) t.stop();
+      seen.push(s.iteration);
+      if (s.iteration === 2) t.stop();  // step 3 is already queued (metrics are read one step behind)
     });
     try {
       const r = await t.fit();
       assert.equal(r.stopped, true);
-      assert.equal(r.iterations, 2);
+      assert.equal(r.iterations, 3);
+      assert.deepEqual(seen, [1, 2, 3]);  // the step in flight still reports
       const { sidecar } = readSidecar(dir);
       assert.equal(sidecar.reason, 'interrupt');
-      assert.deepEqual([sidecar.iteration, sidecar.rng.nextEpoch, sidecar.rng.nextBatch], [2, 0, 2]);
-      assert.ok(sidecar.running.images === 32, 'the running training sums are saved');
+      assert.deepEqual([sidecar.iteration, sidecar.rng.nextEpoch, sidecar.rng.nextBatch], [3, 0, 3]);
+      assert.ok(sidecar.running.images === 48, 'the running training sums are saved');
     } finally {
       t.dispose();
     }
