@@ -30,7 +30,12 @@ export interface BenchEnv {
   timer: string;
 }
 
-export const TIMER = 'device synchronize + process.hrtime around each run (the addon has no CUDA event API)';
+/** How the step loop is timed on a device (see timeSteps in protocol.ts). */
+export function timerFor(device: string): string {
+  return device.startsWith('cuda')
+    ? 'CUDA events on the device stream around each run (cuda.startTimer), after a synchronize'
+    : 'process.hrtime around each run';
+}
 
 function nvidiaDriver(): string | null {
   try {
@@ -61,7 +66,7 @@ export function collectEnv(device: string): BenchEnv {
     cudaDriver: null,
     cudaRuntime: null,
     cudnn: null,
-    timer: TIMER,
+    timer: timerFor(device),
   };
   if (info.cuda && typeof native().cudaInfo === 'function') {
     const v = cuda.versions();

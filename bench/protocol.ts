@@ -88,13 +88,16 @@ export function nowMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
+/** Measures one run: start() before its first step, the returned stop() after its last (ms). */
+export type RunTimer = () => { stop(): number };
+
 /**
- * The protocol's loop: `warmup` steps, then `runs` runs of `steps` steps, each run between
- * two device synchronisations so queued GPU work is inside the run that issued it. The
- * addon has no CUDA event API, so the clock is the host's monotonic one around
- * synchronize(); with 50 steps a run, the one synchronisation's latency is noise.
+ * The protocol's loop: `warmup` steps, then `runs` runs of `steps` steps. Each run is timed
+ * by `timer` when given (on CUDA: events on the device's stream, DESIGN.md's protocol),
+ * otherwise by the host's monotonic clock between two device synchronisations.
  */
-export function timeSteps(step: (i: number) => void, sync: () => void, o: TimingOptions, clock: () => number = nowMs): Timing {
+export function timeSteps(step: (i: number) => void, sync: () => void, o: TimingOptions, clock: () => number = nowMs,
+  timer?: RunTimer): Timing {
   for (const [k, min] of [['warmup', 0], ['steps', 1], ['runs', 1]] as const)
     if (!Number.isInteger(o[k]) || o[k] < min) throw new RangeError(`timeSteps: ${k} must be an integer >= ${min}, got ${o[k]}`);
   let i = 0;
@@ -106,9 +109,10 @@ export function timeSteps(step: (i: number) => void, sync: () => void, o: Timing
   for (let r = 0; r < o.runs; r++) {
     sync();
     const t0 = clock();
+    const t = timer?.();
     for (let k = 0; k < o.steps; k++) step(i++);
-    sync();
-    runsMs.push((clock() - t0) / o.steps);
+    const ms = t ? t.stop() : (sync(), clock() - t0);
+    runsMs.push(ms / o.steps);
   }
   return { runsMs, msPerStep: median(runsMs), warmupMs };
 }

@@ -14,7 +14,7 @@ import * as path from 'node:path';
 
 import { resolveDevice } from '../lib/train/device';
 import { benchEpoch, E2EResult } from './e2e';
-import { collectEnv, describeEnv, finishEnv, TIMER } from './env';
+import { collectEnv, describeEnv, finishEnv, timerFor } from './env';
 import { defaultModes, defaultScript, pytorchEnv, PytorchResult, pytorchUnavailable, runPytorchRow } from './pytorch';
 import { BenchDocument, compare, comparisonTable, e2eTable, floorNote, progressLine, SCHEMA, stepTable } from './report';
 import { DEFAULT_ROWS, imageSizeOf, nowMs, parsePrecisions, parseRows, PROTOCOL, Row, rowKey, SGD_SETTINGS } from './protocol';
@@ -124,7 +124,7 @@ export async function main(argv: string[]): Promise<number> {
   console.log(`protocol: forward + softmax cross-entropy + backward + SGD (lr ${SGD_SETTINGS.lr}, momentum ${SGD_SETTINGS.momentum}, ` +
     `weight decay ${SGD_SETTINGS.weightDecay}) on synthetic data on ${device}; warm-up ${timing.warmup}, ${timing.runs} runs of ${timing.steps} steps, median` +
     `${timing.warmup !== PROTOCOL.warmup || timing.steps !== PROTOCOL.steps || timing.runs !== PROTOCOL.runs ? ' (REDUCED: not the protocol)' : ''}`);
-  console.log(`timer: ${TIMER}`);
+  console.log(`timer: ${timerFor(device)}`);
 
   let pyUnavailable: string | null = null;
   const pyResults: PytorchResult[] = [];
@@ -151,7 +151,7 @@ export async function main(argv: string[]): Promise<number> {
   // Written after every row too, so a run cut short by its caller's time limit keeps what it measured.
   const save = (): BenchDocument => {
     const doc: BenchDocument = {
-      schema: SCHEMA, env, protocol: { ...timing, sgd: { ...SGD_SETTINGS }, timer: TIMER }, args: argv, rows: results,
+      schema: SCHEMA, env, protocol: { ...timing, sgd: { ...SGD_SETTINGS }, timer: timerFor(device) }, args: argv, rows: results,
       pytorch: wantPy ? { env: pytorchEnv(pyResults), unavailable: pyUnavailable, results: pyResults } : null,
       comparison: compare(rows, results, pyResults), e2e,
     };

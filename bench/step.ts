@@ -10,7 +10,7 @@ import { softmaxCrossEntropy } from '../lib/autograd';
 import { cuda } from '../lib/cuda';
 import { create } from '../lib/models/resnet';
 import { native } from '../lib/native';
-import { Conv2d } from '../lib/nn/layers';
+import { batchNormLayers, Conv2d } from '../lib/nn/layers';
 import { SGD } from '../lib/optim/sgd';
 import { keep, Tensor } from '../lib/tensor';
 import { activationDType } from '../lib/train/device';
@@ -129,7 +129,14 @@ export function benchStep(row: Row, precision: Precision, o: StepOptions): StepR
       mp.update();
       opt.zeroGrad();
       return r.loss;
-    }, { capture: o.capture ?? true, onReplay: () => { opt.stepCount++; }, reset: () => opt.zeroGrad(), log: () => undefined });
+    }, {
+      capture: o.capture ?? true, log: () => undefined, reset: () => opt.zeroGrad(),
+      onReplay: () => {
+        opt.stepCount++;
+        for (const bn of bns) bn.numBatchesTracked += 1n;
+      },
+    });
+    const bns = batchNormLayers(model);
     owned.push(captured, mp);
     const step = () => {
       captured.step(x, y);
@@ -138,7 +145,7 @@ export function benchStep(row: Row, precision: Precision, o: StepOptions): StepR
     if (onCuda) cuda.emptyCache();
     const f0 = native().cudaInfo().fusedBatchNorm;
     const c0 = cpuMs();
-    const t = timeSteps(step, sync, o.timing);
+    const t = timeSteps(step, sync, o.timing, undefined, onCuda ? () => cuda.startTimer(device) : undefined);
     const stepsRun = o.timing.warmup + o.timing.steps * o.timing.runs;
     res.cpuMsPerStep = (cpuMs() - c0) / stepsRun;
     res.msPerStep = t.msPerStep;

@@ -74,4 +74,15 @@ export const cuda = {
   emptyCache(): void {
     native().cudaEmptyCache();
   },
+  /**
+   * Times GPU work with CUDA events: records an event on the device's stream now; the
+   * returned stop() records another, waits for it and returns the milliseconds between
+   * them. Work queued before start() is not counted, however late it runs.
+   *
+   *   const t = cuda.startTimer('cuda:0'); for (...) step(); const ms = t.stop();
+   */
+  startTimer(device: string = 'cuda:0'): { stop(): number } {
+    const h = native().eventTimerStart(device);
+    return { stop: () => native().eventTimerStop(h) };
+  },
 };

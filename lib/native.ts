@@ -105,6 +105,12 @@ export interface NativeCudaInfo {
   fusedBatchNorm: { forward: number; backward: number; fallbacks: number };
 }
 
+/** A CUDA event pair measuring one interval of a device's stream (eventTimerStart/Stop). */
+export interface NativeEventTimer {
+  readonly device: string;
+  readonly stopped: boolean;
+}
+
 export interface NativeCudaMemoryStats {
   allocated: number;
   reserved: number;
@@ -154,6 +160,10 @@ export interface NativeAddon {
   graphCaptureAbort(device: DeviceName): void;
   /** Launches the graph once on its device's stream (asynchronous). */
   graphReplay(graph: NativeCudaGraph): void;
+  /** Records a CUDA event on the device's stream now (refused during a capture). */
+  eventTimerStart(device: DeviceName): NativeEventTimer;
+  /** Records a second event, waits for it and returns the GPU milliseconds since the start. Once per timer. */
+  eventTimerStop(timer: NativeEventTimer): number;
 
   // ---- convolution (bindings/conv_binding.cpp); params: [strideH, strideW, padH, padW, dilationH, dilationW] ----
   conv2dForward(x: NativeTensor, w: NativeTensor, bias: NativeTensor | null, params: number[], allowTf32: boolean): NativeTensor;
@@ -234,7 +244,7 @@ export const NATIVE_EXPORTS = [
   'empty', 'full', 'fromTypedArray', 'toDevice', 'cast', 'toLayout', 'convert', 'reshape', 'copyInto', 'synchronize',
   'memoryStats', 'buildInfo',
   'cudaInfo', 'cudaMemoryStats', 'cudaEmptyCache',
-  'graphCaptureBegin', 'graphCaptureEnd', 'graphCaptureAbort', 'graphReplay',
+  'graphCaptureBegin', 'graphCaptureEnd', 'graphCaptureAbort', 'graphReplay', 'eventTimerStart', 'eventTimerStop',
   'conv2dForward', 'conv2dBackwardData', 'conv2dBackwardFilter', 'conv2dBackwardBias',
   'batchNormForwardTraining', 'batchNormForwardInference', 'batchNormBackward',
   'reluForward', 'reluBackward', 'add', 'scale', 'axpy',

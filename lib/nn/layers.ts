@@ -144,6 +144,15 @@ export class BatchNorm2d extends Module {
     return this.getBuffer('num_batches_tracked') as bigint;
   }
 
+  /**
+   * Sets the counter forward() advances in training mode. A replayed CUDA graph runs no JS,
+   * so the Trainer advances it for each replay (and puts it back after a failed capture).
+   */
+  set numBatchesTracked(v: bigint) {
+    if (typeof v !== 'bigint' || v < 0n) throw new TypeError(`BatchNorm2d: numBatchesTracked must be a bigint >= 0, got ${describe(v)}`);
+    this.setBuffer('num_batches_tracked', v);
+  }
+
   forward(x: Tensor, fused: { residual?: Tensor | null; relu?: boolean } = {}): Tensor {
     if (this.training) this.setBuffer('num_batches_tracked', this.numBatchesTracked + 1n);
     return F.batchNorm(x, this.weight, this.bias, this.runningMean, this.runningVar, {
@@ -264,4 +273,9 @@ export class Sequential extends Module {
     for (const l of this.layers) x = l.forward(x);
     return x;
   }
+}
+
+/** Every BatchNorm2d under `model` (itself included), in module order. */
+export function batchNormLayers(model: Module): BatchNorm2d[] {
+  return model.namedModules().map(([, m]) => m).filter((m): m is BatchNorm2d => m instanceof BatchNorm2d);
 }

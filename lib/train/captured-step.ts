@@ -18,8 +18,9 @@
 //   the device, so schedules and loss scaling run inside the replayed graph. `captureKey`
 //   remains for values a step function bakes in itself: when it changes, the graph is
 //   dropped and the next step re-captured; after `maxRecaptures` the helper runs eagerly.
-// - JS side effects of the step function (e.g. SGD.stepCount++) happen once per capture, not
-//   per replay: `onReplay` replays them.
+// - JS side effects of the step function (SGD.stepCount++, BatchNorm2d's num_batches_tracked)
+//   happen once per capture, not per replay: `onReplay` replays them, and `reset` undoes
+//   them after a failed capture (`onCaptureStart` is the moment to note them).
 //
 // Memory ownership (why disposing captured intermediates is safe): graphCaptureBegin routes
 // every allocation to a private allocator pool owned by the graph. The intermediates of the
@@ -49,6 +50,8 @@ export interface CapturedStepOptions {
   maxRecaptures?: number;
   /** Called for every step served by a replay alone: the step function's JS side effects. */
   onReplay?: () => void;
+  /** Called right before the step function runs to be captured: e.g. to note JS state that `reset` restores. */
+  onCaptureStart?: () => void;
   /** Called after a capture failed part-way through the step function (e.g. to drop gradients it recorded but never computed). */
   reset?: () => void;
   /** Where the reason for running eagerly goes (once). Default console.warn. */
@@ -70,8 +73,8 @@ export class CapturedStep<T extends StepOutputs> {
   private key: unknown = undefined;
   private sinceStart = 0;
   private disposedFlag = false;
-  private readonly opts: Required<Omit<CapturedStepOptions, 'captureKey' | 'onReplay' | 'reset'>> &
-    Pick<CapturedStepOptions, 'captureKey' | 'onReplay' | 'reset'>;
+  private readonly opts: Required<Omit<CapturedStepOptions, 'captureKey' | 'onReplay' | 'onCaptureStart' | 'reset'>> &
+    Pick<CapturedStepOptions, 'captureKey' | 'onReplay' | 'onCaptureStart' | 'reset'>;
   /** Why steps run eagerly (null while capture is in use or pending). */
   eagerReason: string | null = null;
   /** Captures made so far (the first one included). */
@@ -88,7 +91,7 @@ export class CapturedStep<T extends StepOutputs> {
       throw new RangeError(`CapturedStep: maxRecaptures must be an integer >= 0, got ${describe(maxRecaptures)}`);
     this.opts = {
       capture: options.capture ?? true, warmup, maxRecaptures, captureKey: options.captureKey, onReplay: options.onReplay,
-      reset: options.reset, log: options.log ?? ((m: string) => console.warn(m)),
+      onCaptureStart: options.onCaptureStart, reset: options.reset, log: options.log ?? ((m: string) => console.warn(m)),
     };
     if (!this.opts.capture) this.eagerReason = 'capture disabled';
   }
@@ -195,6 +198,7 @@ export class CapturedStep<T extends StepOutputs> {
     const dev = x.device;
     this.disposeOutputs();
     let out: T;
+    this.opts.onCaptureStart?.();
     try {
       native().graphCaptureBegin(dev);
     } catch (e) {

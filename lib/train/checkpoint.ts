@@ -52,6 +52,8 @@ export interface Sidecar {
    */
   rng: { dataSeed: number; modelSeed: number; nextEpoch: number; nextBatch: number; lossScale: number };
   optimizer: { step: number; lr: number };
+  /** fp16 loss scaling: good steps since the scale last changed and updates skipped (absent in older files). */
+  scaler?: { goodSteps: number; skipped: number };
   /** Training loss / error sums since the last evaluation (so the next evaluation's train columns match). */
   running: { loss: number; wrong: number; images: number };
   spec: RunSpec;

@@ -28,6 +28,13 @@ export interface LossScaleOptions {
   growthInterval?: number;
 }
 
+/** Dynamic loss scaling's state: the scale, good steps since the last change, updates skipped. */
+export interface ScalerState {
+  scale: number;
+  goodSteps: number;
+  skipped: number;
+}
+
 export class MixedPrecision {
   readonly dtype: 'float32' | 'bfloat16' | 'float16';
   /** Whether the loss is scaled (fp16 only). */
@@ -36,6 +43,7 @@ export class MixedPrecision {
   readonly backoffFactor: number;
   readonly growthInterval: number;
   private initScale: number;
+  private initCounts = [0, 0];  // good steps, skipped steps: until the device state exists
   private scaleT: Tensor | null = null;  // [1] f32: the loss scale
   private stateT: Tensor | null = null;  // [3] f32: found_inf, good steps, skipped steps
 
@@ -70,7 +78,28 @@ export class MixedPrecision {
 
   /** Updates skipped because the scaled gradients overflowed. Reads the device. */
   get skipped(): number {
-    return this.stateT ? (this.stateT.dataSync() as Float32Array)[2] : 0;
+    return this.scalerState().skipped;
+  }
+
+  /** The scaler's whole state, for a checkpoint (reads the device). */
+  scalerState(): ScalerState {
+    if (!this.scaleT || !this.stateT) return { scale: this.lossScale, goodSteps: this.initCounts[0], skipped: this.initCounts[1] };
+    const st = this.stateT.dataSync() as Float32Array;
+    return { scale: this.scaleT.item(), goodSteps: st[1], skipped: st[2] };
+  }
+
+  /** Restores scalerState() (a resumed run's), so its scale grows exactly when it would have. */
+  loadScalerState(s: ScalerState): void {
+    if (!this.scaling) return;
+    const good = checkNumber(s.goodSteps, 'MixedPrecision: goodSteps', { integer: true, min: 0 });
+    const skipped = checkNumber(s.skipped, 'MixedPrecision: skipped', { integer: true, min: 0 });
+    this.lossScale = s.scale;
+    this.initCounts = [good, skipped];
+    if (this.stateT) {
+      const device = this.stateT.device;
+      this.stateT.dispose();
+      this.stateT = keep(Tensor.fromArray(new Float32Array([0, good, skipped]), [3], { device }));
+    }
   }
 
   /** The gradient to seed loss.backward() with: the scale as a device tensor, or undefined (no scaling). */
@@ -110,7 +139,7 @@ export class MixedPrecision {
     if (this.scaleT && this.scaleT.device === device) return;
     // Carried over when the model moved: the scale and the counters are the run's state.
     const scale = this.scaleT ? this.scaleT.item() : this.initScale;
-    const state = this.stateT ? Array.from(this.stateT.dataSync() as Float32Array) : [0, 0, 0];
+    const state = this.stateT ? Array.from(this.stateT.dataSync() as Float32Array) : [0, ...this.initCounts];
     this.dispose();
     this.scaleT = keep(Tensor.full([1], scale, { device }));
     this.stateT = keep(Tensor.fromArray(new Float32Array(state), [3], { device }));

@@ -18,6 +18,7 @@ import { readSafetensors } from '../checkpoint/safetensors';
 import { CifarLoader, evalLoader } from '../data/loader';
 import { Dataset } from '../data/format';
 import { create as createModel } from '../models/resnet';
+import { batchNormLayers } from '../nn/layers';
 import { Module } from '../nn/module';
 import { SGD } from '../optim/sgd';
 import { LRSchedule } from '../optim/schedules';
@@ -44,6 +45,7 @@ interface Setup {
   device: string;
   itersPerEpoch: number;
   total: number;
+  /** The next iteration to run: the resumed one at first, then where the last fit() ended. */
   start: number;
   metrics: MetricsLog | null;
   running: { loss: number; wrong: number; images: number };
@@ -112,7 +114,8 @@ export class Trainer extends EventEmitter {
     const opt = new SGD(mp.masters, { lr: s.lr, momentum: s.momentum, weightDecay: s.weightDecay, nesterov: s.nesterov });
     if (resume) {
       loadCheckpoint(resume.weights, model, { optimizer: opt });
-      mp.lossScale = resume.sidecar.rng.lossScale;
+      const sc = resume.sidecar.scaler ?? { goodSteps: 0, skipped: 0 };
+      mp.loadScalerState({ scale: resume.sidecar.rng.lossScale, goodSteps: sc.goodSteps, skipped: sc.skipped });
     }
 
     const dtype = activationDType(s.precision);
@@ -197,11 +200,26 @@ export class Trainer extends EventEmitter {
       return [r.loss, r.correct];
     }, {
       capture: capture === 'auto' ? st.device.startsWith('cuda') : capture,
-      onReplay: () => { opt.stepCount++; },
-      // A capture that failed part-way ran the step's JS (gradients, step count) without its GPU work.
-      reset: () => { opt.zeroGrad(); opt.stepCount = countBefore; },
+      // A replay runs no JS: the step's JS-side counts advance here instead.
+      onReplay: () => {
+        opt.stepCount++;
+        for (const bn of bns) if (bn.training) bn.numBatchesTracked += 1n;
+      },
+      onCaptureStart: () => {
+        countBefore = opt.stepCount;
+        bnBefore = bns.map((bn) => bn.numBatchesTracked);
+      },
+      // A capture that failed part-way ran the step's JS (gradients, counts) without its GPU work.
+      reset: () => {
+        opt.zeroGrad();
+        opt.stepCount = countBefore;
+        bns.forEach((bn, i) => { bn.numBatchesTracked = bnBefore[i]; });
+      },
     });
+    const bns = batchNormLayers(model);
     let countBefore = opt.stepCount;
+    let bnBefore: bigint[] = [];
+    this.stopRequested = false;  // a stop() of an earlier fit() does not end this one
     let it = st.start;
     let last: EvalMetrics | null = null;
     let checkpoint: string | null = null;
@@ -246,7 +264,6 @@ export class Trainer extends EventEmitter {
         const lr = st.schedule.lrAt(it);
         opt.lr = lr;
         // The outputs belong to `stepper` (static buffers when captured); only two scalars come back.
-        countBefore = opt.stepCount;
         let values: Promise<[number, number]> = Promise.resolve([NaN, NaN]);
         tidy(() => {
           const [loss, correct] = stepper.step(new Tensor(batch.x), new Tensor(batch.y));
@@ -282,6 +299,7 @@ export class Trainer extends EventEmitter {
         if (evalNow || epochEnd) lastStepTime = Date.now();  // the next step's rate leaves the evaluation out
       }
       await settle();
+      st.start = it;  // a later fit() continues from here
       if (it < total && this.options.out) checkpoint = this.saveCheckpoint('interrupt', it);
     } finally {
       (next as { dispose(): void } | null)?.dispose();
@@ -298,6 +316,7 @@ export class Trainer extends EventEmitter {
     const weights = path.join(out, WEIGHTS_FILE);
     saveCheckpoint(weights, st.model, { optimizer: st.opt, metadata: { 'train.iteration': iteration, 'train.model': this.spec.model } });
     const bpe = st.itersPerEpoch;
+    const scaler = st.mp.scalerState();
     const file = writeSidecar(out, {
       format: 'cudnn-resnet-training-checkpoint',
       version: 1,
@@ -306,8 +325,9 @@ export class Trainer extends EventEmitter {
       iteration,
       epoch: Number((iteration / bpe).toFixed(4)),
       itersPerEpoch: bpe,
-      rng: { dataSeed: this.spec.seed, modelSeed: this.spec.seed, nextEpoch: Math.floor(iteration / bpe), nextBatch: iteration % bpe, lossScale: st.mp.lossScale },
+      rng: { dataSeed: this.spec.seed, modelSeed: this.spec.seed, nextEpoch: Math.floor(iteration / bpe), nextBatch: iteration % bpe, lossScale: scaler.scale },
       optimizer: { step: st.opt.stepCount, lr: st.opt.lr },
+      scaler: { goodSteps: scaler.goodSteps, skipped: scaler.skipped },
       running: { ...st.running },
       spec: this.spec,
       savedAt: new Date().toISOString(),

@@ -72,6 +72,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   CR_EXPORT("graphCaptureEnd", GraphCaptureEnd);
   CR_EXPORT("graphCaptureAbort", GraphCaptureAbort);
   CR_EXPORT("graphReplay", GraphReplay);
+  CR_EXPORT("eventTimerStart", EventTimerStart);
+  CR_EXPORT("eventTimerStop", EventTimerStop);
 
   CR_EXPORT("augmentBatch", AugmentBatch);
   CR_EXPORT("gatherLabels", GatherLabels);

@@ -129,7 +129,7 @@ struct GraphBox {
 
 void finalize_graph(napi_env, void* data, void*) {
   auto* box = static_cast<GraphBox*>(data);
-  cr::cuda_graph_destroy(box->graph);
+  cr::cuda_graph_destroy(box->graph);  // deferred only while a capture is open: then it leaks
   delete box;
 }
 
@@ -145,10 +145,8 @@ GraphBox* unwrap_graph(Napi::Env env, const Napi::Value& v) {
 
 Napi::Value GraphDispose(const Napi::CallbackInfo& info) {
   GraphBox* box = unwrap_graph(info.Env(), info.This());
-  if (box && box->graph) {
-    cr::cuda_graph_destroy(box->graph);
-    box->graph = nullptr;
-  }
+  // While a capture is open the graph stays (disposed reads false): dispose again after it.
+  if (box && box->graph && cr::cuda_graph_destroy(box->graph)) box->graph = nullptr;
   return info.Env().Undefined();
 }
 
@@ -218,6 +216,80 @@ Napi::Value GraphReplay(const Napi::CallbackInfo& info) {
 #else
   cr::throw_runtime("graphReplay", "this build of cudnn-resnet has no CUDA backend, so it has no CUDA graphs",
                     "ERR_CAPTURE_UNSUPPORTED");
+#endif
+}
+
+// ---------------------------------------------------------------- event timing
+//
+// eventTimerStart(device) returns a type-tagged handle { device, stopped }; eventTimerStop
+// (handle) records the end, waits for it and returns the GPU milliseconds in between. A
+// handle stops once; its events are freed then (or by the finalizer if never stopped).
+
+namespace {
+
+#ifdef CR_WITH_CUDA
+constexpr napi_type_tag kTimerTag = {0x5e21c7a9f04b3d16ULL, 0x9b8e1f2d6c7a4053ULL};
+
+struct TimerBox {
+  cr::EventTimer* timer = nullptr;  // null once stopped
+};
+
+void finalize_timer(napi_env, void* data, void*) {
+  auto* box = static_cast<TimerBox*>(data);
+  cr::event_timer_free(box->timer);
+  delete box;
+}
+
+Napi::Value TimerStopped(const Napi::CallbackInfo& info) {
+  void* p = nullptr;
+  bool stopped = napi_unwrap(info.Env(), info.This(), &p) != napi_ok || !static_cast<TimerBox*>(p)->timer;
+  return Napi::Boolean::New(info.Env(), stopped);
+}
+#endif
+
+}  // namespace
+
+Napi::Value EventTimerStart(const Napi::CallbackInfo& info) {
+  Args a(info, "eventTimerStart", 1);
+  cr::Device d = a.device(0, "device");
+  if (d.type != cr::DeviceType::CUDA)
+    cr::throw_type(a.op(), "device", "must be a cuda device, got '" + d.str() + "' (time CPU work with process.hrtime)");
+#ifdef CR_WITH_CUDA
+  Napi::Env env = a.env();
+  Napi::Object o = Napi::Object::New(env);
+  o.TypeTag(&kTimerTag);
+  o.DefineProperties({
+      Napi::PropertyDescriptor::Value("device", Napi::String::New(env, d.str()), napi_enumerable),
+      Napi::PropertyDescriptor::Accessor<TimerStopped>("stopped", napi_enumerable),
+  });
+  auto* box = new TimerBox();
+  if (napi_wrap(env, o, box, finalize_timer, nullptr, nullptr) != napi_ok) {
+    delete box;
+    cr::throw_runtime(a.op(), "could not create the timer handle", "ERR_CUDA");
+  }
+  box->timer = cr::event_timer_start(d.index);  // on a throw the finalizer frees the empty box
+  return o;
+#else
+  cr::throw_runtime(a.op(), "cuda:" + std::to_string(d.index) + " is unavailable: this build of cudnn-resnet has no CUDA backend",
+                    "ERR_CUDA_UNAVAILABLE");
+#endif
+}
+
+Napi::Value EventTimerStop(const Napi::CallbackInfo& info) {
+  Args a(info, "eventTimerStop", 1);
+#ifdef CR_WITH_CUDA
+  Napi::Value v = info[0];
+  void* p = nullptr;
+  if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kTimerTag) || napi_unwrap(a.env(), v, &p) != napi_ok)
+    cr::throw_type(a.op(), "timer", "must be a handle returned by eventTimerStart");
+  auto* box = static_cast<TimerBox*>(p);
+  if (!box->timer) cr::throw_type(a.op(), "timer", "was already stopped (a timer measures one interval)");
+  double ms = cr::event_timer_stop(box->timer);
+  cr::event_timer_free(box->timer);
+  box->timer = nullptr;
+  return Napi::Number::New(a.env(), ms);
+#else
+  cr::throw_type(a.op(), "timer", "must be a handle returned by eventTimerStart (this build has no CUDA backend)");
 #endif
 }
 

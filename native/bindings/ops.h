@@ -103,6 +103,8 @@ Napi::Value GraphCaptureBegin(const Napi::CallbackInfo& info);
 Napi::Value GraphCaptureEnd(const Napi::CallbackInfo& info);
 Napi::Value GraphCaptureAbort(const Napi::CallbackInfo& info);
 Napi::Value GraphReplay(const Napi::CallbackInfo& info);
+Napi::Value EventTimerStart(const Napi::CallbackInfo& info);
+Napi::Value EventTimerStop(const Napi::CallbackInfo& info);
 
 // augment_binding.cpp
 Napi::Value AugmentBatch(const Napi::CallbackInfo& info);

@@ -88,6 +88,7 @@ void* CachingAllocator::allocate(size_t bytes, const char* op, const std::string
     }
   }
   live_[p] = Block{size, pid};
+  pools_[pid].live++;
   st_.allocated += size;
   if (st_.allocated > st_.peak_allocated) st_.peak_allocated = st_.allocated;
   return p;
@@ -100,6 +101,14 @@ void CachingAllocator::release(void* ptr) {
   Block b = it->second;
   live_.erase(it);
   st_.allocated -= b.size;
+  auto owner = pools_.find(b.pool);
+  if (owner != pools_.end()) {
+    owner->second.live--;
+    if (owner->second.retired) {
+      b.pool = kDefaultPool;  // its graph is destroyed: eager work may have it
+      if (owner->second.live == 0 && owner->second.free.empty()) pools_.erase(owner);
+    }
+  }
   // A block freed while a capture is open may already be referenced by the graph being
   // recorded (read earlier in the step, then dropped): it joins the capture's pool, so it is
   // never handed to eager work while that graph can still replay.
@@ -127,6 +136,9 @@ void CachingAllocator::free_cached_locked(bool include_default) {
       it = pool.free.erase(it);
     }
   }
+  // A retired pool with nothing cached and nothing live is done with.
+  for (auto it = pools_.begin(); it != pools_.end();)
+    it = it->second.retired && it->second.live == 0 && it->second.free.empty() ? pools_.erase(it) : std::next(it);
   cudaGetLastError();
 }
 

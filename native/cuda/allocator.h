@@ -50,7 +50,8 @@ class CachingAllocator {
   // While a pool is pushed (a capture is open), released blocks of any pool join it: the
   // graph being recorded may reference them. cudaMalloc is allowed then; the OOM retry
   // (which calls cudaFree) is not.
-  // The pool is retired: its cached blocks are freed now, its live ones when released.
+  // The pool is retired (its graph is gone): its cached blocks are freed now; its live ones,
+  // when released, join the default pool (no graph can read them any more).
   void release_pool(PoolId id);
 
   // Size classes: 512-byte steps below 1 MiB, 2 MiB steps above (large activations are
@@ -64,6 +65,7 @@ class CachingAllocator {
   };
   struct Pool {
     std::multimap<size_t, void*> free;  // size -> block
+    size_t live = 0;                    // blocks handed out and not yet released
     bool retired = false;
   };
   void* malloc_locked(size_t size);

@@ -40,6 +40,8 @@ struct DeviceContext {
   // size; thread-safe (the buffers come back from worker threads).
   void* pinned_get(size_t bytes, const char* op);
   void pinned_put(void* p, size_t bytes);
+  // Back to the cache once the work queued on `stream` so far has run (an upload from it).
+  void pinned_put_after_stream(void* p, size_t bytes);
 
   // ---- CUDA graph capture (graph.cu); touched only from the JS thread ----
   cuda::PoolId capture_pool = cuda::kDefaultPool;  // the open capture's private pool, 0 when none
@@ -50,9 +52,15 @@ struct DeviceContext {
   void* ws_ = nullptr;
   size_t ws_bytes_ = 0;
   std::vector<void*> retired_ws_;
+  struct PinnedInFlight {
+    cudaEvent_t done;
+    void* p;
+    size_t bytes;
+  };
   std::mutex pinned_mu_;
   std::multimap<size_t, void*> pinned_free_;
   size_t pinned_cached_ = 0;
+  std::vector<PinnedInFlight> pinned_in_flight_;
 };
 
 namespace cuda {

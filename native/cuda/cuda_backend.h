@@ -74,10 +74,20 @@ CudaGraph* cuda_graph_end(int device);
 // Ends an open capture and discards it (no-op when none is open); never throws.
 void cuda_graph_abort(int device) noexcept;
 void cuda_graph_replay(CudaGraph* g);
-// Waits for pending replays, destroys the graph and releases its pool. Never throws; when a
-// capture is open on that device, destruction waits (the graph leaks) rather than break it.
-void cuda_graph_destroy(CudaGraph* g) noexcept;
+// Waits for pending replays, destroys the graph and releases its pool; true when done. Never
+// throws; while a capture is open on that device it does nothing and returns false (the
+// synchronisation would break the capture): call it again afterwards.
+bool cuda_graph_destroy(CudaGraph* g) noexcept;
 int cuda_graph_device(const CudaGraph* g);
+
+// ---- CUDA event timing (timer.cu) ----
+// start records an event on the device's stream now; stop records a second one, waits for
+// it and returns the milliseconds between them (GPU time). Both refuse during a capture
+// (ERR_CAPTURE_FORBIDDEN). free never throws.
+struct EventTimer;
+EventTimer* event_timer_start(int device);
+double event_timer_stop(EventTimer* t);
+void event_timer_free(EventTimer* t) noexcept;
 
 struct DeviceContext;
 

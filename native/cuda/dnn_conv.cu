@@ -238,6 +238,12 @@ bool try_candidates(ConvSetup& s, DeviceContext& ctx, ConvCache& cache, const st
     size_t exact = workspace_for(s, ctx, c.algo);
     if (exact != SIZE_MAX) need = std::max(need, exact);
     void* ws = nullptr;
+    if (need > ctx.workspace_bytes() && ctx.capture_pool != cuda::kDefaultPool) {
+      // The workspace cannot grow during a capture; a candidate that fits it may still run.
+      transient = true;
+      failures += std::string(" ") + algo_name(s.kind, c.algo) + ": needs a larger workspace than the capture has;";
+      continue;
+    }
     if (need > 0) {
       try {
         ws = ctx.workspace(need, op);

@@ -75,6 +75,12 @@ void cuda_graph_begin(int device) {
   if (ctx.capture_pool != cuda::kDefaultPool || stream_capturing(ctx))
     throw_runtime("graphCaptureBegin", "a capture is already open on " + dev_name(ctx) + "; end or abort it first",
                   "ERR_CAPTURE_STATE");
+  // The capture's pool starts empty and cannot retry an allocation after freeing (cudaFree
+  // would break the capture): give the warm-up's cached blocks back to the driver first,
+  // so the captured step does not need its memory twice.
+  cudaStreamSynchronize(ctx.stream);
+  cudaGetLastError();
+  ctx.alloc.empty_cache();
   cuda::PoolId pool = ctx.alloc.create_pool();
   ctx.alloc.push_pool(pool);
   cudaError_t st = cudaStreamBeginCapture(ctx.stream, cudaStreamCaptureModeThreadLocal);
@@ -142,18 +148,19 @@ void cuda_graph_replay(CudaGraph* gr) {
   CR_CUDA_CHECK(cudaGraphLaunch(gr->exec, ctx.stream), "graphReplay", dev_name(ctx));
 }
 
-void cuda_graph_destroy(CudaGraph* gr) noexcept {
-  if (!gr) return;
+bool cuda_graph_destroy(CudaGraph* gr) noexcept {
+  if (!gr) return true;
   DeviceContext& ctx = *gr->ctx;
   cuda::DeviceGuard g(ctx.index);
-  // Synchronising (here and in cudaFree) would invalidate an open capture: leak instead.
-  if (stream_capturing(ctx)) return;
+  // Synchronising (here and in cudaFree) would invalidate an open capture: not now.
+  if (stream_capturing(ctx)) return false;
   cudaStreamSynchronize(ctx.stream);  // a replay may still be running
   cudaGraphExecDestroy(gr->exec);
   cudaGetLastError();
   ctx.alloc.release_pool(gr->pool);
   ctx.graph_destroyed();
   delete gr;
+  return true;
 }
 
 int cuda_graph_device(const CudaGraph* g) { return g->ctx->index; }

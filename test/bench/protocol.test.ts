@@ -39,6 +39,27 @@ describe('bench: protocol helpers', () => {
     assert.equal(events[events.length - 1], 'sync');
   });
 
+  it('timeSteps with a run timer: each run timed by it (after a sync), not by the clock', () => {
+    const events: string[] = [];
+    const perRun = [20, 60, 30];
+    let run = 0;
+    const t = timeSteps(
+      (i) => events.push(`s${i}`),
+      () => events.push('sync'),
+      { warmup: 1, steps: 10, runs: 3 },
+      () => 0,
+      () => {
+        events.push('start');
+        return { stop: () => (events.push('stop'), perRun[run++]) };
+      },
+    );
+    assert.deepEqual(t.runsMs, [2, 6, 3]);
+    assert.equal(t.msPerStep, 3);
+    assert.deepEqual(events.slice(0, 4), ['s0', 'sync', 'sync', 'start']);
+    assert.equal(events[events.length - 1], 'stop');
+    assert.equal(events.filter((e) => e === 'start').length, 3);
+  });
+
   it('timeSteps checks its counts and measures real time by default', () => {
     assert.throws(() => timeSteps(() => {}, () => {}, { warmup: -1, steps: 1, runs: 1 }), /warmup/);
     assert.throws(() => timeSteps(() => {}, () => {}, { warmup: 0, steps: 0, runs: 1 }), /steps/);

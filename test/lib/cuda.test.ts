@@ -142,11 +142,42 @@ describe('cuda', () => {
       assert.equal(e.code, 'ERR_CUDA_UNAVAILABLE');
       assert.doesNotThrow(() => cuda.emptyCache());
     });
+
+    it('the event timer refuses an unusable cuda device with ERR_CUDA_UNAVAILABLE', () => {
+      assert.equal(codeOf(() => cuda.startTimer('cuda:0')).code, 'ERR_CUDA_UNAVAILABLE');
+    });
+  });
+
+  it('the event timer names its bad arguments', () => {
+    const e = codeOf(() => native().eventTimerStart('cpu'));
+    assert.ok(/eventTimerStart/.test(e.message) && /'device'/.test(e.message) && /cuda device/.test(e.message), e.message);
+    assert.throws(() => native().eventTimerStart('gpu7' as never), TypeError);
+    assert.throws(() => native().eventTimerStop({ device: 'cuda:0', stopped: false }), (x: unknown) =>
+      x instanceof TypeError && /'timer'/.test((x as Error).message));
   });
 
   describe('with a GPU', () => {
     before(function () {
       if (!cuda.isAvailable()) this.skip();
+    });
+
+    it('times GPU work with CUDA events: once per timer, refused during a capture', () => {
+      const x = native().full([1 << 22], 'float32', 'NCHW', 'cuda:0', 1);
+      const t0 = process.hrtime.bigint();
+      const t = native().eventTimerStart('cuda:0');
+      for (let i = 0; i < 20; i++) native().axpy(0.5, x, x);
+      const ms = native().eventTimerStop(t);
+      const hostMs = Number(process.hrtime.bigint() - t0) / 1e6;
+      assert.ok(ms > 0 && ms <= hostMs + 0.5, `event time ${ms} ms vs host ${hostMs} ms`);
+      assert.equal(t.stopped, true);
+      assert.throws(() => native().eventTimerStop(t), /already stopped/);
+      native().graphCaptureBegin('cuda:0');
+      try {
+        assert.equal(codeOf(() => native().eventTimerStart('cuda:0')).code, 'ERR_CAPTURE_FORBIDDEN');
+      } finally {
+        native().graphCaptureAbort('cuda:0');
+      }
+      x.dispose();
     });
 
     it('reports versions and devices', () => {

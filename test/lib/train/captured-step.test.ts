@@ -11,6 +11,7 @@ import * as assert from 'node:assert/strict';
 import { softmaxCrossEntropy } from '../../../lib/autograd';
 import { create as createModel } from '../../../lib/models/resnet';
 import { native } from '../../../lib/native';
+import { batchNormLayers } from '../../../lib/nn/layers';
 import { Module } from '../../../lib/nn/module';
 import { SGD } from '../../../lib/optim/sgd';
 import { Tensor, tidy } from '../../../lib/tensor';
@@ -79,7 +80,11 @@ function capturedLosses(device: string, data: { x: Tensor; y: Tensor }[], lrAt: 
   let i = 0;
   const cs = new CapturedStep(r.fn, {
     captureKey: opts.keyAt ? () => opts.keyAt?.(i) : undefined,
-    onReplay: () => { r.opt.stepCount++; }, reset: () => r.opt.zeroGrad(), log: (m) => log.push(m),
+    onReplay: () => {
+      r.opt.stepCount++;
+      for (const bn of batchNormLayers(r.model)) bn.numBatchesTracked += 1n;
+    },
+    reset: () => r.opt.zeroGrad(), log: (m) => log.push(m),
   });
   try {
     const losses = data.map((b, k) => {
@@ -88,6 +93,7 @@ function capturedLosses(device: string, data: { x: Tensor; y: Tensor }[], lrAt: 
       return cs.step(b.x, b.y)[0].item();
     });
     assert.equal(r.opt.stepCount, data.length);  // onReplay keeps the optimizer's count
+    for (const bn of batchNormLayers(r.model)) assert.equal(bn.numBatchesTracked, BigInt(data.length));
     inspect?.(cs, r);
     return losses;
   } finally {

@@ -70,6 +70,26 @@ describeDevices('MixedPrecision', ({ device }) => {
     assert.equal(memory().liveTensors, live);
   });
 
+  it('scalerState() round-trips through loadScalerState(), before and after the device state exists', () => {
+    const s = setup(2 ** 127, 3);
+    s.trainStep();  // overflow: skipped
+    s.mp.lossScale = 2 ** 8;
+    s.trainStep();  // good
+    const saved = s.mp.scalerState();
+    assert.deepEqual(saved, { scale: 2 ** 8, goodSteps: 1, skipped: 1 });
+    const t = setup(1, 3);
+    t.mp.loadScalerState(saved);  // no device state yet: kept until the first step
+    assert.deepEqual(t.mp.scalerState(), saved);
+    t.trainStep();
+    t.trainStep();  // the third good step in a row: grows, as the saved run would have
+    assert.deepEqual(t.mp.scalerState(), { scale: 2 ** 9, goodSteps: 0, skipped: 1 });
+    t.mp.loadScalerState(saved);  // with device state: rewritten in place
+    assert.deepEqual(t.mp.scalerState(), saved);
+    assertThrowsNamed(() => t.mp.loadScalerState({ scale: 1, goodSteps: -1, skipped: 0 }), RangeError, 'goodSteps');
+    s.dispose();
+    t.dispose();
+  });
+
   it('bf16 and fp32 scale nothing', () => {
     const m = new Linear(2, 2, { device });
     const loss = Tensor.zeros([1], { device });

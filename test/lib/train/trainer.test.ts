@@ -105,14 +105,40 @@ describe('train: Trainer', function () {
         assert.equal(f.tensors.get('conv1.weight')?.dtype, 'F32');
         assert.equal(f.tensors.get('bn1.weight')?.dtype, 'F32');
         const { sidecar } = readSidecar(dir);
-        assert.equal(sidecar.optimizer.step, 2, 'no step skipped');
+        assert.equal(sidecar.optimizer.step, 2);
         // fp16 scales the loss (2^16 to start); bf16 has fp32's range and needs no scaling.
         assert.equal(sidecar.rng.lossScale, precision === 'fp16' ? 2 ** 16 : 1);
+        // the scaler's counters travel too, so a resume grows the scale when the run would have
+        assert.deepEqual(sidecar.scaler, precision === 'fp16' ? { goodSteps: 2, skipped: 0 } : { goodSteps: 0, skipped: 0 });
       } finally {
         t.dispose();
       }
     });
   }
+
+  it('a fit() after stop() continues from where the first ended, to the end', async () => {
+    const t = new Trainer({ ...base, iterations: 6, out: dir });
+    const seen: number[] = [];
+    t.on('step', (s: StepMetrics) => {
+      seen.push(s.iteration);
+      if (s.iteration === 1) t.stop();
+    });
+    try {
+      const a = await t.fit();
+      assert.equal(a.stopped, true);
+      assert.equal(a.iterations, 2);
+      const b = await t.fit();
+      assert.equal(b.stopped, false);
+      assert.equal(b.iterations, 6);
+      assert.deepEqual(seen, [1, 2, 3, 4, 5, 6]);
+      const { sidecar } = readSidecar(dir);
+      assert.equal(sidecar.reason, 'end');
+      assert.equal(sidecar.iteration, 6);
+      assert.equal(sidecar.optimizer.step, 6);
+    } finally {
+      t.dispose();
+    }
+  });
 
   it('options are checked and named in errors', () => {
     assert.throws(() => resolveSpec({ batchSize: 0 }), /batchSize must be >= 1/);
