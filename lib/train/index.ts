@@ -12,5 +12,6 @@ export { parseSchedule } from './schedule';
 export { Progress, formatDuration } from './progress';
 export { cacheDir, syntheticSource } from './data';
 export { MixedPrecision } from './precision';
+export type { LossScaleOptions, ScalerState } from './precision';
 export { CapturedStep } from './captured-step';
 export type { CapturedStepOptions, StepOutputs } from './captured-step';
