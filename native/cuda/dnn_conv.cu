@@ -77,6 +77,7 @@ struct ConvSetup {
   cudnnMathType_t math;
   ConvKey key{};
   std::string detail;
+  bool accumulate = false;  // forward only: y = conv(x, w) + y (cuDNN's beta = 1)
 };
 
 void setup_conv(ConvSetup& s, const Conv2dParams& p, const char* op) {
@@ -126,7 +127,8 @@ size_t workspace_for(ConvSetup& s, DeviceContext& ctx, int algo) {
 cudnnStatus_t run_algo(ConvSetup& s, DeviceContext& ctx, int algo, void* ws, size_t ws_bytes) {
   if (s.kind == ConvKind::Fwd)
     return A().cudnnConvolutionForward(ctx.handle, &kOne, s.xd, s.x.raw(), s.wd, s.w.raw(), s.cd,
-                                       static_cast<cudnnConvolutionFwdAlgo_t>(algo), ws, ws_bytes, &kZero, s.yd,
+                                       static_cast<cudnnConvolutionFwdAlgo_t>(algo), ws, ws_bytes,
+                                       s.accumulate ? &kOne : &kZero, s.yd,
                                        s.y.raw());
   if (s.kind == ConvKind::BwdData)
     return A().cudnnConvolutionBackwardData(ctx.handle, &kOne, s.wd, s.w.raw(), s.yd, s.y.raw(), s.cd,
@@ -271,24 +273,29 @@ bool try_candidates(ConvSetup& s, DeviceContext& ctx, ConvCache& cache, const st
   return false;
 }
 
-void run_conv(ConvSetup& s, DeviceContext& ctx, const char* op) {
+// The ranked algorithms for s's shape: cached, or searched now. A search runs the candidates
+// on s's buffers, so the output's contents are garbage afterwards.
+std::vector<Candidate> conv_candidates(ConvSetup& s, DeviceContext& ctx, const char* op) {
   s.key.device = ctx.index;
   ConvCache& cache = conv_cache();
-  std::vector<Candidate> cands;
   {
     std::lock_guard<std::mutex> lock(cache.mu);
     auto it = cache.map.find(s.key);
-    if (it != cache.map.end()) cands = it->second;
+    if (it != cache.map.end() && !it->second.empty()) return it->second;
   }
-  if (cands.empty()) {
-    // cudnnFind*Ex synchronises the device, which would silently invalidate a graph capture.
-    throw_if_capturing(ctx, op,
-                       "a cuDNN algorithm search for a convolution shape not seen before (run a warm-up step "
-                       "before capturing)");
-    cands = search(s, ctx, op);
-    std::lock_guard<std::mutex> lock(cache.mu);
-    cache.map[s.key] = cands;
-  }
+  // cudnnFind*Ex synchronises the device, which would silently invalidate a graph capture.
+  throw_if_capturing(ctx, op,
+                     "a cuDNN algorithm search for a convolution shape not seen before (run a warm-up step "
+                     "before capturing)");
+  std::vector<Candidate> cands = search(s, ctx, op);
+  std::lock_guard<std::mutex> lock(cache.mu);
+  cache.map[s.key] = cands;
+  return cands;
+}
+
+void run_conv(ConvSetup& s, DeviceContext& ctx, const char* op) {
+  ConvCache& cache = conv_cache();
+  std::vector<Candidate> cands = conv_candidates(s, ctx, op);
   cudnnStatus_t last = CUDNN_STATUS_NOT_SUPPORTED;
   std::string failures;
   bool out_of_memory = false;
@@ -352,8 +359,17 @@ Tensor CudaBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tenso
   s.w = cuda::to_format(*ctx_, w, x.dtype, x.layout, op);
   s.y = cuda::new_tensor(*ctx_, {N, K, Ho, Wo}, x.dtype, x.layout, op);
   cuda::setup_conv(s, p, op);
+  // A 16-bit output must be rounded once, after the bias (as on the CPU): y starts as the
+  // bias and cuDNN adds the convolution to it in fp32 (beta = 1). fp32 adds it afterwards.
+  const bool bias_first = bias && x.dtype != DType::F32;
+  if (bias_first) {
+    cuda::conv_candidates(s, *ctx_, op);  // a first search scribbles on y: before y holds the bias
+    CR_CUDA_CHECK(cudaMemsetAsync(s.y.raw(), 0, s.y.nbytes(), ctx_->stream), op, s.detail);
+    cuda::bias_add_(*ctx_, s.y, *bias, op);
+    s.accumulate = true;
+  }
   cuda::run_conv(s, *ctx_, op);
-  if (bias) cuda::bias_add_(*ctx_, s.y, *bias, op);
+  if (bias && !bias_first) cuda::bias_add_(*ctx_, s.y, *bias, op);
   return s.y;
 }
 

@@ -54,6 +54,15 @@ step "cuda-available" 60 "$OUT/cuda_info.json" node -e '
 step "mocha (whole suite, cuda:0 included)" 270 "$OUT/mocha.log" \
   node node_modules/mocha/bin/mocha.js  # spec, timeout, reporter: .mocharc.json (dist/test/**/*.test.js)
 
+# The batch-norm suites again on the other two CUDA paths: our kernels (CUDNN_RESNET_BN=native,
+# which cuDNN's acceptance of every test shape would otherwise leave untested) and cuDNN
+# without the fused Ex kernel (=plain).
+for mode in native plain; do
+  step "batch norm with CUDNN_RESNET_BN=$mode" 60 "$OUT/mocha-bn-$mode.log" env CUDNN_RESNET_BN=$mode \
+    node node_modules/mocha/bin/mocha.js --no-config --timeout 60000 \
+    dist/test/native/cpu/batchnorm.test.js dist/test/lib/cuda.test.js dist/test/lib/autograd/functions.test.js
+done
+
 step "ops timing (ResNet-56 shapes, batch 128)" 150 "$OUT/ops.txt" node dist/test/device/ops_timing.js "$OUT/ops.json"
 
 echo

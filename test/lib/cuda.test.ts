@@ -285,7 +285,7 @@ describe('cuda', () => {
           const bw = a.batchNormBackward(dy, x, g, f.saveMean, f.saveInvStd, eps, fused ? f.y : null, fused, fused, b, f.reserve);
           const bw2 = a.batchNormBackward(dy, x, g, f.saveMean, f.saveInvStd, eps, fused ? f.y : null, fused, fused);
           if (dev === 'cpu') assert.equal(f.reserve, null);
-          else if (fused && layout === 'NHWC' && dtype === 'float16') {
+          else if (fused && layout === 'NHWC' && dtype === 'float16' && !process.env.CUDNN_RESNET_BN) {
             // cuDNN documents its fused NHWC kernels for fp16 (bf16 may fall back: counted, not asserted)
             const counts = a.cudaInfo().fusedBatchNorm;
             assert.ok(f.reserve !== null, `float16 NHWC: cuDNN's fused Ex forward did not run (fallbacks ${counts.fallbacks - counts0.fallbacks})`);

@@ -174,7 +174,13 @@ BatchNormForward CudaBackend::batchnorm_forward_training(const Tensor& x, const 
   bool done = use_dnn && cuda::dnn_bn_forward_training(ctx, x, out.y, gm, bt, running_mean, running_var, momentum,
                                                        eps, out.save_mean, out.save_invstd);
   if (done) {
-    cuda::add_relu_(ctx, out.y, residual, relu, op);
+    // cuDNN stored y rounded to x's dtype; adding a residual to that would round twice. For
+    // 16-bit y with a residual the normalisation is redone from the saved statistics with the
+    // residual and ReLU in the same pass, rounding once as the CPU does.
+    if (residual && x.dtype != DType::F32)
+      cuda::apply(ctx, x, out.y, gm, bt, out.save_mean, out.save_invstd, false, eps, residual, relu, op);
+    else
+      cuda::add_relu_(ctx, out.y, residual, relu, op);
     return out;
   }
   cuda::ChannelGeom geo = cuda::geom_of(x);

@@ -18,7 +18,7 @@ constexpr int kTile = 16;
 // are strided over gridDim.y (at most 65535), so any number of rows fits one launch.
 template <typename TA, typename TB, typename TC>
 __global__ void gemm_kernel(const TA* A, int64_t as0, int64_t as1, const TB* B, int64_t bs0, int64_t bs1, TC* Cm,
-                            int64_t R, int64_t S, int64_t K) {
+                            int64_t R, int64_t S, int64_t K, const float* bias) {
   __shared__ float ta[kTile][kTile + 1];
   __shared__ float tb[kTile][kTile + 1];
   const int64_t j = blockIdx.x * static_cast<int64_t>(kTile) + threadIdx.x;
@@ -35,14 +35,16 @@ __global__ void gemm_kernel(const TA* A, int64_t as0, int64_t as1, const TB* B, 
       for (int k = 0; k < kTile; k++) acc = fmaf(ta[threadIdx.y][k], tb[k][threadIdx.x], acc);
       __syncthreads();
     }
-    if (i < R && j < S) Cm[i * S + j] = from_f<TC>(acc);
+    // The bias joins the fp32 sum, so a 16-bit result is rounded once (as on the CPU).
+    if (i < R && j < S) Cm[i * S + j] = from_f<TC>(bias ? acc + bias[j] : acc);
   }
 }
 
-// out[R, S] in a's dtype; b is converted to a's dtype first when they differ.
+// out[R, S] in a's dtype (+ bias[S] when given); b is converted to a's dtype first when they differ.
 Tensor gemm(DeviceContext& ctx, const Tensor& a, int64_t as0, int64_t as1, const Tensor& b_in, int64_t bs0,
-            int64_t bs1, int64_t R, int64_t S, int64_t K, const char* op) {
+            int64_t bs1, int64_t R, int64_t S, int64_t K, const char* op, const Tensor* bias = nullptr) {
   Tensor b = to_format(ctx, b_in, a.dtype, b_in.layout, op);
+  Tensor bias32 = bias ? to_format(ctx, *bias, DType::F32, Layout::NCHW, op) : Tensor();
   Tensor out = new_tensor(ctx, {R, S}, a.dtype, Layout::NCHW, op);
   dim3 block(kTile, kTile);
   dim3 grid(static_cast<unsigned>((S + kTile - 1) / kTile),
@@ -50,7 +52,7 @@ Tensor gemm(DeviceContext& ctx, const Tensor& a, int64_t as0, int64_t as1, const
   dispatch_float(a.dtype, op, [&](auto t) {
     using T = typename decltype(t)::type;
     gemm_kernel<T, T, T><<<grid, block, 0, ctx.stream>>>(a.data<T>(), as0, as1, b.data<T>(), bs0, bs1, out.data<T>(),
-                                                         R, S, K);
+                                                         R, S, K, bias ? bias32.data<float>() : nullptr);
   });
   CR_LAUNCH_CHECK(op, describe_args({{"a", &a}, {"b", &b_in}}));
   return out;
@@ -63,9 +65,7 @@ Tensor CudaBackend::linear_forward(const Tensor& x, const Tensor& w, const Tenso
   cuda::DeviceGuard g(ctx_->index);
   int64_t N = x.dim(0), K = x.dim(1), M = w.dim(0);
   // y[n, m] = sum_k x[n, k] w[m, k]
-  Tensor y = cuda::gemm(*ctx_, x, K, 1, w, 1, K, N, M, K, "linearForward");
-  if (bias) cuda::bias_add_(*ctx_, y, *bias, "linearForward");
-  return y;
+  return cuda::gemm(*ctx_, x, K, 1, w, 1, K, N, M, K, "linearForward", bias);
 }
 
 Tensor CudaBackend::linear_backward_data(const Tensor& dy, const Tensor& w) {
