@@ -30,7 +30,7 @@ arguments: a short demo on the synthetic data, on the GPU if there is one.
                         ops, which is slower than fp32 (useful only to check numerics).
   --seed N              seeds initialisation, shuffling and augmentation (default 0)
   --capture, --no-capture  record the training step once as a CUDA graph and replay it
-                        (default: on for CUDA with fp32/bf16, off on the CPU)
+                        (default: on for CUDA, off on the CPU)
   --eval-every N        evaluate every N iterations (default: every epoch)
   --no-augment          no random crop / flip
   --out DIR             metrics.jsonl, metrics.csv, checkpoint.safetensors + checkpoint.json
