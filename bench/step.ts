@@ -6,16 +6,15 @@
 // scales the loss dynamically (MixedPrecision). On CUDA the step is the Trainer's
 // CapturedStep (one CUDA graph replay per step after its warm-up) unless capture is off;
 // the result says which mode ran and, when capture failed, why.
-import { softmaxCrossEntropy } from '../lib/autograd';
 import { cuda } from '../lib/cuda';
 import { create } from '../lib/models/resnet';
 import { native } from '../lib/native';
-import { batchNormLayers, Conv2d } from '../lib/nn/layers';
+import { Conv2d } from '../lib/nn/layers';
 import { SGD } from '../lib/optim/sgd';
 import { keep, Tensor } from '../lib/tensor';
 import { activationDType } from '../lib/train/device';
-import { CapturedStep } from '../lib/train/captured-step';
 import { MixedPrecision } from '../lib/train/precision';
+import { capturedTrainingStep } from '../lib/train/training-step';
 import { countModel, Floor, stepFloor } from './flops';
 import { imageSizeOf, Precision, Row, SGD_SETTINGS, timeSteps, TimingOptions } from './protocol';
 
@@ -122,21 +121,7 @@ export function benchStep(row: Row, precision: Precision, o: StepOptions): StepR
     owned.push(y);
 
     // The Trainer's step, with the same device-side lr, loss scale and overflow skip.
-    const captured = new CapturedStep((xs: Tensor, ys: Tensor) => {
-      const r = softmaxCrossEntropy(model.forward(xs), ys);
-      r.loss.backward(mp.seed(r.loss));
-      opt.step({ skipIf: mp.unscale() });
-      mp.update();
-      opt.zeroGrad();
-      return r.loss;
-    }, {
-      capture: o.capture ?? true, log: () => undefined, reset: () => opt.zeroGrad(),
-      onReplay: () => {
-        opt.stepCount++;
-        for (const bn of bns) bn.numBatchesTracked += 1n;
-      },
-    });
-    const bns = batchNormLayers(model);
+    const captured = capturedTrainingStep({ model, mp, opt }, { capture: o.capture ?? true, log: () => undefined });
     owned.push(captured, mp);
     const step = () => {
       captured.step(x, y);

@@ -14,4 +14,6 @@ export { cacheDir, syntheticSource } from './data';
 export { MixedPrecision } from './precision';
 export type { LossScaleOptions, ScalerState } from './precision';
 export { CapturedStep } from './captured-step';
+export { capturedTrainingStep, trainingStepFn } from './training-step';
+export type { TrainingParts } from './training-step';
 export type { CapturedStepOptions, StepOutputs } from './captured-step';

@@ -18,14 +18,13 @@ import { readSafetensors } from '../checkpoint/safetensors';
 import { CifarLoader, evalLoader } from '../data/loader';
 import { Dataset } from '../data/format';
 import { create as createModel } from '../models/resnet';
-import { batchNormLayers } from '../nn/layers';
 import { Module } from '../nn/module';
 import { SGD } from '../optim/sgd';
 import { LRSchedule } from '../optim/schedules';
 import { describe, Tensor, tidy } from '../tensor';
 import { readSidecar, RunSpec, Sidecar, WEIGHTS_FILE, writeSidecar } from './checkpoint';
 import { syntheticSource, loadSplits } from './data';
-import { CapturedStep } from './captured-step';
+import { capturedTrainingStep } from './training-step';
 import { activationDType, describePrecision, resolveDevice } from './device';
 import { EvalMetrics, MetricsLog, StepMetrics } from './metrics';
 import { MixedPrecision } from './precision';
@@ -189,36 +188,9 @@ export class Trainer extends EventEmitter {
     const evalEvery = this.spec.evalEvery ?? bpe;
     const t0 = Date.now();
     const capture = this.options.capture ?? 'auto';
-    const stepper = new CapturedStep((x: Tensor, y: Tensor) => {
-      // Everything here stays on the device (lr, loss scale, the overflow skip), so a replay
-      // of the captured step follows the schedule and the scaler like an eager step.
-      const r = softmaxCrossEntropy(model.forward(x), y);
-      r.loss.backward(mp.seed(r.loss));
-      opt.step({ skipIf: mp.unscale() });
-      mp.update();
-      opt.zeroGrad();
-      return [r.loss, r.correct];
-    }, {
+    const stepper = capturedTrainingStep({ model, mp, opt }, {
       capture: capture === 'auto' ? st.device.startsWith('cuda') : capture,
-      // A replay runs no JS: the step's JS-side counts advance here instead.
-      onReplay: () => {
-        opt.stepCount++;
-        for (const bn of bns) if (bn.training) bn.numBatchesTracked += 1n;
-      },
-      onCaptureStart: () => {
-        countBefore = opt.stepCount;
-        bnBefore = bns.map((bn) => bn.numBatchesTracked);
-      },
-      // A capture that failed part-way ran the step's JS (gradients, counts) without its GPU work.
-      reset: () => {
-        opt.zeroGrad();
-        opt.stepCount = countBefore;
-        bns.forEach((bn, i) => { bn.numBatchesTracked = bnBefore[i]; });
-      },
     });
-    const bns = batchNormLayers(model);
-    let countBefore = opt.stepCount;
-    let bnBefore: bigint[] = [];
     this.stopRequested = false;  // a stop() of an earlier fit() does not end this one
     let it = st.start;
     let last: EvalMetrics | null = null;

@@ -8,7 +8,6 @@
 // the named error and leaves the stream usable.
 import * as assert from 'node:assert/strict';
 
-import { softmaxCrossEntropy } from '../../../lib/autograd';
 import { create as createModel } from '../../../lib/models/resnet';
 import { native } from '../../../lib/native';
 import { batchNormLayers } from '../../../lib/nn/layers';
@@ -18,6 +17,7 @@ import { Tensor, tidy } from '../../../lib/tensor';
 import { CapturedStep } from '../../../lib/train/captured-step';
 import { MixedPrecision } from '../../../lib/train/precision';
 import { Trainer } from '../../../lib/train/trainer';
+import { capturedTrainingStep, trainingStepFn } from '../../../lib/train/training-step';
 import { cudaUnavailableReason } from '../../helpers/devices';
 import { rng } from '../../helpers/reference';
 
@@ -49,14 +49,7 @@ function rig(device: string, precision: 'fp32' | 'fp16' = 'fp32', initScale = 2 
   model.train();
   const mp = new MixedPrecision(model, precision, { initScale });
   const opt = new SGD(mp.masters, { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
-  const fn = (x: Tensor, y: Tensor): Tensor[] => {
-    const r = softmaxCrossEntropy(model.forward(x), y);
-    r.loss.backward(mp.seed(r.loss));
-    opt.step({ skipIf: mp.unscale() });
-    mp.update();
-    opt.zeroGrad();
-    return [r.loss, r.correct];
-  };
+  const fn = trainingStepFn({ model, mp, opt });
   return { model, opt, mp, fn, dispose: () => { opt.dispose(); mp.dispose(); model.dispose(); } };
 }
 
@@ -78,13 +71,8 @@ function capturedLosses(device: string, data: { x: Tensor; y: Tensor }[], lrAt: 
   opts: { make?: () => Rig; keyAt?: (i: number) => unknown } = {}): number[] {
   const r = (opts.make ?? (() => rig(device)))();
   let i = 0;
-  const cs = new CapturedStep(r.fn, {
-    captureKey: opts.keyAt ? () => opts.keyAt?.(i) : undefined,
-    onReplay: () => {
-      r.opt.stepCount++;
-      for (const bn of batchNormLayers(r.model)) bn.numBatchesTracked += 1n;
-    },
-    reset: () => r.opt.zeroGrad(), log: (m) => log.push(m),
+  const cs = capturedTrainingStep(r, {
+    captureKey: opts.keyAt ? () => opts.keyAt?.(i) : undefined, log: (m) => log.push(m),
   });
   try {
     const losses = data.map((b, k) => {

@@ -1,0 +1,59 @@
+// The library's training step, shared by the Trainer, the bench and the tests: forward,
+// softmax cross-entropy, backward seeded with the loss scale, unscale, SGD skipped on
+// overflow, loss-scale update. Everything it needs between steps (lr, loss scale, overflow
+// flag) is on the device, so a CUDA-graph replay of it behaves like an eager step.
+import { softmaxCrossEntropy } from '../autograd';
+import { batchNormLayers } from '../nn/layers';
+import { Module } from '../nn/module';
+import { SGD } from '../optim/sgd';
+import { Tensor } from '../tensor';
+import { CapturedStep, CapturedStepOptions } from './captured-step';
+import { MixedPrecision } from './precision';
+
+export interface TrainingParts {
+  model: Module;
+  mp: MixedPrecision;
+  opt: SGD;
+}
+
+/** One eager step on (x, y); returns [loss, correct] (the step's own tensors). */
+export function trainingStepFn({ model, mp, opt }: TrainingParts): (x: Tensor, y: Tensor) => Tensor[] {
+  return (x, y) => {
+    const r = softmaxCrossEntropy(model.forward(x), y);
+    r.loss.backward(mp.seed(r.loss));
+    opt.step({ skipIf: mp.unscale() });
+    mp.update();
+    opt.zeroGrad();
+    return [r.loss, r.correct];
+  };
+}
+
+/**
+ * The step wrapped in a CapturedStep whose hooks keep the step's JS-side counts right: a
+ * replay runs no JS, so SGD's step count and BatchNorm2d's num_batches_tracked advance in
+ * onReplay, and a capture that failed part-way (its JS ran, its GPU work did not) restores
+ * them and drops the gradients it recorded.
+ */
+export function capturedTrainingStep(parts: TrainingParts,
+  options: Omit<CapturedStepOptions, 'onReplay' | 'onCaptureStart' | 'reset'> = {}): CapturedStep<Tensor[]> {
+  const { model, opt } = parts;
+  const bns = batchNormLayers(model);
+  let stepsBefore = 0;
+  let bnBefore: bigint[] = [];
+  return new CapturedStep(trainingStepFn(parts), {
+    ...options,
+    onReplay: () => {
+      opt.stepCount++;
+      for (const bn of bns) if (bn.training) bn.numBatchesTracked += 1n;
+    },
+    onCaptureStart: () => {
+      stepsBefore = opt.stepCount;
+      bnBefore = bns.map((bn) => bn.numBatchesTracked);
+    },
+    reset: () => {
+      opt.zeroGrad();
+      opt.stepCount = stepsBefore;
+      bns.forEach((bn, i) => { bn.numBatchesTracked = bnBefore[i]; });
+    },
+  });
+}
