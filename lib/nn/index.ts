@@ -6,4 +6,4 @@ export {
   kaimingNormal_, uniform_, constant_, batchNormLayers,
 } from './layers';
 export type { LayerOptions, Conv2dOptions, BatchNorm2dOptions, LinearOptions } from './layers';
-export * as functional from '../autograd/functions';
+export * as functional from '../ops';

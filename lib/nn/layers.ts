@@ -2,7 +2,7 @@
 // convolutions Kaiming normal (fan_out, ReLU gain), BN weight 1 and bias 0, Linear uniform
 // in +-1/sqrt(fan_in). Every random initialiser takes a seed (or draws one from the global
 // generator, see manualSeed()).
-import * as F from '../autograd/functions';
+import * as F from '../ops';
 import { native } from '../native';
 import { checkNumber, checkSeed, describe, nextSeed, Tensor, DType, Device } from '../tensor';
 import { Module } from './module';
