@@ -1,5 +1,5 @@
 // Loads the compiled addon and types its export table. NativeAddon mirrors the C++ export
-// table in native/bindings/addon.cpp; test/native.test.ts checks that the two list the
+// table in native/bindings/op_table.h; test/native.test.ts checks that the two list the
 // same names. Everything here is the raw layer: lib/tensor.ts and lib/ops/ validate
 // arguments and give them a friendlier shape before calling in.
 import * as path from 'node:path';
@@ -241,30 +241,6 @@ export interface NativeAddon {
     dtype: DTypeName, layout: LayoutName): NativeTensor;
   gatherLabels(labels: NativeTensor, indices: NativeTensor): NativeTensor;
 }
-
-/** Every name NativeAddon declares, checked against the addon's exports by a test. */
-export const NATIVE_EXPORTS = [
-  'empty', 'full', 'fromTypedArray', 'toDevice', 'cast', 'toLayout', 'convert', 'reshape', 'copyInto', 'synchronize',
-  'memoryStats', 'buildInfo',
-  'cudaInfo', 'cudaMemoryStats', 'cudaEmptyCache',
-  'graphCaptureBegin', 'graphCaptureEnd', 'graphCaptureAbort', 'graphReplay', 'eventTimerStart', 'eventTimerStop',
-  'conv2dForward', 'conv2dBackwardData', 'conv2dBackwardFilter', 'conv2dBackwardBias',
-  'batchNormForwardTraining', 'batchNormForwardInference', 'batchNormBackward',
-  'reluForward', 'reluBackward', 'add', 'scale', 'axpy',
-  'pool2dForward', 'pool2dBackward',
-  'linearForward', 'linearBackwardData', 'linearBackwardWeight', 'linearBackwardBias',
-  'softmaxCrossEntropyForward', 'softmaxCrossEntropyBackward',
-  'sgdUpdate', 'ampUnscale', 'ampUpdateScale',
-  'fillConstant', 'fillUniform', 'fillNormal', 'fillKaimingNormal',
-  'sum', 'l2Norms',
-  'shortcutAForward', 'shortcutABackward',
-  'augmentBatch', 'gatherLabels',
-] as const satisfies readonly (keyof NativeAddon)[];
-
-// Compile-time half of the check: NATIVE_EXPORTS must name every key of NativeAddon.
-type Missing = Exclude<keyof NativeAddon, (typeof NATIVE_EXPORTS)[number]>;
-const exportsComplete: [Missing] extends [never] ? true : Missing = true;
-void exportsComplete;
 
 export { packageRoot, readPrebuildRecord } from './addon-load';
 export type { PrebuildRecord } from './addon-load';
