@@ -89,7 +89,7 @@ function candidatesTried(root: string, failedFile: string | undefined): string[]
   return lines;
 }
 
-/** The JSON that scripts/prebuild.js writes beside a shipped binary, if there is one. */
+/** The JSON that scripts/package-prebuilds.js writes beside a shipped binary, if there is one. */
 export function readPrebuildRecord(file: string): PrebuildRecord | null {
   try {
     return JSON.parse(fs.readFileSync(file.replace(/\.node$/, '.json'), 'utf8')) as PrebuildRecord;
@@ -98,7 +98,7 @@ export function readPrebuildRecord(file: string): PrebuildRecord | null {
   }
 }
 
-/** What scripts/prebuild.js recorded about a binary it packaged. */
+/** What scripts/package-prebuilds.js recorded about a binary it packaged. */
 export interface PrebuildRecord {
   package: string;
   version: string;

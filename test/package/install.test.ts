@@ -1,7 +1,8 @@
 // The published package, as a user gets it: pack, install the tarball into a fresh project
 // with npm's default script policy and no compiler reachable, then use it from CommonJS, an
-// ES module, TypeScript and the CLI. The binary inside is the prebuilt one (scripts/prebuild.js
-// run on whatever addon this test suite runs against), so nothing may be compiled on install.
+// ES module, TypeScript and the CLI. The binary inside is the prebuilt one
+// (scripts/package-prebuilds.js run on whatever addon this test suite runs against), so
+// nothing may be compiled on install.
 import * as assert from 'node:assert/strict';
 import { spawnSync, SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -114,8 +115,8 @@ function stage(tmp: string): string {
     fs.copyFileSync(path.join(root, f.path), path.join(staging, f.path));
   }
   copyTree(path.join(distDir, 'lib'), path.join(staging, 'dist', 'lib'), (rel) => /\.(js|d\.ts)$/.test(rel));
-  ok(spawnSync(process.execPath, [path.join(root, 'scripts', 'prebuild.js'), '--from', addonToPack()!, '--out', staging],
-    { cwd: root, encoding: 'utf8' }), 'scripts/prebuild.js');
+  ok(spawnSync(process.execPath, [path.join(root, 'scripts', 'package-prebuilds.js'), '--from', addonToPack()!, '--out', staging],
+    { cwd: root, encoding: 'utf8' }), 'scripts/package-prebuilds.js');
   return staging;
 }
 
