@@ -9,7 +9,7 @@ import * as path from 'node:path';
 
 import { cuda } from '../cuda';
 import { native, nativeAddonFile, packageRoot, readPrebuildRecord, type NativeAddon } from '../native';
-import { packageVersion, parseCommandArgs, type CliIO } from './main';
+import { packageVersion, parseCommandArgs, type CliIO } from './args';
 
 export const usage = `cudnn-resnet doctor [--json] [--require-gpu]
 

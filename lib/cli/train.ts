@@ -3,8 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import type { CliIO } from './main';
-import { parseCommandArgs, UsageError } from './main';
+import { checkDataArg, checkModelName, floatArg, intArg, parseCommandArgs, UsageError, type CliIO } from './args';
 
 export const usage = `cudnn-resnet train [options]
 
@@ -65,45 +64,6 @@ const OPTIONS = {
   resume: { type: 'string' },
   quiet: { type: 'boolean' },
 } as const;
-
-export function intArg(v: string, flag: string, min = 1): number {
-  if (!/^\d+$/.test(v.trim()) || Number(v) < min || !Number.isSafeInteger(Number(v)))
-    throw new UsageError(`--${flag} must be an integer >= ${min}, got '${v}'`);
-  return Number(v);
-}
-
-export function floatArg(v: string, flag: string, min = 0): number {
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x) || x < min) throw new UsageError(`--${flag} must be a number >= ${min}, got '${v}'`);
-  return x;
-}
-
-/** Checks a model name against the catalogue (and CIFAR depths 6n+2); throws UsageError. */
-export async function checkModelName(name: string, flag = 'model'): Promise<string> {
-  const { names, create } = await import('../models/resnet');
-  const key = name.toLowerCase().replace(/_/g, '-');
-  if (names().includes(key)) return name;
-  if (/^(resnet|plain|preact-resnet)\d+$/.test(key)) {
-    try {
-      create(key, { classes: 10, seed: 0 }).dispose();
-      return name;
-    } catch {
-      /* fall through */
-    }
-  }
-  throw new UsageError(`--${flag}: unknown model '${name}'; known: ${names().join(', ')} (and CIFAR depths 6n+2 such as resnet8, plain8)`);
-}
-
-/** Checks --data before anything heavy is loaded. */
-export async function checkDataArg(kind: 'cifar10' | 'cifar100', p: string): Promise<void> {
-  if (!fs.existsSync(p)) throw new UsageError(`--data: no such file or folder: ${p}`);
-  const { locateCifar } = await import('../data/cifar');
-  try {
-    locateCifar(kind, p);
-  } catch (e) {
-    throw new UsageError(`--data: ${(e as Error).message}`);
-  }
-}
 
 function stamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
