@@ -60,7 +60,9 @@ function which(cmd) {
     try {
       fs.accessSync(p, fs.constants.X_OK);
       return p;
-    } catch {}
+    } catch {
+      // not there or not executable: try the next folder of PATH
+    }
   }
   return null;
 }

@@ -79,7 +79,7 @@ export function readSidecar(resume: string): { sidecar: Sidecar; file: string; w
   try {
     s = JSON.parse(fs.readFileSync(file, 'utf8')) as Sidecar;
   } catch (e) {
-    throw new RangeError(`resume: cannot read the checkpoint sidecar ${file}: ${(e as Error).message}`);
+    throw new RangeError(`resume: cannot read the checkpoint sidecar ${file}: ${(e as Error).message}`, { cause: e });
   }
   if (s.format !== 'cudnn-resnet-training-checkpoint' || s.version !== 1) throw new RangeError(`resume: ${file} is not a cudnn-resnet training checkpoint`);
   return { sidecar: s, file, weights: path.join(path.dirname(file), s.weights) };

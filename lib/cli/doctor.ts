@@ -167,7 +167,9 @@ function cudnnSearchDirs(): string[] {
     let entries: string[] = [];
     try {
       entries = fs.readdirSync(base).filter((e) => /^python3/.test(e));
-    } catch {}
+    } catch {
+      // no such folder, or unreadable: nothing to search there
+    }
     for (const py of entries) for (const kind of ['site-packages', 'dist-packages']) dirs.push(path.join(base, py, kind, 'nvidia', 'cudnn', 'lib'));
   }
   return [...new Set(dirs)];
@@ -182,7 +184,9 @@ function probeCudnn(): { file: string; version: string | null } | null {
     let version: string | null = null;
     try {
       version = /libcudnn\.so\.(\d+\.\d+\.\d+)/.exec(fs.realpathSync(file))?.[1] ?? null;
-    } catch {}
+    } catch {
+      // a dangling link: the file is reported, its version stays unknown
+    }
     return { file, version };
   }
   return null;
@@ -213,7 +217,9 @@ function gpuChecks(addon: NativeAddon | null): { checks: Check[]; gpuUsable: boo
   try {
     const b = addon?.buildInfo();
     if (b) build = { cuda: b.cuda, archs: b.cudaArchitectures.split(/[;,\s]+/).filter(Boolean) };
-  } catch {}
+  } catch {
+    // an addon that loads but cannot describe its build: the report says the build is unknown
+  }
   const smi = probeDriver();
   // The addon's own view, when this build has cudaInfo() (an older binary may not).
   const hasInfo = addon !== null && typeof (addon as Partial<NativeAddon>).cudaInfo === 'function';

@@ -1,6 +1,5 @@
 // `cudnn-resnet train`: the Trainer behind a command line, with a progress bar, Ctrl-C that
 // saves a checkpoint (exit 130), --resume, and a short demo when run without arguments.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { checkDataArg, checkModelName, floatArg, intArg, parseCommandArgs, UsageError, type CliIO } from './args';

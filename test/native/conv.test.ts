@@ -13,12 +13,10 @@ import {
   maxAbs,
   Case,
   outDims,
-  Params,
   refBackwardBias,
   refBackwardData,
   refBackwardFilter,
   refForward,
-  relErr,
 } from '../helpers/conv-reference';
 
 const CASES: Case[] = [
