@@ -1,4 +1,4 @@
-// DESIGN.md's benchmark protocol as data and small pure helpers: the rows and precisions
+// The benchmark protocol (bench/results/README.md) as data and small pure helpers: the rows and precisions
 // of the PyTorch comparison, argument parsing for them, and the timing loop (warm-up, then
 // timed runs with the device synchronised around each run, median ms/step).
 
@@ -22,7 +22,7 @@ export interface Row {
 }
 
 /**
- * DESIGN.md's table, in the order a time-limited run should take them: the CIFAR
+ * The benchmark's rows, in the order a time-limited run should take them: the CIFAR
  * ResNet-20/56 rows the captured step is meant to win first, the large models last.
  */
 export const DEFAULT_ROWS: readonly Row[] = [
@@ -93,7 +93,7 @@ export type RunTimer = () => { stop(): number };
 
 /**
  * The protocol's loop: `warmup` steps, then `runs` runs of `steps` steps. Each run is timed
- * by `timer` when given (on CUDA: events on the device's stream, DESIGN.md's protocol),
+ * by `timer` when given (on CUDA: events on the device's stream, as the protocol says),
  * otherwise by the host's monotonic clock between two device synchronisations.
  */
 export function timeSteps(step: (i: number) => void, sync: () => void, o: TimingOptions, clock: () => number = nowMs,

@@ -51,7 +51,7 @@ export function pytorchUnavailable(python: string): string | null {
   return null;
 }
 
-/** Eager modes for the precisions asked for, plus compile-bf16 (DESIGN.md's best compiled mode). */
+/** Eager modes for the precisions asked for, plus compile-bf16 (the fastest compiled mode). */
 export function defaultModes(precisions: readonly string[], compile: boolean): string[] {
   return [...precisions.map((p) => `eager-${p}`), ...(compile ? ['compile-bf16'] : [])];
 }

@@ -3,7 +3,7 @@
 
 One step = forward, softmax cross-entropy, backward, SGD (lr 0.1, momentum 0.9, weight decay
 1e-4) on synthetic data already on the GPU. Warm up 10 steps, then three timed runs of 50
-steps with CUDA events; report the median ms/step and images/s (DESIGN.md's protocol).
+steps with CUDA events; report the median ms/step and images/s (bench/results/README.md).
 CIFAR ResNets use the paper's option-A shortcut (stride-2 subsample + zero channel padding).
 
 Usage: python3 bench/pytorch_reference.py [--rows resnet20:128,resnet56:512] [--modes eager-fp32,...]

@@ -1,4 +1,4 @@
-// `npm run bench`: the training-step benchmark of DESIGN.md's protocol, with the floor
+// `npm run bench`: the training-step benchmark (protocol: bench/results/README.md), with the floor
 // each row could reach on an H100, optionally PyTorch's figures from the same machine
 // (--pytorch) and one end-to-end CIFAR-10 epoch through the data path (--e2e).
 //

@@ -1,4 +1,5 @@
-// Package root. Each subsystem re-exports its public names here.
+// Package root. Each subsystem re-exports its public names here; docs/architecture.md
+// describes the layers underneath.
 export { native } from './native';
 export { cuda } from './cuda';
 export type { CudaDevice, CudaMemoryStats, CudaVersions } from './cuda';

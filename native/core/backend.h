@@ -1,5 +1,5 @@
 // The narrow interface every backend implements: allocation, copies, and the op table.
-// Bindings validate arguments (see core/checks.h) before they call in, so a backend may
+// Bindings validate arguments (bindings/args.h) before they call in, so a backend may
 // assume shapes, dtypes, layouts and devices are consistent; it still throws OpError on
 // its own failures (out of memory, a cuDNN status) with the op name and shapes.
 //
@@ -8,6 +8,8 @@
 // - Ops return new tensors on the device of their inputs; methods ending in `_` write into
 //   an argument in place (optimizer updates, running statistics, fills).
 // - Accumulation is fp32 whatever the storage dtype; BN statistics/parameters are fp32.
+// docs/architecture.md places this interface among the layers and says why each backend
+// has every op.
 #pragma once
 #include <cstdint>
 #include <functional>

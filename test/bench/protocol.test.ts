@@ -82,7 +82,7 @@ describe('bench: protocol helpers', () => {
     assert.throws(() => parsePrecisions('fp8'), /--precisions/);
   });
 
-  it("DESIGN.md's rows, ResNet-20/56 first; image sizes by model family", () => {
+  it('the rows, ResNet-20/56 first; image sizes by model family', () => {
     assert.deepEqual(DEFAULT_ROWS.slice(0, 2).map((r) => r.model), ['resnet20', 'resnet56']);
     assert.equal(DEFAULT_ROWS.length, 7);
     assert.deepEqual(PROTOCOL, { warmup: 10, steps: 50, runs: 3 });
