@@ -33,9 +33,13 @@ const inputs = [
   ...sources,
   ...filesIn(testDir, /\.h$/),
   ...filesIn('native/cuda/policy', /\.h$/),
-  ...['native/cuda/allocator.h', 'native/cuda/cudnn_api.h', 'native/core/errors.h', 'native/core/dtype.h'].map((f) =>
-    path.join(root, f),
-  ),
+  ...[
+    'native/cuda/allocator.h',
+    'native/cuda/cudnn_api.h',
+    'native/cuda/cudnn_types.h',
+    'native/core/errors.h',
+    'native/core/dtype.h',
+  ].map((f) => path.join(root, f)),
 ];
 const flags = ['-std=c++17', '-O0'];
 
