@@ -145,9 +145,7 @@ void cuda_graph_abort(int device) noexcept {
 void cuda_graph_replay(CudaGraph* gr) {
   DeviceContext& ctx = *gr->ctx;
   cuda::DeviceGuard g(ctx.index);
-  if (stream_capturing(ctx))
-    throw_runtime("graphReplay", "a capture is open on " + dev_name(ctx) + "; replay after graphCaptureEnd",
-                  "ERR_CAPTURE_FORBIDDEN");
+  cuda::throw_if_capturing(ctx, "graphReplay", cuda::HostCall::GraphReplay);
   CR_CUDA_CHECK(cudaGraphLaunch(gr->exec, ctx.stream), "graphReplay", dev_name(ctx));
 }
 
