@@ -95,6 +95,10 @@ Napi::Value L2Norms(const Napi::CallbackInfo& info);
 Napi::Value ShortcutAForward(const Napi::CallbackInfo& info);
 Napi::Value ShortcutABackward(const Napi::CallbackInfo& info);
 
+// Whether this build has the CUDA backend (tensor_binding.cpp); without it the CUDA entry
+// points are cuda/placeholders.cpp's.
+bool cuda_compiled();
+
 // cuda_binding.cpp
 Napi::Value CudaInfo(const Napi::CallbackInfo& info);
 Napi::Value CudaMemoryStats(const Napi::CallbackInfo& info);

@@ -262,7 +262,10 @@ class Backend {
   Tensor gather_labels(const Tensor& labels, const Tensor& indices) override;
 
 // The backend serving a device. Throws OpError (Runtime) when that device is unavailable.
+// Defined above core/ (bindings/backend_for.cpp), which is the one place that knows the
+// backends, so core/ depends on nothing but itself.
 Backend& backend_for(const Device& device);
+// The CPU backend (defined in cpu/cpu_backend.cpp).
 Backend& cpu_backend();
 
 }  // namespace cr
