@@ -64,11 +64,11 @@ function main(): number {
   const ms = Number(process.hrtime.bigint() - t0) / 1e6 / steps;
   const summary = `resnet20 ${precision} ${activationLayout(precision, device)} batch ${batch} on ${device}: mode ${cs.mode}, ` +
     `${cs.captures} capture(s), ${cs.replays} replay(s), ${ms.toFixed(2)} ms/step incl. warm-up and capture`;
+  const { mode, eagerReason } = cs;
   cs.dispose();
   cap.dispose();
   for (const b of data) { b.x.dispose(); b.y.dispose(); }
 
-  console.log(summary);
   if (log.length) console.log(`log: ${log.join(' | ')}`);
   let bad = 0;
   for (let i = 0; i < steps; i++) {
@@ -76,9 +76,11 @@ function main(): number {
     if (!ok) bad++;
     console.log(`step ${String(i).padStart(2)}: eager ${want[i].toFixed(6)}  captured ${got[i].toFixed(6)}${ok ? '' : '  MISMATCH'}`);
   }
+  // The summary, then what failed: the last line is the verdict's note.
+  console.log(summary);
   if (bad) console.log(`FAIL: ${bad} of ${steps} captured losses differ from eager beyond ${rtol} relative`);
-  if (device !== 'cpu' && cs.mode !== 'captured') {
-    console.log(`FAIL: the step ran ${cs.mode} on ${device}: ${cs.eagerReason ?? ''}`);
+  if (device !== 'cpu' && mode !== 'captured') {
+    console.log(`FAIL: the step ran ${mode} on ${device}: ${eagerReason ?? ''}`);
     bad++;
   }
   return bad ? 1 : 0;
