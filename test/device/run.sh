@@ -182,10 +182,12 @@ done
 sanitize() {  # sanitize TOOL LIMIT SUITES...
   local tool=$1 limit=$2
   shift 2
-  local run=(env CUDNN_RESNET_TEST_SHAPES=small "${MOCHA[@]}" --no-config --timeout 600000 "${ONLY[@]}" "$@")
-  if (( dry )); then step "$tool" "$limit" "${run[@]}"
+  local run=("${MOCHA[@]}" --no-config --timeout 600000 "${ONLY[@]}" "$@")
+  if (( dry )); then step "$tool" "$limit" env CUDNN_RESNET_TEST_SHAPES=small "${run[@]}"
   elif [[ -z $SANITIZER ]]; then skip "$tool" "compute-sanitizer not found (CUDA toolkit's bin/)"
-  else step "$tool" "$limit" "$SANITIZER" --tool "$tool" --error-exitcode 99 --print-limit 20 "${run[@]}"
+  else
+    step "$tool" "$limit" env CUDNN_RESNET_TEST_SHAPES=small "$SANITIZER" --tool "$tool" --error-exitcode 99 \
+      --print-limit 20 "${run[@]}"
   fi
 }
 sanitize memcheck 150 "${op_suites[@]}"
