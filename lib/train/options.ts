@@ -6,7 +6,7 @@ import { type LayoutName } from '../native';
 import { Module } from '../nn/module';
 import { LRSchedule } from '../optim/schedules';
 import { checkNumber, describe } from '../tensor';
-import { readSidecar, RunSpec } from './checkpoint';
+import { readSidecar, RunSpec } from '../checkpoint/run';
 import { Precision, PRECISIONS } from './device';
 import { EvalMetrics, StepMetrics } from './metrics';
 

@@ -9,7 +9,7 @@ import { native } from '../../lib/native';
 import { SGD } from '../../lib/optim/sgd';
 import { Tensor, tidy } from '../../lib/tensor';
 import { activationDType, activationLayout, Precision, PRECISIONS } from '../../lib/train/device';
-import { MixedPrecision } from '../../lib/train/precision';
+import { MixedPrecision } from '../../lib/train/amp';
 import { capturedTrainingStep, trainingStepFn, TrainingParts } from '../../lib/train/training-step';
 import { rng } from '../helpers/reference';
 

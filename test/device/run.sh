@@ -64,7 +64,7 @@ for f in dist/test/native/*.test.js dist/test/native/cpu/*.test.js; do
 done
 bn_suites=()
 for f in dist/test/native/batchnorm.test.js dist/test/native/cpu/batchnorm.test.js dist/test/lib/cuda.test.js \
-  dist/test/lib/ops/batchnorm.test.js dist/test/lib/autograd/functions.test.js; do
+  dist/test/lib/ops/index.test.js dist/test/lib/ops/batchnorm.test.js dist/test/lib/autograd/functions.test.js; do
   [[ -f $f ]] && bn_suites+=("$f")
 done
 
