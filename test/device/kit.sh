@@ -21,22 +21,29 @@ addon=${1:?usage: bash test/device/kit.sh path/to/cudnn_resnet.node}
 node_bin=$(readlink -f "$(command -v node)")
 kit=.device-kit
 grep -qx '/.device-kit/' .gitignore 2>/dev/null || echo "kit.sh: note: .device-kit/ is not in .gitignore"
-rm -rf "$kit"
-mkdir -p "$kit"
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 
 # node and the non-glibc libraries it and the addon need; enter.sh uses these libraries only
-# where the machine's own are too old to load the addon.
-mkdir -p "$stage/runtime/bin" "$stage/runtime/lib"
-strip -o "$stage/runtime/bin/node" "$node_bin"
-for lib in $(ldd "$node_bin" "$addon" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u); do
-  case $(basename "$lib") in
-    libstdc++.so.*|libgcc_s.so.*) cp -L "$lib" "$stage/runtime/lib/$(basename "$lib")" ;;
-  esac
-done
+# where the machine's own are too old to load the addon. Compressing node is the slow part:
+# an unchanged runtime (same node, same libraries) is kept from the previous kit.
+libs=$(ldd "$node_bin" "$addon" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }' | sort -u | grep -E '/lib(stdc\+\+|gcc_s)\.so' || true)
+runtime_key="$(for f in "$node_bin" $libs; do readlink -f "$f" | xargs stat -c '%n %s %Y'; done | cksum)"
+if [[ -f $kit/runtime.tar.xz && "$(cat "$kit/runtime.key" 2>/dev/null)" == "$runtime_key" ]]; then
+  mv "$kit/runtime.tar.xz" "$stage/runtime.tar.xz"
+fi
+rm -rf "$kit"
+mkdir -p "$kit"
+if [[ -f $stage/runtime.tar.xz ]]; then
+  mv "$stage/runtime.tar.xz" "$kit/runtime.tar.xz"
+else
+  mkdir -p "$stage/runtime/bin" "$stage/runtime/lib"
+  strip -o "$stage/runtime/bin/node" "$node_bin"
+  for lib in $libs; do cp -L "$lib" "$stage/runtime/lib/$(basename "$lib")"; done
+  tar -C "$stage/runtime" -cf - . | xz -T0 -6 > "$kit/runtime.tar.xz"
+fi
+echo "$runtime_key" > "$kit/runtime.key"
 xz -T0 -c "$addon" > "$kit/addon.node.xz"
-tar -C "$stage/runtime" -cf - . | xz -T0 -6 > "$kit/runtime.tar.xz"
 # Compile-time-only packages stay behind: the device runs built JS and never compiles.
 tar -cf - --exclude=node_modules/typescript --exclude=node_modules/@types --exclude=node_modules/esbuild \
   --exclude=node_modules/@esbuild --exclude=node_modules/.cache --exclude=node_modules/cmake-js \

@@ -16,6 +16,7 @@
 #   memcheck       compute-sanitizer memcheck on the op suites (cuda:0 only, shortened shape
 #                  lists: CUDNN_RESNET_TEST_SHAPES=small)
 #   racecheck, synccheck    the same on the suites of the backend's own kernels
+#   ops-timing     per-op timings at ResNet-56 shapes (test/device/ops_timing.ts), if time is left
 # then a summary table naming every failure. Exit status 1 if any step failed or timed out.
 #
 # --dry-run runs every step against the CPU: the op suites, BN suites and captured steps on
@@ -193,6 +194,11 @@ sanitize() {  # sanitize TOOL LIMIT SUITES...
 sanitize memcheck 150 "${op_suites[@]}"
 sanitize racecheck 90 "${own_suites[@]}"
 sanitize synccheck 60 "${own_suites[@]}"
+
+# ---------------------------------------------------------------- per-op timings (informative)
+if (( dry )); then skip ops-timing "times cuda:0 only"
+else step ops-timing 90 node dist/test/device/ops_timing.js "$OUT/ops.json"
+fi
 
 # ---------------------------------------------------------------- verdict
 {
