@@ -10,7 +10,7 @@
 #
 # Requires here: node, xz, strip, ldd, tar, and a compiled dist/ (npx tsc -p tsconfig.json).
 # Requires there: x86-64 Linux with glibc >= 2.28 for node and >= 2.32 for the addon (checked
-# by enter.sh), an NVIDIA driver new enough for the CUDA runtime the addon was built with, and
+# by enter.sh), tar, xz or python3, an NVIDIA driver new enough for the CUDA runtime the addon was built with, and
 # cuDNN 9 where the addon's loader finds it (CUDNN_LIBRARY_PATH, the system library path, or a
 # Python nvidia-cudnn wheel, as PyTorch installs it).
 set -euo pipefail
@@ -68,12 +68,16 @@ cat > "$kit/enter.sh" <<'SH'
 kit_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 kit_id=$(sed -n 's/^id //p' "$kit_dir/manifest.txt")
 kit_rt=${TMPDIR:-/tmp}/cudnn-resnet-kit
+kit_unxz() {  # xz -dc, or Python's lzma where xz is not installed
+  if command -v xz >/dev/null; then xz -dc "$1"
+  else python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), sys.stdout.buffer)' "$1"; fi
+}
 rm -rf "$kit_rt" && mkdir -p "$kit_rt"
-xz -dc "$kit_dir/runtime.tar.xz" | tar -C "$kit_rt" -xf -
-xz -dc "$kit_dir/addon.node.xz" > "$kit_rt/cudnn_resnet.node"
+kit_unxz "$kit_dir/runtime.tar.xz" | tar -C "$kit_rt" -xf -
+kit_unxz "$kit_dir/addon.node.xz" > "$kit_rt/cudnn_resnet.node"
 for part in dist node_modules; do
   if [[ ! -e $part || ( -f $part/.kit-id && "$(cat "$part/.kit-id")" != "$kit_id" ) ]]; then
-    rm -rf "$part" && xz -dc "$kit_dir/$part.tar.xz" | tar -xf - && echo "$kit_id" > "$part/.kit-id"
+    rm -rf "$part" && kit_unxz "$kit_dir/$part.tar.xz" | tar -xf - && echo "$kit_id" > "$part/.kit-id"
   fi
 done
 export PATH="$kit_rt/bin:$PATH"
@@ -87,6 +91,7 @@ if ! node -e "$kit_probe" 2>/dev/null; then
 fi
 kit_gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
 echo "kit $kit_id: node $(node -v 2>&1) on ${kit_gpu:-a machine without a visible GPU}"
+unset -f kit_unxz
 unset kit_dir kit_id kit_probe kit_gpu part
 SH
 du -ab "$kit" | sort -n | awk '{ printf "%8.1f MiB  %s\n", $1 / 1048576, $2 }'
