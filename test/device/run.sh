@@ -16,6 +16,7 @@
 #   memcheck       compute-sanitizer memcheck on the op suites (cuda:0 only, shortened shape
 #                  lists: CUDNN_RESNET_TEST_SHAPES=small)
 #   racecheck, synccheck    the same on the suites of the backend's own kernels
+#                  (the three sanitizer steps run beside the suites, in a background lane)
 #   ops-timing     per-op timings at ResNet-56 shapes (test/device/ops_timing.ts), if time is left
 # then a summary table naming every failure. Exit status 1 if any step failed or timed out.
 #
@@ -75,8 +76,11 @@ for d in /usr/local/cuda/bin /usr/local/cuda/compute-sanitizer /opt/cuda/bin; do
 done
 CXX_BIN=$(command -v g++ || command -v c++ || command -v clang++ || true)
 
-names=() statuses=() times=() notes=()
-record() { names+=("$1"); statuses+=("$2"); times+=("$3"); notes+=("$4"); }
+# One line per finished step in records.tsv: steps of the sanitizer lane (below) finish in a
+# background process, so results go through a file, and the verdict lists them in this order.
+ORDER=(versions abi-selftest abi cuda-info mocha bn-fused bn-plain bn-native captured-fp32 captured-bf16
+  captured-fp16 memcheck racecheck synccheck ops-timing)
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >> "$OUT/records.tsv"; }
 
 # The one-line note of a step: mocha's totals, a sanitizer's error summary, else the last line.
 note_of() {
@@ -93,7 +97,7 @@ step() {  # step NAME LIMIT_S CMD...  (the log is $OUT/NAME.log)
   left=$(( BUDGET - ($(date +%s) - t_start) ))
   if (( left < 15 )); then record "$name" SKIP 0 "time budget (RUN_BUDGET_S=$BUDGET) spent"; return; fi
   (( limit > left )) && limit=$left
-  echo "=== $name (limit ${limit} s)"
+  echo "=== $name (limit ${limit} s)${LANE:+ [$LANE]}"
   t0=$(date +%s)
   timeout --kill-after=10 "$limit" "$@" > "$OUT/$name.log" 2>&1
   rc=$?
@@ -102,7 +106,7 @@ step() {  # step NAME LIMIT_S CMD...  (the log is $OUT/NAME.log)
     124|137) status=TIMEOUT ;;
     *) status="FAIL($rc)" ;;
   esac
-  tail -4 "$OUT/$name.log" | sed 's/^/    /'
+  [[ -z ${LANE:-} ]] && tail -4 "$OUT/$name.log" | sed 's/^/    /'
   record "$name" "$status" $(( $(date +%s) - t0 )) "$(note_of "$OUT/$name.log")"
 }
 
@@ -120,7 +124,9 @@ versions() {
   echo "sanitizer:   ${SANITIZER:-none} $([[ -n $SANITIZER ]] && "$SANITIZER" --version 2>/dev/null | grep -o 'Version [0-9.]*' | head -1)"
   echo "c++:         ${CXX_BIN:-none}"
   echo "glibc:       $(ldd --version 2>/dev/null | head -1 | grep -o '[0-9.]*$')"
-  echo "pytorch:     $(python3 -c 'import torch; print(torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())' 2>/dev/null || echo none)"
+  local torch
+  torch=$(python3 -c 'import torch; print(torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())' 2>/dev/null)
+  echo "pytorch:     ${torch:-none}"
   node -e '
     const n = require("./dist/lib/native").native();
     const b = n.buildInfo(), c = n.cudaInfo();
@@ -128,6 +134,13 @@ versions() {
     console.log(`addon:       v${b.version}, cuda ${b.cuda} (${b.cudaArchitectures || "no CUDA architectures"}), ${b.cpuThreads} CPU threads`);
     console.log(`addon cuda:  runtime ${c.runtimeVersion}, driver ${c.driverVersion}, cuDNN ${c.cudnnVersion || "not loaded"} ${c.cudnnPath || ""}`);
     if (!c.available) console.log(`             unavailable: ${c.reason}`);'
+  # the last line is the verdict's note
+  local cudnn
+  cudnn=$(node -e 'const v = require("./dist/lib/native").native().cudaInfo().cudnnVersion; process.stdout.write(v ? String(v) : "not loaded")' 2>/dev/null)
+  local drv tv
+  drv=$(cut -s -d, -f2 <<< "$gpu" | tr -d ' ')
+  tv=${torch%% *}
+  echo "found: driver ${drv:-none}, ${cuda:-CUDA none}, cuDNN ${cudnn:-?}, PyTorch ${tv:-none}"
 }
 export dry DEVICE SANITIZER CXX_BIN
 export -f versions
@@ -167,6 +180,28 @@ step cuda-info 60 node -e '
   if (!info.available) { console.log(`CUDA unavailable: ${info.reason}`); process.exit(process.argv[1] === "1" ? 0 : 1); }
   console.log(`CUDA available: ${info.devices.map((d) => `${d.name} (sm_${d.computeCapability})`).join(", ")}, cuDNN ${info.cudnnVersion}`);' "$dry"
 
+# ---------------------------------------------------------------- sanitizers (a parallel lane)
+# compute-sanitizer slows the GPU side by orders of magnitude while the whole suite is mostly
+# CPU work: the sanitizer runs share the GPU with it in a background lane, so that both fit.
+sanitize() {  # sanitize TOOL LIMIT SUITES...
+  local tool=$1 limit=$2
+  shift 2
+  local run=("${MOCHA[@]}" --no-config --timeout 600000 "${ONLY[@]}" "$@")
+  if (( dry )); then step "$tool" "$limit" env CUDNN_RESNET_TEST_SHAPES=small "${run[@]}"
+  elif [[ -z $SANITIZER ]]; then skip "$tool" "compute-sanitizer not found (CUDA toolkit's bin/)"
+  else
+    step "$tool" "$limit" env CUDNN_RESNET_TEST_SHAPES=small "$SANITIZER" --tool "$tool" --error-exitcode 99 \
+      --print-limit 20 "${run[@]}"
+  fi
+}
+(
+  LANE=sanitizer-lane
+  sanitize memcheck 240 "${op_suites[@]}"
+  sanitize racecheck 150 "${own_suites[@]}"
+  sanitize synccheck 90 "${own_suites[@]}"
+) &
+lane=$!
+
 # ---------------------------------------------------------------- suites
 step mocha "$MOCHA_LIMIT" "${MOCHA[@]}"  # spec, timeout, reporter: .mocharc.json (dist/test/**/*.test.js)
 
@@ -179,21 +214,7 @@ for p in fp32 bf16 fp16; do
   step "captured-$p" 90 node dist/test/device/captured_step.js --device "$DEVICE" --precision "$p"
 done
 
-# ---------------------------------------------------------------- sanitizers
-sanitize() {  # sanitize TOOL LIMIT SUITES...
-  local tool=$1 limit=$2
-  shift 2
-  local run=("${MOCHA[@]}" --no-config --timeout 600000 "${ONLY[@]}" "$@")
-  if (( dry )); then step "$tool" "$limit" env CUDNN_RESNET_TEST_SHAPES=small "${run[@]}"
-  elif [[ -z $SANITIZER ]]; then skip "$tool" "compute-sanitizer not found (CUDA toolkit's bin/)"
-  else
-    step "$tool" "$limit" env CUDNN_RESNET_TEST_SHAPES=small "$SANITIZER" --tool "$tool" --error-exitcode 99 \
-      --print-limit 20 "${run[@]}"
-  fi
-}
-sanitize memcheck 150 "${op_suites[@]}"
-sanitize racecheck 90 "${own_suites[@]}"
-sanitize synccheck 60 "${own_suites[@]}"
+wait "$lane"
 
 # ---------------------------------------------------------------- per-op timings (informative)
 if (( dry )); then skip ops-timing "times cuda:0 only"
@@ -205,15 +226,15 @@ fi
   echo
   echo "==================== verdict: $([[ $dry == 1 ]] && echo 'dry run on the CPU' || echo "$DEVICE") ($(( $(date +%s) - t_start )) s, logs in $OUT)"
   printf '%-15s %-9s %5s  %s\n' step status time note
-  failed=0
-  for i in "${!names[@]}"; do
-    printf '%-15s %-9s %4ss  %s\n' "${names[$i]}" "${statuses[$i]}" "${times[$i]}" "${notes[$i]}"
-    [[ ${statuses[$i]} == ok || ${statuses[$i]} == SKIP ]] || failed=1
+  n_ok=0 n_bad=0 n_skip=0 bad=()
+  for name in "${ORDER[@]}"; do
+    IFS=$'\t' read -r _ status secs note < <(awk -F'\t' -v n="$name" '$1 == n' "$OUT/records.tsv" | tail -1) || continue
+    printf '%-15s %-9s %4ss  %s\n' "$name" "$status" "$secs" "$note"
+    case $status in ok) n_ok=$(( n_ok + 1 )) ;; SKIP) n_skip=$(( n_skip + 1 )) ;; *) n_bad=$(( n_bad + 1 )); bad+=("$name") ;; esac
   done
-  for i in "${!names[@]}"; do
-    [[ ${statuses[$i]} == ok || ${statuses[$i]} == SKIP ]] && continue
-    echo "--- ${names[$i]}: ${statuses[$i]}"
-    log="$OUT/${names[$i]}.log"
+  for name in ${bad[@]+"${bad[@]}"}; do
+    log="$OUT/$name.log"
+    echo "--- $name: $(awk -F'\t' -v n="$name" '$1 == n { s = $2 } END { print s }' "$OUT/records.tsv")"
     if grep -qE '^ +[0-9]+ failing' "$log"; then
       sed -n '/^ *[0-9]* failing/,$p' "$log" | grep -E '^ +[0-9]+\) ' | head -12
     elif grep -q 'ERROR SUMMARY' "$log"; then
@@ -222,6 +243,6 @@ fi
       grep -v '^\s*$' "$log" | tail -5
     fi
   done
-  echo "$([[ $failed == 0 ]] && echo PASS || echo FAIL): $(printf '%s\n' "${statuses[@]}" | grep -c '^ok$') ok, $(printf '%s\n' "${statuses[@]}" | grep -vc '^ok$\|^SKIP$') failed, $(printf '%s\n' "${statuses[@]}" | grep -c '^SKIP$') skipped"
+  echo "$([[ $n_bad == 0 ]] && echo PASS || echo FAIL): $n_ok ok, $n_bad failed, $n_skip skipped"
 } | tee "$OUT/summary.txt"
 grep -q '^PASS' "$OUT/summary.txt"
