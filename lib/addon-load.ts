@@ -2,6 +2,7 @@
 // each did not fit (platform, libc, glibc version, Node ABI), and what to do about it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { addonPath } from './env';
 
 /** The package root (where package.json lives), found from this compiled file's folder. */
 export function packageRoot(): string {
@@ -52,7 +53,7 @@ function versionBelow(have: string, need: string): boolean {
 /** One line per place the loader looked, saying what it found there. */
 function candidatesTried(root: string, failedFile: string | undefined): string[] {
   const lines: string[] = [];
-  const explicit = process.env.CUDNN_RESNET_ADDON;
+  const explicit = addonPath();
   if (explicit) {
     const f = path.resolve(explicit);
     lines.push(`CUDNN_RESNET_ADDON=${explicit}: ${fs.existsSync(f) ? 'exists but did not load' : 'no such file'}`);

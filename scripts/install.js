@@ -14,10 +14,12 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
+const env = require('./env');
+
 const root = path.resolve(__dirname, '..');
 
 function fromSource() {
-  return process.env.CUDNN_RESNET_BUILD_FROM_SOURCE === '1' || process.env.npm_config_build_from_source === 'true';
+  return env.buildFromSource() || process.env.npm_config_build_from_source === 'true';
 }
 
 /** The file node-gyp-build would load, if it loads; checked in a child, as node-gyp-build-test does. */

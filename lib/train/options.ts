@@ -2,6 +2,7 @@
 // RunSpec a checkpoint records (resolveSpec), and the way back from a checkpoint to options
 // (resumeOptions).
 import { CifarKind, Dataset } from '../data/format';
+import { type LayoutName } from '../native';
 import { Module } from '../nn/module';
 import { LRSchedule } from '../optim/schedules';
 import { checkNumber, describe } from '../tensor';
@@ -63,6 +64,8 @@ export interface StartInfo {
   device: string;
   deviceNote: string | null;
   precision: string;
+  /** Memory layout of the batches (activationLayout: NHWC for 16-bit on CUDA, else NCHW). */
+  layout: LayoutName;
   trainImages: number;
   testImages: number;
   dataSource: string;

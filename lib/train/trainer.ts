@@ -25,7 +25,7 @@ import { describe, Tensor, tidy } from '../tensor';
 import { readSidecar, RunSpec, Sidecar, WEIGHTS_FILE, writeSidecar } from '../checkpoint/run';
 import { syntheticSource, loadSplits } from './data';
 import { capturedTrainingStep } from './training-step';
-import { activationDType, describePrecision, resolveDevice } from './device';
+import { activationDType, activationLayout, describePrecision, resolveDevice } from './device';
 import { EvalMetrics, MetricsLog, StepMetrics } from './metrics';
 import { MixedPrecision } from './amp';
 import { parseSchedule } from '../optim/schedules';
@@ -118,9 +118,10 @@ export class Trainer extends EventEmitter {
     }
 
     const dtype = activationDType(s.precision);
+    const layout = activationLayout(s.precision, device);
     const bs = s.batchSize;
-    const loader = new CifarLoader(splits.train, { batchSize: bs, device, seed: s.seed, augment: s.augment, dropLast: splits.train.count >= bs, dtype });
-    const test = evalLoader(splits.test, { batchSize: Math.min(Math.max(bs, 100), 500), device, normalization: loader.normalization, dtype });
+    const loader = new CifarLoader(splits.train, { batchSize: bs, device, seed: s.seed, augment: s.augment, dropLast: splits.train.count >= bs, dtype, layout });
+    const test = evalLoader(splits.test, { batchSize: Math.min(Math.max(bs, 100), 500), device, normalization: loader.normalization, dtype, layout });
     const itersPerEpoch = loader.batchesPerEpoch;
     const total = s.iterations ?? (s.epochs as number) * itersPerEpoch;
     const schedule = parseSchedule(o.schedule ?? s.schedule, s.lr, total, itersPerEpoch);
@@ -133,6 +134,7 @@ export class Trainer extends EventEmitter {
       device,
       deviceNote: fallbackReason,
       precision: describePrecision(s.precision, device),
+      layout,
       trainImages: splits.train.count,
       testImages: splits.test.count,
       dataSource: o.data === undefined ? `synthetic ${s.dataset} (${source})` : source,

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { addonPath, keepTestTmp } from '../../lib/env';
 import { packageRoot } from '../../lib/native';
 
 const root = packageRoot();
@@ -20,7 +21,7 @@ const PREBUILT = `prebuilds/${process.platform}-${process.arch}/${pkg.name}.napi
 const TOOLS = ['cc', 'gcc', 'g++', 'c++', 'make', 'cmake', 'nvcc', 'python3'];
 
 function addonToPack(): string | null {
-  const explicit = process.env.CUDNN_RESNET_ADDON;
+  const explicit = addonPath();
   const file = explicit ? path.resolve(explicit) : path.join(root, 'build', 'Release', 'cudnn_resnet.node');
   return fs.existsSync(file) ? file : null;
 }
@@ -154,14 +155,14 @@ describe('npm package: pack, install without a compiler, use', function () {
   });
 
   after(() => {
-    if (ctx.tmp && !process.env.CUDNN_RESNET_KEEP_TMP) fs.rmSync(ctx.tmp, { recursive: true, force: true });
+    if (ctx.tmp && !keepTestTmp()) fs.rmSync(ctx.tmp, { recursive: true, force: true });
   });
 
   it('packs the prebuilt binary, compiled lib, bin, README and LICENSE, and nothing of the workshop', () => {
     const files = packed.files.map((f) => f.path);
     for (const need of [PREBUILT, PREBUILT.replace(/\.node$/, '.json'), 'dist/lib/index.js', 'dist/lib/index.d.ts',
       'dist/lib/native.js', 'dist/lib/cli/main.js', 'dist/lib/cli/doctor.js', 'bin/cudnn-resnet.js', 'README.md', 'LICENSE',
-      'package.json', 'scripts/install.js']) {
+      'package.json', 'scripts/install.js', 'scripts/env.js']) {
       assert.ok(files.includes(need), `${need} is not in the tarball`);
     }
     const stray = files.filter((f) => /^(test|bench|docs|build[^/]*|node_modules|dist\/(test|bench)|dist-[^/]*|data|runs)\//.test(f) ||
