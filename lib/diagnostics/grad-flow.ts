@@ -150,8 +150,7 @@ export async function gradFlow(opts: GradFlowOptions): Promise<GradFlowResult> {
         for (let it = 0; it <= last; it++) {
           const e = Math.floor(it / bpe);
           const b = loader.makeBatch(e, it % bpe, loader.epochOrder(e), loader.epochParams(e));
-          const x = new Tensor(b.x);
-          const y = new Tensor(b.y);
+          const { x, y } = b;
           try {
             if (steps.includes(it)) {
               const m = { model: name, step: it, ...measureGradients(model, x, y) };

@@ -35,8 +35,7 @@ describe('diagnostics: grad-flow', function () {
       const ds = syntheticDataset({ count: 16, seed: 1 });
       const loader = new CifarLoader(ds, { batchSize: 8, seed: 2 });
       const b = loader.makeBatch(0, 0, loader.epochOrder(0), loader.epochParams(0));
-      const x = new Tensor(b.x);
-      const y = new Tensor(b.y);
+      const { x, y } = b;
       // An independent measurement through Module.registerGradHook on each block's output.
       const blocks = blocksOf(model);
       const outputNorms = new Map<string, number>();
