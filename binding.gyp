@@ -5,6 +5,7 @@
       "sources": [
         "native/core/tensor.cpp",
         "native/core/backend.cpp",
+        "native/core/glibc_compat.cpp",
         "native/cpu/parallel.cpp",
         "native/cpu/memory.cpp",
         "native/cpu/gemm.cpp",
@@ -43,7 +44,7 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fvisibility=hidden", "-ffp-contract=off"],
-      "ldflags": ["-pthread"]
+      "ldflags": ["-pthread", "-static-libstdc++", "-Wl,--exclude-libs,ALL"]
     }
   ]
 }
