@@ -26,7 +26,7 @@ import { existingRun, readSidecar, RunSpec, Sidecar, WEIGHTS_FILE, writeSidecar 
 import { syntheticSource, loadSplits } from './data';
 import { capturedTrainingStep } from './training-step';
 import { activationDType, describePrecision, resolveDevice } from './device';
-import { EvalMetrics, MetricsLog, StepMetrics } from './metrics';
+import { bnInitialShare, EvalMetrics, MetricsLog, StepMetrics } from './metrics';
 import { MixedPrecision } from './precision';
 import { describeSchedule, parseSchedule } from './schedule';
 import { EpochEvent, resolveSpec, StartInfo, TrainerOptions, TrainResult } from './options';
@@ -282,6 +282,7 @@ export class Trainer extends EventEmitter {
             trainLoss: r.images ? r.loss / r.images : NaN, trainError: r.images ? r.wrong / r.images : NaN,
             testLoss: ev.loss, testError: ev.error,
             imagesPerSec: imagesSinceEval / Math.max((Date.now() - evalClock) / 1000, 1e-6), elapsed: elapsed(),
+            bnInitialShare: Number(bnInitialShare(model).toPrecision(4)),
           };
           st.running = { loss: 0, wrong: 0, images: 0 };
           imagesSinceEval = 0;

@@ -225,6 +225,26 @@ describe('train: Trainer', function () {
     }
   });
 
+  it('an evaluation says when batch-norm running statistics are not settled enough to mean much', async () => {
+    const t = new Trainer({ ...base, iterations: 4, evalEvery: 2 });
+    const evals: EvalMetrics[] = [];
+    t.on('eval', (e: EvalMetrics) => evals.push(e));
+    try {
+      await t.fit();
+    } finally {
+      t.dispose();
+    }
+    // BN momentum 0.1: after n training steps, 0.9^n of the running statistics is their start.
+    assert.deepEqual(evals.map((e) => e.bnInitialShare), [0.81, 0.6561]);
+    let text = '';
+    const p = new Progress({ write: (s) => (text += s), tty: false, totalIterations: 4, itersPerEpoch: 4 });
+    p.eval(evals[0]);
+    assert.match(text, /\n  \(test figures not meaningful yet: the batch-norm running statistics are still 81% their initial values\)\n$/);
+    text = '';
+    p.eval({ ...evals[0], bnInitialShare: 0.9 ** 60 });
+    assert.doesNotMatch(text, /not meaningful/);
+  });
+
   it('options are checked and named in errors', () => {
     assert.throws(() => resolveSpec({ batchSize: 0 }), /batchSize must be >= 1/);
     assert.throws(() => resolveSpec({ lr: Number.NaN }), /lr must be a finite number/);
