@@ -118,6 +118,9 @@ export function noGpuLine(reason: string): string {
   return `no usable GPU (${short}): training on the CPU; \`cudnn-resnet doctor\` says why`;
 }
 
+/** The no-argument demo's run folder, under the cache folder (replaced by each demo). */
+export const DEMO_FOLDER = 'demo-run';
+
 function stamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
 }
@@ -200,7 +203,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       `${gpu ? '' : ' (no usable GPU; 512 training images, 1 epoch)'}. \`cudnn-resnet train --help\` lists the options.`);
   }
   const { existingRun } = await import('../train/checkpoint');
-  const defaultOut = demo ? path.join(cacheDir(), 'demo-run') : path.join('runs', `${String(opts.model ?? 'resnet20')}-${stamp()}`);
+  const defaultOut = demo ? path.join(cacheDir(), DEMO_FOLDER) : path.join('runs', `${String(opts.model ?? 'resnet20')}-${stamp()}`);
   const out = v.out ?? opts.out ?? defaultOut;
   opts.out = out;
   if (v.resume === undefined && !v.overwrite && !demo) {
