@@ -5,6 +5,7 @@
       "sources": [
         "native/core/tensor.cpp",
         "native/core/env.cpp",
+        "native/core/glibc_compat.cpp",
         "native/cpu/cpu_backend.cpp",
         "native/cpu/parallel.cpp",
         "native/cpu/memory.cpp",
@@ -48,7 +49,7 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fvisibility=hidden", "-ffp-contract=off"],
-      "ldflags": ["-pthread"]
+      "ldflags": ["-pthread", "-static-libstdc++", "-Wl,--exclude-libs,ALL"]
     }
   ]
 }

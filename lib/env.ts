@@ -32,8 +32,6 @@ export const ENVIRONMENT: readonly EnvVariable[] = [
   { name: 'CUDNN_RESNET_NO_CUDA', readBy: 'build',
     meaning: '1 = build the addon without the CUDA backend even where nvcc exists' },
   { name: 'CUDNN_RESNET_BUILD_DIR', readBy: 'build', meaning: 'build folder of the addon (default build/)' },
-  { name: 'CUDNN_RESNET_BUILD_FROM_SOURCE', readBy: 'build',
-    meaning: '1 = npm install compiles the addon even when a prebuilt binary fits' },
   { name: 'CUDNN_RESNET_TEST_SHAPES', readBy: 'tests',
     meaning: 'small = the op suites run a shortened shape list (for compute-sanitizer runs)' },
   { name: 'CUDNN_RESNET_KEEP_TMP', readBy: 'tests',

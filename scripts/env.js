@@ -1,4 +1,4 @@
-// The environment switches of the build scripts (build-native.js, install.js, prebuild.js),
+// The environment switches of the build scripts (build-native.js, package-prebuilds.js),
 // read here and nowhere else. They run before the TypeScript is compiled, so they cannot use
 // lib/env.ts, which lists these variables too, with the ones the library and addon read.
 'use strict';
@@ -8,6 +8,4 @@ module.exports = {
   noCuda: () => process.env.CUDNN_RESNET_NO_CUDA === '1',
   /** CUDNN_RESNET_BUILD_DIR: the addon's build folder, or undefined for the default (build/). */
   buildDir: () => process.env.CUDNN_RESNET_BUILD_DIR || undefined,
-  /** CUDNN_RESNET_BUILD_FROM_SOURCE=1: npm install compiles even when a prebuilt binary fits. */
-  buildFromSource: () => process.env.CUDNN_RESNET_BUILD_FROM_SOURCE === '1',
 };

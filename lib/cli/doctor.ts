@@ -97,8 +97,8 @@ function addonChecks(): { checks: Check[]; addon: NativeAddon | null } {
         name: 'load',
         status: 'fail',
         detail: msg.split('\n  What to do:')[0],
-        fix: 'allow its install script to build it (`npm approve-scripts cudnn-resnet`, then `npm rebuild cudnn-resnet`), ' +
-          'or build it with `npm run build:native` in a clone and set CUDNN_RESNET_ADDON to the built file',
+        fix: 'build it from source: `npm run build:from-source` in node_modules/cudnn-resnet (needs python3, make, a C++17 compiler), ' +
+          'or `npm run build:native` in a clone and set CUDNN_RESNET_ADDON to the built file',
       }],
     };
   }

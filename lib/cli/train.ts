@@ -32,9 +32,11 @@ arguments: a short demo on the synthetic data, on the GPU if there is one.
   --eval-every N        evaluate every N iterations (default: every epoch)
   --no-augment          no random crop / flip
   --out DIR             metrics.jsonl, metrics.csv, checkpoint.safetensors + checkpoint.json
-                        (default runs/<model>-<time>)
+                        (default runs/<model>-<time>); a folder holding a run is refused
+  --overwrite           replace the run already in --out
   --resume PATH         continue a run (its folder or checkpoint.json) with its settings;
-                        flags given override (e.g. --epochs to train longer)
+                        flags given override (e.g. --epochs to train longer: the schedule
+                        keeps the original run's drop points unless --schedule is given)
   --quiet               only the final summary
 Ctrl-C finishes the current step, saves a checkpoint and exits with code 130.`;
 
@@ -60,9 +62,23 @@ const OPTIONS = {
   capture: { type: 'boolean' },
   'no-capture': { type: 'boolean' },
   out: { type: 'string' },
+  overwrite: { type: 'boolean' },
   resume: { type: 'string' },
   quiet: { type: 'boolean' },
 } as const;
+
+/**
+ * The one line a run prints when --device auto falls back to the CPU: the reason's first
+ * line only (the full report, e.g. every place cuDNN was looked for, is doctor's job).
+ */
+export function noGpuLine(reason: string): string {
+  const first = reason.split('\n')[0].trim().replace(/[.:]$/, '');
+  const short = first.length > 120 ? `${first.slice(0, 117)}...` : first;
+  return `no usable GPU (${short}): training on the CPU; \`cudnn-resnet doctor\` says why`;
+}
+
+/** The no-argument demo's run folder, under the cache folder (replaced by each demo). */
+export const DEMO_FOLDER = 'demo-run';
 
 function stamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
@@ -124,6 +140,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       throw new UsageError(`--schedule: ${(e as Error).message}`);
     }
     opts.schedule = v.schedule;
+    delete opts.scheduleIterations;  // a schedule asked for afresh spans this run
   }
   const deviceSpec = v.device ?? 'auto';
   if (!/^(auto|cpu|cuda:\d+)$/.test(deviceSpec)) throw new UsageError(`--device must be auto, cpu or cuda:N, got '${deviceSpec}'`);
@@ -144,10 +161,18 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     io.out(`No arguments: running a short demo, resnet20 on synthetic CIFAR-10-format data on ${device}` +
       `${gpu ? '' : ' (no usable GPU; 512 training images, 1 epoch)'}. \`cudnn-resnet train --help\` lists the options.`);
   }
-  const { sidecarPath } = await import('../checkpoint/run');
-  const defaultOut = demo ? path.join(cacheDir(), 'demo-run') : path.join('runs', `${String(opts.model ?? 'resnet20')}-${stamp()}`);
-  const out = v.out ?? (v.resume !== undefined ? path.dirname(sidecarPath(v.resume)) : defaultOut);
+  const { existingRun } = await import('../checkpoint/run');
+  const defaultOut = demo ? path.join(cacheDir(), DEMO_FOLDER) : path.join('runs', `${String(opts.model ?? 'resnet20')}-${stamp()}`);
+  const out = v.out ?? opts.out ?? defaultOut;
   opts.out = out;
+  if (v.resume === undefined && !v.overwrite && !demo) {
+    const found = existingRun(out);
+    if (found) {
+      throw new UsageError(`--out ${out} already holds a run (${found}); continue it with \`cudnn-resnet train --resume ${out}\` ` +
+        '(add --epochs N to train longer) or pass --overwrite to replace it');
+    }
+  }
+  if (demo || v.overwrite) opts.overwrite = true;  // the demo's folder in the cache is scratch space
 
   const trainer = new Trainer(opts);
   const tty = Boolean(process.stdout.isTTY) && !v.quiet;
@@ -157,10 +182,12 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     progress = v.quiet ? null : new Progress({ write, tty, totalIterations: info.totalIterations, itersPerEpoch: info.itersPerEpoch });
     if (v.quiet) return;
     const lines = [
-      `model ${info.model} (${(info.parameters / 1e6).toFixed(2)}M parameters) on ${info.device}${fallback ? ` (--device auto found no usable GPU: ${fallback})` : ''}`,
+      `model ${info.model} (${(info.parameters / 1e6).toFixed(2)}M parameters) on ${info.device}`,
+      fallback ? noGpuLine(fallback) : '',
       `precision: ${info.precision}`,
       `data: ${info.dataSource}: ${info.trainImages} training, ${info.testImages} test images; ${info.itersPerEpoch} iterations per epoch, ${info.totalIterations} in all`,
-      info.startIteration > 0 ? `resuming at iteration ${info.startIteration}` : '',
+      `schedule: ${info.schedule}`,
+      info.startIteration > 0 ? `resuming at iteration ${info.startIteration} (epoch ${+(info.startIteration / info.itersPerEpoch).toFixed(2)}) with lr ${+info.lr.toPrecision(6)}` : '',
       `output: ${path.resolve(out)}`,
     ].filter(Boolean);
     io.out(lines.join('\n'));

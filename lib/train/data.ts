@@ -15,12 +15,20 @@ export const SYNTHETIC_TEST = 500;
 /** The cache root (see env.ts: $CUDNN_RESNET_CACHE, else the XDG cache folder). */
 export { cacheDir } from '../env';
 
+/**
+ * Where the synthetic dataset of these sizes lives in the cache. ('v2': the sets carry a
+ * records.json with their record counts, which the reader needs for non-official sizes.)
+ */
+export function syntheticDir(kind: CifarKind, opts: { train?: number; test?: number; seed?: number } = {}): string {
+  return path.join(cacheDir(), `synthetic-v2-${kind}-${opts.train ?? SYNTHETIC_TRAIN}-${opts.test ?? SYNTHETIC_TEST}-seed${opts.seed ?? 0}`);
+}
+
 /** The synthetic dataset's folder, generated on first use. Returns the folder to read. */
 export async function syntheticSource(kind: CifarKind, opts: { train?: number; test?: number; seed?: number } = {}): Promise<string> {
   const train = opts.train ?? SYNTHETIC_TRAIN;
   const test = opts.test ?? SYNTHETIC_TEST;
   const seed = opts.seed ?? 0;
-  const dir = path.join(cacheDir(), `synthetic-${kind}-${train}-${test}-seed${seed}`);
+  const dir = syntheticDir(kind, { train, test, seed });
   const done = path.join(dir, '.complete');
   if (!fs.existsSync(done)) {
     // Written into a private folder and renamed, so concurrent runs never read a half-written set.

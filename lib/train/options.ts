@@ -1,6 +1,8 @@
 // The Trainer's options: their types, the defaults and checks that turn them into the
 // RunSpec a checkpoint records (resolveSpec), and the way back from a checkpoint to options
 // (resumeOptions).
+import * as path from 'node:path';
+
 import { CifarKind, Dataset } from '../data/format';
 import { type LayoutName } from '../native';
 import { Module } from '../nn/module';
@@ -26,6 +28,12 @@ export interface TrainerOptions {
   lr?: number;
   /** 'paper' (default), 'multistep:I1,I2', 'epochs:E1,E2', 'cosine', 'constant', or an LRSchedule. */
   schedule?: string | LRSchedule;
+  /**
+   * The run length the schedule's relative points refer to ('paper': /10 at 50% and 75%;
+   * 'cosine': reaches 0). Default: this run's length. resumeOptions() sets it to the original
+   * run's length, so a run extended with more epochs keeps its drop points.
+   */
+  scheduleIterations?: number;
   weightDecay?: number;
   momentum?: number;
   nesterov?: boolean;
@@ -39,6 +47,11 @@ export interface TrainerOptions {
   evalEvery?: number;
   /** Write metrics.jsonl, metrics.csv and checkpoints here. */
   out?: string;
+  /**
+   * Replace a run already in `out` (its checkpoint and metrics). Without it, a folder that
+   * holds a run is refused unless the run is continued with `resume`.
+   */
+  overwrite?: boolean;
   /** Continue from a checkpoint: a run folder, its checkpoint.json or checkpoint.safetensors. */
   resume?: string;
   /**
@@ -72,6 +85,10 @@ export interface StartInfo {
   itersPerEpoch: number;
   totalIterations: number;
   startIteration: number;
+  /** The learning rate of the first iteration this run trains (the resumed one when resuming). */
+  lr: number;
+  /** The schedule in words, with its drop points, e.g. "paper: 0.1, /10 at iterations 8 and 12". */
+  schedule: string;
 }
 
 export interface TrainResult {
@@ -114,21 +131,30 @@ export function resolveSpec(o: TrainerOptions): RunSpec {
     epochs: iterations === null ? (epochs ?? 1) : epochs,
     iterations,
     evalEvery: opt(o.evalEvery, 'evalEvery', 1, true),
+    scheduleIterations: opt(o.scheduleIterations, 'scheduleIterations', 1, true),
   };
+  if (o.overwrite !== undefined && typeof o.overwrite !== 'boolean') throw new TypeError(`overwrite must be a boolean, got ${describe(o.overwrite)}`);
   if (typeof spec.nesterov !== 'boolean') throw new TypeError(`nesterov must be a boolean, got ${describe(spec.nesterov)}`);
   if (spec.nesterov && spec.momentum === 0) throw new RangeError('nesterov needs momentum > 0');
   return spec;
 }
 
-/** The options a checkpoint was written with, to continue it (add `resume` and any changes). */
+/**
+ * The options a checkpoint was written with, to continue it: `resume` and `out` name its run
+ * folder (metrics and checkpoints go on there). Change `epochs` or `iterations` to train
+ * longer; the schedule keeps the original run's drop points (`scheduleIterations`) unless
+ * you replace `schedule` and drop `scheduleIterations`.
+ */
 export function resumeOptions(resume: string): TrainerOptions {
-  const { sidecar } = readSidecar(resume);
+  const { sidecar, file } = readSidecar(resume);
   const s = sidecar.spec;
+  const total = s.iterations ?? (s.epochs ?? 1) * sidecar.itersPerEpoch;
   return {
     model: s.model, dataset: s.dataset, data: s.data ?? undefined, trainImages: s.trainImages ?? undefined,
     testImages: s.testImages ?? undefined, batchSize: s.batchSize, lr: s.lr, schedule: s.schedule === 'custom' ? undefined : s.schedule,
     weightDecay: s.weightDecay, momentum: s.momentum, nesterov: s.nesterov, precision: s.precision, seed: s.seed,
     augment: s.augment, epochs: s.epochs ?? undefined, iterations: s.iterations ?? undefined, evalEvery: s.evalEvery ?? undefined,
-    resume,
+    scheduleIterations: s.scheduleIterations ?? total,
+    resume, out: path.dirname(file),
   };
 }

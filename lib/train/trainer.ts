@@ -22,13 +22,13 @@ import { Module } from '../nn/module';
 import { SGD } from '../optim/sgd';
 import { LRSchedule } from '../optim/schedules';
 import { describe, Tensor, tidy } from '../tensor';
-import { readSidecar, RunSpec, Sidecar, WEIGHTS_FILE, writeSidecar } from '../checkpoint/run';
+import { existingRun, readSidecar, RunSpec, Sidecar, WEIGHTS_FILE, writeSidecar } from '../checkpoint/run';
 import { syntheticSource, loadSplits } from './data';
 import { capturedTrainingStep } from './training-step';
 import { activationDType, activationLayout, describePrecision, resolveDevice } from './device';
-import { EvalMetrics, MetricsLog, StepMetrics } from './metrics';
+import { bnInitialShare, EvalMetrics, MetricsLog, StepMetrics } from './metrics';
 import { MixedPrecision } from './amp';
-import { parseSchedule } from '../optim/schedules';
+import { describeSchedule, parseSchedule } from '../optim/schedules';
 import { EpochEvent, resolveSpec, StartInfo, TrainerOptions, TrainResult } from './options';
 
 export { resolveSpec, resumeOptions } from './options';
@@ -95,6 +95,10 @@ export class Trainer extends EventEmitter {
       splits = await loadSplits(s.dataset, source, { train: s.trainImages ?? undefined, test: s.testImages ?? undefined });
     }
 
+    if (o.out !== undefined && o.resume === undefined && !o.overwrite) {
+      const found = existingRun(o.out);
+      if (found) throw new RangeError(`out: ${o.out} already holds a run (${found}); pass resume to continue it or overwrite: true to replace it`);
+    }
     let resume: { sidecar: Sidecar; weights: string } | null = null;
     if (o.resume !== undefined) {
       resume = readSidecar(o.resume);
@@ -124,7 +128,8 @@ export class Trainer extends EventEmitter {
     const test = evalLoader(splits.test, { batchSize: Math.min(Math.max(bs, 100), 500), device, normalization: loader.normalization, dtype, layout });
     const itersPerEpoch = loader.batchesPerEpoch;
     const total = s.iterations ?? (s.epochs as number) * itersPerEpoch;
-    const schedule = parseSchedule(o.schedule ?? s.schedule, s.lr, total, itersPerEpoch);
+    const scheduleTotal = s.scheduleIterations ?? total;
+    const schedule = parseSchedule(o.schedule ?? s.schedule, s.lr, scheduleTotal, itersPerEpoch);
     const start = resume ? resume.sidecar.iteration : 0;
     if (start > total) throw new RangeError(`resume: the checkpoint is at iteration ${start}, past this run's ${total} iterations`);
     const metrics = o.out ? new MetricsLog(o.out, resume ? { resumeAt: start } : {}) : null;
@@ -141,6 +146,9 @@ export class Trainer extends EventEmitter {
       itersPerEpoch,
       totalIterations: total,
       startIteration: start,
+      lr: schedule.lrAt(start),
+      schedule: describeSchedule(o.schedule ?? s.schedule, s.lr, scheduleTotal, itersPerEpoch) +
+        (scheduleTotal !== total ? ` (drop points of the original ${scheduleTotal}-iteration run)` : ''),
     };
     this.setupDone = {
       model, mp, opt, schedule, loader, test, device, itersPerEpoch, total, start, metrics,
@@ -166,13 +174,15 @@ export class Trainer extends EventEmitter {
     try {
       noGrad(() => {
         for (const b of st.test.epoch(0)) {
-          tidy(() => {
-            const x = new Tensor(b.x);
-            const y = new Tensor(b.y);
-            const r = softmaxCrossEntropy(st.model.forward(x), y);
-            loss += r.loss.item() * b.size;
-            correct += r.correct.item();
-          });
+          try {
+            tidy(() => {
+              const r = softmaxCrossEntropy(st.model.forward(b.x), b.y);
+              loss += r.loss.item() * b.size;
+              correct += r.correct.item();
+            });
+          } finally {
+            b.dispose();
+          }
         }
       });
     } finally {
@@ -197,7 +207,6 @@ export class Trainer extends EventEmitter {
     let it = st.start;
     let last: EvalMetrics | null = null;
     let checkpoint: string | null = null;
-    let lastStepTime = Date.now();
     let imagesSinceEval = 0;
     let evalClock = Date.now();
     let epochCache: { epoch: number; order: Int32Array; params: Int32Array } | null = null;
@@ -210,22 +219,31 @@ export class Trainer extends EventEmitter {
     // A step's loss and correct count are read asynchronously: the copy is queued right after
     // the step, and the loop waits for it only once the next step is queued, so the device
     // does not idle while the host records metrics and prepares the next batch.
-    let pending: { values: Promise<[number, number]>; iteration: number; size: number; lr: number } | null = null;
+    // A step's time runs from its end back to the later of its own start and the previous
+    // step's end: steps that overlap on the device are not counted twice, an evaluation or
+    // checkpoint between two steps is left out, and two settles back to back (a step that
+    // lands on an evaluation) do not time the second step over ~0 ms. The end is when the
+    // step call returned on the CPU (its ops run synchronously there; the values' promise may
+    // only be observed a step later), and when its values arrived on a GPU.
+    const synchronous = st.device === 'cpu';
+    let pending: { values: Promise<[number, number]>; done: Promise<number>; startedAt: number; issuedAt: number; iteration: number; size: number; lr: number } | null = null;
+    let lastEnd = 0;
     const settle = async (): Promise<void> => {
       if (!pending) return;
       const p = pending;
       pending = null;
       const [loss, correct] = await p.values;
+      const endAt = synchronous ? p.issuedAt : Math.max(p.issuedAt, await p.done);
+      const seconds = Math.max((endAt - Math.max(p.startedAt, lastEnd)) / 1000, 1e-3);
+      lastEnd = endAt;
       st.running.loss += loss * p.size;
       st.running.wrong += p.size - correct;
       st.running.images += p.size;
       imagesSinceEval += p.size;
-      const now = Date.now();
       const step: StepMetrics = {
         type: 'step', epoch: Math.floor((p.iteration - 1) / bpe) + 1, iteration: p.iteration, lr: p.lr, loss,
-        error: 1 - correct / p.size, imagesPerSec: p.size / Math.max((now - lastStepTime) / 1000, 1e-6), elapsed: elapsed(),
+        error: 1 - correct / p.size, imagesPerSec: p.size / seconds, elapsed: elapsed(),
       };
-      lastStepTime = now;
       st.metrics?.write(step);
       this.emit('step', step);
     };
@@ -234,19 +252,26 @@ export class Trainer extends EventEmitter {
     try {
       while (it < total && !this.stopRequested) {
         const batch = next as NonNullable<typeof next>;
+        const startedAt = Date.now();
         next = it + 1 < total ? batchAt(it + 1) : null;  // prefetch: queued before this step's work
         const lr = st.schedule.lrAt(it);
         opt.lr = lr;
         // The outputs belong to `stepper` (static buffers when captured); only two scalars come back.
         let values: Promise<[number, number]> = Promise.resolve([NaN, NaN]);
-        tidy(() => {
-          const [loss, correct] = stepper.step(new Tensor(batch.x), new Tensor(batch.y));
-          values = Promise.all([loss.data(), correct.data()]).then(([l, c]): [number, number] => [l[0], c[0]]);
-        });
+        try {
+          tidy(() => {
+            const [loss, correct] = stepper.step(batch.x, batch.y);
+            values = Promise.all([loss.data(), correct.data()]).then(([l, c]): [number, number] => [l[0], c[0]]);
+          });
+        } finally {
+          batch.dispose();  // its memory is reused in stream order on a GPU, so the queued step still reads it
+        }
+        const issuedAt = Date.now();
+        const done = values.then(() => Date.now(), () => Date.now());
         values.catch(() => undefined);  // awaited in settle(); this only keeps a failure from being "unhandled" meanwhile
         it++;
         await settle();  // the previous step's values, while this one runs
-        pending = { values, iteration: it, size: batch.size, lr };
+        pending = { values, done, startedAt, issuedAt, iteration: it, size: batch.size, lr };
 
         const epochEnd = it % bpe === 0;
         const evalNow = it % evalEvery === 0 || it === total;
@@ -259,6 +284,7 @@ export class Trainer extends EventEmitter {
             trainLoss: r.images ? r.loss / r.images : NaN, trainError: r.images ? r.wrong / r.images : NaN,
             testLoss: ev.loss, testError: ev.error,
             imagesPerSec: imagesSinceEval / Math.max((Date.now() - evalClock) / 1000, 1e-6), elapsed: elapsed(),
+            bnInitialShare: Number(bnInitialShare(model).toPrecision(4)),
           };
           st.running = { loss: 0, wrong: 0, images: 0 };
           imagesSinceEval = 0;
@@ -270,7 +296,6 @@ export class Trainer extends EventEmitter {
           checkpoint = this.options.out ? this.saveCheckpoint(it === total ? 'end' : 'epoch', it) : null;
           if (epochEnd) this.emit('epoch', { epoch: it / bpe, iteration: it, eval: last && last.iteration === it ? last : null, checkpoint } satisfies EpochEvent);
         }
-        if (evalNow || epochEnd) lastStepTime = Date.now();  // the next step's rate leaves the evaluation out
       }
       await settle();
       st.start = it;  // a later fit() continues from here

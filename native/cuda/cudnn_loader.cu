@@ -163,7 +163,7 @@ struct Loader {
     result.error = std::string("cuDNN 9 (") + kLib + ") was not found. Looked in:";
     for (const auto& s : result.searched) result.error += "\n  - " + s;
     result.error +=
-        "\n  Install cuDNN 9 for CUDA 12 or 13 (a system package such as libcudnn9-cuda-13, or "
+        "\n  Install cuDNN 9 for CUDA 13 (a system package such as libcudnn9-cuda-13, or "
         "`pip install nvidia-cudnn-cu13`), or set CUDNN_LIBRARY_PATH to the file or its folder.";
   }
 };

@@ -68,4 +68,16 @@ describe('build definitions', () => {
     const gyp = new Set(gypSources());
     for (const f of cmakeList('CR_CUDA_SOURCES')) assert.ok(!gyp.has(f), `${f} should not be in binding.gyp`);
   });
+
+  it('every message says the same about which CUDA cuDNN must be built for', () => {
+    const files = ['README.md', ...['lib', 'native', 'docs'].flatMap((d) =>
+      (fs.readdirSync(path.join(root, d), { recursive: true }) as string[]).map((f) => path.join(d, f)))]
+      .filter((f) => /\.(ts|cpp|cu|cuh|h|md)$/.test(f));
+    const claims = new Map<string, string[]>();
+    for (const f of files) {
+      const text = fs.readFileSync(path.join(root, f), 'utf8').replace(/"\s*\n\s*"/g, '');
+      for (const m of text.matchAll(/cuDNN 9 for CUDA ([0-9][0-9 ,or]*[0-9])/g)) claims.set(m[1], [...(claims.get(m[1]) ?? []), f]);
+    }
+    assert.deepEqual([...claims.keys()], ['13'], `conflicting claims: ${JSON.stringify(Object.fromEntries(claims))}`);
+  });
 });
