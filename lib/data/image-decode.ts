@@ -56,7 +56,7 @@ let sharpModule: SharpFactory | null = null;
  * images in flight (one per pool thread) and never decodes the same file twice in a row,
  * so both defaults would only cost. This is process-wide for sharp.
  */
-export function loadSharp(): SharpFactory {
+function loadSharp(): SharpFactory {
   if (sharpModule) return sharpModule;
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports

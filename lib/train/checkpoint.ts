@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { writeFileAtomic } from '../checkpoint/safetensors';
+import type { ImageRunSpec } from './loaders';
 
 export const WEIGHTS_FILE = 'checkpoint.safetensors';
 export const SIDECAR_FILE = 'checkpoint.json';
@@ -32,6 +33,8 @@ export interface RunSpec {
   epochs: number | null;
   iterations: number | null;
   evalEvery: number | null;
+  /** Image-folder runs only: image size, augmentation preset, validation folder. */
+  images?: ImageRunSpec;
 }
 
 export interface Sidecar {
