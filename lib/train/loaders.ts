@@ -16,7 +16,7 @@ import { IMAGE_EXTENSIONS, imageFolder } from '../data/image-folder';
 import { AugmentPreset, evalTransform, IMAGENET_NORMALIZATION, trainTransform } from '../data/transforms';
 import { DTypeName } from '../native';
 import { describe } from '../tensor';
-import type { RunSpec } from './checkpoint';
+import type { RunSpec } from '../checkpoint/run';
 import { loadSplits, syntheticSource } from './data';
 
 /** What a checkpoint records of an image-folder run. */

@@ -8,7 +8,7 @@ import { AugmentPreset } from '../data/transforms';
 import { Module } from '../nn/module';
 import { LRSchedule } from '../optim/schedules';
 import { checkNumber, describe } from '../tensor';
-import { readSidecar, RunSpec } from './checkpoint';
+import { readSidecar, RunSpec } from '../checkpoint/run';
 import { Precision, PRECISIONS } from './device';
 import { imageSpec } from './loaders';
 import { EvalMetrics, StepMetrics } from './metrics';

@@ -7,8 +7,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { writeFileAtomic } from '../checkpoint/safetensors';
-import type { ImageRunSpec } from './loaders';
+import { writeFileAtomic } from './safetensors';
+import type { ImageRunSpec } from '../train/loaders';
 
 export const WEIGHTS_FILE = 'checkpoint.safetensors';
 export const SIDECAR_FILE = 'checkpoint.json';
