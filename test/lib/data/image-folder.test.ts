@@ -35,13 +35,18 @@ function pixel(img: Uint8Array, width: number, x: number, y: number): number[] {
   return Array.from(img.subarray((y * width + x) * 3, (y * width + x) * 3 + 3));
 }
 
-function torchvisionAvailable(): boolean {
-  try {
-    execFileSync('python3', ['-c', 'import torchvision'], { stdio: 'ignore', timeout: 60000 });
-    return true;
-  } catch {
-    return false;
+/** A python that imports torchvision ($CUDNN_RESNET_PYTHON, python3, the system's), or null. */
+function torchvisionPython(): string | null {
+  for (const py of [process.env.CUDNN_RESNET_PYTHON, 'python3', '/usr/bin/python3']) {
+    if (!py) continue;
+    try {
+      execFileSync(py, ['-c', 'import torchvision'], { stdio: 'ignore', timeout: 60000 });
+      return py;
+    } catch {
+      /* next */
+    }
   }
+  return null;
 }
 
 describe('data: image folders', function () {
@@ -68,9 +73,10 @@ describe('data: image folders', function () {
     const rel = ds.samples.map((s) => `${path.relative(dir, s.path)}:${s.label}`);
     assert.deepEqual(rel.slice(0, 3), ['C/B.PNG:0', 'C/z.png:0', 'C/sub/a.png:0']);
     assert.deepEqual(ds.targets, classes.flatMap((_, i) => [i, i, i]));
-    if (torchvisionAvailable()) {
+    const python = torchvisionPython();
+    if (python) {
       const py = 'import sys, json, torchvision; d = torchvision.datasets.ImageFolder(sys.argv[1]); print(json.dumps([d.classes, [[p, t] for p, t in d.samples]]))';
-      const [tvClasses, tvSamples] = JSON.parse(execFileSync('python3', ['-c', py, dir], { encoding: 'utf8', timeout: 120000 }));
+      const [tvClasses, tvSamples] = JSON.parse(execFileSync(python, ['-c', py, dir], { encoding: 'utf8', timeout: 120000 }));
       assert.deepEqual(ds.classNames, tvClasses);
       assert.deepEqual(ds.samples.map((s) => [s.path, s.label]), tvSamples);
     }
