@@ -93,16 +93,17 @@ export async function decodeImage(file: string, transform: Transform, rng: Rng |
   }
   if (buf.length === 0) throw new ImageError('ERR_IMAGE_EMPTY', file, 'empty file (0 bytes), not an image');
   const sharp = loadSharp();
-  let width = 0;
-  let height = 0;
-  let alpha = false;
-  try {
-    const meta = await sharp(buf, { limitInputPixels: false }).metadata();
-    width = meta.width ?? 0;
-    height = meta.height ?? 0;
-    alpha = meta.hasAlpha === true;
-  } catch (e) {
-    throw new ImageError('ERR_IMAGE_DECODE', file, `not a readable image: ${reason(e)}`, { cause: e });
+  // JPEG, PNG and WebP headers are read here, which saves libvips a header pass per image.
+  let { width, height, alpha } = headerInfo(buf) ?? { width: 0, height: 0, alpha: false };
+  if (width === 0) {
+    try {
+      const meta = await sharp(buf, { limitInputPixels: false }).metadata();
+      width = meta.width ?? 0;
+      height = meta.height ?? 0;
+      alpha = meta.hasAlpha === true;
+    } catch (e) {
+      throw new ImageError('ERR_IMAGE_DECODE', file, `not a readable image: ${reason(e)}`, { cause: e });
+    }
   }
   if (!(width > 0 && height > 0)) throw new ImageError('ERR_IMAGE_DECODE', file, 'the image header gives no size');
   if (width * height > options.maxPixels) {
@@ -145,6 +146,54 @@ export async function decodeImage(file: string, transform: Transform, rng: Rng |
   }
   if (plan.flip) mirrorRows(data, w, h);
   return { data, width: w, height: h, plan };
+}
+
+/**
+ * Size and alpha from a JPEG (first SOF marker), PNG (IHDR; alpha from the colour type or a
+ * tRNS chunk) or WebP (VP8, VP8L, VP8X) header; null for other or unrecognised data, which
+ * then goes to libvips' own reader.
+ */
+export function headerInfo(b: Uint8Array): { width: number; height: number; alpha: boolean } | null {
+  const u16be = (o: number): number => (b[o] << 8) | b[o + 1];
+  const u32be = (o: number): number => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+  const ascii = (o: number, n: number): string => String.fromCharCode(...b.subarray(o, o + n));
+  if (b.length >= 33 && b[0] === 0x89 && ascii(1, 3) === 'PNG' && ascii(12, 4) === 'IHDR') {
+    const type = b[25];
+    let alpha = type === 4 || type === 6;
+    for (let o = 8; !alpha && o + 8 <= b.length;) {
+      const len = u32be(o);
+      const name = ascii(o + 4, 4);
+      if (name === 'tRNS') alpha = true;
+      if (name === 'IDAT' || name === 'IEND') break;
+      o += 12 + len;
+    }
+    return { width: u32be(16), height: u32be(20), alpha };
+  }
+  if (b.length >= 4 && b[0] === 0xff && b[1] === 0xd8) {
+    for (let o = 2; o + 9 < b.length;) {
+      if (b[o] !== 0xff) return null;
+      const m = b[o + 1];
+      if (m === 0xff) { o++; continue; }
+      if (m === 0x01 || (m >= 0xd0 && m <= 0xd7)) { o += 2; continue; }
+      if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return { height: u16be(o + 5), width: u16be(o + 7), alpha: false };
+      if (m === 0xd9 || m === 0xda) return null;
+      o += 2 + u16be(o + 2);
+    }
+    return null;
+  }
+  if (b.length >= 30 && ascii(0, 4) === 'RIFF' && ascii(8, 4) === 'WEBP') {
+    const kind = ascii(12, 4);
+    const u24le = (o: number): number => b[o] | (b[o + 1] << 8) | (b[o + 2] << 16);
+    if (kind === 'VP8 ' && b[23] === 0x9d && b[24] === 0x01 && b[25] === 0x2a) {
+      return { width: (b[26] | (b[27] << 8)) & 0x3fff, height: (b[28] | (b[29] << 8)) & 0x3fff, alpha: false };
+    }
+    if (kind === 'VP8L' && b[20] === 0x2f) {
+      const bits = (b[21] | (b[22] << 8) | (b[23] << 16) | (b[24] << 24)) >>> 0;
+      return { width: (bits & 0x3fff) + 1, height: ((bits >>> 14) & 0x3fff) + 1, alpha: ((bits >>> 28) & 1) === 1 };
+    }
+    if (kind === 'VP8X') return { width: u24le(24) + 1, height: u24le(27) + 1, alpha: (b[20] & 0x10) !== 0 };
+  }
+  return null;
 }
 
 /** Mirrors an interleaved RGB image left-right in place. */

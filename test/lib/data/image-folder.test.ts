@@ -11,6 +11,7 @@ import * as zlib from 'node:zlib';
 import {
   CenterCrop, Compose, ImageError, imageCsv, imageFolder, imageList, RandomCrop, RandomHorizontalFlip, RandomResizedCrop, Resize, Rng,
 } from '../../../lib/data';
+import { headerInfo } from '../../../lib/data/image-decode';
 import { randomResizedCropBox } from '../../../lib/data/transforms';
 import { coordinateImage, sharp, solidImage, tempDir, writeClassFolder, writeImage } from '../../helpers/images';
 
@@ -244,6 +245,29 @@ describe('data: image folders', function () {
     const fresh = await imageList(entries, { transform: new RandomResizedCrop(8), onError: 'skip' }).get(0, { rng: new Rng(3, 0) });
     assert.deepEqual(again.image, fresh.image);
     await assert.rejects(imageList(entries.slice(0, 3), { onError: 'skip' }).get(0), (e: ImageError) => e.code === 'ERR_IMAGE_NONE_READABLE');
+  });
+
+  it('reads size and alpha from JPEG, PNG and WebP headers as libvips does', async () => {
+    const dir = path.join(root, 'headers');
+    const cases: [string, number, number, 1 | 2 | 3 | 4, 'png' | 'jpeg' | 'webp', object?][] = [
+      ['a.png', 37, 5, 3, 'png'], ['b.png', 3, 300, 4, 'png'], ['c.png', 9, 9, 1, 'png'], ['d.png', 17, 2, 2, 'png'],
+      ['e.jpg', 333, 101, 3, 'jpeg'], ['f.jpg', 8, 1999, 1, 'jpeg'], ['g.webp', 45, 77, 3, 'webp'], ['h.webp', 64, 3, 4, 'webp'],
+      ['i.webp', 21, 13, 3, 'webp', { lossless: false }], ['j.webp', 21, 13, 4, 'webp', { lossless: false }],
+      ['k.jpg', 70, 50, 3, 'jpeg', { progressive: true }], ['l.png', 12, 12, 4, 'png', { palette: true }],
+    ];
+    for (const [name, w, h, ch, format, opts] of cases) {
+      const file = path.join(dir, name);
+      fs.mkdirSync(dir, { recursive: true });
+      const px = new Uint8Array(w * h * ch).map((_, i) => (i * 31) % 256);
+      let img = sharp(Buffer.from(px), { raw: { width: w, height: h, channels: ch } });
+      img = format === 'png' ? img.png(opts) : format === 'jpeg' ? img.jpeg(opts) : img.webp({ lossless: true, ...opts });
+      await img.toFile(file);
+      const buf = fs.readFileSync(file);
+      const meta = await sharp(buf).metadata();
+      assert.deepEqual(headerInfo(buf), { width: meta.width, height: meta.height, alpha: meta.hasAlpha }, name);
+    }
+    assert.equal(headerInfo(Buffer.from('GIF89a......')), null);
+    assert.equal(headerInfo(Buffer.from([0xff, 0xd8, 0xff])), null);
   });
 
   it('an exact-size Resize gives the pixels with sharp decoding the file directly', async () => {
