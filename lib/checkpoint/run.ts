@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { writeFileAtomic } from './safetensors';
+import type { ImageRunSpec } from '../train/loaders';
 
 export const WEIGHTS_FILE = 'checkpoint.safetensors';
 export const SIDECAR_FILE = 'checkpoint.json';
@@ -34,6 +35,8 @@ export interface RunSpec {
   evalEvery: number | null;
   /** The run length the schedule's relative drop points refer to; null: this run's length (absent in older files). */
   scheduleIterations?: number | null;
+  /** Image-folder runs only: image size, augmentation preset, validation folder. */
+  images?: ImageRunSpec;
 }
 
 export interface Sidecar {

@@ -3,15 +3,18 @@
 import * as path from 'node:path';
 
 import { checkDataArg, checkModelName, floatArg, intArg, parseCommandArgs, UsageError, type CliIO } from './args';
+import { IMAGE_OPTIONS, IMAGE_USAGE, imageArgs, isImageFolderArg } from './image-args';
 
 export const usage = `cudnn-resnet train [options]
 
-Trains a ResNet on CIFAR-10/100 (or the built-in synthetic CIFAR-format data). Without
-arguments: a short demo on the synthetic data, on the GPU if there is one.
+Trains a ResNet on CIFAR-10/100, on folders of images (JPEG, PNG, WebP), or on the built-in
+synthetic CIFAR-format data. Without arguments: a short demo on the synthetic data, on the
+GPU if there is one.
   --model NAME          resnet20 (default) ... resnet1202, plain20 ... plain110, resnet18 ... resnet152,
                         preact-resnet20 ... preact-resnet1001 (any CIFAR depth 6n+2 works, e.g. resnet8)
-  --data PATH           CIFAR folder (cifar-10-batches-bin, or its parent) or the .tar.gz;
-                        default: synthetic data generated into the cache ($CUDNN_RESNET_CACHE)
+  --data PATH           CIFAR folder (cifar-10-batches-bin, or its parent) or the .tar.gz, or an
+                        image folder (see below); default: synthetic data generated into the
+                        cache ($CUDNN_RESNET_CACHE)
   --dataset KIND        cifar10 (default) | cifar100
   --train-images N      use only the first N training images (--test-images N likewise)
   --epochs N            epochs to train (default 1)
@@ -38,6 +41,7 @@ arguments: a short demo on the synthetic data, on the GPU if there is one.
                         flags given override (e.g. --epochs to train longer: the schedule
                         keeps the original run's drop points unless --schedule is given)
   --quiet               only the final summary
+${IMAGE_USAGE}
 Ctrl-C finishes the current step, saves a checkpoint and exits with code 130.`;
 
 const OPTIONS = {
@@ -65,6 +69,7 @@ const OPTIONS = {
   overwrite: { type: 'boolean' },
   resume: { type: 'string' },
   quiet: { type: 'boolean' },
+  ...IMAGE_OPTIONS,
 } as const;
 
 /**
@@ -106,10 +111,13 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     opts.dataset = v.dataset;
   }
   if (v.model !== undefined) opts.model = await checkModelName(v.model);
+  const dataArg = v.data ?? (typeof opts.data === 'string' ? opts.data : undefined);
+  const images = dataArg !== undefined && (await isImageFolderArg(dataArg, v['val-data'] ?? opts.valData));
   if (v.data !== undefined) {
-    await checkDataArg(opts.dataset ?? 'cifar10', v.data);
+    if (!images) await checkDataArg(opts.dataset ?? 'cifar10', v.data);
     opts.data = v.data;
   }
+  Object.assign(opts, imageArgs(v, images));
   if (v['train-images'] !== undefined) opts.trainImages = intArg(v['train-images'], 'train-images');
   if (v['test-images'] !== undefined) opts.testImages = intArg(v['test-images'], 'test-images');
   if (v.epochs !== undefined) {
@@ -194,6 +202,12 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   });
   trainer.on('step', (s) => progress?.step(s));
   trainer.on('eval', (e) => progress?.eval(e));
+  trainer.on('skip', (k: { reason: string; skipped: number }) => {
+    const line = `skipped an unreadable image (${k.skipped} so far): ${k.reason}`;
+    const p = progress as InstanceType<typeof Progress> | null;
+    if (p) p.message(line);
+    else io.err(line);
+  });
 
   let interrupts = 0;
   const onSigint = () => {
@@ -227,6 +241,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const f = result.final;
   io.out(`done: ${result.iterations} iterations in ${formatDuration(result.seconds)}` +
     (f ? `; test error ${(100 * f.testError).toFixed(2)}%, train error ${(100 * f.trainError).toFixed(2)}%` : '') +
+    (result.skippedImages ? `; ${result.skippedImages} unreadable images skipped` : '') +
     `\nmetrics: ${path.join(out, 'metrics.jsonl')} and metrics.csv; checkpoint: ${result.checkpoint}`);
   return 0;
 }
