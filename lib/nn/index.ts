@@ -5,5 +5,7 @@ export {
   Conv2d, BatchNorm2d, ReLU, Identity, Linear, MaxPool2d, AvgPool2d, GlobalAvgPool2d, Flatten, Sequential,
   kaimingNormal_, uniform_, constant_, batchNormLayers,
 } from './layers';
+export { freeze, unfreeze, frozenParameters } from './freeze';
+export type { FreezeOptions } from './freeze';
 export type { LayerOptions, Conv2dOptions, BatchNorm2dOptions, LinearOptions } from './layers';
 export * as functional from '../autograd/functions';
