@@ -32,6 +32,10 @@ export interface RunSpec {
   epochs: number | null;
   iterations: number | null;
   evalEvery: number | null;
+  /** The weights the run started from (absent: initialised from seed). */
+  weights?: string;
+  freeze?: string[];
+  freezeBn?: boolean;
 }
 
 export interface Sidecar {
