@@ -3,7 +3,8 @@
 // takes the file's head size; with a different `classes` every tensor but fc is loaded and
 // fc is freshly initialised (fine-tuning on a new label set), which onMessage reports.
 import { applyCheckpoint, readWeightsFile, SafetensorsFile } from '../checkpoint';
-import { Linear, uniform_ } from '../nn/layers';
+import { Linear } from '../nn/layers';
+import { uniform_ } from '../ops/fill';
 import { Module } from '../nn/module';
 import { deriveSeed, describe } from '../tensor';
 
