@@ -94,16 +94,23 @@ type StackItem = PyValue | typeof MARK;
 export interface UnpickleOptions {
   /** Names the source in errors. */
   source?: string;
+  /** Receives every storage a persistent id names, by key. */
+  storages?: Map<string, StorageRef>;
 }
 
 /** Parses a restricted pickle into plain values. Tensors come back as TensorRef descriptors. */
 export function unpickle(data: Uint8Array, opts: UnpickleOptions = {}): PyValue {
+  return unpickleAt(data, 0, opts).value;
+}
+
+/** Parses the pickle that starts at byte `start`; `end` is the byte after its STOP (files may hold several). */
+export function unpickleAt(data: Uint8Array, start: number, opts: UnpickleOptions = {}): { value: PyValue; end: number } {
   const where = opts.source ?? 'pickle';
   const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
   const fail = (why: string): never => {
     throw new UnpicklingError(`${where}: ${why}`);
   };
-  let pos = 0;
+  let pos = start;
   const need = (n: number) => {
     if (pos + n > b.length) fail(`truncated at byte ${pos} (needs ${n} more)`);
   };
@@ -179,7 +186,7 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions = {}): PyValue 
       case 0x2e: { // STOP
         const v = pop();
         if (stack.length !== 0 || metaStack.length !== 0) fail('stack not empty at STOP');
-        return v;
+        return { value: v, end: pos };
       }
       case 0x28: metaStack.push(stack.splice(0)); break; // MARK
       case 0x30: pop(); break; // POP
@@ -305,7 +312,9 @@ export function unpickle(data: Uint8Array, opts: UnpickleOptions = {}): PyValue 
       }
       case 0x51: { // BINPERSID
         const pid = pop();
-        stack.push(storageRef(pid, (why) => fail(`persistent id at byte ${at}: ${why}`)));
+        const ref = storageRef(pid, (why) => fail(`persistent id at byte ${at}: ${why}`));
+        opts.storages?.set(ref.key, ref);
+        stack.push(ref);
         break;
       }
       case 0x50: fail(`refusing PERSID at byte ${at}: torch.save writes binary persistent ids`); break;
@@ -347,8 +356,10 @@ function intList(v: PyValue, what: string, fail: (why: string) => never): number
 
 function storageRef(pid: PyValue, fail: (why: string) => never): StorageRef {
   const t = pid instanceof PyTuple ? pid.items : null;
-  if (!t || t.length !== 5 || t[0] !== 'storage') fail(`expected ('storage', type, key, location, numel), got ${typeName(pid)}`);
-  const [, type, key, location, numel] = t!;
+  // The pre-1.6 format adds a sixth element, view metadata, None unless a storage view was saved.
+  if (!t || (t.length !== 5 && t.length !== 6) || t[0] !== 'storage') fail(`expected ('storage', type, key, location, numel), got ${typeName(pid)}`);
+  const [, type, key, location, numel, view] = t!;
+  if (t!.length === 6 && view !== null) fail('storage views (pre-1.6 format) are not supported');
   if (!(type instanceof PyGlobal) || type.module !== 'torch' || !STORAGE_TYPES.has(type.name)) fail(`unknown storage type ${typeName(type)}`);
   if (typeof key !== 'string' || !/^[\w.-]+$/.test(key)) fail(`storage key must be a plain name, got ${typeName(key)}`);
   if (typeof location !== 'string') fail(`storage location must be a string, got ${typeName(location)}`);

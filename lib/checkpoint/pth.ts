@@ -3,7 +3,8 @@
 // 'big'; absent in older files, which are little-endian), version, and data/<key>, the raw
 // bytes of each storage. Tensors in the pickle name a storage, an element offset, a size
 // and a stride, so views into shared or larger storages are gathered here into contiguous
-// row-major bytes. The pickle goes through the restricted unpickler in pickle.ts.
+// row-major bytes. The pickle goes through the restricted unpickler in pickle.ts. Files in
+// the older (pre-1.6) format are read too (decodeLegacy).
 //
 // The object may be a state dict itself or a dict holding one under 'state_dict' or
 // 'model' (training scripts' checkpoints); keys that all start with 'module.' (saved from
@@ -11,7 +12,7 @@
 import * as fs from 'node:fs';
 
 import { numel } from '../tensor';
-import { PyKey, PyTuple, PyValue, StorageRef, TensorRef, unpickle } from './pickle';
+import { PyKey, PyTuple, PyValue, StorageRef, TensorRef, unpickle, UnpickleOptions, unpickleAt } from './pickle';
 import { RawTensor, SafetensorsDType, SafetensorsFile } from './safetensors';
 import { isZip, openZip } from './zip';
 
@@ -99,8 +100,8 @@ function gather(name: string, t: TensorRef, storage: Buffer, itemBytes: number, 
  */
 export function decodePth(buf: Buffer, source = 'PyTorch checkpoint'): SafetensorsFile {
   if (!isZip(buf)) {
-    if (buf.length >= 2 && buf[0] === 0x80) throw new RangeError(`${source}: this is the legacy (pre-1.6) torch.save format; load it in PyTorch and save it again (torch.save writes the zip format since 1.6), or save it as safetensors`);
-    throw new RangeError(`${source}: not a PyTorch checkpoint (a torch.save zip archive)`);
+    if (buf.length >= 2 && buf[0] === 0x80) return decodeLegacy(buf, source);
+    throw new RangeError(`${source}: not a PyTorch checkpoint (a torch.save zip archive or the pre-1.6 format)`);
   }
   const zip = openZip(buf, source);
   const pkl = zip.names().filter((n) => /^[^/]+\/data\.pkl$/.test(n));
@@ -108,11 +109,17 @@ export function decodePth(buf: Buffer, source = 'PyTorch checkpoint'): Safetenso
     if (zip.names().some((n) => /\/constants\.pkl$/.test(n) || /\/code\//.test(n))) throw new RangeError(`${source}: this is a TorchScript archive (torch.jit.save); save the model's state_dict() with torch.save instead`);
     throw new RangeError(`${source}: expected one <folder>/data.pkl in the archive, found ${pkl.length}`);
   }
-  const root = pkl[0].slice(0, -'data.pkl'.length);
-  const byteorder = zip.has(`${root}byteorder`) ? zip.read(`${root}byteorder`).toString('latin1').trim() : 'little';
+  const folder = pkl[0].slice(0, -'data.pkl'.length);
+  const byteorder = zip.has(`${folder}byteorder`) ? zip.read(`${folder}byteorder`).toString('latin1').trim() : 'little';
   if (byteorder !== 'little' && byteorder !== 'big') throw new RangeError(`${source}: unknown byteorder '${byteorder}'`);
 
-  const { dict, where } = selectStateDict(unpickle(zip.read(pkl[0]), { source: `${source} (data.pkl)` }), source);
+  const root = unpickle(zip.read(pkl[0]), { source: `${source} (data.pkl)` });
+  return toStateDict(root, (key) => zip.read(`${folder}data/${key}`), byteorder === 'big', source);
+}
+
+/** The state dict of an unpickled object as raw tensors, reading storages by key. */
+function toStateDict(root: PyValue, storage: (key: string) => Buffer, bigEndian: boolean, source: string): SafetensorsFile {
+  const { dict, where } = selectStateDict(root, source);
   const keys = [...dict.keys()];
   const strip = keys.every((k) => k.startsWith(PARALLEL_PREFIX));
   const tensors = new Map<string, RawTensor>();
@@ -123,15 +130,58 @@ export function decodePth(buf: Buffer, source = 'PyTorch checkpoint'): Safetenso
     const dt = STORAGE_DTYPES[s.type];
     if (!dt) throw new RangeError(`${source}: tensor '${k}' has storage type ${s.type}, which is not supported`);
     let bytes = storages.get(s.key);
-    if (!bytes) storages.set(s.key, (bytes = zip.read(`${root}data/${s.key}`)));
+    if (!bytes) storages.set(s.key, (bytes = storage(s.key)));
     const name = strip ? k.slice(PARALLEL_PREFIX.length) : k;
     if (tensors.has(name)) throw new RangeError(`${source}: key '${name}' appears twice`);
-    tensors.set(name, { dtype: dt[0], shape: t.shape.slice(), data: gather(k, t, bytes, dt[1], byteorder === 'big', source) });
+    tensors.set(name, { dtype: dt[0], shape: t.shape.slice(), data: gather(k, t, bytes, dt[1], bigEndian, source) });
   }
   const metadata: Record<string, string> = { format: 'pytorch' };
   if (where) metadata['pytorch.state_dict_key'] = where;
   if (strip) metadata['pytorch.stripped_prefix'] = PARALLEL_PREFIX;
   return { tensors, metadata };
+}
+
+// The pre-1.6 format: pickles back to back (a magic number, the protocol version 1001, the
+// writer's sizes and byte order, the object, the list of storage keys), then each storage
+// in that order as an int64 element count and its bytes.
+const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
+
+function decodeLegacy(buf: Buffer, source: string): SafetensorsFile {
+  const storages = new Map<string, StorageRef>();
+  let pos = 0;
+  const next = (what: string, opts: UnpickleOptions = {}) => {
+    const r = unpickleAt(buf, pos, { source: `${source} (${what})`, ...opts });
+    pos = r.end;
+    return r.value;
+  };
+  if (next('magic number') !== LEGACY_MAGIC) throw new RangeError(`${source}: not a PyTorch checkpoint (a pickle without torch.save's magic number)`);
+  const version = next('protocol version');
+  if (version !== 1001) throw new RangeError(`${source}: unknown torch.save protocol version ${String(version)}`);
+  const sys = next('system info');
+  if (!(sys instanceof Map) || sys.get('little_endian') !== true) throw new RangeError(`${source}: written on a big-endian machine, which the pre-1.6 format reader does not handle`);
+  const root = next('data', { storages });
+  const keys = next('storage keys');
+  if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string' && storages.has(k))) throw new RangeError(`${source}: malformed storage key list`);
+  const data = new Map<string, Buffer>();
+  for (const key of keys as string[]) {
+    const ref = storages.get(key)!;
+    const item = STORAGE_DTYPES[ref.type]?.[1] ?? 1;
+    if (pos + 8 > buf.length) throw new RangeError(`${source}: truncated before storage '${key}'`);
+    const n = buf.readBigInt64LE(pos);
+    if (n !== BigInt(ref.numel)) throw new RangeError(`${source}: storage '${key}' holds ${n} elements, the pickle says ${ref.numel}`);
+    pos += 8;
+    const bytes = ref.numel * item;
+    if (pos + bytes > buf.length) throw new RangeError(`${source}: storage '${key}' is truncated`);
+    data.set(key, buf.subarray(pos, pos + bytes));
+    pos += bytes;
+  }
+  const f = toStateDict(root, (key) => {
+    const d = data.get(key);
+    if (!d) throw new RangeError(`${source}: no data for storage '${key}'`);
+    return d;
+  }, false, source);
+  f.metadata['pytorch.format'] = 'legacy';
+  return f;
 }
 
 /** Reads a .pth/.pt file written by torch.save (see decodePth). */

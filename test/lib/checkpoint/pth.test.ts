@@ -179,10 +179,26 @@ describe('PyTorch checkpoints (.pth)', () => {
     assert.equal(fs.existsSync(marker), false);
   });
 
-  it('names sparse and quantized tensors and the pre-1.6 format in its errors', () => {
+  it('names sparse and quantized tensors in its errors', () => {
     assertThrowsNamed(() => readPth(fixture('sparse.pth')), UE, 'sparse tensors are not supported');
     assertThrowsNamed(() => readPth(fixture('quantized.pth')), UE, 'quantized tensors are not supported');
-    assertThrowsNamed(() => readPth(fixture('legacy-format.pth')), RangeError, 'legacy (pre-1.6)');
+  });
+
+  it('reads the pre-1.6 (non-zip) format: the same views and dtypes', () => {
+    const f = readWeightsFile(fixture('views-legacy.pth'));
+    assert.equal(f.metadata['pytorch.format'], 'legacy');
+    assert.deepEqual([...f.tensors.keys()], Object.keys(views));
+    for (const [k, r] of f.tensors) checkView(k, r);
+    const buf = fs.readFileSync(fixture('views-legacy.pth'));
+    assertThrowsNamed(() => decodePth(buf.subarray(0, buf.length - 3), 'cut.pth'), RangeError, 'cut.pth', 'truncated');
+    // A pickle of the number 7, not torch.save's magic number.
+    assertThrowsNamed(() => decodePth(Buffer.from([0x80, 2, 0x4b, 7, 0x2e]), 'seven.pth'), RangeError, 'magic number');
+    // The header pickles of the format, then a data pickle calling posix.system: refused by name.
+    const magic = [0x80, 2, 0x8a, 10, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e];
+    const version = [0x80, 2, 0x4d, 0xe9, 0x03, 0x2e];
+    const sys = [0x80, 2, 0x7d, 0x8c, 13, ...Buffer.from('little_endian'), 0x88, 0x73, 0x2e];
+    const evil = [0x80, 2, 0x63, ...Buffer.from('posix\nsystem\n'), 0x8c, 4, ...Buffer.from('true'), 0x85, 0x52, 0x2e];
+    assertThrowsNamed(() => decodePth(Buffer.from([...magic, ...version, ...sys, ...evil]), 'evil.pth'), UE, "refusing global 'posix.system'");
   });
 
   it('fails clearly on a storage too small for its tensor, a missing storage or a non-archive', () => {
