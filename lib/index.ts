@@ -22,3 +22,6 @@ export { Trainer } from './train';
 export type { TrainerOptions, TrainResult, StepMetrics, EvalMetrics } from './train';
 export * as train from './train';
 export * as diagnostics from './diagnostics';
+export * as onnx from './onnx';
+export { exportOnnx } from './onnx';
+export type { OnnxExportOptions } from './onnx';

@@ -37,6 +37,10 @@ export interface RunSpec {
   scheduleIterations?: number | null;
   /** Image-folder runs only: image size, augmentation preset, validation folder. */
   images?: ImageRunSpec;
+  /** The weights the run started from (absent: initialised from seed). */
+  weights?: string;
+  freeze?: string[];
+  freezeBn?: boolean;
 }
 
 export interface Sidecar {

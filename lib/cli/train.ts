@@ -1,5 +1,6 @@
 // `cudnn-resnet train`: the Trainer behind a command line, with a progress bar, Ctrl-C that
 // saves a checkpoint (exit 130), --resume, and a short demo when run without arguments.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { checkDataArg, checkModelName, floatArg, intArg, parseCommandArgs, UsageError, type CliIO } from './args';
@@ -37,6 +38,12 @@ GPU if there is one.
   --out DIR             metrics.jsonl, metrics.csv, checkpoint.safetensors + checkpoint.json
                         (default runs/<model>-<time>); a folder holding a run is refused
   --overwrite           replace the run already in --out
+  --weights FILE        start from these weights: safetensors or a PyTorch .pth/.pt state dict
+                        (torchvision key names); a head of another size is replaced
+  --classes N           the classifier's classes (checked against the dataset's)
+  --freeze LIST         modules not to train, by name or prefix: e.g. conv1,bn1,layer1
+  --freeze-bn           also hold the frozen modules' batch norm in eval mode (the frozen
+                        part must then be a prefix of the network)
   --resume PATH         continue a run (its folder or checkpoint.json) with its settings;
                         flags given override (e.g. --epochs to train longer: the schedule
                         keeps the original run's drop points unless --schedule is given)
@@ -68,6 +75,10 @@ const OPTIONS = {
   out: { type: 'string' },
   overwrite: { type: 'boolean' },
   resume: { type: 'string' },
+  weights: { type: 'string' },
+  classes: { type: 'string' },
+  freeze: { type: 'string' },
+  'freeze-bn': { type: 'boolean' },
   quiet: { type: 'boolean' },
   ...IMAGE_OPTIONS,
 } as const;
@@ -150,6 +161,20 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     opts.schedule = v.schedule;
     delete opts.scheduleIterations;  // a schedule asked for afresh spans this run
   }
+  if (v.weights !== undefined) {
+    if (!fs.existsSync(v.weights)) throw new UsageError(`--weights: no such file: ${v.weights}`);
+    opts.weights = v.weights;
+  }
+  if (v.classes !== undefined) opts.classes = intArg(v.classes, 'classes');
+  if (v.freeze !== undefined) {
+    const list = v.freeze.split(',').map((x) => x.trim()).filter(Boolean);
+    if (list.length === 0) throw new UsageError(`--freeze needs module names such as conv1,bn1,layer1, got '${v.freeze}'`);
+    opts.freeze = list;
+  }
+  if (v['freeze-bn']) {
+    if (!opts.freeze) throw new UsageError('--freeze-bn needs --freeze');
+    opts.freezeBn = true;
+  }
   const deviceSpec = v.device ?? 'auto';
   if (!/^(auto|cpu|cuda:\d+)$/.test(deviceSpec)) throw new UsageError(`--device must be auto, cpu or cuda:N, got '${deviceSpec}'`);
   if (opts.nesterov && (opts.momentum ?? 0.9) === 0) throw new UsageError('--nesterov needs --momentum > 0');
@@ -200,6 +225,11 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     ].filter(Boolean);
     io.out(lines.join('\n'));
   });
+  trainer.on('message', (m: string) => {
+    const p = progress as InstanceType<typeof Progress> | null;
+    if (p) p.message(m);
+    else if (!v.quiet) io.out(m);
+  });
   trainer.on('step', (s) => progress?.step(s));
   trainer.on('eval', (e) => progress?.eval(e));
   trainer.on('skip', (k: { reason: string; skipped: number }) => {
@@ -226,7 +256,11 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   try {
     result = await trainer.fit();
   } catch (e) {
-    if (e instanceof RangeError && /^resume: /.test(e.message)) throw new UsageError(e.message);
+    if (e instanceof RangeError && /^(resume|freeze|classes): /.test(e.message)) throw new UsageError(e.message);
+    if (v.weights !== undefined && e instanceof Error && e.message.includes(v.weights)) {
+      io.err(`cudnn-resnet train: --weights: ${e.message}`);
+      return 1;
+    }
     throw e;
   } finally {
     process.off('SIGINT', onSigint);

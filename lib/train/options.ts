@@ -75,6 +75,14 @@ export interface TrainerOptions {
    * holds a run is refused unless the run is continued with `resume`.
    */
   overwrite?: boolean;
+  /** Start from these weights (safetensors or a PyTorch .pth/.pt state dict); a head of another size is replaced. */
+  weights?: string;
+  /** The classifier's classes; must match the dataset's (a check when fine-tuning). */
+  classes?: number;
+  /** Module names or prefixes whose parameters are not trained (nn.freeze), e.g. ['conv1', 'bn1', 'layer1']. */
+  freeze?: string[];
+  /** Hold the batch norm of the frozen modules in eval mode (see nn.FreezeOptions.bnEval). */
+  freezeBn?: boolean;
   /** Continue from a checkpoint: a run folder, its checkpoint.json or checkpoint.safetensors. */
   resume?: string;
   /**
@@ -161,6 +169,21 @@ export function resolveSpec(o: TrainerOptions): RunSpec {
   if (o.overwrite !== undefined && typeof o.overwrite !== 'boolean') throw new TypeError(`overwrite must be a boolean, got ${describe(o.overwrite)}`);
   const images = imageSpec(o);
   if (images) spec.images = images;
+  if (o.weights !== undefined) {
+    if (typeof o.weights !== 'string' || o.weights === '') throw new TypeError(`weights must be a file path, got ${describe(o.weights)}`);
+    spec.weights = o.weights;
+  }
+  if (o.freeze !== undefined) {
+    if (!Array.isArray(o.freeze) || o.freeze.length === 0 || !o.freeze.every((f) => typeof f === 'string' && f !== ''))
+      throw new TypeError(`freeze must be a non-empty list of module names, got ${describe(o.freeze)}`);
+    spec.freeze = o.freeze.slice();
+  }
+  if (o.freezeBn !== undefined) {
+    if (typeof o.freezeBn !== 'boolean') throw new TypeError(`freezeBn must be a boolean, got ${describe(o.freezeBn)}`);
+    if (!spec.freeze) throw new RangeError('freezeBn needs freeze');
+    spec.freezeBn = o.freezeBn;
+  }
+  if (o.classes !== undefined) num(o.classes, 'classes', { min: 1, integer: true });
   if (typeof spec.nesterov !== 'boolean') throw new TypeError(`nesterov must be a boolean, got ${describe(spec.nesterov)}`);
   if (spec.nesterov && spec.momentum === 0) throw new RangeError('nesterov needs momentum > 0');
   return spec;
@@ -182,6 +205,6 @@ export function resumeOptions(resume: string): TrainerOptions {
     weightDecay: s.weightDecay, momentum: s.momentum, nesterov: s.nesterov, precision: s.precision, seed: s.seed,
     augment: s.images?.augment ?? s.augment, valData: s.images?.valData ?? undefined, imageSize: s.images?.imageSize, epochs: s.epochs ?? undefined, iterations: s.iterations ?? undefined, evalEvery: s.evalEvery ?? undefined,
     scheduleIterations: s.scheduleIterations ?? total,
-    resume, out: path.dirname(file),
+    freeze: s.freeze, freezeBn: s.freezeBn, resume, out: path.dirname(file),
   };
 }

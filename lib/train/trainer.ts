@@ -17,6 +17,7 @@ import { loadCheckpoint, saveCheckpoint } from '../checkpoint';
 import { readSafetensors } from '../checkpoint/safetensors';
 import { BatchLoader, RunFeed } from '../data/dataset';
 import { create as createModel } from '../models/resnet';
+import { freeze } from '../nn/freeze';
 import { Module } from '../nn/module';
 import { SGD } from '../optim/sgd';
 import { LRSchedule } from '../optim/schedules';
@@ -113,8 +114,13 @@ export class Trainer extends EventEmitter {
       },
     });
     const classes = data.classes;
-    const model = typeof o.model === 'object' ? o.model : createModel(s.model, { classes, seed: s.seed, device });
+    if (o.classes !== undefined && o.classes !== classes) throw new RangeError(`classes: ${o.classes} asked for, but the dataset has ${classes}`);
+    // A resumed run's weights come from its checkpoint; the starting weights are not read again.
+    const weights = resume ? undefined : s.weights;
+    const model = typeof o.model === 'object' ? o.model : createModel(s.model, { classes, seed: s.seed, device, weights, onMessage: (m) => this.emit('message', m) });
     if (typeof o.model === 'object') model.to(device);
+    if (typeof o.model === 'object' && weights) loadCheckpoint(weights, model);
+    if (s.freeze) freeze(model, s.freeze, { bnEval: s.freezeBn ?? false });
     const mp = new MixedPrecision(model, s.precision);
     const opt = new SGD(mp.masters, { lr: s.lr, momentum: s.momentum, weightDecay: s.weightDecay, nesterov: s.nesterov });
     if (resume) {
