@@ -13,7 +13,7 @@ import { Conv2d } from '../lib/nn/layers';
 import { SGD } from '../lib/optim/sgd';
 import { keep, Tensor } from '../lib/tensor';
 import { activationDType } from '../lib/train/device';
-import { MixedPrecision } from '../lib/train/precision';
+import { MixedPrecision } from '../lib/train/amp';
 import { capturedTrainingStep } from '../lib/train/training-step';
 import { Ceilings, countModel, Floor, stepFloor } from './flops';
 import { imageSizeOf, Precision, Row, rowImageSize, SGD_SETTINGS, timeSteps, TimingOptions } from './protocol';

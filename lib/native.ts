@@ -134,10 +134,6 @@ export interface NativeAddon {
   /** Float32Array may back any float dtype (converted); Uint16Array holds raw f16/bf16 bits. */
   fromTypedArray(data: NativeTypedArray, shape: number[], dtype: DTypeName, layout: LayoutName, device: DeviceName): NativeTensor;
   toDevice(x: NativeTensor, device: DeviceName): NativeTensor;
-  cast(x: NativeTensor, dtype: DTypeName): NativeTensor;
-  toLayout(x: NativeTensor, layout: LayoutName): NativeTensor;
-  /** cast + toLayout in one pass (one kernel on CUDA); layout must be NCHW unless x is 4-D. Always a new tensor. */
-  convert(x: NativeTensor, dtype: DTypeName, layout: LayoutName): NativeTensor;
   /** A view sharing storage; same element count, layout must be NCHW for rank changes. */
   reshape(x: NativeTensor, shape: number[]): NativeTensor;
   /** dst <- src, equal shape/dtype/layout, any devices. */
@@ -145,6 +141,12 @@ export interface NativeAddon {
   synchronize(device: DeviceName): void;
   memoryStats(): NativeMemoryStats;
   buildInfo(): NativeBuildInfo;
+
+  // ---- dtype and layout conversions (bindings/convert_binding.cpp) ----
+  cast(x: NativeTensor, dtype: DTypeName): NativeTensor;
+  toLayout(x: NativeTensor, layout: LayoutName): NativeTensor;
+  /** cast + toLayout in one pass (one kernel on CUDA); layout must be NCHW unless x is 4-D. Always a new tensor. */
+  convert(x: NativeTensor, dtype: DTypeName, layout: LayoutName): NativeTensor;
 
   // ---- CUDA runtime (bindings/cuda_binding.cpp): never throws for lack of a GPU ----
   cudaInfo(): NativeCudaInfo;
@@ -214,7 +216,7 @@ export interface NativeAddon {
     /** float32 on the params' device: when element 0 is non-zero the update changes nothing. */
     skipFlag?: NativeTensor | null): void;
 
-  // ---- dynamic loss scaling (bindings/loss_scale_binding.cpp), on the device; scale [1] and
+  // ---- dynamic loss scaling (bindings/amp_binding.cpp), on the device; scale [1] and
   // state [3] = {foundInf, goodSteps, skippedSteps}, float32 ----
   /** state[0] = any grad element inf/NaN ? 1 : 0; every grad *= 1 / scale[0]. */
   ampUnscale(grads: NativeTensor[], scale: NativeTensor, state: NativeTensor): void;

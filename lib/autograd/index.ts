@@ -1,4 +1,5 @@
-// Reverse-mode autograd over the native ops: the tape engine and the differentiable functions.
+// Reverse-mode autograd over the native ops: the tape engine, and the differentiable
+// functions of lib/ops re-exported so autograd.conv2d etc. stay where users find them.
 export { backward, noGrad, withGrad, isGradEnabled, Node } from './engine';
 export type { BackwardOptions, BackwardFn } from './engine';
-export * from './functions';
+export * from '../ops';

@@ -68,7 +68,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     data: v.data,
   };
   if (opts.schedule !== undefined) {
-    const { parseSchedule } = await import('../train/schedule');
+    const { parseSchedule } = await import('../optim/schedules');
     try {
       parseSchedule(opts.schedule, 0.1, 100, 10);
     } catch (e) {

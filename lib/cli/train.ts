@@ -158,7 +158,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     opts.precision = v.precision as Opts['precision'];
   }
   if (v.schedule !== undefined) {
-    const { parseSchedule } = await import('../train/schedule');
+    const { parseSchedule } = await import('../optim/schedules');
     try {
       parseSchedule(v.schedule, 0.1, 100, 10);
     } catch (e) {
@@ -185,7 +185,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     io.out(`No arguments: running a short demo, resnet20 on synthetic CIFAR-10-format data on ${device}` +
       `${gpu ? '' : ' (no usable GPU; 512 training images, 1 epoch)'}. \`cudnn-resnet train --help\` lists the options.`);
   }
-  const { sidecarPath } = await import('../train/checkpoint');
+  const { sidecarPath } = await import('../checkpoint/run');
   const defaultOut = demo ? path.join(cacheDir(), 'demo-run') : path.join('runs', `${String(opts.model ?? 'resnet20')}-${stamp()}`);
   const out = v.out ?? (v.resume !== undefined ? path.dirname(sidecarPath(v.resume)) : defaultOut);
   opts.out = out;

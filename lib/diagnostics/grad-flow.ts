@@ -6,7 +6,7 @@
 // The numbers are measured, not modelled: with batch norm a deep plain net need not show
 // "vanishing" gradients at initialisation (BN rescales every layer's output; what it does
 // to the gradient depends on the net), so read the plot rather than the textbook.
-import { softmaxCrossEntropy } from '../autograd/functions';
+import { softmaxCrossEntropy } from '../ops';
 import { CifarLoader } from '../data/loader';
 import { Dataset } from '../data/format';
 import { syntheticDataset } from '../data/synthetic';

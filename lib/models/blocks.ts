@@ -8,8 +8,9 @@
 //   C: a projection in every block.
 // Post-activation blocks end in the fused BN + residual add + ReLU; their inner BN+ReLU
 // pairs are fused too. Module names follow torchvision (conv1, bn1, ..., downsample.0/1).
-import * as F from '../autograd/functions';
-import { BatchNorm2d, Conv2d, constant_, Sequential } from '../nn/layers';
+import * as F from '../ops';
+import { BatchNorm2d, Conv2d, Sequential } from '../nn/layers';
+import { constant_ } from '../ops/fill';
 import { Module } from '../nn/module';
 import { Device, Tensor } from '../tensor';
 

@@ -1,7 +1,7 @@
 // The ResNet family: the ImageNet models of He et al. with torchvision's structure and
 // state-dict names, the CIFAR ResNet-(6n+2) and plain nets of the paper's section 4.2, and
 // the pre-activation variants of "Identity Mappings in Deep Residual Networks".
-import * as F from '../autograd/functions';
+import * as F from '../ops';
 import { BatchNorm2d, Conv2d, Linear, Sequential } from '../nn/layers';
 import { Module } from '../nn/module';
 import { checkNumber, checkSeed, deriveSeed, describe, nextSeed, Device, Tensor } from '../tensor';

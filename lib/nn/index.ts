@@ -3,7 +3,8 @@ export { Module } from './module';
 export type { StateDict, StateValue, GradHook } from './module';
 export {
   Conv2d, BatchNorm2d, ReLU, Identity, Linear, MaxPool2d, AvgPool2d, GlobalAvgPool2d, Flatten, Sequential,
-  kaimingNormal_, uniform_, constant_, batchNormLayers,
+  batchNormLayers,
 } from './layers';
+export { kaimingNormal_, uniform_, constant_ } from '../ops/fill';
 export type { LayerOptions, Conv2dOptions, BatchNorm2dOptions, LinearOptions } from './layers';
-export * as functional from '../autograd/functions';
+export * as functional from '../ops';

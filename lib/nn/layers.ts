@@ -2,9 +2,9 @@
 // convolutions Kaiming normal (fan_out, ReLU gain), BN weight 1 and bias 0, Linear uniform
 // in +-1/sqrt(fan_in). Every random initialiser takes a seed (or draws one from the global
 // generator, see manualSeed()).
-import * as F from '../autograd/functions';
-import { native } from '../native';
+import * as F from '../ops';
 import { checkNumber, checkSeed, describe, nextSeed, Tensor, DType, Device } from '../tensor';
+import { constant_, kaimingNormal_, uniform_ } from '../ops/fill';
 import { Module } from './module';
 
 export interface LayerOptions {
@@ -29,24 +29,6 @@ function opts(o: LayerOptions | undefined, fn: string): { seed: number; device: 
 
 function int(v: unknown, arg: string, min = 1): number {
   return checkNumber(v, arg, { integer: true, min });
-}
-
-// ---------------------------------------------------------------- init
-
-/** He et al. 2015: normal(0, gain / sqrt(fan)), in place. */
-export function kaimingNormal_(t: Tensor, opts: { mode?: 'fan_in' | 'fan_out'; gain?: number; seed?: number } = {}): Tensor {
-  native().fillKaimingNormal(t.handle, opts.mode ?? 'fan_out', opts.gain ?? Math.SQRT2, checkSeed(opts.seed ?? nextSeed(), 'kaimingNormal_: seed'));
-  return t;
-}
-
-export function uniform_(t: Tensor, low: number, high: number, seed?: number): Tensor {
-  native().fillUniform(t.handle, low, high, checkSeed(seed ?? nextSeed(), 'uniform_: seed'));
-  return t;
-}
-
-export function constant_(t: Tensor, value: number): Tensor {
-  native().fillConstant(t.handle, value);
-  return t;
 }
 
 // ---------------------------------------------------------------- layers

@@ -1,6 +1,7 @@
 // Learning-rate schedules as functions of the iteration (0-based), plus a scheduler that
 // writes them into an optimizer. Pure functions make a schedule easy to test, to plot and
-// to resume from a checkpoint (only the iteration needs saving).
+// to resume from a checkpoint (only the iteration needs saving). parseSchedule turns the
+// names the CLI and the Trainer options accept into schedules.
 import { checkNumber, describe } from '../tensor';
 
 export interface LRSchedule {
@@ -111,5 +112,42 @@ export class LRScheduler {
     const lr = this.schedule.lrAt(this.iteration++);
     this.optimizer.lr = lr;
     return lr;
+  }
+}
+
+// Schedules by name, for the CLI and the Trainer options:
+//   paper              lr, /10 at 50% and 75% of the run: for the paper's 64k iterations
+//                      exactly its 32k and 48k (He et al., sec. 4.2)
+//   multistep:I1,I2..  lr, /10 at the given iterations
+//   epochs:E1,E2..     lr, /10 at the given epochs
+//   cosine             cosine decay from lr to 0 over the run
+//   constant           lr throughout
+export type ScheduleSpec = string | LRSchedule;
+
+export function parseSchedule(spec: ScheduleSpec, lr: number, totalIterations: number, itersPerEpoch: number): LRSchedule {
+  if (typeof spec === 'object' && spec !== null && typeof spec.lrAt === 'function') return spec;
+  if (typeof spec !== 'string') throw new TypeError(`schedule must be a name or an object with lrAt(it), got ${String(spec)}`);
+  const [name, arg] = spec.split(':', 2);
+  const list = (what: string): number[] => {
+    if (!arg) throw new RangeError(`schedule '${name}' needs a list, e.g. ${name}:${what}`);
+    const out = arg.split(',').map((v) => Number(v));
+    if (out.some((v) => !Number.isInteger(v) || v < 0)) throw new RangeError(`schedule '${spec}': '${arg}' is not a list of non-negative integers`);
+    return out;
+  };
+  switch (name) {
+    case 'paper': {
+      const ms = [Math.round(totalIterations * 0.5), Math.round(totalIterations * 0.75)].filter((m, i, a) => m > 0 && (i === 0 || m > a[i - 1]));
+      return multiStep({ lr, milestones: ms });
+    }
+    case 'multistep':
+      return multiStep({ lr, milestones: list('32000,48000') });
+    case 'epochs':
+      return stepByEpochs({ lr, epochs: list('82,123'), itersPerEpoch });
+    case 'cosine':
+      return cosine({ lr, totalIters: Math.max(1, totalIterations) });
+    case 'constant':
+      return { lrAt: () => lr };
+    default:
+      throw new RangeError(`unknown schedule '${spec}': use paper, multistep:I1,I2, epochs:E1,E2, cosine or constant`);
   }
 }

@@ -5,7 +5,7 @@ import { CifarKind, Dataset } from '../data/format';
 import { Module } from '../nn/module';
 import { LRSchedule } from '../optim/schedules';
 import { checkNumber, describe } from '../tensor';
-import { readSidecar, RunSpec } from './checkpoint';
+import { readSidecar, RunSpec } from '../checkpoint/run';
 import { Precision, PRECISIONS } from './device';
 import { EvalMetrics, StepMetrics } from './metrics';
 

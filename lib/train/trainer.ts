@@ -22,13 +22,13 @@ import { Module } from '../nn/module';
 import { SGD } from '../optim/sgd';
 import { LRSchedule } from '../optim/schedules';
 import { describe, Tensor, tidy } from '../tensor';
-import { readSidecar, RunSpec, Sidecar, WEIGHTS_FILE, writeSidecar } from './checkpoint';
+import { readSidecar, RunSpec, Sidecar, WEIGHTS_FILE, writeSidecar } from '../checkpoint/run';
 import { syntheticSource, loadSplits } from './data';
 import { capturedTrainingStep } from './training-step';
 import { activationDType, describePrecision, resolveDevice } from './device';
 import { EvalMetrics, MetricsLog, StepMetrics } from './metrics';
-import { MixedPrecision } from './precision';
-import { parseSchedule } from './schedule';
+import { MixedPrecision } from './amp';
+import { parseSchedule } from '../optim/schedules';
 import { EpochEvent, resolveSpec, StartInfo, TrainerOptions, TrainResult } from './options';
 
 export { resolveSpec, resumeOptions } from './options';

@@ -8,7 +8,7 @@ import { Module } from '../nn/module';
 import { SGD } from '../optim/sgd';
 import { Tensor } from '../tensor';
 import { CapturedStep, CapturedStepOptions } from './captured-step';
-import { MixedPrecision } from './precision';
+import { MixedPrecision } from './amp';
 
 export interface TrainingParts {
   model: Module;

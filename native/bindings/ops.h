@@ -33,14 +33,16 @@ Napi::Value Empty(const Napi::CallbackInfo& info);
 Napi::Value Full(const Napi::CallbackInfo& info);
 Napi::Value FromTypedArray(const Napi::CallbackInfo& info);
 Napi::Value ToDevice(const Napi::CallbackInfo& info);
-Napi::Value Cast(const Napi::CallbackInfo& info);
-Napi::Value ToLayout(const Napi::CallbackInfo& info);
-Napi::Value Convert(const Napi::CallbackInfo& info);
 Napi::Value Reshape(const Napi::CallbackInfo& info);
 Napi::Value CopyInto(const Napi::CallbackInfo& info);
 Napi::Value Synchronize(const Napi::CallbackInfo& info);
 Napi::Value MemoryStats(const Napi::CallbackInfo& info);
 Napi::Value BuildInfo(const Napi::CallbackInfo& info);
+
+// convert_binding.cpp
+Napi::Value Cast(const Napi::CallbackInfo& info);
+Napi::Value ToLayout(const Napi::CallbackInfo& info);
+Napi::Value Convert(const Napi::CallbackInfo& info);
 
 // conv_binding.cpp
 Napi::Value Conv2dForward(const Napi::CallbackInfo& info);
@@ -77,7 +79,7 @@ Napi::Value SoftmaxCrossEntropyBackward(const Napi::CallbackInfo& info);
 // sgd_binding.cpp
 Napi::Value SgdUpdate(const Napi::CallbackInfo& info);
 
-// loss_scale_binding.cpp
+// amp_binding.cpp
 Napi::Value AmpUnscale(const Napi::CallbackInfo& info);
 Napi::Value AmpUpdateScale(const Napi::CallbackInfo& info);
 

@@ -1,4 +1,5 @@
-// Tensor creation, conversion and copies; memory and build information.
+// Tensor creation, copies and reshapes; memory and build information (dtype and layout
+// conversions: convert_binding.cpp).
 #include <cstring>
 #include <vector>
 
@@ -126,31 +127,6 @@ Napi::Value ToDevice(const Napi::CallbackInfo& info) {
   cr::Tensor y = cr::backend_for(dev).empty(x.shape, x.dtype, x.layout);
   copy_between(y, x);
   return wrap(a, y);
-}
-
-Napi::Value Cast(const Napi::CallbackInfo& info) {
-  Args a(info, "cast", 2);
-  const cr::Tensor& x = a.tensor(0, "x");
-  cr::DType dtype = a.dtype(1, "dtype");
-  return wrap(a, cr::backend_for(x.device()).cast(x, dtype));
-}
-
-Napi::Value ToLayout(const Napi::CallbackInfo& info) {
-  Args a(info, "toLayout", 2);
-  const cr::Tensor& x = a.tensor(0, "x");
-  cr::Layout layout = a.layout(1, "layout");
-  expect_rank("toLayout", "x", x, 4);
-  return wrap(a, cr::backend_for(x.device()).to_layout(x, layout));
-}
-
-Napi::Value Convert(const Napi::CallbackInfo& info) {
-  Args a(info, "convert", 3);
-  const cr::Tensor& x = a.tensor(0, "x");
-  cr::DType dtype = a.dtype(1, "dtype");
-  cr::Layout layout = a.layout(2, "layout");
-  if (x.rank() != 4 && layout != cr::Layout::NCHW)
-    cr::throw_range("convert", "layout", "must be NCHW for a " + std::to_string(x.rank()) + "-D tensor (only 4-D tensors have a layout)");
-  return wrap(a, cr::backend_for(x.device()).convert(x, dtype, layout));
 }
 
 Napi::Value Reshape(const Napi::CallbackInfo& info) {

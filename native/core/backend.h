@@ -157,7 +157,7 @@ class Backend {
   virtual void sgd_update_(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                            const std::vector<Tensor>& bufs, const SgdParams& p) = 0;
 
-  // ---- dynamic loss scaling (loss_scale.cpp), all on the device: scale is [1] fp32, the
+  // ---- dynamic loss scaling (amp.cpp), all on the device: scale is [1] fp32, the
   // current loss scale; state is [3] fp32 {found_inf, good_steps, skipped_steps}. ----
   // state[0] = 1 if any element of grads (fp32) is inf or NaN, else 0; then every grad is
   // multiplied by 1 / scale (rounded once, as the reciprocal).

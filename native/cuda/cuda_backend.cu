@@ -1,6 +1,6 @@
 // The CUDA runtime layer: device discovery, one context (stream, cuDNN handle, allocator)
 // per GPU created on first use, tensor allocation and copies, and the availability report.
-// Op families live in dnn_ops.cu (cuDNN) and kernels/*.cu (our own kernels).
+// Op families live in conv.cu, batchnorm.cu, pooling.cu (cuDNN) and kernels/*.cu (our own).
 #include <cuda_runtime.h>
 #include <dlfcn.h>
 

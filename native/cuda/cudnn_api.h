@@ -7,7 +7,7 @@
 //
 // Everything lives in cr::dnn so that the real header can be included in the same unit.
 // Only the legacy entry points are used; swapping them for the graph API later touches
-// this header, the loader's table and dnn_ops.cu only.
+// this header, the loader's table and conv.cu, batchnorm.cu, pooling.cu only.
 #pragma once
 #include <cuda_runtime_api.h>  // cudaStream_t
 

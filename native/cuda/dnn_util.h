@@ -1,4 +1,4 @@
-// Helpers shared by the two files of the cuDNN module (dnn_conv.cu, dnn_ops.cu).
+// Helpers shared by the files that call cuDNN (conv.cu, batchnorm.cu, pooling.cu).
 #pragma once
 #include "../core/errors.h"
 #include "common.h"

@@ -60,7 +60,7 @@ step "mocha (whole suite, cuda:0 included)" 270 "$OUT/mocha.log" \
 for mode in native plain; do
   step "batch norm with CUDNN_RESNET_BN=$mode" 60 "$OUT/mocha-bn-$mode.log" env CUDNN_RESNET_BN=$mode \
     node node_modules/mocha/bin/mocha.js --no-config --timeout 60000 \
-    dist/test/native/cpu/batchnorm.test.js dist/test/lib/cuda.test.js dist/test/lib/autograd/functions.test.js
+    dist/test/native/batchnorm.test.js dist/test/lib/cuda.test.js dist/test/lib/ops/index.test.js
 done
 
 step "ops timing (ResNet-56 shapes, batch 128)" 150 "$OUT/ops.txt" node dist/test/device/ops_timing.js "$OUT/ops.json"

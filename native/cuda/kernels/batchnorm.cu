@@ -1,5 +1,5 @@
 // Spatial batch norm. Training forward and backward run through cuDNN when it accepts the
-// configuration (dnn_ops.cu); our kernels below are the fallback (eps under cuDNN's
+// configuration (../batchnorm.cu); our kernels below are the fallback (eps under cuDNN's
 // minimum, a dtype/layout it refuses, or CUDNN_RESNET_BN=native) and also supply what the
 // legacy API lacks: the residual add + ReLU epilogue, the ReLU mask in the backward pass,
 // and inference, which is one fused elementwise pass.
@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "../context.h"
-#include "../dnn_ops.h"
+#include "../batchnorm.h"
 #include "channel_reduce.cuh"
 #include "common.cuh"
 #include "kernels.h"

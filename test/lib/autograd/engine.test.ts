@@ -1,6 +1,6 @@
 import * as assert from 'node:assert/strict';
 
-import * as F from '../../../lib/autograd/functions';
+import * as F from '../../../lib/ops';
 import { backward, isGradEnabled, noGrad } from '../../../lib/autograd';
 import { memory, Tensor, tidy } from '../../../lib/tensor';
 import { assertThrowsNamed } from '../../helpers/reference';

@@ -15,7 +15,7 @@ import { Module } from '../../../lib/nn/module';
 import { SGD } from '../../../lib/optim/sgd';
 import { Tensor, tidy } from '../../../lib/tensor';
 import { CapturedStep } from '../../../lib/train/captured-step';
-import { MixedPrecision } from '../../../lib/train/precision';
+import { MixedPrecision } from '../../../lib/train/amp';
 import { Trainer } from '../../../lib/train/trainer';
 import { capturedTrainingStep, trainingStepFn } from '../../../lib/train/training-step';
 import { cudaUnavailableReason } from '../../helpers/devices';

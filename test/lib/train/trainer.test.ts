@@ -8,10 +8,10 @@ import * as path from 'node:path';
 
 import { readSafetensors } from '../../../lib/checkpoint/safetensors';
 import { syntheticDataset } from '../../../lib/data/synthetic';
-import { readSidecar } from '../../../lib/train/checkpoint';
+import { readSidecar } from '../../../lib/checkpoint/run';
 import { EvalMetrics, readMetrics, StepMetrics } from '../../../lib/train/metrics';
 import { formatDuration, Progress } from '../../../lib/train/progress';
-import { parseSchedule } from '../../../lib/train/schedule';
+import { parseSchedule } from '../../../lib/optim/schedules';
 import { resolveSpec, Trainer, TrainerOptions } from '../../../lib/train/trainer';
 import { memory } from '../../../lib/tensor';
 

@@ -1,10 +1,11 @@
-// Shared tools for the CPU op-family tests (batch norm, pooling, loss, SGD, fills,
-// reductions, shortcut): tensors in either layout and any float dtype built from NCHW data,
-// read back as NCHW, and comparisons with an explicit floor for near-zero values.
+// Shared tools for the op-family tests, which run on every device (elementwise, batch norm,
+// pooling, loss, SGD, fills, reductions, shortcut): tensors in either layout and any float
+// dtype built from NCHW data, read back as NCHW, and comparisons with an explicit floor for
+// near-zero values.
 import * as assert from 'node:assert/strict';
 
-import { DTypeName, LayoutName, native, NativeTensor } from '../../../lib/native';
-import { finiteDiff, maxRelErr, rng } from '../../helpers/reference';
+import { DTypeName, LayoutName, native, NativeTensor } from '../../lib/native';
+import { finiteDiff, maxRelErr, rng } from '../helpers/reference';
 
 export { rng };
 

@@ -3,9 +3,9 @@
 // sizes, odd image sizes, every output dtype and layout), plus the argument checks.
 import * as assert from 'node:assert/strict';
 
-import { DTypeName, LayoutName, native, NativeTensor } from '../../../lib/native';
-import { describeDevices } from '../../helpers/devices';
-import { assertClose, assertThrowsNamed, int32Tensor, rng } from '../../helpers/reference';
+import { DTypeName, LayoutName, native, NativeTensor } from '../../lib/native';
+import { describeDevices } from '../helpers/devices';
+import { assertClose, assertThrowsNamed, int32Tensor, rng } from '../helpers/reference';
 
 interface Case {
   M: number; C: number; H: number; W: number; B: number; pad: number;

@@ -1,5 +1,5 @@
 // cuDNN convolution (forward, backward data, backward filter) with a per-shape algorithm
-// cache. Part of the cuDNN module with dnn_ops.cu; descriptors are RAII (common.h) and every
+// cache. Part of the cuDNN module with batchnorm.cu and pooling.cu; descriptors are RAII (common.h) and every
 // status goes through CR_CUDNN_CHECK with the op's shapes.
 //
 // Algorithm choice follows PyTorch's benchmark mode: the first call for a parameter tuple
@@ -11,7 +11,6 @@
 #include <map>
 #include <mutex>
 
-#include "dnn_ops.h"
 #include "dnn_util.h"
 #include "kernels/kernels.h"
 

@@ -1,4 +1,4 @@
-// Dynamic loss scaling with no host round trip (the CPU twin is cpu/loss_scale.cpp): the
+// Dynamic loss scaling with no host round trip (the CPU twin is cpu/amp.cpp): the
 // found-inf flag and the scale live in device memory, so a captured fp16 step can unscale,
 // skip an overflowed update (sgd.cu reads the flag) and adjust the scale inside the graph.
 #include "../context.h"

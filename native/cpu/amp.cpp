@@ -1,4 +1,4 @@
-// Dynamic loss scaling on the CPU backend: the twin of cuda/kernels/loss_scale.cu, with the
+// Dynamic loss scaling on the CPU backend: the twin of cuda/kernels/amp.cu, with the
 // same rounding (one reciprocal, one product per element), so both backends agree bitwise.
 #include <algorithm>
 #include <cmath>

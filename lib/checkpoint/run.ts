@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { writeFileAtomic } from '../checkpoint/safetensors';
+import { writeFileAtomic } from './safetensors';
 
 export const WEIGHTS_FILE = 'checkpoint.safetensors';
 export const SIDECAR_FILE = 'checkpoint.json';

@@ -3,9 +3,9 @@
 // first-max tie rule, fp16/bf16 logits, and argument checks (label range on CPU).
 import * as assert from 'node:assert/strict';
 
-import { native } from '../../../lib/native';
-import { describeDevices } from '../../helpers/devices';
-import { assertThrowsNamed, int32Tensor } from '../../helpers/reference';
+import { native } from '../../lib/native';
+import { describeDevices } from '../helpers/devices';
+import { assertThrowsNamed, int32Tensor } from '../helpers/reference';
 import { checkFiniteDiff, close, disposeAll, make, normals, randInt, readNCHW, rng, rounded, someIndices } from './ops-common';
 
 function lossRef(x: ArrayLike<number>, labels: ArrayLike<number>, N: number, C: number) {

@@ -3,9 +3,9 @@
 // and ReLU against the unfused composition, fp16/bf16 NHWC, and argument checks.
 import * as assert from 'node:assert/strict';
 
-import { native } from '../../../lib/native';
-import { describeDevices } from '../../helpers/devices';
-import { assertThrowsNamed } from '../../helpers/reference';
+import { native } from '../../lib/native';
+import { describeDevices } from '../helpers/devices';
+import { assertThrowsNamed } from '../helpers/reference';
 import { checkFiniteDiff, close, disposeAll, make, normals, randInt, readNCHW, rng, rounded, someIndices } from './ops-common';
 
 interface BnRef { y: Float64Array; pre: Float64Array; mean: Float64Array; invstd: Float64Array; varUnbiased: Float64Array }

@@ -1,10 +1,11 @@
 // linear forward / backward data / weight / bias against a naive float64 reference, central
-// finite differences of sum(g * y), and half precision against fp32 on the same inputs.
+// finite differences of sum(g * y), half precision against fp32 on the same inputs, and bad
+// calls that must throw TypeError or RangeError naming the argument.
 import * as assert from 'node:assert/strict';
 
-import { DTypeName, native, NativeTensor } from '../../../lib/native';
-import { describeDevices } from '../../helpers/devices';
-import { dot, finiteDiff, maxRelErr, randn, rng } from '../../helpers/reference';
+import { DTypeName, native, NativeAddon, NativeTensor } from '../../lib/native';
+import { cudaUnavailableReason, describeDevices } from '../helpers/devices';
+import { assertThrowsNamed, dot, finiteDiff, maxRelErr, randn, rng } from '../helpers/reference';
 
 interface Case {
   n: number;
@@ -192,5 +193,49 @@ describeDevices('linear', ({ device, rtol }) => {
     assert.equal(A.memoryStats().liveTensors, before + 6);
     for (const t of [x, w, y, ...out]) t.dispose();
     assert.equal(A.memoryStats().liveTensors, before);
+  });
+});
+
+describeDevices('linear bindings refuse bad arguments', ({ device }) => {
+  const A = native();
+  // The raw addon with its types erased, to make the calls TypeScript would refuse.
+  const raw = A as unknown as Record<keyof NativeAddon, (...args: unknown[]) => unknown>;
+  let owned: NativeTensor[] = [];
+  const t = (shape: number[], dtype: 'float32' | 'float16' | 'int32' = 'float32', layout: 'NCHW' | 'NHWC' = 'NCHW', dev = device) => {
+    const x = A.empty(shape, dtype, layout, dev);
+    owned.push(x);
+    return x;
+  };
+  afterEach(() => {
+    for (const x of owned) x.dispose();
+    owned = [];
+  });
+
+  it('accepts the well-formed call these tests corrupt', () => {
+    A.linearForward(t([5, 7]), t([3, 7]), t([3])).dispose();
+  });
+
+  it('wrong ranks, in-features, batch, bias and dtype', () => {
+    assertThrowsNamed(() => A.linearForward(t([5, 7, 1]), t([3, 7]), null), RangeError, 'linearForward', "'x'", '2-D');
+    assertThrowsNamed(() => A.linearForward(t([5, 7]), t([3, 8]), null), RangeError, "'w'");
+    assertThrowsNamed(() => A.linearForward(t([5, 7]), t([3, 7]), t([4])), RangeError, "'bias'");
+    assertThrowsNamed(() => A.linearForward(t([5, 7]), t([3, 7], 'float16'), null), TypeError, "'w'", 'dtype');
+    assertThrowsNamed(() => A.linearForward(t([5, 7], 'int32'), t([3, 7], 'int32'), null), TypeError, "'x'");
+    assertThrowsNamed(() => A.linearBackwardData(t([5, 3]), t([4, 7])), RangeError, 'linearBackwardData', "'w'");
+    assertThrowsNamed(() => A.linearBackwardWeight(t([5, 3]), t([6, 7])), RangeError, 'linearBackwardWeight', "'x'");
+    assertThrowsNamed(() => A.linearBackwardBias(t([5])), RangeError, 'linearBackwardBias', "'dy'");
+    const gone = t([3, 7]);
+    gone.dispose();
+    assertThrowsNamed(() => A.linearBackwardData(t([5, 3]), gone), TypeError, "'w'", 'disposed');
+  });
+
+  it('wrong argument count', () => {
+    assertThrowsNamed(() => raw.linearForward(t([5, 7]), t([3, 7])), TypeError, 'linearForward', 'expected 3');
+  });
+
+  it('operands on different devices', function () {
+    if (cudaUnavailableReason() !== null) this.skip();
+    const other = device === 'cpu' ? 'cuda:0' : 'cpu';
+    assertThrowsNamed(() => A.linearForward(t([5, 7]), t([3, 7], 'float32', 'NCHW', other), null), TypeError, "'w'", 'device');
   });
 });

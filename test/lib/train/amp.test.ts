@@ -8,7 +8,7 @@ import { softmaxCrossEntropy } from '../../../lib/autograd';
 import { Linear } from '../../../lib/nn';
 import { SGD } from '../../../lib/optim';
 import { memory, Tensor, tidy } from '../../../lib/tensor';
-import { MixedPrecision } from '../../../lib/train/precision';
+import { MixedPrecision } from '../../../lib/train/amp';
 import { describeDevices } from '../../helpers/devices';
 import { assertThrowsNamed, randn } from '../../helpers/reference';
 

@@ -1,6 +1,5 @@
-// The cuDNN module (dnn_conv.cu: convolution; dnn_ops.cu: batch norm, pooling) is the only
-// code that calls cuDNN besides handle creation in cuda_backend.cu: swapping the deprecated
-// legacy API for the graph API later means rewriting this module alone.
+// cuDNN's batch-norm kernels (batchnorm.cu), called by the batch-norm op in
+// kernels/batchnorm.cu, which falls back to its own kernels when these decline.
 #pragma once
 #include <string>
 #include <vector>
@@ -36,10 +35,6 @@ bool dnn_bn_backward_fused(DeviceContext& ctx, const Tensor& x, const Tensor& y,
 bool dnn_bn_backward(DeviceContext& ctx, const Tensor& x, const Tensor& dy, const Tensor& dx, const Tensor& gamma,
                      const Tensor& dgamma, const Tensor& dbeta, double eps, const Tensor& save_mean,
                      const Tensor& save_invstd);
-
-// The algorithms chosen so far, one line per cached shape ("fwd x[..] w[..] fp32 NCHW fma:
-// IMPLICIT_PRECOMP_GEMM (ws 0 B)"), for the benchmark report.
-std::vector<std::string> conv_algorithm_report();
 
 }  // namespace cuda
 }  // namespace cr

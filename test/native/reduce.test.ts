@@ -2,9 +2,9 @@
 // and layout, plus argument checks.
 import * as assert from 'node:assert/strict';
 
-import { native } from '../../../lib/native';
-import { describeDevices } from '../../helpers/devices';
-import { assertThrowsNamed } from '../../helpers/reference';
+import { native } from '../../lib/native';
+import { describeDevices } from '../helpers/devices';
+import { assertThrowsNamed } from '../helpers/reference';
 import { close, disposeAll, make, normals, randInt, readNCHW, rng, rounded } from './ops-common';
 
 describeDevices('reductions', (d) => {

@@ -4,9 +4,9 @@
 // checked on Random123's known-answer vectors), so the generator is the real Philox.
 import * as assert from 'node:assert/strict';
 
-import { DTypeName, native, NativeTensor } from '../../../lib/native';
-import { describeDevices } from '../../helpers/devices';
-import { assertThrowsNamed } from '../../helpers/reference';
+import { DTypeName, native, NativeTensor } from '../../lib/native';
+import { describeDevices } from '../helpers/devices';
+import { assertThrowsNamed } from '../helpers/reference';
 import { disposeAll } from './ops-common';
 
 const M32 = 0xffffffffn;

@@ -1,23 +1,25 @@
 // conv2d forward / backward data / backward filter / backward bias against a naive float64
-// reference written here, central finite differences of sum(g * y), and the NHWC and
-// half-precision paths against fp32 NCHW on the same (rounded) inputs.
+// reference (test/helpers/conv-reference.ts), central finite differences of sum(g * y), and the NHWC and
+// half-precision paths against fp32 NCHW on the same (rounded) inputs; bad calls into the
+// bindings throw TypeError or RangeError naming the op and the argument.
 import * as assert from 'node:assert/strict';
 
-import { DTypeName, LayoutName, native, NativeTensor } from '../../../lib/native';
-import { describeDevices } from '../../helpers/devices';
-import { dot, finiteDiff, maxRelErr, numel, randn, rng } from '../../helpers/reference';
-
-type Shape4 = [number, number, number, number];
-/** [strideH, strideW, padH, padW, dilationH, dilationW] */
-type Params = [number, number, number, number, number, number];
-
-interface Case {
-  name: string;
-  x: Shape4;
-  w: Shape4;
-  p: Params;
-  bias: boolean;
-}
+import { DTypeName, LayoutName, native, NativeAddon, NativeTensor } from '../../lib/native';
+import { cudaUnavailableReason, describeDevices } from '../helpers/devices';
+import { assertThrowsNamed, dot, finiteDiff, maxRelErr, numel, randn, rng } from '../helpers/reference';
+import {
+  assertRef,
+  assertRel,
+  maxAbs,
+  Case,
+  outDims,
+  Params,
+  refBackwardBias,
+  refBackwardData,
+  refBackwardFilter,
+  refForward,
+  relErr,
+} from '../helpers/conv-reference';
 
 const CASES: Case[] = [
   { name: '7x7 input, 3x3 kernel, stride 2, padding 1', x: [2, 3, 7, 7], w: [4, 3, 3, 3], p: [2, 2, 1, 1, 1, 1], bias: true },
@@ -36,124 +38,6 @@ const CASES: Case[] = [
   // 3600 output pixels per image: more columns than one GEMM column block.
   { name: '1x1 over 60x60 pixels', x: [2, 2, 60, 60], w: [3, 2, 1, 1], p: [1, 1, 0, 0, 1, 1], bias: true },
 ];
-
-function outDims(x: Shape4, w: Shape4, p: Params): [number, number] {
-  const P = Math.floor((x[2] + 2 * p[2] - p[4] * (w[2] - 1) - 1) / p[0]) + 1;
-  const Q = Math.floor((x[3] + 2 * p[3] - p[5] * (w[3] - 1) - 1) / p[1]) + 1;
-  return [P, Q];
-}
-
-/** Calls fn(xIndex, wIndex, yIndex) for every multiply-add of the convolution (NCHW / KCRS). */
-function forEachTap(x: Shape4, w: Shape4, p: Params, fn: (xi: number, wi: number, yi: number) => void): void {
-  const [N, C, H, W] = x;
-  const [K, , R, S] = w;
-  const [P, Q] = outDims(x, w, p);
-  for (let n = 0; n < N; n++)
-    for (let k = 0; k < K; k++)
-      for (let oh = 0; oh < P; oh++)
-        for (let ow = 0; ow < Q; ow++) {
-          const yi = ((n * K + k) * P + oh) * Q + ow;
-          for (let c = 0; c < C; c++)
-            for (let r = 0; r < R; r++) {
-              const ih = oh * p[0] - p[2] + r * p[4];
-              if (ih < 0 || ih >= H) continue;
-              for (let s = 0; s < S; s++) {
-                const iw = ow * p[1] - p[3] + s * p[5];
-                if (iw < 0 || iw >= W) continue;
-                fn(((n * C + c) * H + ih) * W + iw, ((k * C + c) * R + r) * S + s, yi);
-              }
-            }
-        }
-}
-
-/** A reference result and, per value, the sum of |terms| that produced it: the scale an fp32
- * summation's rounding error is proportional to, so relative errors stay meaningful for
- * values that cancel to near zero. */
-interface Ref {
-  v: Float64Array;
-  mag: Float64Array;
-}
-
-function newRef(n: number): Ref {
-  return { v: new Float64Array(n), mag: new Float64Array(n) };
-}
-
-function refForward(c: Case, x: Float32Array, w: Float32Array, b: Float32Array | null): Ref {
-  const [P, Q] = outDims(c.x, c.w, c.p);
-  const y = newRef(c.x[0] * c.w[0] * P * Q);
-  if (b)
-    for (let i = 0; i < y.v.length; i++) {
-      y.v[i] = b[Math.floor(i / (P * Q)) % c.w[0]];
-      y.mag[i] = Math.abs(y.v[i]);
-    }
-  forEachTap(c.x, c.w, c.p, (xi, wi, yi) => {
-    y.v[yi] += x[xi] * w[wi];
-    y.mag[yi] += Math.abs(x[xi] * w[wi]);
-  });
-  return y;
-}
-
-function refBackwardData(c: Case, dy: Float32Array, w: Float32Array): Ref {
-  const dx = newRef(numel(c.x));
-  forEachTap(c.x, c.w, c.p, (xi, wi, yi) => {
-    dx.v[xi] += dy[yi] * w[wi];
-    dx.mag[xi] += Math.abs(dy[yi] * w[wi]);
-  });
-  return dx;
-}
-
-function refBackwardFilter(c: Case, dy: Float32Array, x: Float32Array): Ref {
-  const dw = newRef(numel(c.w));
-  forEachTap(c.x, c.w, c.p, (xi, wi, yi) => {
-    dw.v[wi] += dy[yi] * x[xi];
-    dw.mag[wi] += Math.abs(dy[yi] * x[xi]);
-  });
-  return dw;
-}
-
-function refBackwardBias(c: Case, dy: Float32Array): Ref {
-  const [P, Q] = outDims(c.x, c.w, c.p);
-  const db = newRef(c.w[0]);
-  for (let i = 0; i < dy.length; i++) {
-    const k = Math.floor(i / (P * Q)) % c.w[0];
-    db.v[k] += dy[i];
-    db.mag[k] += Math.abs(dy[i]);
-  }
-  return db;
-}
-
-/** max |actual - v| / mag: the error relative to the magnitude summed into each value. */
-function refErr(actual: ArrayLike<number>, ref: Ref): number {
-  assert.equal(actual.length, ref.v.length, 'length mismatch');
-  let worst = 0;
-  for (let i = 0; i < actual.length; i++) {
-    const d = Math.abs(actual[i] - ref.v[i]);
-    const e = d === 0 ? 0 : d / Math.max(ref.mag[i], 1e-30);
-    if (!(e <= worst)) worst = Number.isNaN(e) ? Infinity : e;
-  }
-  return worst;
-}
-
-function assertRef(actual: ArrayLike<number>, ref: Ref, tol: number, what: string): void {
-  const e = refErr(actual, ref);
-  assert.ok(e <= tol, `${what}: max relative error ${e.toExponential(2)} > ${tol}`);
-}
-
-function maxAbs(a: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
-  return m;
-}
-
-/** Relative error per value, floored at 1e-3 of the reference's largest magnitude. */
-function relErr(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  return maxRelErr(actual, expected, Math.max(1e-3 * maxAbs(expected), 1e-6));
-}
-
-function assertRel(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what: string): void {
-  const e = relErr(actual, expected);
-  assert.ok(e <= tol, `${what}: max relative error ${e.toExponential(2)} > ${tol}`);
-}
 
 describeDevices('conv2d', ({ device, rtol }) => {
   const A = native();
@@ -327,5 +211,113 @@ describeDevices('conv2d', ({ device, rtol }) => {
     assert.equal(A.memoryStats().liveTensors, before + 6);
     for (const t of [x, w, y, dx, dw, db]) t.dispose();
     assert.equal(A.memoryStats().liveTensors, before);
+  });
+});
+
+const P1: number[] = [1, 1, 1, 1, 1, 1];
+
+describeDevices('conv2d bindings refuse bad arguments', ({ device }) => {
+  const A = native();
+  // The raw addon with its types erased, to make the calls TypeScript would refuse.
+  const raw = A as unknown as Record<keyof NativeAddon, (...args: unknown[]) => unknown>;
+  let owned: NativeTensor[] = [];
+  const t = (shape: number[], dtype: 'float32' | 'float16' | 'int32' = 'float32', layout: 'NCHW' | 'NHWC' = 'NCHW', dev = device) => {
+    const x = A.empty(shape, dtype, layout, dev);
+    owned.push(x);
+    return x;
+  };
+  afterEach(() => {
+    for (const x of owned) x.dispose();
+    owned = [];
+  });
+
+  // x [2, 3, 8, 8], w [4, 3, 3, 3] -> y [2, 4, 8, 8] with padding 1.
+  const x = () => t([2, 3, 8, 8]);
+  const w = () => t([4, 3, 3, 3]);
+  const dy = () => t([2, 4, 8, 8]);
+
+  it('accepts the well-formed calls these tests corrupt', () => {
+    for (const r of [
+      A.conv2dForward(x(), w(), t([4]), P1, false),
+      A.conv2dBackwardData(dy(), w(), [2, 3, 8, 8], P1, false),
+      A.conv2dBackwardFilter(dy(), x(), [4, 3, 3, 3], P1, false),
+      A.conv2dBackwardBias(dy()),
+    ])
+      r.dispose();
+  });
+
+  it('wrong rank: 3-D x, 1-D w, 2-D dy for the bias gradient', () => {
+    assertThrowsNamed(() => A.conv2dForward(t([3, 8, 8]), w(), null, P1, false), RangeError, 'conv2dForward', "'x'", '4-D');
+    assertThrowsNamed(() => A.conv2dForward(x(), t([27]), null, P1, false), RangeError, "'w'", '4-D');
+    assertThrowsNamed(() => A.conv2dBackwardBias(t([2, 4])), RangeError, 'conv2dBackwardBias', "'dy'");
+  });
+
+  it('non-float dtype and mismatched dtypes', () => {
+    assertThrowsNamed(() => A.conv2dForward(t([2, 3, 8, 8], 'int32'), w(), null, P1, false), TypeError, "'x'", 'float32');
+    assertThrowsNamed(() => A.conv2dForward(x(), t([4, 3, 3, 3], 'float16'), null, P1, false), TypeError, "'w'", 'dtype');
+    assertThrowsNamed(() => A.conv2dBackwardFilter(dy(), t([2, 3, 8, 8], 'float16'), [4, 3, 3, 3], P1, false), TypeError, "'x'");
+  });
+
+  it('mismatched layouts', () => {
+    assertThrowsNamed(() => A.conv2dForward(x(), t([4, 3, 3, 3], 'float32', 'NHWC'), null, P1, false), TypeError, "'w'", 'layout');
+    assertThrowsNamed(() => A.conv2dBackwardData(t([2, 4, 8, 8], 'float32', 'NHWC'), w(), [2, 3, 8, 8], P1, false), TypeError, "'w'");
+  });
+
+  it('channel mismatch between x and w', () => {
+    assertThrowsNamed(() => A.conv2dForward(x(), t([4, 5, 3, 3]), null, P1, false), RangeError, "'w'", 'input channels');
+    assertThrowsNamed(() => A.conv2dBackwardData(dy(), w(), [2, 5, 8, 8], P1, false), RangeError, "'xShape'");
+    assertThrowsNamed(() => A.conv2dBackwardFilter(dy(), x(), [4, 5, 3, 3], P1, false), RangeError, "'wShape'");
+  });
+
+  it('disposed tensors and foreign objects', () => {
+    const gone = t([4, 3, 3, 3]);
+    gone.dispose();
+    assertThrowsNamed(() => A.conv2dForward(x(), gone, null, P1, false), TypeError, "'w'", 'disposed');
+    assertThrowsNamed(() => raw.conv2dForward({ shape: [2, 3, 8, 8] }, w(), null, P1, false), TypeError, "'x'", 'tensor handle');
+    assertThrowsNamed(() => raw.conv2dBackwardData(dy(), 'w', [2, 3, 8, 8], P1, false), TypeError, "'w'");
+    assertThrowsNamed(() => raw.conv2dForward(x(), w(), 0, P1, false), TypeError, "'bias'");
+  });
+
+  it('NaN, negative, fractional, huge and zero params', () => {
+    const call = (p: unknown[]) => () => raw.conv2dForward(x(), w(), null, p, false);
+    assertThrowsNamed(call([1, 1, NaN, 1, 1, 1]), RangeError, "'params[2]'", 'NaN');
+    assertThrowsNamed(call([1, 1, -1, 1, 1, 1]), RangeError, "'params[2]'");
+    assertThrowsNamed(call([1.5, 1, 1, 1, 1, 1]), RangeError, "'params[0]'");
+    assertThrowsNamed(call([1, 1, 1, 1, 1e9, 1]), RangeError, "'params[4]'");
+    assertThrowsNamed(call([1, 0, 1, 1, 1, 1]), RangeError, "'params[1]'", 'strideW');
+    assertThrowsNamed(call([1, 1, 1, 1, 1, 0]), RangeError, "'params[5]'", 'dilationW');
+    assertThrowsNamed(call([1, 1, Infinity, 1, 1, 1]), RangeError, "'params[2]'");
+    assertThrowsNamed(call([1, 1, 1, 1]), RangeError, "'params'", '6 entries');
+    assertThrowsNamed(call(['1', 1, 1, 1, 1, 1]), TypeError, "'params[0]'");
+    assertThrowsNamed(() => raw.conv2dForward(x(), w(), null, 1, false), TypeError, "'params'");
+  });
+
+  it('wrong argument count and a non-boolean allowTf32', () => {
+    assertThrowsNamed(() => raw.conv2dForward(x(), w(), null, P1), TypeError, 'conv2dForward', 'expected 5 arguments');
+    assertThrowsNamed(() => raw.conv2dBackwardBias(), TypeError, 'conv2dBackwardBias', 'expected 1');
+    assertThrowsNamed(() => raw.conv2dForward(x(), w(), null, P1, 1), TypeError, "'allowTf32'");
+  });
+
+  it('bias of the wrong shape or rank', () => {
+    assertThrowsNamed(() => A.conv2dForward(x(), w(), t([5]), P1, false), RangeError, "'bias'", '[4]');
+    assertThrowsNamed(() => A.conv2dForward(x(), w(), t([1, 4]), P1, false), RangeError, "'bias'", '1-D');
+  });
+
+  it('a kernel that does not fit the padded input, and shapes inconsistent with dy', () => {
+    assertThrowsNamed(() => A.conv2dForward(x(), t([4, 3, 11, 3]), null, P1, false), RangeError, "'w'", 'empty output');
+    assertThrowsNamed(() => A.conv2dForward(x(), w(), null, [1, 1, 0, 0, 5, 1], false), RangeError, "'w'", 'dilation 5x1');
+    assertThrowsNamed(() => A.conv2dBackwardData(dy(), w(), [2, 3, 9, 8], P1, false), RangeError, "'xShape'", "'dy'");
+    assertThrowsNamed(() => A.conv2dBackwardData(dy(), w(), [3, 3, 8, 8], P1, false), RangeError, "'xShape'");
+    assertThrowsNamed(() => A.conv2dBackwardData(dy(), w(), [2, 3, 8], P1, false), RangeError, "'xShape'", '4 entries');
+    assertThrowsNamed(() => A.conv2dBackwardData(dy(), w(), [2, 3, 0, 8], P1, false), RangeError, "'xShape[2]'");
+    assertThrowsNamed(() => A.conv2dBackwardFilter(dy(), x(), [5, 3, 3, 3], P1, false), RangeError, "'wShape'", "'dy'");
+    assertThrowsNamed(() => A.conv2dBackwardFilter(dy(), x(), [4, 3, 3, 3], [2, 2, 1, 1, 1, 1], false), RangeError, "'wShape'");
+  });
+
+  it('operands on different devices', function () {
+    if (cudaUnavailableReason() !== null) this.skip();
+    const other = device === 'cpu' ? 'cuda:0' : 'cpu';
+    assertThrowsNamed(() => A.conv2dForward(x(), t([4, 3, 3, 3], 'float32', 'NCHW', other), null, P1, false), TypeError, "'w'", 'device');
+    assertThrowsNamed(() => A.conv2dForward(x(), w(), t([4], 'float32', 'NCHW', other), P1, false), TypeError, "'bias'", 'device');
   });
 });

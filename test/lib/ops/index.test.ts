@@ -2,7 +2,7 @@
 // w fixed random weights, on small odd shapes in fp32.
 import * as assert from 'node:assert/strict';
 
-import * as F from '../../../lib/autograd/functions';
+import * as F from '../../../lib/ops';
 import { backward, noGrad } from '../../../lib/autograd';
 import { native } from '../../../lib/native';
 import { Tensor, tidy } from '../../../lib/tensor';

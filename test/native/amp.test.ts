@@ -3,9 +3,9 @@
 // step; plus argument checks.
 import * as assert from 'node:assert/strict';
 
-import { native } from '../../../lib/native';
-import { describeDevices } from '../../helpers/devices';
-import { assertThrowsNamed } from '../../helpers/reference';
+import { native } from '../../lib/native';
+import { describeDevices } from '../helpers/devices';
+import { assertThrowsNamed } from '../helpers/reference';
 import { disposeAll, make, normals, readNCHW, rng } from './ops-common';
 
 const f = Math.fround;

@@ -3,9 +3,9 @@
 // in fp32 arithmetic, plus argument checks.
 import * as assert from 'node:assert/strict';
 
-import { native, NativeTensor } from '../../../lib/native';
-import { describeDevices } from '../../helpers/devices';
-import { assertThrowsNamed } from '../../helpers/reference';
+import { native, NativeTensor } from '../../lib/native';
+import { describeDevices } from '../helpers/devices';
+import { assertThrowsNamed } from '../helpers/reference';
 import { close, disposeAll, make, normals, readNCHW, rng } from './ops-common';
 
 interface Hyper { lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean }

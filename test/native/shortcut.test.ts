@@ -3,9 +3,9 @@
 // finite differences and the adjoint identity, every float dtype and layout, and checks.
 import * as assert from 'node:assert/strict';
 
-import { native } from '../../../lib/native';
-import { describeDevices } from '../../helpers/devices';
-import { assertThrowsNamed } from '../../helpers/reference';
+import { native } from '../../lib/native';
+import { describeDevices } from '../helpers/devices';
+import { assertThrowsNamed } from '../helpers/reference';
 import { checkFiniteDiff, close, disposeAll, dot, make, normals, randInt, readNCHW, rng, rounded, someIndices } from './ops-common';
 
 function outShape(x: number[], oc: number, s: number): number[] {

@@ -3,9 +3,9 @@
 // fp16/bf16 NHWC, and argument checks.
 import * as assert from 'node:assert/strict';
 
-import { native, PoolModeName } from '../../../lib/native';
-import { describeDevices } from '../../helpers/devices';
-import { assertThrowsNamed } from '../../helpers/reference';
+import { native, PoolModeName } from '../../lib/native';
+import { describeDevices } from '../helpers/devices';
+import { assertThrowsNamed } from '../helpers/reference';
 import { checkFiniteDiff, close, disposeAll, make, normals, randInt, readNCHW, rng, rounded, someIndices } from './ops-common';
 
 interface Pool { mode: PoolModeName; k: [number, number]; s: [number, number]; p: [number, number]; cip: boolean }
