@@ -19,6 +19,8 @@ export const PROTOCOL: TimingOptions = { warmup: 10, steps: 50, runs: 3 };
 export interface Row {
   model: string;
   batch: number;
+  /** Input pixels (square), when not the model's own (imageSizeOf): e.g. ResNet-18 at 64 px. */
+  size?: number;
 }
 
 /**
@@ -43,19 +45,28 @@ export function imageSizeOf(model: string): number {
   return m && IMAGENET_DEPTHS.has(Number(m[1])) ? 224 : 32;
 }
 
-export function rowKey(r: Row): string {
-  return `${r.model}:${r.batch}`;
+/** The row's input size: its own `size`, else the model's. */
+export function rowImageSize(r: Row): number {
+  return r.size ?? imageSizeOf(r.model);
 }
 
-/** 'resnet20:128,resnet56:512' -> rows. A bare model name takes batch 128. */
+/** 'model:batch', or 'model@px:batch' for a row (or result, by its imageSize) at another input size. */
+export function rowKey(r: Row & { imageSize?: number }): string {
+  const size = r.size ?? (r.imageSize !== undefined && r.imageSize !== imageSizeOf(r.model) ? r.imageSize : undefined);
+  return size === undefined ? `${r.model}:${r.batch}` : `${r.model}@${size}:${r.batch}`;
+}
+
+/** 'resnet20:128,resnet56:512,resnet18@64:32' -> rows. A bare model name takes batch 128; @PX sets the input size. */
 export function parseRows(spec: string): Row[] {
   if (typeof spec !== 'string' || spec.trim() === '') throw new TypeError(`--rows must list model:batch pairs, got '${spec}'`);
   return spec.split(',').map((part) => {
-    const [model, batch, extra] = part.trim().split(':');
+    const [name, batch, extra] = part.trim().split(':');
+    const [model, px, more] = (name ?? '').split('@');
     const b = batch === undefined ? 128 : Number(batch);
-    if (!model || extra !== undefined || !Number.isInteger(b) || b < 1)
-      throw new RangeError(`--rows: '${part}' is not model:batch with a positive integer batch (e.g. resnet56:128)`);
-    return { model: model.toLowerCase(), batch: b };
+    const size = px === undefined ? undefined : Number(px);
+    if (!model || extra !== undefined || more !== undefined || !Number.isInteger(b) || b < 1 || (size !== undefined && (!Number.isInteger(size) || size < 8)))
+      throw new RangeError(`--rows: '${part}' is not model[@px]:batch with a positive integer batch and px >= 8 (e.g. resnet56:128, resnet18@64:32)`);
+    return size === undefined ? { model: model.toLowerCase(), batch: b } : { model: model.toLowerCase(), batch: b, size };
   });
 }
 

@@ -26,7 +26,7 @@ export const ENVIRONMENT: readonly EnvVariable[] = [
   { name: 'CUDNN_RESNET_CPU_THREADS', readBy: 'addon',
     meaning: 'number of CPU backend threads (1-64; 1 makes CPU training bitwise reproducible)' },
   { name: 'CUDNN_RESNET_CPU_GEMM', readBy: 'addon',
-    meaning: 'generic = use the portable CPU GEMM kernel even where AVX2/FMA is available' },
+    meaning: 'caps the CPU GEMM micro-kernel: avx2 = AVX2/FMA even where AVX-512 exists, generic = the portable kernel' },
   { name: 'CUDNN_LIBRARY_PATH', readBy: 'addon',
     meaning: 'libcudnn.so.9 or its folder, tried before the default search' },
   { name: 'CUDNN_RESNET_NO_CUDA', readBy: 'build',

@@ -51,6 +51,8 @@ export interface NativeBuildInfo {
   cuda: boolean;
   cudaArchitectures: string;
   cpuThreads: number;
+  /** The CPU GEMM micro-kernel chosen at load for this CPU: 'avx512', 'avx2-fma' or 'generic'. */
+  cpuKernel: string;
   napiVersion: number;
 }
 

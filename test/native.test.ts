@@ -35,6 +35,7 @@ describe('native addon', () => {
     const info = native().buildInfo();
     assert.equal(typeof info.cuda, 'boolean');
     assert.ok(info.cpuThreads >= 1);
+    assert.ok(['avx512', 'avx2-fma', 'generic'].includes(info.cpuKernel), `cpuKernel ${info.cpuKernel}`);
     assert.equal(info.napiVersion, 8);
   });
 });

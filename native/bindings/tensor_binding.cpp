@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "../core/backend.h"
+#include "../cpu/gemm.h"
 #include "../cpu/parallel.h"
 #include "args.h"
 #include "ops.h"
@@ -186,6 +187,7 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   o.Set("cuda", cuda_compiled());
   o.Set("cudaArchitectures", CR_CUDA_ARCHS);
   o.Set("cpuThreads", static_cast<double>(cr::cpu_threads()));
+  o.Set("cpuKernel", cr::gemm_kernel_name());
   o.Set("napiVersion", static_cast<double>(NAPI_VERSION));
   return o;
 }

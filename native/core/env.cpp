@@ -33,9 +33,14 @@ int cpu_threads_override() {
   return n;
 }
 
-bool cpu_gemm_generic() {
-  static const bool g = read("CUDNN_RESNET_CPU_GEMM") == "generic";
-  return g;
+GemmKernelCap cpu_gemm_cap() {
+  static const GemmKernelCap c = [] {
+    const std::string v = read("CUDNN_RESNET_CPU_GEMM");
+    if (v == "generic") return GemmKernelCap::Generic;
+    if (v == "avx2") return GemmKernelCap::Avx2;
+    return GemmKernelCap::Auto;
+  }();
+  return c;
 }
 
 std::string cudnn_library_path() { return read("CUDNN_LIBRARY_PATH"); }

@@ -19,9 +19,10 @@ BatchNormPath batch_norm_path();
 // or not a positive integer (then the hardware concurrency decides).
 int cpu_threads_override();
 
-// CUDNN_RESNET_CPU_GEMM=generic: the CPU GEMM uses its portable micro-kernel even where
-// AVX2/FMA is available (to test that kernel on machines that would not pick it).
-bool cpu_gemm_generic();
+// CUDNN_RESNET_CPU_GEMM: caps the CPU GEMM's micro-kernel choice, to test the older paths on a
+// newer CPU: `avx2` = AVX2/FMA even where AVX-512 is available, `generic` = the portable one.
+enum class GemmKernelCap { Auto, Avx2, Generic };
+GemmKernelCap cpu_gemm_cap();
 
 // CUDNN_LIBRARY_PATH: libcudnn.so.9 or the folder holding it, tried before the default
 // search; empty when unset.
