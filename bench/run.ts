@@ -8,21 +8,24 @@
 //     [--pytorch] [--python python3] [--pytorch-script PATH] [--pytorch-modes eager-fp32,...]
 //     [--pytorch-compile all|none|ROWS] [--pytorch-timeout 300]
 //     [--e2e] [--e2e-only] [--e2e-images 50000] [--e2e-test-images 10000] [--cache-dir DIR]
+//     [--images] [--images-only] [--images-jpegs 1000] [--images-pngs 5000] [--images-cores 1,2] [--images-out FILE.md]
 //   node dist/bench/run.js --report FILE.json      (the tables of a stored run)
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { resolveDevice } from '../lib/train/device';
 import { benchEpoch, E2EResult } from './e2e';
+import { imageBench } from './images';
 import { collectEnv, describeEnv, finishEnv, timerFor } from './env';
 import { defaultModes, defaultScript, pytorchEnv, PytorchResult, pytorchUnavailable, runPytorchRow } from './pytorch';
 import { BenchDocument, compare, comparisonTable, e2eTable, floorNote, progressLine, SCHEMA, stepTable } from './report';
 import { DEFAULT_ROWS, imageSizeOf, nowMs, parsePrecisions, parseRows, PROTOCOL, Row, rowKey, SGD_SETTINGS } from './protocol';
 import { benchStep, emptyResult, rowFloor, StepResult } from './step';
 
-const FLAGS = new Set(['pytorch', 'tf32', 'e2e', 'e2e-only', 'no-capture', 'help']);
+const FLAGS = new Set(['pytorch', 'tf32', 'e2e', 'e2e-only', 'no-capture', 'help', 'images', 'images-only', 'no-torchvision']);
 const VALUES = new Set(['report', 'rows', 'precisions', 'device', 'warmup', 'steps', 'runs', 'seed', 'budget', 'json', 'out-dir', 'python',
-  'pytorch-script', 'pytorch-modes', 'pytorch-compile', 'pytorch-timeout', 'e2e-images', 'e2e-test-images', 'cache-dir']);
+  'pytorch-script', 'pytorch-modes', 'pytorch-compile', 'pytorch-timeout', 'e2e-images', 'e2e-test-images', 'cache-dir',
+  'images-jpegs', 'images-pngs', 'images-cores', 'images-out']);
 
 export type Args = Map<string, string | true>;
 
@@ -74,6 +77,10 @@ const HELP = `npm run bench -- [options]   (node dist/bench/run.js)
   --e2e               also one CIFAR-10-sized epoch + evaluation per 32-px row, through the data path
   --e2e-only          only that; --e2e-images N (default 50000), --e2e-test-images N (default N/5)
   --cache-dir DIR     where the synthetic CIFAR files are written once (default the library cache)
+  --images            also the image-loader bench (bench/images.ts): ours vs torchvision ImageFolder +
+                      DataLoader, 224 px from JPEGs and 32 px from PNGs, per core (taskset); --images-only: only that;
+                      --images-jpegs N (1000), --images-pngs N (5000), --images-cores 1,2, --images-out FILE.md,
+                      --no-torchvision (--python EXE picks the interpreter)
   --report FILE       print the tables of a stored results document and exit`;
 
 /** --report FILE: the tables of a stored results document (a run cut short included). */
@@ -103,6 +110,15 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (a.has('report')) return printReport(str(a, 'report', ''));
+  const imageArgs = (): string[] => [
+    ...(['images-jpegs', 'images-pngs', 'images-cores', 'images-out'] as const).flatMap((k) => (a.has(k) ? [`--${k.replace('images-', '')}`, str(a, k, '')] : [])),
+    ...(a.has('python') ? ['--python', str(a, 'python', '')] : []), ...(a.has('cache-dir') ? ['--cache-dir', str(a, 'cache-dir', '')] : []),
+    ...(a.has('no-torchvision') ? ['--no-torchvision'] : []),
+  ];
+  if (a.has('images-only')) {
+    await imageBench(imageArgs());
+    return 0;
+  }
   const rows: Row[] = a.has('rows') ? parseRows(str(a, 'rows', '')) : DEFAULT_ROWS.slice();
   const precisions = parsePrecisions(str(a, 'precisions', 'fp32,bf16,fp16'));
   const timing = { warmup: int(a, 'warmup', PROTOCOL.warmup, 0), steps: int(a, 'steps', PROTOCOL.steps, 1), runs: int(a, 'runs', PROTOCOL.runs, 1) };
@@ -214,6 +230,7 @@ export async function main(argv: string[]): Promise<number> {
       `${pyUnavailable ? ` - PyTorch skipped: ${pyUnavailable}` : ''}\n${comparisonTable(doc.comparison)}`);
   }
   for (const file of [typeof json === 'string' ? json : null, stored]) if (file) console.log(`wrote ${file}`);
+  if (a.has('images')) await imageBench(imageArgs());
   const failed = results.filter((r) => r.error).length + e2e.filter((r) => r.error).length;
   if (failed) console.log(`${failed} row(s) failed`);
   return failed ? 1 : 0;

@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 
 import { loadFailure, nodeGypBuild, packageRoot } from './addon-load';
+import { addonPath } from './env';
 
 export type DTypeName = 'float32' | 'float16' | 'bfloat16' | 'int32' | 'uint8';
 export type LayoutName = 'NCHW' | 'NHWC';
@@ -259,7 +260,7 @@ export function native(): NativeAddon {
   const root = packageRoot();
   let file: string | undefined;
   try {
-    const explicit = process.env.CUDNN_RESNET_ADDON;
+    const explicit = addonPath();
     file = explicit ? path.resolve(explicit) : nodeGypBuild().resolve(root);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     cached = require(file) as NativeAddon;

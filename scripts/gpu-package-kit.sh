@@ -3,9 +3,9 @@
 # and no network: the tarball, npm itself, an npm cache holding the package's dependencies
 # (so `npm install --offline` works there) and the check script. Run from the project root
 # after `npm run build:ts` and `npm run package:prebuilds` (a CUDA-enabled prebuilt binary), and
-# after shared/tools/device-kit.sh (which carries node). Writes .device-kit/package/.
+# after test/device/kit.sh (which packs node into .device-kit/). Writes .device-kit/package/.
 #
-# On the device (carry .device-kit; about 25 MiB with node), from the project root:
+# On the GPU machine (with .device-kit beside the repository), from the project root:
 #   source .device-kit/enter.sh && bash .device-kit/package/check.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd); cd "$root"

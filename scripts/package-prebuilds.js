@@ -20,6 +20,8 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 
+const env = require('./env');
+
 const root = path.resolve(__dirname, '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 
@@ -140,8 +142,8 @@ function main() {
   let source = opts.from;
   let how = 'given with --from';
   if (!source) {
-    const buildDir = path.resolve(root, process.env.CUDNN_RESNET_BUILD_DIR || 'build');
-    const nvcc = process.env.CUDNN_RESNET_NO_CUDA === '1' ? null : nvccPath();
+    const buildDir = path.resolve(root, env.buildDir() || 'build');
+    const nvcc = env.noCuda() ? null : nvccPath();
     const stale = staleReason(buildDir, nvcc !== null);
     source = path.join(buildDir, 'Release', 'cudnn_resnet.node');
     how = `reused ${path.relative(root, source)} (current)`;

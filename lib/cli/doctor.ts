@@ -9,6 +9,7 @@ import * as path from 'node:path';
 
 import { cuda } from '../cuda';
 import { native, nativeAddonFile, packageRoot, readPrebuildRecord, type NativeAddon } from '../native';
+import { addonPath } from '../env';
 import { packageVersion, parseCommandArgs, type CliIO } from './args';
 
 export const usage = `cudnn-resnet doctor [--json] [--require-gpu]
@@ -76,7 +77,7 @@ function platformChecks(): Check[] {
 // ------------------------------------------------------------------ addon
 
 function originOf(file: string): string {
-  if (process.env.CUDNN_RESNET_ADDON) return 'CUDNN_RESNET_ADDON';
+  if (addonPath()) return 'CUDNN_RESNET_ADDON';
   const rel = path.relative(packageRoot(), file);
   if (rel.startsWith('prebuilds')) return 'prebuilt, shipped in the package';
   if (rel.startsWith('build')) return 'local build';
@@ -96,8 +97,8 @@ function addonChecks(): { checks: Check[]; addon: NativeAddon | null } {
         name: 'load',
         status: 'fail',
         detail: msg.split('\n  What to do:')[0],
-        fix: 'allow its install script to build it (`npm approve-scripts cudnn-resnet`, then `npm rebuild cudnn-resnet`), ' +
-          'or build it with `npm run build:native` in a clone and set CUDNN_RESNET_ADDON to the built file',
+        fix: 'build it from source: `npm run build:from-source` in node_modules/cudnn-resnet (needs python3, make, a C++17 compiler), ' +
+          'or `npm run build:native` in a clone and set CUDNN_RESNET_ADDON to the built file',
       }],
     };
   }

@@ -16,6 +16,7 @@ interface CommandEntry {
 const COMMANDS: CommandEntry[] = [
   { name: 'doctor', summary: 'check the platform, addon build, GPU, driver, CUDA runtime and cuDNN', load: () => import('./doctor') },
   { name: 'train', summary: 'train a ResNet on CIFAR-10/100 or synthetic data (no arguments: a short demo)', load: () => import('./train') },
+  { name: 'convert', summary: 'rewrite a PyTorch .pth/.pt state dict as safetensors', load: () => import('./convert') },
   { name: 'grad-flow', summary: 'per-layer gradient norms of plain vs residual nets: table, JSON, SVG', load: () => import('./grad-flow') },
   { name: 'degradation', summary: 'plain vs ResNet training/test error against iterations (the paper\'s Figure 6)', load: () => import('./degradation') },
 ];
@@ -55,7 +56,8 @@ export async function main(argv: string[], io: CliIO = stdio): Promise<number> {
   }
   const entry = COMMANDS.find((c) => c.name === first);
   if (!entry) {
-    io.err(`cudnn-resnet: ${first.startsWith('-') ? 'unknown option' : 'unknown command'} '${first}'\n\n${mainUsage()}`);
+    // The error goes last, below the usage, where the eye lands.
+    io.err(`${mainUsage()}\n\ncudnn-resnet: ${first.startsWith('-') ? 'unknown option' : 'unknown command'} '${first}'`);
     return EXIT_USAGE;
   }
   const mod = await entry.load();
@@ -67,11 +69,24 @@ export async function main(argv: string[], io: CliIO = stdio): Promise<number> {
     return await mod.run(rest, io);
   } catch (e) {
     if (e instanceof UsageError) {
-      io.err(`cudnn-resnet ${entry.name}: ${e.message}\nusage: ${mod.usage}`);
+      // A short usage, then the error as the last line (the full option list would scroll it away).
+      io.err(`usage: ${mod.usage.split('\n')[0]}   (\`cudnn-resnet ${entry.name} --help\` lists the options)\n` +
+        `cudnn-resnet ${entry.name}: ${e.message}`);
       return EXIT_USAGE;
+    }
+    if (isDataError(e)) {
+      // Bad input files are the user's to fix, not a bug: the message, without a stack.
+      io.err(`cudnn-resnet ${entry.name}: ${e.message}`);
+      return 1;
     }
     throw e;
   }
+}
+
+/** An error about the user's data files (the CIFAR readers' CifarFormatError), reported without a stack. */
+function isDataError(e: unknown): e is Error {
+  const code = e instanceof Error ? (e as Error & { code?: unknown }).code : undefined;
+  return typeof code === 'string' && code.startsWith('ERR_CIFAR_');
 }
 
 if (require.main === module) {

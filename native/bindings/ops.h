@@ -32,4 +32,8 @@ Napi::Value Guarded(const Napi::CallbackInfo& info) {
 #include "op_table.h"
 #undef CR_BINDING
 
+// Whether this build has the CUDA backend (tensor_binding.cpp); without it the CUDA entry
+// points are cuda/placeholders.cpp's.
+bool cuda_compiled();
+
 }  // namespace crjs

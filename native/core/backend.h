@@ -205,7 +205,10 @@ class Backend {
 #define CR_BACKEND_OVERRIDES CR_BACKEND_OPS(CR_BACKEND_OVERRIDE)
 
 // The backend serving a device. Throws OpError (Runtime) when that device is unavailable.
+// Defined above core/ (bindings/backend_for.cpp), which is the one place that knows the
+// backends, so core/ depends on nothing but itself.
 Backend& backend_for(const Device& device);
+// The CPU backend (defined in cpu/cpu_backend.cpp).
 Backend& cpu_backend();
 
 }  // namespace cr

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "../core/env.h"
 #include "parallel.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -101,9 +102,8 @@ struct KernelChoice {
   const char* name = "generic";
   KernelChoice() {
 #ifdef CR_GEMM_X86
-    const char* force = std::getenv("CR_GEMM_GENERIC");
     __builtin_cpu_init();
-    if (!(force && force[0] == '1') && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    if (!env::cpu_gemm_generic() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
       fn = kernel_avx2;
       name = "avx2-fma";
     }

@@ -27,7 +27,7 @@ inline void sgemm_rm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K
         ldc, 1);
 }
 
-// Which micro-kernel runs here: "avx2-fma" or "generic". CR_GEMM_GENERIC=1 in the
+// Which micro-kernel runs here: "avx2-fma" or "generic". CUDNN_RESNET_CPU_GEMM=generic in the
 // environment forces the portable one (to test it on AVX2 machines).
 const char* gemm_kernel_name();
 

@@ -130,7 +130,7 @@ describe('bench: npm run bench on the CPU', function () {
     for (const k of ['setupS', 'firstStepS', 'trainS', 'evalS', 'totalS'] as const) assert.ok((e[k] as number) > 0, k);
     assert.ok((e.totalS as number) >= (e.trainS as number) + (e.evalS as number));
     assert.ok(e.testError !== null && e.testError >= 0 && e.testError <= 1);
-    assert.ok(fs.existsSync(path.join(cache, 'synthetic-cifar10-64-32-seed0', '.complete')));
+    assert.ok(fs.existsSync(path.join(cache, 'synthetic-v2-cifar10-64-32-seed0', '.complete')));
     const again = bench(args);
     assert.equal(again.status, 0, again.out);
     assert.equal((JSON.parse(fs.readFileSync(json, 'utf8')) as BenchDocument).e2e[0].writeS, null, 'second run reuses the cache');
