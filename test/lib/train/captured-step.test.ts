@@ -10,8 +10,10 @@ import * as assert from 'node:assert/strict';
 
 import { native } from '../../../lib/native';
 import { Tensor, tidy } from '../../../lib/tensor';
+import { MixedPrecision } from '../../../lib/train/amp';
 import { CapturedStep } from '../../../lib/train/captured-step';
 import { Trainer } from '../../../lib/train/trainer';
+import { capturedTrainingStep } from '../../../lib/train/training-step';
 import { cudaUnavailableReason } from '../../helpers/devices';
 import { batches, capturedLosses, eagerLosses, rig } from './captured-step-rig';
 
