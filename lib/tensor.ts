@@ -4,22 +4,18 @@
 import { native, NativeMemoryStats, NativeTensor, NativeTypedArray } from './native';
 
 import {
-  checkDevice, checkDType, checkLayout, checkNumber, checkSeed, checkShape, describe, Device, DType, DTYPES, Layout, numel,
+  checkDevice, checkDType, checkLayout, checkNumber, checkSeed, checkShape, describe, Device, DType, Layout, numel,
 } from './checks';
+import { nextSeed } from './seeds';
+import { checkFloat, impliedDType, layoutFor, parseTarget, resolveOptions, TensorOptions } from './tensor-options';
 
 export {
   checkDevice, checkDType, checkLayout, checkNumber, checkSeed, checkShape, describe, DTYPES, LAYOUTS, numel,
 } from './checks';
 export type { Device, DType, Layout } from './checks';
+export { manualSeed, nextSeed, deriveSeed } from './seeds';
+export type { TensorOptions } from './tensor-options';
 export type TensorData = Float32Array | Int32Array | Uint8Array;
-
-/** Options shared by the static constructors. */
-export interface TensorOptions {
-  dtype?: DType;
-  device?: Device;
-  /** Memory order of a 4-D tensor; ignored (NCHW) for other ranks. */
-  layout?: Layout;
-}
 
 /** The autograd record that produced a tensor; see lib/autograd/engine.ts. */
 export interface GradNode {
@@ -354,63 +350,4 @@ export class Tensor implements Disposable {
     native().fillUniform(t.handle, low, high, seed);
     return t;
   }
-}
-
-function checkFloat(dtype: unknown, arg: string): DType {
-  const d = checkDType(dtype, arg);
-  if (d === 'int32' || d === 'uint8') throw new TypeError(`${arg} must be a float dtype, got '${d}'`);
-  return d;
-}
-
-function impliedDType(data: unknown): DType {
-  if (data instanceof Int32Array) return 'int32';
-  if (data instanceof Uint8Array) return 'uint8';
-  return 'float32';
-}
-
-function resolveOptions(opts: TensorOptions, fn: string): Required<TensorOptions> {
-  if (opts === null || typeof opts !== 'object') throw new TypeError(`${fn}: options must be an object, got ${describe(opts)}`);
-  return {
-    dtype: checkDType(opts.dtype ?? 'float32', `${fn}: dtype`),
-    device: checkDevice(opts.device ?? 'cpu', `${fn}: device`),
-    layout: checkLayout(opts.layout ?? 'NCHW', `${fn}: layout`),
-  };
-}
-
-function layoutFor(shape: number[], layout: Layout): Layout {
-  return shape.length === 4 ? layout : 'NCHW';
-}
-
-function parseTarget(target: string): TensorOptions {
-  if ((DTYPES as readonly string[]).includes(target)) return { dtype: target as DType };
-  if (target === 'NCHW' || target === 'NHWC') return { layout: target };
-  return { device: checkDevice(target, 'to: target') };
-}
-
-// ---------------------------------------------------------------- seeds
-
-// splitmix-style mixing in 32-bit halves, kept below 2^53 so seeds survive as JS numbers.
-let seedState = 0x2545f491;
-
-/** Seeds the generator that unseeded random constructors and layer initialisers draw from. */
-export function manualSeed(seed: number): void {
-  seedState = ((checkSeed(seed, 'manualSeed: seed') >>> 0) ^ Math.floor(seed / 2 ** 32)) >>> 0;
-}
-
-/** The next seed from the global generator. */
-export function nextSeed(): number {
-  seedState = (seedState + 0x9e3779b9) >>> 0;
-  return deriveSeed(seedState, 0);
-}
-
-/** A seed in [0, 2^53) derived deterministically from a base seed and an index. */
-export function deriveSeed(base: number, index: number): number {
-  let h1 = (Math.imul((base >>> 0) ^ 0x85ebca6b, 0xc2b2ae35) ^ Math.imul(index + 1, 0x27d4eb2f)) >>> 0;
-  let h2 = (Math.floor(base / 2 ** 32) ^ Math.imul(index ^ 0x165667b1, 0x9e3779b1)) >>> 0;
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 0x85ebca6b) >>> 0;
-  h1 = Math.imul(h1 ^ (h1 >>> 13), 0xc2b2ae35) >>> 0;
-  h2 = Math.imul(h2 ^ h1 ^ (h2 >>> 15), 0x2c1b3c6d) >>> 0;
-  h2 = (h2 ^ (h2 >>> 12)) >>> 0;
-  const lo = (h1 ^ (h1 >>> 16)) >>> 0;
-  return (h2 & 0x1fffff) * 2 ** 32 + lo;
 }

@@ -24,7 +24,7 @@ export function openZip(buf: Buffer, source: string): ZipArchive {
     zip = new AdmZip(buf);
     entries = zip.getEntries();
   } catch (e) {
-    throw new RangeError(`${source}: not a readable zip archive (${e instanceof Error ? e.message : String(e)})`);
+    throw new RangeError(`${source}: not a readable zip archive (${e instanceof Error ? e.message : String(e)})`, { cause: e });
   }
   const byName = new Map<string, AdmZip.IZipEntry>();
   for (const e of entries) if (!e.isDirectory) byName.set(e.entryName, e);
@@ -38,7 +38,7 @@ export function openZip(buf: Buffer, source: string): ZipArchive {
       try {
         data = e.getData();
       } catch (err) {
-        throw new RangeError(`${source}: entry '${name}' cannot be read (${err instanceof Error ? err.message : String(err)})`);
+        throw new RangeError(`${source}: entry '${name}' cannot be read (${err instanceof Error ? err.message : String(err)})`, { cause: err });
       }
       if (data.length !== e.header.size) throw new RangeError(`${source}: entry '${name}' holds ${data.length} bytes, its header says ${e.header.size}`);
       return data;

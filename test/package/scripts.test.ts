@@ -11,7 +11,8 @@ import { packageRoot } from '../../lib/native';
 /** The hooks and lifecycle scripts package.json means to have, and why. */
 const INTENDED: Record<string, string> = {
   pretest: 'compiles the TypeScript before `npm test` runs the compiled suite',
-  install: 'fetches or builds the addon when no shipped binary fits (node-gyp-build)',
+  prepare: 'builds the addon and the TypeScript after `npm install` / `npm ci` in a clone',
+  prepack: 'compiles the TypeScript and checks what the tarball will hold before `npm pack`',
 };
 
 /** Scripts npm runs by itself (docs.npmjs.com, "Life Cycle Scripts"), with their pre/post. */

@@ -11,7 +11,7 @@ import * as F from '../../../lib/autograd';
 import { CifarLoader, evalLoader, loadCifar10, writeSyntheticCifar } from '../../../lib/data';
 import { cifarResNet } from '../../../lib/models';
 import { SGD } from '../../../lib/optim';
-import { Tensor, tidy } from '../../../lib/tensor';
+import { tidy } from '../../../lib/tensor';
 
 describe('data: synthetic CIFAR-10 trains a ResNet-8 on the CPU', function () {
   this.timeout(180000);

@@ -239,7 +239,7 @@ describe('train: Trainer', function () {
     let text = '';
     const p = new Progress({ write: (s) => (text += s), tty: false, totalIterations: 4, itersPerEpoch: 4 });
     p.eval(evals[0]);
-    assert.match(text, /\n  \(test figures not meaningful yet: the batch-norm running statistics are still 81% their initial values\)\n$/);
+    assert.match(text, /\n {2}\(test figures not meaningful yet: the batch-norm running statistics are still 81% their initial values\)\n$/);
     text = '';
     p.eval({ ...evals[0], bnInitialShare: 0.9 ** 60 });
     assert.doesNotMatch(text, /not meaningful/);
