@@ -177,7 +177,7 @@ fi
 step cuda-info 60 node -e '
   const info = require("./dist/lib/native").native().cudaInfo();
   console.log(JSON.stringify(info, null, 2));
-  if (!info.available) { console.log(`CUDA unavailable: ${info.reason}`); process.exit(process.argv[1] === "1" ? 0 : 1); }
+  if (!info.available) { console.log(`CUDA unavailable: ${info.reason.split("\n")[0]}`); process.exit(process.argv[1] === "1" ? 0 : 1); }
   console.log(`CUDA available: ${info.devices.map((d) => `${d.name} (sm_${d.computeCapability})`).join(", ")}, cuDNN ${info.cudnnVersion}`);' "$dry"
 
 # ---------------------------------------------------------------- sanitizers (a parallel lane)
