@@ -177,7 +177,7 @@ fi
 step cuda-info 60 node -e '
   const info = require("./dist/lib/native").native().cudaInfo();
   console.log(JSON.stringify(info, null, 2));
-  if (!info.available) { console.log(`CUDA unavailable: ${info.reason}`); process.exit(process.argv[1] === "1" ? 0 : 1); }
+  if (!info.available) { console.log(`CUDA unavailable: ${info.reason.split("\n")[0]}`); process.exit(process.argv[1] === "1" ? 0 : 1); }
   console.log(`CUDA available: ${info.devices.map((d) => `${d.name} (sm_${d.computeCapability})`).join(", ")}, cuDNN ${info.cudnnVersion}`);' "$dry"
 
 # ---------------------------------------------------------------- sanitizers (a parallel lane)
@@ -187,18 +187,18 @@ sanitize() {  # sanitize TOOL LIMIT SUITES...
   local tool=$1 limit=$2
   shift 2
   local run=("${MOCHA[@]}" --no-config --timeout 600000 "${ONLY[@]}" "$@")
-  if (( dry )); then step "$tool" "$limit" env CUDNN_RESNET_TEST_SHAPES=small "${run[@]}"
+  local envs=(env CUDNN_RESNET_TEST_SHAPES=small "CUDNN_RESNET_BN=${BN_PATH:-}")
+  if (( dry )); then step "$tool" "$limit" "${envs[@]}" "${run[@]}"
   elif [[ -z $SANITIZER ]]; then skip "$tool" "compute-sanitizer not found (CUDA toolkit's bin/)"
-  else
-    step "$tool" "$limit" env CUDNN_RESNET_TEST_SHAPES=small "$SANITIZER" --tool "$tool" --error-exitcode 99 \
-      --print-limit 20 "${run[@]}"
+  else step "$tool" "$limit" "${envs[@]}" "$SANITIZER" --tool "$tool" --error-exitcode 99 --print-limit 20 "${run[@]}"
   fi
 }
 (
   LANE=sanitizer-lane
   sanitize memcheck 240 "${op_suites[@]}"
-  sanitize racecheck 150 "${own_suites[@]}"
-  sanitize synccheck 90 "${own_suites[@]}"
+  # the own kernels: batch norm through them too (CUDNN_RESNET_BN=native), not through cuDNN
+  BN_PATH=native sanitize racecheck 150 "${own_suites[@]}"
+  BN_PATH=native sanitize synccheck 90 "${own_suites[@]}"
 ) &
 lane=$!
 
