@@ -41,8 +41,9 @@ struct ConvGeom {
 // the GEMM's packed copy of them both stay in a core's L2: unfolding a whole image at once
 // (590 KiB for a 16-channel 32x32 layer) made every pass stream through L3.
 constexpr int64_t kBandFloats = 64 * 1024;
-// Backward filter: images with fewer output pixels than kSmallImage go several at a time,
-// their columns side by side, kBatchColumns in all. One 2x2 image of a 512-channel layer
+// Images with fewer output pixels than kSmallImage go to the GEMMs several at a time, their
+// columns side by side, about kBatchColumns in all (backward filter; forward and backward
+// data when unfolded). One 2x2 image of a 512-channel layer
 // gives a GEMM 4 deep that reads and writes all of dw (2.4 M floats) for 4 multiply-adds
 // per element; 32 images at once read and write it once.
 constexpr int64_t kSmallImage = 64;
@@ -151,10 +152,11 @@ void im2col(const ConvGeom& g, const float* x, int64_t oh0, int64_t oh1, float* 
   });
 }
 
-// col [CRS, (oh1 - oh0) * Q] -> dx: one image [C, H, W], accumulated (windows overlap).
-// Clobbers the padding columns of col.
-void col2im(const ConvGeom& g, float* col, int64_t oh0, int64_t oh1, float* dx) {
-  const int64_t ld = (oh1 - oh0) * g.Q, plane = g.H * g.W;
+// col [CRS, (oh1 - oh0) * Q] (rows ld floats apart, default packed) -> dx: one image
+// [C, H, W], accumulated (windows overlap). Clobbers the padding columns of col.
+void col2im(const ConvGeom& g, float* col, int64_t oh0, int64_t oh1, float* dx, int64_t ld = 0) {
+  const int64_t plane = g.H * g.W;
+  if (ld == 0) ld = (oh1 - oh0) * g.Q;
   if (same_width_stride1(g)) {
     for_each_col_band(g, oh0, oh1, [&](int64_t k, int64_t c, int64_t i_lo, int64_t i_hi, int64_t start, int64_t q0, int64_t q1) {
       float* src = col + k * ld;
@@ -202,6 +204,16 @@ void over_images(int64_t N, Make&& make, Body&& body, Done&& done) {
 // An uninitialized float buffer (every element is written before it is read).
 std::unique_ptr<float[]> scratch_floats(int64_t n) { return std::unique_ptr<float[]>(new float[n > 0 ? n : 1]); }
 
+// Forward and backward data take small images (unfolded, not direct) several per GEMM too:
+// per image, a 2x2 output makes a GEMM 4 columns wide that packs all of w for 4 columns.
+int64_t images_per_gemm(const ConvGeom& g) {
+  return g.direct() || g.pq() >= kSmallImage ? 1 : std::clamp<int64_t>(kBatchColumns / g.pq(), 1, g.N);
+}
+
+struct GroupScratch {
+  std::unique_ptr<float[]> col, mat;  // unfolded columns [CRS, ld]; GEMM result or operand [K, ld]
+};
+
 }  // namespace
 
 Tensor CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p) {
@@ -213,6 +225,24 @@ Tensor CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor
   F32Result out(*this, {g.N, g.K, g.P, g.Q}, x.dtype, x.layout);
   float* y = out.data();
   const int64_t crs = g.crs(), pq = g.pq();
+  if (const int64_t per = images_per_gemm(g); per > 1) {
+    over_images(
+        (g.N + per - 1) / per, [&] { return GroupScratch{scratch_floats(crs * per * pq), scratch_floats(g.K * per * pq)}; },
+        [&](int64_t gi, GroupScratch& s) {
+          const int64_t n0 = gi * per, cnt = std::min(per, g.N - n0), ld = cnt * pq;
+          for (int64_t j = 0; j < cnt; j++) im2col(g, xs + (n0 + j) * g.chw(), 0, g.P, s.col.get() + j * pq, ld);
+          sgemm(g.K, ld, crs, 1.f, ws, crs, 1, s.col.get(), ld, 1, 0.f, s.mat.get(), ld, 1);
+          for (int64_t j = 0; j < cnt; j++)
+            for (int64_t k = 0; k < g.K; k++) {
+              const float* src = s.mat.get() + k * ld + j * pq;
+              float* dst = y + ((n0 + j) * g.K + k) * pq;
+              const float b = bs ? bs[k] : 0.f;
+              for (int64_t q = 0; q < pq; q++) dst[q] = bs ? src[q] + b : src[q];
+            }
+        },
+        [](GroupScratch&) {});
+    return out.finish();
+  }
   over_images(
       g.N, [&] { return scratch_floats(g.col_floats()); },
       [&](int64_t n, std::unique_ptr<float[]>& col) {
@@ -242,6 +272,26 @@ Tensor CpuBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, const
   F32Result out(*this, x_shape, dy.dtype, dy.layout);
   float* dx = out.data();
   const int64_t crs = g.crs(), pq = g.pq();
+  if (const int64_t per = images_per_gemm(g); per > 1) {
+    over_images(
+        (g.N + per - 1) / per, [&] { return GroupScratch{scratch_floats(crs * per * pq), scratch_floats(g.K * per * pq)}; },
+        [&](int64_t gi, GroupScratch& s) {
+          const int64_t n0 = gi * per, cnt = std::min(per, g.N - n0), ld = cnt * pq;
+          for (int64_t j = 0; j < cnt; j++)
+            for (int64_t k = 0; k < g.K; k++) {
+              const float* src = dys + ((n0 + j) * g.K + k) * pq;
+              std::copy(src, src + pq, s.mat.get() + k * ld + j * pq);
+            }
+          sgemm(crs, ld, g.K, 1.f, ws, 1, crs, s.mat.get(), ld, 1, 0.f, s.col.get(), ld, 1);
+          for (int64_t j = 0; j < cnt; j++) {
+            float* dxn = dx + (n0 + j) * g.chw();
+            std::fill(dxn, dxn + g.chw(), 0.f);
+            col2im(g, s.col.get() + j * pq, 0, g.P, dxn, ld);
+          }
+        },
+        [](GroupScratch&) {});
+    return out.finish();
+  }
   over_images(
       g.N, [&] { return scratch_floats(g.col_floats()); },
       [&](int64_t n, std::unique_ptr<float[]>& dcol) {
