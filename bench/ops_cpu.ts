@@ -5,7 +5,7 @@
 // process CPU time (all threads) is summed too: on a shared machine wall time also measures
 // the neighbours, while CPU time is what the op costs (the pool's idle workers sleep).
 //
-//   node dist/bench/ops_cpu.js [--model resnet20] [--batch 128] [--warmup 2] [--steps 5] [--json OUT]
+//   node dist/bench/ops_cpu.js [--model resnet20] [--batch 128] [--size PX] [--warmup 2] [--steps 5] [--json OUT]
 //   (CUDNN_RESNET_CPU_THREADS=N sets the thread count)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -86,7 +86,7 @@ function main(): void {
     };
   }
 
-  const size = imageSizeOf(model);
+  const size = intOption('size', imageSizeOf(model));
   const m = create(model, { classes: classesOf(model), device: 'cpu', seed: 0 });
   m.train();
   const mp = new MixedPrecision(m, 'fp32');

@@ -16,7 +16,7 @@ import { activationDType } from '../lib/train/device';
 import { MixedPrecision } from '../lib/train/amp';
 import { capturedTrainingStep } from '../lib/train/training-step';
 import { Ceilings, countModel, Floor, stepFloor } from './flops';
-import { imageSizeOf, Precision, Row, rowImageSize, SGD_SETTINGS, timeSteps, TimingOptions } from './protocol';
+import { imageSizeOf, nowMs, Precision, Row, rowImageSize, RunTimer, SGD_SETTINGS, timeSteps, TimingOptions } from './protocol';
 
 export interface StepResult {
   model: string;
@@ -132,9 +132,16 @@ export function benchStep(row: Row, precision: Precision, o: StepOptions): StepR
     if (onCuda) cuda.emptyCache();
     const f0 = native().cudaInfo().fusedBatchNorm;
     const c0 = cpuMs();
-    const t = timeSteps(step, sync, o.timing, undefined, onCuda ? () => cuda.startTimer(device) : undefined);
+    // On the CPU the runs are timed by the wall clock as before, and their CPU time is
+    // summed too (warm-up left out: its first steps allocate and fault pages in).
+    let timedCpuMs = 0;
+    const cpuTimer: RunTimer = () => {
+      const cpu0 = cpuMs(), t0 = nowMs();
+      return { stop: () => { timedCpuMs += cpuMs() - cpu0; return nowMs() - t0; } };
+    };
+    const t = timeSteps(step, sync, o.timing, undefined, onCuda ? () => cuda.startTimer(device) : cpuTimer);
     const stepsRun = o.timing.warmup + o.timing.steps * o.timing.runs;
-    res.cpuMsPerStep = (cpuMs() - c0) / stepsRun;
+    res.cpuMsPerStep = onCuda ? (cpuMs() - c0) / stepsRun : timedCpuMs / (o.timing.steps * o.timing.runs);
     res.msPerStep = t.msPerStep;
     res.imagesPerS = (row.batch * 1e3) / t.msPerStep;
     res.runsMs = t.runsMs;

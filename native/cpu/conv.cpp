@@ -41,6 +41,13 @@ struct ConvGeom {
 // the GEMM's packed copy of them both stay in a core's L2: unfolding a whole image at once
 // (590 KiB for a 16-channel 32x32 layer) made every pass stream through L3.
 constexpr int64_t kBandFloats = 64 * 1024;
+// Images with fewer output pixels than kSmallImage go to the GEMMs several at a time, their
+// columns side by side, about kBatchColumns in all (backward filter; forward and backward
+// data when unfolded). One 2x2 image of a 512-channel layer
+// gives a GEMM 4 deep that reads and writes all of dw (2.4 M floats) for 4 multiply-adds
+// per element; 32 images at once read and write it once.
+constexpr int64_t kSmallImage = 64;
+constexpr int64_t kBatchColumns = 128;
 
 ConvGeom geometry(const char* op, const Shape& x, const Shape& w, const Conv2dParams& p) {
   ConvGeom g{x[0], x[1], x[2], x[3], w[0], w[2], w[3], 0, 0, p};
@@ -104,9 +111,11 @@ void for_each_col_band(const ConvGeom& g, int64_t oh0, int64_t oh1, F&& band) {
     }
 }
 
-// x: one image [C, H, W] -> col [CRS, (oh1 - oh0) * Q] for output rows [oh0, oh1).
-void im2col(const ConvGeom& g, const float* x, int64_t oh0, int64_t oh1, float* col) {
-  const int64_t ld = (oh1 - oh0) * g.Q, plane = g.H * g.W;
+// x: one image [C, H, W] -> col [CRS, (oh1 - oh0) * Q] for output rows [oh0, oh1), rows of
+// col ld floats apart (default: packed, ld = (oh1 - oh0) * Q).
+void im2col(const ConvGeom& g, const float* x, int64_t oh0, int64_t oh1, float* col, int64_t ld = 0) {
+  const int64_t band = (oh1 - oh0) * g.Q, plane = g.H * g.W;
+  if (ld == 0) ld = band;
   if (same_width_stride1(g)) {
     for_each_col_band(g, oh0, oh1, [&](int64_t k, int64_t c, int64_t i_lo, int64_t i_hi, int64_t start, int64_t q0, int64_t q1) {
       float* dst = col + k * ld;
@@ -115,7 +124,7 @@ void im2col(const ConvGeom& g, const float* x, int64_t oh0, int64_t oh1, float* 
       const int64_t b = std::clamp<int64_t>(plane - start, a, len);
       std::fill(dst, dst + i_lo * g.Q + a, 0.f);
       for (int64_t j = a; j < b; j++) dst[i_lo * g.Q + j] = src[start + j];
-      std::fill(dst + i_lo * g.Q + b, dst + ld, 0.f);
+      std::fill(dst + i_lo * g.Q + b, dst + band, 0.f);
       for (int64_t i = i_lo; i < i_hi; i++) {
         for (int64_t q = 0; q < q0; q++) dst[i * g.Q + q] = 0.f;
         for (int64_t q = q1; q < g.Q; q++) dst[i * g.Q + q] = 0.f;
@@ -143,10 +152,11 @@ void im2col(const ConvGeom& g, const float* x, int64_t oh0, int64_t oh1, float* 
   });
 }
 
-// col [CRS, (oh1 - oh0) * Q] -> dx: one image [C, H, W], accumulated (windows overlap).
-// Clobbers the padding columns of col.
-void col2im(const ConvGeom& g, float* col, int64_t oh0, int64_t oh1, float* dx) {
-  const int64_t ld = (oh1 - oh0) * g.Q, plane = g.H * g.W;
+// col [CRS, (oh1 - oh0) * Q] (rows ld floats apart, default packed) -> dx: one image
+// [C, H, W], accumulated (windows overlap). Clobbers the padding columns of col.
+void col2im(const ConvGeom& g, float* col, int64_t oh0, int64_t oh1, float* dx, int64_t ld = 0) {
+  const int64_t plane = g.H * g.W;
+  if (ld == 0) ld = (oh1 - oh0) * g.Q;
   if (same_width_stride1(g)) {
     for_each_col_band(g, oh0, oh1, [&](int64_t k, int64_t c, int64_t i_lo, int64_t i_hi, int64_t start, int64_t q0, int64_t q1) {
       float* src = col + k * ld;
@@ -194,6 +204,16 @@ void over_images(int64_t N, Make&& make, Body&& body, Done&& done) {
 // An uninitialized float buffer (every element is written before it is read).
 std::unique_ptr<float[]> scratch_floats(int64_t n) { return std::unique_ptr<float[]>(new float[n > 0 ? n : 1]); }
 
+// Forward and backward data take small images (unfolded, not direct) several per GEMM too:
+// per image, a 2x2 output makes a GEMM 4 columns wide that packs all of w for 4 columns.
+int64_t images_per_gemm(const ConvGeom& g) {
+  return g.direct() || g.pq() >= kSmallImage ? 1 : std::clamp<int64_t>(kBatchColumns / g.pq(), 1, g.N);
+}
+
+struct GroupScratch {
+  std::unique_ptr<float[]> col, mat;  // unfolded columns [CRS, ld]; GEMM result or operand [K, ld]
+};
+
 }  // namespace
 
 Tensor CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p) {
@@ -205,6 +225,24 @@ Tensor CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor
   F32Result out(*this, {g.N, g.K, g.P, g.Q}, x.dtype, x.layout);
   float* y = out.data();
   const int64_t crs = g.crs(), pq = g.pq();
+  if (const int64_t per = images_per_gemm(g); per > 1) {
+    over_images(
+        (g.N + per - 1) / per, [&] { return GroupScratch{scratch_floats(crs * per * pq), scratch_floats(g.K * per * pq)}; },
+        [&](int64_t gi, GroupScratch& s) {
+          const int64_t n0 = gi * per, cnt = std::min(per, g.N - n0), ld = cnt * pq;
+          for (int64_t j = 0; j < cnt; j++) im2col(g, xs + (n0 + j) * g.chw(), 0, g.P, s.col.get() + j * pq, ld);
+          sgemm(g.K, ld, crs, 1.f, ws, crs, 1, s.col.get(), ld, 1, 0.f, s.mat.get(), ld, 1);
+          for (int64_t j = 0; j < cnt; j++)
+            for (int64_t k = 0; k < g.K; k++) {
+              const float* src = s.mat.get() + k * ld + j * pq;
+              float* dst = y + ((n0 + j) * g.K + k) * pq;
+              const float b = bs ? bs[k] : 0.f;
+              for (int64_t q = 0; q < pq; q++) dst[q] = bs ? src[q] + b : src[q];
+            }
+        },
+        [](GroupScratch&) {});
+    return out.finish();
+  }
   over_images(
       g.N, [&] { return scratch_floats(g.col_floats()); },
       [&](int64_t n, std::unique_ptr<float[]>& col) {
@@ -234,6 +272,26 @@ Tensor CpuBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, const
   F32Result out(*this, x_shape, dy.dtype, dy.layout);
   float* dx = out.data();
   const int64_t crs = g.crs(), pq = g.pq();
+  if (const int64_t per = images_per_gemm(g); per > 1) {
+    over_images(
+        (g.N + per - 1) / per, [&] { return GroupScratch{scratch_floats(crs * per * pq), scratch_floats(g.K * per * pq)}; },
+        [&](int64_t gi, GroupScratch& s) {
+          const int64_t n0 = gi * per, cnt = std::min(per, g.N - n0), ld = cnt * pq;
+          for (int64_t j = 0; j < cnt; j++)
+            for (int64_t k = 0; k < g.K; k++) {
+              const float* src = dys + ((n0 + j) * g.K + k) * pq;
+              std::copy(src, src + pq, s.mat.get() + k * ld + j * pq);
+            }
+          sgemm(crs, ld, g.K, 1.f, ws, 1, crs, s.mat.get(), ld, 1, 0.f, s.col.get(), ld, 1);
+          for (int64_t j = 0; j < cnt; j++) {
+            float* dxn = dx + (n0 + j) * g.chw();
+            std::fill(dxn, dxn + g.chw(), 0.f);
+            col2im(g, s.col.get() + j * pq, 0, g.P, dxn, ld);
+          }
+        },
+        [](GroupScratch&) {});
+    return out.finish();
+  }
   over_images(
       g.N, [&] { return scratch_floats(g.col_floats()); },
       [&](int64_t n, std::unique_ptr<float[]>& dcol) {
@@ -272,15 +330,37 @@ Tensor CpuBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, con
   // counter: with more runs than workers, a worker slowed by a busy core takes fewer
   // instead of keeping the other waiting at the end.
   constexpr int64_t kFilterRuns = 8;
-  const int64_t runs = std::min<int64_t>(kFilterRuns, g.N);
+  const int64_t per = pq >= kSmallImage ? 1 : std::clamp<int64_t>(kBatchColumns / pq, 1, g.N);
+  const int64_t runs = std::min<int64_t>(kFilterRuns, (g.N + per - 1) / per);
   std::vector<std::vector<float>> parts(static_cast<size_t>(runs));
   std::atomic<int64_t> next{0};
   parallel_for(std::min<int64_t>(cpu_threads(), runs), 1, [&](int64_t, int64_t) {
-    std::unique_ptr<float[]> col = scratch_floats(g.col_floats());
+    std::unique_ptr<float[]> col = scratch_floats(per > 1 ? crs * per * pq : g.col_floats());
+    std::unique_ptr<float[]> dyb = scratch_floats(per > 1 ? g.K * per * pq : 0);
     for (int64_t r = next.fetch_add(1); r < runs; r = next.fetch_add(1)) {
       std::vector<float>& part = parts[static_cast<size_t>(r)];
       part.assign(static_cast<size_t>(kcrs), 0.f);
-      for (int64_t n = r * g.N / runs; n < (r + 1) * g.N / runs; n++) {
+      const int64_t n_end = (r + 1) * g.N / runs;
+      if (per > 1) {  // small images: whole images, several per GEMM
+        for (int64_t n0 = r * g.N / runs; n0 < n_end; n0 += per) {
+          const int64_t cnt = std::min(per, n_end - n0), ld = cnt * pq;
+          for (int64_t j = 0; j < cnt; j++) {
+            const float* xn = xs + (n0 + j) * g.chw();
+            if (g.direct()) {
+              for (int64_t c = 0; c < g.C; c++) std::copy(xn + c * pq, xn + (c + 1) * pq, col.get() + c * ld + j * pq);
+            } else {
+              im2col(g, xn, 0, g.P, col.get() + j * pq, ld);
+            }
+            for (int64_t k = 0; k < g.K; k++) {
+              const float* src = dys + ((n0 + j) * g.K + k) * pq;
+              std::copy(src, src + pq, dyb.get() + k * ld + j * pq);
+            }
+          }
+          sgemm(g.K, crs, ld, 1.f, dyb.get(), ld, 1, col.get(), 1, ld, 1.f, part.data(), crs, 1);
+        }
+        continue;
+      }
+      for (int64_t n = r * g.N / runs; n < n_end; n++) {
         for (int64_t oh0 = 0; oh0 < g.P; oh0 += g.band) {
           const int64_t oh1 = std::min(g.P, oh0 + g.band), cols = (oh1 - oh0) * g.Q;
           const float* src = xs + n * g.chw();

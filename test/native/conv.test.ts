@@ -31,8 +31,9 @@ const CASES: Case[] = [
   // Large enough that the CPU backend unfolds the image in several bands of output rows.
   { name: 'several row bands, same-size 3x3', x: [1, 16, 40, 40], w: [4, 16, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
   { name: 'several row bands, stride 2', x: [2, 16, 80, 79], w: [3, 16, 3, 3], p: [2, 2, 1, 1, 1, 1], bias: false },
-  // Batch 20: backward filter sums eight fixed runs of two or three images each.
+  // Small images: backward filter takes several per GEMM, in fixed runs of the batch.
   { name: 'batch 20 of 6x5 images, same-size 3x3', x: [20, 5, 6, 5], w: [4, 5, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: false },
+  { name: '1x1 kernel, batch 6 of 5x5 images (direct, several per GEMM)', x: [6, 4, 5, 5], w: [3, 4, 1, 1], p: [1, 1, 0, 0, 1, 1], bias: true },
   // 3600 output pixels per image: more columns than one GEMM column block.
   { name: '1x1 over 60x60 pixels', x: [2, 2, 60, 60], w: [3, 2, 1, 1], p: [1, 1, 0, 0, 1, 1], bias: true },
 ];
