@@ -80,7 +80,7 @@ export class DataLoader implements BatchLoader {
     }
     const int = (v: number | undefined, name: string, fallback: number, min: number): number => {
       const x = v ?? fallback;
-      if (!Number.isSafeInteger(x) || x < min) throw new RangeError(`${op}: option '${name}' must be an integer >= ${min}, got ${x}`);
+      if (!Number.isSafeInteger(x) || x < min) throw new RangeError(`${op}: option '${name}' must be an integer >= ${min}, got ${String(v)}`);
       return x;
     };
     this.dataset = dataset;
