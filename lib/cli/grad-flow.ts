@@ -3,10 +3,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { checkDataArg, checkModelName, floatArg, intArg, parseCommandArgs, UsageError, type CliIO } from './args';
 import { IMAGE_OPTIONS, imageArgs, isImageFolderArg } from './image-args';
-import type { CliIO } from './main';
-import { parseCommandArgs, UsageError } from './main';
-import { checkDataArg, checkModelName, floatArg, intArg } from './train';
 
 export const usage = `cudnn-resnet grad-flow [options]
 
@@ -16,7 +14,7 @@ same batches (same seed). Prints a table; writes grad-flow.json and grad-flow.sv
   --models A,B,...   models to compare (default plain56,resnet56)
   --steps N[,M...]   measure after these numbers of SGD steps (default 0,10; 0 = at initialisation)
   --batch N          batch size (default 32)
-  --lr X             learning rate of the steps (default 0.1; momentum 0.9, weight decay 1e-4)
+  --lr X             learning rate of the steps (default 0.02; momentum 0.9, weight decay 1e-4)
   --seed N           (default 0)
   --data PATH        CIFAR-10 folder or .tar.gz, or an image folder (its train/ class folders,
                      with --image-size N, --augment torchvision|paper|none, --workers N as for train)
@@ -47,7 +45,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   for (const m of models) await checkModelName(m, 'models');
   const steps = (v.steps ?? '0,10').split(',').map((s) => intArg(s, 'steps', 0));
   const batchSize = v.batch !== undefined ? intArg(v.batch, 'batch') : 32;
-  const lr = v.lr !== undefined ? floatArg(v.lr, 'lr') : 0.1;
+  const lr = v.lr !== undefined ? floatArg(v.lr, 'lr') : undefined;
   const seed = v.seed !== undefined ? intArg(v.seed, 'seed', 0) : 0;
   const trainImages = v['train-images'] !== undefined ? intArg(v['train-images'], 'train-images') : undefined;
   const images = v.data !== undefined && (await isImageFolderArg(v.data));

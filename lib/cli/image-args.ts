@@ -1,7 +1,7 @@
 // Command-line options of image-folder data, shared by `train` and `grad-flow`.
 import * as fs from 'node:fs';
 
-import { UsageError } from './main';
+import { UsageError } from './args';
 
 export const IMAGE_OPTIONS = {
   'val-data': { type: 'string' },

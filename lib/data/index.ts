@@ -6,7 +6,7 @@ export { CifarFormatError } from './errors';
 export type { CifarErrorCode } from './errors';
 export {
   CIFAR10, CIFAR100, CIFAR10_CLASS_NAMES, CIFAR100_CLASS_NAMES, CIFAR100_COARSE_CLASS_NAMES,
-  IMAGE_BYTES, IMAGE_CHANNELS, IMAGE_SIZE, formatOf,
+  IMAGE_BYTES, IMAGE_CHANNELS, IMAGE_SIZE, RECORDS_FILE, formatOf,
 } from './format';
 export type { CifarFormat, CifarKind, Dataset, Split } from './format';
 export { loadCifar, loadCifar10, loadCifar100, loadCifarSplits, locateCifar } from './cifar';

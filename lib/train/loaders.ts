@@ -14,7 +14,7 @@ import { Dataset } from '../data/format';
 import { ImageError } from '../data/image-decode';
 import { IMAGE_EXTENSIONS, imageFolder } from '../data/image-folder';
 import { AugmentPreset, evalTransform, IMAGENET_NORMALIZATION, trainTransform } from '../data/transforms';
-import { DTypeName } from '../native';
+import { DTypeName, LayoutName } from '../native';
 import { describe } from '../tensor';
 import type { RunSpec } from '../checkpoint/run';
 import { loadSplits, syntheticSource } from './data';
@@ -105,6 +105,8 @@ export interface RunLoaders {
 export interface LoaderSettings {
   device: string;
   dtype: Extract<DTypeName, 'float32' | 'float16' | 'bfloat16'>;
+  /** Memory order of the batches (NHWC for 16-bit training on CUDA). */
+  layout?: LayoutName;
   normalization?: Normalization;
   workers?: number;
   prefetch?: number;
@@ -148,7 +150,7 @@ export async function runLoaders(data: string | { train: Dataset | SampleDataset
     train = limitSamples(train, s.trainImages);
     test = limitSamples(test, s.testImages);
     const normalization = o.normalization ?? train.normalization ?? IMAGENET_NORMALIZATION;
-    const common = { device: o.device, dtype: o.dtype, normalization, workers: o.workers, prefetch: o.prefetch };
+    const common = { device: o.device, dtype: o.dtype, layout: o.layout, normalization, workers: o.workers, prefetch: o.prefetch };
     const loader = new DataLoader(train, { ...common, batchSize: bs, seed: s.seed, shuffle: true, dropLast: train.length >= bs });
     const evaluation = new DataLoader(test, { ...common, batchSize: Math.min(bs, testBatch), shuffle: false, dropLast: false });
     const classes = train.classes ?? Math.max(test.classes ?? 0, 1);
@@ -165,10 +167,10 @@ export async function runLoaders(data: string | { train: Dataset | SampleDataset
     if (data === undefined) source = `synthetic ${s.dataset} (${source})`;
   }
   const augment = s.augment;
-  const train = new CifarDataLoader(splits.train, { batchSize: bs, device: o.device, seed: s.seed, augment, dropLast: splits.train.count >= bs, dtype: o.dtype, normalization: o.normalization });
+  const train = new CifarDataLoader(splits.train, { batchSize: bs, device: o.device, seed: s.seed, augment, dropLast: splits.train.count >= bs, dtype: o.dtype, layout: o.layout, normalization: o.normalization });
   let test: CifarDataLoader;
   try {
-    test = new CifarDataLoader(splits.test, { batchSize: testBatch, device: o.device, shuffle: false, augment: false, normalization: train.normalization, dtype: o.dtype });
+    test = new CifarDataLoader(splits.test, { batchSize: testBatch, device: o.device, shuffle: false, augment: false, normalization: train.normalization, dtype: o.dtype, layout: o.layout });
   } catch (e) {
     train.dispose();
     throw e;

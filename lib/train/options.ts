@@ -1,10 +1,13 @@
 // The Trainer's options: their types, the defaults and checks that turn them into the
 // RunSpec a checkpoint records (resolveSpec), and the way back from a checkpoint to options
 // (resumeOptions).
+import * as path from 'node:path';
+
 import { Normalization } from '../data/augment';
 import { SampleDataset } from '../data/dataset';
 import { CifarKind, Dataset } from '../data/format';
 import { AugmentPreset } from '../data/transforms';
+import { type LayoutName } from '../native';
 import { Module } from '../nn/module';
 import { LRSchedule } from '../optim/schedules';
 import { checkNumber, describe } from '../tensor';
@@ -44,6 +47,12 @@ export interface TrainerOptions {
   lr?: number;
   /** 'paper' (default), 'multistep:I1,I2', 'epochs:E1,E2', 'cosine', 'constant', or an LRSchedule. */
   schedule?: string | LRSchedule;
+  /**
+   * The run length the schedule's relative points refer to ('paper': /10 at 50% and 75%;
+   * 'cosine': reaches 0). Default: this run's length. resumeOptions() sets it to the original
+   * run's length, so a run extended with more epochs keeps its drop points.
+   */
+  scheduleIterations?: number;
   weightDecay?: number;
   momentum?: number;
   nesterov?: boolean;
@@ -61,6 +70,19 @@ export interface TrainerOptions {
   evalEvery?: number;
   /** Write metrics.jsonl, metrics.csv and checkpoints here. */
   out?: string;
+  /**
+   * Replace a run already in `out` (its checkpoint and metrics). Without it, a folder that
+   * holds a run is refused unless the run is continued with `resume`.
+   */
+  overwrite?: boolean;
+  /** Start from these weights (safetensors or a PyTorch .pth/.pt state dict); a head of another size is replaced. */
+  weights?: string;
+  /** The classifier's classes; must match the dataset's (a check when fine-tuning). */
+  classes?: number;
+  /** Module names or prefixes whose parameters are not trained (nn.freeze), e.g. ['conv1', 'bn1', 'layer1']. */
+  freeze?: string[];
+  /** Hold the batch norm of the frozen modules in eval mode (see nn.FreezeOptions.bnEval). */
+  freezeBn?: boolean;
   /** Continue from a checkpoint: a run folder, its checkpoint.json or checkpoint.safetensors. */
   resume?: string;
   /**
@@ -86,12 +108,18 @@ export interface StartInfo {
   device: string;
   deviceNote: string | null;
   precision: string;
+  /** Memory layout of the batches (activationLayout: NHWC for 16-bit on CUDA, else NCHW). */
+  layout: LayoutName;
   trainImages: number;
   testImages: number;
   dataSource: string;
   itersPerEpoch: number;
   totalIterations: number;
   startIteration: number;
+  /** The learning rate of the first iteration this run trains (the resumed one when resuming). */
+  lr: number;
+  /** The schedule in words, with its drop points, e.g. "paper: 0.1, /10 at iterations 8 and 12". */
+  schedule: string;
 }
 
 export interface TrainResult {
@@ -136,23 +164,47 @@ export function resolveSpec(o: TrainerOptions): RunSpec {
     epochs: iterations === null ? (epochs ?? 1) : epochs,
     iterations,
     evalEvery: opt(o.evalEvery, 'evalEvery', 1, true),
+    scheduleIterations: opt(o.scheduleIterations, 'scheduleIterations', 1, true),
   };
+  if (o.overwrite !== undefined && typeof o.overwrite !== 'boolean') throw new TypeError(`overwrite must be a boolean, got ${describe(o.overwrite)}`);
   const images = imageSpec(o);
   if (images) spec.images = images;
+  if (o.weights !== undefined) {
+    if (typeof o.weights !== 'string' || o.weights === '') throw new TypeError(`weights must be a file path, got ${describe(o.weights)}`);
+    spec.weights = o.weights;
+  }
+  if (o.freeze !== undefined) {
+    if (!Array.isArray(o.freeze) || o.freeze.length === 0 || !o.freeze.every((f) => typeof f === 'string' && f !== ''))
+      throw new TypeError(`freeze must be a non-empty list of module names, got ${describe(o.freeze)}`);
+    spec.freeze = o.freeze.slice();
+  }
+  if (o.freezeBn !== undefined) {
+    if (typeof o.freezeBn !== 'boolean') throw new TypeError(`freezeBn must be a boolean, got ${describe(o.freezeBn)}`);
+    if (!spec.freeze) throw new RangeError('freezeBn needs freeze');
+    spec.freezeBn = o.freezeBn;
+  }
+  if (o.classes !== undefined) num(o.classes, 'classes', { min: 1, integer: true });
   if (typeof spec.nesterov !== 'boolean') throw new TypeError(`nesterov must be a boolean, got ${describe(spec.nesterov)}`);
   if (spec.nesterov && spec.momentum === 0) throw new RangeError('nesterov needs momentum > 0');
   return spec;
 }
 
-/** The options a checkpoint was written with, to continue it (add `resume` and any changes). */
+/**
+ * The options a checkpoint was written with, to continue it: `resume` and `out` name its run
+ * folder (metrics and checkpoints go on there). Change `epochs` or `iterations` to train
+ * longer; the schedule keeps the original run's drop points (`scheduleIterations`) unless
+ * you replace `schedule` and drop `scheduleIterations`.
+ */
 export function resumeOptions(resume: string): TrainerOptions {
-  const { sidecar } = readSidecar(resume);
+  const { sidecar, file } = readSidecar(resume);
   const s = sidecar.spec;
+  const total = s.iterations ?? (s.epochs ?? 1) * sidecar.itersPerEpoch;
   return {
     model: s.model, dataset: s.dataset, data: s.data ?? undefined, trainImages: s.trainImages ?? undefined,
     testImages: s.testImages ?? undefined, batchSize: s.batchSize, lr: s.lr, schedule: s.schedule === 'custom' ? undefined : s.schedule,
     weightDecay: s.weightDecay, momentum: s.momentum, nesterov: s.nesterov, precision: s.precision, seed: s.seed,
     augment: s.images?.augment ?? s.augment, valData: s.images?.valData ?? undefined, imageSize: s.images?.imageSize, epochs: s.epochs ?? undefined, iterations: s.iterations ?? undefined, evalEvery: s.evalEvery ?? undefined,
-    resume,
+    scheduleIterations: s.scheduleIterations ?? total,
+    freeze: s.freeze, freezeBn: s.freezeBn, resume, out: path.dirname(file),
   };
 }
