@@ -21,7 +21,7 @@ import { freeze } from '../nn/freeze';
 import { Module } from '../nn/module';
 import { SGD } from '../optim/sgd';
 import { LRSchedule } from '../optim/schedules';
-import { describe, Tensor, tidy } from '../tensor';
+import { describe, tidy } from '../tensor';
 import { existingRun, readSidecar, RunSpec, Sidecar, WEIGHTS_FILE, writeSidecar } from '../checkpoint/run';
 import { runLoaders } from './loaders';
 import { capturedTrainingStep } from './training-step';
