@@ -20,6 +20,8 @@ import {
   RandomResizedCrop,
   Resize,
   Rng,
+  syntheticDataset,
+  writeImageFolder,
 } from '../../../lib/data';
 import { headerInfo } from '../../../lib/data/image-decode';
 import { randomResizedCropBox } from '../../../lib/data/transforms';
@@ -340,6 +342,23 @@ describe('data: image folders', function () {
     }
     assert.equal(headerInfo(Buffer.from('GIF89a......')), null);
     assert.equal(headerInfo(Buffer.from([0xff, 0xd8, 0xff])), null);
+  });
+
+  it('writeImageFolder writes a CIFAR split that imageFolder reads back with the same labels and pixels', async () => {
+    const ds = syntheticDataset({ count: 30, seed: 4 });
+    const dir = path.join(root, 'exported');
+    assert.equal(await writeImageFolder(dir, ds), 30);
+    const back = imageFolder(dir, { transform: new Resize([32, 32]) });
+    assert.deepEqual(
+      back.classNames.map((n) => n.replace(/^\d+-/, '')),
+      ds.classNames,
+    ); // unsorted names get their label as prefix
+    for (let k = 0; k < back.length; k++) {
+      const i = Number(path.basename(back.samples[k].path, '.png'));
+      const s = await back.get(k);
+      assert.equal(s.label, ds.labels[i]);
+      for (let p = 0; p < 1024; p += 37) for (let c = 0; c < 3; c++) assert.equal(s.image[p * 3 + c], ds.images[i * 3072 + c * 1024 + p]);
+    }
   });
 
   it('an exact-size Resize gives the pixels with sharp decoding the file directly', async () => {
