@@ -34,8 +34,8 @@ function median(xs: number[]): number {
 
 /** Smooth colour fields plus noise: JPEG sizes like photos'. */
 function photoPixels(w: number, h: number, seed: number): Uint8Array {
-  let s = seed * 2654435761 >>> 0;
-  const rand = (): number => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
+  let s = (seed * 2654435761) >>> 0;
+  const rand = (): number => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
   const waves = Array.from({ length: 9 }, () => [rand() * 0.05, rand() * 0.05, rand() * 6.28, 40 + rand() * 60]);
   const px = new Uint8Array(w * h * 3);
   for (let y = 0; y < h; y++) {
@@ -61,10 +61,15 @@ async function imageSet(kind: 'jpeg' | 'png32', count: number, cache: string): P
     const dir = path.join(tmp, `class${i % 10}`);
     fs.mkdirSync(dir, { recursive: true });
     if (kind === 'jpeg') {
-      const w = 400 + ((i * 37) % 241), h = 300 + ((i * 53) % 181);
-      await sharp(photoPixels(w, h, i + 1), { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: 90 }).toFile(path.join(dir, `${i}.jpg`));
+      const w = 400 + ((i * 37) % 241),
+        h = 300 + ((i * 53) % 181);
+      await sharp(photoPixels(w, h, i + 1), { raw: { width: w, height: h, channels: 3 } })
+        .jpeg({ quality: 90 })
+        .toFile(path.join(dir, `${i}.jpg`));
     } else {
-      await sharp(photoPixels(32, 32, i + 1), { raw: { width: 32, height: 32, channels: 3 } }).png().toFile(path.join(dir, `${i}.png`));
+      await sharp(photoPixels(32, 32, i + 1), { raw: { width: 32, height: 32, channels: 3 } })
+        .png()
+        .toFile(path.join(dir, `${i}.png`));
     }
   }
   fs.writeFileSync(path.join(tmp, '.complete'), '');
@@ -91,17 +96,29 @@ async function measure(argv: string[]): Promise<void> {
     }
     return n;
   };
-  await epoch(1000, 2);  // warm-up
+  await epoch(1000, 2); // warm-up
   const rates: number[] = [];
+  let images = 0;
+  const cpu0 = process.cpuUsage(); // this process's threads: JS, libuv's pool (libvips), the CPU backend
   for (let r = 0; r < runs; r++) {
     const t = process.hrtime.bigint();
     const n = await epoch(r);
+    images += n;
     rates.push(n / (Number(process.hrtime.bigint() - t) / 1e9));
   }
-  console.log(JSON.stringify({ imagesPerS: median(rates), runs: rates }));
+  const cpu = process.cpuUsage(cpu0);
+  console.log(JSON.stringify({ imagesPerS: median(rates), runs: rates, cpuMsPerImage: (cpu.user + cpu.system) / 1000 / images }));
 }
 
-interface Cell { ours: number | null; torchvision: number | null; tvMode: string | null; note?: string }
+interface Cell {
+  ours: number | null;
+  torchvision: number | null;
+  tvMode: string | null;
+  /** CPU time per image, all threads (torchvision: its num_workers=0 run, where one process does everything). */
+  oursCpuMs: number | null;
+  tvCpuMs: number | null;
+  note?: string;
+}
 
 function pinned(cores: number): string[] {
   const ok = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
@@ -125,27 +142,36 @@ function findPython(): string {
 }
 
 function loadavg(): string {
-  return os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  return os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
 }
 
 export async function imageBench(argv: string[]): Promise<string> {
   const jpegs = Number(option(argv, 'jpegs', '1000'));
   const pngs = Number(option(argv, 'pngs', '5000'));
-  const cores = option(argv, 'cores', `1,${os.availableParallelism()}`).split(',').map(Number).filter((c, i, a) => c >= 1 && a.indexOf(c) === i);
+  const cores = option(argv, 'cores', `1,${os.availableParallelism()}`)
+    .split(',')
+    .map(Number)
+    .filter((c, i, a) => c >= 1 && a.indexOf(c) === i);
   const batch = option(argv, 'batch', '64');
   const runs = option(argv, 'runs', '3');
   const python = option(argv, 'python', '') || findPython();
   const cache = option(argv, 'cache-dir', cacheDir());
   const withTv = !argv.includes('--no-torchvision');
   const loadStart = loadavg();
-  console.log(`image loader bench: ${jpegs} JPEGs (~500 x 375) -> 224 px, ${pngs} PNGs (32 x 32) -> 32 px; RandomResizedCrop + flip + normalise; ` +
-    `batch ${batch}, median of ${runs} epochs; cores ${cores.join(', ')}; load ${loadStart}`);
+  console.log(
+    `image loader bench: ${jpegs} JPEGs (~500 x 375) -> 224 px, ${pngs} PNGs (32 x 32) -> 32 px; RandomResizedCrop + flip + normalise; ` +
+      `batch ${batch}, median of ${runs} epochs; cores ${cores.join(', ')}; load ${loadStart}`,
+  );
   const sets: [string, number, string][] = [
     ['224 px from ~500 x 375 JPEG', 224, await imageSet('jpeg', jpegs, cache)],
     ['32 px from 32 x 32 PNG', 32, await imageSet('png32', pngs, cache)],
   ];
   const tvAvailable = withTv && spawnSync(python, ['-c', 'import torchvision'], { stdio: 'ignore' }).status === 0;
-  if (withTv && !tvAvailable) console.log(`torchvision comparison skipped: ${python} cannot import torchvision (apt-get install python3-torch python3-torchvision)`);
+  if (withTv && !tvAvailable)
+    console.log(`torchvision comparison skipped: ${python} cannot import torchvision (apt-get install python3-torch python3-torchvision)`);
   const cells: { set: string; cores: number; cell: Cell }[] = [];
   let versions = '';
   for (const [name, size, root] of sets) {
@@ -153,7 +179,13 @@ export async function imageBench(argv: string[]): Promise<string> {
       const env = { ...process.env, UV_THREADPOOL_SIZE: String(k), CUDNN_RESNET_CPU_THREADS: String(k), OMP_NUM_THREADS: '1' };
       const args = ['--root', root, '--size', String(size), '--workers', String(k), '--batch', batch, '--runs', runs];
       const ours = runJson([...pinned(k), process.execPath, __filename, '--measure', ...args], env, 1800);
-      const cell: Cell = { ours: typeof ours === 'string' ? null : (ours.imagesPerS as number), torchvision: null, tvMode: null };
+      const cell: Cell = {
+        ours: typeof ours === 'string' ? null : (ours.imagesPerS as number),
+        torchvision: null,
+        tvMode: null,
+        oursCpuMs: typeof ours === 'string' ? null : (ours.cpuMsPerImage as number),
+        tvCpuMs: null,
+      };
       if (typeof ours === 'string') cell.note = `ours failed: ${ours}`;
       if (tvAvailable) {
         const tv = runJson([...pinned(k), python, path.join(__dirname, '..', '..', 'bench', 'torchvision_loader.py'), ...args], env, 3600);
@@ -162,25 +194,36 @@ export async function imageBench(argv: string[]): Promise<string> {
           const modes = tv.modes as Record<string, number>;
           const best = Object.entries(modes).sort((a, b) => b[1] - a[1])[0];
           [cell.tvMode, cell.torchvision] = best;
+          cell.tvCpuMs = (tv.cpu_ms_per_image as number | undefined) ?? null;
           versions = `torch ${tv.torch}, torchvision ${tv.torchvision}`;
         }
       }
       cells.push({ set: name, cores: k, cell });
-      console.log(`  ${name}, ${k} core(s): ours ${cell.ours?.toFixed(0) ?? '-'} img/s, torchvision ${cell.torchvision?.toFixed(0) ?? '-'} img/s${cell.tvMode ? ` (${cell.tvMode})` : ''}  [load ${loadavg()}]`);
+      console.log(
+        `  ${name}, ${k} core(s): ours ${cell.ours?.toFixed(0) ?? '-'} img/s, torchvision ${cell.torchvision?.toFixed(0) ?? '-'} img/s${cell.tvMode ? ` (${cell.tvMode})` : ''}  [load ${loadavg()}]`,
+      );
     }
   }
   const fmt = (x: number | null): string => (x === null ? '-' : Math.round(x).toLocaleString('en-US'));
+  const ms = (x: number | null): string => (x === null ? '-' : x.toFixed(2));
   const lines = [
-    '| workload | cores | ours img/s | ours per core | torchvision img/s | torchvision per core | ratio |',
-    '|---|---|---|---|---|---|---|',
-    ...cells.map(({ set, cores: k, cell: c }) => `| ${set} | ${k} | ${fmt(c.ours)} | ${fmt(c.ours && c.ours / k)} | ${fmt(c.torchvision)}${c.tvMode ? ` (${c.tvMode})` : ''} | ` +
-      `${fmt(c.torchvision && c.torchvision / k)} | ${c.ours && c.torchvision ? `${(c.ours / c.torchvision).toFixed(2)}x` : '-'} |`),
+    '| workload | cores | ours img/s | ours per core | torchvision img/s | torchvision per core | ratio | CPU ms/img ours | CPU ms/img torchvision (1 process) |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...cells.map(
+      ({ set, cores: k, cell: c }) =>
+        `| ${set} | ${k} | ${fmt(c.ours)} | ${fmt(c.ours && c.ours / k)} | ${fmt(c.torchvision)}${c.tvMode ? ` (${c.tvMode})` : ''} | ` +
+        `${fmt(c.torchvision && c.torchvision / k)} | ${c.ours && c.torchvision ? `${(c.ours / c.torchvision).toFixed(2)}x` : '-'} | ${ms(c.oursCpuMs)} | ${ms(c.tvCpuMs)} |`,
+    ),
   ];
   const perCore224 = Math.max(...cells.filter((c) => c.set.startsWith('224') && c.cell.ours).map((c) => (c.cell.ours as number) / c.cores));
-  const feed = Number.isFinite(perCore224) && perCore224 > 0
-    ? `At the best 224-px rate per core measured here (${fmt(perCore224)} img/s), keeping one GPU fed at ResNet-50's ` +
-      GPU_RATES.map((r) => `${r.toLocaleString('en-US')} img/s takes ${Math.ceil(r / perCore224)} cores`).join(' and ') + ' (decoding scales with cores: one image per pool thread).'
-    : '';
+  const cpu224 = Math.min(...cells.filter((c) => c.set.startsWith('224') && c.cell.oursCpuMs).map((c) => c.cell.oursCpuMs as number));
+  const feed =
+    Number.isFinite(cpu224) && cpu224 > 0
+      ? `Cores to keep one GPU fed at ResNet-50's ${GPU_RATES.map((r) => r.toLocaleString('en-US')).join(' / ')} img/s (224 px): ` +
+        `${GPU_RATES.map((r) => Math.ceil((r * cpu224) / 1000)).join(' / ')} cores at the CPU time measured here (${cpu224.toFixed(2)} ms per image, all threads), ` +
+        `which the machine's load does not inflate; at the wall-clock rate per core measured here (${fmt(perCore224)} img/s, on a shared machine) it would be ` +
+        `${GPU_RATES.map((r) => Math.ceil(r / perCore224)).join(' / ')}.`
+      : '';
   const notes = cells.filter((c) => c.cell.note).map((c) => `- ${c.set}, ${c.cores} core(s): ${c.cell.note}`);
   const doc = [
     `Machine: ${os.cpus()[0]?.model ?? 'cpu'}, ${os.availableParallelism()} cores, ${os.hostname()}; node ${process.version}${versions ? `; ${versions}` : ''}; ` +

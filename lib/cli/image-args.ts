@@ -17,7 +17,8 @@ or class folders plus --val-data; classes sorted by name, as torchvision's Image
   --image-size N        crop size (default 224 for resnet18 ... resnet152, 32 for CIFAR models)
   --augment A           torchvision (default: RandomResizedCrop + flip) | paper (shorter side
                         in [256, 480], crop, flip) | none (Resize + CenterCrop); eval: Resize + CenterCrop
-  --workers N           images decoding at once (default: the cores; UV_THREADPOOL_SIZE caps it, 4 by default)
+  --workers N           images decoding at once (default: the cores; also capped by UV_THREADPOOL_SIZE,
+                        which the command sets to the cores unless it is set)
   --skip-bad-images     skip (and count) unreadable images instead of stopping with an error`;
 
 export interface ImageArgs {

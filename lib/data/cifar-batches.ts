@@ -35,11 +35,21 @@ export class CifarDataLoader implements BatchLoader {
     }
   }
 
-  get batchSize(): number { return this.loader.batchSize; }
-  get device(): string { return this.loader.device; }
-  get normalization(): Normalization { return this.loader.normalization; }
-  get classes(): number { return this.loader.dataset.classes; }
-  get datasetLength(): number { return this.loader.dataset.count; }
+  get batchSize(): number {
+    return this.loader.batchSize;
+  }
+  get device(): string {
+    return this.loader.device;
+  }
+  get normalization(): Normalization {
+    return this.loader.normalization;
+  }
+  get classes(): number {
+    return this.loader.dataset.classes;
+  }
+  get datasetLength(): number {
+    return this.loader.dataset.count;
+  }
 
   get shardLength(): number {
     const n = this.loader.dataset.count;
@@ -65,7 +75,12 @@ export class CifarDataLoader implements BatchLoader {
       if (this.worldSize === 1) {
         this.cache = { epoch, order, params };
       } else {
-        const positions = shardOrder(Int32Array.from({ length: order.length }, (_, i) => i), this.rank, this.worldSize, this.loader.dropLast);
+        const positions = shardOrder(
+          Int32Array.from({ length: order.length }, (_, i) => i),
+          this.rank,
+          this.worldSize,
+          this.loader.dropLast,
+        );
         const mine = new Int32Array(positions.length * 3);
         positions.forEach((p, k) => mine.set(params.subarray(p * 3, p * 3 + 3), k * 3));
         this.cache = { epoch, order: positions.map((p) => order[p]), params: mine };

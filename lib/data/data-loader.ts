@@ -9,9 +9,7 @@ import * as os from 'node:os';
 import { DTypeName, LayoutName, native, NativeTensor } from '../native';
 import { Tensor } from '../tensor';
 import { Normalization } from './augment';
-import {
-  BatchLoader, checkEpochIndex, checkShard, prefetchEpoch, Sample, SampleDataset, shardOrder, ShardOptions, TensorBatch,
-} from './dataset';
+import { BatchLoader, checkEpochIndex, checkShard, prefetchEpoch, Sample, SampleDataset, shardOrder, ShardOptions, TensorBatch } from './dataset';
 import { Rng } from './prng';
 
 export interface DataLoaderOptions extends ShardOptions {
@@ -80,7 +78,7 @@ export class DataLoader implements BatchLoader {
     }
     const int = (v: number | undefined, name: string, fallback: number, min: number): number => {
       const x = v ?? fallback;
-      if (!Number.isSafeInteger(x) || x < min) throw new RangeError(`${op}: option '${name}' must be an integer >= ${min}, got ${x}`);
+      if (!Number.isSafeInteger(x) || x < min) throw new RangeError(`${op}: option '${name}' must be an integer >= ${min}, got ${String(v)}`);
       return x;
     };
     this.dataset = dataset;
@@ -96,7 +94,10 @@ export class DataLoader implements BatchLoader {
     this.layout = options.layout ?? 'NCHW';
     this.normalization = options.normalization ?? dataset.normalization ?? { mean: [0, 0, 0], std: [1, 1, 1] };
     this.limiter = new Limiter(this.workers);
-    if (this.batchesPerEpoch === 0) throw new RangeError(`${op}: ${this.shardLength} images per epoch${this.worldSize > 1 ? ` (rank ${this.rank} of ${this.worldSize})` : ''} leave no batch of ${this.batchSize}${this.dropLast ? ' with dropLast' : ''}`);
+    if (this.batchesPerEpoch === 0)
+      throw new RangeError(
+        `${op}: ${this.shardLength} images per epoch${this.worldSize > 1 ? ` (rank ${this.rank} of ${this.worldSize})` : ''} leave no batch of ${this.batchSize}${this.dropLast ? ' with dropLast' : ''}`,
+      );
   }
 
   get datasetLength(): number {
@@ -129,7 +130,7 @@ export class DataLoader implements BatchLoader {
       const n = this.dataset.length;
       const all = this.shuffle ? new Rng(this.seed, SHUFFLE_STREAM, epoch).permutation(n) : Int32Array.from({ length: n }, (_, i) => i);
       order = shardOrder(all, this.rank, this.worldSize, this.dropLast);
-      if (this.orders.size >= 2) this.orders.delete(this.orders.keys().next().value as number);  // the epoch boundary needs two
+      if (this.orders.size >= 2) this.orders.delete(this.orders.keys().next().value as number); // the epoch boundary needs two
       this.orders.set(epoch, order);
     }
     return order;
@@ -167,9 +168,11 @@ export class DataLoader implements BatchLoader {
     const labels = new Int32Array(size);
     samples.forEach((s, k) => {
       const [sc, sh, sw] = checkSample(s, indices[k], this.dataset.classes);
-      if (sc !== c || sh !== h || sw !== w || (s.image instanceof Float32Array) !== float || (s.layout === 'HWC') !== hwc) {
-        throw new RangeError(`DataLoader: sample ${indices[k]} is ${describeSample(s)} but sample ${indices[0]} of the same batch is ${describeSample(first)}; ` +
-          'every image of a batch needs the same shape, type and layout (give the dataset a transform with a fixed output size)');
+      if (sc !== c || sh !== h || sw !== w || s.image instanceof Float32Array !== float || (s.layout === 'HWC') !== hwc) {
+        throw new RangeError(
+          `DataLoader: sample ${indices[k]} is ${describeSample(s)} but sample ${indices[0]} of the same batch is ${describeSample(first)}; ` +
+            'every image of a batch needs the same shape, type and layout (give the dataset a transform with a fixed output size)',
+        );
       }
       buf.set(s.image, k * per);
       labels[k] = s.label;
@@ -188,7 +191,15 @@ export class DataLoader implements BatchLoader {
         x = n.convert(raw, this.dtype, this.layout);
       } else {
         const planar = hwc ? keep(n.toLayout(raw, 'NCHW')) : raw;
-        const rows = keep(n.fromTypedArray(Int32Array.from({ length: size }, (_, i) => i), [size], 'int32', 'NCHW', this.device));
+        const rows = keep(
+          n.fromTypedArray(
+            Int32Array.from({ length: size }, (_, i) => i),
+            [size],
+            'int32',
+            'NCHW',
+            this.device,
+          ),
+        );
         const noCrop = keep(n.fromTypedArray(new Int32Array(size * 3), [size, 3], 'int32', 'NCHW', this.device));
         x = n.augmentBatch(planar, rows, noCrop, this.normalization.mean, this.normalization.std, 0, this.dtype, this.layout);
       }
@@ -218,8 +229,16 @@ export class DataLoader implements BatchLoader {
 
 export function tensorBatch(x: Tensor, y: Tensor, epoch: number, index: number, indices: Int32Array): TensorBatch {
   const batch: TensorBatch = {
-    x, y, size: indices.length, epoch, index, indices,
-    dispose: () => { x.dispose(); y.dispose(); },
+    x,
+    y,
+    size: indices.length,
+    epoch,
+    index,
+    indices,
+    dispose: () => {
+      x.dispose();
+      y.dispose();
+    },
     [Symbol.dispose]: () => batch.dispose(),
   };
   return batch;
@@ -234,9 +253,12 @@ function checkSample(s: Sample, index: number, classes: number | undefined): [nu
   if (!s || typeof s !== 'object') throw new TypeError(`${where} must return a sample { image, shape, label }, got ${s === null ? 'null' : typeof s}`);
   if (!(s.image instanceof Uint8Array) && !(s.image instanceof Float32Array)) throw new TypeError(`${where}: 'image' must be a Uint8Array or Float32Array`);
   const sh = s.shape;
-  if (!Array.isArray(sh) || sh.length !== 3 || !sh.every((v) => Number.isInteger(v) && v >= 1)) throw new TypeError(`${where}: 'shape' must be [channels, height, width], got ${JSON.stringify(sh)}`);
-  if (s.image.length !== sh[0] * sh[1] * sh[2]) throw new RangeError(`${where}: 'image' holds ${s.image.length} values, shape [${sh.join(', ')}] needs ${sh[0] * sh[1] * sh[2]}`);
-  if (s.layout !== undefined && s.layout !== 'CHW' && s.layout !== 'HWC') throw new TypeError(`${where}: 'layout' must be 'CHW' or 'HWC', got ${JSON.stringify(s.layout)}`);
+  if (!Array.isArray(sh) || sh.length !== 3 || !sh.every((v) => Number.isInteger(v) && v >= 1))
+    throw new TypeError(`${where}: 'shape' must be [channels, height, width], got ${JSON.stringify(sh)}`);
+  if (s.image.length !== sh[0] * sh[1] * sh[2])
+    throw new RangeError(`${where}: 'image' holds ${s.image.length} values, shape [${sh.join(', ')}] needs ${sh[0] * sh[1] * sh[2]}`);
+  if (s.layout !== undefined && s.layout !== 'CHW' && s.layout !== 'HWC')
+    throw new TypeError(`${where}: 'layout' must be 'CHW' or 'HWC', got ${JSON.stringify(s.layout)}`);
   if (!Number.isInteger(s.label) || s.label < 0 || (classes !== undefined && s.label >= classes) || s.label > 0x7fffffff) {
     throw new RangeError(`${where}: 'label' must be an integer in [0, ${classes ?? '2^31'}), got ${s.label}`);
   }

@@ -96,7 +96,8 @@ export function checkShard(o: ShardOptions, op: string): { rank: number; worldSi
   const worldSize = o.worldSize ?? 1;
   const rank = o.rank ?? 0;
   if (!Number.isInteger(worldSize) || worldSize < 1) throw new RangeError(`${op}: option 'worldSize' must be a positive integer, got ${worldSize}`);
-  if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize) throw new RangeError(`${op}: option 'rank' must be an integer in [0, ${worldSize}), got ${rank}`);
+  if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize)
+    throw new RangeError(`${op}: option 'rank' must be an integer in [0, ${worldSize}), got ${rank}`);
   return { rank, worldSize };
 }
 
@@ -109,19 +110,28 @@ export function checkEpochIndex(op: string, epoch: number, index: number, batche
  * Batches of one epoch from `from`, keeping `depth` requested ahead; a batch made but never
  * handed out (loop left early, or an error) is disposed here.
  */
-export function prefetchEpoch(loader: Pick<BatchLoader, 'batch' | 'batchesPerEpoch'>, epoch: number, from: number, depth: number): AsyncIterableIterator<TensorBatch> {
+export function prefetchEpoch(
+  loader: Pick<BatchLoader, 'batch' | 'batchesPerEpoch'>,
+  epoch: number,
+  from: number,
+  depth: number,
+): AsyncIterableIterator<TensorBatch> {
   const count = loader.batchesPerEpoch;
   const queue: Promise<TensorBatch>[] = [];
   let next = from;
   const fill = (): void => {
     while (queue.length < Math.max(1, depth) + 1 && next < count) {
       const p = loader.batch(epoch, next++);
-      p.catch(() => undefined);  // awaited in order below; this only keeps it from being "unhandled" meanwhile
+      p.catch(() => undefined); // awaited in order below; this only keeps it from being "unhandled" meanwhile
       queue.push(p);
     }
   };
   const drain = (): void => {
-    for (const p of queue.splice(0)) p.then((b) => b.dispose(), () => undefined);
+    for (const p of queue.splice(0))
+      p.then(
+        (b) => b.dispose(),
+        () => undefined,
+      );
     next = count;
   };
   const it: AsyncIterableIterator<TensorBatch> = {
@@ -153,7 +163,12 @@ export class RunFeed implements Disposable {
   private readonly queue: { iteration: number; batch: Promise<TensorBatch> }[] = [];
   private next: number;
 
-  constructor(private readonly loader: BatchLoader, start: number, private readonly total: number, private readonly depth = loader.prefetch) {
+  constructor(
+    private readonly loader: BatchLoader,
+    start: number,
+    private readonly total: number,
+    private readonly depth = loader.prefetch,
+  ) {
     this.next = start;
   }
 
@@ -176,7 +191,11 @@ export class RunFeed implements Disposable {
   }
 
   dispose(): void {
-    for (const q of this.queue.splice(0)) q.batch.then((b) => b.dispose(), () => undefined);
+    for (const q of this.queue.splice(0))
+      q.batch.then(
+        (b) => b.dispose(),
+        () => undefined,
+      );
     this.next = this.total;
   }
 

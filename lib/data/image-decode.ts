@@ -62,9 +62,14 @@ function loadSharp(): SharpFactory {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     sharpModule = require('sharp') as SharpFactory;
   } catch (e) {
-    throw new ImageError('ERR_IMAGE_DECODER', 'sharp', `image decoding needs the 'sharp' package, which failed to load: ${(e as Error).message}\n` +
-      'possible solutions: reinstall with `npm install` on this platform (its prebuilt libvips comes as an optional @img/sharp-* ' +
-      'package, which --omit=optional or a copied node_modules from another OS leaves out); see https://sharp.pixelplumbing.com/install', { cause: e });
+    throw new ImageError(
+      'ERR_IMAGE_DECODER',
+      'sharp',
+      `image decoding needs the 'sharp' package, which failed to load: ${(e as Error).message}\n` +
+        'possible solutions: reinstall with `npm install` on this platform (its prebuilt libvips comes as an optional @img/sharp-* ' +
+        'package, which --omit=optional or a copied node_modules from another OS leaves out); see https://sharp.pixelplumbing.com/install',
+      { cause: e },
+    );
   }
   sharpModule.concurrency(1);
   sharpModule.cache(false);
@@ -107,13 +112,18 @@ export async function decodeImage(file: string, transform: Transform, rng: Rng |
   }
   if (!(width > 0 && height > 0)) throw new ImageError('ERR_IMAGE_DECODE', file, 'the image header gives no size');
   if (width * height > options.maxPixels) {
-    throw new ImageError('ERR_IMAGE_TOO_LARGE', file, `${width} x ${height} = ${width * height} pixels, more than the limit of ` +
-      `${options.maxPixels} (option maxPixels); refused before decoding`);
+    throw new ImageError(
+      'ERR_IMAGE_TOO_LARGE',
+      file,
+      `${width} x ${height} = ${width * height} pixels, more than the limit of ` + `${options.maxPixels} (option maxPixels); refused before decoding`,
+    );
   }
   const plan = transform.plan(identityPlan(width, height), rng ?? new Rng(0));
   const { resizeWidth: rw, resizeHeight: rh, left, top, width: w, height: h } = plan;
-  const x0 = Math.max(0, left), y0 = Math.max(0, top);
-  const x1 = Math.min(rw, left + w), y1 = Math.min(rh, top + h);
+  const x0 = Math.max(0, left),
+    y0 = Math.max(0, top);
+  const x1 = Math.min(rw, left + w),
+    y1 = Math.min(rh, top + h);
   let img = sharp(buf, { limitInputPixels: options.maxPixels });
   if (alpha) {
     // libvips resizes with premultiplied alpha; PIL (convert('RGB') first) drops alpha and
@@ -173,8 +183,14 @@ export function headerInfo(b: Uint8Array): { width: number; height: number; alph
     for (let o = 2; o + 9 < b.length;) {
       if (b[o] !== 0xff) return null;
       const m = b[o + 1];
-      if (m === 0xff) { o++; continue; }
-      if (m === 0x01 || (m >= 0xd0 && m <= 0xd7)) { o += 2; continue; }
+      if (m === 0xff) {
+        o++;
+        continue;
+      }
+      if (m === 0x01 || (m >= 0xd0 && m <= 0xd7)) {
+        o += 2;
+        continue;
+      }
       if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) return { height: u16be(o + 5), width: u16be(o + 7), alpha: false };
       if (m === 0xd9 || m === 0xda) return null;
       o += 2 + u16be(o + 2);
@@ -202,9 +218,15 @@ export function mirrorRows(data: Uint8Array, width: number, height: number): voi
     let a = y * width * 3;
     let b = a + (width - 1) * 3;
     for (; a < b; a += 3, b -= 3) {
-      const r = data[a], g = data[a + 1], bl = data[a + 2];
-      data[a] = data[b]; data[a + 1] = data[b + 1]; data[a + 2] = data[b + 2];
-      data[b] = r; data[b + 1] = g; data[b + 2] = bl;
+      const r = data[a],
+        g = data[a + 1],
+        bl = data[a + 2];
+      data[a] = data[b];
+      data[a + 1] = data[b + 1];
+      data[a + 2] = data[b + 2];
+      data[b] = r;
+      data[b + 1] = g;
+      data[b + 2] = bl;
     }
   }
 }

@@ -46,7 +46,7 @@ export function compareCodePoints(a: string, b: string): number {
 
 function isDir(p: string): boolean {
   try {
-    return fs.statSync(p).isDirectory();  // follows links, as torchvision's is_dir() does
+    return fs.statSync(p).isDirectory(); // follows links, as torchvision's is_dir() does
   } catch {
     return false;
   }
@@ -75,7 +75,7 @@ function walkImages(dir: string): string[] {
   const folders: string[] = [];
   const visit = (d: string, seen: Set<string>): void => {
     const real = fs.realpathSync(d);
-    if (seen.has(real)) return;  // a link cycle
+    if (seen.has(real)) return; // a link cycle
     seen.add(real);
     folders.push(d);
     for (const n of fs.readdirSync(d)) if (isDir(path.join(d, n))) visit(path.join(d, n), seen);
@@ -85,7 +85,10 @@ function walkImages(dir: string): string[] {
   folders.sort(compareCodePoints);
   const files: string[] = [];
   for (const d of folders) {
-    const names = fs.readdirSync(d).filter((n) => hasImageExtension(n) && !isDir(path.join(d, n))).sort(compareCodePoints);
+    const names = fs
+      .readdirSync(d)
+      .filter((n) => hasImageExtension(n) && !isDir(path.join(d, n)))
+      .sort(compareCodePoints);
     for (const n of names) files.push(path.join(d, n));
   }
   return files;
@@ -113,7 +116,8 @@ export class ImageFolder implements SampleDataset {
       }
     });
     const onError = options.onError ?? 'raise';
-    if (onError !== 'raise' && onError !== 'skip') throw new RangeError(`ImageFolder: option 'onError' must be 'raise' or 'skip', got ${JSON.stringify(onError)}`);
+    if (onError !== 'raise' && onError !== 'skip')
+      throw new RangeError(`ImageFolder: option 'onError' must be 'raise' or 'skip', got ${JSON.stringify(onError)}`);
     this.samples = samples;
     this.classNames = classNames;
     this.classes = classNames.length;
@@ -136,7 +140,12 @@ export class ImageFolder implements SampleDataset {
   /** A dataset over the same files and classes with other options (e.g. the training transform). */
   with(options: ImageDatasetOptions): ImageFolder {
     return new ImageFolder([...this.samples], [...this.classNames], {
-      transform: this.transform, onError: this.onError, maxPixels: this.maxPixels, normalization: this.normalization, onSkip: this.onSkip, ...options,
+      transform: this.transform,
+      onError: this.onError,
+      maxPixels: this.maxPixels,
+      normalization: this.normalization,
+      onSkip: this.onSkip,
+      ...options,
     });
   }
 
@@ -162,7 +171,11 @@ export class ImageFolder implements SampleDataset {
         }
       }
     }
-    throw new ImageError('ERR_IMAGE_NONE_READABLE', this.samples[index]?.path ?? '', `none of the ${this.samples.length} images could be read (${this.skipped.size} skipped)`);
+    throw new ImageError(
+      'ERR_IMAGE_NONE_READABLE',
+      this.samples[index]?.path ?? '',
+      `none of the ${this.samples.length} images could be read (${this.skipped.size} skipped)`,
+    );
   }
 }
 
@@ -178,18 +191,26 @@ export function imageFolder(root: string, options: ImageDatasetOptions & { allow
     for (const f of files) samples.push({ path: f, label });
   });
   if (empty.length > 0 && !options.allowEmptyClasses) {
-    throw new ImageError('ERR_IMAGE_FOLDER', root, `found no image files (${IMAGE_EXTENSIONS.join(' ')}) for the classes ${empty.join(', ')} ` +
-      '(the labels of the others would shift; remove the folders or pass allowEmptyClasses)');
+    throw new ImageError(
+      'ERR_IMAGE_FOLDER',
+      root,
+      `found no image files (${IMAGE_EXTENSIONS.join(' ')}) for the classes ${empty.join(', ')} ` +
+        '(the labels of the others would shift; remove the folders or pass allowEmptyClasses)',
+    );
   }
   return new ImageFolder(samples, classes, options);
 }
 
 /** An explicit list of { path, label }; `classNames` defaults to "0" ... String(max label). */
 export function imageList(entries: ImageEntry[], options: ImageDatasetOptions & { classNames?: string[] } = {}): ImageFolder {
-  if (!Array.isArray(entries)) throw new TypeError('imageList: argument \'entries\' must be an array of { path, label }');
+  if (!Array.isArray(entries)) throw new TypeError("imageList: argument 'entries' must be an array of { path, label }");
   const max = entries.reduce((m, e) => Math.max(m, Number.isInteger(e?.label) ? e.label : -1), -1);
   const names = options.classNames ?? Array.from({ length: max + 1 }, (_, i) => String(i));
-  return new ImageFolder(entries.map((e) => ({ path: e?.path, label: e?.label })), names, options);
+  return new ImageFolder(
+    entries.map((e) => ({ path: e?.path, label: e?.label })),
+    names,
+    options,
+  );
 }
 
 /**
@@ -225,9 +246,16 @@ function parseCsv(text: string, file: string): { line: number; fields: string[] 
     for (let k = 0; k < raw.length; k++) {
       const ch = raw[k];
       if (quoted) {
-        if (ch === '"' && raw[k + 1] === '"') { cur += '"'; k++; } else if (ch === '"') quoted = false; else cur += ch;
+        if (ch === '"' && raw[k + 1] === '"') {
+          cur += '"';
+          k++;
+        } else if (ch === '"') quoted = false;
+        else cur += ch;
       } else if (ch === '"' && cur === '') quoted = true;
-      else if (ch === ',') { fields.push(cur); cur = ''; } else cur += ch;
+      else if (ch === ',') {
+        fields.push(cur);
+        cur = '';
+      } else cur += ch;
     }
     if (quoted) throw new ImageError('ERR_IMAGE_LIST', file, `line ${i + 1}: unterminated quote`);
     fields.push(cur);

@@ -27,6 +27,7 @@ export type { DataLoaderOptions } from './data-loader';
 export { decodeImage, DEFAULT_MAX_PIXELS, ImageError } from './image-decode';
 export type { DecodedImage, ImageErrorCode } from './image-decode';
 export { IMAGE_EXTENSIONS, ImageFolder, imageCsv, imageFolder, imageList } from './image-folder';
+export { writeImageFolder } from './image-export';
 export type { ImageDatasetOptions, ImageEntry } from './image-folder';
 export {
   CenterCrop, Compose, evalTransform, IMAGENET_NORMALIZATION, Normalize, RandomCrop, RandomHorizontalFlip, RandomResizedCrop,

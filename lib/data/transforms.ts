@@ -152,7 +152,13 @@ export class RandomHorizontalFlip implements Transform {
 }
 
 /** The crop box (left, top, width, height) torchvision's RandomResizedCrop.get_params picks. */
-export function randomResizedCropBox(width: number, height: number, scale: [number, number], ratio: [number, number], rng: Rng): [number, number, number, number] {
+export function randomResizedCropBox(
+  width: number,
+  height: number,
+  scale: [number, number],
+  ratio: [number, number],
+  rng: Rng,
+): [number, number, number, number] {
   const area = width * height;
   const logLo = Math.log(ratio[0]);
   const logHi = Math.log(ratio[1]);
@@ -200,7 +206,10 @@ export class RandomResizedCrop implements Transform {
  */
 export class RandomShorterSide implements Transform {
   readonly name: string;
-  constructor(readonly min: number, readonly max: number) {
+  constructor(
+    readonly min: number,
+    readonly max: number,
+  ) {
     checkSize(min, 'RandomShorterSide', 'min');
     checkSize(max, 'RandomShorterSide', 'max');
     if (min > max) throw new RangeError(`RandomShorterSide: 'min' (${min}) must not exceed 'max' (${max})`);
@@ -215,9 +224,18 @@ export class RandomShorterSide implements Transform {
 /** Per-channel mean and std of pixel values in [0, 1]: applied on the device after upload (see DataLoader). */
 export class Normalize {
   readonly name: string;
-  constructor(readonly mean: number[], readonly std: number[]) {
-    if (!Array.isArray(mean) || !Array.isArray(std) || mean.length !== std.length || mean.length === 0 ||
-      !mean.every(Number.isFinite) || !std.every((s) => Number.isFinite(s) && s > 0)) {
+  constructor(
+    readonly mean: number[],
+    readonly std: number[],
+  ) {
+    if (
+      !Array.isArray(mean) ||
+      !Array.isArray(std) ||
+      mean.length !== std.length ||
+      mean.length === 0 ||
+      !mean.every(Number.isFinite) ||
+      !std.every((s) => Number.isFinite(s) && s > 0)
+    ) {
       throw new RangeError(`Normalize: 'mean' and 'std' must be equally long lists of finite numbers, std > 0; got ${JSON.stringify({ mean, std })}`);
     }
     this.name = `Normalize(mean=${JSON.stringify(mean)}, std=${JSON.stringify(std)})`;

@@ -65,7 +65,13 @@ export function defaultImageSize(model: string | { config?: { stem?: string } })
 }
 
 /** The image part of a run's spec, or undefined when `data` is not an image folder. */
-export function imageSpec(o: { data?: unknown; valData?: string; imageSize?: number; augment?: boolean | AugmentPreset; model?: unknown }): ImageRunSpec | undefined {
+export function imageSpec(o: {
+  data?: unknown;
+  valData?: string;
+  imageSize?: number;
+  augment?: boolean | AugmentPreset;
+  model?: unknown;
+}): ImageRunSpec | undefined {
   const objects = typeof o.data === 'object' && o.data !== null && !isCifarSplit((o.data as { train?: unknown }).train);
   if (!objects && (typeof o.data !== 'string' || !imageRoots(o.data, o.valData))) {
     if (o.imageSize !== undefined) throw new RangeError(`imageSize applies to image folders; data ${describe(o.data)} is CIFAR`);
@@ -75,7 +81,8 @@ export function imageSpec(o: { data?: unknown; valData?: string; imageSize?: num
   const size = o.imageSize ?? defaultImageSize((o.model ?? 'resnet20') as string | { config?: { stem?: string } });
   if (!Number.isInteger(size) || size < 1 || size > 4096) throw new RangeError(`imageSize must be an integer in [1, 4096], got ${describe(size)}`);
   const augment: AugmentPreset = o.augment === false ? 'none' : o.augment === true || o.augment === undefined ? 'torchvision' : o.augment;
-  if (!['torchvision', 'paper', 'none'].includes(augment)) throw new RangeError(`augment must be a boolean or 'torchvision', 'paper' or 'none', got ${describe(o.augment)}`);
+  if (!['torchvision', 'paper', 'none'].includes(augment))
+    throw new RangeError(`augment must be a boolean or 'torchvision', 'paper' or 'none', got ${describe(o.augment)}`);
   return { imageSize: size, augment, valData: o.valData ?? null };
 }
 
@@ -88,7 +95,10 @@ export function limitSamples(ds: SampleDataset, limit: number | null | undefined
   if (limit === null || limit === undefined || limit >= ds.length) return ds;
   const pick = (k: number): number => Math.floor((k * ds.length) / limit);
   return {
-    length: limit, classes: ds.classes, classNames: ds.classNames, normalization: ds.normalization,
+    length: limit,
+    classes: ds.classes,
+    classNames: ds.classNames,
+    normalization: ds.normalization,
     get: (i: number, c: SampleContext): Sample | Promise<Sample> => ds.get(pick(i), { ...c, index: pick(i) }),
   };
 }
@@ -115,8 +125,11 @@ export interface LoaderSettings {
 }
 
 /** Builds the run's two loaders (see the file comment). */
-export async function runLoaders(data: string | { train: Dataset | SampleDataset; test: Dataset | SampleDataset } | undefined,
-  s: RunSpec & { images?: ImageRunSpec }, o: LoaderSettings): Promise<RunLoaders> {
+export async function runLoaders(
+  data: string | { train: Dataset | SampleDataset; test: Dataset | SampleDataset } | undefined,
+  s: RunSpec & { images?: ImageRunSpec },
+  o: LoaderSettings,
+): Promise<RunLoaders> {
   const bs = s.batchSize;
   const testBatch = Math.min(Math.max(bs, 100), 500);
   if (s.images || (typeof data === 'object' && !isCifarSplit(data.train))) {
@@ -133,15 +146,19 @@ export async function runLoaders(data: string | { train: Dataset | SampleDataset
       const roots = imageRoots(data as string, s.images?.valData);
       if (!roots) throw new RangeError(`data: ${data} is not an image folder`);
       if (!roots.val) {
-        throw new RangeError(`data: ${data} has no validation images: add ${VAL_NAMES.map((n) => path.join(data as string, n)).join(' or ')} ` +
-          '(class folders like train/), or name one with valData (--val-data)');
+        throw new RangeError(
+          `data: ${data} has no validation images: add ${VAL_NAMES.map((n) => path.join(data as string, n)).join(' or ')} ` +
+            '(class folders like train/), or name one with valData (--val-data)',
+        );
       }
       const common = { onError: o.onError, onSkip: o.onSkip };
       const base = imageFolder(roots.train, { ...common, transform: trainTransform(s.images?.augment ?? 'torchvision', size) });
       const val = imageFolder(roots.val, { ...common, transform: evalTransform(size) });
       if (val.classNames.join('\n') !== base.classNames.join('\n')) {
-        throw new RangeError(`data: the validation classes (${val.classes}: ${val.classNames.slice(0, 5).join(', ')}...) differ from the training classes ` +
-          `(${base.classes}: ${base.classNames.slice(0, 5).join(', ')}...) in ${roots.val}; labels would not match`);
+        throw new RangeError(
+          `data: the validation classes (${val.classes}: ${val.classNames.slice(0, 5).join(', ')}...) differ from the training classes ` +
+            `(${base.classes}: ${base.classNames.slice(0, 5).join(', ')}...) in ${roots.val}; labels would not match`,
+        );
       }
       train = base;
       test = val;
@@ -167,10 +184,27 @@ export async function runLoaders(data: string | { train: Dataset | SampleDataset
     if (data === undefined) source = `synthetic ${s.dataset} (${source})`;
   }
   const augment = s.augment;
-  const train = new CifarDataLoader(splits.train, { batchSize: bs, device: o.device, seed: s.seed, augment, dropLast: splits.train.count >= bs, dtype: o.dtype, layout: o.layout, normalization: o.normalization });
+  const train = new CifarDataLoader(splits.train, {
+    batchSize: bs,
+    device: o.device,
+    seed: s.seed,
+    augment,
+    dropLast: splits.train.count >= bs,
+    dtype: o.dtype,
+    layout: o.layout,
+    normalization: o.normalization,
+  });
   let test: CifarDataLoader;
   try {
-    test = new CifarDataLoader(splits.test, { batchSize: testBatch, device: o.device, shuffle: false, augment: false, normalization: train.normalization, dtype: o.dtype, layout: o.layout });
+    test = new CifarDataLoader(splits.test, {
+      batchSize: testBatch,
+      device: o.device,
+      shuffle: false,
+      augment: false,
+      normalization: train.normalization,
+      dtype: o.dtype,
+      layout: o.layout,
+    });
   } catch (e) {
     train.dispose();
     throw e;

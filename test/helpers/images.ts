@@ -11,7 +11,14 @@ export const sharp = require('sharp') as SharpFactory;
 export type Format = 'png' | 'jpeg' | 'webp';
 
 /** Encodes interleaved pixels (channels 1..4) as a file. */
-export async function writeImage(file: string, pixels: Uint8Array, width: number, height: number, channels: 1 | 2 | 3 | 4, format: Format = 'png'): Promise<void> {
+export async function writeImage(
+  file: string,
+  pixels: Uint8Array,
+  width: number,
+  height: number,
+  channels: 1 | 2 | 3 | 4,
+  format: Format = 'png',
+): Promise<void> {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   let img = sharp(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.length), { raw: { width, height, channels } });
   img = format === 'png' ? img.png() : format === 'jpeg' ? img.jpeg({ quality: 95 }) : img.webp({ lossless: true });
@@ -48,7 +55,14 @@ export function tempDir(prefix: string): string {
  * makes the class easy to learn (a bright channel per class) plus a small per-image offset.
  */
 export async function writeClassFolder(root: string, classes: string[], perClass: number, size: [number, number], format: Format = 'png'): Promise<void> {
-  const palette: [number, number, number][] = [[220, 40, 40], [40, 200, 60], [50, 60, 230], [230, 220, 50], [200, 50, 210], [40, 210, 220]];
+  const palette: [number, number, number][] = [
+    [220, 40, 40],
+    [40, 200, 60],
+    [50, 60, 230],
+    [230, 220, 50],
+    [200, 50, 210],
+    [40, 210, 220],
+  ];
   for (let c = 0; c < classes.length; c++) {
     for (let k = 0; k < perClass; k++) {
       const base = palette[c % palette.length];

@@ -5,7 +5,17 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 
 import {
-  CifarDataLoader, CifarLoader, cifarSamples, DataLoader, imageFolder, Sample, SampleDataset, shardOrder, syntheticDataset, TensorBatch, trainTransform,
+  CifarDataLoader,
+  CifarLoader,
+  cifarSamples,
+  DataLoader,
+  imageFolder,
+  Sample,
+  SampleDataset,
+  shardOrder,
+  syntheticDataset,
+  TensorBatch,
+  trainTransform,
 } from '../../../lib/data';
 import { native, NativeTensor } from '../../../lib/native';
 import { Tensor } from '../../../lib/tensor';
@@ -21,7 +31,9 @@ function readAny(t: NativeTensor | Tensor): Float32Array {
 /** n tiny images whose pixels encode (index, channel, position); label = index % classes. */
 function toyDataset(n: number, classes = 3, hw = 4): SampleDataset & { calls: number; get(i: number): Sample } {
   const ds = {
-    length: n, classes, calls: 0,
+    length: n,
+    classes,
+    calls: 0,
     get(i: number): Sample {
       ds.calls++;
       const img = new Uint8Array(3 * hw * hw);
@@ -64,7 +76,8 @@ describe('data: DataLoader', function () {
     }
     // The same pixels interleaved (as decoders write them) give the same batch.
     const hwc: SampleDataset = {
-      length: 10, classes: 3,
+      length: 10,
+      classes: 3,
       get(i) {
         const chw = ds.get(i).image;
         const img = new Uint8Array(48);
@@ -88,11 +101,20 @@ describe('data: DataLoader', function () {
     const a = await all(new DataLoader(ds, { batchSize: 5, seed: 3 }).epoch(2));
     const b = await all(new DataLoader(ds, { batchSize: 5, seed: 3, workers: 1, prefetch: 0 }).epoch(2));
     assert.deepEqual(a, b);
-    assert.deepEqual(a.flatMap((x) => x.indices).sort((p, q) => p - q), Array.from({ length: 23 }, (_, i) => i));
+    assert.deepEqual(
+      a.flatMap((x) => x.indices).sort((p, q) => p - q),
+      Array.from({ length: 23 }, (_, i) => i),
+    );
     const c = await all(new DataLoader(ds, { batchSize: 5, seed: 4 }).epoch(2));
-    assert.notDeepEqual(a.map((x) => x.indices), c.map((x) => x.indices));
+    assert.notDeepEqual(
+      a.map((x) => x.indices),
+      c.map((x) => x.indices),
+    );
     const nextEpoch = await all(new DataLoader(ds, { batchSize: 5, seed: 3 }).epoch(3));
-    assert.notDeepEqual(a.map((x) => x.indices), nextEpoch.map((x) => x.indices));
+    assert.notDeepEqual(
+      a.map((x) => x.indices),
+      nextEpoch.map((x) => x.indices),
+    );
     const fresh = new DataLoader(ds, { batchSize: 5, seed: 3 });
     const third = await fresh.batch(2, 3);
     assert.deepEqual(Array.from(third.indices), a[3].indices);
@@ -111,7 +133,10 @@ describe('data: DataLoader', function () {
       assert.equal(first.length, 4);
       assert.deepEqual(await run(2), first.slice(2));
       const other = await all(new DataLoader(ds, { batchSize: 4, seed: 10 }).epoch(1));
-      assert.notDeepEqual(first.map((b) => b.x), other.map((b) => b.x));
+      assert.notDeepEqual(
+        first.map((b) => b.x),
+        other.map((b) => b.x),
+      );
       for (const b of first) b.indices.forEach((i, k) => assert.equal(b.y[k], ds.samples[i].label));
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
@@ -121,7 +146,7 @@ describe('data: DataLoader', function () {
   it('shards by rank like DistributedSampler, with drop-last and wrap-around', async () => {
     const order = Int32Array.from([9, 8, 7, 6, 5, 4, 3]);
     assert.deepEqual(Array.from(shardOrder(order, 0, 3, false)), [9, 6, 3]);
-    assert.deepEqual(Array.from(shardOrder(order, 2, 3, false)), [7, 4, 8]);  // padded with the order's start, as torch does
+    assert.deepEqual(Array.from(shardOrder(order, 2, 3, false)), [7, 4, 8]); // padded with the order's start, as torch does
     assert.deepEqual(Array.from(shardOrder(order, 1, 3, true)), [8, 5]);
     const ds = toyDataset(24);
     const seen: number[] = [];
@@ -130,14 +155,20 @@ describe('data: DataLoader', function () {
       assert.equal(l.batchesPerEpoch, 2);
       for (const b of await all(l.epoch(0))) seen.push(...b.indices);
     }
-    assert.deepEqual(seen.sort((a, b) => a - b), Array.from({ length: 24 }, (_, i) => i));
+    assert.deepEqual(
+      seen.sort((a, b) => a - b),
+      Array.from({ length: 24 }, (_, i) => i),
+    );
     assert.throws(() => new DataLoader(ds, { batchSize: 3, rank: 4, worldSize: 4 }), /'rank' must be an integer in \[0, 4\)/);
   });
 
   it('drop-last, no shuffle, and a batch larger than the data', async () => {
     const ds = toyDataset(10);
     const kept = await all(new DataLoader(ds, { batchSize: 4, shuffle: false }).epoch(0));
-    assert.deepEqual(kept.map((b) => b.indices.length), [4, 4, 2]);
+    assert.deepEqual(
+      kept.map((b) => b.indices.length),
+      [4, 4, 2],
+    );
     assert.deepEqual(kept[2].indices, [8, 9]);
     const dropped = new DataLoader(ds, { batchSize: 4, dropLast: true });
     assert.equal(dropped.batchesPerEpoch, 2);
@@ -158,7 +189,10 @@ describe('data: DataLoader', function () {
     await assert.rejects(new DataLoader(mixed, { batchSize: 4, shuffle: false }).batch(0, 0), /sample 2 is uint8 CHW \[3, 2, 2\] but sample 0 .* \[3, 3, 3\]/);
     const badLabel: SampleDataset = { length: 2, classes: 2, get: () => ({ image: new Uint8Array(3), shape: [3, 1, 1], label: 2 }) };
     await assert.rejects(new DataLoader(badLabel, { batchSize: 2 }).batch(0, 0), /'label' must be an integer in \[0, 2\), got 2/);
-    const failing: SampleDataset = { length: 3, get: (i) => (i === 1 ? Promise.reject(new Error('boom at 1')) : { image: new Uint8Array(3), shape: [3, 1, 1], label: 0 }) };
+    const failing: SampleDataset = {
+      length: 3,
+      get: (i) => (i === 1 ? Promise.reject(new Error('boom at 1')) : { image: new Uint8Array(3), shape: [3, 1, 1], label: 0 }),
+    };
     await assert.rejects(all(new DataLoader(failing, { batchSize: 1, shuffle: false }).epoch(0)), /boom at 1/);
     assert.throws(() => new DataLoader({ length: 3 } as never, { batchSize: 1 }), TypeError);
     await assert.rejects(l.batch(0, 10), /'index' must be an integer in \[0, 10\)/);
@@ -169,7 +203,7 @@ describe('data: CifarDataLoader', function () {
   this.timeout(120000);
   const ds = syntheticDataset({ count: 100, seed: 2 });
 
-  it('gives exactly CifarLoader\'s batches, as Tensors', async () => {
+  it("gives exactly CifarLoader's batches, as Tensors", async () => {
     const ref = new CifarLoader(ds, { batchSize: 32, seed: 5 });
     const l = new CifarDataLoader(ds, { batchSize: 32, seed: 5 });
     try {
@@ -189,7 +223,7 @@ describe('data: CifarDataLoader', function () {
     }
   });
 
-  it('shards keep each image\'s crop and split the epoch between ranks', async () => {
+  it("shards keep each image's crop and split the epoch between ranks", async () => {
     const whole = new CifarDataLoader(ds, { batchSize: 100, seed: 1, shuffle: true });
     const full = (await all(whole.epoch(0)))[0];
     whole.dispose();
@@ -218,4 +252,3 @@ describe('data: CifarDataLoader', function () {
     b.dispose();
   });
 });
-

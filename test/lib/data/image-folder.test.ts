@@ -9,7 +9,19 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 
 import {
-  CenterCrop, Compose, ImageError, imageCsv, imageFolder, imageList, RandomCrop, RandomHorizontalFlip, RandomResizedCrop, Resize, Rng,
+  CenterCrop,
+  Compose,
+  ImageError,
+  imageCsv,
+  imageFolder,
+  imageList,
+  RandomCrop,
+  RandomHorizontalFlip,
+  RandomResizedCrop,
+  Resize,
+  Rng,
+  syntheticDataset,
+  writeImageFolder,
 } from '../../../lib/data';
 import { headerInfo } from '../../../lib/data/image-decode';
 import { randomResizedCropBox } from '../../../lib/data/transforms';
@@ -28,8 +40,13 @@ function pngHeaderOnly(width: number, height: number): Buffer {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8);  // 8-bit RGB
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(Buffer.alloc(4))), chunk('IEND', Buffer.alloc(0))]);
+  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
+  return Buffer.concat([
+    Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', zlib.deflateSync(Buffer.alloc(4))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 function pixel(img: Uint8Array, width: number, x: number, y: number): number[] {
@@ -73,13 +90,20 @@ describe('data: image folders', function () {
     assert.equal(ds.length, 18);
     const rel = ds.samples.map((s) => `${path.relative(dir, s.path)}:${s.label}`);
     assert.deepEqual(rel.slice(0, 3), ['C/B.PNG:0', 'C/z.png:0', 'C/sub/a.png:0']);
-    assert.deepEqual(ds.targets, classes.flatMap((_, i) => [i, i, i]));
+    assert.deepEqual(
+      ds.targets,
+      classes.flatMap((_, i) => [i, i, i]),
+    );
     const python = torchvisionPython();
     if (python) {
-      const py = 'import sys, json, torchvision; d = torchvision.datasets.ImageFolder(sys.argv[1]); print(json.dumps([d.classes, [[p, t] for p, t in d.samples]]))';
+      const py =
+        'import sys, json, torchvision; d = torchvision.datasets.ImageFolder(sys.argv[1]); print(json.dumps([d.classes, [[p, t] for p, t in d.samples]]))';
       const [tvClasses, tvSamples] = JSON.parse(execFileSync(python, ['-c', py, dir], { encoding: 'utf8', timeout: 120000 }));
       assert.deepEqual(ds.classNames, tvClasses);
-      assert.deepEqual(ds.samples.map((s) => [s.path, s.label]), tvSamples);
+      assert.deepEqual(
+        ds.samples.map((s) => [s.path, s.label]),
+        tvSamples,
+      );
     }
   });
 
@@ -88,10 +112,19 @@ describe('data: image folders', function () {
     await writeImage(path.join(dir, 'a', 'x.png'), solidImage(1, 1, [0, 0, 0]), 1, 1, 3);
     fs.mkdirSync(path.join(dir, 'b'));
     fs.writeFileSync(path.join(dir, 'b', 'x.txt'), '');
-    assert.throws(() => imageFolder(dir), (e: ImageError) => e.code === 'ERR_IMAGE_FOLDER' && /classes b\b/.test(e.message));
+    assert.throws(
+      () => imageFolder(dir),
+      (e: ImageError) => e.code === 'ERR_IMAGE_FOLDER' && /classes b\b/.test(e.message),
+    );
     assert.equal(imageFolder(dir, { allowEmptyClasses: true }).classes, 2);
-    assert.throws(() => imageFolder(path.join(dir, 'a')), (e: ImageError) => e.code === 'ERR_IMAGE_FOLDER' && /no class folders/.test(e.message));
-    assert.throws(() => imageFolder(path.join(root, 'missing')), (e: ImageError) => e.code === 'ERR_IMAGE_FOLDER');
+    assert.throws(
+      () => imageFolder(path.join(dir, 'a')),
+      (e: ImageError) => e.code === 'ERR_IMAGE_FOLDER' && /no class folders/.test(e.message),
+    );
+    assert.throws(
+      () => imageFolder(path.join(root, 'missing')),
+      (e: ImageError) => e.code === 'ERR_IMAGE_FOLDER',
+    );
   });
 
   it('reads CSV lists (header, quotes, relative paths, class names) and explicit lists', async () => {
@@ -100,7 +133,13 @@ describe('data: image folders', function () {
     await writeImage(path.join(dir, 'img', 'q,r.png'), solidImage(3, 3, [40, 50, 60]), 3, 3, 3);
     fs.writeFileSync(path.join(dir, 'numeric.csv'), 'path,label\nimg/p.png,2\n"img/q,r.png",0\n');
     const a = imageCsv(path.join(dir, 'numeric.csv'));
-    assert.deepEqual(a.samples.map((s) => [path.basename(s.path), s.label]), [['p.png', 2], ['q,r.png', 0]]);
+    assert.deepEqual(
+      a.samples.map((s) => [path.basename(s.path), s.label]),
+      [
+        ['p.png', 2],
+        ['q,r.png', 0],
+      ],
+    );
     assert.equal(a.classes, 3);
     fs.writeFileSync(path.join(dir, 'names.csv'), 'img/p.png,zebra\r\nimg/q,r.png,ant\n'.replace('img/q,r.png', '"img/q,r.png"'));
     const b = imageCsv(path.join(dir, 'names.csv'));
@@ -108,7 +147,10 @@ describe('data: image folders', function () {
     assert.deepEqual(b.targets, [1, 0]);
     assert.equal((await b.get(1)).label, 0);
     fs.writeFileSync(path.join(dir, 'bad.csv'), 'img/p.png,1,extra\n');
-    assert.throws(() => imageCsv(path.join(dir, 'bad.csv')), (e: ImageError) => e.code === 'ERR_IMAGE_LIST' && /line 1/.test(e.message));
+    assert.throws(
+      () => imageCsv(path.join(dir, 'bad.csv')),
+      (e: ImageError) => e.code === 'ERR_IMAGE_LIST' && /line 1/.test(e.message),
+    );
     const c = imageList([{ path: path.join(dir, 'img', 'p.png'), label: 1 }], { classNames: ['x', 'y'] });
     assert.equal((await c.get(0)).label, 1);
     assert.throws(() => imageList([{ path: 'a.png', label: 2 }], { classNames: ['x', 'y'] }), /label 2, outside \[0, 1\]/);
@@ -142,13 +184,14 @@ describe('data: image folders', function () {
     assert.deepEqual(pixel(centre.image as Uint8Array, 34, 33, 26), [48, 36, 7]);
     const padded = await imageList([{ path: file, label: 0 }], { transform: new CenterCrop([50, 67]) }).get(0);
     assert.deepEqual(pixel(padded.image as Uint8Array, 67, 0, 0), [0, 0, 0]);
-    assert.deepEqual(pixel(padded.image as Uint8Array, 67, 1, 1), [0, 0, 7]);  // (-1, -1) pads, (1, 1) is source (0, 0)
+    assert.deepEqual(pixel(padded.image as Uint8Array, 67, 1, 1), [0, 0, 7]); // (-1, -1) pads, (1, 1) is source (0, 0)
     assert.deepEqual(pixel(padded.image as Uint8Array, 67, 66, 49), [0, 0, 0]);
   });
 
   for (const format of ['png', 'jpeg', 'webp'] as const) {
     it(`resizes like a linear interpolation of a ramp (${format}, RandomResizedCrop and Resize + CenterCrop)`, async () => {
-      const w = 240, h = 180;
+      const w = 240,
+        h = 180;
       const px = new Uint8Array(w * h * 3);
       for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) px.set([x, Math.round(y * 1.4), 128], (y * w + x) * 3);
       const file = path.join(root, 'ramp', `r.${format === 'jpeg' ? 'jpg' : format}`);
@@ -163,14 +206,20 @@ describe('data: image folders', function () {
             const sx = left + ((u + 0.5) * cw) / 24 - 0.5;
             const sy = top + ((v + 0.5) * ch) / 24 - 0.5;
             const [r, g] = pixel(out, 24, u, v);
-            assert.ok(Math.abs(r - sx) <= tol + cw / 24 / 2 && Math.abs(g - 1.4 * sy) <= 1.4 * (tol + ch / 24 / 2),
-              `seed ${s} box ${[left, top, cw, ch]} (${u}, ${v}): got (${r}, ${g}), expected (${sx.toFixed(1)}, ${(1.4 * sy).toFixed(1)})`);
+            assert.ok(
+              Math.abs(r - sx) <= tol + cw / 24 / 2 && Math.abs(g - 1.4 * sy) <= 1.4 * (tol + ch / 24 / 2),
+              `seed ${s} box ${[left, top, cw, ch]} (${u}, ${v}): got (${r}, ${g}), expected (${sx.toFixed(1)}, ${(1.4 * sy).toFixed(1)})`,
+            );
           }
         }
       }
       // Resize(40) makes 53 x 40 (the longer side truncated), CenterCrop(32) starts at (10, 4).
       const ev = (await imageList([{ path: file, label: 0 }], { transform: new Compose([new Resize(40), new CenterCrop(32)]) }).get(0)).image as Uint8Array;
-      for (const [u, v] of [[3, 3], [16, 16], [28, 28]]) {
+      for (const [u, v] of [
+        [3, 3],
+        [16, 16],
+        [28, 28],
+      ]) {
         const sx = ((u + 10 + 0.5) * w) / 53 - 0.5;
         const [r] = pixel(ev, 32, u, v);
         assert.ok(Math.abs(r - sx) <= tol + 2.5, `eval (${u}, ${v}): ${r} vs ${sx.toFixed(1)}`);
@@ -182,7 +231,13 @@ describe('data: image folders', function () {
     const dir = path.join(root, 'colours');
     const grey = new Uint8Array(16).map((_, i) => i * 10);
     await writeImage(path.join(dir, 'grey.png'), grey, 4, 4, 1);
-    await writeImage(path.join(dir, 'grey-alpha.png'), new Uint8Array(32).map((_, i) => (i % 2 ? 0 : 90)), 4, 4, 2);
+    await writeImage(
+      path.join(dir, 'grey-alpha.png'),
+      new Uint8Array(32).map((_, i) => (i % 2 ? 0 : 90)),
+      4,
+      4,
+      2,
+    );
     const rgba = new Uint8Array(64);
     for (let i = 0; i < 16; i++) rgba.set([200, 100, 50, i % 2 ? 0 : 255], i * 4);
     await writeImage(path.join(dir, 'rgba.png'), rgba, 4, 4, 4);
@@ -216,17 +271,28 @@ describe('data: image folders', function () {
       'huge.png': pngHeaderOnly(100000, 100000),
     };
     const codes: Record<string, string> = {
-      'truncated.jpg': 'ERR_IMAGE_DECODE', 'corrupt.png': 'ERR_IMAGE_DECODE', 'empty.png': 'ERR_IMAGE_EMPTY', 'text.jpg': 'ERR_IMAGE_DECODE', 'huge.png': 'ERR_IMAGE_TOO_LARGE',
+      'truncated.jpg': 'ERR_IMAGE_DECODE',
+      'corrupt.png': 'ERR_IMAGE_DECODE',
+      'empty.png': 'ERR_IMAGE_EMPTY',
+      'text.jpg': 'ERR_IMAGE_DECODE',
+      'huge.png': 'ERR_IMAGE_TOO_LARGE',
     };
     for (const [name, data] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), data);
     for (const name of Object.keys(files)) {
       const ds = imageList([{ path: path.join(dir, name), label: 0 }], { transform: new Resize([8, 8]) });
       const t0 = Date.now();
-      await assert.rejects(ds.get(0), (e: ImageError) => e instanceof ImageError && e.code === codes[name] && e.file === path.join(dir, name) && e.message.startsWith(path.join(dir, name)), name);
+      await assert.rejects(
+        ds.get(0),
+        (e: ImageError) => e instanceof ImageError && e.code === codes[name] && e.file === path.join(dir, name) && e.message.startsWith(path.join(dir, name)),
+        name,
+      );
       if (name === 'huge.png') assert.ok(Date.now() - t0 < 2000, 'refused from the header, not after decoding');
     }
     await assert.rejects(imageList([{ path: path.join(dir, 'missing.png'), label: 0 }]).get(0), (e: ImageError) => e.code === 'ERR_IMAGE_READ');
-    await assert.rejects(imageList([{ path: good, label: 0 }], { maxPixels: 4095 }).get(0), (e: ImageError) => e.code === 'ERR_IMAGE_TOO_LARGE' && /64 x 64 = 4096 pixels/.test(e.message));
+    await assert.rejects(
+      imageList([{ path: good, label: 0 }], { maxPixels: 4095 }).get(0),
+      (e: ImageError) => e.code === 'ERR_IMAGE_TOO_LARGE' && /64 x 64 = 4096 pixels/.test(e.message),
+    );
     assert.throws(() => imageList([{ path: good, label: 0 }], { maxPixels: 0 }), /'maxPixels'/);
 
     // skip: each bad file is recorded once and replaced by the next readable image, with that image's label.
@@ -250,10 +316,18 @@ describe('data: image folders', function () {
   it('reads size and alpha from JPEG, PNG and WebP headers as libvips does', async () => {
     const dir = path.join(root, 'headers');
     const cases: [string, number, number, 1 | 2 | 3 | 4, 'png' | 'jpeg' | 'webp', object?][] = [
-      ['a.png', 37, 5, 3, 'png'], ['b.png', 3, 300, 4, 'png'], ['c.png', 9, 9, 1, 'png'], ['d.png', 17, 2, 2, 'png'],
-      ['e.jpg', 333, 101, 3, 'jpeg'], ['f.jpg', 8, 1999, 1, 'jpeg'], ['g.webp', 45, 77, 3, 'webp'], ['h.webp', 64, 3, 4, 'webp'],
-      ['i.webp', 21, 13, 3, 'webp', { lossless: false }], ['j.webp', 21, 13, 4, 'webp', { lossless: false }],
-      ['k.jpg', 70, 50, 3, 'jpeg', { progressive: true }], ['l.png', 12, 12, 4, 'png', { palette: true }],
+      ['a.png', 37, 5, 3, 'png'],
+      ['b.png', 3, 300, 4, 'png'],
+      ['c.png', 9, 9, 1, 'png'],
+      ['d.png', 17, 2, 2, 'png'],
+      ['e.jpg', 333, 101, 3, 'jpeg'],
+      ['f.jpg', 8, 1999, 1, 'jpeg'],
+      ['g.webp', 45, 77, 3, 'webp'],
+      ['h.webp', 64, 3, 4, 'webp'],
+      ['i.webp', 21, 13, 3, 'webp', { lossless: false }],
+      ['j.webp', 21, 13, 4, 'webp', { lossless: false }],
+      ['k.jpg', 70, 50, 3, 'jpeg', { progressive: true }],
+      ['l.png', 12, 12, 4, 'png', { palette: true }],
     ];
     for (const [name, w, h, ch, format, opts] of cases) {
       const file = path.join(dir, name);
@@ -268,6 +342,23 @@ describe('data: image folders', function () {
     }
     assert.equal(headerInfo(Buffer.from('GIF89a......')), null);
     assert.equal(headerInfo(Buffer.from([0xff, 0xd8, 0xff])), null);
+  });
+
+  it('writeImageFolder writes a CIFAR split that imageFolder reads back with the same labels and pixels', async () => {
+    const ds = syntheticDataset({ count: 30, seed: 4 });
+    const dir = path.join(root, 'exported');
+    assert.equal(await writeImageFolder(dir, ds), 30);
+    const back = imageFolder(dir, { transform: new Resize([32, 32]) });
+    assert.deepEqual(
+      back.classNames.map((n) => n.replace(/^\d+-/, '')),
+      ds.classNames,
+    ); // unsorted names get their label as prefix
+    for (let k = 0; k < back.length; k++) {
+      const i = Number(path.basename(back.samples[k].path, '.png'));
+      const s = await back.get(k);
+      assert.equal(s.label, ds.labels[i]);
+      for (let p = 0; p < 1024; p += 37) for (let c = 0; c < 3; c++) assert.equal(s.image[p * 3 + c], ds.images[i * 3072 + c * 1024 + p]);
+    }
   });
 
   it('an exact-size Resize gives the pixels with sharp decoding the file directly', async () => {

@@ -3,7 +3,16 @@
 import * as assert from 'node:assert/strict';
 
 import {
-  CenterCrop, Compose, evalTransform, Normalize, RandomCrop, RandomHorizontalFlip, RandomResizedCrop, Resize, Rng, trainTransform,
+  CenterCrop,
+  Compose,
+  evalTransform,
+  Normalize,
+  RandomCrop,
+  RandomHorizontalFlip,
+  RandomResizedCrop,
+  Resize,
+  Rng,
+  trainTransform,
 } from '../../../lib/data';
 import { identityPlan, randomResizedCropBox, RandomShorterSide, roundHalfEven, shorterSideTo } from '../../../lib/data/transforms';
 
@@ -43,7 +52,13 @@ describe('data: transforms', () => {
 
   it('CenterCrop offsets are round((dim - crop) / 2), and a larger crop pads floor((crop - dim) / 2) before', () => {
     for (const [w, h] of sizes) {
-      for (const [ch, cw] of [[1, 1], [13, 8], [224, 224], [h, w], [h + 3, w + 2]]) {
+      for (const [ch, cw] of [
+        [1, 1],
+        [13, 8],
+        [224, 224],
+        [h, w],
+        [h + 3, w + 2],
+      ]) {
         const p = new CenterCrop([ch, cw]).plan(identityPlan(w, h));
         const left = cw > w ? -Math.floor((cw - w) / 2) : pyRound((w - cw) / 2);
         const top = ch > h ? -Math.floor((ch - h) / 2) : pyRound((h - ch) / 2);
@@ -62,7 +77,7 @@ describe('data: transforms', () => {
         const fallback = left === Math.floor((w - cw) / 2) && top === Math.floor((h - ch) / 2) && (cw === w || ch === h);
         if (!fallback && w > 8 && h > 8) {
           // Rounding moves each side by at most 0.5 px.
-          assert.ok(cw * ch <= (w * h + 1) && (cw + 1) * (ch + 1) >= 0.08 * w * h, `${w}x${h}: area ${cw * ch}`);
+          assert.ok(cw * ch <= w * h + 1 && (cw + 1) * (ch + 1) >= 0.08 * w * h, `${w}x${h}: area ${cw * ch}`);
           assert.ok((cw + 0.5) / Math.max(ch - 0.5, 0.5) >= 3 / 4 && (cw - 0.5) / (ch + 0.5) <= 4 / 3, `${w}x${h}: ratio ${cw}/${ch}`);
         }
       }
@@ -107,7 +122,7 @@ describe('data: transforms', () => {
     const flipped = new Compose([new RandomHorizontalFlip(1), new CenterCrop([4, 3])]).plan(identityPlan(10, 4), r);
     assert.deepEqual([flipped.left, flipped.width, flipped.flip], [10 - pyRound(3.5) - 3, 3, true]);
     const crop = new RandomCrop(5).plan(identityPlan(3, 9), new Rng(1));
-    assert.equal(crop.left, -1);  // narrower than the crop: centred with zero padding
+    assert.equal(crop.left, -1); // narrower than the crop: centred with zero padding
   });
 
   it('the same seed gives the same plans; presets and eval sizes', () => {

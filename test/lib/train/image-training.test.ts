@@ -26,7 +26,18 @@ describe('train: image folders', function () {
 
   it('the loss falls on a generated folder (Trainer API)', async () => {
     const losses: number[] = [];
-    const t = new Trainer({ model: 'resnet8', data, imageSize: 16, epochs: 6, batchSize: 8, lr: 0.05, schedule: 'constant', device: 'cpu', seed: 1, onStep: (s) => losses.push(s.loss) });
+    const t = new Trainer({
+      model: 'resnet8',
+      data,
+      imageSize: 16,
+      epochs: 6,
+      batchSize: 8,
+      lr: 0.05,
+      schedule: 'constant',
+      device: 'cpu',
+      seed: 1,
+      onStep: (s) => losses.push(s.loss),
+    });
     try {
       const info = await t.setup();
       assert.equal(info.trainImages, 24);
@@ -47,8 +58,27 @@ describe('train: image folders', function () {
   it('CLI: a run stopped mid-epoch and resumed equals the uninterrupted run', () => {
     const env = { ...process.env, CUDNN_RESNET_CPU_THREADS: '1' };
     const run = (args: string[]) => spawnSync(process.execPath, [cli, 'train', ...args], { encoding: 'utf8', env, timeout: 120000 });
-    const common = ['--data', data, '--model', 'resnet8', '--image-size', '16', '--batch', '8', '--schedule', 'constant', '--lr', '0.05',
-      '--device', 'cpu', '--seed', '3', '--augment', 'paper', '--quiet'];
+    const common = [
+      '--data',
+      data,
+      '--model',
+      'resnet8',
+      '--image-size',
+      '16',
+      '--batch',
+      '8',
+      '--schedule',
+      'constant',
+      '--lr',
+      '0.05',
+      '--device',
+      'cpu',
+      '--seed',
+      '3',
+      '--augment',
+      'paper',
+      '--quiet',
+    ];
     const full = path.join(tmp, 'full');
     const cut = path.join(tmp, 'cut');
     const a = run([...common, '--iterations', '6', '--out', full]);
@@ -57,11 +87,20 @@ describe('train: image folders', function () {
     assert.equal(b.status, 0, b.stderr);
     const c = run(['--resume', cut, '--iterations', '6']);
     assert.equal(c.status, 0, c.stderr);
-    const steps = (dir: string) => fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
-      .filter((r) => r.type === 'step').map((r) => [r.iteration, r.loss, r.error]);
+    const steps = (dir: string) =>
+      fs
+        .readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+        .filter((r) => r.type === 'step')
+        .map((r) => [r.iteration, r.loss, r.error]);
     assert.equal(steps(full).length, 6);
     assert.deepEqual(steps(cut), steps(full));
-    assert.ok(fs.readFileSync(path.join(cut, 'checkpoint.safetensors')).equals(fs.readFileSync(path.join(full, 'checkpoint.safetensors'))), 'identical weights');
+    assert.ok(
+      fs.readFileSync(path.join(cut, 'checkpoint.safetensors')).equals(fs.readFileSync(path.join(full, 'checkpoint.safetensors'))),
+      'identical weights',
+    );
     const side = JSON.parse(fs.readFileSync(path.join(cut, 'checkpoint.json'), 'utf8'));
     assert.deepEqual(side.spec.images, { imageSize: 16, augment: 'paper', valData: null });
   });
@@ -87,8 +126,24 @@ describe('train: image folders', function () {
     // With --val-data and an unreadable training image skipped.
     await writeImage(path.join(flat, 'a', 'zz.png'), new Uint8Array(3), 1, 1, 3);
     fs.writeFileSync(path.join(flat, 'b', 'broken.jpg'), 'not a jpeg');
-    const ok = run(['--data', flat, '--val-data', flat, '--model', 'resnet8', '--image-size', '8', '--batch', '5', '--device', 'cpu', '--skip-bad-images',
-      '--quiet', '--out', path.join(tmp, 'flat-run')]);
+    const ok = run([
+      '--data',
+      flat,
+      '--val-data',
+      flat,
+      '--model',
+      'resnet8',
+      '--image-size',
+      '8',
+      '--batch',
+      '5',
+      '--device',
+      'cpu',
+      '--skip-bad-images',
+      '--quiet',
+      '--out',
+      path.join(tmp, 'flat-run'),
+    ]);
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(ok.stderr, /skipped an unreadable image \(1 so far\): .*broken\.jpg/);
     assert.match(ok.stdout, /1 unreadable images skipped/);
