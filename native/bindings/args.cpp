@@ -45,9 +45,10 @@ static std::string type_of(const Napi::Value& v) {
 
 static const cr::Tensor& tensor_of(const char* op, const std::string& name, const Napi::Value& v) {
   if (!v.IsObject()) throw_type(op, name, "must be a tensor handle, got " + type_of(v));
-  TensorHandle* h = TensorHandle::Unwrap(v);
+  bool disposed = false;
+  TensorHandle* h = TensorHandle::Unwrap(v, &disposed);
+  if (disposed) throw_type(op, name, "is a disposed tensor");
   if (!h) throw_type(op, name, "must be a tensor handle, got a foreign object");
-  if (h->disposed()) throw_type(op, name, "is a disposed tensor");
   return h->tensor();
 }
 
