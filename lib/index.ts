@@ -1,5 +1,7 @@
 // Package root. Each subsystem re-exports its public names here.
 export { native } from './native';
+export { InputFileError } from './errors';
+export type { ArgumentError, InputFileErrorCode } from './errors';
 export { cuda } from './cuda';
 export type { CudaDevice, CudaMemoryStats, CudaVersions } from './cuda';
 export type { NativeAddon, NativeTensor, DTypeName, LayoutName } from './native';

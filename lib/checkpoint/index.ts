@@ -5,6 +5,7 @@
 // safetensors.torch.load_file + load_state_dict.
 import { Module, StateValue } from '../nn/module';
 import { SGD } from '../optim/sgd';
+import { checkOptions, optionNames } from '../checks';
 import { describe, Tensor } from '../tensor';
 import { rawToTensor, readSafetensors, saveSafetensors } from './safetensors';
 
@@ -22,6 +23,7 @@ export interface SaveCheckpointOptions {
 export function saveCheckpoint(file: string, model: Module, opts: SaveCheckpointOptions = {}): void {
   if (!(model instanceof Module)) throw new TypeError(`saveCheckpoint: model must be a Module, got ${describe(model)}`);
   if (typeof file !== 'string' || file === '') throw new TypeError(`saveCheckpoint: file must be a path, got ${describe(file)}`);
+  checkOptions('saveCheckpoint', opts, optionNames<SaveCheckpointOptions>({ optimizer: true, metadata: true }));
   const entries: [string, Tensor | bigint][] = [...model.stateDict()];
   const metadata: Record<string, string> = { format: 'cudnn-resnet' };
   if (opts.optimizer) {
@@ -46,6 +48,7 @@ export interface LoadCheckpointOptions {
  */
 export function loadCheckpoint(file: string, model: Module, opts: LoadCheckpointOptions = {}): Record<string, string> {
   if (!(model instanceof Module)) throw new TypeError(`loadCheckpoint: model must be a Module, got ${describe(model)}`);
+  checkOptions('loadCheckpoint', opts, optionNames<LoadCheckpointOptions>({ optimizer: true, strict: true }));
   const f = readSafetensors(file);
   const own = model.stateDict();
   const strict = opts.strict ?? true;

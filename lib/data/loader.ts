@@ -11,6 +11,7 @@
 import { DTypeName, LayoutName, native, NativeTensor } from '../native';
 import { AugmentSettings, channelStats, drawAugmentParams, Normalization } from './augment';
 import { Dataset, IMAGE_CHANNELS, IMAGE_SIZE } from './format';
+import { checkOptions, optionNames } from '../checks';
 import { Rng } from './prng';
 
 export interface LoaderOptions {
@@ -30,6 +31,10 @@ export interface LoaderOptions {
   dtype?: Extract<DTypeName, 'float32' | 'float16' | 'bfloat16'>;
   layout?: LayoutName;
 }
+
+const LOADER_OPTIONS = optionNames<LoaderOptions>({
+  batchSize: true, device: true, shuffle: true, augment: true, dropLast: true, seed: true, normalization: true, dtype: true, layout: true,
+});
 
 export interface Batch extends Disposable {
   /** [size, 3, 32, 32] images, normalised, in the loader's dtype and layout. */
@@ -65,6 +70,7 @@ export class CifarLoader implements Disposable {
   private disposed = false;
 
   constructor(dataset: Dataset, options: LoaderOptions) {
+    checkOptions('CifarLoader', options, LOADER_OPTIONS);
     const bs = options.batchSize;
     if (!Number.isInteger(bs) || bs < 1) throw new RangeError(`CifarLoader: option 'batchSize' must be a positive integer, got ${bs}`);
     const seed = options.seed ?? 0;
@@ -202,6 +208,7 @@ export class CifarLoader implements Disposable {
 
 /** A loader for evaluation: fixed order, no augmentation, every image (no drop-last). */
 export function evalLoader(dataset: Dataset, options: Omit<LoaderOptions, 'shuffle' | 'augment' | 'dropLast' | 'seed'>): CifarLoader {
+  checkOptions('evalLoader', options, LOADER_OPTIONS.filter((k) => !['shuffle', 'augment', 'dropLast', 'seed'].includes(k)));
   return new CifarLoader(dataset, { ...options, shuffle: false, augment: false, dropLast: false });
 }
 

@@ -1,6 +1,7 @@
 // batchNorm: spatial batch normalisation with the fused residual add and ReLU; saves what
 // the backward of the kernel that ran needs.
 import { native } from '../native';
+import { badArg, checkOptions, optionNames } from '../checks';
 import { checkNumber, checkTensor, describe, Tensor } from '../tensor';
 import { record } from '../autograd/engine';
 import { wrap, expectRank, expectFloat, sameShape } from './shared';
@@ -32,13 +33,14 @@ export function batchNorm(x: Tensor, weight: Tensor, bias: Tensor, runningMean: 
     if (t.rank !== 1 || t.shape[0] !== C) throw new RangeError(`batchNorm: ${arg} must have shape [${C}] (the channels of x), got [${t.shape.join(', ')}]`);
   }
   if (opts === null || typeof opts !== 'object' || typeof opts.training !== 'boolean')
-    throw new TypeError(`batchNorm: opts.training must be a boolean, got ${describe(opts?.training)}`);
+    throw badArg('type', `batchNorm: opts.training`, `must be a boolean, got ${describe(opts?.training)}`);
+  checkOptions('batchNorm', opts, optionNames<BatchNormOptions>({ training: true, momentum: true, eps: true, residual: true, relu: true }));
   const momentum = checkNumber(opts.momentum ?? 0.1, 'batchNorm: momentum', { min: 0, max: 1 });
   const eps = checkNumber(opts.eps ?? 1e-5, 'batchNorm: eps', { min: 0 });
   const residual = opts.residual ?? null;
   if (residual !== null) {
     checkTensor(residual, 'batchNorm: residual');
-    if (!sameShape(residual, x)) throw new RangeError(`batchNorm: residual must have the shape of x [${x.shape.join(', ')}], got [${residual.shape.join(', ')}]`);
+    if (!sameShape(residual, x)) throw badArg('range', `batchNorm: residual`, `must have the shape of x [${x.shape.join(', ')}], got [${residual.shape.join(', ')}]`);
   }
   const relu = opts.relu ?? false;
   const res = residual ? residual.handle : null;

@@ -1,6 +1,7 @@
 // conv2d: the differentiable convolution (bias optional); backward runs the data, filter and
 // bias gradients only for inputs that require them.
 import { native } from '../native';
+import { checkOptions, optionNames } from '../checks';
 import { checkTensor, Tensor } from '../tensor';
 import { record } from '../autograd/engine';
 import { wrap, pair, expectRank } from './shared';
@@ -13,8 +14,11 @@ export interface Conv2dOptions {
   allowTf32?: boolean;
 }
 
+const CONV2D_OPTIONS = optionNames<Conv2dOptions>({ stride: true, padding: true, dilation: true, allowTf32: true });
+
 /** x [N, C, H, W] * w [O, C, kh, kw] (+ bias [O]) -> [N, O, H', W']. */
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
+  checkOptions('conv2d', opts, CONV2D_OPTIONS);
   checkTensor(x, 'conv2d: x');
   checkTensor(w, 'conv2d: weight');
   expectRank(x, 4, 'conv2d: x');

@@ -1,5 +1,6 @@
 // relu, add, scale: elementwise ops and their gradients.
 import { native } from '../native';
+import { badArg } from '../checks';
 import { checkNumber, checkTensor, Tensor } from '../tensor';
 import { record } from '../autograd/engine';
 import { wrap, expectFloat, sameShape } from './shared';
@@ -16,7 +17,7 @@ export function relu(x: Tensor): Tensor {
 export function add(a: Tensor, b: Tensor): Tensor {
   checkTensor(a, 'add: a');
   checkTensor(b, 'add: b');
-  if (!sameShape(a, b)) throw new RangeError(`add: b has shape [${b.shape.join(', ')}] but a has [${a.shape.join(', ')}]`);
+  if (!sameShape(a, b)) throw badArg('range', `add: b`, `has shape [${b.shape.join(', ')}] but a has [${a.shape.join(', ')}]`);
   const y = wrap(native().add(a.handle, b.handle));
   record('add', y, [a, b], (g) => [g, g]);
   return y;

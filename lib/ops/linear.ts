@@ -1,5 +1,6 @@
 // linear: the fully connected layer, x w^T + b.
 import { native } from '../native';
+import { badArg } from '../checks';
 import { checkTensor, Tensor } from '../tensor';
 import { record } from '../autograd/engine';
 import { wrap, expectRank } from './shared';
@@ -10,10 +11,10 @@ export function linear(x: Tensor, w: Tensor, bias: Tensor | null = null): Tensor
   checkTensor(w, 'linear: weight');
   expectRank(x, 2, 'linear: x');
   expectRank(w, 2, 'linear: weight');
-  if (x.shape[1] !== w.shape[1]) throw new RangeError(`linear: x has ${x.shape[1]} features but weight [${w.shape.join(', ')}] expects ${w.shape[1]}`);
+  if (x.shape[1] !== w.shape[1]) throw badArg('range', `linear: x`, `has ${x.shape[1]} features but weight [${w.shape.join(', ')}] expects ${w.shape[1]}`);
   if (bias !== null) {
     checkTensor(bias, 'linear: bias');
-    if (bias.rank !== 1 || bias.shape[0] !== w.shape[0]) throw new RangeError(`linear: bias must have shape [${w.shape[0]}], got [${bias.shape.join(', ')}]`);
+    if (bias.rank !== 1 || bias.shape[0] !== w.shape[0]) throw badArg('range', `linear: bias`, `must have shape [${w.shape[0]}], got [${bias.shape.join(', ')}]`);
   }
   const y = wrap(native().linearForward(x.handle, w.handle, bias ? bias.handle : null));
   record('linear', y, [x, w, bias], (g) => [

@@ -1,5 +1,6 @@
 // softmaxCrossEntropy: the training loss, with the count of correct predictions.
 import { native } from '../native';
+import { badArg } from '../checks';
 import { checkTensor, Tensor } from '../tensor';
 import { record } from '../autograd/engine';
 import { wrap, expectRank, expectFloat } from './shared';
@@ -17,9 +18,9 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Tensor): CrossEntrop
   checkTensor(labels, 'softmaxCrossEntropy: labels');
   expectRank(logits, 2, 'softmaxCrossEntropy: logits');
   expectFloat(logits, 'softmaxCrossEntropy: logits');
-  if (labels.dtype !== 'int32') throw new TypeError(`softmaxCrossEntropy: labels must be int32, got ${labels.dtype}`);
+  if (labels.dtype !== 'int32') throw badArg('type', `softmaxCrossEntropy: labels`, `must be int32, got ${labels.dtype}`);
   if (labels.rank !== 1 || labels.shape[0] !== logits.shape[0])
-    throw new RangeError(`softmaxCrossEntropy: labels must have shape [${logits.shape[0]}], got [${labels.shape.join(', ')}]`);
+    throw badArg('range', `softmaxCrossEntropy: labels`, `must have shape [${logits.shape[0]}], got [${labels.shape.join(', ')}]`);
   const f = native().softmaxCrossEntropyForward(logits.handle, labels.handle);
   const loss = wrap(f.loss);
   const correct = wrap(f.correct);
