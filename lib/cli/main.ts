@@ -5,6 +5,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
+import { isExpectedError } from '../errors';
+
 /** What a subcommand module exports. */
 export interface CommandModule {
   /** Shown by `cudnn-resnet <name> --help` and after a usage error, below "usage: ". */
@@ -45,13 +47,25 @@ export class UsageError extends Error {
 
 export const EXIT_USAGE = 2;
 
-/** node:util parseArgs (strict) with its errors turned into UsageError, for subcommands. */
+/**
+ * node:util parseArgs (strict) with its errors turned into UsageError, for subcommands. A
+ * negative number after a string option is its value (`--epochs -1`), so the range check
+ * of the option reports it, rather than parseArgs calling it an ambiguous option.
+ */
 export function parseCommandArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
   try {
-    return parseArgs<T>(config);
+    const takesValue = (a: string) => a.startsWith('--') && !a.includes('=') && config.options?.[a.slice(2)]?.type === 'string';
+    const args = config.args?.flatMap((a, i, all) =>
+      (/^-[\d.]/.test(a) && i > 0 && takesValue(all[i - 1]) ? [] : takesValue(a) && /^-[\d.]/.test(all[i + 1] ?? '') ? [`${a}=${all[i + 1]}`] : [a]));
+    return parseArgs<T>(args ? { ...config, args } : config);
   } catch (e) {
     throw new UsageError(e instanceof Error ? e.message : String(e));
   }
+}
+
+// A failed file operation (ENOENT, EACCES, ENOTDIR...): Node's message names the call and path.
+function isFileSystemError(e: unknown): e is Error {
+  return e instanceof Error && typeof (e as NodeJS.ErrnoException).path === 'string' && /^E[A-Z]+$/.test(String((e as NodeJS.ErrnoException).code));
 }
 
 export function packageVersion(): string {
@@ -109,6 +123,12 @@ export async function main(argv: string[], io: CliIO = stdio): Promise<number> {
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(`cudnn-resnet ${entry.name}: ${e.message}\nusage: ${mod.usage}`);
+      return EXIT_USAGE;
+    }
+    // Bad input (a corrupt data file or checkpoint, a path that cannot be used, a bad
+    // value): the message says what and where; a stack would only bury it.
+    if (isExpectedError(e) || isFileSystemError(e)) {
+      io.err(`cudnn-resnet ${entry.name}: ${e.message.split('\n').join('\n  ')}`);
       return EXIT_USAGE;
     }
     throw e;

@@ -67,6 +67,7 @@ const OPTIONS = {
 } as const;
 
 export function intArg(v: string, flag: string, min = 1): number {
+  if (/^\s*-?\d+\s*$/.test(v) && Number(v) < min) throw new UsageError(`--${flag} must be >= ${min}, got ${Number(v)}`);
   if (!/^\d+$/.test(v.trim()) || Number(v) < min || !Number.isSafeInteger(Number(v)))
     throw new UsageError(`--${flag} must be an integer >= ${min}, got '${v}'`);
   return Number(v);
@@ -188,6 +189,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const { sidecarPath } = await import('../checkpoint/run');
   const defaultOut = demo ? path.join(cacheDir(), 'demo-run') : path.join('runs', `${String(opts.model ?? 'resnet20')}-${stamp()}`);
   const out = v.out ?? (v.resume !== undefined ? path.dirname(sidecarPath(v.resume)) : defaultOut);
+  if (fs.existsSync(out) && !fs.statSync(out).isDirectory())
+    throw new UsageError(`--out: ${out} exists and is not a folder; name a folder for the run's checkpoint and metrics`);
   opts.out = out;
 
   const trainer = new Trainer(opts);
