@@ -4,10 +4,12 @@
 import { native, NativeMemoryStats, NativeTensor, NativeTypedArray } from './native';
 
 import {
-  badArg, checkDevice, checkDType, checkLayout, checkNumber, checkOptions, checkSeed, describe, Device, DType, DTYPES, Layout, numel,
-  optionNames,
+  badArg, checkDType, checkNumber, checkOptions, checkSeed, describe, Device, DType, DTYPES, Layout, numel, optionNames,
 } from './checks';
 import { asOp } from './errors';
+import { nextSeed } from './seeds';
+
+export { deriveSeed, manualSeed, nextSeed } from './seeds';
 
 export {
   checkDevice, checkDType, checkLayout, checkNumber, checkSeed, checkShape, describe, DTYPES, LAYOUTS, numel,
@@ -35,7 +37,6 @@ export function checkTensor(t: unknown, arg: string): Tensor {
   if (t.disposed) throw badArg('type', arg, 'has been disposed');
   return t;
 }
-
 
 // ---------------------------------------------------------------- tidy scopes
 
@@ -211,26 +212,22 @@ export class Tensor implements Disposable {
   to(target: Device | DType | Layout | TensorOptions): Tensor {
     const opts: TensorOptions = typeof target === 'string' ? parseTarget(target) : checkOptions('Tensor.to', target, TENSOR_OPTIONS, 'target');
     const temps: NativeTensor[] = [];
-    let done = false;
     try {
-      const out = asOp('Tensor.to', () => {
+      return asOp('Tensor.to', () => {
         let h = this.handle;
         const step = (n: NativeTensor) => {
           temps.push(n);
           h = n;
         };
         if (opts.device !== undefined && opts.device !== h.device) step(native().toDevice(h, opts.device));
-        const dtype = opts.dtype ?? h.dtype;
         // Only 4-D tensors have a layout: asking another rank for NHWC is refused natively.
-        const layout = opts.layout ?? h.layout;
+        const dtype = opts.dtype ?? h.dtype, layout = opts.layout ?? h.layout;
         if (dtype !== h.dtype || layout !== h.layout) step(native().convert(h, dtype, layout));
         if (temps.length === 0) step(native().toDevice(h, h.device));
-        return new Tensor(temps[temps.length - 1]);
+        return new Tensor(temps.pop()!);  // the result leaves `temps`; the rest is freed below
       }, { x: 'this' });
-      done = true;
-      return out;
     } finally {
-      for (const t of done ? temps.slice(0, -1) : temps) t.dispose();
+      for (const t of temps) t.dispose();
     }
   }
 
@@ -317,23 +314,21 @@ export class Tensor implements Disposable {
     else if (dtype === 'uint8') arr = data instanceof Uint8Array ? data : Uint8Array.from(data);
     else arr = data instanceof Float32Array ? data : Float32Array.from(data);
     return asOp(op, () => {
-      // Values arrive in NCHW order; an NHWC tensor is made by converting after upload.
       if (layout !== 'NHWC') return new Tensor(native().fromTypedArray(arr, shape, dtype, layout, device));
-      const h = native().fromTypedArray(arr, shape, dtype, layout, 'cpu');  // checks rank and device name
-      h.dispose();
+      // Values arrive in NCHW order: uploaded so on the host, then converted (convert refuses
+      // NHWC for a tensor that is not 4-D) and moved.
       const nchw = native().fromTypedArray(arr, shape, dtype, 'NCHW', 'cpu');
-      const l = native().toLayout(nchw, 'NHWC');
-      nchw.dispose();
-      if (device === 'cpu') return new Tensor(l);
+      const temps = [nchw];
       try {
-        return new Tensor(native().toDevice(l, device));
+        temps.push(native().convert(nchw, dtype, 'NHWC'));
+        return new Tensor(device === 'cpu' ? temps.pop()! : native().toDevice(temps[1], device));
       } finally {
-        l.dispose();
+        for (const t of temps) t.dispose();
       }
     });
   }
 
-/** Alias of fromArray. */
+  /** Alias of fromArray. */
   static from(data: ArrayLike<number>, shape: number[], opts: TensorOptions = {}): Tensor {
     return Tensor.fromValues('Tensor.from', data, shape, opts);
   }
@@ -384,32 +379,4 @@ function parseTarget(target: string): TensorOptions {
   if ((DTYPES as readonly string[]).includes(target)) return { dtype: target as DType };
   if (target === 'NCHW' || target === 'NHWC') return { layout: target };
   return { device: target };
-}
-
-// ---------------------------------------------------------------- seeds
-
-// splitmix-style mixing in 32-bit halves, kept below 2^53 so seeds survive as JS numbers.
-let seedState = 0x2545f491;
-
-/** Seeds the generator that unseeded random constructors and layer initialisers draw from. */
-export function manualSeed(seed: number): void {
-  seedState = ((checkSeed(seed, 'manualSeed: seed') >>> 0) ^ Math.floor(seed / 2 ** 32)) >>> 0;
-}
-
-/** The next seed from the global generator. */
-export function nextSeed(): number {
-  seedState = (seedState + 0x9e3779b9) >>> 0;
-  return deriveSeed(seedState, 0);
-}
-
-/** A seed in [0, 2^53) derived deterministically from a base seed and an index. */
-export function deriveSeed(base: number, index: number): number {
-  let h1 = (Math.imul((base >>> 0) ^ 0x85ebca6b, 0xc2b2ae35) ^ Math.imul(index + 1, 0x27d4eb2f)) >>> 0;
-  let h2 = (Math.floor(base / 2 ** 32) ^ Math.imul(index ^ 0x165667b1, 0x9e3779b1)) >>> 0;
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 0x85ebca6b) >>> 0;
-  h1 = Math.imul(h1 ^ (h1 >>> 13), 0xc2b2ae35) >>> 0;
-  h2 = Math.imul(h2 ^ h1 ^ (h2 >>> 15), 0x2c1b3c6d) >>> 0;
-  h2 = (h2 ^ (h2 >>> 12)) >>> 0;
-  const lo = (h1 ^ (h1 >>> 16)) >>> 0;
-  return (h2 & 0x1fffff) * 2 ** 32 + lo;
 }
