@@ -5,6 +5,8 @@
 // program (@types/node is a dependency), whatever the consumer's `types` and `lib` say.
 /// <reference types="node" preserve="true" />
 export { native } from './native';
+export { InputFileError } from './errors';
+export type { ArgumentError, InputFileErrorCode } from './errors';
 export { cuda } from './cuda';
 export type { CudaDevice, CudaMemoryStats, CudaVersions } from './cuda';
 export type { NativeAddon, NativeTensor, DTypeName, LayoutName } from './native';

@@ -1,18 +1,23 @@
-// The options of Tensor's constructors and of Tensor.to(), checked and completed with their
-// defaults before anything reaches native code.
-import { checkDevice, checkDType, checkLayout, describe, Device, DType, DTYPES, Layout } from './checks';
+// The options of Tensor's constructors and of Tensor.to(). Only what TypeScript alone knows
+// is checked here (unknown keys, float-only constructors); shapes, dtypes, layouts and
+// devices are checked once, natively, and reported under the public name (lib/errors.ts).
+import { badArg, checkDType, Device, DType, DTYPES, Layout, optionNames } from './checks';
 
 /** Options shared by the static constructors. */
 export interface TensorOptions {
   dtype?: DType;
   device?: Device;
-  /** Memory order of a 4-D tensor; ignored (NCHW) for other ranks. */
+  /** Memory order of a 4-D tensor; other ranks have none, so NHWC is refused for them. */
   layout?: Layout;
 }
 
+export const TENSOR_OPTIONS = optionNames<TensorOptions>({ dtype: true, device: true, layout: true });
+export const RANDN_OPTIONS = [...TENSOR_OPTIONS, ...optionNames<{ seed?: number; mean?: number; std?: number }>({ seed: true, mean: true, std: true })];
+export const UNIFORM_OPTIONS = [...TENSOR_OPTIONS, ...optionNames<{ seed?: number; low?: number; high?: number }>({ seed: true, low: true, high: true })];
+
 export function checkFloat(dtype: unknown, arg: string): DType {
   const d = checkDType(dtype, arg);
-  if (d === 'int32' || d === 'uint8') throw new TypeError(`${arg} must be a float dtype, got '${d}'`);
+  if (d === 'int32' || d === 'uint8') throw badArg('type', arg, `must be a float dtype, got '${d}'`);
   return d;
 }
 
@@ -22,21 +27,8 @@ export function impliedDType(data: unknown): DType {
   return 'float32';
 }
 
-export function resolveOptions(opts: TensorOptions, fn: string): Required<TensorOptions> {
-  if (opts === null || typeof opts !== 'object') throw new TypeError(`${fn}: options must be an object, got ${describe(opts)}`);
-  return {
-    dtype: checkDType(opts.dtype ?? 'float32', `${fn}: dtype`),
-    device: checkDevice(opts.device ?? 'cpu', `${fn}: device`),
-    layout: checkLayout(opts.layout ?? 'NCHW', `${fn}: layout`),
-  };
-}
-
-export function layoutFor(shape: number[], layout: Layout): Layout {
-  return shape.length === 4 ? layout : 'NCHW';
-}
-
 export function parseTarget(target: string): TensorOptions {
   if ((DTYPES as readonly string[]).includes(target)) return { dtype: target as DType };
   if (target === 'NCHW' || target === 'NHWC') return { layout: target };
-  return { device: checkDevice(target, 'to: target') };
+  return { device: target };
 }

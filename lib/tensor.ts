@@ -4,10 +4,11 @@
 import { native, NativeMemoryStats, NativeTensor, NativeTypedArray } from './native';
 
 import {
-  checkDevice, checkDType, checkLayout, checkNumber, checkSeed, checkShape, describe, Device, DType, Layout, numel,
+  badArg, checkDType, checkNumber, checkOptions, checkSeed, describe, Device, DType, Layout, numel,
 } from './checks';
+import { asOp } from './errors';
 import { nextSeed } from './seeds';
-import { checkFloat, impliedDType, layoutFor, parseTarget, resolveOptions, TensorOptions } from './tensor-options';
+import { checkFloat, impliedDType, parseTarget, RANDN_OPTIONS, TENSOR_OPTIONS, TensorOptions, UNIFORM_OPTIONS } from './tensor-options';
 
 export {
   checkDevice, checkDType, checkLayout, checkNumber, checkSeed, checkShape, describe, DTYPES, LAYOUTS, numel,
@@ -25,11 +26,10 @@ export interface GradNode {
 // ---------------------------------------------------------------- argument checks
 
 export function checkTensor(t: unknown, arg: string): Tensor {
-  if (!(t instanceof Tensor)) throw new TypeError(`${arg} must be a Tensor, got ${describe(t)}`);
-  if (t.disposed) throw new TypeError(`${arg} ${t.disposedReason()}`);
+  if (!(t instanceof Tensor)) throw badArg('type', arg, `must be a Tensor, got ${describe(t)}`);
+  if (t.disposed) throw badArg('type', arg, t.disposedReason());
   return t;
 }
-
 
 // ---------------------------------------------------------------- tidy scopes
 
@@ -220,22 +220,25 @@ export class Tensor implements Disposable {
    * the result may always be disposed independently. Not differentiable.
    */
   to(target: Device | DType | Layout | TensorOptions): Tensor {
-    const opts: TensorOptions = typeof target === 'string' ? parseTarget(target) : target;
-    if (opts === null || typeof opts !== 'object') throw new TypeError(`to: target must be a device, dtype, layout or options object, got ${describe(target)}`);
-    let h = this.handle;
+    const opts: TensorOptions = typeof target === 'string' ? parseTarget(target) : checkOptions('Tensor.to', target, TENSOR_OPTIONS, 'target');
     const temps: NativeTensor[] = [];
-    const step = (n: NativeTensor) => {
-      temps.push(n);
-      h = n;
-    };
-    if (opts.device !== undefined && checkDevice(opts.device, 'to: device') !== h.device) step(native().toDevice(h, opts.device));
-    const dtype = opts.dtype !== undefined ? checkDType(opts.dtype, 'to: dtype') : h.dtype;
-    const layout = opts.layout !== undefined ? checkLayout(opts.layout, 'to: layout') : h.layout;
-    const keepLayout = h.shape.length === 4 ? layout : h.layout;  // only 4-D tensors have one
-    if (dtype !== h.dtype || keepLayout !== h.layout) step(native().convert(h, dtype, keepLayout));
-    if (temps.length === 0) step(native().toDevice(h, h.device));
-    for (const t of temps.slice(0, -1)) t.dispose();
-    return new Tensor(temps[temps.length - 1]);
+    try {
+      return asOp('Tensor.to', () => {
+        let h = this.handle;
+        const step = (n: NativeTensor) => {
+          temps.push(n);
+          h = n;
+        };
+        if (opts.device !== undefined && opts.device !== h.device) step(native().toDevice(h, opts.device));
+        // Only 4-D tensors have a layout: asking another rank for NHWC is refused natively.
+        const dtype = opts.dtype ?? h.dtype, layout = opts.layout ?? h.layout;
+        if (dtype !== h.dtype || layout !== h.layout) step(native().convert(h, dtype, layout));
+        if (temps.length === 0) step(native().toDevice(h, h.device));
+        return new Tensor(temps.pop()!);  // the result leaves `temps`; the rest is freed below
+      }, { x: 'this' });
+    } finally {
+      for (const t of temps) t.dispose();
+    }
   }
 
   /** A copy with its own storage. */
@@ -276,22 +279,28 @@ export class Tensor implements Disposable {
   // ---- constructors ----
 
   static empty(shape: number[], opts: TensorOptions = {}): Tensor {
-    const o = resolveOptions(opts, 'empty');
-    return new Tensor(native().empty(checkShape(shape, 'empty: shape'), o.dtype, layoutFor(shape, o.layout), o.device));
+    return Tensor.make('Tensor.empty', shape, opts);
   }
 
   static full(shape: number[], value: number, opts: TensorOptions = {}): Tensor {
-    const o = resolveOptions(opts, 'full');
-    checkNumber(value, 'full: value');
-    return new Tensor(native().full(checkShape(shape, 'full: shape'), o.dtype, layoutFor(shape, o.layout), o.device, value));
+    return Tensor.make('Tensor.full', shape, opts, value);
   }
 
   static zeros(shape: number[], opts: TensorOptions = {}): Tensor {
-    return Tensor.full(shape, 0, opts);
+    return Tensor.make('Tensor.zeros', shape, opts, 0);
   }
 
   static ones(shape: number[], opts: TensorOptions = {}): Tensor {
-    return Tensor.full(shape, 1, opts);
+    return Tensor.make('Tensor.ones', shape, opts, 1);
+  }
+
+  // shape, dtype, layout and device are checked natively, once; errors name `op`.
+  private static make(op: string, shape: number[], opts: TensorOptions, value?: number): Tensor {
+    const o = checkOptions(op, opts, TENSOR_OPTIONS);
+    const dtype = o.dtype ?? 'float32', layout = o.layout ?? 'NCHW', device = o.device ?? 'cpu';
+    return asOp(op, () => new Tensor(value === undefined
+      ? native().empty(shape, dtype, layout, device)
+      : native().full(shape, dtype, layout, device, value)));
   }
 
   /**
@@ -300,53 +309,61 @@ export class Tensor implements Disposable {
    * Uint8Array uint8) and float16/bfloat16 accept Float32Array values.
    */
   static fromArray(data: ArrayLike<number>, shape: number[], opts: TensorOptions = {}): Tensor {
-    const dtype = checkDType(opts.dtype ?? impliedDType(data), 'fromArray: dtype');
-    const device = checkDevice(opts.device ?? 'cpu', 'fromArray: device');
-    const layout = checkLayout(opts.layout ?? 'NCHW', 'fromArray: layout');
-    checkShape(shape, 'fromArray: shape');
+    return Tensor.fromValues('Tensor.fromArray', data, shape, opts);
+  }
+
+  private static fromValues(op: string, data: ArrayLike<number>, shape: number[], opts: TensorOptions): Tensor {
+    const o = checkOptions(op, opts, TENSOR_OPTIONS);
+    const dtype = checkDType(o.dtype ?? impliedDType(data), `${op}: dtype`);
+    const device = o.device ?? 'cpu';
+    const layout = o.layout ?? 'NCHW';
     if (data === null || typeof data !== 'object' || typeof (data as ArrayLike<number>).length !== 'number')
-      throw new TypeError(`fromArray: data must be an array or typed array, got ${describe(data)}`);
-    if (data.length !== numel(shape))
-      throw new RangeError(`fromArray: data has ${data.length} elements but shape [${shape.join(', ')}] needs ${numel(shape)}`);
+      throw badArg('type', `${op}: data`, `must be an array or typed array, got ${describe(data)}`);
     let arr: NativeTypedArray;
     if (dtype === 'int32') arr = data instanceof Int32Array ? data : Int32Array.from(data);
     else if (dtype === 'uint8') arr = data instanceof Uint8Array ? data : Uint8Array.from(data);
     else arr = data instanceof Float32Array ? data : Float32Array.from(data);
-    // Values arrive in NCHW order; an NHWC tensor is made by converting after upload.
-    const h = native().fromTypedArray(arr, shape, dtype, 'NCHW', layoutFor(shape, layout) === 'NHWC' ? 'cpu' : device);
-    if (layoutFor(shape, layout) === 'NHWC') {
-      const l = native().toLayout(h, 'NHWC');
-      h.dispose();
-      if (device === 'cpu') return new Tensor(l);
-      const d = native().toDevice(l, device);
-      l.dispose();
-      return new Tensor(d);
-    }
-    return new Tensor(h);
+    return asOp(op, () => {
+      if (layout !== 'NHWC') return new Tensor(native().fromTypedArray(arr, shape, dtype, layout, device));
+      // Values arrive in NCHW order: uploaded so on the host, then converted (convert refuses
+      // NHWC for a tensor that is not 4-D) and moved.
+      const nchw = native().fromTypedArray(arr, shape, dtype, 'NCHW', 'cpu');
+      const temps = [nchw];
+      try {
+        temps.push(native().convert(nchw, dtype, 'NHWC'));
+        return new Tensor(device === 'cpu' ? temps.pop()! : native().toDevice(temps[1], device));
+      } finally {
+        for (const t of temps) t.dispose();
+      }
+    });
   }
 
   /** Alias of fromArray. */
   static from(data: ArrayLike<number>, shape: number[], opts: TensorOptions = {}): Tensor {
-    return Tensor.fromArray(data, shape, opts);
+    return Tensor.fromValues('Tensor.from', data, shape, opts);
   }
 
   /** Normal(mean, std) from a counter-based generator: the same seed gives the same values on every device. */
   static randn(shape: number[], opts: TensorOptions & { seed?: number; mean?: number; std?: number } = {}): Tensor {
-    const seed = checkSeed(opts.seed ?? nextSeed(), 'randn: seed');
-    const mean = checkNumber(opts.mean ?? 0, 'randn: mean');
-    const std = checkNumber(opts.std ?? 1, 'randn: std', { min: 0 });
-    const t = Tensor.empty(shape, { ...opts, dtype: checkFloat(opts.dtype ?? 'float32', 'randn: dtype') });
+    const o = checkOptions('Tensor.randn', opts, RANDN_OPTIONS);
+    const seed = checkSeed(o.seed ?? nextSeed(), 'Tensor.randn: seed');
+    const mean = checkNumber(o.mean ?? 0, 'Tensor.randn: mean');
+    const std = checkNumber(o.std ?? 1, 'Tensor.randn: std', { min: 0 });
+    const dtype = checkFloat(o.dtype ?? 'float32', 'Tensor.randn: dtype');
+    const t = Tensor.make('Tensor.randn', shape, { dtype, device: o.device, layout: o.layout });
     native().fillNormal(t.handle, mean, std, seed);
     return t;
   }
 
   /** Uniform in [low, high). */
   static uniform(shape: number[], opts: TensorOptions & { seed?: number; low?: number; high?: number } = {}): Tensor {
-    const seed = checkSeed(opts.seed ?? nextSeed(), 'uniform: seed');
-    const low = checkNumber(opts.low ?? 0, 'uniform: low');
-    const high = checkNumber(opts.high ?? 1, 'uniform: high');
-    if (!(high >= low)) throw new RangeError(`uniform: high (${high}) must be >= low (${low})`);
-    const t = Tensor.empty(shape, { ...opts, dtype: checkFloat(opts.dtype ?? 'float32', 'uniform: dtype') });
+    const o = checkOptions('Tensor.uniform', opts, UNIFORM_OPTIONS);
+    const seed = checkSeed(o.seed ?? nextSeed(), 'Tensor.uniform: seed');
+    const low = checkNumber(o.low ?? 0, 'Tensor.uniform: low');
+    const high = checkNumber(o.high ?? 1, 'Tensor.uniform: high');
+    if (!(high >= low)) throw badArg('range', 'Tensor.uniform: high', `must be >= low (${low}), got ${high}`);
+    const dtype = checkFloat(o.dtype ?? 'float32', 'Tensor.uniform: dtype');
+    const t = Tensor.make('Tensor.uniform', shape, { dtype, device: o.device, layout: o.layout });
     native().fillUniform(t.handle, low, high, seed);
     return t;
   }

@@ -10,6 +10,7 @@
 // node's backward (batch-norm statistics) are disposed right after it.
 import { autogradHooks, checkTensor, keep, Tensor, GradNode } from '../tensor';
 import { native } from '../native';
+import { checkOptions } from '../checks';
 
 export type BackwardFn = (grad: Tensor) => (Tensor | null)[];
 
@@ -111,6 +112,7 @@ export interface BackwardOptions {
  */
 export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}): void {
   checkTensor(root, 'backward: root');
+  checkOptions('backward', opts, ['retainGraph']);
   if (!root.requiresGrad) throw new TypeError('backward: root does not require a gradient (no recorded op produced it; was it computed under noGrad()?)');
   let seed: Tensor;
   if (grad === undefined) {

@@ -5,11 +5,12 @@
 // safetensors.torch.load_file + load_state_dict.
 import { Module, StateValue } from '../nn/module';
 import { SGD } from '../optim/sgd';
+import { checkOptions, optionNames } from '../checks';
 import { describe, Tensor } from '../tensor';
 import * as fs from 'node:fs';
 
 import { decodePth } from './pth';
-import { decodeSafetensors, rawToTensor, saveSafetensors, SafetensorsFile } from './safetensors';
+import { decodeSafetensors, rawToTensor, readInput, saveSafetensors, SafetensorsFile } from './safetensors';
 import { isZip } from './zip';
 
 export * from './safetensors';
@@ -22,7 +23,7 @@ export { UnpicklingError } from './pickle';
  */
 export function readWeightsFile(file: string): SafetensorsFile {
   if (typeof file !== 'string' || file === '') throw new TypeError(`readWeightsFile: file must be a path, got ${describe(file)}`);
-  const buf = fs.readFileSync(file);
+  const buf = readInput(file);
   if (isZip(buf) || /\.(pth|pt)$/i.test(file)) return decodePth(buf, file);
   return decodeSafetensors(buf, file);
 }
@@ -39,6 +40,7 @@ export interface SaveCheckpointOptions {
 export function saveCheckpoint(file: string, model: Module, opts: SaveCheckpointOptions = {}): void {
   if (!(model instanceof Module)) throw new TypeError(`saveCheckpoint: model must be a Module, got ${describe(model)}`);
   if (typeof file !== 'string' || file === '') throw new TypeError(`saveCheckpoint: file must be a path, got ${describe(file)}`);
+  checkOptions('saveCheckpoint', opts, optionNames<SaveCheckpointOptions>({ optimizer: true, metadata: true }));
   const entries: [string, Tensor | bigint][] = [...model.stateDict()];
   const metadata: Record<string, string> = { format: 'cudnn-resnet' };
   if (opts.optimizer) {
@@ -75,6 +77,7 @@ export function matchesModules(patterns: string[]): (key: string) => boolean {
  */
 export function loadCheckpoint(file: string, model: Module, opts: LoadCheckpointOptions = {}): Record<string, string> {
   if (!(model instanceof Module)) throw new TypeError(`loadCheckpoint: model must be a Module, got ${describe(model)}`);
+  checkOptions('loadCheckpoint', opts, optionNames<LoadCheckpointOptions>({ optimizer: true, strict: true, exclude: true }));
   return applyCheckpoint(readWeightsFile(file), model, opts, file);
 }
 

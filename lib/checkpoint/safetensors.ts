@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { argError, InputFileError } from '../errors';
 import { native } from '../native';
 import { describe, numel, Tensor, Device, DType } from '../tensor';
 
@@ -64,7 +65,7 @@ export function encodeSafetensors(tensors: Iterable<[string, RawTensor]>, metada
 /** Parses a safetensors file, checking every offset against the data it describes. */
 export function decodeSafetensors(buf: Uint8Array, source = 'safetensors data'): SafetensorsFile {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  const bad = (why: string) => new RangeError(`${source}: not a valid safetensors file: ${why}`);
+  const bad = (why: string) => Object.assign(new RangeError(`${source}: not a valid safetensors file: ${why}`), { code: 'ERR_INVALID_SAFETENSORS', file: source });
   if (b.length < 8) throw bad(`${b.length} bytes, shorter than the 8-byte header length`);
   const n = b.readBigUInt64LE(0);
   if (n > BigInt(b.length - 8)) throw bad(`header length ${n} exceeds the ${b.length - 8} bytes after it`);
@@ -79,9 +80,12 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors data'):
   const dataStart = 8 + hlen;
   const dataLen = b.length - dataStart;
   const tensors = new Map<string, RawTensor>();
+  const spans: { name: string; begin: number; end: number }[] = [];
   let metadata: Record<string, string> = {};
   for (const [name, v] of Object.entries(header)) {
     if (name === '__metadata__') {
+      if (v === null || typeof v !== 'object' || Array.isArray(v) || Object.values(v).some((x) => typeof x !== 'string'))
+        throw bad('__metadata__ must map names to strings');
       metadata = v as Record<string, string>;
       continue;
     }
@@ -95,10 +99,33 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors data'):
     const shape = e.shape as number[];
     if (off[1] - off[0] !== numel(shape) * ITEM_BYTES[dtype])
       throw bad(`tensor '${name}' spans ${off[1] - off[0]} bytes but ${dtype} [${shape.join(', ')}] needs ${numel(shape) * ITEM_BYTES[dtype]}`);
+    spans.push({ name, begin: off[0], end: off[1] });
     // A copy, so typed-array views over it are aligned whatever the offset in the file.
     tensors.set(name, { dtype, shape, data: new Uint8Array(b.subarray(dataStart + off[0], dataStart + off[1])) });
   }
+  checkCoverage(spans, dataLen, dataStart, bad);
   return { tensors, metadata };
+}
+
+// The format's rule for the data section: taken in offset order, each tensor starts where
+// the previous one ended and the last ends at the end of the file, so no byte belongs to
+// two tensors (a tensor aliasing another's weights) and none to no tensor (hidden data).
+// Zero-size tensors take no bytes and may sit anywhere in that order.
+function checkCoverage(spans: { name: string; begin: number; end: number }[], dataLen: number, dataStart: number,
+  bad: (why: string) => Error): void {
+  const sorted = [...spans].sort((x, y) => x.begin - y.begin || x.end - y.end);
+  let at = 0;
+  let prev: string | undefined;
+  for (const s of sorted) {
+    if (s.begin < at)
+      throw bad(`tensor '${s.name}' (data_offsets [${s.begin}, ${s.end}]) overlaps tensor '${prev}', which ends at ${at} (file byte offset ${dataStart + s.begin})`);
+    if (s.begin > at)
+      throw bad(`bytes [${at}, ${s.begin}) of the data section belong to no tensor (file byte offset ${dataStart + at}); tensors must be back to back`);
+    at = s.end;
+    if (s.end > s.begin) prev = s.name;
+  }
+  if (at !== dataLen)
+    throw bad(`the tensors cover ${at} bytes but the data section holds ${dataLen} (file byte offset ${dataStart + at}); the file has trailing bytes`);
 }
 
 // ---------------------------------------------------------------- Tensor <-> raw
@@ -232,7 +259,21 @@ export function saveSafetensors(file: string, tensors: Iterable<[string, Tensor 
 
 /** Reads a safetensors file's header and bytes (no tensors are made). */
 export function readSafetensors(file: string): SafetensorsFile {
-  return decodeSafetensors(fs.readFileSync(file), file);
+  if (typeof file !== 'string' || file === '') throw argError('type', 'readSafetensors', 'file', `must be a path, got ${describe(file)}`);
+  return decodeSafetensors(readInput(file), file);
+}
+
+// fs.readFileSync with the failures a user can fix said in words, with the path.
+export function readInput(file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new InputFileError('ERR_FILE_NOT_FOUND', file, undefined, 'no such file', { cause: e });
+    if (code === 'EISDIR') throw new InputFileError('ERR_FILE_NOT_FOUND', file, undefined, 'is a folder, not a file', { cause: e });
+    if (code === 'EACCES') throw new InputFileError('ERR_FILE_NOT_FOUND', file, undefined, 'cannot be read (permission denied)', { cause: e });
+    throw e;
+  }
 }
 
 /** Loads every tensor of a safetensors file onto a device. */

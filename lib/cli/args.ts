@@ -28,8 +28,14 @@ export const EXIT_USAGE = 2;
 
 /** node:util parseArgs (strict) with its errors turned into UsageError, for subcommands. */
 export function parseCommandArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
+  // A negative number after a string option is its value (`--epochs -1`), so the option's own
+  // range check reports it, rather than parseArgs calling it an ambiguous option.
   try {
-    return parseArgs<T>(config);
+    const takesValue = (a: string) => a.startsWith('--') && !a.includes('=') && config.options?.[a.slice(2)]?.type === 'string';
+    const args = config.args?.flatMap((a, i, all) =>
+      /^-[\d.]/.test(a) && i > 0 && takesValue(all[i - 1]) ? [] : takesValue(a) && /^-[\d.]/.test(all[i + 1] ?? '') ? [`${a}=${all[i + 1]}`] : [a],
+    );
+    return parseArgs<T>(args ? { ...config, args } : config);
   } catch (e) {
     throw new UsageError(e instanceof Error ? e.message : String(e));
   }
@@ -48,6 +54,7 @@ export function packageVersion(): string {
 }
 
 export function intArg(v: string, flag: string, min = 1): number {
+  if (/^\s*-?\d+\s*$/.test(v) && Number(v) < min) throw new UsageError(`--${flag} must be >= ${min}, got ${Number(v)}`);
   if (!/^\d+$/.test(v.trim()) || Number(v) < min || !Number.isSafeInteger(Number(v)))
     throw new UsageError(`--${flag} must be an integer >= ${min}, got '${v}'`);
   return Number(v);

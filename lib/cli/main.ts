@@ -3,6 +3,8 @@
 // Adding one is a single line in COMMANDS; the module exports `usage` and `run`.
 import { CliIO, CommandModule, EXIT_USAGE, packageVersion, UsageError } from './args';
 
+import { isExpectedError } from '../errors';
+
 export type { CliIO, CommandModule } from './args';
 export { EXIT_USAGE, UsageError } from './args';
 
@@ -25,6 +27,11 @@ const stdio: CliIO = {
   out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
   err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
 };
+
+// A failed file operation (ENOENT, EACCES, ENOTDIR...): Node's message names the call and path.
+function isFileSystemError(e: unknown): e is Error {
+  return e instanceof Error && typeof (e as NodeJS.ErrnoException).path === 'string' && /^E[A-Z]+$/.test(String((e as NodeJS.ErrnoException).code));
+}
 
 function mainUsage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -74,19 +81,15 @@ export async function main(argv: string[], io: CliIO = stdio): Promise<number> {
         `cudnn-resnet ${entry.name}: ${e.message}`);
       return EXIT_USAGE;
     }
-    if (isDataError(e)) {
-      // Bad input files are the user's to fix, not a bug: the message, without a stack.
-      io.err(`cudnn-resnet ${entry.name}: ${e.message}`);
+    // Bad input (a corrupt data file or checkpoint, a path that cannot be used): the user's
+    // to fix, not a bug, so the message says what and where, without a stack; exit 1 (a bad
+    // command line is exit 2).
+    if (isExpectedError(e) || isFileSystemError(e)) {
+      io.err(`cudnn-resnet ${entry.name}: ${e.message.split('\n').join('\n  ')}`);
       return 1;
     }
     throw e;
   }
-}
-
-/** An error about the user's data files (the CIFAR readers' CifarFormatError), reported without a stack. */
-function isDataError(e: unknown): e is Error {
-  const code = e instanceof Error ? (e as Error & { code?: unknown }).code : undefined;
-  return typeof code === 'string' && code.startsWith('ERR_CIFAR_');
 }
 
 if (require.main === module) {

@@ -194,9 +194,11 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     io.out(`No arguments: running a short demo, resnet20 on synthetic CIFAR-10-format data on ${device}` +
       `${gpu ? '' : ' (no usable GPU; 512 training images, 1 epoch)'}. \`cudnn-resnet train --help\` lists the options.`);
   }
-  const { existingRun } = await import('../checkpoint/run');
+  const { existingRun, sidecarPath } = await import('../checkpoint/run');
   const defaultOut = demo ? path.join(cacheDir(), DEMO_FOLDER) : path.join('runs', `${String(opts.model ?? 'resnet20')}-${stamp()}`);
-  const out = v.out ?? opts.out ?? defaultOut;
+  const out = v.out ?? opts.out ?? (v.resume !== undefined ? path.dirname(sidecarPath(v.resume)) : defaultOut);
+  if (fs.existsSync(out) && !fs.statSync(out).isDirectory())
+    throw new UsageError(`--out: ${out} exists and is not a folder; name a folder for the run's checkpoint and metrics`);
   opts.out = out;
   if (v.resume === undefined && !v.overwrite && !demo) {
     const found = existingRun(out);

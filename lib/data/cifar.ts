@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import * as tar from 'tar-stream';
 
+import { checkOptions } from '../checks';
 import { CifarFormatError } from './errors';
 import {
   assemble, CifarFormat, CifarKind, checkFileSize, checkRecordSize, Dataset, formatOf, parseNames, parseRecordCounts, RecordCounts, RECORDS_FILE,
@@ -44,7 +45,8 @@ export function locateCifar(kind: CifarKind, source: string): CifarSource {
     `holds no ${fmt.kind} data: expected ${fmt.folder}/ (with ${fmt.files.train.join(', ')}, ${fmt.files.test.join(', ')}) or ${fmt.archive}`);
 }
 
-function checkOptions(kind: CifarKind, options: LoadOptions, fn: string): 'fine' | 'coarse' {
+function checkLoadOptions(kind: CifarKind, options: LoadOptions, fn: string, known: readonly string[]): 'fine' | 'coarse' {
+  checkOptions(fn, options, known);
   const labelMode = options.labels ?? 'fine';
   if (labelMode !== 'fine' && labelMode !== 'coarse') throw new TypeError(`${fn}: option 'labels' must be 'fine' or 'coarse', got ${JSON.stringify(labelMode)}`);
   if (labelMode === 'coarse' && kind !== 'cifar100') throw new TypeError(`${fn}: option 'labels' = 'coarse' needs CIFAR-100`);
@@ -73,14 +75,14 @@ export async function loadCifar(kind: CifarKind, source: string, options: LoadOp
   formatOf(kind);
   const split = options.split ?? 'train';
   if (split !== 'train' && split !== 'test') throw new TypeError(`loadCifar: option 'split' must be 'train' or 'test', got ${JSON.stringify(split)}`);
-  const [ds] = await loadSplits(kind, source, [split], checkOptions(kind, options, 'loadCifar'));
+  const [ds] = await loadSplits(kind, source, [split], checkLoadOptions(kind, options, 'loadCifar', ['split', 'labels']));
   return ds;
 }
 
 /** Loads both splits, reading an archive once instead of twice. */
 export async function loadCifarSplits(kind: CifarKind, source: string, options: Omit<LoadOptions, 'split'> = {}): Promise<{ train: Dataset; test: Dataset }> {
   formatOf(kind);
-  const [train, test] = await loadSplits(kind, source, ['train', 'test'], checkOptions(kind, options, 'loadCifarSplits'));
+  const [train, test] = await loadSplits(kind, source, ['train', 'test'], checkLoadOptions(kind, options, 'loadCifarSplits', ['labels']));
   return { train, test };
 }
 

@@ -12,6 +12,7 @@ import { DTypeName, LayoutName, native, NativeTensor } from '../native';
 import { Tensor } from '../tensor';
 import { AugmentSettings, channelStats, CIFAR100_NORMALIZATION, CIFAR10_NORMALIZATION, drawAugmentParams, Normalization } from './augment';
 import { Dataset, IMAGE_CHANNELS, IMAGE_SIZE } from './format';
+import { checkOptions, optionNames } from '../checks';
 import { Rng } from './prng';
 
 export interface LoaderOptions {
@@ -31,6 +32,10 @@ export interface LoaderOptions {
   dtype?: Extract<DTypeName, 'float32' | 'float16' | 'bfloat16'>;
   layout?: LayoutName;
 }
+
+const LOADER_OPTIONS = optionNames<LoaderOptions>({
+  batchSize: true, device: true, shuffle: true, augment: true, dropLast: true, seed: true, normalization: true, dtype: true, layout: true,
+});
 
 export interface Batch extends Disposable {
   /** [size, 3, 32, 32] images, normalised, in the loader's dtype and layout. */
@@ -66,6 +71,7 @@ export class CifarLoader implements Disposable {
   private disposed = false;
 
   constructor(dataset: Dataset, options: LoaderOptions) {
+    checkOptions('CifarLoader', options, LOADER_OPTIONS);
     const bs = options.batchSize;
     if (!Number.isInteger(bs) || bs < 1) throw new RangeError(`CifarLoader: option 'batchSize' must be a positive integer, got ${bs}`);
     const seed = options.seed ?? 0;
@@ -208,6 +214,7 @@ export class CifarLoader implements Disposable {
  * statistics), never statistics measured on the evaluated data itself.
  */
 export function evalLoader(dataset: Dataset, options: Omit<LoaderOptions, 'shuffle' | 'augment' | 'dropLast' | 'seed'>): CifarLoader {
+  checkOptions('evalLoader', options, LOADER_OPTIONS.filter((k) => !['shuffle', 'augment', 'dropLast', 'seed'].includes(k)));
   const normalization = options.normalization ?? (dataset.kind === 'cifar100' ? CIFAR100_NORMALIZATION : CIFAR10_NORMALIZATION);
   return new CifarLoader(dataset, { ...options, normalization: { mean: [...normalization.mean], std: [...normalization.std] }, shuffle: false, augment: false, dropLast: false });
 }

@@ -8,6 +8,7 @@ import * as zlib from 'node:zlib';
 import * as tar from 'tar-stream';
 
 import { assemble, CifarFormat, CifarKind, Dataset, formatOf, IMAGE_BYTES, IMAGE_SIZE, RECORDS_FILE, Split } from './format';
+import { checkOptions, optionNames } from '../checks';
 import { Rng } from './prng';
 
 const SHAPES = ['disc', 'square', 'ring', 'hbars', 'vbars', 'plus', 'cross', 'triangle', 'checker', 'diamond'] as const;
@@ -87,6 +88,7 @@ export interface SyntheticSplitOptions {
  * shuffled). CIFAR-100's coarse label is fine / 5, as five fine classes share a superclass.
  */
 export function syntheticDataset(options: SyntheticSplitOptions = {}): Dataset {
+  checkOptions('syntheticDataset', options, optionNames<SyntheticSplitOptions>({ kind: true, split: true, count: true, seed: true, noise: true }));
   const fmt = formatOf(options.kind ?? 'cifar10');
   const split = options.split ?? 'train';
   const count = options.count ?? (split === 'train' ? 1000 : 200);
@@ -176,6 +178,7 @@ export interface SyntheticWritten {
 
 /** Writes a synthetic dataset under `dir` in the official layout and file names. */
 export async function writeSyntheticCifar(dir: string, options: SyntheticWriteOptions = {}): Promise<SyntheticWritten> {
+  checkOptions('writeSyntheticCifar', options, optionNames<SyntheticWriteOptions>({ kind: true, container: true, train: true, test: true, seed: true, noise: true }));
   const kind = options.kind ?? 'cifar10';
   const fmt = formatOf(kind);
   const container = options.container ?? 'folder';

@@ -4,6 +4,8 @@
 import * as F from '../ops';
 import { BatchNorm2d, Conv2d, Linear, Sequential } from '../nn/layers';
 import { Module } from '../nn/module';
+import { badArg, checkOptions, optionNames } from '../checks';
+import { asOp } from '../errors';
 import { checkNumber, checkSeed, deriveSeed, describe, nextSeed, Device, Tensor } from '../tensor';
 import { BasicBlock, Bottleneck, BlockOptions, PreActBlock, PreActBottleneck, ShortcutOption } from './blocks';
 import { headClasses, loadPretrained, MessageHandler, readWeightsOption, stderrMessage } from './pretrained';
@@ -48,6 +50,11 @@ export interface ModelOptions {
   onMessage?: MessageHandler;
 }
 
+const MODEL_OPTIONS = optionNames<ModelOptions>({
+  classes: true, inChannels: true, shortcut: true, zeroInitResidual: true, seed: true, device: true, init: true, weights: true, onMessage: true,
+});
+const CIFAR_OPTIONS = [...MODEL_OPTIONS, 'plain', 'preact'];
+
 export class ResNet extends Module {
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d | null;
@@ -58,13 +65,15 @@ export class ResNet extends Module {
 
   constructor(readonly config: ResNetConfig, options: ModelOptions = {}) {
     super();
-    if (options === null || typeof options !== 'object') throw new TypeError(`ResNet: options must be an object, got ${describe(options)}`);
+    checkOptions('ResNet', options, MODEL_OPTIONS);
     const cifar = config.stem === 'cifar';
-    this.classes = checkNumber(options.classes ?? (cifar ? 10 : 1000), 'classes', { integer: true, min: 1 });
-    const inChannels = checkNumber(options.inChannels ?? 3, 'inChannels', { integer: true, min: 1 });
+    // Bounds that keep every tensor of the model within what a tensor can hold (the fc
+    // weight is classes x up to 2048 features; a tensor holds at most 2^36 elements).
+    this.classes = checkNumber(options.classes ?? (cifar ? 10 : 1000), 'ResNet: classes', { integer: true, min: 1, max: 2 ** 24 });
+    const inChannels = checkNumber(options.inChannels ?? 3, 'ResNet: inChannels', { integer: true, min: 1, max: 2 ** 16 });
     const shortcut = options.shortcut ?? (cifar && !config.preact ? 'A' : 'B');
-    if (shortcut !== 'A' && shortcut !== 'B' && shortcut !== 'C') throw new TypeError(`shortcut must be 'A', 'B' or 'C', got ${describe(shortcut)}`);
-    const base = checkSeed(options.seed ?? nextSeed(), 'seed');
+    if (shortcut !== 'A' && shortcut !== 'B' && shortcut !== 'C') throw badArg('type', 'ResNet: shortcut', `must be 'A', 'B' or 'C', got ${describe(shortcut)}`);
+    const base = checkSeed(options.seed ?? nextSeed(), 'ResNet: seed');
     let n = 0;
     const seed = () => deriveSeed(base, n++);
     const device = options.device ?? 'cpu';
@@ -131,10 +140,11 @@ const PREACT_CIFAR_BOTTLENECK = [164, 1001];
 
 /** CIFAR ResNet of depth 6n + 2 (three stages of n basic blocks). */
 export function cifarResNet(depth: number, options: ModelOptions & { plain?: boolean; preact?: boolean } = {}): ResNet {
-  checkNumber(depth, 'depth', { integer: true, min: 8 });
-  if ((depth - 2) % 6 !== 0) throw new RangeError(`depth must be 6n + 2 for a CIFAR ResNet, got ${depth}`);
+  checkNumber(depth, 'cifarResNet: depth', { integer: true, min: 8 });
+  if ((depth - 2) % 6 !== 0) throw badArg('range', 'cifarResNet: depth', `must be 6n + 2 for a CIFAR ResNet, got ${depth}`);
+  const { plain, preact, ...rest } = checkOptions('cifarResNet', options, CIFAR_OPTIONS);
   const n = (depth - 2) / 6;
-  return new ResNet({ block: 'basic', layers: [n, n, n], stem: 'cifar', plain: options.plain, preact: options.preact }, options);
+  return asOp('cifarResNet', () => new ResNet({ block: 'basic', layers: [n, n, n], stem: 'cifar', plain, preact }, rest));
 }
 
 /** Resolves a model name to its configuration, or null. */
@@ -181,14 +191,14 @@ export function names(): string[] {
 }
 
 export function create(name: string, options: ModelOptions = {}): ResNet {
-  if (typeof name !== 'string') throw new TypeError(`models.create: name must be a string, got ${describe(name)}`);
+  if (typeof name !== 'string') throw badArg('type', 'models.create: name', `must be a string, got ${describe(name)}`);
   const key = name.toLowerCase().replace(/_/g, '-').replace(/^preactresnet/, 'preact-resnet');
   const config = configFor(key);
-  if (!config) throw new RangeError(`models.create: unknown model name '${name}'; known: ${names().join(', ')}`);
-  if (options?.weights === undefined) return new ResNet(config, options);
+  if (!config) throw badArg('range', 'models.create: name', `is an unknown model name '${name}'; known: ${names().join(', ')}`);
+  if (options?.weights === undefined) return asOp('models.create', () => new ResNet(config, options));
   const file = readWeightsOption(options.weights);
   const seed = checkSeed(options.seed ?? nextSeed(), 'seed');
-  const model = new ResNet(config, { ...options, seed, classes: options.classes ?? headClasses(file), init: false });
+  const model = asOp('models.create', () => new ResNet(config, { ...options, seed, classes: options.classes ?? headClasses(file), init: false }));
   try {
     loadPretrained(model, file, options.weights, seed, options.onMessage ?? stderrMessage);
   } catch (e) {

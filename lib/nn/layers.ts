@@ -3,6 +3,8 @@
 // in +-1/sqrt(fan_in). Every random initialiser takes a seed (or draws one from the global
 // generator, see manualSeed()).
 import * as F from '../ops';
+import { checkOptions, optionNames } from '../checks';
+import { asOp } from '../errors';
 import { checkNumber, checkSeed, describe, nextSeed, Tensor, DType, Device } from '../tensor';
 import { kaimingNormal_, uniform_ } from '../ops/fill';
 import { Module } from './module';
@@ -19,11 +21,16 @@ export interface LayerOptions {
   dtype?: DType;
 }
 
-function opts(o: LayerOptions | undefined, fn: string): { seed: number; device: Device; dtype: DType } {
+const LAYER_OPTIONS = optionNames<LayerOptions>({ seed: true, init: true, device: true, dtype: true });
+const CONV2D_OPTIONS = [...LAYER_OPTIONS, ...optionNames<Omit<Conv2dOptions, keyof LayerOptions>>({ stride: true, padding: true, dilation: true, bias: true, allowTf32: true })];
+const BATCHNORM2D_OPTIONS = [...LAYER_OPTIONS, ...optionNames<Omit<BatchNorm2dOptions, keyof LayerOptions>>({ momentum: true, eps: true, relu: true })];
+const LINEAR_OPTIONS = [...LAYER_OPTIONS, 'bias'];
+
+// The seed a layer's initialisers start from, and the options its tensors are made with.
+function opts(o: LayerOptions, fn: string): { seed: number; tensor: { device: Device; dtype: DType } } {
   return {
-    seed: checkSeed(o?.seed ?? nextSeed(), `${fn}: seed`),
-    device: o?.device ?? 'cpu',
-    dtype: o?.dtype ?? 'float32',
+    seed: checkSeed(o.seed ?? nextSeed(), `${fn}: seed`),
+    tensor: { device: o.device ?? 'cpu', dtype: o.dtype ?? 'float32' },
   };
 }
 
@@ -54,6 +61,7 @@ export class Conv2d extends Module {
 
   constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: number, options: Conv2dOptions = {}) {
     super();
+    checkOptions('Conv2d', options, CONV2D_OPTIONS);
     int(inChannels, 'Conv2d: inChannels');
     int(outChannels, 'Conv2d: outChannels');
     int(kernelSize, 'Conv2d: kernelSize');
@@ -62,13 +70,13 @@ export class Conv2d extends Module {
     this.dilation = int(options.dilation ?? 1, 'Conv2d: dilation');
     this.allowTf32 = options.allowTf32 ?? false;
     const o = opts(options, 'Conv2d');
-    const w = Tensor.empty([outChannels, inChannels, kernelSize, kernelSize], o);
+    const w = asOp('Conv2d', () => Tensor.empty([outChannels, inChannels, kernelSize, kernelSize], o.tensor));
     if (options.init !== false) kaimingNormal_(w, { mode: 'fan_out', gain: Math.SQRT2, seed: o.seed });
     this.weight = this.registerParameter('weight', w) as Tensor;
     let b: Tensor | null = null;
     if (options.bias) {
       const bound = 1 / Math.sqrt(inChannels * kernelSize * kernelSize);
-      b = Tensor.empty([outChannels], o);
+      b = Tensor.empty([outChannels], o.tensor);
       if (options.init !== false) uniform_(b, -bound, bound, (o.seed + 1) % Number.MAX_SAFE_INTEGER);
     }
     this.bias = this.registerParameter('bias', b);
@@ -103,6 +111,7 @@ export class BatchNorm2d extends Module {
 
   constructor(readonly numFeatures: number, options: BatchNorm2dOptions = {}) {
     super();
+    checkOptions('BatchNorm2d', options, BATCHNORM2D_OPTIONS);
     int(numFeatures, 'BatchNorm2d: numFeatures');
     this.momentum = checkNumber(options.momentum ?? 0.1, 'BatchNorm2d: momentum', { min: 0, max: 1 });
     this.eps = checkNumber(options.eps ?? 1e-5, 'BatchNorm2d: eps', { min: 0 });
@@ -170,14 +179,15 @@ export class Linear extends Module {
 
   constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
     super();
+    checkOptions('Linear', options, LINEAR_OPTIONS);
     int(inFeatures, 'Linear: inFeatures');
     int(outFeatures, 'Linear: outFeatures');
     const o = opts(options, 'Linear');
     // torchvision: kaiming_uniform(a = sqrt(5)) for the weight, which is U(+-1/sqrt(fan_in)); the bias the same.
     const bound = 1 / Math.sqrt(inFeatures);
     const init = (t: Tensor, seed: number) => (options.init === false ? t : uniform_(t, -bound, bound, seed));
-    this.weight = this.registerParameter('weight', init(Tensor.empty([outFeatures, inFeatures], o), o.seed)) as Tensor;
-    this.bias = this.registerParameter('bias', options.bias === false ? null : init(Tensor.empty([outFeatures], o), (o.seed + 1) % Number.MAX_SAFE_INTEGER));
+    this.weight = this.registerParameter('weight', init(asOp('Linear', () => Tensor.empty([outFeatures, inFeatures], o.tensor)), o.seed)) as Tensor;
+    this.bias = this.registerParameter('bias', options.bias === false ? null : init(Tensor.empty([outFeatures], o.tensor), (o.seed + 1) % Number.MAX_SAFE_INTEGER));
   }
 
   forward(x: Tensor): Tensor {

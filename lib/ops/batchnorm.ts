@@ -1,9 +1,11 @@
 // batchNorm: spatial batch normalisation with the fused residual add and ReLU; saves what
 // the backward of the kernel that ran needs.
 import { native } from '../native';
+import { badArg, checkOptions, optionNames } from '../checks';
+import { asOp } from '../errors';
 import { checkNumber, checkTensor, describe, Tensor } from '../tensor';
 import { record } from '../autograd/engine';
-import { wrap, expectRank, expectFloat, sameShape } from './shared';
+import { wrap } from './shared';
 
 export interface BatchNormOptions {
   /** Batch statistics and running-stat update (true) or running statistics (false). */
@@ -24,32 +26,26 @@ export interface BatchNormOptions {
  */
 export function batchNorm(x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, opts: BatchNormOptions): Tensor {
   checkTensor(x, 'batchNorm: x');
-  expectRank(x, 4, 'batchNorm: x');
-  expectFloat(x, 'batchNorm: x');
-  const C = x.shape[1];
-  for (const [t, arg] of [[weight, 'weight'], [bias, 'bias'], [runningMean, 'runningMean'], [runningVar, 'runningVar']] as const) {
-    checkTensor(t, `batchNorm: ${arg}`);
-    if (t.rank !== 1 || t.shape[0] !== C) throw new RangeError(`batchNorm: ${arg} must have shape [${C}] (the channels of x), got [${t.shape.join(', ')}]`);
-  }
+  for (const [t, arg] of [[weight, 'weight'], [bias, 'bias'], [runningMean, 'runningMean'], [runningVar, 'runningVar']] as const) checkTensor(t, `batchNorm: ${arg}`);
   if (opts === null || typeof opts !== 'object' || typeof opts.training !== 'boolean')
-    throw new TypeError(`batchNorm: opts.training must be a boolean, got ${describe(opts?.training)}`);
+    throw badArg('type', `batchNorm: opts.training`, `must be a boolean, got ${describe(opts?.training)}`);
+  checkOptions('batchNorm', opts, optionNames<BatchNormOptions>({ training: true, momentum: true, eps: true, residual: true, relu: true }));
   const momentum = checkNumber(opts.momentum ?? 0.1, 'batchNorm: momentum', { min: 0, max: 1 });
   const eps = checkNumber(opts.eps ?? 1e-5, 'batchNorm: eps', { min: 0 });
   const residual = opts.residual ?? null;
-  if (residual !== null) {
-    checkTensor(residual, 'batchNorm: residual');
-    if (!sameShape(residual, x)) throw new RangeError(`batchNorm: residual must have the shape of x [${x.shape.join(', ')}], got [${residual.shape.join(', ')}]`);
-  }
+  if (residual !== null) checkTensor(residual, 'batchNorm: residual');
+  // Ranks, channel counts, dtypes, devices and aliasing are checked natively (docs/errors.md).
+  const names = { gamma: 'weight', beta: 'bias' };
   const relu = opts.relu ?? false;
   const res = residual ? residual.handle : null;
   if (!opts.training) {
-    const y = wrap(native().batchNormForwardInference(x.handle, weight.handle, bias.handle, runningMean.handle, runningVar.handle, eps, res, relu));
+    const y = wrap(asOp('batchNorm', () => native().batchNormForwardInference(x.handle, weight.handle, bias.handle, runningMean.handle, runningVar.handle, eps, res, relu), names));
     record('batchNorm(eval)', y, [x, weight, bias, residual], () => {
       throw new Error('backward: batchNorm in eval mode has no backward; call model.train() to differentiate, or run the forward under noGrad()');
     });
     return y;
   }
-  const f = native().batchNormForwardTraining(x.handle, weight.handle, bias.handle, runningMean.handle, runningVar.handle, momentum, eps, res, relu);
+  const f = asOp('batchNorm', () => native().batchNormForwardTraining(x.handle, weight.handle, bias.handle, runningMean.handle, runningVar.handle, momentum, eps, res, relu), names);
   const y = wrap(f.y);
   const saveMean = wrap(f.saveMean);
   const saveInvStd = wrap(f.saveInvStd);

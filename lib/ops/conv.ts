@@ -1,9 +1,11 @@
 // conv2d: the differentiable convolution (bias optional); backward runs the data, filter and
 // bias gradients only for inputs that require them.
 import { native } from '../native';
+import { checkOptions, optionNames } from '../checks';
+import { asOp } from '../errors';
 import { checkTensor, Tensor } from '../tensor';
 import { record } from '../autograd/engine';
-import { wrap, pair, expectRank } from './shared';
+import { wrap, pair } from './shared';
 
 export interface Conv2dOptions {
   stride?: number | [number, number];
@@ -13,24 +15,21 @@ export interface Conv2dOptions {
   allowTf32?: boolean;
 }
 
+const CONV2D_OPTIONS = optionNames<Conv2dOptions>({ stride: true, padding: true, dilation: true, allowTf32: true });
+
 /** x [N, C, H, W] * w [O, C, kh, kw] (+ bias [O]) -> [N, O, H', W']. */
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
+  checkOptions('conv2d', opts, CONV2D_OPTIONS);
   checkTensor(x, 'conv2d: x');
   checkTensor(w, 'conv2d: weight');
-  expectRank(x, 4, 'conv2d: x');
-  expectRank(w, 4, 'conv2d: weight');
-  if (bias !== null) {
-    checkTensor(bias, 'conv2d: bias');
-    if (bias.rank !== 1 || bias.shape[0] !== w.shape[0]) throw new RangeError(`conv2d: bias must have shape [${w.shape[0]}], got [${bias.shape.join(', ')}]`);
-  }
-  if (x.shape[1] !== w.shape[1])
-    throw new RangeError(`conv2d: x has ${x.shape[1]} channels but weight [${w.shape.join(', ')}] expects ${w.shape[1]}`);
+  if (bias !== null) checkTensor(bias, 'conv2d: bias');
+  // Ranks, channels, dtypes, layouts and devices are checked natively (docs/errors.md).
   const [sh, sw] = pair(opts.stride ?? 1, 'conv2d: stride', 1);
   const [ph, pw] = pair(opts.padding ?? 0, 'conv2d: padding', 0);
   const [dh, dw] = pair(opts.dilation ?? 1, 'conv2d: dilation', 1);
   const tf32 = opts.allowTf32 ?? false;
   const params = [sh, sw, ph, pw, dh, dw];
-  const y = wrap(native().conv2dForward(x.handle, w.handle, bias ? bias.handle : null, params, tf32));
+  const y = wrap(asOp('conv2d', () => native().conv2dForward(x.handle, w.handle, bias ? bias.handle : null, params, tf32), { w: 'weight' }));
   const xShape = x.shape;
   const wShape = w.shape;
   const node = record('conv2d', y, [x, w, bias], (g) => [

@@ -1,6 +1,7 @@
 // cast, toLayout, convert: differentiable dtype and layout conversions (the gradient goes
 // back to the input's dtype and layout), and matchActivation for mixed-precision weights.
 import { native } from '../native';
+import { badArg } from '../checks';
 import { checkTensor, describe, DType, Layout, Tensor } from '../tensor';
 import { record } from '../autograd/engine';
 import { wrap, expectRank, expectFloat } from './shared';
@@ -9,7 +10,7 @@ import { wrap, expectRank, expectFloat } from './shared';
 export function cast(x: Tensor, dtype: DType): Tensor {
   checkTensor(x, 'cast: x');
   expectFloat(x, 'cast: x');
-  if (dtype !== 'float32' && dtype !== 'float16' && dtype !== 'bfloat16') throw new TypeError(`cast: dtype must be a float dtype, got ${describe(dtype)}`);
+  if (dtype !== 'float32' && dtype !== 'float16' && dtype !== 'bfloat16') throw badArg('type', `cast: dtype`, `must be a float dtype, got ${describe(dtype)}`);
   const from = x.dtype;
   const y = wrap(native().cast(x.handle, dtype));
   record('cast', y, [x], (g) => [wrap(native().cast(g.handle, from))]);
@@ -20,7 +21,7 @@ export function cast(x: Tensor, dtype: DType): Tensor {
 export function toLayout(x: Tensor, layout: Layout): Tensor {
   checkTensor(x, 'toLayout: x');
   expectRank(x, 4, 'toLayout: x');
-  if (layout !== 'NCHW' && layout !== 'NHWC') throw new TypeError(`toLayout: layout must be 'NCHW' or 'NHWC', got ${describe(layout)}`);
+  if (layout !== 'NCHW' && layout !== 'NHWC') throw badArg('type', `toLayout: layout`, `must be 'NCHW' or 'NHWC', got ${describe(layout)}`);
   const from = x.layout;
   const y = wrap(native().toLayout(x.handle, layout));
   record('toLayout', y, [x], (g) => [wrap(native().toLayout(g.handle, from))]);
@@ -31,8 +32,8 @@ export function toLayout(x: Tensor, layout: Layout): Tensor {
 export function convert(x: Tensor, dtype: DType, layout: Layout): Tensor {
   checkTensor(x, 'convert: x');
   expectFloat(x, 'convert: x');
-  if (dtype !== 'float32' && dtype !== 'float16' && dtype !== 'bfloat16') throw new TypeError(`convert: dtype must be a float dtype, got ${describe(dtype)}`);
-  if (layout !== 'NCHW' && layout !== 'NHWC') throw new TypeError(`convert: layout must be 'NCHW' or 'NHWC', got ${describe(layout)}`);
+  if (dtype !== 'float32' && dtype !== 'float16' && dtype !== 'bfloat16') throw badArg('type', `convert: dtype`, `must be a float dtype, got ${describe(dtype)}`);
+  if (layout !== 'NCHW' && layout !== 'NHWC') throw badArg('type', `convert: layout`, `must be 'NCHW' or 'NHWC', got ${describe(layout)}`);
   const target = x.rank === 4 ? layout : 'NCHW';
   const from = { dtype: x.dtype, layout: x.layout };
   const y = wrap(native().convert(x.handle, dtype, target));

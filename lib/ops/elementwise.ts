@@ -1,8 +1,9 @@
 // relu, add, scale: elementwise ops and their gradients.
 import { native } from '../native';
+import { asOp } from '../errors';
 import { checkNumber, checkTensor, Tensor } from '../tensor';
 import { record } from '../autograd/engine';
-import { wrap, expectFloat, sameShape } from './shared';
+import { wrap, expectFloat } from './shared';
 
 export function relu(x: Tensor): Tensor {
   checkTensor(x, 'relu: x');
@@ -16,8 +17,7 @@ export function relu(x: Tensor): Tensor {
 export function add(a: Tensor, b: Tensor): Tensor {
   checkTensor(a, 'add: a');
   checkTensor(b, 'add: b');
-  if (!sameShape(a, b)) throw new RangeError(`add: b has shape [${b.shape.join(', ')}] but a has [${a.shape.join(', ')}]`);
-  const y = wrap(native().add(a.handle, b.handle));
+  const y = wrap(asOp('add', () => native().add(a.handle, b.handle)));
   record('add', y, [a, b], (g) => [g, g]);
   return y;
 }

@@ -1,21 +1,17 @@
 // linear: the fully connected layer, x w^T + b.
 import { native } from '../native';
+import { asOp } from '../errors';
 import { checkTensor, Tensor } from '../tensor';
 import { record } from '../autograd/engine';
-import { wrap, expectRank } from './shared';
+import { wrap } from './shared';
 
 /** x [N, K] w[M, K]^T + b [M] -> [N, M]. */
 export function linear(x: Tensor, w: Tensor, bias: Tensor | null = null): Tensor {
   checkTensor(x, 'linear: x');
   checkTensor(w, 'linear: weight');
-  expectRank(x, 2, 'linear: x');
-  expectRank(w, 2, 'linear: weight');
-  if (x.shape[1] !== w.shape[1]) throw new RangeError(`linear: x has ${x.shape[1]} features but weight [${w.shape.join(', ')}] expects ${w.shape[1]}`);
-  if (bias !== null) {
-    checkTensor(bias, 'linear: bias');
-    if (bias.rank !== 1 || bias.shape[0] !== w.shape[0]) throw new RangeError(`linear: bias must have shape [${w.shape[0]}], got [${bias.shape.join(', ')}]`);
-  }
-  const y = wrap(native().linearForward(x.handle, w.handle, bias ? bias.handle : null));
+  if (bias !== null) checkTensor(bias, 'linear: bias');
+  // Ranks, sizes, dtypes and devices are checked natively (docs/errors.md).
+  const y = wrap(asOp('linear', () => native().linearForward(x.handle, w.handle, bias ? bias.handle : null), { w: 'weight' }));
   record('linear', y, [x, w, bias], (g) => [
     x.requiresGrad ? wrap(native().linearBackwardData(g.handle, w.handle)) : null,
     w.requiresGrad ? wrap(native().linearBackwardWeight(g.handle, x.handle)) : null,

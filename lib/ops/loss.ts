@@ -1,8 +1,9 @@
 // softmaxCrossEntropy: the training loss, with the count of correct predictions.
 import { native } from '../native';
+import { asOp } from '../errors';
 import { checkTensor, Tensor } from '../tensor';
 import { record } from '../autograd/engine';
-import { wrap, expectRank, expectFloat } from './shared';
+import { wrap } from './shared';
 
 export interface CrossEntropyResult {
   /** [1] fp32: mean over the batch of -log softmax(logits)[label]; differentiable. */
@@ -15,12 +16,8 @@ export interface CrossEntropyResult {
 export function softmaxCrossEntropy(logits: Tensor, labels: Tensor): CrossEntropyResult {
   checkTensor(logits, 'softmaxCrossEntropy: logits');
   checkTensor(labels, 'softmaxCrossEntropy: labels');
-  expectRank(logits, 2, 'softmaxCrossEntropy: logits');
-  expectFloat(logits, 'softmaxCrossEntropy: logits');
-  if (labels.dtype !== 'int32') throw new TypeError(`softmaxCrossEntropy: labels must be int32, got ${labels.dtype}`);
-  if (labels.rank !== 1 || labels.shape[0] !== logits.shape[0])
-    throw new RangeError(`softmaxCrossEntropy: labels must have shape [${logits.shape[0]}], got [${labels.shape.join(', ')}]`);
-  const f = native().softmaxCrossEntropyForward(logits.handle, labels.handle);
+  // Ranks, dtypes, shapes and label values are checked natively (docs/errors.md).
+  const f = asOp('softmaxCrossEntropy', () => native().softmaxCrossEntropyForward(logits.handle, labels.handle));
   const loss = wrap(f.loss);
   const correct = wrap(f.correct);
   record('softmaxCrossEntropy', loss, [logits], (g) => [wrap(native().softmaxCrossEntropyBackward(logits.handle, labels.handle, g.handle))])?.save(logits, labels);

@@ -1,6 +1,7 @@
 // maxPool2d, avgPool2d, globalAvgPool: 2-D pooling; global average pooling is the average
 // pool whose window is the whole image.
 import { native } from '../native';
+import { badArg, checkOptions, optionNames } from '../checks';
 import { checkTensor, describe, Tensor } from '../tensor';
 import { record } from '../autograd/engine';
 import { wrap, pair, expectRank } from './shared';
@@ -17,13 +18,14 @@ export interface Pool2dOptions {
 function pool(name: string, mode: 'max' | 'avg', x: Tensor, opts: Pool2dOptions): Tensor {
   checkTensor(x, `${name}: x`);
   expectRank(x, 4, `${name}: x`);
-  if (opts === null || typeof opts !== 'object') throw new TypeError(`${name}: options must be an object with kernelSize, got ${describe(opts)}`);
+  if (opts === null || typeof opts !== 'object') throw badArg('type', `${name}: options`, `must be an object with kernelSize, got ${describe(opts)}`);
+  checkOptions(name, opts, optionNames<Pool2dOptions>({ kernelSize: true, stride: true, padding: true, countIncludePad: true }));
   const [kh, kw] = pair(opts.kernelSize, `${name}: kernelSize`, 1);
   const [sh, sw] = pair(opts.stride ?? [kh, kw], `${name}: stride`, 1);
   const [ph, pw] = pair(opts.padding ?? 0, `${name}: padding`, 0);
-  if (ph * 2 > kh || pw * 2 > kw) throw new RangeError(`${name}: padding must be at most half of kernelSize, got padding [${ph}, ${pw}] for kernel [${kh}, ${kw}]`);
+  if (ph * 2 > kh || pw * 2 > kw) throw badArg('range', `${name}: padding`, `must be at most half of kernelSize, got padding [${ph}, ${pw}] for kernel [${kh}, ${kw}]`);
   if (x.shape[2] + 2 * ph < kh || x.shape[3] + 2 * pw < kw)
-    throw new RangeError(`${name}: kernelSize [${kh}, ${kw}] is larger than the padded input [${x.shape[2] + 2 * ph}, ${x.shape[3] + 2 * pw}]`);
+    throw badArg('range', `${name}: kernelSize`, `[${kh}, ${kw}] is larger than the padded input [${x.shape[2] + 2 * ph}, ${x.shape[3] + 2 * pw}]`);
   const params = [kh, kw, sh, sw, ph, pw];
   const cip = opts.countIncludePad ?? true;
   const y = wrap(native().pool2dForward(x.handle, mode, params, cip));

@@ -1,6 +1,7 @@
 // reshape and flatten: views with another shape; an NHWC input goes through NCHW first,
 // since the logical order is what a reshape keeps.
 import { native } from '../native';
+import { badArg } from '../checks';
 import { checkTensor, describe, Tensor } from '../tensor';
 import { record } from '../autograd/engine';
 import { wrap, sameShape } from './shared';
@@ -8,12 +9,12 @@ import { wrap, sameShape } from './shared';
 /** A view with another shape (same element count, logical NCHW order). */
 export function reshape(x: Tensor, shape: number[]): Tensor {
   checkTensor(x, 'reshape: x');
-  if (!Array.isArray(shape)) throw new TypeError(`reshape: shape must be an array, got ${describe(shape)}`);
+  if (!Array.isArray(shape)) throw badArg('type', `reshape: shape`, `must be an array, got ${describe(shape)}`);
   const n = x.size;
   const known = shape.filter((s) => s !== -1).reduce((a, b) => a * b, 1);
   const target = shape.map((s) => (s === -1 ? n / known : s));
   if (shape.filter((s) => s === -1).length > 1 || target.some((s) => !Number.isInteger(s) || s < 1) || target.reduce((a, b) => a * b, 1) !== n)
-    throw new RangeError(`reshape: shape [${shape.join(', ')}] does not fit the ${n} elements of [${x.shape.join(', ')}]`);
+    throw badArg('range', `reshape: shape`, `[${shape.join(', ')}] does not fit the ${n} elements of [${x.shape.join(', ')}]`);
   const xShape = x.shape;
   const xLayout = x.layout;
   let src = x.handle;

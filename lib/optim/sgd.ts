@@ -10,6 +10,8 @@
 // round trip.
 import { native } from '../native';
 import { Module } from '../nn/module';
+import { checkOptions, optionNames } from '../checks';
+import { argError, asOp } from '../errors';
 import { checkNumber, checkTensor, describe, keep, Tensor } from '../tensor';
 
 export interface SGDOptions {
@@ -24,6 +26,8 @@ export interface SGDOptions {
    */
   excludeBnAndBiasFromDecay?: boolean;
 }
+
+const SGD_OPTIONS = optionNames<SGDOptions>({ lr: true, momentum: true, dampening: true, nesterov: true, weightDecay: true, excludeBnAndBiasFromDecay: true });
 
 export class SGD {
   private readonly params: [string, Tensor][];
@@ -46,7 +50,15 @@ export class SGD {
       this.params = params.map((p, i) => (Array.isArray(p) ? [String(p[0]), p[1]] : [String(i), p]));
     } else throw new TypeError(`SGD: params must be a Module or an array of tensors, got ${describe(params)}`);
     for (const [n, t] of this.params) if (!(t instanceof Tensor)) throw new TypeError(`SGD: params['${n}'] must be a Tensor, got ${describe(t)}`);
+    const seen = new Map<Tensor, string>();
+    for (const [n, t] of this.params) {
+      const first = seen.get(t);
+      if (first !== undefined)
+        throw argError('range', 'SGD', 'params', `lists one tensor twice ('${first}' and '${n}'); each step would update it twice`, 'ERR_ALIASED_ARGS');
+      seen.set(t, n);
+    }
     if (options === null || typeof options !== 'object') throw new TypeError(`SGD: options must be an object with lr, got ${describe(options)}`);
+    checkOptions('SGD', options, SGD_OPTIONS);
     this._lr = checkNumber(options.lr, 'SGD: lr', { min: 0 });
     this.momentum = checkNumber(options.momentum ?? 0, 'SGD: momentum', { min: 0 });
     this.dampening = checkNumber(options.dampening ?? 0, 'SGD: dampening', { min: 0, max: 1 });
@@ -89,7 +101,7 @@ export class SGD {
    * only when dampening is 0.
    */
   step(opts: { skipIf?: Tensor | null } = {}): void {
-    const skip = opts?.skipIf ?? null;
+    const skip = checkOptions('SGD.step', opts, ['skipIf']).skipIf ?? null;
     if (skip !== null) {
       checkTensor(skip, 'SGD.step: skipIf');
       if (this.dampening !== 0) throw new RangeError(`SGD.step: skipIf requires dampening 0, got ${this.dampening}`);
@@ -116,9 +128,9 @@ export class SGD {
     for (const g of groups.values())
       if (skip && skip.device !== g.device) throw new RangeError(`SGD.step: skipIf is on ${skip.device}, parameters on ${g.device}`);
     for (const g of groups.values()) {
-      native().sgdUpdate(g.p.map((t) => t.handle), g.g.map((t) => t.handle), g.b.map((t) => t.handle),
+      asOp('SGD.step', () => native().sgdUpdate(g.p.map((t) => t.handle), g.g.map((t) => t.handle), g.b.map((t) => t.handle),
         this._lr, this.momentum, this.dampening, g.wd, this.nesterov, g.first, this.lrOn(g.device).handle,
-        skip ? skip.handle : null);
+        skip ? skip.handle : null));
     }
     this.stepCount++;
   }

@@ -10,6 +10,7 @@ import { AugmentPreset } from '../data/transforms';
 import { type LayoutName } from '../native';
 import { Module } from '../nn/module';
 import { LRSchedule } from '../optim/schedules';
+import { checkOptions, optionNames } from '../checks';
 import { checkNumber, describe } from '../tensor';
 import { readSidecar, RunSpec } from '../checkpoint/run';
 import { Precision, PRECISIONS } from './device';
@@ -133,11 +134,20 @@ export interface TrainResult {
   skippedImages?: number;
 }
 
-const num = (v: unknown, arg: string, o: { min?: number; integer?: boolean }) => checkNumber(v, arg, o);
+const num = (v: unknown, arg: string, o: { min?: number; integer?: boolean }) => checkNumber(v, `Trainer: ${arg}`, o);
 
 /** Fills in defaults and checks every option; throws TypeError / RangeError naming the option. */
+const TRAINER_OPTIONS = optionNames<TrainerOptions>({
+  model: true, dataset: true, data: true, trainImages: true, testImages: true, epochs: true, iterations: true, batchSize: true,
+  lr: true, schedule: true, weightDecay: true, momentum: true, nesterov: true, device: true, precision: true, seed: true,
+  augment: true, evalEvery: true, out: true, resume: true, capture: true, onStep: true, onEval: true, onEpoch: true,
+  valData: true, imageSize: true, normalization: true, workers: true, prefetch: true, onImageError: true,
+  scheduleIterations: true, overwrite: true, weights: true, classes: true, freeze: true, freezeBn: true,
+});
+
 export function resolveSpec(o: TrainerOptions): RunSpec {
   if (o === null || typeof o !== 'object') throw new TypeError(`Trainer: options must be an object, got ${describe(o)}`);
+  checkOptions('Trainer', o, TRAINER_OPTIONS);
   const model = o.model ?? 'resnet20';
   const dataset = o.dataset ?? 'cifar10';
   if (dataset !== 'cifar10' && dataset !== 'cifar100') throw new RangeError(`dataset must be 'cifar10' or 'cifar100', got ${describe(dataset)}`);

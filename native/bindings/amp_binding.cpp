@@ -35,6 +35,16 @@ Napi::Value AmpUnscale(const Napi::CallbackInfo& info) {
     expect_dtype(op, gn.c_str(), grads[i], cr::DType::F32);
     expect_same_device(op, gn.c_str(), grads[i], "scale", scale);
   }
+  std::vector<TensorUse> uses{{&scale, "scale", false}, {&state, "state", true}};
+  for (size_t i = 0; i < grads.size(); i++) uses.push_back({&grads[i], "grads[" + std::to_string(i) + "]", true});
+  expect_no_alias(op, uses);
+  // Unscaling multiplies by 1 / scale: a zero or non-finite scale would turn every gradient
+  // into inf or NaN. Checked where the value is on the host; a device scale is not read
+  // (that would stall the stream every step), as docs/errors.md says.
+  if (scale.device().type == cr::DeviceType::CPU) {
+    float s = scale.data<float>()[0];
+    if (!(std::isfinite(s) && s > 0)) cr::throw_range(op, "scale", "must be finite and > 0, got " + std::to_string(s));
+  }
   cr::backend_for(scale.device()).amp_unscale_(grads, scale, state);
   return a.env().Undefined();
 }
@@ -53,6 +63,7 @@ Napi::Value AmpUpdateScale(const Napi::CallbackInfo& info) {
   p.growth_factor = static_cast<float>(growth);
   p.backoff_factor = static_cast<float>(backoff);
   p.growth_interval = static_cast<int>(a.integer(4, "growthInterval", 1, 1 << 24));
+  expect_no_alias(op, {{&scale, "scale", true}, {&state, "state", true}});
   cr::backend_for(scale.device()).amp_update_scale_(scale, state, p);
   return a.env().Undefined();
 }

@@ -1,5 +1,6 @@
 #include "args.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "../core/errors.h"
@@ -10,15 +11,21 @@ namespace crjs {
 using cr::throw_range;
 using cr::throw_type;
 
+thread_local const char* t_current_op = nullptr;
+
+const char* current_op() { return t_current_op; }
+void set_current_op(const char* op) { t_current_op = op; }
+
 Args::Args(const Napi::CallbackInfo& info, const char* op, size_t min_count, size_t max_count)
     : info_(info), op_(op) {
+  t_current_op = op;
   size_t n = info.Length();
   if (n < min_count || n > max_count) {
     std::string want = min_count == max_count ? std::to_string(min_count)
                                               : std::to_string(min_count) + " to " + std::to_string(max_count);
     throw cr::OpError(cr::ErrorKind::Type,
                       std::string(op) + ": expected " + want + " arguments, got " + std::to_string(n),
-                      "ERR_INVALID_ARG_COUNT");
+                      "ERR_INVALID_ARG_COUNT", op);
   }
 }
 
@@ -45,9 +52,10 @@ static std::string type_of(const Napi::Value& v) {
 
 static const cr::Tensor& tensor_of(const char* op, const std::string& name, const Napi::Value& v) {
   if (!v.IsObject()) throw_type(op, name, "must be a tensor handle, got " + type_of(v));
-  TensorHandle* h = TensorHandle::Unwrap(v);
+  bool disposed = false;
+  TensorHandle* h = TensorHandle::Unwrap(v, &disposed);
+  if (disposed) throw_type(op, name, "is a disposed tensor");
   if (!h) throw_type(op, name, "must be a tensor handle, got a foreign object");
-  if (h->disposed()) throw_type(op, name, "is a disposed tensor");
   return h->tensor();
 }
 
@@ -84,9 +92,13 @@ static int64_t integer_of(const char* op, const std::string& name, const Napi::V
   double d = v.As<Napi::Number>().DoubleValue();
   if (std::isnan(d)) throw_range(op, name, "must be an integer, got NaN");
   if (d != std::floor(d) || std::isinf(d)) throw_range(op, name, "must be an integer, got " + std::to_string(d));
+  // A bound nobody would type (a size's 2^36) is left out of the message.
+  const bool huge = hi >= (int64_t{1} << 31);
   if (d < static_cast<double>(lo) || d > static_cast<double>(hi))
-    throw_range(op, name, "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got " +
-                              std::to_string(static_cast<long long>(d)));
+    throw_range(op, name,
+                (huge ? "must be >= " + std::to_string(lo)
+                      : "must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]") +
+                    ", got " + std::to_string(static_cast<long long>(d)));
   return static_cast<int64_t>(d);
 }
 
@@ -221,6 +233,46 @@ void expect_like(const char* op, const char* name, const cr::Tensor& t, const ch
 
 void expect_shape(const char* op, const char* name, const cr::Tensor& t, const cr::Shape& shape) {
   if (t.shape != shape) throw_range(op, name, "must have shape " + cr::shape_str(shape) + ", got " + cr::shape_str(t.shape));
+}
+
+void expect_layout_fits(const char* op, const char* name, cr::Layout layout, size_t rank) {
+  if (layout == cr::Layout::NHWC && rank != 4)
+    throw_range(op, name, "must be NCHW for a " + std::to_string(rank) + "-D tensor (only 4-D tensors have a layout), got NHWC");
+}
+
+void expect_no_alias(const char* op, const std::vector<TensorUse>& uses) {
+  struct Span {
+    const void* storage;
+    size_t begin, end;
+    const TensorUse* use;
+  };
+  std::vector<Span> spans;
+  spans.reserve(uses.size());
+  for (const TensorUse& u : uses)
+    if (u.tensor && u.tensor->defined())
+      spans.push_back({u.tensor->storage.get(), u.tensor->offset_bytes, u.tensor->offset_bytes + u.tensor->nbytes(), &u});
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
+    return a.storage != b.storage ? std::less<const void*>()(a.storage, b.storage) : a.begin < b.begin;
+  });
+  // Sweep each storage in offset order, keeping the furthest end seen (any argument, and
+  // written ones): a span overlaps an earlier one exactly when it starts before that end.
+  const Span* far_any = nullptr;
+  const Span* far_written = nullptr;
+  for (size_t k = 0; k < spans.size(); k++) {
+    const Span& s = spans[k];
+    if (k > 0 && spans[k - 1].storage != s.storage) far_any = far_written = nullptr;
+    const Span* hit = nullptr;
+    if (s.use->written && far_any && far_any->end > s.begin) hit = far_any;
+    else if (far_written && far_written->end > s.begin) hit = far_written;
+    if (hit) {
+      // Name them in argument order, so the message reads the way the call was written.
+      const TensorUse* first = hit->use < s.use ? hit->use : s.use;
+      const TensorUse* second = hit->use < s.use ? s.use : hit->use;
+      cr::throw_aliased(op, second->name, first->name);
+    }
+    if (!far_any || s.end > far_any->end) far_any = &s;
+    if (s.use->written && (!far_written || s.end > far_written->end)) far_written = &s;
+  }
 }
 
 }  // namespace crjs

@@ -4,11 +4,17 @@
 #include <napi.h>
 
 #include <string>
+
 #include <vector>
 
 #include "../core/tensor.h"
 
 namespace crjs {
+
+// The op whose arguments were read last on this thread (set by Args), so an error raised
+// deep in a backend without an op name (out of memory) can still say which call failed.
+const char* current_op();
+void set_current_op(const char* op);
 
 class Args {
  public:
@@ -53,5 +59,18 @@ void expect_same_shape(const char* op, const char* name, const cr::Tensor& t, co
 // Same shape, dtype, layout and device as ref.
 void expect_like(const char* op, const char* name, const cr::Tensor& t, const char* ref_name, const cr::Tensor& ref);
 void expect_shape(const char* op, const char* name, const cr::Tensor& t, const cr::Shape& shape);
+// Only 4-D tensors have a memory layout; NHWC asked for any other rank is refused.
+void expect_layout_fits(const char* op, const char* name, cr::Layout layout, size_t rank);
+
+// One tensor argument of an op, for the aliasing check: `written` when the op writes it.
+struct TensorUse {
+  const cr::Tensor* tensor;
+  std::string name;
+  bool written;
+};
+// Refuses (ERR_ALIASED_ARGS, naming both arguments) any two arguments whose bytes overlap
+// when the op writes at least one of them: an in-place update through one would change what
+// the op reads or writes through the other.
+void expect_no_alias(const char* op, const std::vector<TensorUse>& uses);
 
 }  // namespace crjs

@@ -34,6 +34,18 @@ const cr::Tensor* read_residual(const Args& a, size_t i, const cr::Tensor& x) {
   return r;
 }
 
+// A negative variance has no square root: refused where reading it is free (host memory).
+// On a GPU the check would cost a device-to-host copy per call, so it is not made there;
+// docs/errors.md says so.
+void expect_nonnegative_variance(const char* op, const cr::Tensor& var) {
+  if (var.device().type != cr::DeviceType::CPU) return;
+  const float* v = var.data<float>();
+  for (int64_t c = 0; c < var.numel(); c++)
+    if (v[c] < 0)
+      cr::throw_range(op, "runningVar", "must be >= 0 (it is a variance), got " + std::to_string(v[c]) + " at channel " +
+                                            std::to_string(c));
+}
+
 }  // namespace
 
 Napi::Value BatchNormForwardTraining(const Napi::CallbackInfo& info) {
@@ -46,6 +58,13 @@ Napi::Value BatchNormForwardTraining(const Napi::CallbackInfo& info) {
   double eps = read_eps(a, 6);
   const cr::Tensor* residual = read_residual(a, 7, x);
   bool relu = a.boolean(8, "relu");
+  // The running statistics are updated in place: no other argument may share their storage.
+  expect_no_alias(a.op(), {{&x, "x", false},
+                           {&a.tensor(1, "gamma"), "gamma", false},
+                           {&a.tensor(2, "beta"), "beta", false},
+                           {&a.tensor(3, "runningMean"), "runningMean", true},
+                           {&a.tensor(4, "runningVar"), "runningVar", true},
+                           {residual, "residual", false}});
   // The running variance is unbiased (divides by N*H*W - 1), PyTorch's rule as well.
   if (x.shape[0] * x.shape[2] * x.shape[3] < 2)
     cr::throw_range(a.op(), "x", "needs more than 1 value per channel when training, got " + x.describe());
@@ -68,6 +87,7 @@ Napi::Value BatchNormForwardInference(const Napi::CallbackInfo& info) {
   double eps = read_eps(a, 5);
   const cr::Tensor* residual = read_residual(a, 6, x);
   bool relu = a.boolean(7, "relu");
+  expect_nonnegative_variance(a.op(), a.tensor(4, "runningVar"));
   return TensorHandle::Wrap(a.env(), cr::backend_for(x.device()).batchnorm_forward_inference(
                                          x, a.tensor(1, "gamma"), a.tensor(2, "beta"), a.tensor(3, "runningMean"),
                                          a.tensor(4, "runningVar"), eps, residual, relu));

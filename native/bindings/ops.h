@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include "../core/errors.h"
+#include "args.h"
 
 namespace crjs {
 
@@ -11,20 +12,26 @@ using Binding = Napi::Value (*)(const Napi::CallbackInfo&);
 
 Napi::Error to_js_error(Napi::Env env, const cr::OpError& e);
 
+// An error raised below the bindings without an op name (out of memory in an allocator, a
+// CUDA failure) gets the name of the op that was running, so every message says which call
+// failed.
+cr::OpError with_current_op(const cr::OpError& e);
+
 // Runs F, converting cr::OpError (TypeError/RangeError/Error with .code) and any other C++
 // exception into a JS exception, so nothing native ever escapes into Node and aborts it.
 template <Binding F>
 Napi::Value Guarded(const Napi::CallbackInfo& info) {
+  set_current_op(nullptr);
   try {
     return F(info);
   } catch (const Napi::Error&) {
     throw;
   } catch (const cr::OpError& e) {
-    throw to_js_error(info.Env(), e);
+    throw to_js_error(info.Env(), with_current_op(e));
   } catch (const std::bad_alloc&) {
-    throw to_js_error(info.Env(), cr::OpError(cr::ErrorKind::OutOfMemory, "out of host memory", "ERR_CPU_OOM"));
+    throw to_js_error(info.Env(), with_current_op(cr::OpError(cr::ErrorKind::OutOfMemory, "out of host memory", "ERR_CPU_OOM")));
   } catch (const std::exception& e) {
-    throw to_js_error(info.Env(), cr::OpError(cr::ErrorKind::Runtime, e.what()));
+    throw to_js_error(info.Env(), with_current_op(cr::OpError(cr::ErrorKind::Runtime, e.what())));
   }
 }
 

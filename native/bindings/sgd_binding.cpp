@@ -35,6 +35,9 @@ Napi::Value SgdUpdate(const Napi::CallbackInfo& info) {
   p.dampening = static_cast<float>(dampening);
   p.weight_decay = static_cast<float>(weight_decay);
 
+  if (params.empty() && !grads.empty())
+    cr::throw_range(op, "params", "is empty, but grads has " + std::to_string(grads.size()) +
+                                      " tensors: pass the parameters the gradients belong to");
   if (grads.size() != params.size())
     cr::throw_range(op, "grads", "must have one tensor per parameter (" + std::to_string(params.size()) + "), got " +
                                      std::to_string(grads.size()));
@@ -56,6 +59,13 @@ Napi::Value SgdUpdate(const Napi::CallbackInfo& info) {
     }
   }
   if (!need_bufs) bufs.clear();
+  {
+    std::vector<TensorUse> uses;
+    for (size_t i = 0; i < params.size(); i++) uses.push_back({&params[i], "params[" + std::to_string(i) + "]", true});
+    for (size_t i = 0; i < grads.size(); i++) uses.push_back({&grads[i], "grads[" + std::to_string(i) + "]", false});
+    for (size_t i = 0; i < bufs.size(); i++) uses.push_back({&bufs[i], "bufs[" + std::to_string(i) + "]", true});
+    expect_no_alias(op, uses);
+  }
   p.lr_device = a.optional_tensor(9, "lrDevice");
   p.skip_flag = a.optional_tensor(10, "skipFlag");
   if (p.lr_device) {

@@ -31,7 +31,17 @@ Napi::Error to_js_error(Napi::Env env, const cr::OpError& e) {
   std::string code = e.code();
   if (code.empty() && e.kind() == cr::ErrorKind::OutOfMemory) code = "ERR_OUT_OF_MEMORY";
   if (!code.empty()) err.Set("code", Napi::String::New(env, code));
+  if (!e.op().empty()) err.Set("op", Napi::String::New(env, e.op()));
+  if (!e.argument().empty()) err.Set("argument", Napi::String::New(env, e.argument()));
   return err;
+}
+
+cr::OpError with_current_op(const cr::OpError& e) {
+  const char* op = current_op();
+  if (!e.op().empty() || op == nullptr) return e;
+  std::string code = e.code();
+  if (code.empty() && e.kind() == cr::ErrorKind::OutOfMemory) code = "ERR_OUT_OF_MEMORY";
+  return cr::OpError(e.kind(), std::string(op) + ": " + e.what(), code, op, e.argument());
 }
 
 static Napi::Object wrap(const Args& a, cr::Tensor t) { return TensorHandle::Wrap(a.env(), std::move(t)); }
@@ -41,6 +51,7 @@ Napi::Value Empty(const Napi::CallbackInfo& info) {
   cr::Shape shape = a.shape(0, "shape");
   cr::DType dtype = a.dtype(1, "dtype");
   cr::Layout layout = a.layout(2, "layout");
+  expect_layout_fits(a.op(), "layout", layout, shape.size());
   cr::Device dev = a.device(3, "device");
   return wrap(a, cr::backend_for(dev).empty(shape, dtype, layout));
 }
@@ -50,6 +61,7 @@ Napi::Value Full(const Napi::CallbackInfo& info) {
   cr::Shape shape = a.shape(0, "shape");
   cr::DType dtype = a.dtype(1, "dtype");
   cr::Layout layout = a.layout(2, "layout");
+  expect_layout_fits(a.op(), "layout", layout, shape.size());
   cr::Device dev = a.device(3, "device");
   double value = a.number(4, "value");
   if (dtype == cr::DType::I32 || dtype == cr::DType::U8) {
@@ -73,6 +85,7 @@ Napi::Value FromTypedArray(const Napi::CallbackInfo& info) {
   cr::Shape shape = a.shape(1, "shape");
   cr::DType dtype = a.dtype(2, "dtype");
   cr::Layout layout = a.layout(3, "layout");
+  expect_layout_fits(a.op(), "layout", layout, shape.size());
   cr::Device dev = a.device(4, "device");
   napi_typedarray_type tt = ta.TypedArrayType();
   bool ok = (dtype == cr::DType::F32 && tt == napi_float32_array) ||

@@ -139,27 +139,140 @@ class ReadQueue {
   bool thread_started_ = false;
 };
 
+
+// Runs an accessor or method of a handle: `h` is the live handle behind `this`, nullptr when
+// it was disposed. C++ exceptions become JS ones here, as ObjectWrap's wrappers would do.
+using Member = Napi::Value (*)(const Napi::CallbackInfo& info, TensorHandle* h);
+
+template <Member M>
+napi_value call_member(napi_env env, napi_callback_info cbinfo) {
+  try {
+    Napi::CallbackInfo info(env, cbinfo);
+    bool disposed = false;
+    TensorHandle* h = TensorHandle::Unwrap(info.This(), &disposed);
+    if (!h && !disposed) throw Napi::TypeError::New(env, "this is not a NativeTensor");
+    return M(info, h);
+  } catch (const Napi::Error& e) {
+    e.ThrowAsJavaScriptException();
+    return nullptr;
+  } catch (const cr::OpError& e) {
+    to_js_error(Napi::Env(env), e).ThrowAsJavaScriptException();
+    return nullptr;
+  } catch (const std::exception& e) {
+    Napi::Error::New(env, e.what()).ThrowAsJavaScriptException();
+    return nullptr;
+  }
+}
+
+const cr::Tensor& live(const Napi::CallbackInfo& info, TensorHandle* h, const char* what) {
+  if (!h) throw Napi::TypeError::New(info.Env(), std::string("tensor.") + what + ": the tensor is disposed");
+  return h->tensor();
+}
+
+Napi::Value shape_of(const Napi::CallbackInfo& info, TensorHandle* h) {
+  const cr::Tensor& t = live(info, h, "shape");
+  Napi::Array a = Napi::Array::New(info.Env(), t.shape.size());
+  for (size_t i = 0; i < t.shape.size(); i++) a.Set(static_cast<uint32_t>(i), static_cast<double>(t.shape[i]));
+  return a;
+}
+
+Napi::Value dtype_of(const Napi::CallbackInfo& info, TensorHandle* h) {
+  return Napi::String::New(info.Env(), cr::dtype_name(live(info, h, "dtype").dtype));
+}
+
+Napi::Value layout_of(const Napi::CallbackInfo& info, TensorHandle* h) {
+  return Napi::String::New(info.Env(), cr::layout_name(live(info, h, "layout").layout));
+}
+
+Napi::Value device_of(const Napi::CallbackInfo& info, TensorHandle* h) {
+  return Napi::String::New(info.Env(), live(info, h, "device").device().str());
+}
+
+Napi::Value nbytes_of(const Napi::CallbackInfo& info, TensorHandle* h) {
+  return Napi::Number::New(info.Env(), h ? static_cast<double>(h->tensor().nbytes()) : 0.0);
+}
+
+Napi::Value disposed_of(const Napi::CallbackInfo& info, TensorHandle* h) { return Napi::Boolean::New(info.Env(), h == nullptr); }
+
+Napi::Value read(const Napi::CallbackInfo& info, TensorHandle* h) {
+  const cr::Tensor& t = live(info, h, "read");
+  return to_typed_array(info.Env(), t, host_copy(t));
+}
+
+Napi::Value read_async(const Napi::CallbackInfo& info, TensorHandle* h) {
+  const cr::Tensor& t = live(info, h, "readAsync");
+  // The value is fixed at call time: the copy is queued now, in stream order, so an in-place
+  // op issued after readAsync() (SGD, a fill, the next replay of a captured step) cannot
+  // leak into the result.
+  std::vector<uint8_t> raw(t.nbytes());
+  std::function<void()> wait = cr::backend_for(t.device()).copy_to_host_async(t, raw.data());
+  // raw's heap buffer moves into the job unchanged, so the pending copy's target stays valid.
+  Napi::Env env = info.Env();
+  auto* job = new ReadQueue::Job{t, std::move(raw), std::move(wait), Napi::Promise::Deferred::New(env),
+                                 Napi::ThreadSafeFunction(), std::string()};
+  job->done = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
+                                            "cudnn-resnet:readAsync", 0, 1);
+  Napi::Promise p = job->deferred.Promise();
+  ReadQueue::push(job);
+  return p;
+}
+
+// Frees the tensor and the native handle now; idempotent.
+Napi::Value dispose(const Napi::CallbackInfo& info, TensorHandle* h) {
+  if (h) {
+    void* unwrapped = nullptr;
+    napi_status st = napi_remove_wrap(info.Env(), info.This(), &unwrapped);
+    if (st != napi_ok) throw Napi::Error::New(info.Env(), "tensor.dispose: could not detach the native tensor");
+    delete h;
+  }
+  return info.Env().Undefined();
+}
+
+constexpr napi_property_attributes kAttr = napi_default;
+
 }  // namespace
 
 Napi::Function TensorHandle::Define(Napi::Env env) {
-  Napi::Function ctor = DefineClass(
-      env, "NativeTensor",
-      {
-          InstanceAccessor<&TensorHandle::Shape>("shape"),
-          InstanceAccessor<&TensorHandle::DType>("dtype"),
-          InstanceAccessor<&TensorHandle::Layout>("layout"),
-          InstanceAccessor<&TensorHandle::DeviceName>("device"),
-          InstanceAccessor<&TensorHandle::NBytes>("nbytes"),
-          InstanceAccessor<&TensorHandle::Disposed>("disposed"),
-          InstanceMethod<&TensorHandle::Read>("read"),
-          InstanceMethod<&TensorHandle::ReadAsync>("readAsync"),
-          InstanceMethod<&TensorHandle::Dispose>("dispose"),
-      });
+  const napi_property_descriptor props[] = {
+      {"shape", nullptr, nullptr, call_member<shape_of>, nullptr, nullptr, kAttr, nullptr},
+      {"dtype", nullptr, nullptr, call_member<dtype_of>, nullptr, nullptr, kAttr, nullptr},
+      {"layout", nullptr, nullptr, call_member<layout_of>, nullptr, nullptr, kAttr, nullptr},
+      {"device", nullptr, nullptr, call_member<device_of>, nullptr, nullptr, kAttr, nullptr},
+      {"nbytes", nullptr, nullptr, call_member<nbytes_of>, nullptr, nullptr, kAttr, nullptr},
+      {"disposed", nullptr, nullptr, call_member<disposed_of>, nullptr, nullptr, kAttr, nullptr},
+      {"read", nullptr, call_member<read>, nullptr, nullptr, nullptr, kAttr, nullptr},
+      {"readAsync", nullptr, call_member<read_async>, nullptr, nullptr, nullptr, kAttr, nullptr},
+      {"dispose", nullptr, call_member<dispose>, nullptr, nullptr, nullptr, kAttr, nullptr},
+  };
+  napi_value cls = nullptr;
+  napi_status st = napi_define_class(env, "NativeTensor", NAPI_AUTO_LENGTH, Construct, nullptr,
+                                     sizeof(props) / sizeof(props[0]), props, &cls);
+  NAPI_THROW_IF_FAILED(env, st, Napi::Function());
+  Napi::Function ctor(env, cls);
   auto* data = new AddonData();
   data->ctor = Napi::Persistent(ctor);
   env.SetInstanceData<AddonData>(data);
   return ctor;
 }
+
+napi_value TensorHandle::Construct(napi_env env, napi_callback_info cbinfo) {
+  napi_value self = nullptr;
+  if (napi_get_cb_info(env, cbinfo, nullptr, nullptr, &self, nullptr) != napi_ok) return nullptr;
+  if (!t_pending) {
+    napi_throw_type_error(env, nullptr, "NativeTensor cannot be constructed directly; use the tensor functions");
+    return nullptr;
+  }
+  auto* h = new TensorHandle(Napi::Env(env), *t_pending);
+  // No napi_ref is asked for: Node keeps its own, which napi_remove_wrap (dispose) deletes.
+  if (napi_wrap(env, self, h, Finalize, nullptr, nullptr) != napi_ok) {
+    delete h;
+    napi_throw_error(env, nullptr, "NativeTensor: could not wrap the native tensor");
+    return nullptr;
+  }
+  return self;
+}
+
+void TensorHandle::Finalize(napi_env, void* data, void*) { delete static_cast<TensorHandle*>(data); }
 
 Napi::Object TensorHandle::Wrap(Napi::Env env, cr::Tensor t) {
   AddonData* data = env.GetInstanceData<AddonData>();
@@ -176,112 +289,36 @@ Napi::Object TensorHandle::Wrap(Napi::Env env, cr::Tensor t) {
   return obj;
 }
 
-TensorHandle* TensorHandle::Unwrap(const Napi::Value& v) {
+TensorHandle* TensorHandle::Unwrap(const Napi::Value& v, bool* disposed) {
+  if (disposed) *disposed = false;
   if (!v.IsObject()) return nullptr;
   Napi::Object o = v.As<Napi::Object>();
   if (!o.CheckTypeTag(&kTensorTag)) return nullptr;
-  return Napi::ObjectWrap<TensorHandle>::Unwrap(o);
+  void* p = nullptr;
+  // A tagged object without a wrap is a disposed handle (dispose() removed it).
+  if (napi_unwrap(v.Env(), o, &p) != napi_ok || p == nullptr) {
+    if (disposed) *disposed = true;
+    return nullptr;
+  }
+  return static_cast<TensorHandle*>(p);
 }
 
-TensorHandle::TensorHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorHandle>(info) {
-  if (!t_pending) {
-    Napi::TypeError::New(info.Env(), "NativeTensor cannot be constructed directly; use the tensor functions")
-        .ThrowAsJavaScriptException();
-    disposed_ = true;
-    return;
-  }
-  tensor_ = *t_pending;
+TensorHandle::TensorHandle(Napi::Env env, cr::Tensor t) : tensor_(std::move(t)), env_(env) {
   g_live++;
   if (tensor_.device().type == cr::DeviceType::CPU) {
     external_bytes_ = static_cast<int64_t>(tensor_.nbytes());
-    Napi::MemoryManagement::AdjustExternalMemory(info.Env(), external_bytes_);
+    Napi::MemoryManagement::AdjustExternalMemory(env, external_bytes_);
   }
 }
 
-TensorHandle::~TensorHandle() = default;
-
-void TensorHandle::Release(Napi::Env env) {
-  if (disposed_) return;
-  disposed_ = true;
+TensorHandle::~TensorHandle() {
   g_live--;
-  tensor_ = cr::Tensor();  // drops this handle's share of the storage
   if (external_bytes_) {
-    Napi::MemoryManagement::AdjustExternalMemory(env, -external_bytes_);
-    external_bytes_ = 0;
+    int64_t adjusted = 0;
+    napi_adjust_external_memory(env_, -external_bytes_, &adjusted);
   }
 }
-
-void TensorHandle::Finalize(Napi::Env env) { Release(env); }
 
 int64_t TensorHandle::live_count() { return g_live.load(); }
-
-static void throw_if_disposed(const Napi::CallbackInfo& info, bool disposed, const char* what) {
-  if (disposed) throw Napi::TypeError::New(info.Env(), std::string("tensor.") + what + ": the tensor is disposed");
-}
-
-Napi::Value TensorHandle::Shape(const Napi::CallbackInfo& info) {
-  throw_if_disposed(info, disposed_, "shape");
-  Napi::Array a = Napi::Array::New(info.Env(), tensor_.shape.size());
-  for (size_t i = 0; i < tensor_.shape.size(); i++) a.Set(static_cast<uint32_t>(i), static_cast<double>(tensor_.shape[i]));
-  return a;
-}
-
-Napi::Value TensorHandle::DType(const Napi::CallbackInfo& info) {
-  throw_if_disposed(info, disposed_, "dtype");
-  return Napi::String::New(info.Env(), cr::dtype_name(tensor_.dtype));
-}
-
-Napi::Value TensorHandle::Layout(const Napi::CallbackInfo& info) {
-  throw_if_disposed(info, disposed_, "layout");
-  return Napi::String::New(info.Env(), cr::layout_name(tensor_.layout));
-}
-
-Napi::Value TensorHandle::DeviceName(const Napi::CallbackInfo& info) {
-  throw_if_disposed(info, disposed_, "device");
-  return Napi::String::New(info.Env(), tensor_.device().str());
-}
-
-Napi::Value TensorHandle::NBytes(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), disposed_ ? 0.0 : static_cast<double>(tensor_.nbytes()));
-}
-
-Napi::Value TensorHandle::Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), disposed_); }
-
-Napi::Value TensorHandle::Read(const Napi::CallbackInfo& info) {
-  throw_if_disposed(info, disposed_, "read");
-  try {
-    return to_typed_array(info.Env(), tensor_, host_copy(tensor_));
-  } catch (const cr::OpError& e) {
-    throw to_js_error(info.Env(), e);
-  }
-}
-
-Napi::Value TensorHandle::ReadAsync(const Napi::CallbackInfo& info) {
-  throw_if_disposed(info, disposed_, "readAsync");
-  // The value is fixed at call time: the copy is queued now, in stream order, so an in-place
-  // op issued after readAsync() (SGD, a fill, the next replay of a captured step) cannot
-  // leak into the result.
-  std::vector<uint8_t> raw(tensor_.nbytes());
-  std::function<void()> wait;
-  try {
-    wait = cr::backend_for(tensor_.device()).copy_to_host_async(tensor_, raw.data());
-  } catch (const cr::OpError& e) {
-    throw to_js_error(info.Env(), e);
-  }
-  // raw's heap buffer moves into the job unchanged, so the pending copy's target stays valid.
-  Napi::Env env = info.Env();
-  auto* job = new ReadQueue::Job{tensor_, std::move(raw), std::move(wait), Napi::Promise::Deferred::New(env),
-                                 Napi::ThreadSafeFunction(), std::string()};
-  job->done = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
-                                            "cudnn-resnet:readAsync", 0, 1);
-  Napi::Promise p = job->deferred.Promise();
-  ReadQueue::push(job);
-  return p;
-}
-
-Napi::Value TensorHandle::Dispose(const Napi::CallbackInfo& info) {
-  Release(info.Env());
-  return info.Env().Undefined();
-}
 
 }  // namespace crjs

@@ -1,5 +1,14 @@
-// The JS-visible tensor handle: a type-tagged ObjectWrap that owns one cr::Tensor. dispose()
-// frees it now; the finalizer is only the safety net for handles nobody disposed.
+// The JS-visible tensor handle: a type-tagged JS object wrapping one native TensorHandle,
+// which owns one cr::Tensor. dispose() frees it now, wrapper included; the finalizer is only
+// the safety net for handles nobody disposed.
+//
+// Why not Napi::ObjectWrap: Node runs the finalizers of collected wrapped objects from
+// setImmediate, not during garbage collection, so every handle collected during a
+// synchronous loop (a training loop that never yields to the event loop) keeps its wrapper
+// and Node's reference to it (~200 bytes) until the loop ends: RSS grew without bound by
+// that much per tensor. dispose() therefore removes the wrap (napi_remove_wrap deletes
+// Node's reference at once) and deletes the native object itself; the JS object that is
+// left owns nothing native and needs no finalizer.
 #pragma once
 #include <napi.h>
 
@@ -9,37 +18,31 @@
 
 namespace crjs {
 
-class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
+class TensorHandle {
  public:
   static Napi::Function Define(Napi::Env env);
   // Wraps a native tensor in a new JS handle (the only way handles are made).
   static Napi::Object Wrap(Napi::Env env, cr::Tensor t);
-  // The handle's tensor if `v` is a live handle, else nullptr; `*disposed` tells why.
-  static TensorHandle* Unwrap(const Napi::Value& v);
-
-  explicit TensorHandle(const Napi::CallbackInfo& info);
-  ~TensorHandle() override;
-  void Finalize(Napi::Env env) override;
+  // The handle behind `v` if it is a live one, else nullptr; `*disposed` is set when `v` is a
+  // handle of this addon that was disposed.
+  static TensorHandle* Unwrap(const Napi::Value& v, bool* disposed = nullptr);
 
   const cr::Tensor& tensor() const { return tensor_; }
-  bool disposed() const { return disposed_; }
 
+  // Handles neither disposed nor finalized.
   static int64_t live_count();
 
+  TensorHandle(Napi::Env env, cr::Tensor t);
+  ~TensorHandle();
+  TensorHandle(const TensorHandle&) = delete;
+  TensorHandle& operator=(const TensorHandle&) = delete;
+
  private:
-  Napi::Value Shape(const Napi::CallbackInfo& info);
-  Napi::Value DType(const Napi::CallbackInfo& info);
-  Napi::Value Layout(const Napi::CallbackInfo& info);
-  Napi::Value DeviceName(const Napi::CallbackInfo& info);
-  Napi::Value NBytes(const Napi::CallbackInfo& info);
-  Napi::Value Disposed(const Napi::CallbackInfo& info);
-  Napi::Value Read(const Napi::CallbackInfo& info);
-  Napi::Value ReadAsync(const Napi::CallbackInfo& info);
-  Napi::Value Dispose(const Napi::CallbackInfo& info);
-  void Release(Napi::Env env);
+  static napi_value Construct(napi_env env, napi_callback_info info);
+  static void Finalize(napi_env env, void* data, void* hint);
 
   cr::Tensor tensor_;
-  bool disposed_ = false;
+  napi_env env_;
   int64_t external_bytes_ = 0;
 };
 

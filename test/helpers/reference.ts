@@ -94,3 +94,22 @@ export function assertThrowsNamed(fn: () => unknown, type: ErrorConstructor | Ty
     return true;
   });
 }
+
+/**
+ * Asserts the argument-error shape every bad call reports (docs/errors.md): the class, the
+ * code, the public op and the argument, the message starting "<op>: argument '<argument>'",
+ * plus any message fragments.
+ */
+export function assertArgError(fn: () => unknown, type: ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor,
+  want: { code?: string; op: string; argument: string }, ...fragments: string[]): void {
+  assert.throws(fn, (e: unknown) => {
+    const err = e as Error & { code?: string; op?: string; argument?: string };
+    assert.ok(err instanceof type, `expected ${type.name}, got ${err?.constructor?.name}: ${err?.message}`);
+    if (want.code !== undefined) assert.equal(err.code, want.code, `code of "${err.message}"`);
+    assert.equal(err.op, want.op, `op of "${err.message}"`);
+    assert.equal(err.argument, want.argument, `argument of "${err.message}"`);
+    assert.ok(err.message.startsWith(`${want.op}: argument '${want.argument}'`), `message "${err.message}" does not start with op and argument`);
+    for (const f of fragments) assert.ok(err.message.includes(f), `message "${err.message}" lacks "${f}"`);
+    return true;
+  });
+}

@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import { native } from '../../lib/native';
 import { keep, manualSeed, memory, nextSeed, Tensor, tidy } from '../../lib/tensor';
 import { describeDevices } from '../helpers/devices';
-import { assertThrowsNamed } from '../helpers/reference';
+import { assertArgError, assertThrowsNamed } from '../helpers/reference';
 
 describeDevices('Tensor', ({ device }) => {
   it('builds from arrays and reads back in logical order, in both layouts', () => {
@@ -181,22 +181,63 @@ describe('Tensor lifetime', () => {
 });
 
 describe('Tensor argument checks', () => {
-  it('names the argument in TypeError / RangeError', () => {
-    assertThrowsNamed(() => Tensor.zeros([2, 0]), RangeError, 'shape[1]', '>= 1');
-    assertThrowsNamed(() => Tensor.zeros([2.5]), TypeError, 'shape[0]', 'integer');
-    assertThrowsNamed(() => Tensor.zeros('3' as unknown as number[]), TypeError, 'shape');
-    assertThrowsNamed(() => Tensor.zeros([2], { dtype: 'float64' as never }), TypeError, 'dtype', 'float64');
-    assertThrowsNamed(() => Tensor.zeros([2], { device: 'gpu' }), TypeError, 'device', "'gpu'");
-    assertThrowsNamed(() => Tensor.zeros([1, 1, 1, 1], { layout: 'NWHC' as never }), TypeError, 'layout');
-    assertThrowsNamed(() => Tensor.fromArray([1, 2, 3], [2, 2]), RangeError, 'data', '3 elements', '4');
-    assertThrowsNamed(() => Tensor.randn([2], { seed: -1 }), RangeError, 'seed');
-    assertThrowsNamed(() => Tensor.randn([2], { seed: 1.5 }), TypeError, 'seed');
-    assertThrowsNamed(() => Tensor.randn([2], { dtype: 'int32' }), TypeError, 'dtype', 'float');
-    assertThrowsNamed(() => Tensor.uniform([2], { low: 1, high: 0 }), RangeError, 'high', 'low');
-    assertThrowsNamed(() => Tensor.full([2], NaN), TypeError, 'value');
+  it('names the function called and the argument, with a code', () => {
+    const T = 'ERR_INVALID_ARG_TYPE', R = 'ERR_OUT_OF_RANGE';
+    assertArgError(() => Tensor.zeros([2, 0]), RangeError, { code: R, op: 'Tensor.zeros', argument: 'shape[1]' }, '>= 1');
+    assertArgError(() => Tensor.zeros([-1]), RangeError, { code: R, op: 'Tensor.zeros', argument: 'shape[0]' }, '>= 1');
+    assertArgError(() => Tensor.ones([2.5]), RangeError, { code: R, op: 'Tensor.ones', argument: 'shape[0]' }, 'integer');
+    assertArgError(() => Tensor.zeros('3' as unknown as number[]), TypeError, { code: T, op: 'Tensor.zeros', argument: 'shape' });
+    assertArgError(() => Tensor.empty([2], { dtype: 'float64' as never }), TypeError, { code: T, op: 'Tensor.empty', argument: 'dtype' }, 'float64');
+    assertArgError(() => Tensor.zeros([2], { device: 'gpu' }), TypeError, { code: T, op: 'Tensor.zeros', argument: 'device' }, "'gpu'");
+    assertArgError(() => Tensor.zeros([1, 1, 1, 1], { layout: 'NWHC' as never }), TypeError, { code: T, op: 'Tensor.zeros', argument: 'layout' });
+    assertArgError(() => Tensor.fromArray([1, 2, 3], [2, 2]), RangeError, { code: R, op: 'Tensor.fromArray', argument: 'data' }, '3 elements', '4');
+    assertArgError(() => Tensor.randn([2], { seed: -1 }), RangeError, { code: R, op: 'Tensor.randn', argument: 'seed' });
+    assertArgError(() => Tensor.randn([2], { seed: 1.5 }), TypeError, { code: T, op: 'Tensor.randn', argument: 'seed' });
+    assertArgError(() => Tensor.randn([0, 2]), RangeError, { code: R, op: 'Tensor.randn', argument: 'shape[0]' });
+    assertArgError(() => Tensor.randn([2], { dtype: 'int32' }), TypeError, { code: T, op: 'Tensor.randn', argument: 'dtype' }, 'float');
+    assertArgError(() => Tensor.uniform([2], { low: 1, high: 0 }), RangeError, { code: R, op: 'Tensor.uniform', argument: 'high' }, 'low');
+    assertArgError(() => Tensor.full([2], NaN), RangeError, { code: R, op: 'Tensor.full', argument: 'value' });
+    assertArgError(() => Tensor.full([2], 300, { dtype: 'uint8' }), RangeError, { code: R, op: 'Tensor.full', argument: 'value' });
     using t = Tensor.zeros([2]);
-    assertThrowsNamed(() => t.to('cuda' as string), TypeError, 'target');
+    assertArgError(() => t.to('gpu' as string), TypeError, { code: T, op: 'Tensor.to', argument: 'device' });
     assertThrowsNamed(() => t.copyFrom(Tensor.zeros([3])), RangeError, 'src');
-    assertThrowsNamed(() => keep(42 as unknown as Tensor), TypeError, 'keep');
+    assertArgError(() => keep(42 as unknown as Tensor), TypeError, { code: T, op: 'keep', argument: 't' });
+  });
+
+  it('refuses NHWC for tensors that are not 4-D instead of dropping it', () => {
+    const liveBefore = memory().liveTensors;
+    const want = { code: 'ERR_OUT_OF_RANGE', argument: 'layout' };
+    assertArgError(() => Tensor.zeros([2, 3], { layout: 'NHWC' }), RangeError, { ...want, op: 'Tensor.zeros' }, '2-D');
+    assertArgError(() => Tensor.empty([5], { layout: 'NHWC' }), RangeError, { ...want, op: 'Tensor.empty' });
+    assertArgError(() => Tensor.fromArray([1, 2], [2], { layout: 'NHWC' }), RangeError, { ...want, op: 'Tensor.fromArray' });
+    assertArgError(() => Tensor.randn([2, 2, 2], { layout: 'NHWC' }), RangeError, { ...want, op: 'Tensor.randn' });
+    using t = Tensor.zeros([6]);
+    assertArgError(() => t.to('NHWC'), RangeError, { ...want, op: 'Tensor.to' });
+    assertArgError(() => t.to({ layout: 'NHWC', dtype: 'bfloat16' }), RangeError, { ...want, op: 'Tensor.to' });
+    using four = Tensor.zeros([1, 2, 2, 2], { layout: 'NHWC' });
+    assert.equal(four.layout, 'NHWC');
+    assert.equal(memory().liveTensors, liveBefore + 2, 'a refused conversion leaks nothing');
+  });
+
+  it('out of memory names the function that allocated', () => {
+    let t: Tensor | undefined;
+    try {
+      t = Tensor.empty([2 ** 36]);  // 256 GiB of float32
+    } catch (e) {
+      const err = e as Error & { code?: string; op?: string };
+      assert.equal(err.code, 'ERR_CPU_OOM', err.message);
+      assert.equal(err.op, 'Tensor.empty');
+      assert.match(err.message, /^Tensor\.empty: .*out of memory/);
+      return;
+    }
+    t.dispose();  // a system that overcommits without limit hands out the address space
+  });
+
+  it('refuses unknown option names, naming the key and the known ones', () => {
+    assertArgError(() => Tensor.zeros([2], { dtyp: 'float32' } as never), TypeError,
+      { code: 'ERR_UNKNOWN_OPTION', op: 'Tensor.zeros', argument: 'options.dtyp' }, "did you mean 'dtype'", 'dtype, device, layout');
+    assertArgError(() => Tensor.randn([2], { sd: 3 } as never), TypeError, { code: 'ERR_UNKNOWN_OPTION', op: 'Tensor.randn', argument: 'options.sd' }, 'seed');
+    using t = Tensor.zeros([2]);
+    assertArgError(() => t.to({ devic: 'cpu' } as never), TypeError, { code: 'ERR_UNKNOWN_OPTION', op: 'Tensor.to', argument: 'target.devic' });
   });
 });

@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 
 import { native } from '../../lib/native';
 import { describeDevices } from '../helpers/devices';
-import { assertThrowsNamed } from '../helpers/reference';
+import { assertArgError, assertThrowsNamed } from '../helpers/reference';
 import { disposeAll, make, normals, readNCHW, rng } from './ops-common';
 
 const f = Math.fround;
@@ -94,5 +94,24 @@ describeDevices('loss scaling', (d) => {
     assertThrowsNamed(up(scale, state, Number.NaN, 0.5, 10), RangeError, "'growthFactor'");
     assert.deepEqual([...readNCHW(g)], [1, 2]);
     disposeAll(g, scale, state, two, half);
+  });
+
+  it('refuses aliased arguments and (on the host) a zero or non-finite scale', () => {
+    const g = make([1, 2], [2], dev), scale = make([2], [1], dev), state = make([0, 0, 0], [3], dev);
+    const un = (...o: unknown[]) => () => (nat().ampUnscale as (...a: unknown[]) => unknown)(...o);
+    const aliased = { code: 'ERR_ALIASED_ARGS', op: 'ampUnscale' };
+    assertArgError(un([g, g], scale, state), RangeError, { ...aliased, argument: 'grads[1]' }, "'grads[0]'");
+    assertArgError(un([scale], scale, state), RangeError, { ...aliased, argument: 'grads[0]' }, "'scale'");
+    assertArgError(() => nat().ampUpdateScale(scale, scale as never, 2, 0.5, 10), RangeError,
+      { code: 'ERR_OUT_OF_RANGE', op: 'ampUpdateScale', argument: 'state' });
+    if (dev === 'cpu') {
+      for (const bad of [0, -1, Infinity, NaN]) {
+        const s = make([bad], [1], dev);
+        assertArgError(un([g], s, state), RangeError, { code: 'ERR_OUT_OF_RANGE', op: 'ampUnscale', argument: 'scale' }, '> 0');
+        disposeAll(s);
+      }
+    }
+    assert.deepEqual([...readNCHW(g)], [1, 2], 'refused calls change nothing');
+    disposeAll(g, scale, state);
   });
 });

@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import { native } from '../../lib/native';
 import { describeDevices, fewer } from '../helpers/devices';
 import { bnBackwardRef, bnRef } from '../helpers/batchnorm-reference';
-import { assertThrowsNamed } from '../helpers/reference';
+import { assertArgError, assertThrowsNamed } from '../helpers/reference';
 import { checkFiniteDiff, close, disposeAll, make, normals, randInt, readNCHW, rng, rounded, someIndices } from './ops-common';
 
 function randomShape(r: () => number): number[] {
@@ -255,5 +255,33 @@ describeDevices('batch norm', (d) => {
       gc.dispose();
     }
     disposeAll(x, g, b, rm, rv, c4, g16, xi, x2, one, nhwc);
+  });
+
+  it('refuses running statistics that share storage with each other or the input', () => {
+    const x = make(new Float32Array(2 * 3 * 2 * 2).map((_, i) => Math.cos(i)), [2, 3, 2, 2], dev);
+    const c3 = () => make([1, 1, 1], [3], dev);
+    const [g, b, rm, rv] = [c3(), c3(), c3(), c3()];
+    const rmView = nat().reshape(rm, [3]);
+    const train = (...o: unknown[]) => () => (nat().batchNormForwardTraining as (...a: unknown[]) => unknown)(...o);
+    const aliased = { code: 'ERR_ALIASED_ARGS', op: 'batchNormForwardTraining' };
+    assertArgError(train(x, g, b, rm, rm, 0.1, 1e-5, null, false), RangeError, { ...aliased, argument: 'runningVar' }, "'runningMean'");
+    assertArgError(train(x, g, b, rm, rmView, 0.1, 1e-5, null, false), RangeError, { ...aliased, argument: 'runningVar' }, "'runningMean'");
+    assertArgError(train(x, g, b, g, rv, 0.1, 1e-5, null, false), RangeError, { ...aliased, argument: 'runningMean' }, "'gamma'");
+    assertArgError(train(x, g, rv, rm, rv, 0.1, 1e-5, null, false), RangeError, { ...aliased, argument: 'runningVar' }, "'beta'");
+    assert.deepEqual([...readNCHW(rm)], [1, 1, 1], 'refused calls change nothing');
+    // Reading gamma as beta too writes nothing through it: allowed.
+    const ok = nat().batchNormForwardTraining(x, g, g, rm, rv, 0.1, 1e-5, null, false);
+    disposeAll(ok.y, ok.saveMean, ok.saveInvStd, ...(ok.reserve ? [ok.reserve] : []));
+    disposeAll(x, g, b, rm, rv, rmView);
+  });
+
+  it('inference refuses a negative running variance on the host', function () {
+    if (dev !== 'cpu') this.skip();  // not read on a GPU: that would cost a copy per call
+    const x = make(new Float32Array(2 * 3 * 2 * 2).fill(1), [2, 3, 2, 2], dev);
+    const c3 = (v: number[]) => make(v, [3], dev);
+    const [g, b, rm, rv] = [c3([1, 1, 1]), c3([0, 0, 0]), c3([0, 0, 0]), c3([1, -0.5, 1])];
+    assertArgError(() => nat().batchNormForwardInference(x, g, b, rm, rv, 1e-5, null, false), RangeError,
+      { code: 'ERR_OUT_OF_RANGE', op: 'batchNormForwardInference', argument: 'runningVar' }, '>= 0', 'channel 1');
+    disposeAll(x, g, b, rm, rv);
   });
 });

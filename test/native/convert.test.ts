@@ -6,8 +6,8 @@ import * as assert from 'node:assert/strict';
 
 import { DTypeName, LayoutName, native, NativeAddon, NativeTensor } from '../../lib/native';
 import { describeDevices } from '../helpers/devices';
-import { assertThrowsNamed } from '../helpers/reference';
-import { checkFiniteDiff, disposeAll, dot, fromLayoutOrder, make, normals, randInt, readNCHW, rng, someIndices, toLayoutOrder } from './ops-common';
+import { assertArgError, assertThrowsNamed } from '../helpers/reference';
+import { checkFiniteDiff, close, disposeAll, dot, fromLayoutOrder, make, normals, randInt, readNCHW, rng, someIndices, toLayoutOrder } from './ops-common';
 
 const FLOATS: DTypeName[] = ['float32', 'float16', 'bfloat16'];
 
@@ -204,5 +204,37 @@ describeDevices('dtype and layout conversions', ({ device }) => {
       assertThrowsNamed(() => A().cast(gone, 'float16'), TypeError, "'x'", 'disposed');
     });
 
+  });
+
+  it('refuses values an integer dtype cannot hold instead of wrapping them, as full() does', () => {
+    const R = { code: 'ERR_OUT_OF_RANGE', argument: 'x' };
+    const cases: [number[], DTypeName, string][] = [
+      [[1, 1e12], 'int32', 'element 1'], [[Number.NaN], 'int32', 'nan'], [[0, -Infinity], 'int32', 'element 1'],
+      [[3, -5], 'uint8', 'element 1'], [[256], 'uint8', '256'], [[Number.NaN], 'uint8', 'nan'],
+    ];
+    for (const [values, to, fragment] of cases) {
+      const x = A().fromTypedArray(Float32Array.from(values), [values.length], 'float32', 'NCHW', device);
+      assertArgError(() => A().cast(x, to), RangeError, { ...R, op: 'cast' }, to, fragment);
+      assertArgError(() => A().convert(x, to, 'NCHW'), RangeError, { ...R, op: 'convert' }, to);
+      assert.throws(() => A().full([1], to, 'NCHW', device, values[values.length - 1]), RangeError, 'full() refuses the same value');
+      x.dispose();
+    }
+    const big = A().fromTypedArray(Int32Array.from([7, 300]), [2], 'int32', 'NCHW', device);
+    assertArgError(() => A().cast(big, 'uint8'), RangeError, { ...R, op: 'cast' }, '300');
+    // In range: fractions truncate toward zero, the extremes are exact.
+    const ok = A().fromTypedArray(Float32Array.from([-0.9, 255.9, 0, 254.5]), [4], 'float32', 'NCHW', device);
+    const u = A().cast(ok, 'uint8');
+    assert.deepEqual([...(u.read() as Uint8Array)], [0, 255, 0, 254]);
+    const edge = A().fromTypedArray(Float32Array.from([-2147483648, 2147483520]), [2], 'float32', 'NCHW', device);
+    const i = A().cast(edge, 'int32');
+    assert.deepEqual([...(i.read() as Int32Array)], [-2147483648, 2147483520]);
+    disposeAll(big, ok, u, edge, i);
+  });
+
+  it('refuses NHWC for a tensor that is not 4-D', () => {
+    const x = A().fromTypedArray(new Float32Array(6), [2, 3], 'float32', 'NCHW', device);
+    assertArgError(() => A().convert(x, 'float16', 'NHWC'), RangeError, { code: 'ERR_OUT_OF_RANGE', op: 'convert', argument: 'layout' }, '2-D');
+    assertArgError(() => A().empty([6], 'float32', 'NHWC', device), RangeError, { code: 'ERR_OUT_OF_RANGE', op: 'empty', argument: 'layout' });
+    x.dispose();
   });
 });

@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 
 import { native, NativeTensor } from '../../lib/native';
 import { describeDevices } from '../helpers/devices';
-import { assertThrowsNamed } from '../helpers/reference';
+import { assertArgError, assertThrowsNamed } from '../helpers/reference';
 import { close, disposeAll, make, normals, readNCHW, rng } from './ops-common';
 
 interface Hyper { lr: number; momentum: number; dampening: number; weightDecay: number; nesterov: boolean }
@@ -138,5 +138,31 @@ describeDevices('sgd', (d) => {
     // Nothing was modified by the refused calls.
     assert.deepEqual([...readNCHW(p)], [1, 2, 3]);
     disposeAll(p, g, b, g4, half);
+  });
+
+  it('refuses aliased arguments it would write through, naming both', () => {
+    const p = make([1, 2], [2], dev), q = make([3, 4], [2], dev), g = make([0.5, 0.5], [2], dev), h = make([1, 1], [2], dev);
+    const b = make([0, 0], [2], dev);
+    const view = nat().reshape(p, [2]);  // a second handle on p's storage
+    const upd = (ps: NativeTensor[], gs: NativeTensor[], bs: NativeTensor[], momentum = 0.9) =>
+      () => nat().sgdUpdate(ps, gs, bs, 0.1, momentum, 0, 0, false, true);
+    const aliased = { code: 'ERR_ALIASED_ARGS', op: 'sgdUpdate' };
+    assertArgError(upd([p], [g], [p]), RangeError, { ...aliased, argument: 'bufs[0]' }, "'params[0]'");
+    assertArgError(upd([p, p], [g, h], [b, q]), RangeError, { ...aliased, argument: 'params[1]' }, "'params[0]'");
+    assertArgError(upd([p, view], [g, h], [], 0), RangeError, { ...aliased, argument: 'params[1]' }, "'params[0]'");
+    assertArgError(upd([p], [p], [b]), RangeError, { ...aliased, argument: 'grads[0]' }, "'params[0]'");
+    assertArgError(upd([p, q], [g, h], [b, b]), RangeError, { ...aliased, argument: 'bufs[1]' }, "'bufs[0]'");
+    // Reading one gradient twice writes nothing through it: allowed.
+    nat().sgdUpdate([p, q], [g, g], [], 0.1, 0, 0, 0, false, true);
+    assert.deepEqual([...readNCHW(p)], [Math.fround(1 - 0.05), Math.fround(2 - 0.05)]);
+    assert.deepEqual([...readNCHW(b)], [0, 0], 'refused calls change nothing');
+    disposeAll(p, q, g, h, b, view);
+  });
+
+  it('blames params, not grads, when params is empty', () => {
+    const g = make([1], [1], dev);
+    assertArgError(() => nat().sgdUpdate([], [g], [], 0.1, 0, 0, 0, false, true), RangeError,
+      { code: 'ERR_OUT_OF_RANGE', op: 'sgdUpdate', argument: 'params' }, 'empty');
+    disposeAll(g);
   });
 });

@@ -84,6 +84,47 @@ describe('safetensors', () => {
     assertThrowsNamed(() => decodeSafetensors(notJson), RangeError, 'not JSON');
     assertThrowsNamed(() => encodeSafetensors([['a', { dtype: 'F32', shape: [3], data: new Uint8Array(8) }]]), RangeError, "'a'", '12');
   });
+
+  // Files built by hand: a header listing the given entries, then `dataLen` bytes.
+  function crafted(entries: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>, dataLen: number): Buffer {
+    let json = JSON.stringify(entries);
+    while (json.length % 8 !== 0) json += ' ';
+    const out = Buffer.alloc(8 + json.length + dataLen);
+    out.writeBigUInt64LE(BigInt(json.length), 0);
+    out.write(json, 8, 'ascii');
+    return out;
+  }
+  const f32 = (n: number, begin: number) => ({ dtype: 'F32', shape: [n], data_offsets: [begin, begin + 4 * n] as [number, number] });
+
+  it('refuses tensors that overlap, leave holes or leave trailing bytes (the format\'s coverage rule)', () => {
+    const bad = (buf: Buffer, ...fragments: string[]) => assert.throws(() => decodeSafetensors(buf, 'f.safetensors'), (e: Error & { code?: string }) => {
+      assert.ok(e instanceof RangeError, String(e));
+      assert.equal(e.code, 'ERR_INVALID_SAFETENSORS');
+      for (const f of ['f.safetensors', ...fragments]) assert.ok(e.message.includes(f), `"${e.message}" lacks "${f}"`);
+      return true;
+    });
+    // bn1.bias pointing into bn1.weight's bytes, same size: the aliasing a crafted file could hide.
+    bad(crafted({ 'bn1.weight': f32(2, 0), 'bn1.bias': f32(2, 0) }, 8), 'overlaps', "'bn1.weight'");
+    bad(crafted({ a: f32(2, 0), b: f32(2, 4) }, 12), 'overlaps');
+    bad(crafted({ a: f32(2, 0), b: f32(2, 12) }, 20), 'belong to no tensor', '[8, 12)');
+    bad(crafted({ a: f32(2, 4) }, 12), 'belong to no tensor', '[0, 4)');
+    bad(crafted({ a: f32(2, 0) }, 12), 'trailing bytes');
+    // In order, back to back, covering everything: accepted, whatever the header's key order.
+    const ok = decodeSafetensors(crafted({ b: f32(1, 8), a: f32(2, 0), empty: { dtype: 'F32', shape: [0], data_offsets: [12, 12] } }, 12));
+    assert.deepEqual([...ok.tensors.keys()].sort(), ['a', 'b', 'empty']);
+    assert.throws(() => decodeSafetensors(crafted({ __metadata__: { n: 1 } as never, a: f32(1, 0) }, 4)), /__metadata__/);
+  });
+
+  it('a missing file is named with its path, not a raw ENOENT', () => {
+    const missing = path.join(dir, 'nope.safetensors');
+    using model = cifarResNet(8, { classes: 2, init: false });
+    assert.throws(() => loadCheckpoint(missing, model), (e: Error & { code?: string; file?: string }) => {
+      assert.equal(e.code, 'ERR_FILE_NOT_FOUND');
+      assert.equal(e.file, missing);
+      assert.match(e.message, /nope\.safetensors: no such file/);
+      return true;
+    });
+  });
 });
 
 describe('checkpoints', () => {

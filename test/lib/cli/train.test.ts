@@ -28,7 +28,8 @@ describe('cli: train', function () {
     const cases: [string[], RegExp][] = [
       [['train', '--frobnicate'], /--frobnicate/],
       [['train', '--model', 'resnet7'], /unknown model 'resnet7'/],
-      [['train', '--epochs', '0'], /--epochs must be an integer >= 1, got '0'/],
+      [['train', '--epochs', '0'], /--epochs must be >= 1, got 0/],
+      [['train', '--epochs', '-1'], /--epochs must be >= 1, got -1/],
       [['train', '--batch', 'many'], /--batch must be an integer/],
       [['train', '--lr=-1'], /--lr must be a number >= 0, got '-1'/],
       [['train', '--data', path.join(os.tmpdir(), 'no-such-cifar')], /--data: no such file or folder/],
@@ -58,6 +59,45 @@ describe('cli: train', function () {
     const help = run(['train', '--help']);
     assert.equal(help.status, 0);
     assert.match(help.stdout, /--resume PATH/);
+  });
+
+  it('bad data files, a corrupt checkpoint and a file as --out: one line with the file, no stack', async () => {
+    const { writeSyntheticCifar } = await import('../../../lib/data/synthetic');
+    const oneLine = (args: string[], ...fragments: RegExp[]) => {
+      const r = run(args);
+      assert.equal(r.status, 1, `${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /^\s+at /m, `${args.join(' ')}: no stack trace\n${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /usage:/, 'a data error is not a usage error');
+      for (const f of fragments) assert.match(r.stderr, f, args.join(' '));
+    };
+    const corrupt = async (name: string, edit: (file: string) => void) => {
+      const w = await writeSyntheticCifar(path.join(tmp, name), { train: 64, test: 32, seed: 3 });
+      edit(path.join(w.folder!, 'data_batch_1.bin'));
+      return w.folder!;
+    };
+    const label200 = await corrupt('label200', (f) => {
+      const b = fs.readFileSync(f);
+      b[3073] = 200;  // the label byte of record 1
+      fs.writeFileSync(f, b);
+    });
+    oneLine(['train', ...tiny, '--data', label200, '--out', path.join(tmp, 'o1')], /data_batch_1\.bin \(byte offset 3073\).*label 200/);
+    const truncated = await corrupt('truncated', (f) => fs.truncateSync(f, 3073 * 2 + 100));
+    oneLine(['train', ...tiny, '--data', truncated, '--out', path.join(tmp, 'o2')], /data_batch_1\.bin/);
+    const empty = await corrupt('empty', (f) => fs.writeFileSync(f, ''));
+    oneLine(['train', ...tiny, '--data', empty, '--out', path.join(tmp, 'o3')], /data_batch_1\.bin/);
+
+    const asFile = path.join(tmp, 'a-file');
+    fs.writeFileSync(asFile, 'x');
+    const r = run(['train', ...tiny, '--out', asFile]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /--out: .*a-file exists and is not a folder/);
+
+    const runDir = path.join(tmp, 'to-corrupt');
+    const ok = run(['train', '--model', 'resnet8', '--train-images', '32', '--test-images', '32', '--batch', '32', '--device', 'cpu', '--quiet', '--epochs', '1', '--out', runDir]);
+    assert.equal(ok.status, 0, ok.stderr);
+    const weights = path.join(runDir, 'checkpoint.safetensors');
+    fs.truncateSync(weights, fs.statSync(weights).size - 10);
+    oneLine(['train', '--resume', runDir, '--epochs', '2', '--quiet'], /checkpoint\.safetensors/);
   });
 
   it('trains, is interrupted by SIGINT (exit 130, checkpoint saved) and resumes to the uninterrupted result', async () => {

@@ -5,7 +5,7 @@ import { BasicBlock, Bottleneck, BlockOptions, cifarResNet, create, names, PreAc
 import { Module } from '../../../lib/nn';
 import { SGD } from '../../../lib/optim';
 import { deriveSeed, memory, Tensor, tidy } from '../../../lib/tensor';
-import { assertThrowsNamed, randn, rng } from '../../helpers/reference';
+import { assertArgError, assertThrowsNamed, randn, rng } from '../../helpers/reference';
 import { assertGradClose, numericGrad, pickIndices, project } from '../helpers';
 
 const IMAGENET = /^(resnet|plain|preact-resnet)(18|34|50|101|152)$/;
@@ -90,6 +90,16 @@ describe('models: every name builds and maps images to logits', () => {
     assertThrowsNamed(() => create('resnet20', { classes: 0 }), RangeError, 'classes');
     assertThrowsNamed(() => create('resnet20', { shortcut: 'D' as never }), TypeError, 'shortcut');
     assertThrowsNamed(() => cifarResNet(21), RangeError, 'depth', '6n + 2');
+  });
+
+  it('errors name models.create and the option, not an internal op', () => {
+    assertArgError(() => create('resnet20', { classes: 2 ** 40 }), RangeError, { code: 'ERR_OUT_OF_RANGE', op: 'models.create', argument: 'classes' }, '<=');
+    assertArgError(() => create('resnet20', { classes: 0 }), RangeError, { code: 'ERR_OUT_OF_RANGE', op: 'models.create', argument: 'classes' });
+    assertArgError(() => create('resnet18', { weigths: 'f.pth' } as never), TypeError,
+      { code: 'ERR_UNKNOWN_OPTION', op: 'models.create', argument: 'options.weigths' }, 'classes', 'seed');
+    assertArgError(() => cifarResNet(20, { clases: 3 } as never), TypeError,
+      { code: 'ERR_UNKNOWN_OPTION', op: 'cifarResNet', argument: 'options.clases' }, "did you mean 'classes'");
+    assertArgError(() => create('vgg16'), RangeError, { code: 'ERR_OUT_OF_RANGE', op: 'models.create', argument: 'name' }, 'unknown model name');
   });
 });
 

@@ -3,7 +3,7 @@ import * as assert from 'node:assert/strict';
 import { backward, noGrad } from '../../../lib/autograd';
 import { BatchNorm2d, Conv2d, Flatten, GlobalAvgPool2d, Linear, MaxPool2d, AvgPool2d, ReLU, Sequential } from '../../../lib/nn';
 import { Tensor, tidy } from '../../../lib/tensor';
-import { assertThrowsNamed } from '../../helpers/reference';
+import { assertArgError, assertThrowsNamed } from '../../helpers/reference';
 
 function stats(t: Tensor): { mean: number; std: number; min: number; max: number } {
   const v = t.dataSync() as Float32Array;
@@ -128,9 +128,9 @@ describe('nn layers', () => {
   });
 
   it('argument checks name the argument', () => {
-    assertThrowsNamed(() => new Conv2d(0, 3, 3), RangeError, 'Conv2d: inChannels');
-    assertThrowsNamed(() => new Conv2d(3, 3, 3, { stride: 1.5 }), TypeError, 'Conv2d: stride');
-    assertThrowsNamed(() => new Linear(3, 2, { seed: -4 }), RangeError, 'Linear: seed');
+    assertArgError(() => new Conv2d(0, 3, 3), RangeError, { code: 'ERR_OUT_OF_RANGE', op: 'Conv2d', argument: 'inChannels' });
+    assertArgError(() => new Conv2d(3, 3, 3, { stride: 1.5 }), TypeError, { code: 'ERR_INVALID_ARG_TYPE', op: 'Conv2d', argument: 'stride' });
+    assertArgError(() => new Linear(3, 2, { seed: -4 }), RangeError, { code: 'ERR_OUT_OF_RANGE', op: 'Linear', argument: 'seed' });
     assertThrowsNamed(() => new BatchNorm2d(4, { momentum: 2 }), RangeError, 'momentum');
     assertThrowsNamed(() => new Sequential({} as never), TypeError, 'Sequential', 'layer 0');
     const bn = new BatchNorm2d(2);

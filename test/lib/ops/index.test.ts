@@ -7,7 +7,7 @@ import { backward, noGrad } from '../../../lib/autograd';
 import { native } from '../../../lib/native';
 import { Tensor, tidy } from '../../../lib/tensor';
 import { describeDevices } from '../../helpers/devices';
-import { assertThrowsNamed, randn } from '../../helpers/reference';
+import { assertArgError, assertThrowsNamed, randn } from '../../helpers/reference';
 import { assertGradClose, numericGrad, pickIndices, project } from '../helpers';
 
 interface Case {
@@ -140,8 +140,8 @@ describeDevices('autograd functions', ({ device }) => {
       assert.equal(F.matchActivation(w, Tensor.zeros([1, 4, 3, 2], { device })), w);
       const lin = Tensor.zeros([3, 4], { device });
       assert.equal(F.matchActivation(lin, Tensor.zeros([2, 4], { device, dtype: 'bfloat16' })).dtype, 'bfloat16');
-      assertThrowsNamed(() => F.convert(w, 'int32' as never, 'NCHW'), TypeError, 'convert: dtype');
-      assertThrowsNamed(() => F.convert(w, 'float16', 'CHWN' as never), TypeError, 'convert: layout');
+      assertThrowsNamed(() => F.convert(w, 'int32' as never, 'NCHW'), TypeError, "convert: argument 'dtype'");
+      assertThrowsNamed(() => F.convert(w, 'float16', 'CHWN' as never), TypeError, "convert: argument 'layout'");
       assertThrowsNamed(() => native().convert(lin.handle, 'float16', 'NHWC'), RangeError, "'layout'", '2-D');
     });
   });
@@ -168,20 +168,20 @@ describe('autograd function argument checks', () => {
   it('name the argument', () => {
     tidy(() => {
       const x = Tensor.zeros([1, 3, 4, 4]);
-      assertThrowsNamed(() => F.conv2d(x, Tensor.zeros([2, 4, 3, 3])), RangeError, 'conv2d', 'channels');
-      assertThrowsNamed(() => F.conv2d(Tensor.zeros([3, 4]), Tensor.zeros([2, 3, 3, 3])), RangeError, 'conv2d: x', '4-D');
+      assertArgError(() => F.conv2d(x, Tensor.zeros([2, 4, 3, 3])), RangeError, { code: 'ERR_OUT_OF_RANGE', op: 'conv2d', argument: 'weight' }, 'channels');
+      assertArgError(() => F.conv2d(Tensor.zeros([3, 4]), Tensor.zeros([2, 3, 3, 3])), RangeError, { code: 'ERR_OUT_OF_RANGE', op: 'conv2d', argument: 'x' }, '4-D');
       assertThrowsNamed(() => F.conv2d(x, Tensor.zeros([2, 3, 3, 3]), null, { stride: 0 }), RangeError, 'stride');
-      assertThrowsNamed(() => F.conv2d(x, 'w' as unknown as Tensor), TypeError, 'conv2d: weight');
-      assertThrowsNamed(() => F.batchNorm(x, Tensor.ones([2]), Tensor.zeros([3]), Tensor.zeros([3]), Tensor.ones([3]), { training: true }), RangeError, 'weight', '[3]');
-      assertThrowsNamed(() => F.linear(Tensor.zeros([2, 3]), Tensor.zeros([4, 5])), RangeError, 'linear', 'features');
-      assertThrowsNamed(() => F.add(Tensor.zeros([2]), Tensor.zeros([3])), RangeError, 'add: b');
-      assertThrowsNamed(() => F.softmaxCrossEntropy(Tensor.zeros([2, 3]), Tensor.zeros([2])), TypeError, 'labels', 'int32');
+      assertArgError(() => F.conv2d(x, 'w' as unknown as Tensor), TypeError, { code: 'ERR_INVALID_ARG_TYPE', op: 'conv2d', argument: 'weight' });
+      assertArgError(() => F.batchNorm(x, Tensor.ones([2]), Tensor.zeros([3]), Tensor.zeros([3]), Tensor.ones([3]), { training: true }), RangeError, { code: 'ERR_OUT_OF_RANGE', op: 'batchNorm', argument: 'weight' }, '[3]');
+      assertArgError(() => F.linear(Tensor.zeros([2, 3]), Tensor.zeros([4, 5])), RangeError, { code: 'ERR_OUT_OF_RANGE', op: 'linear', argument: 'weight' }, 'dimension 1');
+      assertArgError(() => F.add(Tensor.zeros([2]), Tensor.zeros([3])), RangeError, { code: 'ERR_OUT_OF_RANGE', op: 'add', argument: 'b' });
+      assertArgError(() => F.softmaxCrossEntropy(Tensor.zeros([2, 3]), Tensor.zeros([2])), TypeError, { code: 'ERR_INVALID_ARG_TYPE', op: 'softmaxCrossEntropy', argument: 'labels' }, 'int32');
       assertThrowsNamed(() => F.maxPool2d(x, { kernelSize: 9 }), RangeError, 'kernelSize');
       assertThrowsNamed(() => F.reshape(x, [5, -1]), RangeError, 'reshape', 'shape');
       assertThrowsNamed(() => F.shortcutA(x, 2, 2), RangeError, 'outChannels');
       const disposed = Tensor.zeros([1]);
       disposed.dispose();
-      assertThrowsNamed(() => F.relu(disposed), TypeError, 'relu: x', 'disposed');
+      assertArgError(() => F.relu(disposed), TypeError, { code: 'ERR_INVALID_ARG_TYPE', op: 'relu', argument: 'x' }, 'disposed');
     });
   });
 });

@@ -14,6 +14,7 @@ import { formatDuration, Progress } from '../../../lib/train/progress';
 import { parseSchedule } from '../../../lib/optim/schedules';
 import { resolveSpec, resumeOptions, Trainer, TrainerOptions } from '../../../lib/train/trainer';
 import { memory } from '../../../lib/tensor';
+import { assertArgError } from '../../helpers/reference';
 
 const data = { train: syntheticDataset({ count: 64, seed: 5 }), test: syntheticDataset({ split: 'test', count: 32, seed: 5 }) };
 const base: TrainerOptions = { model: 'resnet8', data, batchSize: 16, device: 'cpu', seed: 1 };
@@ -246,8 +247,8 @@ describe('train: Trainer', function () {
   });
 
   it('options are checked and named in errors', () => {
-    assert.throws(() => resolveSpec({ batchSize: 0 }), /batchSize must be >= 1/);
-    assert.throws(() => resolveSpec({ lr: Number.NaN }), /lr must be a finite number/);
+    assertArgError(() => resolveSpec({ batchSize: 0 }), RangeError, { code: 'ERR_OUT_OF_RANGE', op: 'Trainer', argument: 'batchSize' }, 'must be >= 1');
+    assertArgError(() => resolveSpec({ lr: Number.NaN }), TypeError, { code: 'ERR_INVALID_ARG_TYPE', op: 'Trainer', argument: 'lr' }, 'must be a finite number');
     assert.throws(() => resolveSpec({ precision: 'fp8' as never }), /precision must be one of fp32, bf16, fp16/);
     assert.throws(() => resolveSpec({ dataset: 'mnist' as never }), /dataset must be 'cifar10' or 'cifar100'/);
     assert.throws(() => resolveSpec({ nesterov: true, momentum: 0 }), /nesterov needs momentum/);
