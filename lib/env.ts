@@ -36,6 +36,10 @@ export const ENVIRONMENT: readonly EnvVariable[] = [
     meaning: 'small = the op suites run a shortened shape list (for compute-sanitizer runs)' },
   { name: 'CUDNN_RESNET_KEEP_TMP', readBy: 'tests',
     meaning: '1 = the package test keeps its temporary install folder for inspection' },
+  { name: 'CUDNN_RESNET_PYTHON', readBy: 'tests',
+    meaning: 'a python that imports torch/torchvision, for the tests that compare with them (default: python3, then /usr/bin/python3)' },
+  { name: 'CUDNN_RESNET_ONNX_ALL', readBy: 'tests',
+    meaning: '1 = the ONNX export test checks every model in models.names(), not a representative subset' },
 ];
 
 function read(name: string): string | undefined {
@@ -69,4 +73,14 @@ export function smallTestShapes(): boolean {
 /** CUDNN_RESNET_KEEP_TMP=1: tests keep their temporary folders. */
 export function keepTestTmp(): boolean {
   return read('CUDNN_RESNET_KEEP_TMP') === '1';
+}
+
+/** CUDNN_RESNET_PYTHON: the python the comparison tests try first, or undefined. */
+export function testPython(): string | undefined {
+  return read('CUDNN_RESNET_PYTHON');
+}
+
+/** CUDNN_RESNET_ONNX_ALL=1: the ONNX test exports every model. */
+export function onnxAllModels(): boolean {
+  return read('CUDNN_RESNET_ONNX_ALL') === '1';
 }

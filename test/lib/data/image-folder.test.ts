@@ -24,6 +24,7 @@ import {
   writeImageFolder,
 } from '../../../lib/data';
 import { headerInfo } from '../../../lib/data/image-decode';
+import { testPython } from '../../../lib/env';
 import { randomResizedCropBox } from '../../../lib/data/transforms';
 import { coordinateImage, sharp, solidImage, tempDir, writeClassFolder, writeImage } from '../../helpers/images';
 
@@ -55,7 +56,7 @@ function pixel(img: Uint8Array, width: number, x: number, y: number): number[] {
 
 /** A python that imports torchvision ($CUDNN_RESNET_PYTHON, python3, the system's), or null. */
 function torchvisionPython(): string | null {
-  for (const py of [process.env.CUDNN_RESNET_PYTHON, 'python3', '/usr/bin/python3']) {
+  for (const py of [testPython(), 'python3', '/usr/bin/python3']) {
     if (!py) continue;
     try {
       execFileSync(py, ['-c', 'import torchvision'], { stdio: 'ignore', timeout: 60000 });

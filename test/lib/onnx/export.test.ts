@@ -12,6 +12,7 @@ import { create, names, ResNet } from '../../../lib/models';
 import { batchNormLayers } from '../../../lib/nn';
 import { decodeModel, exportOnnx, toOnnx } from '../../../lib/onnx';
 import { SGD } from '../../../lib/optim';
+import { onnxAllModels } from '../../../lib/env';
 import { Tensor, tidy } from '../../../lib/tensor';
 import { rng, assertThrowsNamed } from '../../helpers/reference';
 import { fixture } from '../checkpoint/fixtures';
@@ -76,7 +77,7 @@ describe('ONNX export (checked with onnxruntime-node)', function () {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  const all = process.env.CUDNN_RESNET_ONNX_ALL === '1';
+  const all = onnxAllModels();
   for (const name of names()) {
     const large = LARGE.has(name);
     it(`${name}: random weights give onnxruntime's logits${large && !all ? ' (export and structure only)' : ''}`, async () => {
