@@ -2,7 +2,7 @@
 // the cache on first use; pass `data: '/path/to/cifar-10-batches-bin'` for the real set),
 // metrics and checkpoints in runs/example, progress through events.
 // In a clone run `npm run build` first; in your own project require('cudnn-resnet').
-const { Trainer } = require(process.env.CUDNN_RESNET_LIB || '..');
+const { Trainer } = require('..');
 
 async function main() {
   const trainer = new Trainer({

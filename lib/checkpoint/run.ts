@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { writeFileAtomic } from './safetensors';
+import type { ImageRunSpec } from '../train/loaders';
 
 export const WEIGHTS_FILE = 'checkpoint.safetensors';
 export const SIDECAR_FILE = 'checkpoint.json';
@@ -34,6 +35,12 @@ export interface RunSpec {
   evalEvery: number | null;
   /** The run length the schedule's relative drop points refer to; null: this run's length (absent in older files). */
   scheduleIterations?: number | null;
+  /** Image-folder runs only: image size, augmentation preset, validation folder. */
+  images?: ImageRunSpec;
+  /** The weights the run started from (absent: initialised from seed). */
+  weights?: string;
+  freeze?: string[];
+  freezeBn?: boolean;
 }
 
 export interface Sidecar {
@@ -81,7 +88,7 @@ export function readSidecar(resume: string): { sidecar: Sidecar; file: string; w
   try {
     s = JSON.parse(fs.readFileSync(file, 'utf8')) as Sidecar;
   } catch (e) {
-    throw new RangeError(`resume: cannot read the checkpoint sidecar ${file}: ${(e as Error).message}`);
+    throw new RangeError(`resume: cannot read the checkpoint sidecar ${file}: ${(e as Error).message}`, { cause: e });
   }
   if (s.format !== 'cudnn-resnet-training-checkpoint' || s.version !== 1) throw new RangeError(`resume: ${file} is not a cudnn-resnet training checkpoint`);
   return { sidecar: s, file, weights: path.join(path.dirname(file), s.weights) };

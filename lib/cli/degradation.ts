@@ -3,9 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import type { CliIO } from './main';
-import { parseCommandArgs, UsageError } from './main';
-import { checkDataArg, checkModelName, floatArg, intArg } from './train';
+import { checkDataArg, checkModelName, floatArg, intArg, parseCommandArgs, UsageError, type CliIO } from './args';
 
 export const usage = `cudnn-resnet degradation [options]
 

@@ -1,17 +1,10 @@
 // The `cudnn-resnet` command: a dispatcher over subcommands. Each subcommand is a module
 // loaded only when it runs, so `--version`, `--help` and a usage error never load the addon.
 // Adding one is a single line in COMMANDS; the module exports `usage` and `run`.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { CliIO, CommandModule, EXIT_USAGE, packageVersion, UsageError } from './args';
 
-/** What a subcommand module exports. */
-export interface CommandModule {
-  /** Shown by `cudnn-resnet <name> --help` and after a usage error, below "usage: ". */
-  usage: string;
-  /** Returns the exit code. Throw UsageError for a bad command line (exit code 2). */
-  run(argv: string[], io: CliIO): Promise<number> | number;
-}
+export type { CliIO, CommandModule } from './args';
+export { EXIT_USAGE, UsageError } from './args';
 
 interface CommandEntry {
   name: string;
@@ -23,48 +16,15 @@ interface CommandEntry {
 const COMMANDS: CommandEntry[] = [
   { name: 'doctor', summary: 'check the platform, addon build, GPU, driver, CUDA runtime and cuDNN', load: () => import('./doctor') },
   { name: 'train', summary: 'train a ResNet on CIFAR-10/100 or synthetic data (no arguments: a short demo)', load: () => import('./train') },
+  { name: 'convert', summary: 'rewrite a PyTorch .pth/.pt state dict as safetensors', load: () => import('./convert') },
   { name: 'grad-flow', summary: 'per-layer gradient norms of plain vs residual nets: table, JSON, SVG', load: () => import('./grad-flow') },
   { name: 'degradation', summary: 'plain vs ResNet training/test error against iterations (the paper\'s Figure 6)', load: () => import('./degradation') },
 ];
-
-/** Where a command writes; tests pass their own. */
-export interface CliIO {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
 
 const stdio: CliIO = {
   out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
   err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
 };
-
-/** A bad command line: the dispatcher prints the message and the usage and exits with 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
-
-export const EXIT_USAGE = 2;
-
-/** node:util parseArgs (strict) with its errors turned into UsageError, for subcommands. */
-export function parseCommandArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
-  try {
-    return parseArgs<T>(config);
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
-  }
-}
-
-export function packageVersion(): string {
-  // dist/lib/cli -> package root
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    const file = path.join(dir, 'package.json');
-    if (fs.existsSync(file)) {
-      const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'cudnn-resnet' && pkg.version) return pkg.version;
-    }
-    if (path.dirname(dir) === dir) return 'unknown';
-  }
-}
 
 function mainUsage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

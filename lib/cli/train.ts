@@ -3,17 +3,19 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import type { CliIO } from './main';
-import { parseCommandArgs, UsageError } from './main';
+import { checkDataArg, checkModelName, floatArg, intArg, parseCommandArgs, UsageError, type CliIO } from './args';
+import { IMAGE_OPTIONS, IMAGE_USAGE, imageArgs, isImageFolderArg } from './image-args';
 
 export const usage = `cudnn-resnet train [options]
 
-Trains a ResNet on CIFAR-10/100 (or the built-in synthetic CIFAR-format data). Without
-arguments: a short demo on the synthetic data, on the GPU if there is one.
+Trains a ResNet on CIFAR-10/100, on folders of images (JPEG, PNG, WebP), or on the built-in
+synthetic CIFAR-format data. Without arguments: a short demo on the synthetic data, on the
+GPU if there is one.
   --model NAME          resnet20 (default) ... resnet1202, plain20 ... plain110, resnet18 ... resnet152,
                         preact-resnet20 ... preact-resnet1001 (any CIFAR depth 6n+2 works, e.g. resnet8)
-  --data PATH           CIFAR folder (cifar-10-batches-bin, or its parent) or the .tar.gz;
-                        default: synthetic data generated into the cache ($CUDNN_RESNET_CACHE)
+  --data PATH           CIFAR folder (cifar-10-batches-bin, or its parent) or the .tar.gz, or an
+                        image folder (see below); default: synthetic data generated into the
+                        cache ($CUDNN_RESNET_CACHE)
   --dataset KIND        cifar10 (default) | cifar100
   --train-images N      use only the first N training images (--test-images N likewise)
   --epochs N            epochs to train (default 1)
@@ -36,10 +38,17 @@ arguments: a short demo on the synthetic data, on the GPU if there is one.
   --out DIR             metrics.jsonl, metrics.csv, checkpoint.safetensors + checkpoint.json
                         (default runs/<model>-<time>); a folder holding a run is refused
   --overwrite           replace the run already in --out
+  --weights FILE        start from these weights: safetensors or a PyTorch .pth/.pt state dict
+                        (torchvision key names); a head of another size is replaced
+  --classes N           the classifier's classes (checked against the dataset's)
+  --freeze LIST         modules not to train, by name or prefix: e.g. conv1,bn1,layer1
+  --freeze-bn           also hold the frozen modules' batch norm in eval mode (the frozen
+                        part must then be a prefix of the network)
   --resume PATH         continue a run (its folder or checkpoint.json) with its settings;
                         flags given override (e.g. --epochs to train longer: the schedule
                         keeps the original run's drop points unless --schedule is given)
   --quiet               only the final summary
+${IMAGE_USAGE}
 Ctrl-C finishes the current step, saves a checkpoint and exits with code 130.`;
 
 const OPTIONS = {
@@ -66,47 +75,13 @@ const OPTIONS = {
   out: { type: 'string' },
   overwrite: { type: 'boolean' },
   resume: { type: 'string' },
+  weights: { type: 'string' },
+  classes: { type: 'string' },
+  freeze: { type: 'string' },
+  'freeze-bn': { type: 'boolean' },
   quiet: { type: 'boolean' },
+  ...IMAGE_OPTIONS,
 } as const;
-
-export function intArg(v: string, flag: string, min = 1): number {
-  if (!/^\d+$/.test(v.trim()) || Number(v) < min || !Number.isSafeInteger(Number(v)))
-    throw new UsageError(`--${flag} must be an integer >= ${min}, got '${v}'`);
-  return Number(v);
-}
-
-export function floatArg(v: string, flag: string, min = 0): number {
-  const x = Number(v);
-  if (v.trim() === '' || !Number.isFinite(x) || x < min) throw new UsageError(`--${flag} must be a number >= ${min}, got '${v}'`);
-  return x;
-}
-
-/** Checks a model name against the catalogue (and CIFAR depths 6n+2); throws UsageError. */
-export async function checkModelName(name: string, flag = 'model'): Promise<string> {
-  const { names, create } = await import('../models/resnet');
-  const key = name.toLowerCase().replace(/_/g, '-');
-  if (names().includes(key)) return name;
-  if (/^(resnet|plain|preact-resnet)\d+$/.test(key)) {
-    try {
-      create(key, { classes: 10, seed: 0 }).dispose();
-      return name;
-    } catch {
-      /* fall through */
-    }
-  }
-  throw new UsageError(`--${flag}: unknown model '${name}'; known: ${names().join(', ')} (and CIFAR depths 6n+2 such as resnet8, plain8)`);
-}
-
-/** Checks --data before anything heavy is loaded. */
-export async function checkDataArg(kind: 'cifar10' | 'cifar100', p: string): Promise<void> {
-  if (!fs.existsSync(p)) throw new UsageError(`--data: no such file or folder: ${p}`);
-  const { locateCifar } = await import('../data/cifar');
-  try {
-    locateCifar(kind, p);
-  } catch (e) {
-    throw new UsageError(`--data: ${(e as Error).message}`);
-  }
-}
 
 /**
  * The one line a run prints when --device auto falls back to the CPU: the reason's first
@@ -147,10 +122,13 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     opts.dataset = v.dataset;
   }
   if (v.model !== undefined) opts.model = await checkModelName(v.model);
+  const dataArg = v.data ?? (typeof opts.data === 'string' ? opts.data : undefined);
+  const images = dataArg !== undefined && (await isImageFolderArg(dataArg, v['val-data'] ?? opts.valData));
   if (v.data !== undefined) {
-    await checkDataArg(opts.dataset ?? 'cifar10', v.data);
+    if (!images) await checkDataArg(opts.dataset ?? 'cifar10', v.data);
     opts.data = v.data;
   }
+  Object.assign(opts, imageArgs(v, images));
   if (v['train-images'] !== undefined) opts.trainImages = intArg(v['train-images'], 'train-images');
   if (v['test-images'] !== undefined) opts.testImages = intArg(v['test-images'], 'test-images');
   if (v.epochs !== undefined) {
@@ -182,6 +160,20 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     }
     opts.schedule = v.schedule;
     delete opts.scheduleIterations;  // a schedule asked for afresh spans this run
+  }
+  if (v.weights !== undefined) {
+    if (!fs.existsSync(v.weights)) throw new UsageError(`--weights: no such file: ${v.weights}`);
+    opts.weights = v.weights;
+  }
+  if (v.classes !== undefined) opts.classes = intArg(v.classes, 'classes');
+  if (v.freeze !== undefined) {
+    const list = v.freeze.split(',').map((x) => x.trim()).filter(Boolean);
+    if (list.length === 0) throw new UsageError(`--freeze needs module names such as conv1,bn1,layer1, got '${v.freeze}'`);
+    opts.freeze = list;
+  }
+  if (v['freeze-bn']) {
+    if (!opts.freeze) throw new UsageError('--freeze-bn needs --freeze');
+    opts.freezeBn = true;
   }
   const deviceSpec = v.device ?? 'auto';
   if (!/^(auto|cpu|cuda:\d+)$/.test(deviceSpec)) throw new UsageError(`--device must be auto, cpu or cuda:N, got '${deviceSpec}'`);
@@ -233,8 +225,19 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     ].filter(Boolean);
     io.out(lines.join('\n'));
   });
+  trainer.on('message', (m: string) => {
+    const p = progress as InstanceType<typeof Progress> | null;
+    if (p) p.message(m);
+    else if (!v.quiet) io.out(m);
+  });
   trainer.on('step', (s) => progress?.step(s));
   trainer.on('eval', (e) => progress?.eval(e));
+  trainer.on('skip', (k: { reason: string; skipped: number }) => {
+    const line = `skipped an unreadable image (${k.skipped} so far): ${k.reason}`;
+    const p = progress as InstanceType<typeof Progress> | null;
+    if (p) p.message(line);
+    else io.err(line);
+  });
 
   let interrupts = 0;
   const onSigint = () => {
@@ -253,7 +256,11 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   try {
     result = await trainer.fit();
   } catch (e) {
-    if (e instanceof RangeError && /^resume: /.test(e.message)) throw new UsageError(e.message);
+    if (e instanceof RangeError && /^(resume|freeze|classes): /.test(e.message)) throw new UsageError(e.message);
+    if (v.weights !== undefined && e instanceof Error && e.message.includes(v.weights)) {
+      io.err(`cudnn-resnet train: --weights: ${e.message}`);
+      return 1;
+    }
     throw e;
   } finally {
     process.off('SIGINT', onSigint);
@@ -268,6 +275,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const f = result.final;
   io.out(`done: ${result.iterations} iterations in ${formatDuration(result.seconds)}` +
     (f ? `; test error ${(100 * f.testError).toFixed(2)}%, train error ${(100 * f.trainError).toFixed(2)}%` : '') +
+    (result.skippedImages ? `; ${result.skippedImages} unreadable images skipped` : '') +
     `\nmetrics: ${path.join(out, 'metrics.jsonl')} and metrics.csv; checkpoint: ${result.checkpoint}`);
   return 0;
 }

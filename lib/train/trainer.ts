@@ -15,17 +15,17 @@ import * as path from 'node:path';
 import { noGrad, softmaxCrossEntropy } from '../autograd';
 import { loadCheckpoint, saveCheckpoint } from '../checkpoint';
 import { readSafetensors } from '../checkpoint/safetensors';
-import { CifarLoader, evalLoader } from '../data/loader';
-import { Dataset } from '../data/format';
+import { BatchLoader, RunFeed } from '../data/dataset';
 import { create as createModel } from '../models/resnet';
+import { freeze } from '../nn/freeze';
 import { Module } from '../nn/module';
 import { SGD } from '../optim/sgd';
 import { LRSchedule } from '../optim/schedules';
 import { describe, Tensor, tidy } from '../tensor';
 import { existingRun, readSidecar, RunSpec, Sidecar, WEIGHTS_FILE, writeSidecar } from '../checkpoint/run';
-import { syntheticSource, loadSplits } from './data';
+import { runLoaders } from './loaders';
 import { capturedTrainingStep } from './training-step';
-import { activationDType, describePrecision, resolveDevice } from './device';
+import { activationDType, activationLayout, describePrecision, resolveDevice } from './device';
 import { bnInitialShare, EvalMetrics, MetricsLog, StepMetrics } from './metrics';
 import { MixedPrecision } from './amp';
 import { describeSchedule, parseSchedule } from '../optim/schedules';
@@ -39,8 +39,8 @@ interface Setup {
   mp: MixedPrecision;
   opt: SGD;
   schedule: LRSchedule;
-  loader: CifarLoader;
-  test: CifarLoader;
+  loader: BatchLoader;
+  test: BatchLoader;
   device: string;
   itersPerEpoch: number;
   total: number;
@@ -55,6 +55,8 @@ export class Trainer extends EventEmitter {
   readonly spec: RunSpec;
   private stopRequested = false;
   private setupDone: Setup | null = null;
+  /** Unreadable image files skipped (image folders with onImageError 'skip'). */
+  skippedImages = 0;
 
   constructor(readonly options: TrainerOptions = {}) {
     super();
@@ -85,16 +87,6 @@ export class Trainer extends EventEmitter {
     const s = this.spec;
     const { device, fallbackReason } = resolveDevice(o.device ?? 'auto');
 
-    let source: string;
-    let splits: { train: Dataset; test: Dataset };
-    if (o.data !== undefined && typeof o.data === 'object') {
-      splits = o.data;
-      source = o.data.train.source;
-    } else {
-      source = s.data ?? (await syntheticSource(s.dataset));
-      splits = await loadSplits(s.dataset, source, { train: s.trainImages ?? undefined, test: s.testImages ?? undefined });
-    }
-
     if (o.out !== undefined && o.resume === undefined && !o.overwrite) {
       const found = existingRun(o.out);
       if (found) throw new RangeError(`out: ${o.out} already holds a run (${found}); pass resume to continue it or overwrite: true to replace it`);
@@ -105,14 +97,30 @@ export class Trainer extends EventEmitter {
       const saved = resume.sidecar.spec;
       for (const k of ['model', 'dataset', 'batchSize', 'seed', 'precision', 'trainImages'] as const)
         if (saved[k] !== s[k]) throw new RangeError(`resume: the checkpoint was made with ${k} ${describe(saved[k])}, this run asks for ${describe(s[k])}`);
+      const [was, now] = [saved.images, s.images].map((x) => (x ? `image size ${x.imageSize}, augment ${x.augment}` : 'CIFAR data'));
+      if (was !== now) throw new RangeError(`resume: the checkpoint was made with ${was}, this run asks for ${now}`);
       const meta = readSafetensors(resume.weights).metadata;
       if (meta['train.iteration'] !== String(resume.sidecar.iteration))
         throw new RangeError(`resume: ${resume.weights} holds iteration ${meta['train.iteration']} but its sidecar says ${resume.sidecar.iteration} (interrupted while saving?)`);
     }
 
-    const classes = splits.train.classes;
-    const model = typeof o.model === 'object' ? o.model : createModel(s.model, { classes, seed: s.seed, device });
+    const dtype = activationDType(s.precision);
+    const layout = activationLayout(s.precision, device);
+    const data = await runLoaders(o.data ?? s.data ?? undefined, s, {
+      device, dtype, layout, normalization: o.normalization, workers: o.workers, prefetch: o.prefetch, onError: o.onImageError,
+      onSkip: (e) => {
+        this.skippedImages++;
+        this.emit('skip', { file: e.file, reason: e.message, code: e.code, skipped: this.skippedImages });
+      },
+    });
+    const classes = data.classes;
+    if (o.classes !== undefined && o.classes !== classes) throw new RangeError(`classes: ${o.classes} asked for, but the dataset has ${classes}`);
+    // A resumed run's weights come from its checkpoint; the starting weights are not read again.
+    const weights = resume ? undefined : s.weights;
+    const model = typeof o.model === 'object' ? o.model : createModel(s.model, { classes, seed: s.seed, device, weights, onMessage: (m) => this.emit('message', m) });
     if (typeof o.model === 'object') model.to(device);
+    if (typeof o.model === 'object' && weights) loadCheckpoint(weights, model);
+    if (s.freeze) freeze(model, s.freeze, { bnEval: s.freezeBn ?? false });
     const mp = new MixedPrecision(model, s.precision);
     const opt = new SGD(mp.masters, { lr: s.lr, momentum: s.momentum, weightDecay: s.weightDecay, nesterov: s.nesterov });
     if (resume) {
@@ -121,10 +129,7 @@ export class Trainer extends EventEmitter {
       mp.loadScalerState({ scale: resume.sidecar.rng.lossScale, goodSteps: sc.goodSteps, skipped: sc.skipped });
     }
 
-    const dtype = activationDType(s.precision);
-    const bs = s.batchSize;
-    const loader = new CifarLoader(splits.train, { batchSize: bs, device, seed: s.seed, augment: s.augment, dropLast: splits.train.count >= bs, dtype });
-    const test = evalLoader(splits.test, { batchSize: Math.min(Math.max(bs, 100), 500), device, normalization: loader.normalization, dtype });
+    const { train: loader, test } = data;
     const itersPerEpoch = loader.batchesPerEpoch;
     const total = s.iterations ?? (s.epochs as number) * itersPerEpoch;
     const scheduleTotal = s.scheduleIterations ?? total;
@@ -138,9 +143,10 @@ export class Trainer extends EventEmitter {
       device,
       deviceNote: fallbackReason,
       precision: describePrecision(s.precision, device),
-      trainImages: splits.train.count,
-      testImages: splits.test.count,
-      dataSource: o.data === undefined ? `synthetic ${s.dataset} (${source})` : source,
+      layout,
+      trainImages: data.trainImages,
+      testImages: data.testImages,
+      dataSource: data.source,
       itersPerEpoch,
       totalIterations: total,
       startIteration: start,
@@ -163,30 +169,29 @@ export class Trainer extends EventEmitter {
   }
 
   /** Test loss and error of the current model. */
-  evaluate(): { loss: number; error: number } {
+  async evaluate(): Promise<{ loss: number; error: number }> {
     const st = this.setupDone;
     if (!st) throw new Error('Trainer: call setup() or fit() first');
     st.model.eval();
     let loss = 0;
     let correct = 0;
+    let n = 0;
     try {
-      noGrad(() => {
-        for (const b of st.test.epoch(0)) {
-          try {
-            tidy(() => {
-              const r = softmaxCrossEntropy(st.model.forward(b.x), b.y);
-              loss += r.loss.item() * b.size;
-              correct += r.correct.item();
-            });
-          } finally {
-            b.dispose();
-          }
+      for await (const b of st.test.epoch(0)) {
+        try {
+          noGrad(() => tidy(() => {
+            const r = softmaxCrossEntropy(st.model.forward(b.x), b.y);
+            loss += r.loss.item() * b.size;
+            correct += r.correct.item();
+          }));
+        } finally {
+          b.dispose();
         }
-      });
+        n += b.size;
+      }
     } finally {
       st.model.train();
     }
-    const n = st.test.dataset.count;
     return { loss: loss / n, error: 1 - correct / n };
   }
 
@@ -207,12 +212,8 @@ export class Trainer extends EventEmitter {
     let checkpoint: string | null = null;
     let imagesSinceEval = 0;
     let evalClock = Date.now();
-    let epochCache: { epoch: number; order: Int32Array; params: Int32Array } | null = null;
-    const batchAt = (i: number) => {
-      const e = Math.floor(i / bpe);
-      if (!epochCache || epochCache.epoch !== e) epochCache = { epoch: e, order: loader.epochOrder(e), params: loader.epochParams(e) };
-      return loader.makeBatch(e, i % bpe, epochCache.order, epochCache.params);
-    };
+    // Batches of iterations it, it + 1, ... are requested `prefetch` ahead of the step that uses them.
+    const feed = new RunFeed(loader, it, total);
     const elapsed = () => (Date.now() - t0) / 1000;
     // A step's loss and correct count are read asynchronously: the copy is queued right after
     // the step, and the loop waits for it only once the next step is queued, so the device
@@ -246,12 +247,10 @@ export class Trainer extends EventEmitter {
       this.emit('step', step);
     };
     model.train();
-    let next = it < total ? batchAt(it) : null;
     try {
       while (it < total && !this.stopRequested) {
-        const batch = next as NonNullable<typeof next>;
         const startedAt = Date.now();
-        next = it + 1 < total ? batchAt(it + 1) : null;  // prefetch: queued before this step's work
+        const batch = (await feed.take()) as NonNullable<Awaited<ReturnType<RunFeed['take']>>>;
         const lr = st.schedule.lrAt(it);
         opt.lr = lr;
         // The outputs belong to `stepper` (static buffers when captured); only two scalars come back.
@@ -275,7 +274,7 @@ export class Trainer extends EventEmitter {
         const evalNow = it % evalEvery === 0 || it === total;
         if (evalNow || epochEnd) await settle();  // metrics in order: this step's before the evaluation and checkpoint
         if (evalNow) {
-          const ev = this.evaluate();
+          const ev = await this.evaluate();
           const r = st.running;
           last = {
             type: 'eval', epoch: Number((it / bpe).toFixed(4)), iteration: it, lr,
@@ -299,10 +298,11 @@ export class Trainer extends EventEmitter {
       st.start = it;  // a later fit() continues from here
       if (it < total && this.options.out) checkpoint = this.saveCheckpoint('interrupt', it);
     } finally {
-      (next as { dispose(): void } | null)?.dispose();
+      feed.dispose();
       stepper.dispose();  // before the model: the graph borrows its parameters
     }
-    return { iterations: it, epochs: it / bpe, stopped: it < total, final: last, checkpoint, seconds: elapsed() };
+    const skipped = this.skippedImages;
+    return { iterations: it, epochs: it / bpe, stopped: it < total, final: last, checkpoint, seconds: elapsed(), ...(skipped ? { skippedImages: skipped } : {}) };
   }
 
   /** Writes checkpoint.safetensors + checkpoint.json into `out`; returns the sidecar's path. */

@@ -14,6 +14,8 @@
 
 #include "cudnn_loader.h"
 
+#include "../core/env.h"
+
 namespace cr {
 namespace dnn {
 namespace {
@@ -111,8 +113,7 @@ struct Loader {
   }
 
   void run() {
-    if (const char* env = std::getenv("CUDNN_LIBRARY_PATH"); env && *env) {
-      std::string p = env;
+    if (std::string p = env::cudnn_library_path(); !p.empty()) {
       if (is_dir(p)) {
         if (try_dir(p, "CUDNN_LIBRARY_PATH=" + p)) return;
       } else if (is_file(p)) {

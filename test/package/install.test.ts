@@ -1,7 +1,7 @@
 // The published package, as a user gets it: pack, install the tarball into a fresh project
 // with npm's default script policy and no compiler reachable, then use it from CommonJS, an
 // ES module, TypeScript (the repository's and the newest release) and the CLI. The binary
-// inside is the prebuilt one (scripts/prebuild.js run on whatever addon this test suite runs
+// inside is the prebuilt one (scripts/package-prebuilds.js run on whatever addon this test suite runs
 // against); the package has no install script, so nothing runs or compiles on install.
 import * as assert from 'node:assert/strict';
 import { spawnSync, SpawnSyncReturns } from 'node:child_process';
@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { addonPath, keepTestTmp } from '../../lib/env';
 import { packageRoot } from '../../lib/native';
 
 const root = packageRoot();
@@ -20,7 +21,7 @@ const PREBUILT = `prebuilds/${process.platform}-${process.arch}/${pkg.name}.napi
 const TOOLS = ['cc', 'gcc', 'g++', 'c++', 'make', 'cmake', 'nvcc', 'python3'];
 
 function addonToPack(): string | null {
-  const explicit = process.env.CUDNN_RESNET_ADDON;
+  const explicit = addonPath();
   const file = explicit ? path.resolve(explicit) : path.join(root, 'build', 'Release', 'cudnn_resnet.node');
   return fs.existsSync(file) ? file : null;
 }
@@ -116,8 +117,8 @@ function stage(tmp: string): string {
     fs.copyFileSync(path.join(root, f.path), path.join(staging, f.path));
   }
   copyTree(path.join(distDir, 'lib'), path.join(staging, 'dist', 'lib'), (rel) => /\.(js|d\.ts)$/.test(rel));
-  ok(spawnSync(process.execPath, [path.join(root, 'scripts', 'prebuild.js'), '--from', addonToPack()!, '--out', staging],
-    { cwd: root, encoding: 'utf8' }), 'scripts/prebuild.js');
+  ok(spawnSync(process.execPath, [path.join(root, 'scripts', 'package-prebuilds.js'), '--from', addonToPack()!, '--out', staging],
+    { cwd: root, encoding: 'utf8' }), 'scripts/package-prebuilds.js');
   return staging;
 }
 
@@ -158,14 +159,14 @@ describe('npm package: pack, install without a compiler, use', function () {
   });
 
   after(() => {
-    if (ctx.tmp && !process.env.CUDNN_RESNET_KEEP_TMP) fs.rmSync(ctx.tmp, { recursive: true, force: true });
+    if (ctx.tmp && !keepTestTmp()) fs.rmSync(ctx.tmp, { recursive: true, force: true });
   });
 
   it('packs the prebuilt binary, compiled lib, bin, README and LICENSE, and nothing of the workshop', () => {
     const files = packed.files.map((f) => f.path);
     for (const need of [PREBUILT, PREBUILT.replace(/\.node$/, '.json'), 'dist/lib/index.js', 'dist/lib/index.d.ts',
       'dist/lib/native.js', 'dist/lib/cli/main.js', 'dist/lib/cli/doctor.js', 'bin/cudnn-resnet.js', 'README.md', 'LICENSE',
-      'package.json', 'scripts/build-from-source.js']) {
+      'package.json', 'scripts/build-from-source.js', 'scripts/env.js']) {
       assert.ok(files.includes(need), `${need} is not in the tarball`);
     }
     const stray = files.filter((f) => /^(test|bench|docs|build[^/]*|node_modules|dist\/(test|bench)|dist-[^/]*|data|runs)\//.test(f) ||

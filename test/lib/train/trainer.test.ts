@@ -284,7 +284,8 @@ describe('train: Trainer', function () {
     text = '';
     const bar = new Progress({ write: (t) => (text += t), tty: true, totalIterations: 10, itersPerEpoch: 5 });
     bar.step({ ...step, iteration: 5 });
-    assert.match(text, /^\r\x1b\[2K\[#{12}\.{12}\]  50% epoch 1\/2/);
+    // eslint-disable-next-line no-control-regex -- the terminal's escape sequence is what is tested
+    assert.match(text, /^\r\x1b\[2K\[#{12}\.{12}\] {2}50% epoch 1\/2/);
     assert.equal(formatDuration(3725), '1:02:05');
     assert.equal(formatDuration(65), '1:05');
   });
