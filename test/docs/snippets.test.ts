@@ -104,7 +104,8 @@ describe('docs: README and examples/ code, as written', function () {
     fs.mkdirSync(shim, { recursive: true });
     fs.writeFileSync(path.join(shim, 'package.json'), JSON.stringify({ name: 'cudnn-resnet', main: 'index.js' }));
     fs.writeFileSync(path.join(shim, 'index.js'), `module.exports = require(${JSON.stringify(libIndex)});\n`);
-    env = { ...process.env, CUDNN_RESNET_CACHE: path.join(app, 'cache'), CUDNN_RESNET_LIB: libIndex };
+    // examples/*.js require('..'): the package root, whose main is dist/lib (the tree under test in CI).
+    env = { ...process.env, CUDNN_RESNET_CACHE: path.join(app, 'cache') };
   });
   after(() => fs.rmSync(app, { recursive: true, force: true }));
 

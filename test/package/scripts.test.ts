@@ -11,7 +11,8 @@ import { packageRoot } from '../../lib/native';
 /** The hooks and lifecycle scripts package.json means to have, and why. */
 const INTENDED: Record<string, string> = {
   pretest: 'compiles the TypeScript before `npm test` runs the compiled suite',
-  install: 'fetches or builds the addon when no shipped binary fits (node-gyp-build)',
+  prepare: 'in a clone (npm install / npm ci) or a git dependency: builds the addon and dist/; never run for a registry install',
+  prepack: 'compiles dist/ and refuses to pack without it or a prebuilt binary (scripts/check-pack.js)',
 };
 
 /** Scripts npm runs by itself (docs.npmjs.com, "Life Cycle Scripts"), with their pre/post. */
