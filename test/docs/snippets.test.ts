@@ -19,6 +19,8 @@ export interface CodeBlock {
   code: string;
   /** 1-based line of the opening fence. */
   line: number;
+  /** Why the suite does not run it (an HTML comment `<!-- not run: reason -->` above the fence), or null. */
+  notRun: string | null;
 }
 
 /** The fenced code blocks of a markdown text, in order. */
@@ -32,7 +34,8 @@ export function codeBlocks(markdown: string): CodeBlock[] {
     const body: string[] = [];
     for (i++; i < lines.length && !/^```\s*$/.test(lines[i]); i++) body.push(lines[i]);
     assert.ok(i < lines.length, `unclosed code block at line ${start + 1}`);
-    blocks.push({ lang: open[1], code: body.join('\n') + '\n', line: start + 1 });
+    const marker = start > 0 ? /^<!-- not run: (.+) -->$/.exec(lines[start - 1].trim()) : null;
+    blocks.push({ lang: open[1], code: body.join('\n') + '\n', line: start + 1, notRun: marker ? marker[1] : null });
   }
   return blocks;
 }
@@ -57,6 +60,7 @@ const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
 async function optionsOf(command: string): Promise<Set<string>> {
   const modules: Record<string, () => Promise<{ usage: string }>> = {
     train: () => import('../../lib/cli/train'),
+    convert: () => import('../../lib/cli/convert'),
     doctor: () => import('../../lib/cli/doctor'),
     'grad-flow': () => import('../../lib/cli/grad-flow'),
     degradation: () => import('../../lib/cli/degradation'),
@@ -132,7 +136,13 @@ Trainer.prototype.fit = async function () {
     for (const b of blocks) assert.ok(['js', 'sh'].includes(b.lang), `README line ${b.line}: a '${b.lang}' block`);
   });
 
-  blocks.filter((b) => b.lang === 'js').forEach((b) => {
+  it('blocks the suite does not run say why, and there are few of them', () => {
+    const skipped = blocks.filter((b) => b.notRun !== null);
+    for (const b of skipped) console.log(`      README line ${b.line} not run: ${b.notRun}`);
+    assert.ok(skipped.length <= 5, `${skipped.length} README blocks are not run`);
+  });
+
+  blocks.filter((b) => b.lang === 'js' && b.notRun === null).forEach((b) => {
     it(`README line ${b.line}: the JavaScript runs as written (CommonJS, in a fresh project)`, () => {
       const file = path.join(app, `readme-${b.line}.js`);
       fs.writeFileSync(file, b.code);
@@ -152,7 +162,7 @@ Trainer.prototype.fit = async function () {
     });
   });
 
-  blocks.filter((b) => b.lang === 'sh').forEach((b) => {
+  blocks.filter((b) => b.lang === 'sh' && b.notRun === null).forEach((b) => {
     it(`README line ${b.line}: every command names a real script, subcommand and options`, async () => {
       const cmds = shellCommands(b.code);
       assert.ok(cmds.length > 0);

@@ -11,8 +11,8 @@ import { packageRoot } from '../../lib/native';
 /** The hooks and lifecycle scripts package.json means to have, and why. */
 const INTENDED: Record<string, string> = {
   pretest: 'compiles the TypeScript before `npm test` runs the compiled suite',
-  prepare: 'builds the addon and the TypeScript after `npm install` / `npm ci` in a clone',
-  prepack: 'compiles the TypeScript and checks what the tarball will hold before `npm pack`',
+  prepare: 'in a clone (npm install / npm ci) or a git dependency: builds the addon and dist/; never run for a registry install',
+  prepack: 'compiles dist/ and refuses to pack without it or a prebuilt binary (scripts/check-pack.js)',
 };
 
 /** Scripts npm runs by itself (docs.npmjs.com, "Life Cycle Scripts"), with their pre/post. */
