@@ -3,7 +3,7 @@
 // batches (same order, same crops and flips for a seed); this adds Tensor batches, the
 // prefetching epoch iterator and sharding by rank. Also a SampleDataset view of a CIFAR
 // split, for code written against the generic interface.
-import { native, NativeTensor } from '../native';
+import { LayoutName, native, NativeTensor } from '../native';
 import { Tensor } from '../tensor';
 import { Normalization } from './augment';
 import { BatchLoader, checkEpochIndex, checkShard, prefetchEpoch, Sample, SampleDataset, shardOrder, ShardOptions, TensorBatch } from './dataset';
@@ -40,6 +40,10 @@ export class CifarDataLoader implements BatchLoader {
   }
   get device(): string {
     return this.loader.device;
+  }
+  /** Memory order of the batches' images. */
+  get layout(): LayoutName {
+    return this.loader.layout;
   }
   get normalization(): Normalization {
     return this.loader.normalization;
