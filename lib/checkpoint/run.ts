@@ -36,6 +36,7 @@ export interface RunSpec {
   weights?: string;
   freeze?: string[];
   freezeBn?: boolean;
+  lrScale?: Record<string, number>;
 }
 
 export interface Sidecar {
