@@ -3,8 +3,7 @@
 // the addon is not loaded.
 import * as fs from 'node:fs';
 
-import type { CliIO } from './main';
-import { parseCommandArgs, UsageError } from './main';
+import { parseCommandArgs, UsageError, type CliIO } from './args';
 
 export const usage = `cudnn-resnet convert INPUT OUTPUT.safetensors
 

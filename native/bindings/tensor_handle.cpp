@@ -1,7 +1,13 @@
 #include "tensor_handle.h"
 
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "../core/backend.h"
@@ -63,31 +69,74 @@ std::vector<uint8_t> host_copy(const cr::Tensor& t) {
 // readAsync's worker: the copy was queued on the device's stream when readAsync() was
 // called; the worker thread only waits for it, so it never adds work to the stream at some
 // later moment (where it would wait for later steps, or land in a graph being captured).
-class ReadWorker : public Napi::AsyncWorker {
+// Pending readAsync() calls wait on one thread of their own, in the order they were made
+// (which is also the order their copies complete: each device has one stream), and resolve
+// their promise on the JS thread through a thread-safe function. An AsyncWorker per read
+// would park one thread of libuv's pool (4 by default, shared with file I/O) per pending
+// read: a few replays queued ahead would starve data loading.
+class ReadQueue {
  public:
-  ReadWorker(Napi::Env env, cr::Tensor t, std::vector<uint8_t> raw, std::function<void()> wait)
-      : Napi::AsyncWorker(env, "cudnn-resnet:read"), tensor_(std::move(t)), raw_(std::move(raw)),
-        wait_(std::move(wait)), deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
+  struct Job {
+    cr::Tensor tensor;  // shape and dtype for the typed array
+    std::vector<uint8_t> raw;
+    std::function<void()> wait;
+    Napi::Promise::Deferred deferred;
+    Napi::ThreadSafeFunction done;  // keeps the event loop alive until the promise settles
+    std::string error;
+  };
 
-  void Execute() override {
-    try {
-      wait_();
-    } catch (const std::exception& e) {
-      SetError(e.what());
+  static void push(Job* job) {
+    ReadQueue& q = instance();
+    std::lock_guard<std::mutex> lock(q.mu_);
+    if (!q.thread_started_) {
+      std::thread(&ReadQueue::run, &q).detach();  // lives as long as the process
+      q.thread_started_ = true;
     }
+    q.jobs_.push_back(job);
+    q.cv_.notify_one();
   }
-  void OnOK() override {
-    Napi::HandleScope scope(Env());
-    deferred_.Resolve(to_typed_array(Env(), tensor_, raw_));
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
-  cr::Tensor tensor_;  // shape and dtype for the typed array
-  std::vector<uint8_t> raw_;
-  std::function<void()> wait_;
-  Napi::Promise::Deferred deferred_;
+  static ReadQueue& instance() {
+    static ReadQueue* q = new ReadQueue();  // leaked: the detached thread may outlive statics
+    return *q;
+  }
+
+  void run() {
+    for (;;) {
+      Job* job;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return !jobs_.empty(); });
+        job = jobs_.front();
+        jobs_.pop_front();
+      }
+      try {
+        job->wait();
+      } catch (const std::exception& e) {
+        job->error = e.what();
+        if (job->error.empty()) job->error = "readAsync failed";
+      }
+      Napi::ThreadSafeFunction done = job->done;
+      done.BlockingCall(job, settle);
+      done.Release();
+    }
+  }
+
+  static void settle(Napi::Env env, Napi::Function, Job* job) {
+    std::unique_ptr<Job> owned(job);
+    if (env == nullptr) return;  // the environment is shutting down
+    Napi::HandleScope scope(env);
+    if (job->error.empty())
+      job->deferred.Resolve(to_typed_array(env, job->tensor, job->raw));
+    else
+      job->deferred.Reject(Napi::Error::New(env, job->error).Value());
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job*> jobs_;
+  bool thread_started_ = false;
 };
 
 }  // namespace
@@ -219,10 +268,14 @@ Napi::Value TensorHandle::ReadAsync(const Napi::CallbackInfo& info) {
   } catch (const cr::OpError& e) {
     throw to_js_error(info.Env(), e);
   }
-  // raw's heap buffer moves into the worker unchanged, so the pending copy's target stays valid.
-  auto* w = new ReadWorker(info.Env(), tensor_, std::move(raw), std::move(wait));
-  Napi::Promise p = w->promise();
-  w->Queue();
+  // raw's heap buffer moves into the job unchanged, so the pending copy's target stays valid.
+  Napi::Env env = info.Env();
+  auto* job = new ReadQueue::Job{tensor_, std::move(raw), std::move(wait), Napi::Promise::Deferred::New(env),
+                                 Napi::ThreadSafeFunction(), std::string()};
+  job->done = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
+                                            "cudnn-resnet:readAsync", 0, 1);
+  Napi::Promise p = job->deferred.Promise();
+  ReadQueue::push(job);
   return p;
 }
 

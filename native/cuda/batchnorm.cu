@@ -8,6 +8,7 @@
 
 #include "dnn_util.h"
 #include "kernels/kernels.h"
+#include "policy/batchnorm.h"
 
 namespace cr {
 namespace cuda {
@@ -32,11 +33,19 @@ bool dnn_bn_forward_training(DeviceContext& ctx, const Tensor& x, const Tensor& 
   throw_cudnn(st, op, "cudnnBatchNormalizationForwardTraining", describe_args({{"x", &x}}));
 }
 
-// The fused kernels' terms: NHWC fp16/bf16 with C % 4 == 0, a residual only together with
-// the ReLU (cuDNN fuses the add only before an activation), in x's dtype and layout.
-static bool fused_bn_eligible(const Tensor& x, const Tensor* residual, bool relu) {
-  return x.rank() == 4 && x.layout == Layout::NHWC && (x.dtype == DType::F16 || x.dtype == DType::BF16) &&
-         x.dim(1) % 4 == 0 && relu && (!residual || (residual->dtype == x.dtype && residual->layout == x.layout));
+static FusedBnArgs fused_args(const Tensor& x, const Tensor* residual, bool relu) {
+  FusedBnArgs a;
+  a.rank = x.rank();
+  a.dtype = x.dtype;
+  a.layout = x.layout;
+  a.channels = x.rank() > 1 ? x.dim(1) : 0;
+  a.relu = relu;
+  a.residual = residual != nullptr;
+  if (residual) {
+    a.residual_dtype = residual->dtype;
+    a.residual_layout = residual->layout;
+  }
+  return a;
 }
 
 static const cudnnBatchNormMode_t kFusedMode = CUDNN_BATCHNORM_SPATIAL_PERSISTENT;
@@ -66,7 +75,6 @@ static bool fused_memory(F&& allocate) {
 
 static bool workspace_for_fused(DeviceContext& ctx, size_t bytes, void** ws, const char* op) {
   *ws = nullptr;
-  if (bytes == 0) return true;
   if (ctx.capture_pool != cuda::kDefaultPool && bytes > ctx.workspace_bytes()) return false;
   return fused_memory([&] { *ws = ctx.workspace(bytes, op); });
 }
@@ -88,32 +96,25 @@ bool dnn_bn_forward_training_fused(DeviceContext& ctx, const Tensor& x, const Te
                                    const Tensor& running_mean, const Tensor& running_var, double momentum, double eps,
                                    const Tensor& save_mean, const Tensor& save_invstd, Tensor& reserve_out) {
   const char* op = "batchNormForwardTraining";
-  if (!fused_bn_eligible(x, residual, relu)) return false;
+  if (!fused_bn_eligible(fused_args(x, residual, relu))) return false;
   const cudnnBatchNormOps_t ops = residual ? CUDNN_BATCHNORM_OPS_BN_ADD_ACTIVATION : CUDNN_BATCHNORM_OPS_BN_ACTIVATION;
   FusedBnDescs d(x, op);
   const cudnnTensorDescriptor_t xd = d.xd, pd = d.pd;
   const cudnnActivationDescriptor_t ad = d.ad;
-  size_t ws_bytes = 0, reserve_bytes = 0;
-  cudnnStatus_t st = A().cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize(
-      ctx.handle, kFusedMode, ops, xd, residual ? xd : nullptr, xd, pd, ad, &ws_bytes);
-  if (st == CUDNN_STATUS_SUCCESS)
-    st = A().cudnnGetBatchNormalizationTrainingExReserveSpaceSize(ctx.handle, kFusedMode, ops, ad, xd, &reserve_bytes);
-  if (st != CUDNN_STATUS_SUCCESS) {
-    if (refused(st)) return fall_back();
-    throw_cudnn(st, op, "batch norm Ex workspace query", describe_args({{"x", &x}}));
-  }
+  FusedBnSizes sz = fused_bn_forward_sizes(A(), ctx.handle, ops, xd, residual ? xd : nullptr, pd, ad, op,
+                                           describe_args({{"x", &x}}));
+  if (!sz.usable) return fall_back();
+  const size_t ws_bytes = sz.workspace, reserve_bytes = sz.reserve;
   // The reserve space carries the activation mask to cudnnBatchNormalizationBackwardEx: it
-  // becomes a tensor the caller keeps with the forward's outputs (at least one byte, so an
-  // empty reserve still marks "the fused kernel ran").
+  // becomes a tensor the caller keeps with the forward's outputs.
   Tensor reserve;
   void* ws = nullptr;
   if (!fused_memory([&] {
-        reserve = new_tensor(ctx, {static_cast<int64_t>(reserve_bytes > 0 ? reserve_bytes : 1)}, DType::U8,
-                             Layout::NCHW, op);
+        reserve = new_tensor(ctx, {static_cast<int64_t>(reserve_bytes)}, DType::U8, Layout::NCHW, op);
       }) ||
       !workspace_for_fused(ctx, ws_bytes, &ws, op))
     return fall_back();
-  st = A().cudnnBatchNormalizationForwardTrainingEx(
+  cudnnStatus_t st = A().cudnnBatchNormalizationForwardTrainingEx(
       ctx.handle, kFusedMode, ops, &kOne, &kZero, xd, x.raw(), residual ? xd : nullptr,
       residual ? residual->raw() : nullptr, xd, y.raw(), pd, gamma.raw(), beta.raw(), momentum, running_mean.raw(),
       running_var.raw(), eps, save_mean.raw(), save_invstd.raw(), ad, ws, ws_bytes, reserve.raw(), reserve_bytes);
@@ -131,22 +132,19 @@ bool dnn_bn_backward_fused(DeviceContext& ctx, const Tensor& x, const Tensor& y,
                            const Tensor& dbeta, double eps, const Tensor& save_mean, const Tensor& save_invstd,
                            const Tensor& reserve) {
   const char* op = "batchNormBackward";
-  if (!fused_bn_eligible(x, dz, true) || dy.dtype != x.dtype || dy.layout != x.layout) return false;
+  if (!fused_bn_eligible(fused_args(x, dz, true)) || dy.dtype != x.dtype || dy.layout != x.layout) return false;
   const cudnnBatchNormOps_t ops = dz ? CUDNN_BATCHNORM_OPS_BN_ADD_ACTIVATION : CUDNN_BATCHNORM_OPS_BN_ACTIVATION;
   FusedBnDescs d(x, op);
   const cudnnTensorDescriptor_t xd = d.xd, pd = d.pd;
   const cudnnActivationDescriptor_t ad = d.ad;
-  size_t ws_bytes = 0;
-  cudnnStatus_t st = A().cudnnGetBatchNormalizationBackwardExWorkspaceSize(
-      ctx.handle, kFusedMode, ops, xd, xd, xd, dz ? xd : nullptr, xd, pd, ad, &ws_bytes);
-  if (st != CUDNN_STATUS_SUCCESS) {
-    if (refused(st)) return fall_back();
-    throw_cudnn(st, op, "batch norm backward Ex workspace query", describe_args({{"x", &x}}));
-  }
+  FusedBnSizes sz = fused_bn_backward_sizes(A(), ctx.handle, ops, xd, dz ? xd : nullptr, pd, ad, op,
+                                            describe_args({{"x", &x}}));
+  if (!sz.usable) return fall_back();
+  const size_t ws_bytes = sz.workspace;
   void* ws = nullptr;
   if (!workspace_for_fused(ctx, ws_bytes, &ws, op)) return fall_back();
   // dz: the residual's gradient, written by the same kernel (the masked dy).
-  st = A().cudnnBatchNormalizationBackwardEx(
+  cudnnStatus_t st = A().cudnnBatchNormalizationBackwardEx(
       ctx.handle, kFusedMode, ops, &kOne, &kZero, &kOne, &kZero, xd, x.raw(), xd, y.raw(), xd, dy.raw(),
       dz ? xd : nullptr, dz ? dz->raw() : nullptr, xd, dx.raw(), pd, gamma.raw(), beta.raw(), dgamma.raw(),
       dbeta.raw(), eps, save_mean.raw(), save_invstd.raw(), ad, ws, ws_bytes, reserve.raw(), reserve.nbytes());

@@ -16,7 +16,7 @@ namespace cuda {
 bool dnn_bn_forward_training(DeviceContext& ctx, const Tensor& x, const Tensor& y, const Tensor& gamma,
                              const Tensor& beta, const Tensor& running_mean, const Tensor& running_var, double momentum,
                              double eps, const Tensor& save_mean, const Tensor& save_invstd);
-// The fused variant for NHWC fp16/bf16 (C % 4 == 0) with ReLU: y = relu(bn(x) + residual)
+// The fused variant for NHWC fp16 (C % 4 == 0) with ReLU: y = relu(bn(x) + residual)
 // in one cuDNN kernel (cudnnBatchNormalizationForwardTrainingEx, persistent spatial mode).
 // On success `reserve_out` holds the kernel's reserve space for dnn_bn_backward_fused.
 // Returns false when the shape does not qualify or cuDNN refuses; the caller then runs the

@@ -13,6 +13,7 @@
 #include "common.h"
 #include "cuda_backend.h"
 #include "cudnn_api.h"
+#include "policy/capture.h"
 
 namespace cr {
 
@@ -61,6 +62,7 @@ struct DeviceContext {
   std::multimap<size_t, void*> pinned_free_;
   size_t pinned_cached_ = 0;
   std::vector<PinnedInFlight> pinned_in_flight_;
+  std::vector<void*> pinned_to_free_;  // over the cache's bound; freed on the JS thread
 };
 
 namespace cuda {
@@ -72,7 +74,9 @@ int grid_for(const DeviceContext& ctx, int64_t n, int threads = 256);
 // Throws OpError ERR_CAPTURE_FORBIDDEN naming `op` when ctx's stream is being captured into a
 // CUDA graph: for ops that synchronise the stream or copy to the host, which would otherwise
 // invalidate the capture (or, in relaxed mode, silently record the wrong thing). graph.cu.
-void throw_if_capturing(const DeviceContext& ctx, const char* op, const char* what);
+void throw_if_capturing(const DeviceContext& ctx, const char* op, HostCall call);
+// Whether a capture is open on ctx's stream (graph.cu).
+bool capturing(const DeviceContext& ctx);
 
 // Temporary device memory for one op, back to the cache when the scope ends (safe: later
 // users are queued behind this op on the same stream).

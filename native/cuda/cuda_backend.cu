@@ -13,6 +13,8 @@
 #include "context.h"
 #include "cuda_backend.h"
 #include "cudnn_loader.h"
+#include "policy/capture.h"
+#include "policy/cudnn_status.h"
 
 namespace cr {
 namespace cuda {
@@ -26,17 +28,40 @@ namespace cuda {
 }
 
 [[noreturn]] void throw_cudnn(dnn::cudnnStatus_t st, const char* op, const char* what, const std::string& detail) {
-  const dnn::Api& a = dnn::api();
-  std::string msg = std::string(op) + ": cuDNN " + (a.cudnnGetErrorString ? a.cudnnGetErrorString(st) : "error") +
-                    " (" + std::to_string(static_cast<int>(st)) + ") in " + what;
-  if (a.cudnnGetLastErrorString) {
-    char buf[512] = {0};
-    a.cudnnGetLastErrorString(buf, sizeof buf);
-    if (buf[0]) msg += " [" + std::string(buf) + "]";
-  }
-  if (!detail.empty()) msg += "; " + detail;
-  bool oom = st == dnn::CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED;
-  throw OpError(oom ? ErrorKind::OutOfMemory : ErrorKind::Runtime, msg, oom ? "ERR_CUDA_OOM" : "ERR_CUDNN");
+  throw_status(dnn::api(), st, op, what, detail);
+}
+
+const DeviceMemory& cuda_device_memory() {
+  static const DeviceMemory m{
+      [](int device, size_t bytes, bool capturing) -> void* {
+        DeviceGuard g(device);
+        void* p = nullptr;
+        cudaError_t st;
+        if (capturing) {
+          cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+          cudaThreadExchangeStreamCaptureMode(&mode);
+          st = cudaMalloc(&p, bytes);
+          cudaThreadExchangeStreamCaptureMode(&mode);
+        } else {
+          st = cudaMalloc(&p, bytes);
+        }
+        if (st == cudaSuccess) return p;
+        cudaGetLastError();  // clear the (non-sticky) allocation error
+        return nullptr;
+      },
+      [](int device, void* p) {
+        DeviceGuard g(device);
+        if (cudaFree(p) == cudaSuccess) return true;
+        cudaGetLastError();
+        return false;
+      },
+      [](int device, size_t* free_bytes, size_t* total_bytes) {
+        DeviceGuard g(device);
+        *free_bytes = *total_bytes = 0;
+        if (cudaMemGetInfo(free_bytes, total_bytes) != cudaSuccess) cudaGetLastError();
+      },
+  };
+  return m;
 }
 
 DeviceGuard::DeviceGuard(int device) {
@@ -127,7 +152,7 @@ std::vector<DeviceContext*>& contexts() {
 
 }  // namespace
 
-DeviceContext::DeviceContext(int idx) : index(idx), alloc(idx), backend(this) {
+DeviceContext::DeviceContext(int idx) : index(idx), alloc(idx, cuda::cuda_device_memory()), backend(this) {
   cuda::DeviceGuard g(idx);
   cudaError_t st = cudaSetDevice(idx);
   if (st == cudaSuccess) st = cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
@@ -150,7 +175,7 @@ DeviceContext::DeviceContext(int idx) : index(idx), alloc(idx), backend(this) {
 
 void* DeviceContext::workspace(size_t bytes, const char* op) {
   if (bytes <= ws_bytes_) return ws_;
-  cuda::throw_if_capturing(*this, op, "growing the cuDNN workspace (run a warm-up step before capturing)");
+  cuda::throw_if_capturing(*this, op, cuda::HostCall::GrowWorkspace);
   if (ws_) {
     if (live_graphs > 0) retired_ws_.push_back(ws_);  // a graph's kernels still hold its address
     else alloc.release(ws_);  // stream-ordered: queued users finish before the next writer
@@ -241,7 +266,7 @@ void cuda_empty_cache() {
   std::lock_guard<std::mutex> lock(g_ctx_mu);
   for (DeviceContext* c : contexts())
     if (c) {
-      cuda::throw_if_capturing(*c, "cudaEmptyCache", "freeing cached blocks (cudaFree synchronises the device)");
+      cuda::throw_if_capturing(*c, "cudaEmptyCache", cuda::HostCall::EmptyCache);
       cudaStreamSynchronize(c->stream);
       c->alloc.empty_cache();
     }
@@ -265,7 +290,7 @@ void CudaBackend::copy_(const Tensor& dst, const Tensor& src) {
 
 void CudaBackend::synchronize() {
   cuda::DeviceGuard g(ctx_->index);
-  cuda::throw_if_capturing(*ctx_, "synchronize", "waiting for the stream");
+  cuda::throw_if_capturing(*ctx_, "synchronize", cuda::HostCall::Synchronize);
   CR_CUDA_CHECK(cudaStreamSynchronize(ctx_->stream), "synchronize", "cuda:" + std::to_string(ctx_->index));
 }
 

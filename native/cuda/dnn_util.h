@@ -3,6 +3,8 @@
 #include "../core/errors.h"
 #include "common.h"
 #include "context.h"
+#include "policy/cudnn_status.h"
+#include "policy/legacy_dims.h"
 
 namespace cr {
 namespace cuda {
@@ -28,6 +30,7 @@ inline cudnnTensorFormat_t dnn_format(Layout l) { return l == Layout::NHWC ? CUD
 
 // 4-D descriptor for [N, C, H, W] (rank 2 [N, C] as [N, C, 1, 1]).
 inline void set_tensor(const TensorDesc& d, const Shape& s, DType t, Layout l, const char* op) {
+  check_legacy_dims(s, op);
   int n = static_cast<int>(s[0]), c = static_cast<int>(s[1]);
   int h = s.size() == 4 ? static_cast<int>(s[2]) : 1, w = s.size() == 4 ? static_cast<int>(s[3]) : 1;
   CR_CUDNN_CHECK(A().cudnnSetTensor4dDescriptor(d, s.size() == 4 ? dnn_format(l) : CUDNN_TENSOR_NCHW, dnn_dtype(t), n,
@@ -37,16 +40,14 @@ inline void set_tensor(const TensorDesc& d, const Shape& s, DType t, Layout l, c
 inline void set_tensor(const TensorDesc& d, const Tensor& x, const char* op) { set_tensor(d, x.shape, x.dtype, x.layout, op); }
 
 inline void set_filter(const FilterDesc& d, const Shape& s, DType t, Layout l, const char* op) {
+  check_legacy_dims(s, op);
   CR_CUDNN_CHECK(A().cudnnSetFilter4dDescriptor(d, dnn_dtype(t), dnn_format(l), static_cast<int>(s[0]),
                                                 static_cast<int>(s[1]), static_cast<int>(s[2]),
                                                 static_cast<int>(s[3])),
                  op, "filter " + shape_str(s) + " " + dtype_name(t));
 }
 
-inline bool refused(cudnnStatus_t st) {
-  int v = static_cast<int>(st);
-  return (v >= 2000 && v < 4000);  // BAD_PARAM* and NOT_SUPPORTED*: a configuration cuDNN will not run
-}
+using cuda::refused;
 
 constexpr float kOne = 1.f, kZero = 0.f;
 

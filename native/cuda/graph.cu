@@ -59,12 +59,11 @@ void discard_capture(DeviceContext& ctx) noexcept {
 
 namespace cuda {
 
-void throw_if_capturing(const DeviceContext& ctx, const char* op, const char* what) {
-  if (!stream_capturing(ctx)) return;
-  throw OpError(ErrorKind::Runtime,
-                std::string(op) + ": not allowed while a CUDA graph is being captured on " + dev_name(ctx) + " (" +
-                    what + "); run it before graphCaptureBegin or after graphCaptureEnd",
-                "ERR_CAPTURE_FORBIDDEN");
+bool capturing(const DeviceContext& ctx) { return stream_capturing(ctx); }
+
+void throw_if_capturing(const DeviceContext& ctx, const char* op, HostCall call) {
+  const char* why = capture_refusal(call);
+  if (why && stream_capturing(ctx)) throw_capture_forbidden(ctx.index, op, why);
 }
 
 }  // namespace cuda
@@ -78,8 +77,12 @@ void cuda_graph_begin(int device) {
   // The capture's pool starts empty and cannot retry an allocation after freeing (cudaFree
   // would break the capture): give the warm-up's cached blocks back to the driver first,
   // so the captured step does not need its memory twice.
-  cudaStreamSynchronize(ctx.stream);
-  cudaGetLastError();
+  // A fault of the step before (an illegal address, a failed kernel) surfaces here, named as
+  // such, rather than later as a misleading "capture invalidated".
+  cudaError_t sync = cudaStreamSynchronize(ctx.stream);
+  if (sync != cudaSuccess)
+    cuda::throw_cuda(sync, "graphCaptureBegin", "cudaStreamSynchronize (work queued before the capture failed)",
+                     dev_name(ctx));
   ctx.alloc.empty_cache();
   cuda::PoolId pool = ctx.alloc.create_pool();
   ctx.alloc.push_pool(pool);
@@ -142,9 +145,7 @@ void cuda_graph_abort(int device) noexcept {
 void cuda_graph_replay(CudaGraph* gr) {
   DeviceContext& ctx = *gr->ctx;
   cuda::DeviceGuard g(ctx.index);
-  if (stream_capturing(ctx))
-    throw_runtime("graphReplay", "a capture is open on " + dev_name(ctx) + "; replay after graphCaptureEnd",
-                  "ERR_CAPTURE_FORBIDDEN");
+  cuda::throw_if_capturing(ctx, "graphReplay", cuda::HostCall::GraphReplay);
   CR_CUDA_CHECK(cudaGraphLaunch(gr->exec, ctx.stream), "graphReplay", dev_name(ctx));
 }
 

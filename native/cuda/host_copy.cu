@@ -22,7 +22,7 @@ constexpr size_t kAsyncUploadBytes = size_t{4} << 20;
 void CudaBackend::copy_from_host_(const Tensor& dst, const void* src) {
   cuda::DeviceGuard g(ctx_->index);
   const char* op = "copyFromHost";
-  cuda::throw_if_capturing(*ctx_, op, "a host-to-device copy waits for the stream");
+  cuda::throw_if_capturing(*ctx_, op, cuda::HostCall::CopyFromHost);
   const size_t n = dst.nbytes();
   // The caller may free or reuse `src` as soon as we return. Small copies (batch indices,
   // augmentation parameters, labels) go through a pinned staging buffer, so the host does
@@ -41,7 +41,7 @@ void CudaBackend::copy_from_host_(const Tensor& dst, const void* src) {
 
 void CudaBackend::copy_to_host(const Tensor& src, void* dst) {
   cuda::DeviceGuard g(ctx_->index);
-  cuda::throw_if_capturing(*ctx_, "copyToHost", "reading a tensor on the host waits for the stream");
+  cuda::throw_if_capturing(*ctx_, "copyToHost", cuda::HostCall::CopyToHost);
   CR_CUDA_CHECK(cudaMemcpyAsync(dst, src.raw(), src.nbytes(), cudaMemcpyDeviceToHost, ctx_->stream), "copyToHost",
                 "src " + src.describe());
   CR_CUDA_CHECK(cudaStreamSynchronize(ctx_->stream), "copyToHost", "src " + src.describe());
@@ -50,7 +50,7 @@ void CudaBackend::copy_to_host(const Tensor& src, void* dst) {
 std::function<void()> CudaBackend::copy_to_host_async(const Tensor& src, void* dst) {
   cuda::DeviceGuard g(ctx_->index);
   const char* op = "copyToHostAsync";
-  cuda::throw_if_capturing(*ctx_, op, "reading a tensor on the host waits for the stream");
+  cuda::throw_if_capturing(*ctx_, op, cuda::HostCall::CopyToHostAsync);
   DeviceContext* ctx = ctx_;
   const size_t n = src.nbytes();
   void* pinned = ctx->pinned_get(n, op);
@@ -100,6 +100,16 @@ void DeviceContext::pinned_put_after_stream(void* p, size_t bytes) {
 }
 
 void* DeviceContext::pinned_get(size_t bytes, const char* op) {
+  // Buffers pinned_put could not cache are freed here, on the JS thread outside a capture
+  // (both callers refuse during one): cudaFreeHost synchronises the device implicitly, which
+  // on a worker thread could invalidate a capture open on the JS thread.
+  std::vector<void*> to_free;
+  {
+    std::lock_guard<std::mutex> lock(pinned_mu_);
+    to_free.swap(pinned_to_free_);
+  }
+  for (void* p : to_free) cudaFreeHost(p);
+  if (!to_free.empty()) cudaGetLastError();
   {
     // Staging buffers whose uploads have run are free again.
     std::vector<PinnedInFlight> done;
@@ -148,9 +158,8 @@ void DeviceContext::pinned_put(void* p, size_t bytes) {
       pinned_cached_ += size;
       return;
     }
+    pinned_to_free_.push_back(p);  // freed by the next pinned_get (see there)
   }
-  cudaFreeHost(p);
-  cudaGetLastError();
 }
 
 }  // namespace cr

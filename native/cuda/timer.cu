@@ -34,7 +34,7 @@ EventTimer* event_timer_start(int device) {
   const char* op = "eventTimerStart";
   DeviceContext& ctx = static_cast<CudaBackend&>(cuda_backend(device)).ctx();
   // Inside a capture the events would be recorded into the graph, not timed now.
-  cuda::throw_if_capturing(ctx, op, "recording a timing event");
+  cuda::throw_if_capturing(ctx, op, cuda::HostCall::TimerStart);
   auto t = std::make_unique<EventTimer>();
   t->ctx = &ctx;
   cuda::DeviceGuard g(device);
@@ -50,7 +50,7 @@ EventTimer* event_timer_start(int device) {
 
 double event_timer_stop(EventTimer* t) {
   const char* op = "eventTimerStop";
-  cuda::throw_if_capturing(*t->ctx, op, "waiting for a timing event");
+  cuda::throw_if_capturing(*t->ctx, op, cuda::HostCall::TimerStop);
   cuda::DeviceGuard g(t->ctx->index);
   float ms = 0.f;
   cudaError_t st = cudaEventRecord(t->stop, t->ctx->stream);

@@ -1,9 +1,8 @@
 #include "allocator.h"
 
-#include <cuda_runtime.h>
+#include <cstdio>
 
 #include "../core/errors.h"
-#include "common.h"
 
 namespace cr {
 namespace cuda {
@@ -25,24 +24,11 @@ size_t CachingAllocator::round_size(size_t bytes) {
 }
 
 void* CachingAllocator::malloc_locked(size_t size) {
-  void* p = nullptr;
-  DeviceGuard g(device_);
-  cudaError_t st;
-  if (!stack_.empty()) {
-    // Inside a graph capture (begun in thread-local mode, which refuses "unsafe" calls such
-    // as cudaMalloc): cudaMalloc enqueues nothing on the captured stream, so allowing it for
-    // this one call is the documented pattern (cudaThreadExchangeStreamCaptureMode).
-    cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
-    cudaThreadExchangeStreamCaptureMode(&mode);
-    st = cudaMalloc(&p, size);
-    cudaThreadExchangeStreamCaptureMode(&mode);
-  } else {
-    st = cudaMalloc(&p, size);
-  }
-  if (st != cudaSuccess) {
-    cudaGetLastError();  // clear the (non-sticky) allocation error
-    return nullptr;
-  }
+  // Inside a graph capture (begun in thread-local mode, which refuses "unsafe" calls such as
+  // cudaMalloc) the table relaxes the mode for this one call: cudaMalloc enqueues nothing on
+  // the captured stream (cudaThreadExchangeStreamCaptureMode's documented use).
+  void* p = mem_.allocate(device_, size, !stack_.empty());
+  if (!p) return nullptr;
   st_.malloc_calls++;
   st_.reserved += size;
   if (st_.reserved > st_.peak_reserved) st_.peak_reserved = st_.reserved;
@@ -74,11 +60,7 @@ void* CachingAllocator::allocate(size_t bytes, const char* op, const std::string
     }
     if (!p) {
       size_t free_b = 0, total_b = 0;
-      {
-        DeviceGuard g(device_);
-        cudaMemGetInfo(&free_b, &total_b);
-        cudaGetLastError();
-      }
+      mem_.mem_info(device_, &free_b, &total_b);
       throw OpError(ErrorKind::OutOfMemory,
                     std::string(op) + ": cuda:" + std::to_string(device_) + " is out of memory: tried to allocate " +
                         mib(size) + (what.empty() ? "" : " for " + what) + "; " + mib(st_.allocated) +
@@ -96,29 +78,52 @@ void* CachingAllocator::allocate(size_t bytes, const char* op, const std::string
 
 void CachingAllocator::release(void* ptr) {
   std::lock_guard<std::mutex> lock(mu_);
+  release_locked(ptr);
+}
+
+void CachingAllocator::release_locked(void* ptr) {
   auto it = live_.find(ptr);
   if (it == live_.end()) return;
   Block b = it->second;
   live_.erase(it);
   st_.allocated -= b.size;
   auto owner = pools_.find(b.pool);
+  bool free_for_all = b.pool == kDefaultPool || owner == pools_.end();
   if (owner != pools_.end()) {
     owner->second.live--;
     if (owner->second.retired) {
-      b.pool = kDefaultPool;  // its graph is destroyed: eager work may have it
+      free_for_all = true;  // its graph is destroyed: no graph reads it any more
       if (owner->second.live == 0 && owner->second.free.empty()) pools_.erase(owner);
     }
   }
-  // A block freed while a capture is open may already be referenced by the graph being
-  // recorded (read earlier in the step, then dropped): it joins the capture's pool, so it is
-  // never handed to eager work while that graph can still replay.
-  if (!stack_.empty()) b.pool = stack_.back();
+  if (free_for_all) b.pool = kDefaultPool;
+  // A default-pool block freed while a capture is open may already be referenced by the
+  // graph being recorded (read earlier in the step, then dropped): it joins the capture's
+  // pool, so it is never handed to eager work while that graph can still replay. A block of
+  // another live graph's pool stays with that graph.
+  if (!stack_.empty() && free_for_all) b.pool = stack_.back();
   pools_[b.pool].free.emplace(b.size, ptr);
   st_.cached_blocks++;
 }
 
+void CachingAllocator::release_and_free(void* ptr) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = live_.find(ptr);
+  if (it == live_.end()) return;
+  Block b = it->second;
+  auto owner = pools_.find(b.pool);
+  if (!stack_.empty() || !mem_.free(device_, ptr)) {
+    release_locked(ptr);  // cannot free now: cached like any released block
+    return;
+  }
+  live_.erase(it);
+  st_.allocated -= b.size;
+  st_.reserved -= b.size;
+  if (owner != pools_.end() && --owner->second.live == 0 && owner->second.retired && owner->second.free.empty())
+    pools_.erase(owner);
+}
+
 void CachingAllocator::free_cached_locked(bool include_default) {
-  DeviceGuard g(device_);
   // cudaFree synchronises the device, so no queued kernel can still be using a block.
   for (auto& kv : pools_) {
     Pool& pool = kv.second;
@@ -126,8 +131,7 @@ void CachingAllocator::free_cached_locked(bool include_default) {
     // A block cudaFree refuses (e.g. a capture is open elsewhere in this thread) stays
     // cached and counted: dropping it would leak it and misstate `reserved`.
     for (auto it = pool.free.begin(); it != pool.free.end();) {
-      if (cudaFree(it->second) != cudaSuccess) {
-        cudaGetLastError();
+      if (!mem_.free(device_, it->second)) {
         ++it;
         continue;
       }
@@ -139,12 +143,20 @@ void CachingAllocator::free_cached_locked(bool include_default) {
   // A retired pool with nothing cached and nothing live is done with.
   for (auto it = pools_.begin(); it != pools_.end();)
     it = it->second.retired && it->second.live == 0 && it->second.free.empty() ? pools_.erase(it) : std::next(it);
-  cudaGetLastError();
 }
 
 void CachingAllocator::empty_cache() {
   std::lock_guard<std::mutex> lock(mu_);
   free_cached_locked(true);
+}
+
+size_t CachingAllocator::cached_bytes(PoolId id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pools_.find(id);
+  size_t n = 0;
+  if (it != pools_.end())
+    for (const auto& kv : it->second.free) n += kv.first;
+  return n;
 }
 
 AllocatorStats CachingAllocator::stats() const {
