@@ -60,6 +60,7 @@ async function optionsOf(command: string): Promise<Set<string>> {
     doctor: () => import('../../lib/cli/doctor'),
     'grad-flow': () => import('../../lib/cli/grad-flow'),
     degradation: () => import('../../lib/cli/degradation'),
+    convert: () => import('../../lib/cli/convert'),
   };
   assert.ok(modules[command], `'${command}' is not a cudnn-resnet command`);
   const { usage } = await modules[command]();
