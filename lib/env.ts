@@ -34,6 +34,8 @@ export const ENVIRONMENT: readonly EnvVariable[] = [
   { name: 'CUDNN_RESNET_BUILD_DIR', readBy: 'build', meaning: 'build folder of the addon (default build/)' },
   { name: 'CUDNN_RESNET_TEST_SHAPES', readBy: 'tests',
     meaning: 'small = the op suites run a shortened shape list (for compute-sanitizer runs)' },
+  { name: 'CUDNN_RESNET_ONNX_ALL', readBy: 'tests',
+    meaning: '1 = the ONNX export test also runs the six largest nets in onnxruntime (slow)' },
   { name: 'CUDNN_RESNET_KEEP_TMP', readBy: 'tests',
     meaning: '1 = the package test keeps its temporary install folder for inspection' },
 ];
@@ -69,4 +71,9 @@ export function smallTestShapes(): boolean {
 /** CUDNN_RESNET_KEEP_TMP=1: tests keep their temporary folders. */
 export function keepTestTmp(): boolean {
   return read('CUDNN_RESNET_KEEP_TMP') === '1';
+}
+
+/** CUDNN_RESNET_ONNX_ALL=1: the ONNX export test runs every net in onnxruntime, the largest too. */
+export function onnxAllModels(): boolean {
+  return read('CUDNN_RESNET_ONNX_ALL') === '1';
 }

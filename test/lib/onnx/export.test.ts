@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 import { backward, noGrad, softmaxCrossEntropy } from '../../../lib/autograd';
+import { onnxAllModels } from '../../../lib/env';
 import { create, names, ResNet } from '../../../lib/models';
 import { batchNormLayers } from '../../../lib/nn';
 import { decodeModel, exportOnnx, toOnnx } from '../../../lib/onnx';
@@ -18,7 +19,7 @@ import { fixture } from '../checkpoint/fixtures';
 
 const STANDARD_OPS = new Set(['Conv', 'BatchNormalization', 'Relu', 'Add', 'MaxPool', 'GlobalAveragePool', 'Flatten', 'Gemm', 'Slice', 'Pad']);
 // Exported and run numerically by default; the largest nets (same code paths as resnet50,
-// preact-resnet50 and resnet110) are only checked when CUDNN_RESNET_ONNX_ALL=1.
+// preact-resnet50 and resnet110) are only checked when CUDNN_RESNET_ONNX_ALL=1 (env.onnxAllModels()).
 const LARGE = new Set(['resnet101', 'resnet152', 'resnet1202', 'preact-resnet101', 'preact-resnet152', 'preact-resnet1001']);
 
 /** Random affine parameters and running statistics in every batch norm, so eval mode is not the identity. */
@@ -76,7 +77,7 @@ describe('ONNX export (checked with onnxruntime-node)', function () {
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  const all = process.env.CUDNN_RESNET_ONNX_ALL === '1';
+  const all = onnxAllModels();
   for (const name of names()) {
     const large = LARGE.has(name);
     it(`${name}: random weights give onnxruntime's logits${large && !all ? ' (export and structure only)' : ''}`, async () => {
