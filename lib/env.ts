@@ -34,12 +34,12 @@ export const ENVIRONMENT: readonly EnvVariable[] = [
   { name: 'CUDNN_RESNET_BUILD_DIR', readBy: 'build', meaning: 'build folder of the addon (default build/)' },
   { name: 'CUDNN_RESNET_TEST_SHAPES', readBy: 'tests',
     meaning: 'small = the op suites run a shortened shape list (for compute-sanitizer runs)' },
+  { name: 'CUDNN_RESNET_ONNX_ALL', readBy: 'tests',
+    meaning: '1 = the ONNX export test also runs the six largest nets in onnxruntime (slow)' },
   { name: 'CUDNN_RESNET_KEEP_TMP', readBy: 'tests',
     meaning: '1 = the package test keeps its temporary install folder for inspection' },
   { name: 'CUDNN_RESNET_PYTHON', readBy: 'tests',
     meaning: 'a python that imports torch/torchvision, for the tests that compare with them (default: python3, then /usr/bin/python3)' },
-  { name: 'CUDNN_RESNET_ONNX_ALL', readBy: 'tests',
-    meaning: '1 = the ONNX export test checks every model in models.names(), not a representative subset' },
 ];
 
 function read(name: string): string | undefined {

@@ -1,5 +1,5 @@
-// The values the restricted unpickler (pickle.ts) produces: plain data, tuples kept apart
-// from lists, whitelisted globals and the storage/tensor descriptors of a state dict.
+// The values the restricted unpickler (pickle.ts) produces: plain data, Maps for dicts,
+// and inert descriptors for whitelisted globals, storages and tensors.
 
 /** A Python tuple (kept apart from lists so tensor arguments are checked exactly). */
 export class PyTuple {
@@ -42,5 +42,3 @@ export type PyValue =
 export class UnpicklingError extends Error {
   override name = 'UnpicklingError';
 }
-
-// Storage classes torch writes into persistent ids, and the ones refused with a reason.

@@ -94,9 +94,10 @@ function gather(name: string, t: TensorRef, storage: Buffer, itemBytes: number, 
 }
 
 /**
- * Parses a torch.save zip archive into the state dict's tensors as raw bytes (with
- * safetensors dtype names). metadata: format 'pytorch', and 'pytorch.state_dict_key' /
- * 'pytorch.stripped_prefix' when the state dict was nested or prefixed.
+ * Parses a torch.save file (zip archive, or the pre-1.6 format) into the state dict's
+ * tensors as raw bytes (with safetensors dtype names). metadata: format 'pytorch', and
+ * 'pytorch.state_dict_key' / 'pytorch.stripped_prefix' when the state dict was nested or
+ * prefixed, 'pytorch.format' 'legacy' for the pre-1.6 format.
  */
 export function decodePth(buf: Buffer, source = 'PyTorch checkpoint'): SafetensorsFile {
   if (!isZip(buf)) {

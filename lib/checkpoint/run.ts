@@ -41,6 +41,7 @@ export interface RunSpec {
   weights?: string;
   freeze?: string[];
   freezeBn?: boolean;
+  lrScale?: Record<string, number>;
 }
 
 export interface Sidecar {

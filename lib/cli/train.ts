@@ -44,6 +44,7 @@ GPU if there is one.
   --freeze LIST         modules not to train, by name or prefix: e.g. conv1,bn1,layer1
   --freeze-bn           also hold the frozen modules' batch norm in eval mode (the frozen
                         part must then be a prefix of the network)
+  --lr-scale LIST       learning-rate multipliers by module, e.g. fc=10 or layer4=2,fc=10
   --resume PATH         continue a run (its folder or checkpoint.json) with its settings;
                         flags given override (e.g. --epochs to train longer: the schedule
                         keeps the original run's drop points unless --schedule is given)
@@ -79,6 +80,7 @@ const OPTIONS = {
   classes: { type: 'string' },
   freeze: { type: 'string' },
   'freeze-bn': { type: 'boolean' },
+  'lr-scale': { type: 'string' },
   quiet: { type: 'boolean' },
   ...IMAGE_OPTIONS,
 } as const;
@@ -175,6 +177,15 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     if (!opts.freeze) throw new UsageError('--freeze-bn needs --freeze');
     opts.freezeBn = true;
   }
+  if (v['lr-scale'] !== undefined) {
+    const scales: Record<string, number> = {};
+    for (const part of v['lr-scale'].split(',')) {
+      const m = /^\s*([\w.]+)\s*=\s*(\S+)\s*$/.exec(part);
+      if (!m) throw new UsageError(`--lr-scale takes MODULE=X[,MODULE=X], got '${v['lr-scale']}'`);
+      scales[m[1]] = floatArg(m[2], 'lr-scale');
+    }
+    opts.lrScale = scales;
+  }
   const deviceSpec = v.device ?? 'auto';
   if (!/^(auto|cpu|cuda:\d+)$/.test(deviceSpec)) throw new UsageError(`--device must be auto, cpu or cuda:N, got '${deviceSpec}'`);
   if (opts.nesterov && (opts.momentum ?? 0.9) === 0) throw new UsageError('--nesterov needs --momentum > 0');
@@ -259,6 +270,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     result = await trainer.fit();
   } catch (e) {
     if (e instanceof RangeError && /^(resume|freeze|classes): /.test(e.message)) throw new UsageError(e.message);
+    if (e instanceof RangeError && /^SGD: groups\[\d+\]\.params/.test(e.message)) throw new UsageError(`--lr-scale: ${e.message.replace(/^SGD: groups\[\d+\]\.params /, '')}`);
     if (v.weights !== undefined && e instanceof Error && e.message.includes(v.weights)) {
       io.err(`cudnn-resnet train: --weights: ${e.message}`);
       return 1;

@@ -25,15 +25,31 @@ export interface SGDOptions {
    * parameter. Default false (the paper decays everything).
    */
   excludeBnAndBiasFromDecay?: boolean;
+  /**
+   * Parameter groups with their own learning-rate multiplier and weight decay, e.g. a new
+   * head trained faster than a pretrained backbone. The first group whose `params` match a
+   * parameter's name applies; other parameters use lr and weightDecay.
+   */
+  groups?: ParamGroup[];
 }
 
-const SGD_OPTIONS = optionNames<SGDOptions>({ lr: true, momentum: true, dampening: true, nesterov: true, weightDecay: true, excludeBnAndBiasFromDecay: true });
+export interface ParamGroup {
+  /** Module names or prefixes ('fc', 'layer4.2'), or a predicate on the parameter's name. */
+  params: string[] | ((name: string) => boolean);
+  /** Multiplies lr (so schedules move every group together). Default 1. */
+  lrScale?: number;
+  /** Default: the optimizer's weightDecay. */
+  weightDecay?: number;
+}
+
+const SGD_OPTIONS = optionNames<SGDOptions>({ lr: true, momentum: true, dampening: true, nesterov: true, weightDecay: true, excludeBnAndBiasFromDecay: true, groups: true });
 
 export class SGD {
   private readonly params: [string, Tensor][];
   private readonly buffers = new Map<Tensor, Tensor>();
   private _lr: number;
-  private readonly lrTensors = new Map<string, Tensor>();  // device -> [1] f32 copy of lr
+  private readonly lrTensors = new Map<string, { t: Tensor; scale: number }>();  // device/scale -> [1] f32 lr * scale
+  private readonly groupOf = new Map<Tensor, { scale: number; wd: number }>();
   readonly momentum: number;
   readonly dampening: number;
   readonly nesterov: boolean;
@@ -68,6 +84,32 @@ export class SGD {
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0))
       throw new RangeError(`SGD: nesterov requires momentum > 0 and dampening 0 (got momentum ${this.momentum}, dampening ${this.dampening})`);
     this.excludeBnAndBiasFromDecay = options.excludeBnAndBiasFromDecay ?? false;
+    this.assignGroups(options.groups);
+  }
+
+  private assignGroups(groups: ParamGroup[] | undefined): void {
+    if (groups === undefined) return;
+    if (!Array.isArray(groups)) throw new TypeError(`SGD: groups must be an array, got ${describe(groups)}`);
+    groups.forEach((g, i) => {
+      const arg = `SGD: groups[${i}]`;
+      if (g === null || typeof g !== 'object') throw new TypeError(`${arg} must be an object, got ${describe(g)}`);
+      const scale = checkNumber(g.lrScale ?? 1, `${arg}.lrScale`, { min: 0 });
+      const wd = checkNumber(g.weightDecay ?? this.weightDecay, `${arg}.weightDecay`, { min: 0 });
+      let match: (name: string) => boolean;
+      if (typeof g.params === 'function') match = g.params;
+      else if (Array.isArray(g.params) && g.params.length > 0 && g.params.every((p) => typeof p === 'string' && p !== '')) {
+        const ps = g.params.map((p) => p.replace(/\.$/, ''));
+        match = (n) => ps.some((p) => n === p || n.startsWith(`${p}.`));
+      } else throw new TypeError(`${arg}.params must be a non-empty list of module names or a function, got ${describe(g.params)}`);
+      let any = false;
+      for (const [n, t] of this.params) {
+        if (!match(n)) continue;
+        any = true;
+        if (!this.groupOf.has(t)) this.groupOf.set(t, { scale, wd });
+      }
+      const what = typeof g.params === 'function' ? '' : ` (${g.params.join(', ')})`;
+      if (!any) throw new RangeError(`${arg}.params${what} matches no parameter (names look like ${this.params.slice(0, 3).map(([n]) => n).join(', ')})`);
+    });
   }
 
   get lr(): number {
@@ -78,14 +120,15 @@ export class SGD {
     const lr = checkNumber(v, 'SGD: lr', { min: 0 });
     if (lr === this._lr) return;  // the Trainer sets it every step; a fill per step would be waste
     this._lr = lr;
-    for (const t of this.lrTensors.values()) native().fillConstant(t.handle, lr);
+    for (const { t, scale } of this.lrTensors.values()) native().fillConstant(t.handle, lr * scale);
   }
 
-  /** The device copy of lr that the update reads (created on first use). */
-  private lrOn(device: string): Tensor {
-    let t = this.lrTensors.get(device);
-    if (!t) this.lrTensors.set(device, (t = keep(Tensor.full([1], this._lr, { device }))));
-    return t;
+  /** The device copy of lr * scale that the update reads (created on first use). */
+  private lrOn(device: string, scale: number): Tensor {
+    const key = `${device}/${scale}`;
+    let e = this.lrTensors.get(key);
+    if (!e) this.lrTensors.set(key, (e = { t: keep(Tensor.full([1], this._lr * scale, { device })), scale }));
+    return e.t;
   }
 
   /** The parameters this optimizer updates, with their names. */
@@ -106,11 +149,13 @@ export class SGD {
       checkTensor(skip, 'SGD.step: skipIf');
       if (this.dampening !== 0) throw new RangeError(`SGD.step: skipIf requires dampening 0, got ${this.dampening}`);
     }
-    // Groups by (device, decay, first step), what one native call cannot vary.
-    const groups = new Map<string, { p: Tensor[]; g: Tensor[]; b: Tensor[]; wd: number; first: boolean; device: string }>();
+    // Groups by (device, decay, lr scale, first step), what one native call cannot vary.
+    const groups = new Map<string, { p: Tensor[]; g: Tensor[]; b: Tensor[]; wd: number; scale: number; first: boolean; device: string }>();
     for (const [, p] of this.params) {
       if (!p.grad) continue;
-      const wd = this.excludeBnAndBiasFromDecay && p.rank === 1 ? 0 : this.weightDecay;
+      const own = this.groupOf.get(p);
+      const scale = own ? own.scale : 1;
+      const wd = this.excludeBnAndBiasFromDecay && p.rank === 1 ? 0 : own ? own.wd : this.weightDecay;
       let buf = this.buffers.get(p);
       const first = this.momentum !== 0 && !buf;
       if (first) {
@@ -118,9 +163,9 @@ export class SGD {
         buf = keep(Tensor.zeros(p.shape, { device: p.device, dtype: p.dtype, layout: p.layout }));
         this.buffers.set(p, buf);
       }
-      const key = `${p.device}/${wd}/${first}`;
+      const key = `${p.device}/${wd}/${scale}/${first}`;
       let grp = groups.get(key);
-      if (!grp) groups.set(key, (grp = { p: [], g: [], b: [], wd, first, device: p.device }));
+      if (!grp) groups.set(key, (grp = { p: [], g: [], b: [], wd, scale, first, device: p.device }));
       grp.p.push(p);
       grp.g.push(p.grad);
       if (buf && this.momentum !== 0) grp.b.push(buf);
@@ -129,7 +174,7 @@ export class SGD {
       if (skip && skip.device !== g.device) throw new RangeError(`SGD.step: skipIf is on ${skip.device}, parameters on ${g.device}`);
     for (const g of groups.values()) {
       asOp('SGD.step', () => native().sgdUpdate(g.p.map((t) => t.handle), g.g.map((t) => t.handle), g.b.map((t) => t.handle),
-        this._lr, this.momentum, this.dampening, g.wd, this.nesterov, g.first, this.lrOn(g.device).handle,
+        this._lr * g.scale, this.momentum, this.dampening, g.wd, this.nesterov, g.first, this.lrOn(g.device, g.scale).handle,
         skip ? skip.handle : null));
     }
     this.stepCount++;
@@ -208,7 +253,7 @@ export class SGD {
   dispose(): void {
     for (const b of this.buffers.values()) b.dispose();
     this.buffers.clear();
-    for (const t of this.lrTensors.values()) t.dispose();
+    for (const { t } of this.lrTensors.values()) t.dispose();
     this.lrTensors.clear();
   }
 }

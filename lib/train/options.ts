@@ -84,6 +84,8 @@ export interface TrainerOptions {
   freeze?: string[];
   /** Hold the batch norm of the frozen modules in eval mode (see nn.FreezeOptions.bnEval). */
   freezeBn?: boolean;
+  /** Learning-rate multipliers by module name or prefix, e.g. { fc: 10 } (SGD parameter groups; first match wins). */
+  lrScale?: Record<string, number>;
   /** Continue from a checkpoint: a run folder, its checkpoint.json or checkpoint.safetensors. */
   resume?: string;
   /**
@@ -142,7 +144,7 @@ const TRAINER_OPTIONS = optionNames<TrainerOptions>({
   lr: true, schedule: true, weightDecay: true, momentum: true, nesterov: true, device: true, precision: true, seed: true,
   augment: true, evalEvery: true, out: true, resume: true, capture: true, onStep: true, onEval: true, onEpoch: true,
   valData: true, imageSize: true, normalization: true, workers: true, prefetch: true, onImageError: true,
-  scheduleIterations: true, overwrite: true, weights: true, classes: true, freeze: true, freezeBn: true,
+  scheduleIterations: true, overwrite: true, weights: true, classes: true, freeze: true, freezeBn: true, lrScale: true,
 });
 
 export function resolveSpec(o: TrainerOptions): RunSpec {
@@ -194,6 +196,12 @@ export function resolveSpec(o: TrainerOptions): RunSpec {
     spec.freezeBn = o.freezeBn;
   }
   if (o.classes !== undefined) num(o.classes, 'classes', { min: 1, integer: true });
+  if (o.lrScale !== undefined) {
+    if (o.lrScale === null || typeof o.lrScale !== 'object' || Array.isArray(o.lrScale) || Object.keys(o.lrScale).length === 0)
+      throw new TypeError(`lrScale must be an object of module name -> multiplier, got ${describe(o.lrScale)}`);
+    for (const [k, v] of Object.entries(o.lrScale)) num(v, `lrScale['${k}']`, { min: 0 });
+    spec.lrScale = { ...o.lrScale };
+  }
   if (typeof spec.nesterov !== 'boolean') throw new TypeError(`nesterov must be a boolean, got ${describe(spec.nesterov)}`);
   if (spec.nesterov && spec.momentum === 0) throw new RangeError('nesterov needs momentum > 0');
   return spec;
@@ -215,6 +223,6 @@ export function resumeOptions(resume: string): TrainerOptions {
     weightDecay: s.weightDecay, momentum: s.momentum, nesterov: s.nesterov, precision: s.precision, seed: s.seed,
     augment: s.images?.augment ?? s.augment, valData: s.images?.valData ?? undefined, imageSize: s.images?.imageSize, epochs: s.epochs ?? undefined, iterations: s.iterations ?? undefined, evalEvery: s.evalEvery ?? undefined,
     scheduleIterations: s.scheduleIterations ?? total,
-    freeze: s.freeze, freezeBn: s.freezeBn, resume, out: path.dirname(file),
+    freeze: s.freeze, freezeBn: s.freezeBn, lrScale: s.lrScale, resume, out: path.dirname(file),
   };
 }

@@ -122,7 +122,8 @@ export class Trainer extends EventEmitter {
     if (typeof o.model === 'object' && weights) loadCheckpoint(weights, model);
     if (s.freeze) freeze(model, s.freeze, { bnEval: s.freezeBn ?? false });
     const mp = new MixedPrecision(model, s.precision);
-    const opt = new SGD(mp.masters, { lr: s.lr, momentum: s.momentum, weightDecay: s.weightDecay, nesterov: s.nesterov });
+    const groups = s.lrScale ? Object.entries(s.lrScale).map(([m, lrScale]) => ({ params: [m], lrScale })) : undefined;
+    const opt = new SGD(mp.masters, { lr: s.lr, momentum: s.momentum, weightDecay: s.weightDecay, nesterov: s.nesterov, groups });
     if (resume) {
       loadCheckpoint(resume.weights, model, { optimizer: opt });
       const sc = resume.sidecar.scaler ?? { goodSteps: 0, skipped: 0 };

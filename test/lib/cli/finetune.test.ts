@@ -27,7 +27,7 @@ describe('cli: train --weights / --freeze', function () {
 
   it('starts from a .pth state dict and trains only what is not frozen', () => {
     const out = path.join(tmp, 'run');
-    const r = run([...tiny, '--out', out, '--weights', fixture('resnet8.pth'), '--classes', '10', '--freeze', 'conv1,bn1,layer1', '--freeze-bn']);
+    const r = run([...tiny, '--out', out, '--weights', fixture('resnet8.pth'), '--classes', '10', '--freeze', 'conv1,bn1,layer1', '--freeze-bn', '--lr-scale', 'fc=10']);
     assert.equal(r.status, 0, r.stderr + r.stdout);
     const start = readPth(fixture('resnet8.pth')).tensors;
     const end = readSafetensors(path.join(out, 'checkpoint.safetensors')).tensors;
@@ -38,6 +38,7 @@ describe('cli: train --weights / --freeze', function () {
     const sidecar = JSON.parse(fs.readFileSync(path.join(out, 'checkpoint.json'), 'utf8'));
     assert.deepEqual(sidecar.spec.freeze, ['conv1', 'bn1', 'layer1']);
     assert.equal(sidecar.spec.freezeBn, true);
+    assert.deepEqual(sidecar.spec.lrScale, { fc: 10 });
   });
 
   it('replaces a head of another size and says so', () => {
@@ -71,6 +72,9 @@ describe('cli: train --weights / --freeze', function () {
       [['--freeze', ','], /--freeze needs module names/],
       [[...tiny, '--freeze', 'layer7'], /freeze: no parameters under 'layer7'/],
       [[...tiny, '--classes', '37'], /classes: 37 asked for, but the dataset has 10/],
+      [['--lr-scale', 'fc'], /--lr-scale takes MODULE=X/],
+      [['--lr-scale', 'fc=-1'], /--lr-scale must be a number >= 0/],
+      [[...tiny, '--lr-scale', 'fc9=2'], /--lr-scale: \(fc9\) matches no parameter/],
     ];
     for (const [args, re] of cases) {
       const r = run(args);

@@ -8,18 +8,18 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 
 import { backward, noGrad, softmaxCrossEntropy } from '../../../lib/autograd';
+import { onnxAllModels } from '../../../lib/env';
 import { create, names, ResNet } from '../../../lib/models';
 import { batchNormLayers } from '../../../lib/nn';
 import { decodeModel, exportOnnx, toOnnx } from '../../../lib/onnx';
 import { SGD } from '../../../lib/optim';
-import { onnxAllModels } from '../../../lib/env';
 import { Tensor, tidy } from '../../../lib/tensor';
 import { rng, assertThrowsNamed } from '../../helpers/reference';
 import { fixture } from '../checkpoint/fixtures';
 
 const STANDARD_OPS = new Set(['Conv', 'BatchNormalization', 'Relu', 'Add', 'MaxPool', 'GlobalAveragePool', 'Flatten', 'Gemm', 'Slice', 'Pad']);
 // Exported and run numerically by default; the largest nets (same code paths as resnet50,
-// preact-resnet50 and resnet110) are only checked when CUDNN_RESNET_ONNX_ALL=1.
+// preact-resnet50 and resnet110) are only checked when CUDNN_RESNET_ONNX_ALL=1 (env.onnxAllModels()).
 const LARGE = new Set(['resnet101', 'resnet152', 'resnet1202', 'preact-resnet101', 'preact-resnet152', 'preact-resnet1001']);
 
 /** Random affine parameters and running statistics in every batch norm, so eval mode is not the identity. */
