@@ -184,7 +184,8 @@ TEST(conv_cache_keyed_on_beta) {
   conv::AlgoCache cache;
   CHECK(conv::run<Pass::Fwd>(fake::api(), operands(), dev, cache, key(Pass::Fwd, false), "op", ""));
   CHECK_EQ(last_algo(), 1);
-  conv::prepare<Pass::Fwd>(fake::api(), operands(CUDNN_TENSOR_OP_MATH, true), dev, cache, key(Pass::Fwd, true), "op", "");
+  conv::prepare<Pass::Fwd>(fake::api(), operands(CUDNN_TENSOR_OP_MATH, true), dev, cache, key(Pass::Fwd, true), "op",
+                           "");
   CHECK(conv::run<Pass::Fwd>(fake::api(), operands(CUDNN_TENSOR_OP_MATH, true), dev, cache, key(Pass::Fwd, true), "op",
                              ""));
   CHECK_EQ(last_algo(), 0);
