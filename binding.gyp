@@ -4,7 +4,9 @@
       "target_name": "cudnn_resnet",
       "sources": [
         "native/core/tensor.cpp",
-        "native/core/backend.cpp",
+        "native/core/env.cpp",
+        "native/core/glibc_compat.cpp",
+        "native/cpu/cpu_backend.cpp",
         "native/cpu/parallel.cpp",
         "native/cpu/memory.cpp",
         "native/cpu/convert.cpp",
@@ -22,6 +24,7 @@
         "native/cpu/shortcut.cpp",
         "native/cpu/augment.cpp",
         "native/bindings/addon.cpp",
+        "native/bindings/backend_for.cpp",
         "native/bindings/args.cpp",
         "native/bindings/tensor_handle.cpp",
         "native/bindings/tensor_binding.cpp",
@@ -38,14 +41,15 @@
         "native/bindings/reduce_binding.cpp",
         "native/bindings/shortcut_binding.cpp",
         "native/bindings/augment_binding.cpp",
-        "native/bindings/cuda_binding.cpp"
+        "native/bindings/cuda_binding.cpp",
+        "native/cuda/placeholders.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "CR_VERSION=\"<!(node -p \"require('./package.json').version\")\""],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-fvisibility=hidden", "-ffp-contract=off"],
-      "ldflags": ["-pthread"]
+      "ldflags": ["-pthread", "-static-libstdc++", "-Wl,--exclude-libs,ALL"]
     }
   ]
 }

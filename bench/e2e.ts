@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { syntheticSource, cacheDir } from '../lib/train/data';
+import { syntheticDir, syntheticSource } from '../lib/train/data';
 import { StepMetrics, EvalMetrics } from '../lib/train/metrics';
 import { StartInfo, Trainer } from '../lib/train/trainer';
 import { imageSizeOf, nowMs, Precision, Row } from './protocol';
@@ -65,7 +65,7 @@ export async function benchEpoch(row: Row, precision: Precision, o: E2EOptions):
   try {
     if (o.cacheDir) process.env.CUDNN_RESNET_CACHE = o.cacheDir;
     const seed = o.seed ?? 0;
-    const expected = path.join(cacheDir(), `synthetic-cifar10-${o.trainImages}-${o.testImages}-seed${seed}`);
+    const expected = syntheticDir('cifar10', { train: o.trainImages, test: o.testImages, seed });
     const cached = fs.existsSync(path.join(expected, '.complete'));
     let t = nowMs();
     res.dataDir = await syntheticSource('cifar10', { train: o.trainImages, test: o.testImages, seed });

@@ -89,12 +89,13 @@ async function trainingLoop(loader: CifarLoader, steps: number, depth: number): 
         const b = r.value;
         t = process.hrtime.bigint();
         tensor.tidy(() => {
-          const { loss } = F.softmaxCrossEntropy(model.forward(new tensor.Tensor(b.x)), new tensor.Tensor(b.y));
+          const { loss } = F.softmaxCrossEntropy(model.forward(b.x), b.y);
           opt.zeroGrad();
           loss.backward();
           opt.step();
           if (step === steps - 1) loss.item();  // one sync at the end so the time is complete
         });
+        b.dispose();
         stepTime += seconds(t);
         images += b.size;
         if (++step === steps) {

@@ -1,4 +1,4 @@
-// DESIGN.md's benchmark protocol as data and small pure helpers: the rows and precisions
+// The benchmark protocol (bench/results/README.md) as data and small pure helpers: the rows and precisions
 // of the PyTorch comparison, argument parsing for them, and the timing loop (warm-up, then
 // timed runs with the device synchronised around each run, median ms/step).
 
@@ -19,10 +19,12 @@ export const PROTOCOL: TimingOptions = { warmup: 10, steps: 50, runs: 3 };
 export interface Row {
   model: string;
   batch: number;
+  /** Input pixels (square), when not the model's own (imageSizeOf): e.g. ResNet-18 at 64 px. */
+  size?: number;
 }
 
 /**
- * DESIGN.md's table, in the order a time-limited run should take them: the CIFAR
+ * The benchmark's rows, in the order a time-limited run should take them: the CIFAR
  * ResNet-20/56 rows the captured step is meant to win first, the large models last.
  */
 export const DEFAULT_ROWS: readonly Row[] = [
@@ -43,19 +45,28 @@ export function imageSizeOf(model: string): number {
   return m && IMAGENET_DEPTHS.has(Number(m[1])) ? 224 : 32;
 }
 
-export function rowKey(r: Row): string {
-  return `${r.model}:${r.batch}`;
+/** The row's input size: its own `size`, else the model's. */
+export function rowImageSize(r: Row): number {
+  return r.size ?? imageSizeOf(r.model);
 }
 
-/** 'resnet20:128,resnet56:512' -> rows. A bare model name takes batch 128. */
+/** 'model:batch', or 'model@px:batch' for a row (or result, by its imageSize) at another input size. */
+export function rowKey(r: Row & { imageSize?: number }): string {
+  const size = r.size ?? (r.imageSize !== undefined && r.imageSize !== imageSizeOf(r.model) ? r.imageSize : undefined);
+  return size === undefined ? `${r.model}:${r.batch}` : `${r.model}@${size}:${r.batch}`;
+}
+
+/** 'resnet20:128,resnet56:512,resnet18@64:32' -> rows. A bare model name takes batch 128; @PX sets the input size. */
 export function parseRows(spec: string): Row[] {
   if (typeof spec !== 'string' || spec.trim() === '') throw new TypeError(`--rows must list model:batch pairs, got '${spec}'`);
   return spec.split(',').map((part) => {
-    const [model, batch, extra] = part.trim().split(':');
+    const [name, batch, extra] = part.trim().split(':');
+    const [model, px, more] = (name ?? '').split('@');
     const b = batch === undefined ? 128 : Number(batch);
-    if (!model || extra !== undefined || !Number.isInteger(b) || b < 1)
-      throw new RangeError(`--rows: '${part}' is not model:batch with a positive integer batch (e.g. resnet56:128)`);
-    return { model: model.toLowerCase(), batch: b };
+    const size = px === undefined ? undefined : Number(px);
+    if (!model || extra !== undefined || more !== undefined || !Number.isInteger(b) || b < 1 || (size !== undefined && (!Number.isInteger(size) || size < 8)))
+      throw new RangeError(`--rows: '${part}' is not model[@px]:batch with a positive integer batch and px >= 8 (e.g. resnet56:128, resnet18@64:32)`);
+    return size === undefined ? { model: model.toLowerCase(), batch: b } : { model: model.toLowerCase(), batch: b, size };
   });
 }
 
@@ -93,7 +104,7 @@ export type RunTimer = () => { stop(): number };
 
 /**
  * The protocol's loop: `warmup` steps, then `runs` runs of `steps` steps. Each run is timed
- * by `timer` when given (on CUDA: events on the device's stream, DESIGN.md's protocol),
+ * by `timer` when given (on CUDA: events on the device's stream, as the protocol says),
  * otherwise by the host's monotonic clock between two device synchronisations.
  */
 export function timeSteps(step: (i: number) => void, sync: () => void, o: TimingOptions, clock: () => number = nowMs,

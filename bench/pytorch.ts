@@ -4,20 +4,28 @@
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 
-import { Row, TimingOptions } from './protocol';
+import { imageSizeOf, median, Row, rowImageSize, TimingOptions } from './protocol';
 
 export interface PytorchResult {
   model: string;
   batch: number;
+  /** Input pixels (set from the row that ran it). */
+  image_size?: number;
   mode: string;
   ms_per_step?: number;
   images_per_s?: number;
   runs_ms?: number[];
+  /** CPU runs: process CPU time per timed step, all threads. */
+  cpu_ms_per_step?: number;
   error?: string;
   torch?: string;
   cudnn?: number;
   cuda?: string;
   gpu?: string;
+  /** CPU runs: the processor, torch's thread count and its kernels' vector ISA. */
+  cpu?: string;
+  threads?: number;
+  cpu_capability?: string | null;
   date?: string;
 }
 
@@ -26,6 +34,8 @@ export interface PytorchEnv {
   cudnn: number | null;
   cuda: string | null;
   gpu: string | null;
+  /** CPU runs: torch's intra-op threads. */
+  threads?: number | null;
 }
 
 export interface PytorchOptions {
@@ -33,6 +43,9 @@ export interface PytorchOptions {
   script: string;
   timing: TimingOptions;
   timeoutS: number;
+  /** 'cpu' runs the script's CPU mode with `threads` threads; anything else its GPU mode. */
+  device?: string;
+  threads?: number;
 }
 
 /** The script next to this file's source (bench/), found from dist/bench/ as well. */
@@ -42,17 +55,30 @@ export function defaultScript(): string {
   return path.join(up, 'pytorch_reference.py');
 }
 
-/** null when `python` imports torch with a usable GPU, else why not. */
-export function pytorchUnavailable(python: string): string | null {
-  const r = spawnSync(python, ['-c', 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 3)'], { encoding: 'utf8', timeout: 120000 });
+/** null when `python` imports torch (and, unless device is 'cpu', has a usable GPU), else why not. */
+export function pytorchUnavailable(python: string, device = 'cuda'): string | null {
+  const check = device === 'cpu' ? 'import torch, torchvision' : 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 3)';
+  const r = spawnSync(python, ['-c', check], { encoding: 'utf8', timeout: 120000 });
   if (r.error) return `${python} could not be started (${r.error.message})`;
   if (r.status === 3) return 'torch imports but torch.cuda.is_available() is false';
-  if (r.status !== 0) return `${python} cannot import torch (${(r.stderr || '').trim().split('\n').pop() ?? ''})`;
+  if (r.status !== 0) return `${python} cannot import torch and torchvision (${(r.stderr || '').trim().split('\n').pop() ?? ''})`;
   return null;
 }
 
-/** Eager modes for the precisions asked for, plus compile-bf16 (DESIGN.md's best compiled mode). */
-export function defaultModes(precisions: readonly string[], compile: boolean): string[] {
+/**
+ * The python to use when none was named: the first of `candidates` that imports torch (a
+ * version manager's python3 often lacks the distribution's python3-torch), else the first.
+ */
+export function findPython(device: string, candidates: readonly string[] = ['python3', '/usr/bin/python3']): string {
+  return candidates.find((p) => pytorchUnavailable(p, device) === null) ?? candidates[0];
+}
+
+/**
+ * Eager modes for the precisions asked for, plus compile-bf16 (the fastest compiled
+ * mode); on the CPU only eager-fp32 (PyTorch's CPU step in other precisions is no reference).
+ */
+export function defaultModes(precisions: readonly string[], compile: boolean, device = 'cuda'): string[] {
+  if (device === 'cpu') return ['eager-fp32'];
   return [...precisions.map((p) => `eager-${p}`), ...(compile ? ['compile-bf16'] : [])];
 }
 
@@ -74,8 +100,11 @@ export function parsePytorchOutput(stdout: string): PytorchResult[] {
 
 /** Runs the reference script for one row; a failure comes back as error results, never a throw. */
 export function runPytorchRow(row: Row, modes: string[], o: PytorchOptions): PytorchResult[] {
+  const size = rowImageSize(row);
   const args = [o.script, '--rows', `${row.model}:${row.batch}`, '--modes', modes.join(','),
-    '--warmup', String(o.timing.warmup), '--steps', String(o.timing.steps), '--runs', String(o.timing.runs)];
+    '--warmup', String(o.timing.warmup), '--steps', String(o.timing.steps), '--runs', String(o.timing.runs),
+    ...(row.size !== undefined ? ['--image-size', String(row.size)] : []),
+    ...(o.device === 'cpu' ? ['--device', 'cpu', '--threads', String(o.threads ?? 0)] : [])];
   const r = spawnSync(o.python, args, { encoding: 'utf8', timeout: o.timeoutS * 1000, killSignal: 'SIGKILL', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
   const got = parsePytorchOutput(r.stdout ?? '');
   if (r.stderr) process.stderr.write(r.stderr.split('\n').filter((l) => l.trim()).slice(-20).map((l) => `  [pytorch] ${l}\n`).join(''));
@@ -83,13 +112,14 @@ export function runPytorchRow(row: Row, modes: string[], o: PytorchOptions): Pyt
     : r.status !== 0 ? `exit status ${r.status}${r.signal ? ` (${r.signal})` : ''}` : 'no result line';
   for (const m of modes)
     if (!got.some((g) => g.mode === m)) got.push({ model: row.model, batch: row.batch, mode: m, error: `pytorch_reference.py: ${why}` });
+  for (const g of got) g.image_size = size;
   return got;
 }
 
 export function pytorchEnv(results: PytorchResult[]): PytorchEnv {
   const r = results.find((x) => x.torch) ?? {};
   const g = r as PytorchResult;
-  return { torch: g.torch ?? null, cudnn: g.cudnn ?? null, cuda: g.cuda ?? null, gpu: g.gpu ?? null };
+  return { torch: g.torch ?? null, cudnn: g.cudnn ?? null, cuda: g.cuda ?? null, gpu: g.gpu ?? null, threads: g.threads ?? null };
 }
 
 export interface Best {
@@ -97,12 +127,22 @@ export interface Best {
   imagesPerS: number;
 }
 
-/** The fastest successful result among modes with this prefix ('eager', 'compile'), or null. */
+/**
+ * The fastest successful mode among those with this prefix ('eager', 'compile'), or null;
+ * a mode run several times (--repeat) counts with its median.
+ */
 export function bestOf(results: PytorchResult[], row: Row, prefix: string): Best | null {
-  let best: Best | null = null;
+  const size = rowImageSize(row);
+  const byMode = new Map<string, number[]>();
   for (const r of results) {
-    if (r.model !== row.model || r.batch !== row.batch || !r.mode.startsWith(prefix) || typeof r.images_per_s !== 'number') continue;
-    if (!best || r.images_per_s > best.imagesPerS) best = { mode: r.mode, imagesPerS: r.images_per_s };
+    if (r.model !== row.model || r.batch !== row.batch || (r.image_size ?? imageSizeOf(r.model)) !== size) continue;
+    if (!r.mode.startsWith(prefix) || typeof r.images_per_s !== 'number') continue;
+    byMode.set(r.mode, [...(byMode.get(r.mode) ?? []), r.images_per_s]);
+  }
+  let best: Best | null = null;
+  for (const [mode, xs] of byMode) {
+    const ips = median(xs);
+    if (!best || ips > best.imagesPerS) best = { mode, imagesPerS: ips };
   }
   return best;
 }

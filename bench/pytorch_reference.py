@@ -2,13 +2,16 @@
 """PyTorch reference for bench/: the same training-step workloads as `npm run bench`.
 
 One step = forward, softmax cross-entropy, backward, SGD (lr 0.1, momentum 0.9, weight decay
-1e-4) on synthetic data already on the GPU. Warm up 10 steps, then three timed runs of 50
-steps with CUDA events; report the median ms/step and images/s (DESIGN.md's protocol).
-CIFAR ResNets use the paper's option-A shortcut (stride-2 subsample + zero channel padding).
+1e-4) on synthetic data already on the device. Warm up 10 steps, then three timed runs of 50
+steps (CUDA events on the GPU, a wall clock on the CPU); report the median ms/step and
+images/s. CIFAR ResNets use the paper's option-A shortcut (stride-2 subsample + zero channel
+padding). ImageNet models (torchvision) take --image-size (default 224).
 
 Usage: python3 bench/pytorch_reference.py [--rows resnet20:128,resnet56:512] [--modes eager-fp32,...]
-       [--warmup 10] [--steps 50] [--runs 3] [--json out.json]. Prints one JSON object per (row, mode)
-       on stdout; bench/run.ts (npm run bench -- --pytorch) runs it row by row and parses those lines.
+       [--device cuda|cpu] [--threads N] [--image-size PX] [--warmup 10] [--steps 50] [--runs 3]
+       [--json out.json]. Prints one JSON object per (row, mode) on stdout; bench/run.ts
+       (npm run bench -- --pytorch) runs it row by row and parses those lines. On the CPU,
+       --threads sets torch.set_num_threads (default: all cores) and only eager-fp32 is meaningful.
 """
 import argparse
 import json
@@ -75,52 +78,77 @@ class CifarResNet(nn.Module):
         return self.fc(x)
 
 
-def build(name):
+def build(name, image_size=None):
     if name.startswith("resnet") and name[6:].isdigit() and int(name[6:]) in (20, 32, 44, 56, 110, 1202):
         return CifarResNet(int(name[6:])), 32
     if name.startswith("plain") and name[5:].isdigit():
         return CifarResNet(int(name[5:]), residual=False), 32
     import torchvision  # ImageNet models only
 
-    return getattr(torchvision.models, name)(), 224
+    return getattr(torchvision.models, name)(), image_size or 224
 
 
-def run_row(model_name, batch, mode, steps=50, runs=3, warmup=10):
+def run_row(model_name, batch, mode, steps=50, runs=3, warmup=10, device="cuda", image_size=None):
     if mode.split("-")[0] not in ("eager", "compile") or mode.split("-")[-1] not in ("fp32", "bf16", "fp16"):
         raise ValueError(f"unknown mode {mode!r}: eager-<fp32|bf16|fp16>, compile-<...>, compile-nograph-<...>")
     torch.manual_seed(0)
-    model, size = build(model_name)
+    model, size = build(model_name, image_size)
     dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[mode.split("-")[-1]]
     channels_last = dtype is not None
-    model = model.cuda()
+    on_gpu = device == "cuda"
+    model = model.to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     classes = model.fc.out_features
-    x = torch.randn(batch, 3, size, size, device="cuda")
+    x = torch.randn(batch, 3, size, size, device=device)
     if channels_last:
         x = x.to(memory_format=torch.channels_last)
-    y = torch.randint(0, classes, (batch,), device="cuda")
+    y = torch.randint(0, classes, (batch,), device=device)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-    scaler = torch.amp.GradScaler("cuda", enabled=(dtype == torch.float16))
+    scaler = torch.amp.GradScaler("cuda", enabled=(dtype == torch.float16)) if on_gpu else None
     torch.backends.cudnn.benchmark = True
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
 
+    def cpu_step():
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+
     def step():
         opt.zero_grad(set_to_none=True)
-        with torch.autocast("cuda", dtype=dtype or torch.float32, enabled=dtype is not None):
+        with torch.autocast(device, dtype=dtype or torch.float32, enabled=dtype is not None):
             loss = F.cross_entropy(model(x), y)
         scaler.scale(loss).backward()
         scaler.step(opt)
         scaler.update()
 
+    if not on_gpu:
+        if mode != "eager-fp32":
+            raise ValueError(f"mode {mode!r} is GPU-only: the CPU comparison is eager-fp32")
+        step = cpu_step
     if mode.startswith("compile"):
         torch._dynamo.reset()  # each row's step is the same code object: start from an empty cache
         step = torch.compile(step, mode="max-autotune-no-cudagraphs" if "nograph" in mode else "reduce-overhead")
     for _ in range(warmup):
         step()
-    torch.cuda.synchronize()
     times = []
+    if not on_gpu:
+        # Process CPU time (all threads) besides wall time: on a shared machine the wall
+        # clock also measures the neighbours. OpenMP workers that spin while waiting count
+        # here too (OMP_WAIT_POLICY=PASSIVE makes them sleep instead).
+        c0 = time.process_time()
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                step()
+            times.append((time.perf_counter() - t0) * 1e3 / steps)
+        cpu_ms = (time.process_time() - c0) * 1e3 / (runs * steps)
+        ms = statistics.median(times)
+        return {"model": model_name, "batch": batch, "mode": mode, "ms_per_step": ms, "images_per_s": batch * 1000.0 / ms,
+                "runs_ms": times, "cpu_ms_per_step": cpu_ms}
+    torch.cuda.synchronize()
     for _ in range(runs):
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
@@ -132,6 +160,25 @@ def run_row(model_name, batch, mode, steps=50, runs=3, warmup=10):
     ms = statistics.median(times)
     return {"model": model_name, "batch": batch, "mode": mode, "ms_per_step": ms, "images_per_s": batch * 1000.0 / ms,
             "runs_ms": times}
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def cpu_capability():
+    """The vector ISA PyTorch's own CPU kernels dispatch to (oneDNN picks its own, usually the same)."""
+    try:
+        return torch.backends.cpu.get_cpu_capability()
+    except AttributeError:  # older than 2.0
+        return None
 
 
 DEFAULT_ROWS = "resnet20:128,resnet56:128,plain56:128,resnet110:128,resnet56:512,resnet18:256,resnet50:256"
@@ -146,25 +193,36 @@ def main():
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--image-size", type=int, default=None)
     args = ap.parse_args()
-    if not torch.cuda.is_available():
+    if args.device == "cpu":
+        if args.threads > 0:
+            torch.set_num_threads(args.threads)
+        env = {"torch": torch.__version__, "cudnn": None, "cuda": None, "gpu": None, "cpu": cpu_name(),
+               "threads": torch.get_num_threads(), "cpu_capability": cpu_capability(), "date": time.strftime("%Y-%m-%d")}
+    elif not torch.cuda.is_available():
         print(json.dumps({"skipped": "torch.cuda is not available"}))
         return 0
-    env = {"torch": torch.__version__, "cudnn": torch.backends.cudnn.version(), "cuda": torch.version.cuda,
-           "gpu": torch.cuda.get_device_name(0), "date": time.strftime("%Y-%m-%d")}
+    else:
+        env = {"torch": torch.__version__, "cudnn": torch.backends.cudnn.version(), "cuda": torch.version.cuda,
+               "gpu": torch.cuda.get_device_name(0), "date": time.strftime("%Y-%m-%d")}
     results = []
     for row in args.rows.split(","):
         name, batch = row.split(":")
         for mode in args.modes.split(","):
             try:
-                r = run_row(name, int(batch), mode, steps=args.steps, runs=args.runs, warmup=args.warmup)
+                r = run_row(name, int(batch), mode, steps=args.steps, runs=args.runs, warmup=args.warmup,
+                            device=args.device, image_size=args.image_size)
             except Exception as e:  # one failing mode must not lose the others
                 msg = (str(e).splitlines() or [type(e).__name__])[0]
                 r = {"model": name, "batch": int(batch), "mode": mode, "error": f"{type(e).__name__}: {msg}"}
             r.update(env)
             results.append(r)
             print(json.dumps(r), flush=True)
-            torch.cuda.empty_cache()
+            if args.device == "cuda":
+                torch.cuda.empty_cache()
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)

@@ -15,8 +15,8 @@ import { keep, Tensor } from '../lib/tensor';
 import { activationDType } from '../lib/train/device';
 import { MixedPrecision } from '../lib/train/amp';
 import { capturedTrainingStep } from '../lib/train/training-step';
-import { countModel, Floor, stepFloor } from './flops';
-import { imageSizeOf, Precision, Row, SGD_SETTINGS, timeSteps, TimingOptions } from './protocol';
+import { Ceilings, countModel, Floor, stepFloor } from './flops';
+import { imageSizeOf, Precision, Row, rowImageSize, SGD_SETTINGS, timeSteps, TimingOptions } from './protocol';
 
 export interface StepResult {
   model: string;
@@ -54,6 +54,8 @@ export interface StepResult {
 
 export interface StepOptions {
   device: string;
+  /** The peaks the floor columns divide by (default: one H100). */
+  ceilings?: Ceilings;
   timing: TimingOptions;
   tf32?: boolean;
   seed?: number;
@@ -67,11 +69,11 @@ export function classesOf(model: string): number {
 }
 
 /** FLOPs and bytes of a row, from an uninitialised CPU copy of the model. */
-export function rowFloor(row: Row, precision: Precision, tf32 = false): { floor: Floor; parameters: number } {
+export function rowFloor(row: Row, precision: Precision, tf32 = false, ceilings?: Ceilings): { floor: Floor; parameters: number } {
   const m = create(row.model, { classes: classesOf(row.model), device: 'cpu', init: false, seed: 0 });
   try {
-    const c = countModel(m, imageSizeOf(row.model));
-    return { floor: stepFloor(c, row.batch, precision, { tf32 }), parameters: c.parameters };
+    const c = countModel(m, rowImageSize(row));
+    return { floor: stepFloor(c, row.batch, precision, { tf32, ceilings }), parameters: c.parameters };
   } finally {
     m.dispose();
   }
@@ -79,9 +81,9 @@ export function rowFloor(row: Row, precision: Precision, tf32 = false): { floor:
 
 /** A result for a row that did not run (budget, error before the loop). */
 export function emptyResult(row: Row, precision: Precision, o: StepOptions, why: { error?: string; skipped?: string }): StepResult {
-  const { floor, parameters } = rowFloor(row, precision, o.tf32 && precision === 'fp32');
+  const { floor, parameters } = rowFloor(row, precision, o.tf32 && precision === 'fp32', o.ceilings);
   return {
-    model: row.model, batch: row.batch, imageSize: imageSizeOf(row.model), precision, tf32: !!o.tf32 && precision === 'fp32',
+    model: row.model, batch: row.batch, imageSize: rowImageSize(row), precision, tf32: !!o.tf32 && precision === 'fp32',
     layout: precision === 'fp32' ? 'NCHW' : 'NHWC', device: o.device, timing: o.timing, msPerStep: null, imagesPerS: null,
     runsMs: [], warmupMs: null, cpuMsPerStep: null, parameters, floor, lossScale: 1, skippedSteps: 0, stepMode: null, eagerReason: null,
     reservedDeviceBytes: null, fusedBatchNorm: null,

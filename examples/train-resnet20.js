@@ -1,6 +1,6 @@
 // Builds a CIFAR ResNet-20, trains a few steps on a synthetic batch and saves a checkpoint.
 // In a clone run `npm run build` first; in your own project require('cudnn-resnet').
-const { Tensor, tidy, models, optim, autograd, saveCheckpoint } = require(process.env.CUDNN_RESNET_LIB || '..');
+const { Tensor, tidy, models, optim, autograd, saveCheckpoint } = require('..');
 
 const device = process.env.DEVICE || 'cpu'; // or 'cuda:0'
 const model = models.create('resnet20', { classes: 10, seed: 0, device });

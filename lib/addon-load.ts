@@ -2,6 +2,7 @@
 // each did not fit (platform, libc, glibc version, Node ABI), and what to do about it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { addonPath } from './env';
 
 /** The package root (where package.json lives), found from this compiled file's folder. */
 export function packageRoot(): string {
@@ -52,7 +53,7 @@ function versionBelow(have: string, need: string): boolean {
 /** One line per place the loader looked, saying what it found there. */
 function candidatesTried(root: string, failedFile: string | undefined): string[] {
   const lines: string[] = [];
-  const explicit = process.env.CUDNN_RESNET_ADDON;
+  const explicit = addonPath();
   if (explicit) {
     const f = path.resolve(explicit);
     lines.push(`CUDNN_RESNET_ADDON=${explicit}: ${fs.existsSync(f) ? 'exists but did not load' : 'no such file'}`);
@@ -89,7 +90,7 @@ function candidatesTried(root: string, failedFile: string | undefined): string[]
   return lines;
 }
 
-/** The JSON that scripts/prebuild.js writes beside a shipped binary, if there is one. */
+/** The JSON that scripts/package-prebuilds.js writes beside a shipped binary, if there is one. */
 export function readPrebuildRecord(file: string): PrebuildRecord | null {
   try {
     return JSON.parse(fs.readFileSync(file.replace(/\.node$/, '.json'), 'utf8')) as PrebuildRecord;
@@ -98,7 +99,7 @@ export function readPrebuildRecord(file: string): PrebuildRecord | null {
   }
 }
 
-/** What scripts/prebuild.js recorded about a binary it packaged. */
+/** What scripts/package-prebuilds.js recorded about a binary it packaged. */
 export interface PrebuildRecord {
   package: string;
   version: string;
@@ -125,9 +126,9 @@ export function loadFailure(root: string, failedFile: string | undefined, cause:
   ];
   if (here !== 'linux-x64') lines.push(`  - Prebuilt binaries ship for linux-x64 (glibc) only; on ${here} the addon must be built from source.`);
   lines.push(
-    '  - Let npm run this package\'s install script, which builds from source when no prebuilt binary fits',
-    '    (CPU backend; needs python3, make and a C++17 compiler): `npm approve-scripts cudnn-resnet`, then',
-    '    `npm rebuild cudnn-resnet` (npm versions that run install scripts by default need only the rebuild).',
+    '  - Build it from source (the package has no install script, so npm never builds it by itself):',
+    '    `cd node_modules/cudnn-resnet && npm run build:from-source` (CPU backend; needs python3, make and a',
+    '    C++17 compiler). The build in build/Release comes before the prebuilt binaries.',
     '  - Or build it with CUDA where nvcc is found: in a clone of the repository, `npm install` then',
     '    `npm run build:native`, and set CUDNN_RESNET_ADDON to its build/Release/cudnn_resnet.node.',
     `  - \`npx cudnn-resnet doctor\` prints this report with the platform, GPU and cuDNN details.`,

@@ -1,4 +1,9 @@
-// Package root. Each subsystem re-exports its public names here.
+// Package root. Each subsystem re-exports its public names here; docs/architecture.md
+// describes the layers underneath.
+// The declarations use Node's types (Buffer, EventEmitter, Disposable / Symbol.dispose): the
+// directive below, kept in the emitted index.d.ts, makes them part of every consumer's
+// program (@types/node is a dependency), whatever the consumer's `types` and `lib` say.
+/// <reference types="node" preserve="true" />
 export { native } from './native';
 export { cuda } from './cuda';
 export type { CudaDevice, CudaMemoryStats, CudaVersions } from './cuda';
@@ -17,3 +22,6 @@ export { Trainer } from './train';
 export type { TrainerOptions, TrainResult, StepMetrics, EvalMetrics } from './train';
 export * as train from './train';
 export * as diagnostics from './diagnostics';
+export * as onnx from './onnx';
+export { exportOnnx } from './onnx';
+export type { OnnxExportOptions } from './onnx';

@@ -1,10 +1,11 @@
 // Loads the compiled addon and types its export table. NativeAddon mirrors the C++ export
-// table in native/bindings/addon.cpp; test/native.test.ts checks that the two list the
+// table in native/bindings/op_table.h; test/native.test.ts checks that the two list the
 // same names. Everything here is the raw layer: lib/tensor.ts and lib/ops/ validate
 // arguments and give them a friendlier shape before calling in.
 import * as path from 'node:path';
 
 import { loadFailure, nodeGypBuild, packageRoot } from './addon-load';
+import { addonPath } from './env';
 
 export type DTypeName = 'float32' | 'float16' | 'bfloat16' | 'int32' | 'uint8';
 export type LayoutName = 'NCHW' | 'NHWC';
@@ -50,6 +51,8 @@ export interface NativeBuildInfo {
   cuda: boolean;
   cudaArchitectures: string;
   cpuThreads: number;
+  /** The CPU GEMM micro-kernel chosen at load for this CPU: 'avx512', 'avx2-fma' or 'generic'. */
+  cpuKernel: string;
   napiVersion: number;
 }
 
@@ -242,30 +245,6 @@ export interface NativeAddon {
   gatherLabels(labels: NativeTensor, indices: NativeTensor): NativeTensor;
 }
 
-/** Every name NativeAddon declares, checked against the addon's exports by a test. */
-export const NATIVE_EXPORTS = [
-  'empty', 'full', 'fromTypedArray', 'toDevice', 'cast', 'toLayout', 'convert', 'reshape', 'copyInto', 'synchronize',
-  'memoryStats', 'buildInfo',
-  'cudaInfo', 'cudaMemoryStats', 'cudaEmptyCache',
-  'graphCaptureBegin', 'graphCaptureEnd', 'graphCaptureAbort', 'graphReplay', 'eventTimerStart', 'eventTimerStop',
-  'conv2dForward', 'conv2dBackwardData', 'conv2dBackwardFilter', 'conv2dBackwardBias',
-  'batchNormForwardTraining', 'batchNormForwardInference', 'batchNormBackward',
-  'reluForward', 'reluBackward', 'add', 'scale', 'axpy',
-  'pool2dForward', 'pool2dBackward',
-  'linearForward', 'linearBackwardData', 'linearBackwardWeight', 'linearBackwardBias',
-  'softmaxCrossEntropyForward', 'softmaxCrossEntropyBackward',
-  'sgdUpdate', 'ampUnscale', 'ampUpdateScale',
-  'fillConstant', 'fillUniform', 'fillNormal', 'fillKaimingNormal',
-  'sum', 'l2Norms',
-  'shortcutAForward', 'shortcutABackward',
-  'augmentBatch', 'gatherLabels',
-] as const satisfies readonly (keyof NativeAddon)[];
-
-// Compile-time half of the check: NATIVE_EXPORTS must name every key of NativeAddon.
-type Missing = Exclude<keyof NativeAddon, (typeof NATIVE_EXPORTS)[number]>;
-const exportsComplete: [Missing] extends [never] ? true : Missing = true;
-void exportsComplete;
-
 export { packageRoot, readPrebuildRecord } from './addon-load';
 export type { PrebuildRecord } from './addon-load';
 
@@ -283,7 +262,7 @@ export function native(): NativeAddon {
   const root = packageRoot();
   let file: string | undefined;
   try {
-    const explicit = process.env.CUDNN_RESNET_ADDON;
+    const explicit = addonPath();
     file = explicit ? path.resolve(explicit) : nodeGypBuild().resolve(root);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     cached = require(file) as NativeAddon;

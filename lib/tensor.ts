@@ -30,7 +30,7 @@ export interface GradNode {
 
 export function checkTensor(t: unknown, arg: string): Tensor {
   if (!(t instanceof Tensor)) throw new TypeError(`${arg} must be a Tensor, got ${describe(t)}`);
-  if (t.disposed) throw new TypeError(`${arg} has been disposed`);
+  if (t.disposed) throw new TypeError(`${arg} ${t.disposedReason()}`);
   return t;
 }
 
@@ -131,17 +131,33 @@ export class Tensor implements Disposable {
     track(this);
   }
 
+  /** Set when backward() frees this tensor (an intermediate activation), for the error message. */
+  private freedByBackward = false;
+
   get handle(): NativeTensor {
-    if (this._handle.disposed) throw new TypeError(`Tensor ${this.id} has been disposed`);
+    if (this._handle.disposed) throw new TypeError(`Tensor ${this.id} ${this.disposedReason()}`);
     return this._handle;
   }
-  get shape(): number[] { return this._handle.shape; }
-  get dtype(): DType { return this._handle.dtype; }
-  get layout(): Layout { return this._handle.layout; }
-  get device(): Device { return this._handle.device; }
-  get nbytes(): number { return this._handle.nbytes; }
-  get rank(): number { return this._handle.shape.length; }
-  get size(): number { return numel(this._handle.shape); }
+  get shape(): number[] { return this.handle.shape; }
+  get dtype(): DType { return this.handle.dtype; }
+  get layout(): Layout { return this.handle.layout; }
+  get device(): Device { return this.handle.device; }
+  get nbytes(): number { return this.handle.nbytes; }
+  get rank(): number { return this.handle.shape.length; }
+  get size(): number { return numel(this.handle.shape); }
+
+  /** Called by backward() as it frees an intermediate activation it no longer needs. */
+  freeAfterBackward(): void {
+    this.freedByBackward = true;
+    this.dispose();
+  }
+
+  /** Why the tensor cannot be used, completing "Tensor 12 ..." (it is disposed). */
+  disposedReason(): string {
+    if (!this.freedByBackward) return 'has been disposed';
+    return 'was freed by backward(): it is an intermediate result (e.g. a model output), and backward() frees those once ' +
+      'the ops that saved them have run. Read it before calling backward(), or keep() it to read it after (then dispose it yourself)';
+  }
   get disposed(): boolean { return this._handle.disposed; }
   get isLeaf(): boolean { return this.gradFn === null; }
 
@@ -196,7 +212,8 @@ export class Tensor implements Disposable {
   }
 
   toString(): string {
-    return `Tensor(id=${this.id}, shape=[${this.shape.join(', ')}], dtype=${this.dtype}, layout=${this.layout}, device=${this.device}${this.disposed ? ', disposed' : ''})`;
+    if (this.disposed) return `Tensor(id=${this.id}, disposed)`;
+    return `Tensor(id=${this.id}, shape=[${this.shape.join(', ')}], dtype=${this.dtype}, layout=${this.layout}, device=${this.device})`;
   }
 
   // ---- conversion ----

@@ -7,6 +7,8 @@ const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 const os = require('node:os');
 
+const env = require('./env');
+
 const root = path.resolve(__dirname, '..');
 let cmakeJs;
 try {
@@ -19,9 +21,9 @@ try {
   );
   process.exit(1);
 }
-const out = process.env.CUDNN_RESNET_BUILD_DIR || path.join(root, 'build');
+const out = env.buildDir() || path.join(root, 'build');
 const args = [cmakeJs, 'compile', '--out', out, '--parallel', String(Math.max(1, os.availableParallelism?.() ?? os.cpus().length))];
-if (process.env.CUDNN_RESNET_NO_CUDA === '1') args.push('--CDCR_CUDA=OFF');
+if (env.noCuda()) args.push('--CDCR_CUDA=OFF');
 else args.push('--CDCR_CUDA=ON');
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
 process.exit(r.status ?? 1);

@@ -2,17 +2,17 @@
 # Prepares a check of the packed npm package on the GPU machine, which has no node, no npm
 # and no network: the tarball, npm itself, an npm cache holding the package's dependencies
 # (so `npm install --offline` works there) and the check script. Run from the project root
-# after `npm run build:ts` and `npm run prebuilds` (a CUDA-enabled prebuilt binary), and
-# after shared/tools/device-kit.sh (which carries node). Writes .device-kit/package/.
+# after `npm run build:ts` and `npm run package:prebuilds` (a CUDA-enabled prebuilt binary), and
+# after test/device/kit.sh (which packs node into .device-kit/). Writes .device-kit/package/.
 #
-# On the device (carry .device-kit; about 25 MiB with node), from the project root:
+# On the GPU machine (with .device-kit beside the repository), from the project root:
 #   source .device-kit/enter.sh && bash .device-kit/package/check.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd); cd "$root"
 kit=.device-kit/package
 rm -rf "$kit"; mkdir -p "$kit"
 prebuilt=$(ls prebuilds/linux-x64/*.node 2>/dev/null | head -1 || true)
-[[ -n $prebuilt ]] || { echo "no prebuilt binary: run npm run prebuilds first" >&2; exit 1; }
+[[ -n $prebuilt ]] || { echo "no prebuilt binary: run npm run package:prebuilds first" >&2; exit 1; }
 node -e 'const r=require(require("path").resolve(process.argv[1])); if(!r.cuda){console.error("the prebuilt binary has no CUDA backend");process.exit(1)}' "${prebuilt%.node}.json"
 
 tgz=$(npm pack --silent --pack-destination "$kit" | tail -1)

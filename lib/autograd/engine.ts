@@ -51,7 +51,7 @@ export class Node implements GradNode {
     for (const t of this.privates) t.dispose();
     for (const t of this.saved) {
       t.savedBy--;
-      if (t.savedBy === 0 && t.gradFn !== null && !t.kept) t.dispose();
+      if (t.savedBy === 0 && t.gradFn !== null && !t.kept) t.freeAfterBackward();
     }
     this.saved = [];
     this.privates = [];

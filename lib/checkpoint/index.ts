@@ -6,9 +6,26 @@
 import { Module, StateValue } from '../nn/module';
 import { SGD } from '../optim/sgd';
 import { describe, Tensor } from '../tensor';
-import { rawToTensor, readSafetensors, saveSafetensors } from './safetensors';
+import * as fs from 'node:fs';
+
+import { decodePth } from './pth';
+import { decodeSafetensors, rawToTensor, saveSafetensors, SafetensorsFile } from './safetensors';
+import { isZip } from './zip';
 
 export * from './safetensors';
+export { decodePth, readPth } from './pth';
+export { UnpicklingError } from './pickle';
+
+/**
+ * Reads a weights file by its content: a torch.save zip archive (.pth/.pt) or safetensors.
+ * No tensors are made.
+ */
+export function readWeightsFile(file: string): SafetensorsFile {
+  if (typeof file !== 'string' || file === '') throw new TypeError(`readWeightsFile: file must be a path, got ${describe(file)}`);
+  const buf = fs.readFileSync(file);
+  if (isZip(buf) || /\.(pth|pt)$/i.test(file)) return decodePth(buf, file);
+  return decodeSafetensors(buf, file);
+}
 
 const OPT_PREFIX = 'optimizer.';
 
@@ -37,19 +54,40 @@ export interface LoadCheckpointOptions {
   optimizer?: SGD;
   /** Fail on missing or unexpected model keys (default true); wrong shapes always fail. */
   strict?: boolean;
+  /**
+   * Model keys to leave as they are (not loaded, not missing), e.g. a classifier head being
+   * replaced: a predicate, or a list of module names / prefixes ('fc' matches fc.weight).
+   */
+  exclude?: string[] | ((key: string) => boolean);
+}
+
+/** A key filter from module names or prefixes ('layer1' matches 'layer1' and 'layer1.*'). */
+export function matchesModules(patterns: string[]): (key: string) => boolean {
+  const ps = patterns.map((p) => p.trim().replace(/\.$/, '')).filter((p) => p !== '');
+  return (key) => ps.some((p) => key === p || key.startsWith(`${p}.`));
 }
 
 /**
- * Loads a checkpoint into model (and optimizer). Checks the file's names and shapes against
- * the model before any tensor is made, and fails listing every missing, unexpected and
- * wrongly shaped tensor. Returns the file's metadata.
+ * Loads a checkpoint (safetensors, or a PyTorch .pth/.pt state dict) into model (and
+ * optimizer). Checks the file's names and shapes against the model before any tensor is
+ * made, and fails listing every missing, unexpected and wrongly shaped tensor. Returns the
+ * file's metadata.
  */
 export function loadCheckpoint(file: string, model: Module, opts: LoadCheckpointOptions = {}): Record<string, string> {
   if (!(model instanceof Module)) throw new TypeError(`loadCheckpoint: model must be a Module, got ${describe(model)}`);
-  const f = readSafetensors(file);
-  const own = model.stateDict();
+  return applyCheckpoint(readWeightsFile(file), model, opts, file);
+}
+
+/** loadCheckpoint for a file already read (readWeightsFile); `file` names it in errors. */
+export function applyCheckpoint(f: SafetensorsFile, model: Module, opts: LoadCheckpointOptions = {}, file = 'checkpoint'): Record<string, string> {
+  if (!(model instanceof Module)) throw new TypeError(`applyCheckpoint: model must be a Module, got ${describe(model)}`);
+  const ex = opts.exclude;
+  if (ex !== undefined && typeof ex !== 'function' && !(Array.isArray(ex) && ex.every((p) => typeof p === 'string')))
+    throw new TypeError(`loadCheckpoint: exclude must be a list of module names or a function, got ${describe(ex)}`);
+  const excluded = ex === undefined ? () => false : typeof ex === 'function' ? ex : matchesModules(ex);
+  const own = new Map([...model.stateDict()].filter(([k]) => !excluded(k)));
   const strict = opts.strict ?? true;
-  const modelKeys = [...f.tensors.keys()].filter((k) => !k.startsWith(OPT_PREFIX));
+  const modelKeys = [...f.tensors.keys()].filter((k) => !k.startsWith(OPT_PREFIX) && !excluded(k));
   const missing = [...own.keys()].filter((k) => !f.tensors.has(k));
   const unexpected = modelKeys.filter((k) => !own.has(k));
   const wrong: string[] = [];
@@ -70,7 +108,7 @@ export function loadCheckpoint(file: string, model: Module, opts: LoadCheckpoint
   const state = new Map<string, StateValue>();
   try {
     for (const k of modelKeys) if (own.has(k)) state.set(k, rawToTensor(k, f.tensors.get(k)!, 'cpu'));
-    model.loadStateDict(state, { strict });
+    model.loadStateDict(state, { strict: strict && ex === undefined });
   } finally {
     for (const v of state.values()) if (v instanceof Tensor) v.dispose();
   }

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { writeFileAtomic } from './safetensors';
+import type { ImageRunSpec } from '../train/loaders';
 
 export const WEIGHTS_FILE = 'checkpoint.safetensors';
 export const SIDECAR_FILE = 'checkpoint.json';
@@ -32,6 +33,14 @@ export interface RunSpec {
   epochs: number | null;
   iterations: number | null;
   evalEvery: number | null;
+  /** The run length the schedule's relative drop points refer to; null: this run's length (absent in older files). */
+  scheduleIterations?: number | null;
+  /** Image-folder runs only: image size, augmentation preset, validation folder. */
+  images?: ImageRunSpec;
+  /** The weights the run started from (absent: initialised from seed). */
+  weights?: string;
+  freeze?: string[];
+  freezeBn?: boolean;
 }
 
 export interface Sidecar {
@@ -79,7 +88,7 @@ export function readSidecar(resume: string): { sidecar: Sidecar; file: string; w
   try {
     s = JSON.parse(fs.readFileSync(file, 'utf8')) as Sidecar;
   } catch (e) {
-    throw new RangeError(`resume: cannot read the checkpoint sidecar ${file}: ${(e as Error).message}`);
+    throw new RangeError(`resume: cannot read the checkpoint sidecar ${file}: ${(e as Error).message}`, { cause: e });
   }
   if (s.format !== 'cudnn-resnet-training-checkpoint' || s.version !== 1) throw new RangeError(`resume: ${file} is not a cudnn-resnet training checkpoint`);
   return { sidecar: s, file, weights: path.join(path.dirname(file), s.weights) };
@@ -89,4 +98,26 @@ export function writeSidecar(dir: string, s: Sidecar): string {
   const file = path.join(dir, SIDECAR_FILE);
   writeFileAtomic(file, Buffer.from(JSON.stringify(s, null, 2) + '\n'));
   return file;
+}
+
+/**
+ * What a folder already holds of a run, in words ("finished at iteration 16 of 16"), or null
+ * when it holds none (missing, empty, or unrelated files only).
+ */
+export function existingRun(dir: string): string | null {
+  const sidecar = path.join(dir, SIDECAR_FILE);
+  if (fs.existsSync(sidecar)) {
+    try {
+      const s = JSON.parse(fs.readFileSync(sidecar, 'utf8')) as Sidecar;
+      const state = s.reason === 'end' ? 'finished' : s.reason === 'interrupt' ? 'interrupted' : 'checkpointed';
+      return `${state} at iteration ${s.iteration}, ${SIDECAR_FILE} and ${s.weights ?? WEIGHTS_FILE}`;
+    } catch {
+      return `an unreadable ${SIDECAR_FILE}`;
+    }
+  }
+  for (const f of [WEIGHTS_FILE, 'metrics.jsonl']) {
+    const file = path.join(dir, f);
+    if (fs.existsSync(file) && fs.statSync(file).size > 0) return f;
+  }
+  return null;
 }

@@ -3,9 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import type { CliIO } from './main';
-import { parseCommandArgs, UsageError } from './main';
-import { checkDataArg, checkModelName, floatArg, intArg } from './train';
+import { checkDataArg, checkModelName, floatArg, intArg, parseCommandArgs, UsageError, type CliIO } from './args';
 
 export const usage = `cudnn-resnet degradation [options]
 
@@ -16,7 +14,7 @@ panels), degradation.md (summary table) and degradation.json to --out. The defau
 minutes; it shows the early phase only, the README has the paper's full recipe.
   --models A,B,...    (default plain20,plain56,resnet20,resnet56)
   --iterations N      (default 40)         --batch N        (default 32)
-  --eval-every N      (default 8)          --lr X           (default 0.1)
+  --eval-every N      (default 8)          --lr X           (default 0.02)
   --schedule S        constant (default) | paper | multistep:I1,I2 | epochs:E1,E2 | cosine
   --weight-decay X    (default 1e-4)       --momentum X     (default 0.9)
   --seed N            (default 0)          --device D       auto (default) | cpu | cuda:N
@@ -80,12 +78,17 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const out = v.out ?? 'degradation-out';
 
   const { degradation, degradationSvg, degradationTable } = await import('../diagnostics/degradation');
+  const { evalNote } = await import('../train/metrics');
   const t0 = Date.now();
   const result = await degradation({
     ...opts,
     out,
     onStart: (m, info) => io.out(`${m}: ${info.totalIterations} iterations on ${info.device}`),
-    onEval: (m, e) => io.out(`  ${m} iter ${e.iteration}: train error ${(100 * e.trainError).toFixed(2)}%, test error ${(100 * e.testError).toFixed(2)}% (${((Date.now() - t0) / 1000).toFixed(0)} s)`),
+    onEval: (m, e) => {
+      const note = evalNote(e);
+      io.out(`  ${m} iter ${e.iteration}: train error ${(100 * e.trainError).toFixed(2)}%, test error ${(100 * e.testError).toFixed(2)}%` +
+        ` (${((Date.now() - t0) / 1000).toFixed(0)} s)${note ? `; ${note}` : ''}`);
+    },
   });
   fs.mkdirSync(out, { recursive: true });
   const table = degradationTable(result);

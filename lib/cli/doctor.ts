@@ -9,7 +9,8 @@ import * as path from 'node:path';
 
 import { cuda } from '../cuda';
 import { native, nativeAddonFile, packageRoot, readPrebuildRecord, type NativeAddon } from '../native';
-import { packageVersion, parseCommandArgs, type CliIO } from './main';
+import { addonPath } from '../env';
+import { packageVersion, parseCommandArgs, type CliIO } from './args';
 
 export const usage = `cudnn-resnet doctor [--json] [--require-gpu]
 
@@ -76,7 +77,7 @@ function platformChecks(): Check[] {
 // ------------------------------------------------------------------ addon
 
 function originOf(file: string): string {
-  if (process.env.CUDNN_RESNET_ADDON) return 'CUDNN_RESNET_ADDON';
+  if (addonPath()) return 'CUDNN_RESNET_ADDON';
   const rel = path.relative(packageRoot(), file);
   if (rel.startsWith('prebuilds')) return 'prebuilt, shipped in the package';
   if (rel.startsWith('build')) return 'local build';
@@ -96,8 +97,8 @@ function addonChecks(): { checks: Check[]; addon: NativeAddon | null } {
         name: 'load',
         status: 'fail',
         detail: msg.split('\n  What to do:')[0],
-        fix: 'allow its install script to build it (`npm approve-scripts cudnn-resnet`, then `npm rebuild cudnn-resnet`), ' +
-          'or build it with `npm run build:native` in a clone and set CUDNN_RESNET_ADDON to the built file',
+        fix: 'build it from source: `npm run build:from-source` in node_modules/cudnn-resnet (needs python3, make, a C++17 compiler), ' +
+          'or `npm run build:native` in a clone and set CUDNN_RESNET_ADDON to the built file',
       }],
     };
   }
@@ -167,7 +168,9 @@ function cudnnSearchDirs(): string[] {
     let entries: string[] = [];
     try {
       entries = fs.readdirSync(base).filter((e) => /^python3/.test(e));
-    } catch {}
+    } catch {
+      // no such folder, or unreadable: nothing to search there
+    }
     for (const py of entries) for (const kind of ['site-packages', 'dist-packages']) dirs.push(path.join(base, py, kind, 'nvidia', 'cudnn', 'lib'));
   }
   return [...new Set(dirs)];
@@ -182,7 +185,9 @@ function probeCudnn(): { file: string; version: string | null } | null {
     let version: string | null = null;
     try {
       version = /libcudnn\.so\.(\d+\.\d+\.\d+)/.exec(fs.realpathSync(file))?.[1] ?? null;
-    } catch {}
+    } catch {
+      // a dangling link: the file is reported, its version stays unknown
+    }
     return { file, version };
   }
   return null;
@@ -213,7 +218,9 @@ function gpuChecks(addon: NativeAddon | null): { checks: Check[]; gpuUsable: boo
   try {
     const b = addon?.buildInfo();
     if (b) build = { cuda: b.cuda, archs: b.cudaArchitectures.split(/[;,\s]+/).filter(Boolean) };
-  } catch {}
+  } catch {
+    // an addon that loads but cannot describe its build: the report says the build is unknown
+  }
   const smi = probeDriver();
   // The addon's own view, when this build has cudaInfo() (an older binary may not).
   const hasInfo = addon !== null && typeof (addon as Partial<NativeAddon>).cudaInfo === 'function';

@@ -3,9 +3,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import type { CliIO } from './main';
-import { parseCommandArgs, UsageError } from './main';
-import { checkDataArg, checkModelName, floatArg, intArg } from './train';
+import { checkDataArg, checkModelName, floatArg, intArg, parseCommandArgs, UsageError, type CliIO } from './args';
+import { IMAGE_OPTIONS, imageArgs, isImageFolderArg } from './image-args';
 
 export const usage = `cudnn-resnet grad-flow [options]
 
@@ -15,9 +14,11 @@ same batches (same seed). Prints a table; writes grad-flow.json and grad-flow.sv
   --models A,B,...   models to compare (default plain56,resnet56)
   --steps N[,M...]   measure after these numbers of SGD steps (default 0,10; 0 = at initialisation)
   --batch N          batch size (default 32)
-  --lr X             learning rate of the steps (default 0.1; momentum 0.9, weight decay 1e-4)
+  --lr X             learning rate of the steps (default 0.02; momentum 0.9, weight decay 1e-4)
   --seed N           (default 0)
-  --data PATH        CIFAR-10 folder or .tar.gz (default: 1024 synthetic images)
+  --data PATH        CIFAR-10 folder or .tar.gz, or an image folder (its train/ class folders,
+                     with --image-size N, --augment torchvision|paper|none, --workers N as for train)
+                     (default: 1024 synthetic images)
   --train-images N   use only the first N training images of --data
   --device D         cpu (default) | cuda:N | auto
   --out DIR          where to write grad-flow.json and grad-flow.svg (default .)`;
@@ -32,6 +33,9 @@ const OPTIONS = {
   'train-images': { type: 'string' },
   device: { type: 'string' },
   out: { type: 'string' },
+  'image-size': IMAGE_OPTIONS['image-size'],
+  augment: IMAGE_OPTIONS.augment,
+  workers: IMAGE_OPTIONS.workers,
 } as const;
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
@@ -41,10 +45,12 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   for (const m of models) await checkModelName(m, 'models');
   const steps = (v.steps ?? '0,10').split(',').map((s) => intArg(s, 'steps', 0));
   const batchSize = v.batch !== undefined ? intArg(v.batch, 'batch') : 32;
-  const lr = v.lr !== undefined ? floatArg(v.lr, 'lr') : 0.1;
+  const lr = v.lr !== undefined ? floatArg(v.lr, 'lr') : undefined;
   const seed = v.seed !== undefined ? intArg(v.seed, 'seed', 0) : 0;
   const trainImages = v['train-images'] !== undefined ? intArg(v['train-images'], 'train-images') : undefined;
-  if (v.data !== undefined) await checkDataArg('cifar10', v.data);
+  const images = v.data !== undefined && (await isImageFolderArg(v.data));
+  const imageOpts = imageArgs(v, images);
+  if (v.data !== undefined && !images) await checkDataArg('cifar10', v.data);
   const deviceSpec = v.device ?? 'cpu';
   if (!/^(auto|cpu|cuda:\d+)$/.test(deviceSpec)) throw new UsageError(`--device must be auto, cpu or cuda:N, got '${deviceSpec}'`);
   const out = v.out ?? '.';
@@ -60,13 +66,29 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     io.err(`cudnn-resnet grad-flow: ${(e as Error).message}`);
     return 1;
   }
-  const data = v.data !== undefined ? limitDataset(await loadCifar('cifar10', v.data, { split: 'train' }), trainImages) : undefined;
+  let data: import('../diagnostics/grad-flow').GradFlowOptions['data'];
+  if (images) {
+    const { imageFolder, DataLoader, trainTransform } = await import('../data');
+    const { imageRoots, limitSamples, defaultImageSize } = await import('../train/loaders');
+    const { IMAGENET_NORMALIZATION } = await import('../data/transforms');
+    const root = (imageRoots(v.data as string) as { train: string }).train;
+    const size = imageOpts.imageSize ?? defaultImageSize(models[0]);
+    const ds = limitSamples(imageFolder(root, { transform: trainTransform(imageOpts.augment ?? 'torchvision', size) }), trainImages);
+    data = new DataLoader(ds, { batchSize, seed, device, workers: imageOpts.workers, normalization: IMAGENET_NORMALIZATION, dropLast: ds.length >= batchSize });
+  } else if (v.data !== undefined) {
+    data = limitDataset(await loadCifar('cifar10', v.data, { split: 'train' }), trainImages);
+  }
   io.out(`grad-flow: ${models.join(', ')} on ${device}, batch ${batchSize}, measured after ${steps.join(', ')} SGD steps`);
   const t0 = Date.now();
-  const result = await gradFlow({
-    models, steps, batchSize, lr, seed, device, data,
-    onMeasurement: (m) => io.out(`  measured ${m.model} at step ${m.step} (loss ${m.loss.toFixed(4)}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`),
-  });
+  let result: Awaited<ReturnType<typeof gradFlow>>;
+  try {
+    result = await gradFlow({
+      models, steps, batchSize, lr, seed, device, data,
+      onMeasurement: (m) => io.out(`  measured ${m.model} at step ${m.step} (loss ${m.loss.toFixed(4)}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`),
+    });
+  } finally {
+    if (data && 'dispose' in data) data.dispose();
+  }
   io.out('');
   io.out(gradFlowTable(result));
   fs.mkdirSync(out, { recursive: true });

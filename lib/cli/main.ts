@@ -1,17 +1,10 @@
 // The `cudnn-resnet` command: a dispatcher over subcommands. Each subcommand is a module
 // loaded only when it runs, so `--version`, `--help` and a usage error never load the addon.
 // Adding one is a single line in COMMANDS; the module exports `usage` and `run`.
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { CliIO, CommandModule, EXIT_USAGE, packageVersion, UsageError } from './args';
 
-/** What a subcommand module exports. */
-export interface CommandModule {
-  /** Shown by `cudnn-resnet <name> --help` and after a usage error, below "usage: ". */
-  usage: string;
-  /** Returns the exit code. Throw UsageError for a bad command line (exit code 2). */
-  run(argv: string[], io: CliIO): Promise<number> | number;
-}
+export type { CliIO, CommandModule } from './args';
+export { EXIT_USAGE, UsageError } from './args';
 
 interface CommandEntry {
   name: string;
@@ -23,48 +16,15 @@ interface CommandEntry {
 const COMMANDS: CommandEntry[] = [
   { name: 'doctor', summary: 'check the platform, addon build, GPU, driver, CUDA runtime and cuDNN', load: () => import('./doctor') },
   { name: 'train', summary: 'train a ResNet on CIFAR-10/100 or synthetic data (no arguments: a short demo)', load: () => import('./train') },
+  { name: 'convert', summary: 'rewrite a PyTorch .pth/.pt state dict as safetensors', load: () => import('./convert') },
   { name: 'grad-flow', summary: 'per-layer gradient norms of plain vs residual nets: table, JSON, SVG', load: () => import('./grad-flow') },
   { name: 'degradation', summary: 'plain vs ResNet training/test error against iterations (the paper\'s Figure 6)', load: () => import('./degradation') },
 ];
-
-/** Where a command writes; tests pass their own. */
-export interface CliIO {
-  out: (text: string) => void;
-  err: (text: string) => void;
-}
 
 const stdio: CliIO = {
   out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
   err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
 };
-
-/** A bad command line: the dispatcher prints the message and the usage and exits with 2. */
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
-
-export const EXIT_USAGE = 2;
-
-/** node:util parseArgs (strict) with its errors turned into UsageError, for subcommands. */
-export function parseCommandArgs<T extends ParseArgsConfig>(config: T): ReturnType<typeof parseArgs<T>> {
-  try {
-    return parseArgs<T>(config);
-  } catch (e) {
-    throw new UsageError(e instanceof Error ? e.message : String(e));
-  }
-}
-
-export function packageVersion(): string {
-  // dist/lib/cli -> package root
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    const file = path.join(dir, 'package.json');
-    if (fs.existsSync(file)) {
-      const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'cudnn-resnet' && pkg.version) return pkg.version;
-    }
-    if (path.dirname(dir) === dir) return 'unknown';
-  }
-}
 
 function mainUsage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -96,7 +56,8 @@ export async function main(argv: string[], io: CliIO = stdio): Promise<number> {
   }
   const entry = COMMANDS.find((c) => c.name === first);
   if (!entry) {
-    io.err(`cudnn-resnet: ${first.startsWith('-') ? 'unknown option' : 'unknown command'} '${first}'\n\n${mainUsage()}`);
+    // The error goes last, below the usage, where the eye lands.
+    io.err(`${mainUsage()}\n\ncudnn-resnet: ${first.startsWith('-') ? 'unknown option' : 'unknown command'} '${first}'`);
     return EXIT_USAGE;
   }
   const mod = await entry.load();
@@ -108,11 +69,24 @@ export async function main(argv: string[], io: CliIO = stdio): Promise<number> {
     return await mod.run(rest, io);
   } catch (e) {
     if (e instanceof UsageError) {
-      io.err(`cudnn-resnet ${entry.name}: ${e.message}\nusage: ${mod.usage}`);
+      // A short usage, then the error as the last line (the full option list would scroll it away).
+      io.err(`usage: ${mod.usage.split('\n')[0]}   (\`cudnn-resnet ${entry.name} --help\` lists the options)\n` +
+        `cudnn-resnet ${entry.name}: ${e.message}`);
       return EXIT_USAGE;
+    }
+    if (isDataError(e)) {
+      // Bad input files are the user's to fix, not a bug: the message, without a stack.
+      io.err(`cudnn-resnet ${entry.name}: ${e.message}`);
+      return 1;
     }
     throw e;
   }
+}
+
+/** An error about the user's data files (the CIFAR readers' CifarFormatError), reported without a stack. */
+function isDataError(e: unknown): e is Error {
+  const code = e instanceof Error ? (e as Error & { code?: unknown }).code : undefined;
+  return typeof code === 'string' && code.startsWith('ERR_CIFAR_');
 }
 
 if (require.main === module) {

@@ -7,7 +7,10 @@ import * as zlib from 'node:zlib';
 import * as tar from 'tar-stream';
 
 import { CifarFormatError } from './errors';
-import { assemble, CifarFormat, CifarKind, checkFileSize, Dataset, formatOf, parseNames, Split, validateBatch } from './format';
+import {
+  assemble, CifarFormat, CifarKind, checkFileSize, checkRecordSize, Dataset, formatOf, parseNames, parseRecordCounts, RecordCounts, RECORDS_FILE,
+  Split, validateBatch,
+} from './format';
 
 export interface LoadOptions {
   /** 'train' (default) or 'test'. */
@@ -96,6 +99,10 @@ interface Found {
 
 async function readFolder(dir: string, fmt: CifarFormat, files: string[], nameFiles: string[]): Promise<Found> {
   const found: Found = { batches: new Map(), names: new Map() };
+  const countsFile = path.join(dir, RECORDS_FILE);
+  const counts: RecordCounts = fs.existsSync(countsFile)
+    ? parseRecordCounts(countsFile, await fs.promises.readFile(countsFile, 'utf8'), fmt)
+    : fmt.officialRecords;
   for (const f of files) {
     const file = path.join(dir, f);
     let size: number;
@@ -104,9 +111,9 @@ async function readFolder(dir: string, fmt: CifarFormat, files: string[], nameFi
     } catch {
       throw new CifarFormatError('ERR_CIFAR_MISSING_FILE', file, undefined, `missing ${fmt.kind} batch file ${f}`);
     }
-    checkFileSize(file, size, fmt);  // before reading 30 MB of the wrong thing
+    checkFileSize(file, size, fmt, counts[f]);  // before reading 30 MB of the wrong thing
     const buf = await fs.promises.readFile(file);
-    validateBatch(file, buf, fmt);
+    validateBatch(file, buf, fmt, counts[f]);
     found.batches.set(f, buf);
   }
   for (const f of nameFiles) {
@@ -139,6 +146,10 @@ async function readArchive(archive: string, fmt: CifarFormat, files: string[], n
   const wanted = new Set(files);
   const wantedNames = new Set(nameFiles);
   const found: Found = { batches: new Map(), names: new Map() };
+  // Batch files are checked against the record counts once the stream ends: a records.json
+  // (written before the batches) replaces the official counts.
+  let counts: RecordCounts = fmt.officialRecords;
+  const members = new Map<string, string>();
 
   return new Promise<Found>((resolve, reject) => {
     const input = fs.createReadStream(archive);
@@ -187,7 +198,7 @@ async function readArchive(archive: string, fmt: CifarFormat, files: string[], n
       const base = path.posix.basename(header.name);
       const member = header.name;
       const isBatch = header.type === 'file' && wanted.has(base) && !found.batches.has(base);
-      const isNames = header.type === 'file' && wantedNames.has(base) && (header.size ?? 0) <= NAME_FILE_LIMIT;
+      const isNames = header.type === 'file' && (wantedNames.has(base) || base === RECORDS_FILE) && (header.size ?? 0) <= NAME_FILE_LIMIT;
       if (!isBatch && !isNames) {
         stream.on('end', () => next());
         stream.resume();
@@ -196,7 +207,7 @@ async function readArchive(archive: string, fmt: CifarFormat, files: string[], n
       const size = header.size ?? 0;
       if (isBatch) {
         try {
-          checkFileSize(`${archive}:${member}`, size, fmt);
+          checkRecordSize(`${archive}:${member}`, size, fmt);
         } catch (e) {
           fail(e as Error);
           return;
@@ -214,13 +225,15 @@ async function readArchive(archive: string, fmt: CifarFormat, files: string[], n
       stream.on('end', () => {
         current = null;
         if (isBatch) {
+          found.batches.set(base, buf);
+          members.set(base, member);
+        } else if (base === RECORDS_FILE) {
           try {
-            validateBatch(`${archive}:${member}`, buf, fmt);
+            counts = parseRecordCounts(`${archive}:${member}`, buf.toString('utf8'), fmt);
           } catch (e) {
             fail(e as Error);
             return;
           }
-          found.batches.set(base, buf);
         } else {
           found.names.set(base, buf);
         }
@@ -237,6 +250,12 @@ async function readArchive(archive: string, fmt: CifarFormat, files: string[], n
       if (missing.length > 0) {
         fail(new CifarFormatError('ERR_CIFAR_MISSING_FILE', archive, undefined,
           `missing ${fmt.kind} batch file ${missing.map((f) => `${fmt.folder}/${f}`).join(', ')} in the archive`));
+        return;
+      }
+      try {
+        for (const [base, buf] of found.batches) validateBatch(`${archive}:${members.get(base)}`, buf, fmt, counts[base]);
+      } catch (e) {
+        fail(e as Error);
         return;
       }
       settled = true;

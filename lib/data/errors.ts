@@ -3,8 +3,12 @@
 // caller can tell a truncated download from the wrong dataset without parsing messages.
 
 export type CifarErrorCode =
-  /** The file ends inside a record, or is empty, or the archive stream ends early. */
+  /** The file holds fewer records than it must (ends inside a record or at a record boundary), is empty, or the archive stream ends early. */
   | 'ERR_CIFAR_TRUNCATED'
+  /** The file holds bytes after the records it must hold. */
+  | 'ERR_CIFAR_EXTRA_BYTES'
+  /** records.json (the record counts of a non-official set) is not a map of batch file names to counts. */
+  | 'ERR_CIFAR_RECORDS_FILE'
   /** The file holds whole records of another CIFAR variant's size, not this one's. */
   | 'ERR_CIFAR_RECORD_SIZE'
   /** A batch file (or the dataset itself) is not where it must be. */

@@ -25,6 +25,8 @@ export interface CifarFormat {
   coarseClasses?: number;
   /** Batch files of a split, in the order their records are concatenated. */
   files: Record<Split, string[]>;
+  /** Records in each batch file of the official dataset. */
+  officialRecords: Record<string, number>;
   /** Text files with one class name per line (optional: defaults are built in). */
   namesFile: string;
   coarseNamesFile?: string;
@@ -41,6 +43,10 @@ export const CIFAR10: CifarFormat = {
     train: ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin'],
     test: ['test_batch.bin'],
   },
+  officialRecords: {
+    'data_batch_1.bin': 10000, 'data_batch_2.bin': 10000, 'data_batch_3.bin': 10000, 'data_batch_4.bin': 10000,
+    'data_batch_5.bin': 10000, 'test_batch.bin': 10000,
+  },
   namesFile: 'batches.meta.txt',
 };
 
@@ -53,6 +59,7 @@ export const CIFAR100: CifarFormat = {
   classes: 100,
   coarseClasses: 20,
   files: { train: ['train.bin'], test: ['test.bin'] },
+  officialRecords: { 'train.bin': 50000, 'test.bin': 10000 },
   namesFile: 'fine_label_names.txt',
   coarseNamesFile: 'coarse_label_names.txt',
 };
@@ -108,30 +115,76 @@ export interface Dataset {
 }
 
 /**
- * Checks that `size` bytes make whole records. A size that is a whole number of the other
- * CIFAR variant's records (3073 vs 3074 bytes) means the wrong dataset was pointed at;
- * any other remainder means the file stops inside a record.
+ * A dataset that is not the official one (the synthetic set, a subset) says how many records
+ * each batch file holds in this file beside them (in an archive: before them); without it
+ * the official counts apply, so a file cut short at a record boundary is caught too.
  */
-export function checkFileSize(file: string, size: number, fmt: CifarFormat): void {
+export const RECORDS_FILE = 'records.json';
+
+/** Record counts per batch file: the official ones, or those a records.json declares. */
+export type RecordCounts = Record<string, number>;
+
+/** Parses a records.json: an object of the format's batch file names to positive record counts. */
+export function parseRecordCounts(file: string, text: string, fmt: CifarFormat): RecordCounts {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new CifarFormatError('ERR_CIFAR_RECORDS_FILE', file, undefined, `not JSON: ${(e as Error).message}`);
+  }
+  const names = [...fmt.files.train, ...fmt.files.test];
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    throw new CifarFormatError('ERR_CIFAR_RECORDS_FILE', file, undefined, `must map batch file names (${names.join(', ')}) to record counts`);
+  const counts: RecordCounts = { ...fmt.officialRecords };
+  for (const [k, n] of Object.entries(v)) {
+    if (!names.includes(k)) throw new CifarFormatError('ERR_CIFAR_RECORDS_FILE', file, undefined, `names '${k}', which is not a ${fmt.kind} batch file (${names.join(', ')})`);
+    if (!Number.isSafeInteger(n) || (n as number) < 1) throw new CifarFormatError('ERR_CIFAR_RECORDS_FILE', file, undefined, `'${k}': the record count must be a positive integer, got ${JSON.stringify(n)}`);
+    counts[k] = n as number;
+  }
+  return counts;
+}
+
+/**
+ * Checks that a batch file of `size` bytes holds exactly `records` records. A size that is a
+ * whole number of the other CIFAR variant's records (3073 vs 3074 bytes) means the wrong
+ * dataset was pointed at; otherwise the file is either short (truncated: inside a record or
+ * at a record boundary) or long (extra bytes after the last record), and the error says
+ * which, with the byte offset where the file departs from what it must be.
+ */
+export function checkFileSize(file: string, size: number, fmt: CifarFormat, records: number): void {
   const rec = fmt.recordBytes;
-  if (size === 0) throw new CifarFormatError('ERR_CIFAR_TRUNCATED', file, 0, `empty file: a ${fmt.kind} batch holds ${rec}-byte records`);
-  const rem = size % rec;
-  if (rem === 0) return;
-  const whole = size - rem;
+  const expected = records * rec;
+  if (size === expected) return;
+  const must = `it must hold ${records} records of ${rec} bytes (${expected} bytes)`;
+  if (size === 0) throw new CifarFormatError('ERR_CIFAR_TRUNCATED', file, 0, `empty file: ${must}`);
   const other = fmt.kind === 'cifar10' ? CIFAR100 : CIFAR10;
-  if (size % other.recordBytes === 0) {
-    throw new CifarFormatError('ERR_CIFAR_RECORD_SIZE', file, whole,
-      `${rec}-byte ${fmt.kind} records do not divide its ${size} bytes (remainder ${rem}); it holds ` +
+  if (size % rec !== 0 && size % other.recordBytes === 0) {
+    throw new CifarFormatError('ERR_CIFAR_RECORD_SIZE', file, size - (size % rec),
+      `${rec}-byte ${fmt.kind} records do not divide its ${size} bytes (remainder ${size % rec}); it holds ` +
       `${size / other.recordBytes} records of ${other.recordBytes} bytes, the ${other.kind} record size: wrong dataset?`);
   }
+  if (size > expected) {
+    throw new CifarFormatError('ERR_CIFAR_EXTRA_BYTES', file, expected,
+      `${size - expected} extra bytes after the last record: the file has ${size} bytes, ${must}`);
+  }
+  const whole = size - (size % rec);
+  if (size % rec === 0) {
+    throw new CifarFormatError('ERR_CIFAR_TRUNCATED', file, size,
+      `truncated at a record boundary: the file holds ${size / rec} of its ${records} records (${size} bytes; ${must})`);
+  }
   throw new CifarFormatError('ERR_CIFAR_TRUNCATED', file, whole,
-    `truncated: ${size} bytes end ${rem} bytes into record ${whole / rec}, which starts at byte offset ${whole} ` +
-    `(a ${fmt.kind} record is ${rec} bytes)`);
+    `truncated: the file ends ${size % rec} bytes into record ${whole / rec}, which starts at byte offset ${whole} (${size} bytes; ${must})`);
+}
+
+/** The wrong-dataset part of checkFileSize alone, for an archive member's header (its count is checked later). */
+export function checkRecordSize(file: string, size: number, fmt: CifarFormat): void {
+  const other = fmt.kind === 'cifar10' ? CIFAR100 : CIFAR10;
+  if (size > 0 && size % fmt.recordBytes !== 0 && size % other.recordBytes === 0) checkFileSize(file, size, fmt, Math.ceil(size / fmt.recordBytes));
 }
 
 /** Checks size and every label of one batch file's bytes. */
-export function validateBatch(file: string, buf: Uint8Array, fmt: CifarFormat): void {
-  checkFileSize(file, buf.length, fmt);
+export function validateBatch(file: string, buf: Uint8Array, fmt: CifarFormat, records: number): void {
+  checkFileSize(file, buf.length, fmt, records);
   const rec = fmt.recordBytes;
   const n = buf.length / rec;
   for (let r = 0; r < n; r++) {

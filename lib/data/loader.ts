@@ -9,7 +9,8 @@
 // nothing but the two small uploads, so it is ready before step t's kernels finish; on the
 // CPU backend it runs ahead synchronously (one thread of JS, the op itself is threaded).
 import { DTypeName, LayoutName, native, NativeTensor } from '../native';
-import { AugmentSettings, channelStats, drawAugmentParams, Normalization } from './augment';
+import { Tensor } from '../tensor';
+import { AugmentSettings, channelStats, CIFAR100_NORMALIZATION, CIFAR10_NORMALIZATION, drawAugmentParams, Normalization } from './augment';
 import { Dataset, IMAGE_CHANNELS, IMAGE_SIZE } from './format';
 import { Rng } from './prng';
 
@@ -25,7 +26,7 @@ export interface LoaderOptions {
   dropLast?: boolean;
   /** Seed of the shuffle and augmentation streams (default 0). */
   seed?: number;
-  /** Per-channel statistics (default: measured on this dataset; pass the training set's for evaluation). */
+  /** Per-channel statistics (default: measured on this dataset; evalLoader defaults to the dataset's fixed constants). */
   normalization?: Normalization;
   dtype?: Extract<DTypeName, 'float32' | 'float16' | 'bfloat16'>;
   layout?: LayoutName;
@@ -33,9 +34,9 @@ export interface LoaderOptions {
 
 export interface Batch extends Disposable {
   /** [size, 3, 32, 32] images, normalised, in the loader's dtype and layout. */
-  x: NativeTensor;
+  x: Tensor;
   /** [size] int32 labels. */
-  y: NativeTensor;
+  y: Tensor;
   size: number;
   epoch: number;
   /** Position of the batch in its epoch. */
@@ -134,8 +135,8 @@ export class CifarLoader implements Disposable {
       prm = n.fromTypedArray(params.subarray(start * 3, end * 3), [size, 3], 'int32', 'NCHW', this.device);
       const { mean, std } = this.normalization;
       x = n.augmentBatch(this.images, idx, prm, mean, std, this.augment ? this.augment.pad : 0, this.dtype, this.layout);
-      const y = n.gatherLabels(this.labels, idx);
-      const xs = x;
+      const y = new Tensor(n.gatherLabels(this.labels, idx));
+      const xs = new Tensor(x);
       const batch: Batch = {
         x: xs, y, size, epoch, index, indices,
         dispose: () => { xs.dispose(); y.dispose(); },
@@ -200,9 +201,15 @@ export class CifarLoader implements Disposable {
   }
 }
 
-/** A loader for evaluation: fixed order, no augmentation, every image (no drop-last). */
+/**
+ * A loader for evaluation: fixed order, no augmentation, every image (no drop-last). It
+ * normalises with `normalization`: pass the training loader's (`trainLoader.normalization`).
+ * The default is the dataset's fixed constants (CIFAR-10 or CIFAR-100 training-set
+ * statistics), never statistics measured on the evaluated data itself.
+ */
 export function evalLoader(dataset: Dataset, options: Omit<LoaderOptions, 'shuffle' | 'augment' | 'dropLast' | 'seed'>): CifarLoader {
-  return new CifarLoader(dataset, { ...options, shuffle: false, augment: false, dropLast: false });
+  const normalization = options.normalization ?? (dataset.kind === 'cifar100' ? CIFAR100_NORMALIZATION : CIFAR10_NORMALIZATION);
+  return new CifarLoader(dataset, { ...options, normalization: { mean: [...normalization.mean], std: [...normalization.std] }, shuffle: false, augment: false, dropLast: false });
 }
 
 function checkNormalization(n: Normalization): void {

@@ -40,6 +40,16 @@ export class Rng {
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;  // the one forbidden state
   }
 
+  /** A copy at the current state: both then produce the same sequence. */
+  clone(): Rng {
+    const r = Object.create(Rng.prototype) as Rng;
+    r.s0 = this.s0;
+    r.s1 = this.s1;
+    r.s2 = this.s2;
+    r.s3 = this.s3;
+    return r;
+  }
+
   /** Uniform integer in [0, 2^32). */
   nextUint32(): number {
     const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import * as tar from 'tar-stream';
 
-import { assemble, CifarFormat, CifarKind, Dataset, formatOf, IMAGE_BYTES, IMAGE_SIZE, Split } from './format';
+import { assemble, CifarFormat, CifarKind, Dataset, formatOf, IMAGE_BYTES, IMAGE_SIZE, RECORDS_FILE, Split } from './format';
 import { Rng } from './prng';
 
 const SHAPES = ['disc', 'square', 'ring', 'hbars', 'vbars', 'plus', 'cross', 'triangle', 'checker', 'diamond'] as const;
@@ -134,15 +134,20 @@ export function encodeRecords(ds: Dataset, start = 0, end = ds.count): Buffer {
 export function cifarFiles(train: Dataset, test: Dataset): Map<string, Buffer> {
   const fmt = formatOf(train.kind);
   const files = new Map<string, Buffer>();
+  const counts: Record<string, number> = {};
+  files.set(RECORDS_FILE, Buffer.alloc(0));  // first, so that an archive has it before the batches
   const batches = fmt.files.train.length;
   // CIFAR-10 spreads training data over five equal batches; remainders go to the first ones.
   let start = 0;
   fmt.files.train.forEach((f, b) => {
     const n = Math.floor(train.count / batches) + (b < train.count % batches ? 1 : 0);
     files.set(f, encodeRecords(train, start, start + n));
+    counts[f] = n;
     start += n;
   });
   files.set(fmt.files.test[0], encodeRecords(test));
+  counts[fmt.files.test[0]] = test.count;
+  files.set(RECORDS_FILE, Buffer.from(JSON.stringify(counts, null, 2) + '\n'));
   files.set(fmt.namesFile, Buffer.from(train.classNames.join('\n') + '\n'));
   if (fmt.coarseNamesFile) files.set(fmt.coarseNamesFile, Buffer.from(classNames(fmt).coarse!.join('\n') + '\n'));
   return files;

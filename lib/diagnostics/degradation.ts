@@ -4,6 +4,7 @@
 // error (degradation, not overfitting) while the deeper ResNet is better.
 import { EvalMetrics } from '../train/metrics';
 import { Trainer, TrainerOptions } from '../train/trainer';
+import { DEFAULT_SMALL_BATCH_LR } from './grad-flow';
 import { lineChart, Series } from './svg';
 
 export const DEFAULT_DEGRADATION_MODELS = ['plain20', 'plain56', 'resnet20', 'resnet56'];
@@ -14,6 +15,7 @@ export interface DegradationOptions {
   batchSize?: number;
   /** Evaluate (and record a point) every N iterations. */
   evalEvery?: number;
+  /** Default 0.02 (DEFAULT_SMALL_BATCH_LR: the default batch is 32). */
   lr?: number;
   schedule?: string;
   weightDecay?: number;
@@ -49,7 +51,7 @@ export async function degradation(opts: DegradationOptions = {}): Promise<Degrad
     iterations: opts.iterations ?? 40,
     batchSize: opts.batchSize ?? 32,
     evalEvery: opts.evalEvery ?? 8,
-    lr: opts.lr ?? 0.1,
+    lr: opts.lr ?? DEFAULT_SMALL_BATCH_LR,
     schedule: opts.schedule ?? 'constant',
     weightDecay: opts.weightDecay ?? 1e-4,
     momentum: opts.momentum ?? 0.9,
@@ -68,6 +70,7 @@ export async function degradation(opts: DegradationOptions = {}): Promise<Degrad
       lr: settings.lr, schedule: settings.schedule, weightDecay: settings.weightDecay, momentum: settings.momentum,
       seed: settings.seed, device: settings.device, data: opts.data, trainImages: opts.trainImages, testImages: settings.testImages ?? undefined,
       out: opts.out ? `${opts.out}/${model}` : undefined,
+      overwrite: true,  // a rerun of the experiment replaces its run folders, as it does its summary files
     };
     const trainer = new Trainer(o);
     const points: EvalMetrics[] = [];

@@ -6,6 +6,7 @@ import { BatchNorm2d, Conv2d, Linear, Sequential } from '../nn/layers';
 import { Module } from '../nn/module';
 import { checkNumber, checkSeed, deriveSeed, describe, nextSeed, Device, Tensor } from '../tensor';
 import { BasicBlock, Bottleneck, BlockOptions, PreActBlock, PreActBottleneck, ShortcutOption } from './blocks';
+import { headClasses, loadPretrained, MessageHandler, readWeightsOption, stderrMessage } from './pretrained';
 
 export type BlockKind = 'basic' | 'bottleneck';
 
@@ -37,6 +38,14 @@ export interface ModelOptions {
    * whose weights are loaded right after (saves seconds of fills for ResNet-152 on a CPU).
    */
   init?: boolean;
+  /**
+   * models.create only: a weights file to load, safetensors or a PyTorch .pth/.pt state
+   * dict with torchvision's key names. classes defaults to the file's; a different classes
+   * loads everything but fc and initialises a new fc.
+   */
+  weights?: string;
+  /** Reports what loading weights did (a replaced head); default: a line on stderr. */
+  onMessage?: MessageHandler;
 }
 
 export class ResNet extends Module {
@@ -176,5 +185,15 @@ export function create(name: string, options: ModelOptions = {}): ResNet {
   const key = name.toLowerCase().replace(/_/g, '-').replace(/^preactresnet/, 'preact-resnet');
   const config = configFor(key);
   if (!config) throw new RangeError(`models.create: unknown model name '${name}'; known: ${names().join(', ')}`);
-  return new ResNet(config, options);
+  if (options?.weights === undefined) return new ResNet(config, options);
+  const file = readWeightsOption(options.weights);
+  const seed = checkSeed(options.seed ?? nextSeed(), 'seed');
+  const model = new ResNet(config, { ...options, seed, classes: options.classes ?? headClasses(file), init: false });
+  try {
+    loadPretrained(model, file, options.weights, seed, options.onMessage ?? stderrMessage);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
 }

@@ -6,5 +6,7 @@ export {
   batchNormLayers,
 } from './layers';
 export { kaimingNormal_, uniform_, constant_ } from '../ops/fill';
+export { freeze, unfreeze, frozenParameters } from './freeze';
+export type { FreezeOptions } from './freeze';
 export type { LayerOptions, Conv2dOptions, BatchNorm2dOptions, LinearOptions } from './layers';
 export * as functional from '../ops';

@@ -4,7 +4,7 @@
 // generator, see manualSeed()).
 import * as F from '../ops';
 import { checkNumber, checkSeed, describe, nextSeed, Tensor, DType, Device } from '../tensor';
-import { constant_, kaimingNormal_, uniform_ } from '../ops/fill';
+import { kaimingNormal_, uniform_ } from '../ops/fill';
 import { Module } from './module';
 
 export interface LayerOptions {

@@ -12,6 +12,8 @@ export type GradHook = (grad: Tensor, module: Module) => void;
 
 export abstract class Module {
   training = true;
+  /** Stays in eval mode whatever train() asks (batch norm of a frozen part, see freeze()). */
+  evalOnly = false;
   private readonly _params = new Map<string, Tensor | null>();
   private readonly _buffers = new Map<string, Tensor | bigint>();
   private readonly _modules = new Map<string, Module>();
@@ -98,7 +100,7 @@ export abstract class Module {
 
   train(mode = true): this {
     if (typeof mode !== 'boolean') throw new TypeError(`train: mode must be a boolean, got ${describe(mode)}`);
-    for (const [, m] of this.namedModules()) m.training = mode;
+    for (const [, m] of this.namedModules()) m.training = mode && !m.evalOnly;
     return this;
   }
 

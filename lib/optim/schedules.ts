@@ -151,3 +151,28 @@ export function parseSchedule(spec: ScheduleSpec, lr: number, totalIterations: n
       throw new RangeError(`unknown schedule '${spec}': use paper, multistep:I1,I2, epochs:E1,E2, cosine or constant`);
   }
 }
+
+/** A named schedule in words with its drop points, e.g. "paper: 0.1, /10 at iterations 8 and 12". */
+export function describeSchedule(spec: ScheduleSpec, lr: number, totalIterations: number, itersPerEpoch: number): string {
+  if (typeof spec !== 'string') return 'custom schedule';
+  const [name] = spec.split(':', 1);
+  const list = (xs: number[]) => (xs.length <= 1 ? xs.join('') : `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1]}`);
+  switch (name) {
+    case 'paper':
+    case 'multistep':
+    case 'epochs': {
+      const s = parseSchedule(spec, lr, totalIterations, itersPerEpoch);
+      const drops: number[] = [];
+      for (let it = 1, prev = s.lrAt(0); it <= totalIterations; it++) {
+        const cur = s.lrAt(it);
+        if (cur !== prev) drops.push(it);
+        prev = cur;
+      }
+      return drops.length === 0 ? `${spec}: ${lr} throughout` : `${spec}: ${lr}, /10 at iteration${drops.length > 1 ? 's' : ''} ${list(drops)}`;
+    }
+    case 'cosine':
+      return `cosine: ${lr} decaying to 0 at iteration ${totalIterations}`;
+    default:
+      return `${spec}: ${lr} throughout`;
+  }
+}

@@ -37,6 +37,7 @@ export class SGD {
   readonly excludeBnAndBiasFromDecay: boolean;
   /** Steps taken (updated by step()). */
   stepCount = 0;
+  private version = 0;
 
   /** params: a Module (its named parameters), a list of tensors, or [name, tensor] pairs. */
   constructor(params: Module | Tensor[] | [string, Tensor][], options: SGDOptions) {
@@ -140,7 +141,14 @@ export class SGD {
     return out;
   }
 
-  /** Restores momentum buffers (copied, converted to each parameter's device and layout). */
+  /**
+   * Restores momentum buffers (copied, converted to each parameter's device, dtype and
+   * layout). A buffer that already exists is overwritten in place, so a captured step
+   * (lib/train/captured-step.ts) that addresses it stays valid; parameters the state leaves
+   * out lose their buffer (their next update starts momentum afresh) and parameters without
+   * one get a new one: either changes `stateVersion`, and a captured step keyed on it
+   * (capturedTrainingStep) captures again instead of replaying into freed memory.
+   */
   loadStateDict(state: Map<string, Tensor>, stepCount?: number): void {
     const byName = new Map(this.params);
     const unexpected: string[] = [];
@@ -152,13 +160,36 @@ export class SGD {
     }
     if (unexpected.length || wrong.length)
       throw new RangeError(`SGD.loadStateDict: ${[unexpected.length ? `unexpected keys: ${unexpected.join(', ')}` : '', wrong.length ? `wrong shapes: ${wrong.join('; ')}` : ''].filter(Boolean).join('\n  ')}`);
-    for (const b of this.buffers.values()) b.dispose();
-    this.buffers.clear();
+    const loaded = new Set<Tensor>();
     for (const [k, v] of state) {
       const p = byName.get(k.slice('momentum_buffer.'.length)) as Tensor;
-      this.buffers.set(p, keep(v.to({ device: p.device, dtype: p.dtype, layout: p.layout })));
+      loaded.add(p);
+      const buf = this.buffers.get(p);
+      if (buf) {
+        const src = v.dtype === buf.dtype && v.layout === buf.layout ? v : v.to({ dtype: buf.dtype, layout: buf.layout });
+        buf.copyFrom(src);
+        if (src !== v) src.dispose();
+      } else {
+        this.buffers.set(p, keep(v.to({ device: p.device, dtype: p.dtype, layout: p.layout })));
+        this.version++;
+      }
+    }
+    for (const [p, b] of [...this.buffers]) {
+      if (loaded.has(p)) continue;
+      b.dispose();
+      this.buffers.delete(p);
+      this.version++;
     }
     if (stepCount !== undefined) this.stepCount = checkNumber(stepCount, 'stepCount', { integer: true, min: 0 });
+  }
+
+  /**
+   * Changes whenever loadStateDict() adds or drops a momentum buffer tensor, i.e. when a
+   * recorded step would address memory that is no longer the optimizer's. Values loaded into
+   * existing buffers do not change it.
+   */
+  get stateVersion(): number {
+    return this.version;
   }
 
   /** Frees the momentum buffers and the device copies of lr. */

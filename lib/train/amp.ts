@@ -95,10 +95,11 @@ export class MixedPrecision {
     const skipped = checkNumber(s.skipped, 'MixedPrecision: skipped', { integer: true, min: 0 });
     this.lossScale = s.scale;
     this.initCounts = [good, skipped];
+    // In place, as the scale above (fillConstant): a captured step addresses these tensors.
     if (this.stateT) {
-      const device = this.stateT.device;
-      this.stateT.dispose();
-      this.stateT = keep(Tensor.fromArray(new Float32Array([0, good, skipped]), [3], { device }));
+      const host = Tensor.fromArray(new Float32Array([0, good, skipped]), [3]);
+      this.stateT.copyFrom(host);
+      host.dispose();
     }
   }
 

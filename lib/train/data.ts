@@ -2,21 +2,25 @@
 // synthetic CIFAR-format dataset, written once into a cache folder and read back through
 // the same reader as real data.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { loadCifar, locateCifar } from '../data/cifar';
 import { CifarKind, Dataset } from '../data/format';
 import { writeSyntheticCifar } from '../data/synthetic';
+import { cacheDir } from '../env';
 
 export const SYNTHETIC_TRAIN = 2000;
 export const SYNTHETIC_TEST = 500;
 
-/** The cache root: $CUDNN_RESNET_CACHE, else $XDG_CACHE_HOME/cudnn-resnet, else ~/.cache/cudnn-resnet. */
-export function cacheDir(): string {
-  if (process.env.CUDNN_RESNET_CACHE) return process.env.CUDNN_RESNET_CACHE;
-  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(base, 'cudnn-resnet');
+/** The cache root (see env.ts: $CUDNN_RESNET_CACHE, else the XDG cache folder). */
+export { cacheDir } from '../env';
+
+/**
+ * Where the synthetic dataset of these sizes lives in the cache. ('v2': the sets carry a
+ * records.json with their record counts, which the reader needs for non-official sizes.)
+ */
+export function syntheticDir(kind: CifarKind, opts: { train?: number; test?: number; seed?: number } = {}): string {
+  return path.join(cacheDir(), `synthetic-v2-${kind}-${opts.train ?? SYNTHETIC_TRAIN}-${opts.test ?? SYNTHETIC_TEST}-seed${opts.seed ?? 0}`);
 }
 
 /** The synthetic dataset's folder, generated on first use. Returns the folder to read. */
@@ -24,7 +28,7 @@ export async function syntheticSource(kind: CifarKind, opts: { train?: number; t
   const train = opts.train ?? SYNTHETIC_TRAIN;
   const test = opts.test ?? SYNTHETIC_TEST;
   const seed = opts.seed ?? 0;
-  const dir = path.join(cacheDir(), `synthetic-${kind}-${train}-${test}-seed${seed}`);
+  const dir = syntheticDir(kind, { train, test, seed });
   const done = path.join(dir, '.complete');
   if (!fs.existsSync(done)) {
     // Written into a private folder and renamed, so concurrent runs never read a half-written set.

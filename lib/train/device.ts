@@ -2,7 +2,7 @@
 // when the addon was built with CUDA and a tensor can actually be made there (a driver, a
 // GPU), else the CPU; the reason is kept so the CLI can say why it fell back.
 import { cuda } from '../cuda';
-import { native } from '../native';
+import { native, type LayoutName } from '../native';
 import { describe, Tensor } from '../tensor';
 
 export type Precision = 'fp32' | 'bf16' | 'fp16';
@@ -51,6 +51,16 @@ export function activationDType(p: Precision): 'float32' | 'bfloat16' | 'float16
 }
 
 /**
+ * The memory layout of a precision's batches on a device. 16-bit on CUDA is NHWC: cuDNN's
+ * tensor-op convolutions and its fused batch-norm(+add)+ReLU kernel need channels-last data,
+ * so NCHW there would leave the fast path to users who know to ask for it. fp32 stays NCHW
+ * (cuDNN's FMA engines prefer it), and so does the CPU, whose ops compute in NCHW order.
+ */
+export function activationLayout(p: Precision, device: string): LayoutName {
+  return p !== 'fp32' && device.startsWith('cuda') ? 'NHWC' : 'NCHW';
+}
+
+/**
  * What a precision means on a device, in words (the CLI prints it). Every precision runs on
  * both backends: bf16/fp16 feed 16-bit batches; convolution and linear layers cast their
  * fp32 master weights to match per step, batch norm stays fp32. On the CPU the ops compute
@@ -64,5 +74,5 @@ export function describePrecision(p: Precision, device: string): string {
   if (device === 'cpu')
     return `${p} on cpu: ${name} activations and conv/linear weights with fp32 master weights${scaling}; ` +
       'the CPU ops compute in fp32 and round to 16 bits between ops, so this is slower than fp32 and meant for checking numerics';
-  return `${p} on ${device}: ${name} activations and conv/linear weights (tensor cores), fp32 master weights and batch norm${scaling}`;
+  return `${p} on ${device}: ${name} NHWC activations and conv/linear weights (tensor cores), fp32 master weights and batch norm${scaling}`;
 }

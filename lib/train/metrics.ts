@@ -5,6 +5,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { BatchNorm2d } from '../nn/layers';
+import { Module } from '../nn/module';
+
 export interface StepMetrics {
   type: 'step';
   epoch: number;
@@ -34,6 +37,12 @@ export interface EvalMetrics {
   testError: number;
   imagesPerSec: number;
   elapsed: number;
+  /**
+   * The share of the batch-norm running statistics that still comes from their initial
+   * values (mean 0, variance 1): (1 - momentum)^updates, the largest over the layers. Test
+   * figures mean little while it is large (see evalNote); absent in older files.
+   */
+  bnInitialShare?: number;
 }
 
 export type MetricsRecord = StepMetrics | EvalMetrics;
@@ -82,4 +91,28 @@ export function readMetrics(file: string): MetricsRecord[] {
     return [];
   }
   return text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as MetricsRecord);
+}
+
+/** Above this share of initial values in the BN running statistics, an evaluation is flagged. */
+export const UNSETTLED_SHARE = 0.05;
+
+/** bnInitialShare for a model now: (1 - momentum)^(batches tracked), the largest over its BatchNorm2d layers. */
+export function bnInitialShare(model: Module): number {
+  let share = 0;
+  for (const [, m] of model.namedModules()) {
+    if (m instanceof BatchNorm2d) share = Math.max(share, (1 - m.momentum) ** Number(m.numBatchesTracked));
+  }
+  return share;
+}
+
+/**
+ * Why an evaluation's test figures are not meaningful yet, or null: evaluation normalises with
+ * the batch-norm running statistics, which start at mean 0 / variance 1 and move towards the
+ * data's by the BN momentum per training step, so early on test losses can be far above
+ * the training loss for no fault of the model.
+ */
+export function evalNote(e: Pick<EvalMetrics, 'bnInitialShare'>): string | null {
+  const share = e.bnInitialShare;
+  if (share === undefined || share <= UNSETTLED_SHARE) return null;
+  return `test figures not meaningful yet: the batch-norm running statistics are still ${(100 * share).toFixed(0)}% their initial values`;
 }

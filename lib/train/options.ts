@@ -1,20 +1,42 @@
 // The Trainer's options: their types, the defaults and checks that turn them into the
 // RunSpec a checkpoint records (resolveSpec), and the way back from a checkpoint to options
 // (resumeOptions).
+import * as path from 'node:path';
+
+import { Normalization } from '../data/augment';
+import { SampleDataset } from '../data/dataset';
 import { CifarKind, Dataset } from '../data/format';
+import { AugmentPreset } from '../data/transforms';
+import { type LayoutName } from '../native';
 import { Module } from '../nn/module';
 import { LRSchedule } from '../optim/schedules';
 import { checkNumber, describe } from '../tensor';
 import { readSidecar, RunSpec } from '../checkpoint/run';
 import { Precision, PRECISIONS } from './device';
+import { imageSpec } from './loaders';
 import { EvalMetrics, StepMetrics } from './metrics';
 
 export interface TrainerOptions {
   /** A model name (models.names(), or any CIFAR depth 6n+2 such as resnet8) or a Module. Default 'resnet20'. */
   model?: string | Module;
   dataset?: CifarKind;
-  /** A CIFAR folder or .tar.gz, loaded splits, or undefined for the synthetic dataset (cached). */
-  data?: string | { train: Dataset; test: Dataset };
+  /**
+   * A CIFAR folder or .tar.gz, an image folder (train/ and val/ class folders, or class
+   * folders with `valData`), loaded CIFAR splits, any SampleDataset pair, or undefined for
+   * the synthetic dataset (cached).
+   */
+  data?: string | { train: Dataset | SampleDataset; test: Dataset | SampleDataset };
+  /** Image folders: the validation class folders when `data` has no val/ (or to use others). */
+  valData?: string;
+  /** Image folders: crop size (default 224 for resnet18 ... resnet152, 32 for the CIFAR models). */
+  imageSize?: number;
+  /** Image folders: per-channel statistics (default ImageNet's); CIFAR: default measured on the training set. */
+  normalization?: Normalization;
+  /** Image folders: images decoding at once (default: the cores) and batches prepared ahead (default 2). */
+  workers?: number;
+  prefetch?: number;
+  /** Image folders: 'raise' (default) on an unreadable image, or 'skip' it (counted, 'skip' events). */
+  onImageError?: 'raise' | 'skip';
   /** Use only the first N training / test images. */
   trainImages?: number;
   testImages?: number;
@@ -25,6 +47,12 @@ export interface TrainerOptions {
   lr?: number;
   /** 'paper' (default), 'multistep:I1,I2', 'epochs:E1,E2', 'cosine', 'constant', or an LRSchedule. */
   schedule?: string | LRSchedule;
+  /**
+   * The run length the schedule's relative points refer to ('paper': /10 at 50% and 75%;
+   * 'cosine': reaches 0). Default: this run's length. resumeOptions() sets it to the original
+   * run's length, so a run extended with more epochs keeps its drop points.
+   */
+  scheduleIterations?: number;
   weightDecay?: number;
   momentum?: number;
   nesterov?: boolean;
@@ -32,12 +60,29 @@ export interface TrainerOptions {
   device?: string;
   precision?: Precision;
   seed?: number;
-  /** Random crop + flip of the training batches (default true). */
-  augment?: boolean;
+  /**
+   * Random crop + flip of the training batches (default true). Image folders: true or
+   * 'torchvision' (RandomResizedCrop + flip), 'paper' (shorter side in [256, 480], crop,
+   * flip), false or 'none' (Resize + CenterCrop, as evaluation).
+   */
+  augment?: boolean | AugmentPreset;
   /** Evaluate every N iterations (default: at each epoch's end) and at the end of the run. */
   evalEvery?: number;
   /** Write metrics.jsonl, metrics.csv and checkpoints here. */
   out?: string;
+  /**
+   * Replace a run already in `out` (its checkpoint and metrics). Without it, a folder that
+   * holds a run is refused unless the run is continued with `resume`.
+   */
+  overwrite?: boolean;
+  /** Start from these weights (safetensors or a PyTorch .pth/.pt state dict); a head of another size is replaced. */
+  weights?: string;
+  /** The classifier's classes; must match the dataset's (a check when fine-tuning). */
+  classes?: number;
+  /** Module names or prefixes whose parameters are not trained (nn.freeze), e.g. ['conv1', 'bn1', 'layer1']. */
+  freeze?: string[];
+  /** Hold the batch norm of the frozen modules in eval mode (see nn.FreezeOptions.bnEval). */
+  freezeBn?: boolean;
   /** Continue from a checkpoint: a run folder, its checkpoint.json or checkpoint.safetensors. */
   resume?: string;
   /**
@@ -63,12 +108,18 @@ export interface StartInfo {
   device: string;
   deviceNote: string | null;
   precision: string;
+  /** Memory layout of the batches (activationLayout: NHWC for 16-bit on CUDA, else NCHW). */
+  layout: LayoutName;
   trainImages: number;
   testImages: number;
   dataSource: string;
   itersPerEpoch: number;
   totalIterations: number;
   startIteration: number;
+  /** The learning rate of the first iteration this run trains (the resumed one when resuming). */
+  lr: number;
+  /** The schedule in words, with its drop points, e.g. "paper: 0.1, /10 at iterations 8 and 12". */
+  schedule: string;
 }
 
 export interface TrainResult {
@@ -78,6 +129,8 @@ export interface TrainResult {
   final: EvalMetrics | null;
   checkpoint: string | null;
   seconds: number;
+  /** Image folders with onImageError 'skip': unreadable files skipped so far. */
+  skippedImages?: number;
 }
 
 const num = (v: unknown, arg: string, o: { min?: number; integer?: boolean }) => checkNumber(v, arg, o);
@@ -107,25 +160,51 @@ export function resolveSpec(o: TrainerOptions): RunSpec {
     nesterov: o.nesterov ?? false,
     precision,
     seed: num(o.seed ?? 0, 'seed', { min: 0, integer: true }),
-    augment: o.augment ?? true,
+    augment: typeof o.augment === 'string' ? o.augment !== 'none' : (o.augment ?? true),
     epochs: iterations === null ? (epochs ?? 1) : epochs,
     iterations,
     evalEvery: opt(o.evalEvery, 'evalEvery', 1, true),
+    scheduleIterations: opt(o.scheduleIterations, 'scheduleIterations', 1, true),
   };
+  if (o.overwrite !== undefined && typeof o.overwrite !== 'boolean') throw new TypeError(`overwrite must be a boolean, got ${describe(o.overwrite)}`);
+  const images = imageSpec(o);
+  if (images) spec.images = images;
+  if (o.weights !== undefined) {
+    if (typeof o.weights !== 'string' || o.weights === '') throw new TypeError(`weights must be a file path, got ${describe(o.weights)}`);
+    spec.weights = o.weights;
+  }
+  if (o.freeze !== undefined) {
+    if (!Array.isArray(o.freeze) || o.freeze.length === 0 || !o.freeze.every((f) => typeof f === 'string' && f !== ''))
+      throw new TypeError(`freeze must be a non-empty list of module names, got ${describe(o.freeze)}`);
+    spec.freeze = o.freeze.slice();
+  }
+  if (o.freezeBn !== undefined) {
+    if (typeof o.freezeBn !== 'boolean') throw new TypeError(`freezeBn must be a boolean, got ${describe(o.freezeBn)}`);
+    if (!spec.freeze) throw new RangeError('freezeBn needs freeze');
+    spec.freezeBn = o.freezeBn;
+  }
+  if (o.classes !== undefined) num(o.classes, 'classes', { min: 1, integer: true });
   if (typeof spec.nesterov !== 'boolean') throw new TypeError(`nesterov must be a boolean, got ${describe(spec.nesterov)}`);
   if (spec.nesterov && spec.momentum === 0) throw new RangeError('nesterov needs momentum > 0');
   return spec;
 }
 
-/** The options a checkpoint was written with, to continue it (add `resume` and any changes). */
+/**
+ * The options a checkpoint was written with, to continue it: `resume` and `out` name its run
+ * folder (metrics and checkpoints go on there). Change `epochs` or `iterations` to train
+ * longer; the schedule keeps the original run's drop points (`scheduleIterations`) unless
+ * you replace `schedule` and drop `scheduleIterations`.
+ */
 export function resumeOptions(resume: string): TrainerOptions {
-  const { sidecar } = readSidecar(resume);
+  const { sidecar, file } = readSidecar(resume);
   const s = sidecar.spec;
+  const total = s.iterations ?? (s.epochs ?? 1) * sidecar.itersPerEpoch;
   return {
     model: s.model, dataset: s.dataset, data: s.data ?? undefined, trainImages: s.trainImages ?? undefined,
     testImages: s.testImages ?? undefined, batchSize: s.batchSize, lr: s.lr, schedule: s.schedule === 'custom' ? undefined : s.schedule,
     weightDecay: s.weightDecay, momentum: s.momentum, nesterov: s.nesterov, precision: s.precision, seed: s.seed,
-    augment: s.augment, epochs: s.epochs ?? undefined, iterations: s.iterations ?? undefined, evalEvery: s.evalEvery ?? undefined,
-    resume,
+    augment: s.images?.augment ?? s.augment, valData: s.images?.valData ?? undefined, imageSize: s.images?.imageSize, epochs: s.epochs ?? undefined, iterations: s.iterations ?? undefined, evalEvery: s.evalEvery ?? undefined,
+    scheduleIterations: s.scheduleIterations ?? total,
+    freeze: s.freeze, freezeBn: s.freezeBn, resume, out: path.dirname(file),
   };
 }

@@ -1,6 +1,6 @@
 // Progress output for a run: on a TTY one line redrawn in place (bar, images/s, loss, ETA);
 // otherwise (a log file, CI) a plain line every `intervalSec` seconds and at each epoch end.
-import type { EvalMetrics, StepMetrics } from './metrics';
+import { evalNote, type EvalMetrics, type StepMetrics } from './metrics';
 
 export interface ProgressOptions {
   write: (text: string) => void;
@@ -72,6 +72,8 @@ export class Progress {
       `epoch ${e.epoch.toFixed(Number.isInteger(e.epoch) ? 0 : 2)} (iter ${e.iteration}): train loss ${e.trainLoss.toFixed(4)} error ${(100 * e.trainError).toFixed(2)}% | ` +
         `test loss ${e.testLoss.toFixed(4)} error ${(100 * e.testError).toFixed(2)}% | ${e.imagesPerSec.toFixed(0)} img/s | ${formatDuration(e.elapsed)} elapsed\n`,
     );
+    const note = evalNote(e);
+    if (note) this.o.write(`  (${note})\n`);
   }
 
   /** Ends the redrawn line so that other output starts on a fresh one. */

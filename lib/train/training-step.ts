@@ -40,8 +40,18 @@ export function capturedTrainingStep(parts: TrainingParts,
   const bns = batchNormLayers(model);
   let stepsBefore = 0;
   let bnBefore: bigint[] = [];
+  // The graph addresses the optimizer's momentum buffers: when loadStateDict replaces that
+  // set (stateVersion), capture again. A caller's key joins it; the pair object is reused
+  // while both parts stay the same, since CapturedStep compares keys with Object.is.
+  let key: { version: number; user: unknown } | null = null;
+  const captureKey = () => {
+    const user = options.captureKey?.();
+    if (!key || key.version !== opt.stateVersion || !Object.is(key.user, user)) key = { version: opt.stateVersion, user };
+    return key;
+  };
   return new CapturedStep(trainingStepFn(parts), {
     ...options,
+    captureKey,
     onReplay: () => {
       opt.stepCount++;
       for (const bn of bns) if (bn.training) bn.numBatchesTracked += 1n;

@@ -1,14 +1,15 @@
-// CUDA availability, versions and allocator statistics, and CUDA graph capture. Compiles in
-// both builds: without CR_WITH_CUDA it reports that the backend was not compiled in. None of
-// the info functions throw for lack of a GPU, driver or cuDNN (cudaMemoryStats excepted: it
-// names an unusable device); the graph functions throw ERR_CAPTURE_UNSUPPORTED for the CPU
-// and for a build without CUDA.
+// CUDA availability, versions and allocator statistics, and CUDA graph capture. The same
+// code in both builds: a build without the CUDA backend links cuda/placeholders.cpp, whose
+// entry points report or raise "cuda:N is unavailable: <why>" (ERR_CUDA_UNAVAILABLE) as the
+// real backend does on a machine without a GPU. None of the info functions throw for lack of
+// a GPU, driver or cuDNN (cudaMemoryStats excepted: it names an unusable device); the graph
+// functions throw ERR_CAPTURE_UNSUPPORTED for the CPU.
+#include <cstring>
+
 #include "../core/errors.h"
+#include "../cuda/cuda_backend.h"
 #include "args.h"
 #include "ops.h"
-#ifdef CR_WITH_CUDA
-#include "../cuda/cuda_backend.h"
-#endif
 
 namespace crjs {
 
@@ -19,9 +20,8 @@ Napi::Value CudaInfo(const Napi::CallbackInfo& info) {
   Napi::Array devices = Napi::Array::New(env);
   Napi::Array searched = Napi::Array::New(env);
   Napi::Array algos = Napi::Array::New(env);
-#ifdef CR_WITH_CUDA
   cr::CudaInfo ci = cr::cuda_info();
-  o.Set("compiled", true);
+  o.Set("compiled", cuda_compiled());
   o.Set("available", ci.available);
   o.Set("reason", ci.reason);
   o.Set("deviceCount", static_cast<double>(ci.device_count));
@@ -42,19 +42,6 @@ Napi::Value CudaInfo(const Napi::CallbackInfo& info) {
   std::vector<std::string> al = cr::cuda_conv_algorithms();
   for (size_t i = 0; i < al.size(); i++) algos.Set(static_cast<uint32_t>(i), al[i]);
   cr::FusedBnCounts fc = cr::cuda_fused_bn_counts();
-#else
-  o.Set("compiled", false);
-  o.Set("available", false);
-  o.Set("reason", "this build of cudnn-resnet has no CUDA backend (it was built without nvcc or with CR_CUDA=OFF)");
-  o.Set("deviceCount", 0.0);
-  o.Set("driverVersion", 0.0);
-  o.Set("runtimeVersion", 0.0);
-  o.Set("cudnnVersion", 0.0);
-  o.Set("cudnnPath", "");
-  struct {
-    int64_t forward = 0, backward = 0, fallbacks = 0;
-  } fc;
-#endif
   Napi::Object fused = Napi::Object::New(env);
   fused.Set("forward", static_cast<double>(fc.forward));
   fused.Set("backward", static_cast<double>(fc.backward));
@@ -69,7 +56,6 @@ Napi::Value CudaInfo(const Napi::CallbackInfo& info) {
 Napi::Value CudaMemoryStats(const Napi::CallbackInfo& info) {
   Args a(info, "cudaMemoryStats", 1);
   int64_t device = a.integer(0, "device", 0, 1023);
-#ifdef CR_WITH_CUDA
   cr::CudaMemoryStats m = cr::cuda_memory_stats(static_cast<int>(device));
   Napi::Object o = Napi::Object::New(a.env());
   o.Set("allocated", static_cast<double>(m.allocated));
@@ -82,19 +68,11 @@ Napi::Value CudaMemoryStats(const Napi::CallbackInfo& info) {
   o.Set("oomRetries", static_cast<double>(m.oom_retries));
   o.Set("workspace", static_cast<double>(m.workspace));
   return o;
-#else
-  throw cr::OpError(cr::ErrorKind::Runtime,
-                    "cudaMemoryStats: device cuda:" + std::to_string(device) +
-                        " is unavailable: this build of cudnn-resnet has no CUDA backend",
-                    "ERR_CUDA_UNAVAILABLE");
-#endif
 }
 
 Napi::Value CudaEmptyCache(const Napi::CallbackInfo& info) {
   Args a(info, "cudaEmptyCache", 0);
-#ifdef CR_WITH_CUDA
   cr::cuda_empty_cache();
-#endif
   return a.env().Undefined();
 }
 
@@ -106,21 +84,16 @@ Napi::Value CudaEmptyCache(const Napi::CallbackInfo& info) {
 
 namespace {
 
-// The CUDA device index of a 'cuda:N' argument; ERR_CAPTURE_UNSUPPORTED for cpu or a build
-// without CUDA (the caller then runs eagerly).
+// The CUDA device index of a 'cuda:N' argument; ERR_CAPTURE_UNSUPPORTED for cpu (the caller
+// then runs eagerly).
 int capture_device(const Args& a, size_t i) {
   cr::Device d = a.device(i, "device");
   if (d.type != cr::DeviceType::CUDA)
     cr::throw_runtime(a.op(), "CUDA graph capture needs a cuda device, got '" + d.str() + "'; run the step eagerly",
                       "ERR_CAPTURE_UNSUPPORTED");
-#ifndef CR_WITH_CUDA
-  cr::throw_runtime(a.op(), "this build of cudnn-resnet has no CUDA backend, so it cannot capture CUDA graphs",
-                    "ERR_CAPTURE_UNSUPPORTED");
-#endif
   return d.index;
 }
 
-#ifdef CR_WITH_CUDA
 constexpr napi_type_tag kGraphTag = {0x3c7a91e25d4b6f08ULL, 0xa4d2e6f1b9c3570dULL};
 
 struct GraphBox {
@@ -154,24 +127,18 @@ Napi::Value GraphDisposed(const Napi::CallbackInfo& info) {
   GraphBox* box = unwrap_graph(info.Env(), info.This());
   return Napi::Boolean::New(info.Env(), !box || !box->graph);
 }
-#endif
 
 }  // namespace
 
 Napi::Value GraphCaptureBegin(const Napi::CallbackInfo& info) {
   Args a(info, "graphCaptureBegin", 1);
-  int device = capture_device(a, 0);
-#ifdef CR_WITH_CUDA
-  cr::cuda_graph_begin(device);
-#endif
-  (void)device;
+  cr::cuda_graph_begin(capture_device(a, 0));
   return a.env().Undefined();
 }
 
 Napi::Value GraphCaptureEnd(const Napi::CallbackInfo& info) {
   Args a(info, "graphCaptureEnd", 1);
   int device = capture_device(a, 0);
-#ifdef CR_WITH_CUDA
   Napi::Env env = a.env();
   Napi::Object o = Napi::Object::New(env);
   o.TypeTag(&kGraphTag);
@@ -189,34 +156,21 @@ Napi::Value GraphCaptureEnd(const Napi::CallbackInfo& info) {
   // Only now end the capture, so that nothing above can leave an instantiated graph unowned.
   box->graph = cr::cuda_graph_end(device);
   return o;
-#else
-  (void)device;
-  return a.env().Undefined();
-#endif
 }
 
 Napi::Value GraphCaptureAbort(const Napi::CallbackInfo& info) {
   Args a(info, "graphCaptureAbort", 1);
-  int device = capture_device(a, 0);
-#ifdef CR_WITH_CUDA
-  cr::cuda_graph_abort(device);
-#endif
-  (void)device;
+  cr::cuda_graph_abort(capture_device(a, 0));
   return a.env().Undefined();
 }
 
 Napi::Value GraphReplay(const Napi::CallbackInfo& info) {
   Args a(info, "graphReplay", 1);
-#ifdef CR_WITH_CUDA
   GraphBox* box = unwrap_graph(a.env(), info[0]);
   if (!box) cr::throw_type("graphReplay", "graph", "must be a graph handle returned by graphCaptureEnd");
   if (!box->graph) cr::throw_type("graphReplay", "graph", "is disposed");
   cr::cuda_graph_replay(box->graph);
   return a.env().Undefined();
-#else
-  cr::throw_runtime("graphReplay", "this build of cudnn-resnet has no CUDA backend, so it has no CUDA graphs",
-                    "ERR_CAPTURE_UNSUPPORTED");
-#endif
 }
 
 // ---------------------------------------------------------------- event timing
@@ -227,7 +181,6 @@ Napi::Value GraphReplay(const Napi::CallbackInfo& info) {
 
 namespace {
 
-#ifdef CR_WITH_CUDA
 constexpr napi_type_tag kTimerTag = {0x5e21c7a9f04b3d16ULL, 0x9b8e1f2d6c7a4053ULL};
 
 struct TimerBox {
@@ -245,7 +198,6 @@ Napi::Value TimerStopped(const Napi::CallbackInfo& info) {
   bool stopped = napi_unwrap(info.Env(), info.This(), &p) != napi_ok || !static_cast<TimerBox*>(p)->timer;
   return Napi::Boolean::New(info.Env(), stopped);
 }
-#endif
 
 }  // namespace
 
@@ -254,7 +206,6 @@ Napi::Value EventTimerStart(const Napi::CallbackInfo& info) {
   cr::Device d = a.device(0, "device");
   if (d.type != cr::DeviceType::CUDA)
     cr::throw_type(a.op(), "device", "must be a cuda device, got '" + d.str() + "' (time CPU work with process.hrtime)");
-#ifdef CR_WITH_CUDA
   Napi::Env env = a.env();
   Napi::Object o = Napi::Object::New(env);
   o.TypeTag(&kTimerTag);
@@ -269,15 +220,10 @@ Napi::Value EventTimerStart(const Napi::CallbackInfo& info) {
   }
   box->timer = cr::event_timer_start(d.index);  // on a throw the finalizer frees the empty box
   return o;
-#else
-  cr::throw_runtime(a.op(), "cuda:" + std::to_string(d.index) + " is unavailable: this build of cudnn-resnet has no CUDA backend",
-                    "ERR_CUDA_UNAVAILABLE");
-#endif
 }
 
 Napi::Value EventTimerStop(const Napi::CallbackInfo& info) {
   Args a(info, "eventTimerStop", 1);
-#ifdef CR_WITH_CUDA
   Napi::Value v = info[0];
   void* p = nullptr;
   if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kTimerTag) || napi_unwrap(a.env(), v, &p) != napi_ok)
@@ -288,9 +234,6 @@ Napi::Value EventTimerStop(const Napi::CallbackInfo& info) {
   cr::event_timer_free(box->timer);
   box->timer = nullptr;
   return Napi::Number::New(a.env(), ms);
-#else
-  cr::throw_type(a.op(), "timer", "must be a handle returned by eventTimerStart (this build has no CUDA backend)");
-#endif
 }
 
 }  // namespace crjs

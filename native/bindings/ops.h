@@ -1,4 +1,4 @@
-// Every function the addon exports, one block per op family (each defined in
+// Every function the addon exports (declared from op_table.h; each defined in
 // <family>_binding.cpp), and the guard that turns native exceptions into JS ones.
 #pragma once
 #include <napi.h>
@@ -28,88 +28,12 @@ Napi::Value Guarded(const Napi::CallbackInfo& info) {
   }
 }
 
-// tensor_binding.cpp
-Napi::Value Empty(const Napi::CallbackInfo& info);
-Napi::Value Full(const Napi::CallbackInfo& info);
-Napi::Value FromTypedArray(const Napi::CallbackInfo& info);
-Napi::Value ToDevice(const Napi::CallbackInfo& info);
-Napi::Value Reshape(const Napi::CallbackInfo& info);
-Napi::Value CopyInto(const Napi::CallbackInfo& info);
-Napi::Value Synchronize(const Napi::CallbackInfo& info);
-Napi::Value MemoryStats(const Napi::CallbackInfo& info);
-Napi::Value BuildInfo(const Napi::CallbackInfo& info);
+#define CR_BINDING(js_name, fn) Napi::Value fn(const Napi::CallbackInfo& info);
+#include "op_table.h"
+#undef CR_BINDING
 
-// convert_binding.cpp
-Napi::Value Cast(const Napi::CallbackInfo& info);
-Napi::Value ToLayout(const Napi::CallbackInfo& info);
-Napi::Value Convert(const Napi::CallbackInfo& info);
-
-// conv_binding.cpp
-Napi::Value Conv2dForward(const Napi::CallbackInfo& info);
-Napi::Value Conv2dBackwardData(const Napi::CallbackInfo& info);
-Napi::Value Conv2dBackwardFilter(const Napi::CallbackInfo& info);
-Napi::Value Conv2dBackwardBias(const Napi::CallbackInfo& info);
-
-// batchnorm_binding.cpp
-Napi::Value BatchNormForwardTraining(const Napi::CallbackInfo& info);
-Napi::Value BatchNormForwardInference(const Napi::CallbackInfo& info);
-Napi::Value BatchNormBackward(const Napi::CallbackInfo& info);
-
-// elementwise_binding.cpp
-Napi::Value ReluForward(const Napi::CallbackInfo& info);
-Napi::Value ReluBackward(const Napi::CallbackInfo& info);
-Napi::Value Add(const Napi::CallbackInfo& info);
-Napi::Value Scale(const Napi::CallbackInfo& info);
-Napi::Value Axpy(const Napi::CallbackInfo& info);
-
-// pooling_binding.cpp
-Napi::Value Pool2dForward(const Napi::CallbackInfo& info);
-Napi::Value Pool2dBackward(const Napi::CallbackInfo& info);
-
-// linear_binding.cpp
-Napi::Value LinearForward(const Napi::CallbackInfo& info);
-Napi::Value LinearBackwardData(const Napi::CallbackInfo& info);
-Napi::Value LinearBackwardWeight(const Napi::CallbackInfo& info);
-Napi::Value LinearBackwardBias(const Napi::CallbackInfo& info);
-
-// loss_binding.cpp
-Napi::Value SoftmaxCrossEntropyForward(const Napi::CallbackInfo& info);
-Napi::Value SoftmaxCrossEntropyBackward(const Napi::CallbackInfo& info);
-
-// sgd_binding.cpp
-Napi::Value SgdUpdate(const Napi::CallbackInfo& info);
-
-// amp_binding.cpp
-Napi::Value AmpUnscale(const Napi::CallbackInfo& info);
-Napi::Value AmpUpdateScale(const Napi::CallbackInfo& info);
-
-// fill_binding.cpp
-Napi::Value FillConstant(const Napi::CallbackInfo& info);
-Napi::Value FillUniform(const Napi::CallbackInfo& info);
-Napi::Value FillNormal(const Napi::CallbackInfo& info);
-Napi::Value FillKaimingNormal(const Napi::CallbackInfo& info);
-
-// reduce_binding.cpp
-Napi::Value Sum(const Napi::CallbackInfo& info);
-Napi::Value L2Norms(const Napi::CallbackInfo& info);
-
-// shortcut_binding.cpp
-Napi::Value ShortcutAForward(const Napi::CallbackInfo& info);
-Napi::Value ShortcutABackward(const Napi::CallbackInfo& info);
-
-// cuda_binding.cpp
-Napi::Value CudaInfo(const Napi::CallbackInfo& info);
-Napi::Value CudaMemoryStats(const Napi::CallbackInfo& info);
-Napi::Value CudaEmptyCache(const Napi::CallbackInfo& info);
-Napi::Value GraphCaptureBegin(const Napi::CallbackInfo& info);
-Napi::Value GraphCaptureEnd(const Napi::CallbackInfo& info);
-Napi::Value GraphCaptureAbort(const Napi::CallbackInfo& info);
-Napi::Value GraphReplay(const Napi::CallbackInfo& info);
-Napi::Value EventTimerStart(const Napi::CallbackInfo& info);
-Napi::Value EventTimerStop(const Napi::CallbackInfo& info);
-
-// augment_binding.cpp
-Napi::Value AugmentBatch(const Napi::CallbackInfo& info);
-Napi::Value GatherLabels(const Napi::CallbackInfo& info);
+// Whether this build has the CUDA backend (tensor_binding.cpp); without it the CUDA entry
+// points are cuda/placeholders.cpp's.
+bool cuda_compiled();
 
 }  // namespace crjs

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "../core/backend.h"
+#include "../cpu/gemm.h"
 #include "../cpu/parallel.h"
 #include "args.h"
 #include "ops.h"
@@ -12,6 +13,8 @@
 #ifndef CR_VERSION
 #define CR_VERSION "0.0.0"
 #endif
+// The build defines the CUDA architectures it compiled kernels for; a build without the CUDA
+// backend compiled for none.
 #ifndef CR_CUDA_ARCHS
 #define CR_CUDA_ARCHS ""
 #endif
@@ -175,17 +178,16 @@ Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
   return o;
 }
 
+bool cuda_compiled() { return CR_CUDA_ARCHS[0] != '\0'; }
+
 Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   Args a(info, "buildInfo", 0);
   Napi::Object o = Napi::Object::New(a.env());
   o.Set("version", CR_VERSION);
-#ifdef CR_WITH_CUDA
-  o.Set("cuda", true);
-#else
-  o.Set("cuda", false);
-#endif
+  o.Set("cuda", cuda_compiled());
   o.Set("cudaArchitectures", CR_CUDA_ARCHS);
   o.Set("cpuThreads", static_cast<double>(cr::cpu_threads()));
+  o.Set("cpuKernel", cr::gemm_kernel_name());
   o.Set("napiVersion", static_cast<double>(NAPI_VERSION));
   return o;
 }

@@ -1,5 +1,5 @@
 // The narrow interface every backend implements: allocation, copies, and the op table.
-// Bindings validate arguments (see core/checks.h) before they call in, so a backend may
+// Bindings validate arguments (bindings/args.h) before they call in, so a backend may
 // assume shapes, dtypes, layouts and devices are consistent; it still throws OpError on
 // its own failures (out of memory, a cuDNN status) with the op name and shapes.
 //
@@ -8,6 +8,8 @@
 // - Ops return new tensors on the device of their inputs; methods ending in `_` write into
 //   an argument in place (optimizer updates, running statistics, fills).
 // - Accumulation is fp32 whatever the storage dtype; BN statistics/parameters are fp32.
+// docs/architecture.md places this interface among the layers and says why each backend
+// has every op.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -79,190 +81,134 @@ struct LossScaleParams {
   int growth_interval = 2000;
 };
 
+// The op table, one entry per op: X(return type, name, (parameters)). Backend declares each
+// as a pure virtual and CR_BACKEND_OVERRIDES with `override` for the concrete backends'
+// class bodies (cpu/cpu_backend.h, cuda/cuda_backend.h), so an op is declared in one place;
+// a backend that lacks a definition fails to link.
+#define CR_BACKEND_OPS(X) \
+  /* ---- memory and copies ---- */ \
+  X(Tensor, empty, (const Shape& shape, DType dtype, Layout layout)) \
+  X(void, copy_from_host_, (const Tensor& dst, const void* src)) /* dst.nbytes() bytes */ \
+  X(void, copy_to_host, (const Tensor& src, void* dst)) /* src.nbytes() bytes */ \
+  /* Starts copying src into dst (src.nbytes() bytes) in stream order, after the work queued */ \
+  /* so far, and returns a function that waits for that copy. The function enqueues nothing, */ \
+  /* so it may run on another thread while later work (a graph capture included) is queued. */ \
+  /* The CPU copies at once and returns a no-op. */ \
+  X(std::function<void()>, copy_to_host_async, (const Tensor& src, void* dst)) \
+  /* Copy between two tensors of equal shape, dtype and layout on this backend. */ \
+  X(void, copy_, (const Tensor& dst, const Tensor& src)) \
+  X(void, synchronize, ()) \
+  X(Tensor, cast, (const Tensor& x, DType dtype)) \
+  X(Tensor, to_layout, (const Tensor& x, Layout layout)) /* 4-D only */ \
+  /* cast + to_layout in one pass (one kernel on CUDA): the mixed-precision weight path. */ \
+  /* Always a new tensor; `layout` must be NCHW unless x is 4-D. */ \
+  X(Tensor, convert, (const Tensor& x, DType dtype, Layout layout)) \
+ \
+  /* ---- convolution (conv.cpp) ---- */ \
+  X(Tensor, conv2d_forward, (const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p)) \
+  X(Tensor, conv2d_backward_data, (const Tensor& dy, const Tensor& w, const Shape& x_shape, const Conv2dParams& p)) \
+  X(Tensor, conv2d_backward_filter, (const Tensor& dy, const Tensor& x, const Shape& w_shape, \
+      const Conv2dParams& p)) \
+  X(Tensor, conv2d_backward_bias, (const Tensor& dy)) /* [C] fp32 */ \
+ \
+  /* ---- batch norm, spatial (batchnorm.cpp) ---- */ \
+  /* Training: y = act(gamma * (x - mean) * invstd + beta + residual), act = ReLU when */ \
+  /* `relu`, identity otherwise; residual may be null. Updates running_mean/var in place */ \
+  /* with PyTorch's momentum convention (running = (1 - m) * running + m * batch, unbiased */ \
+  /* variance for the running estimate). */ \
+  X(BatchNormForward, batchnorm_forward_training, (const Tensor& x, const Tensor& gamma, const Tensor& beta, \
+      const Tensor& running_mean, const Tensor& running_var, double momentum, double eps, const Tensor* residual, \
+      bool relu)) \
+  X(Tensor, batchnorm_forward_inference, (const Tensor& x, const Tensor& gamma, const Tensor& beta, \
+      const Tensor& running_mean, const Tensor& running_var, double eps, const Tensor* residual, bool relu)) \
+  /* `y` is the forward output; it is read only when `relu` (for the activation's mask). */ \
+  /* `beta` and `reserve` (the forward's, may be null) let a backend run the backward of the */ \
+  /* fused kernel its forward ran; the result agrees with the plain path within rounding */ \
+  /* (cuDNN's mask comes from the pre-activation value, the plain path's from y > 0). */ \
+  X(BatchNormBackward, batchnorm_backward, (const Tensor& dy, const Tensor& x, const Tensor& gamma, \
+      const Tensor& save_mean, const Tensor& save_invstd, double eps, const Tensor* y, bool relu, \
+      bool has_residual, const Tensor* beta, const Tensor* reserve)) \
+ \
+  /* ---- activation and elementwise (elementwise.cpp) ---- */ \
+  X(Tensor, relu_forward, (const Tensor& x)) \
+  X(Tensor, relu_backward, (const Tensor& dy, const Tensor& y)) \
+  X(Tensor, add, (const Tensor& a, const Tensor& b)) \
+  X(Tensor, scale, (const Tensor& x, float alpha)) \
+  X(void, axpy_, (float alpha, const Tensor& x, const Tensor& y)) /* y += alpha * x */ \
+ \
+  /* ---- pooling (pooling.cpp) ---- */ \
+  X(Tensor, pool2d_forward, (const Tensor& x, const Pool2dParams& p)) \
+  X(Tensor, pool2d_backward, (const Tensor& dy, const Tensor& x, const Tensor& y, const Pool2dParams& p)) \
+ \
+  /* ---- linear: y[N, M] = x[N, K] * w[M, K]^T + b[M] (linear.cpp) ---- */ \
+  X(Tensor, linear_forward, (const Tensor& x, const Tensor& w, const Tensor* bias)) \
+  X(Tensor, linear_backward_data, (const Tensor& dy, const Tensor& w)) /* [N, K] */ \
+  X(Tensor, linear_backward_weight, (const Tensor& dy, const Tensor& x)) /* [M, K] */ \
+  X(Tensor, linear_backward_bias, (const Tensor& dy)) /* [M] */ \
+ \
+  /* ---- loss (loss.cpp): logits [N, C] float, labels [N] int32 ---- */ \
+  X(CrossEntropyForward, softmax_cross_entropy_forward, (const Tensor& logits, const Tensor& labels)) \
+  /* dlogits = (softmax(logits) - onehot(labels)) * grad_loss[0] / N; grad_loss is [1] fp32. */ \
+  X(Tensor, softmax_cross_entropy_backward, (const Tensor& logits, const Tensor& labels, const Tensor& grad_loss)) \
+ \
+  /* ---- optimizer (sgd.cpp): one call updates many tensors; bufs may be empty when */ \
+  /* momentum == 0. Params and bufs are fp32; grads fp32. ---- */ \
+  X(void, sgd_update_, (const std::vector<Tensor>& params, const std::vector<Tensor>& grads, \
+      const std::vector<Tensor>& bufs, const SgdParams& p)) \
+ \
+  /* ---- dynamic loss scaling (amp.cpp), all on the device: scale is [1] fp32, the */ \
+  /* current loss scale; state is [3] fp32 {found_inf, good_steps, skipped_steps}. ---- */ \
+  /* state[0] = 1 if any element of grads (fp32) is inf or NaN, else 0; then every grad is */ \
+  /* multiplied by 1 / scale (rounded once, as the reciprocal). */ \
+  X(void, amp_unscale_, (const std::vector<Tensor>& grads, const Tensor& scale, const Tensor& state)) \
+  /* After the (possibly skipped) update: on found_inf, scale *= backoff, good_steps = 0 and */ \
+  /* skipped_steps += 1; otherwise good_steps += 1, and when it reaches growth_interval the */ \
+  /* scale grows by growth_factor (kept if finite) and good_steps restarts at 0. */ \
+  X(void, amp_update_scale_, (const Tensor& scale, const Tensor& state, const LossScaleParams& p)) \
+ \
+  /* ---- fills (fill.cpp): counter-based Philox4x32-10, so a (seed, element index) pair */ \
+  /* gives the same value on every backend. ---- */ \
+  X(void, fill_constant_, (const Tensor& t, double value)) \
+  X(void, fill_uniform_, (const Tensor& t, double low, double high, uint64_t seed)) \
+  X(void, fill_normal_, (const Tensor& t, double mean, double std, uint64_t seed)) \
+ \
+  /* ---- reductions (reduce.cpp): results are [1] / [n] fp32 tensors on this device ---- */ \
+  X(Tensor, sum, (const Tensor& x)) \
+  X(Tensor, l2_norms, (const std::vector<Tensor>& xs)) /* [n]: ||x_i||_2 */ \
+ \
+  /* ---- CIFAR option-A shortcut (shortcut.cpp): y = zero-pad channels of x[:, :, ::s, ::s] */ \
+  /* with (out_channels - C) / 2 zero channels in front and the rest behind. ---- */ \
+  X(Tensor, shortcut_a_forward, (const Tensor& x, int64_t out_channels, int stride)) \
+  X(Tensor, shortcut_a_backward, (const Tensor& dy, int64_t in_channels, int stride, const Shape& x_shape)) \
+ \
+  /* ---- data (augment.cpp): builds a training batch from the resident uint8 dataset in one */ \
+  /* pass. images [M, C, H, W] uint8 NCHW; indices [B] int32 rows of images; params [B, 3] */ \
+  /* int32 (dy, dx, flip): the crop's top-left corner in the image padded by `pad` zeros on */ \
+  /* each side (0 <= dy, dx <= 2 * pad) and 1 to mirror horizontally. Output [B, C, H, W] */ \
+  /* in dtype/layout, each value (v / 255 - mean[c]) / std[c]; padded pixels are v = 0. ---- */ \
+  X(Tensor, augment_batch, (const Tensor& images, const Tensor& indices, const Tensor& params, \
+      const std::vector<float>& mean, const std::vector<float>& stdev, int pad, DType dtype, Layout layout)) \
+  /* labels [M] uint8, indices [B] int32 -> [B] int32 */ \
+  X(Tensor, gather_labels, (const Tensor& labels, const Tensor& indices))
+
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual Device device() const = 0;
 
-  // ---- memory and copies ----
-  virtual Tensor empty(const Shape& shape, DType dtype, Layout layout) = 0;
-  virtual void copy_from_host_(const Tensor& dst, const void* src) = 0;  // dst.nbytes() bytes
-  virtual void copy_to_host(const Tensor& src, void* dst) = 0;           // src.nbytes() bytes
-  // Starts copying src into dst (src.nbytes() bytes) in stream order, after the work queued
-  // so far, and returns a function that waits for that copy. The function enqueues nothing,
-  // so it may run on another thread while later work (a graph capture included) is queued.
-  // The CPU copies at once and returns a no-op.
-  virtual std::function<void()> copy_to_host_async(const Tensor& src, void* dst) = 0;
-  // Copy between two tensors of equal shape, dtype and layout on this backend.
-  virtual void copy_(const Tensor& dst, const Tensor& src) = 0;
-  virtual void synchronize() = 0;
-  virtual Tensor cast(const Tensor& x, DType dtype) = 0;
-  virtual Tensor to_layout(const Tensor& x, Layout layout) = 0;  // 4-D only
-  // cast + to_layout in one pass (one kernel on CUDA): the mixed-precision weight path.
-  // Always a new tensor; `layout` must be NCHW unless x is 4-D.
-  virtual Tensor convert(const Tensor& x, DType dtype, Layout layout) = 0;
-
-  // ---- convolution (conv.cpp) ----
-  virtual Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p) = 0;
-  virtual Tensor conv2d_backward_data(const Tensor& dy, const Tensor& w, const Shape& x_shape, const Conv2dParams& p) = 0;
-  virtual Tensor conv2d_backward_filter(const Tensor& dy, const Tensor& x, const Shape& w_shape, const Conv2dParams& p) = 0;
-  virtual Tensor conv2d_backward_bias(const Tensor& dy) = 0;  // [C] fp32
-
-  // ---- batch norm, spatial (batchnorm.cpp) ----
-  // Training: y = act(gamma * (x - mean) * invstd + beta + residual), act = ReLU when
-  // `relu`, identity otherwise; residual may be null. Updates running_mean/var in place
-  // with PyTorch's momentum convention (running = (1 - m) * running + m * batch, unbiased
-  // variance for the running estimate).
-  virtual BatchNormForward batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                                      const Tensor& running_mean, const Tensor& running_var,
-                                                      double momentum, double eps, const Tensor* residual,
-                                                      bool relu) = 0;
-  virtual Tensor batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta,
-                                             const Tensor& running_mean, const Tensor& running_var, double eps,
-                                             const Tensor* residual, bool relu) = 0;
-  // `y` is the forward output; it is read only when `relu` (for the activation's mask).
-  // `beta` and `reserve` (the forward's, may be null) let a backend run the backward of the
-  // fused kernel its forward ran; the result agrees with the plain path within rounding
-  // (cuDNN's mask comes from the pre-activation value, the plain path's from y > 0).
-  virtual BatchNormBackward batchnorm_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma,
-                                               const Tensor& save_mean, const Tensor& save_invstd, double eps,
-                                               const Tensor* y, bool relu, bool has_residual, const Tensor* beta,
-                                               const Tensor* reserve) = 0;
-
-  // ---- activation and elementwise (elementwise.cpp) ----
-  virtual Tensor relu_forward(const Tensor& x) = 0;
-  virtual Tensor relu_backward(const Tensor& dy, const Tensor& y) = 0;
-  virtual Tensor add(const Tensor& a, const Tensor& b) = 0;
-  virtual Tensor scale(const Tensor& x, float alpha) = 0;
-  virtual void axpy_(float alpha, const Tensor& x, const Tensor& y) = 0;  // y += alpha * x
-
-  // ---- pooling (pooling.cpp) ----
-  virtual Tensor pool2d_forward(const Tensor& x, const Pool2dParams& p) = 0;
-  virtual Tensor pool2d_backward(const Tensor& dy, const Tensor& x, const Tensor& y, const Pool2dParams& p) = 0;
-
-  // ---- linear: y[N, M] = x[N, K] * w[M, K]^T + b[M] (linear.cpp) ----
-  virtual Tensor linear_forward(const Tensor& x, const Tensor& w, const Tensor* bias) = 0;
-  virtual Tensor linear_backward_data(const Tensor& dy, const Tensor& w) = 0;    // [N, K]
-  virtual Tensor linear_backward_weight(const Tensor& dy, const Tensor& x) = 0;  // [M, K]
-  virtual Tensor linear_backward_bias(const Tensor& dy) = 0;                     // [M]
-
-  // ---- loss (loss.cpp): logits [N, C] float, labels [N] int32 ----
-  virtual CrossEntropyForward softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels) = 0;
-  // dlogits = (softmax(logits) - onehot(labels)) * grad_loss[0] / N; grad_loss is [1] fp32.
-  virtual Tensor softmax_cross_entropy_backward(const Tensor& logits, const Tensor& labels,
-                                                const Tensor& grad_loss) = 0;
-
-  // ---- optimizer (sgd.cpp): one call updates many tensors; bufs may be empty when
-  // momentum == 0. Params and bufs are fp32; grads fp32. ----
-  virtual void sgd_update_(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
-                           const std::vector<Tensor>& bufs, const SgdParams& p) = 0;
-
-  // ---- dynamic loss scaling (amp.cpp), all on the device: scale is [1] fp32, the
-  // current loss scale; state is [3] fp32 {found_inf, good_steps, skipped_steps}. ----
-  // state[0] = 1 if any element of grads (fp32) is inf or NaN, else 0; then every grad is
-  // multiplied by 1 / scale (rounded once, as the reciprocal).
-  virtual void amp_unscale_(const std::vector<Tensor>& grads, const Tensor& scale, const Tensor& state) = 0;
-  // After the (possibly skipped) update: on found_inf, scale *= backoff, good_steps = 0 and
-  // skipped_steps += 1; otherwise good_steps += 1, and when it reaches growth_interval the
-  // scale grows by growth_factor (kept if finite) and good_steps restarts at 0.
-  virtual void amp_update_scale_(const Tensor& scale, const Tensor& state, const LossScaleParams& p) = 0;
-
-  // ---- fills (fill.cpp): counter-based Philox4x32-10, so a (seed, element index) pair
-  // gives the same value on every backend. ----
-  virtual void fill_constant_(const Tensor& t, double value) = 0;
-  virtual void fill_uniform_(const Tensor& t, double low, double high, uint64_t seed) = 0;
-  virtual void fill_normal_(const Tensor& t, double mean, double std, uint64_t seed) = 0;
-
-  // ---- reductions (reduce.cpp): results are [1] / [n] fp32 tensors on this device ----
-  virtual Tensor sum(const Tensor& x) = 0;
-  virtual Tensor l2_norms(const std::vector<Tensor>& xs) = 0;  // [n]: ||x_i||_2
-
-  // ---- CIFAR option-A shortcut (shortcut.cpp): y = zero-pad channels of x[:, :, ::s, ::s]
-  // with (out_channels - C) / 2 zero channels in front and the rest behind. ----
-  virtual Tensor shortcut_a_forward(const Tensor& x, int64_t out_channels, int stride) = 0;
-  virtual Tensor shortcut_a_backward(const Tensor& dy, int64_t in_channels, int stride, const Shape& x_shape) = 0;
-
-  // ---- data (augment.cpp): builds a training batch from the resident uint8 dataset in one
-  // pass. images [M, C, H, W] uint8 NCHW; indices [B] int32 rows of images; params [B, 3]
-  // int32 (dy, dx, flip): the crop's top-left corner in the image padded by `pad` zeros on
-  // each side (0 <= dy, dx <= 2 * pad) and 1 to mirror horizontally. Output [B, C, H, W]
-  // in dtype/layout, each value (v / 255 - mean[c]) / std[c]; padded pixels are v = 0. ----
-  virtual Tensor augment_batch(const Tensor& images, const Tensor& indices, const Tensor& params,
-                               const std::vector<float>& mean, const std::vector<float>& stdev, int pad,
-                               DType dtype, Layout layout) = 0;
-  // labels [M] uint8, indices [B] int32 -> [B] int32
-  virtual Tensor gather_labels(const Tensor& labels, const Tensor& indices) = 0;
+#define CR_BACKEND_PURE_VIRTUAL(ret, name, params) virtual ret name params = 0;
+  CR_BACKEND_OPS(CR_BACKEND_PURE_VIRTUAL)
+#undef CR_BACKEND_PURE_VIRTUAL
 };
 
-// The declarations of every Backend op with `override`, for the concrete backends' class
-// bodies (cpu/cpu_backend.h, cuda/cuda_backend.h): one list, so a new op in the interface
-// cannot be left out of a backend's declaration.
-#define CR_BACKEND_OVERRIDES \
-  Tensor empty(const Shape& shape, DType dtype, Layout layout) override; \
-  void copy_from_host_(const Tensor& dst, const void* src) override; \
-  void copy_to_host(const Tensor& src, void* dst) override; \
-  std::function<void()> copy_to_host_async(const Tensor& src, void* dst) override; \
-  void copy_(const Tensor& dst, const Tensor& src) override; \
-  void synchronize() override; \
-  Tensor cast(const Tensor& x, DType dtype) override; \
-  Tensor to_layout(const Tensor& x, Layout layout) override; \
-  Tensor convert(const Tensor& x, DType dtype, Layout layout) override; \
- \
-  Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p) override; \
-  Tensor conv2d_backward_data(const Tensor& dy, const Tensor& w, const Shape& x_shape, const Conv2dParams& p) override; \
-  Tensor conv2d_backward_filter(const Tensor& dy, const Tensor& x, const Shape& w_shape, const Conv2dParams& p) override; \
-  Tensor conv2d_backward_bias(const Tensor& dy) override; \
- \
-  BatchNormForward batchnorm_forward_training(const Tensor& x, const Tensor& gamma, const Tensor& beta, \
-                                              const Tensor& running_mean, const Tensor& running_var, double momentum, \
-                                              double eps, const Tensor* residual, bool relu) override; \
-  Tensor batchnorm_forward_inference(const Tensor& x, const Tensor& gamma, const Tensor& beta, \
-                                     const Tensor& running_mean, const Tensor& running_var, double eps, \
-                                     const Tensor* residual, bool relu) override; \
-  BatchNormBackward batchnorm_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma, \
-                                       const Tensor& save_mean, const Tensor& save_invstd, double eps, \
-                                       const Tensor* y, bool relu, bool has_residual, const Tensor* beta, \
-                                       const Tensor* reserve) override; \
- \
-  Tensor relu_forward(const Tensor& x) override; \
-  Tensor relu_backward(const Tensor& dy, const Tensor& y) override; \
-  Tensor add(const Tensor& a, const Tensor& b) override; \
-  Tensor scale(const Tensor& x, float alpha) override; \
-  void axpy_(float alpha, const Tensor& x, const Tensor& y) override; \
- \
-  Tensor pool2d_forward(const Tensor& x, const Pool2dParams& p) override; \
-  Tensor pool2d_backward(const Tensor& dy, const Tensor& x, const Tensor& y, const Pool2dParams& p) override; \
- \
-  Tensor linear_forward(const Tensor& x, const Tensor& w, const Tensor* bias) override; \
-  Tensor linear_backward_data(const Tensor& dy, const Tensor& w) override; \
-  Tensor linear_backward_weight(const Tensor& dy, const Tensor& x) override; \
-  Tensor linear_backward_bias(const Tensor& dy) override; \
- \
-  CrossEntropyForward softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels) override; \
-  Tensor softmax_cross_entropy_backward(const Tensor& logits, const Tensor& labels, const Tensor& grad_loss) override; \
- \
-  void sgd_update_(const std::vector<Tensor>& params, const std::vector<Tensor>& grads, \
-                   const std::vector<Tensor>& bufs, const SgdParams& p) override; \
-  void amp_unscale_(const std::vector<Tensor>& grads, const Tensor& scale, const Tensor& state) override; \
-  void amp_update_scale_(const Tensor& scale, const Tensor& state, const LossScaleParams& p) override; \
- \
-  void fill_constant_(const Tensor& t, double value) override; \
-  void fill_uniform_(const Tensor& t, double low, double high, uint64_t seed) override; \
-  void fill_normal_(const Tensor& t, double mean, double std, uint64_t seed) override; \
- \
-  Tensor sum(const Tensor& x) override; \
-  Tensor l2_norms(const std::vector<Tensor>& xs) override; \
- \
-  Tensor shortcut_a_forward(const Tensor& x, int64_t out_channels, int stride) override; \
-  Tensor shortcut_a_backward(const Tensor& dy, int64_t in_channels, int stride, const Shape& x_shape) override; \
- \
-  Tensor augment_batch(const Tensor& images, const Tensor& indices, const Tensor& params, \
-                       const std::vector<float>& mean, const std::vector<float>& stdev, int pad, DType dtype, \
-                       Layout layout) override; \
-  Tensor gather_labels(const Tensor& labels, const Tensor& indices) override;
+#define CR_BACKEND_OVERRIDE(ret, name, params) ret name params override;
+#define CR_BACKEND_OVERRIDES CR_BACKEND_OPS(CR_BACKEND_OVERRIDE)
 
 // The backend serving a device. Throws OpError (Runtime) when that device is unavailable.
+// Defined above core/ (bindings/backend_for.cpp), which is the one place that knows the
+// backends, so core/ depends on nothing but itself.
 Backend& backend_for(const Device& device);
+// The CPU backend (defined in cpu/cpu_backend.cpp).
 Backend& cpu_backend();
 
 }  // namespace cr

@@ -265,14 +265,19 @@ Tensor CpuBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, con
   float* dw = out.data();
   const int64_t crs = g.crs(), pq = g.pq(), kcrs = g.K * crs;
   std::fill(dw, dw + kcrs, 0.f);
-  // A fixed split of the images into one contiguous run per worker, each summed into a
-  // private dw, then the runs added in order: the same sum on every call (dynamic image
-  // scheduling made training runs differ in the last bits from one run to the next).
-  const int64_t runs = std::min<int64_t>(cpu_threads(), g.N);
+  // A fixed split of the images into kFilterRuns contiguous runs, each summed into a
+  // private dw, then the runs added in order: the same sum on every call and at every
+  // thread count (dynamic image scheduling made training runs differ in the last bits).
+  // Which worker sums which run does not matter, so runs are handed out from a shared
+  // counter: with more runs than workers, a worker slowed by a busy core takes fewer
+  // instead of keeping the other waiting at the end.
+  constexpr int64_t kFilterRuns = 8;
+  const int64_t runs = std::min<int64_t>(kFilterRuns, g.N);
   std::vector<std::vector<float>> parts(static_cast<size_t>(runs));
-  parallel_for(runs, 1, [&](int64_t r0, int64_t r1) {
+  std::atomic<int64_t> next{0};
+  parallel_for(std::min<int64_t>(cpu_threads(), runs), 1, [&](int64_t, int64_t) {
     std::unique_ptr<float[]> col = scratch_floats(g.col_floats());
-    for (int64_t r = r0; r < r1; r++) {
+    for (int64_t r = next.fetch_add(1); r < runs; r = next.fetch_add(1)) {
       std::vector<float>& part = parts[static_cast<size_t>(r)];
       part.assign(static_cast<size_t>(kcrs), 0.f);
       for (int64_t n = r * g.N / runs; n < (r + 1) * g.N / runs; n++) {

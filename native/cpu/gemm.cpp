@@ -2,11 +2,16 @@
 // NR-wide panels that stay in L2) and each MC x KC block of A (packed into MR-tall panels),
 // an MR x NR micro-kernel keeps the C tile in registers across the whole KC loop. Packing
 // makes every operand stride (transposed or not) look the same to the kernel, and pads the
-// edges with zeros so the kernel never branches on size inside its loop.
+// edges with zeros so the kernel never branches on size inside its loop. The tile shape
+// belongs to the kernel (wider vectors, wider tiles), so the blocked loop is a template
+// instantiated once per kernel and the choice is made once, at run time.
 #include "gemm.h"
+
+#include "../core/env.h"
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 #include "parallel.h"
@@ -20,21 +25,17 @@ namespace cr {
 
 namespace {
 
-// 4 x 24: twelve 8-wide accumulators, three B loads and four broadcasts per k step. Rows
-// come in multiples of 4 (channel counts) and columns in multiples of 24 in these nets
-// (C*R*S = 144, 288, 576), so edge tiles are rare.
-constexpr int MR = 4;
-constexpr int NR = 24;
-// A block MC x KC = 128 KiB (L2); one B micro-panel KC x NR = 24 KiB (L1).
+// A block MC x KC = 128 KiB (L2); one B micro-panel KC x NR = 24-32 KiB (L1).
 constexpr int64_t KC = 256;
 constexpr int64_t MC = 128;
 constexpr int64_t NC = 3072;
 
-using Kernel = void (*)(int64_t kc, const float* A, const float* B, float* C, int64_t rsc, int64_t csc, int mr,
-                        int nr, float alpha, float beta);
+using KernelFn = void (*)(int64_t kc, const float* A, const float* B, float* C, int64_t rsc, int64_t csc, int mr,
+                          int nr, float alpha, float beta);
 
 // C(i, j) = alpha * acc + beta * C(i, j) for the valid part of a tile; beta == 0 must not
 // read C.
+template <int NR>
 inline void store_tile(const float* acc, float* C, int64_t rsc, int64_t csc, int mr, int nr, float alpha,
                        float beta) {
   for (int i = 0; i < mr; i++)
@@ -45,19 +46,22 @@ inline void store_tile(const float* acc, float* C, int64_t rsc, int64_t csc, int
     }
 }
 
+template <int MR, int NR>
 void kernel_generic(int64_t kc, const float* A, const float* B, float* C, int64_t rsc, int64_t csc, int mr, int nr,
                     float alpha, float beta) {
   float acc[MR * NR] = {};
   for (int64_t k = 0; k < kc; k++, A += MR, B += NR)
     for (int i = 0; i < MR; i++)
       for (int j = 0; j < NR; j++) acc[i * NR + j] += A[i] * B[j];
-  store_tile(acc, C, rsc, csc, mr, nr, alpha, beta);
+  store_tile<NR>(acc, C, rsc, csc, mr, nr, alpha, beta);
 }
 
 #ifdef CR_GEMM_X86
+// 4 x 24: twelve 8-wide accumulators, three B loads and four broadcasts per k step.
 __attribute__((target("avx2,fma"))) void kernel_avx2(int64_t kc, const float* A, const float* B, float* C,
                                                      int64_t rsc, int64_t csc, int mr, int nr, float alpha,
                                                      float beta) {
+  constexpr int MR = 4, NR = 24;
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
   __m256 c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
 #pragma GCC unroll 4
@@ -92,29 +96,48 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int64_t kc, const float* A,
   alignas(32) float acc[MR * NR];
   for (int i = 0; i < MR; i++)
     for (int v = 0; v < 3; v++) _mm256_store_ps(acc + i * NR + 8 * v, rows[i][v]);
-  store_tile(acc, C, rsc, csc, mr, nr, alpha, beta);
+  store_tile<NR>(acc, C, rsc, csc, mr, nr, alpha, beta);
 }
-#endif
 
-struct KernelChoice {
-  Kernel fn = kernel_generic;
-  const char* name = "generic";
-  KernelChoice() {
-#ifdef CR_GEMM_X86
-    const char* force = std::getenv("CR_GEMM_GENERIC");
-    __builtin_cpu_init();
-    if (!(force && force[0] == '1') && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-      fn = kernel_avx2;
-      name = "avx2-fma";
+// 8 x 32: sixteen 16-wide accumulators, two B loads and eight broadcasts per k step, twice
+// the work per instruction of the AVX2 tile. Eight rows divide the channel counts of these
+// nets (16, 32, 64, and C*R*S = 144, 288, 576); 32 columns divide their widths.
+__attribute__((target("avx512f"))) void kernel_avx512(int64_t kc, const float* A, const float* B, float* C,
+                                                      int64_t rsc, int64_t csc, int mr, int nr, float alpha,
+                                                      float beta) {
+  constexpr int MR = 8, NR = 32;
+  __m512 c[MR][2];
+  for (int i = 0; i < MR; i++) c[i][0] = c[i][1] = _mm512_setzero_ps();
+#pragma GCC unroll 4
+  for (int64_t k = 0; k < kc; k++) {
+    const __m512 b0 = _mm512_load_ps(B), b1 = _mm512_load_ps(B + 16);  // 128-byte panel rows
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++) {
+      const __m512 a = _mm512_set1_ps(A[i]);
+      c[i][0] = _mm512_fmadd_ps(a, b0, c[i][0]);
+      c[i][1] = _mm512_fmadd_ps(a, b1, c[i][1]);
     }
-#endif
+    A += MR;
+    B += NR;
   }
-};
-
-const KernelChoice& kernel_choice() {
-  static const KernelChoice k;
-  return k;
+  if (mr == MR && nr == NR && csc == 1) {
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    for (int i = 0; i < MR; i++) {
+      float* ci = C + i * rsc;
+      for (int v = 0; v < 2; v++) {
+        __m512 r = _mm512_mul_ps(va, c[i][v]);
+        if (beta != 0.f) r = _mm512_fmadd_ps(vb, _mm512_loadu_ps(ci + 16 * v), r);
+        _mm512_storeu_ps(ci + 16 * v, r);
+      }
+    }
+    return;
+  }
+  alignas(64) float acc[MR * NR];
+  for (int i = 0; i < MR; i++)
+    for (int v = 0; v < 2; v++) _mm512_store_ps(acc + i * NR + 16 * v, c[i][v]);
+  store_tile<NR>(acc, C, rsc, csc, mr, nr, alpha, beta);
 }
+#endif
 
 // A per-thread, 64-byte aligned scratch buffer that only grows.
 class PackBuffer {
@@ -169,6 +192,7 @@ void pack_transposed(int64_t kc, int n, const float* src, int64_t js, float* dst
 }
 
 // A block (mc x kc) -> MR-row panels, each stored k-major: panel[k * MR + i].
+template <int MR>
 void pack_a(int64_t mc, int64_t kc, const float* a, int64_t rsa, int64_t csa, float* ap) {
   for (int64_t i0 = 0; i0 < mc; i0 += MR, ap += kc * MR) {
     const int m = static_cast<int>(std::min<int64_t>(MR, mc - i0));
@@ -186,6 +210,7 @@ void pack_a(int64_t mc, int64_t kc, const float* a, int64_t rsa, int64_t csa, fl
 }
 
 // B block (kc x nc) -> NR-column panels, each stored k-major: panel[k * NR + j].
+template <int NR>
 void pack_b(int64_t kc, int64_t nc, const float* b, int64_t rsb, int64_t csb, float* bp) {
   for (int64_t j0 = 0; j0 < nc; j0 += NR, bp += kc * NR) {
     const int n = static_cast<int>(std::min<int64_t>(NR, nc - j0));
@@ -212,13 +237,13 @@ void scale_c(int64_t M, int64_t N, float beta, float* c, int64_t rsc, int64_t cs
     }
 }
 
+template <int MR, int NR, KernelFn kern>
 void gemm_serial(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t rsa, int64_t csa,
                  const float* b, int64_t rsb, int64_t csb, float beta, float* c, int64_t rsc, int64_t csc) {
   if (K == 0) {
     scale_c(M, N, beta, c, rsc, csc);
     return;
   }
-  const Kernel kern = kernel_choice().fn;
   const int64_t kc_max = std::min(K, KC);
   const int64_t nc_max = (std::min(N, NC) + NR - 1) / NR * NR;
   const int64_t mc_max = (std::min(M, MC) + MR - 1) / MR * MR;
@@ -229,10 +254,10 @@ void gemm_serial(int64_t M, int64_t N, int64_t K, float alpha, const float* a, i
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = std::min(KC, K - pc);
       const float beta_k = pc == 0 ? beta : 1.f;  // later K blocks accumulate
-      pack_b(kc, nc, b + pc * rsb + jc * csb, rsb, csb, bp);
+      pack_b<NR>(kc, nc, b + pc * rsb + jc * csb, rsb, csb, bp);
       for (int64_t ic = 0; ic < M; ic += MC) {
         const int64_t mc = std::min(MC, M - ic);
-        pack_a(mc, kc, a + ic * rsa + pc * csa, rsa, csa, ap);
+        pack_a<MR>(mc, kc, a + ic * rsa + pc * csa, rsa, csa, ap);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int nr = static_cast<int>(std::min<int64_t>(NR, nc - jr));
           for (int64_t ir = 0; ir < mc; ir += MR) {
@@ -246,6 +271,36 @@ void gemm_serial(int64_t M, int64_t N, int64_t K, float alpha, const float* a, i
   }
 }
 
+using SerialFn = void (*)(int64_t, int64_t, int64_t, float, const float*, int64_t, int64_t, const float*, int64_t,
+                          int64_t, float, float*, int64_t, int64_t);
+
+struct KernelChoice {
+  SerialFn serial = gemm_serial<4, 24, kernel_generic<4, 24>>;
+  int mr = 4, nr = 24;
+  const char* name = "generic";
+  KernelChoice() {
+#ifdef CR_GEMM_X86
+    const env::GemmKernelCap cap = env::cpu_gemm_cap();
+    const bool want_generic = cap == env::GemmKernelCap::Generic;
+    const bool want_avx2 = cap == env::GemmKernelCap::Avx2;
+    __builtin_cpu_init();
+    if (want_generic) return;
+    if (!want_avx2 && __builtin_cpu_supports("avx512f")) {
+      serial = gemm_serial<8, 32, kernel_avx512>;
+      mr = 8, nr = 32, name = "avx512";
+    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+      serial = gemm_serial<4, 24, kernel_avx2>;
+      mr = 4, nr = 24, name = "avx2-fma";
+    }
+#endif
+  }
+};
+
+const KernelChoice& kernel_choice() {
+  static const KernelChoice k;
+  return k;
+}
+
 }  // namespace
 
 const char* gemm_kernel_name() { return kernel_choice().name; }
@@ -253,25 +308,26 @@ const char* gemm_kernel_name() { return kernel_choice().name; }
 void sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t rsa, int64_t csa, const float* b,
            int64_t rsb, int64_t csb, float beta, float* c, int64_t rsc, int64_t csc) {
   if (M <= 0 || N <= 0) return;
+  const KernelChoice& kc = kernel_choice();
   // Below ~1 MFLOP the hand-off to the pool costs more than it saves.
   const double flops = 2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K);
   if (cpu_threads() == 1 || flops < 1e6) {
-    gemm_serial(M, N, K, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
+    kc.serial(M, N, K, alpha, a, rsa, csa, b, rsb, csb, beta, c, rsc, csc);
     return;
   }
   // Split the larger of M and N into tile-aligned slices, one per thread; each thread packs
   // its own panels (the shared operand is packed twice, a small price at two threads).
   if (N >= M) {
-    const int64_t blocks = (N + NR - 1) / NR;
+    const int64_t blocks = (N + kc.nr - 1) / kc.nr;
     parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
-      const int64_t j0 = b0 * NR, j1 = std::min(N, b1 * NR);
-      gemm_serial(M, j1 - j0, K, alpha, a, rsa, csa, b + j0 * csb, rsb, csb, beta, c + j0 * csc, rsc, csc);
+      const int64_t j0 = b0 * kc.nr, j1 = std::min(N, b1 * kc.nr);
+      kc.serial(M, j1 - j0, K, alpha, a, rsa, csa, b + j0 * csb, rsb, csb, beta, c + j0 * csc, rsc, csc);
     });
   } else {
-    const int64_t blocks = (M + MR - 1) / MR;
+    const int64_t blocks = (M + kc.mr - 1) / kc.mr;
     parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
-      const int64_t i0 = b0 * MR, i1 = std::min(M, b1 * MR);
-      gemm_serial(i1 - i0, N, K, alpha, a + i0 * rsa, rsa, csa, b, rsb, csb, beta, c + i0 * rsc, rsc, csc);
+      const int64_t i0 = b0 * kc.mr, i1 = std::min(M, b1 * kc.mr);
+      kc.serial(i1 - i0, N, K, alpha, a + i0 * rsa, rsa, csa, b, rsb, csb, beta, c + i0 * rsc, rsc, csc);
     });
   }
 }

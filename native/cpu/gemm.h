@@ -1,6 +1,7 @@
 // Single-precision GEMM for the CPU backend (convolution and linear layers): cache-blocked,
-// with packed panels and a register-tiled micro-kernel. The AVX2+FMA kernel is chosen at
-// run time, so one prebuilt binary runs (more slowly) on CPUs without AVX2.
+// with packed panels and a register-tiled micro-kernel. The kernel (AVX-512, AVX2+FMA or
+// portable) is chosen at run time, so one prebuilt binary is fast on new CPUs and runs
+// (more slowly) on CPUs without AVX2.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -27,8 +28,8 @@ inline void sgemm_rm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K
         ldc, 1);
 }
 
-// Which micro-kernel runs here: "avx2-fma" or "generic". CR_GEMM_GENERIC=1 in the
-// environment forces the portable one (to test it on AVX2 machines).
+// Which micro-kernel runs here: "avx512", "avx2-fma" or "generic". CUDNN_RESNET_CPU_GEMM=avx2 or
+// =generic in the environment caps the choice (to test those paths on newer CPUs).
 const char* gemm_kernel_name();
 
 }  // namespace cr

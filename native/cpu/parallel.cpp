@@ -8,6 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include "../core/env.h"
+
 namespace cr {
 
 namespace {
@@ -111,10 +113,7 @@ int cpu_threads() {
   static int n = [] {
     // CUDNN_RESNET_CPU_THREADS caps the pool; 1 makes training bitwise reproducible (with
     // several threads, per-thread partial sums, e.g. in conv backward-filter, vary by schedule).
-    if (const char* e = std::getenv("CUDNN_RESNET_CPU_THREADS"); e && *e) {
-      const int v = std::atoi(e);
-      if (v >= 1) return std::min(v, 64);
-    }
+    if (const int v = env::cpu_threads_override(); v > 0) return v;
     unsigned h = std::thread::hardware_concurrency();
     return static_cast<int>(std::clamp(h == 0 ? 1u : h, 1u, 64u));
   }();

@@ -14,6 +14,8 @@
 
 #include "cudnn_loader.h"
 
+#include "../core/env.h"
+
 namespace cr {
 namespace dnn {
 namespace {
@@ -111,8 +113,7 @@ struct Loader {
   }
 
   void run() {
-    if (const char* env = std::getenv("CUDNN_LIBRARY_PATH"); env && *env) {
-      std::string p = env;
+    if (std::string p = env::cudnn_library_path(); !p.empty()) {
       if (is_dir(p)) {
         if (try_dir(p, "CUDNN_LIBRARY_PATH=" + p)) return;
       } else if (is_file(p)) {
@@ -162,7 +163,7 @@ struct Loader {
     result.error = std::string("cuDNN 9 (") + kLib + ") was not found. Looked in:";
     for (const auto& s : result.searched) result.error += "\n  - " + s;
     result.error +=
-        "\n  Install cuDNN 9 for CUDA 12 or 13 (a system package such as libcudnn9-cuda-13, or "
+        "\n  Install cuDNN 9 for CUDA 13 (a system package such as libcudnn9-cuda-13, or "
         "`pip install nvidia-cudnn-cu13`), or set CUDNN_LIBRARY_PATH to the file or its folder.";
   }
 };

@@ -2,7 +2,7 @@
 // figures are exact.
 import * as assert from 'node:assert/strict';
 
-import { DEFAULT_ROWS, imageSizeOf, median, parsePrecisions, parseRows, PROTOCOL, timeSteps } from '../../bench/protocol';
+import { DEFAULT_ROWS, imageSizeOf, median, parsePrecisions, parseRows, PROTOCOL, rowImageSize, rowKey, timeSteps } from '../../bench/protocol';
 
 describe('bench: protocol helpers', () => {
   it('median of odd, even and unsorted lists; none is an error', () => {
@@ -78,11 +78,20 @@ describe('bench: protocol helpers', () => {
     assert.throws(() => parseRows('resnet20:0'), /--rows/);
     assert.throws(() => parseRows('resnet20:12:3'), /--rows/);
     assert.throws(() => parseRows(''), /--rows/);
+    assert.deepEqual(parseRows('resnet18@64:32'), [{ model: 'resnet18', batch: 32, size: 64 }]);
+    assert.throws(() => parseRows('resnet18@x:32'), /--rows/);
+    assert.throws(() => parseRows('resnet18@4:32'), /--rows/);
+    assert.throws(() => parseRows('resnet18@64@32:8'), /--rows/);
+    assert.equal(rowKey({ model: 'resnet18', batch: 32, size: 64 }), 'resnet18@64:32');
+    assert.equal(rowKey({ model: 'resnet18', batch: 32, imageSize: 64 }), 'resnet18@64:32');
+    assert.equal(rowKey({ model: 'resnet18', batch: 32, imageSize: 224 }), 'resnet18:32');
+    assert.equal(rowImageSize({ model: 'resnet18', batch: 32, size: 64 }), 64);
+    assert.equal(rowImageSize({ model: 'resnet20', batch: 32 }), 32);
     assert.deepEqual(parsePrecisions('bf16,fp32,bf16'), ['bf16', 'fp32']);
     assert.throws(() => parsePrecisions('fp8'), /--precisions/);
   });
 
-  it("DESIGN.md's rows, ResNet-20/56 first; image sizes by model family", () => {
+  it('the rows, ResNet-20/56 first; image sizes by model family', () => {
     assert.deepEqual(DEFAULT_ROWS.slice(0, 2).map((r) => r.model), ['resnet20', 'resnet56']);
     assert.equal(DEFAULT_ROWS.length, 7);
     assert.deepEqual(PROTOCOL, { warmup: 10, steps: 50, runs: 3 });

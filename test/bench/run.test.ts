@@ -26,10 +26,12 @@ const a = process.argv.slice(2);
 if (a[0] === '-c') process.exit(0);
 const get = (n) => a[a.indexOf(n) + 1];
 const [model, batch] = get('--rows').split(':');
+const cpu = a.includes('--device') && get('--device') === 'cpu';
 for (const mode of get('--modes').split(',')) {
   const ips = mode.startsWith('compile') ? 4000 : 1000;
+  const env = cpu ? { cpu: 'Fake CPU', threads: Number(get('--threads')), cpu_ms_per_step: 2000 } : { cudnn: 91900, cuda: '13.0', gpu: 'Fake GPU' };
   console.log(JSON.stringify({ model, batch: Number(batch), mode, ms_per_step: Number(batch) * 1000 / ips, images_per_s: ips,
-    runs_ms: [1], torch: '9.9-fake', cudnn: 91900, cuda: '13.0', gpu: 'Fake GPU', steps: get('--steps') }));
+    runs_ms: [1], torch: '9.9-fake', steps: get('--steps'), ...env }));
 }
 `;
 
@@ -82,27 +84,37 @@ describe('bench: npm run bench on the CPU', function () {
     assert.match(rep.out, /^resnet20:8 +fp32 +eager +[\d.]+ +[\d,.]+ .* compute /m);
   });
 
-  it('--pytorch: runs the reference per row and prints ours / PyTorch (stand-in python)', () => {
+  it('--pytorch on the CPU: runs the reference per row on our thread count and prints ours / PyTorch (stand-in python)', () => {
     const fake = path.join(dir, 'fake-python');
     fs.writeFileSync(fake, FAKE_PYTHON, { mode: 0o755 });
     const json = path.join(dir, 'py.json');
-    const r = bench(['--rows', 'resnet8:4', '--precisions', 'fp32', '--device', 'cpu', '--steps', '1', '--warmup', '0', '--runs', '1',
-      '--pytorch', '--python', fake, '--pytorch-compile', 'none', '--tf32', '--json', json]);
+    const r = bench(['--rows', 'resnet8:4,resnet18@40:2', '--device', 'cpu', '--steps', '1', '--warmup', '0', '--runs', '1', '--repeat', '2',
+      '--pytorch', '--python', fake, '--json', json]);
     assert.equal(r.status, 0, r.out);
     const doc = JSON.parse(fs.readFileSync(json, 'utf8')) as BenchDocument;
     assert.equal(doc.pytorch?.unavailable, null);
-    assert.deepEqual(doc.pytorch?.results.map((x) => x.mode), ['eager-fp32']);
+    // fp32 only on the CPU, each row twice, PyTorch after ours each time
+    assert.deepEqual(doc.rows.map((x) => `${x.model}@${x.imageSize}:${x.precision}`),
+      ['resnet8@32:fp32', 'resnet8@32:fp32', 'resnet18@40:fp32', 'resnet18@40:fp32']);
+    assert.deepEqual(doc.pytorch?.results.map((x) => `${x.mode}@${x.image_size}`), ['eager-fp32@32', 'eager-fp32@32', 'eager-fp32@40', 'eager-fp32@40']);
     assert.equal(doc.pytorch?.env.torch, '9.9-fake');
-    assert.equal(doc.rows[0].tf32, true);
-    assert.equal(doc.rows[0].floor.peakFlops, 400e12);
+    assert.equal(doc.pytorch?.env.threads, doc.env.cpuThreads);
+    // the floor divides by this CPU's measured peaks, not an H100's
+    assert.match(doc.rows[0].floor.ceilings, /^CPU \(\d+ threads, .* GEMM, measured\)$/);
+    assert.ok(doc.rows[0].floor.peakFlops > 1e8 && doc.rows[0].floor.peakFlops < 1e13, String(doc.rows[0].floor.peakFlops));
     const c = doc.comparison[0];
     assert.equal(c.pytorchEager?.imagesPerS, 1000);
     assert.equal(c.pytorchCompile, null);
-    assert.ok(Math.abs((c.ratioEager as number) - (doc.rows[0].imagesPerS as number) / 1000) < 1e-9);
+    const ours = doc.rows.filter((x) => x.model === 'resnet8').map((x) => x.imagesPerS as number);
+    assert.ok(Math.abs((c.ratioEager as number) - (ours[0] + ours[1]) / 2 / 1000) < 1e-9, 'median of the two repeats');
+    const cpuMs = doc.rows.filter((x) => x.model === 'resnet8').map((x) => x.cpuMsPerStep as number);
+    assert.ok(Math.abs((c.ratioCpu as number) - 2000 / ((cpuMs[0] + cpuMs[1]) / 2)) < 1e-9);
+    assert.equal(doc.comparison[1].imageSize, 40);
     // the comparison table is the last thing printed before the file names
     const tail = r.out.slice(r.out.lastIndexOf('ours vs PyTorch'));
-    assert.match(tail, /^ours vs PyTorch 9\.9-fake \(cuDNN 91900\) on Fake GPU/);
-    assert.match(tail, /resnet8:4 .*\(tf32\) +1,000 \(eager-fp32\)/);
+    assert.match(tail, /^ours vs PyTorch 9\.9-fake on cpu \(\d+ threads each; load /);
+    assert.match(tail, /resnet8:4 .*\(fp32\) +1,000 \(eager-fp32\)/);
+    assert.match(tail, /resnet18@40:2 /);
   });
 
   it('--pytorch without torch: says why and still benchmarks ours', () => {
@@ -130,7 +142,7 @@ describe('bench: npm run bench on the CPU', function () {
     for (const k of ['setupS', 'firstStepS', 'trainS', 'evalS', 'totalS'] as const) assert.ok((e[k] as number) > 0, k);
     assert.ok((e.totalS as number) >= (e.trainS as number) + (e.evalS as number));
     assert.ok(e.testError !== null && e.testError >= 0 && e.testError <= 1);
-    assert.ok(fs.existsSync(path.join(cache, 'synthetic-cifar10-64-32-seed0', '.complete')));
+    assert.ok(fs.existsSync(path.join(cache, 'synthetic-v2-cifar10-64-32-seed0', '.complete')));
     const again = bench(args);
     assert.equal(again.status, 0, again.out);
     assert.equal((JSON.parse(fs.readFileSync(json, 'utf8')) as BenchDocument).e2e[0].writeS, null, 'second run reuses the cache');

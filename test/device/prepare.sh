@@ -1,35 +1,36 @@
 #!/usr/bin/env bash
-# Prepares, on the build machine (no GPU), everything the two device calls need, and
-# prints them. Builds the addon with the CUDA backend into build-device/ (a separate folder,
-# so a CPU-only build/ is left alone), compiles the TypeScript into dist/, packs node and
-# node_modules into .device-kit/ and checks that the carried paths fit the 64 MiB limit.
+# Prepares, on a build machine (no GPU needed), everything the device checks need, and
+# prints the calls to make on the GPU machine. Builds the addon with the CUDA backend into
+# build-device/ (a CPU-only build/ is left alone), compiles the TypeScript into dist/ and
+# packs node, the run-time node_modules, dist/ and the addon into .device-kit/ (see kit.sh):
+# the one path to carry; no build tree travels.
 #
 #   bash test/device/prepare.sh
 #
-# Then, with the device tool (15 minutes of device time in all; run.sh takes about 5,
-# bench.sh about 8):
-#   1. command "CUDNN_RESNET_ADDON=build-device/Release/cudnn_resnet.node bash test/device/run.sh"
-#   2. command "CUDNN_RESNET_ADDON=build-device/Release/cudnn_resnet.node bash test/device/bench.sh"
-#   carry [".device-kit", "build-device/Release/cudnn_resnet.node", "dist"] for both.
+# Needs here: node and npm, nvcc (CUDA 13) on PATH or in /usr/local/cuda/bin, cmake, a C++17
+# compiler, xz. Then on the GPU machine, from the repository root (no node, npm or compiler
+# needed there; glibc >= 2.32, an NVIDIA driver for CUDA 13 and cuDNN 9; python3, a C++
+# compiler and compute-sanitizer are used when present):
+#   bash test/device/run.sh       first contact: a complete verdict in one call (RUN_BUDGET_S)
+#   bash test/device/bench.sh     the benchmark against PyTorch (BENCH_BUDGET_S, BENCH_LIMIT_S)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+export PATH="$PATH:/usr/local/cuda/bin"
 [[ -d node_modules ]] || npm install
-command -v nvcc >/dev/null || { echo "prepare.sh: nvcc is not on PATH: the addon would have no CUDA backend"; exit 2; }
+command -v nvcc >/dev/null || { echo "prepare.sh: nvcc not found: the addon would have no CUDA backend"; exit 2; }
 CUDNN_RESNET_BUILD_DIR=build-device node scripts/build-native.js
+addon=build-device/Release/cudnn_resnet.node
 node -e '
-  process.env.CUDNN_RESNET_ADDON = "build-device/Release/cudnn_resnet.node";
-  const b = require(require("path").resolve(process.env.CUDNN_RESNET_ADDON)).buildInfo();
-  if (!b.cuda) { console.error("prepare.sh: build-device has no CUDA backend: " + JSON.stringify(b)); process.exit(1); }
-  console.log("addon: CUDA backend for " + b.cudaArchitectures);'
-npx tsc -p . --outDir dist
-bash ../shared/tools/device-kit.sh > /dev/null
-total=$(du -scb .device-kit build-device/Release/cudnn_resnet.node dist | tail -1 | cut -f1)
-echo "carry: $(( total / 1024 / 1024 )) MiB of 64"
-(( total < 64 * 1024 * 1024 )) || { echo "prepare.sh: the carried paths exceed 64 MiB"; exit 1; }
-cat <<'TXT'
-device call 1 (GPU tests, ABI check, op timings; timeout_s 420):
-  CUDNN_RESNET_ADDON=build-device/Release/cudnn_resnet.node bash test/device/run.sh
-device call 2 (bench against PyTorch, end to end; timeout_s 540):
-  CUDNN_RESNET_ADDON=build-device/Release/cudnn_resnet.node bash test/device/bench.sh
-carry for both: [".device-kit", "build-device/Release/cudnn_resnet.node", "dist"]
+  const b = require(require("path").resolve(process.argv[1])).buildInfo();
+  if (!b.cuda) { console.error("prepare.sh: the addon has no CUDA backend: " + JSON.stringify(b)); process.exit(1); }
+  console.log("addon: CUDA backend for " + b.cudaArchitectures);' "$addon"
+npx tsc -p tsconfig.json
+bash test/device/kit.sh "$addon" | tail -1
+cat .device-kit/manifest.txt
+cat <<TXT
+carry: [".device-kit"]  ($(du -sb .device-kit | awk '{ printf "%.1f MiB", $1 / 1048576 }'))
+device calls, from the repository root:
+  bash test/device/run.sh      (about 5-8 minutes; RUN_BUDGET_S=450 bounds it)
+  bash test/device/bench.sh    (about 8 minutes; see its header)
+dry run here first (every step against the CPU): bash test/device/run.sh --dry-run
 TXT

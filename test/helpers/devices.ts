@@ -1,6 +1,7 @@
 // Runs one op suite per device: 'cpu' always, 'cuda:0' when a GPU and cuDNN are usable. On
 // a machine without one the CUDA suite is registered as pending with the reason, so the
 // skip is visible in the report rather than a silent pass.
+import { smallTestShapes } from '../../lib/env';
 import { native } from '../../lib/native';
 
 export interface DeviceUnderTest {
@@ -33,4 +34,15 @@ export function describeDevices(title: string, body: (d: DeviceUnderTest) => voi
       it(`skipped: no usable GPU (${reason.split('\n')[0]})`);
     });
   }
+}
+
+/**
+ * The op suites' case lists, shortened to `keep` evenly spaced entries (the first and the last
+ * among them) under CUDNN_RESNET_TEST_SHAPES=small: compute-sanitizer slows every kernel by one
+ * or two orders of magnitude, and its checks need every code path, not every size.
+ */
+export function fewer<T>(list: readonly T[], keep = 2): T[] {
+  if (!smallTestShapes() || list.length <= keep) return [...list];
+  if (keep <= 1) return [list[0]];
+  return Array.from({ length: keep }, (_, i) => list[Math.round((i * (list.length - 1)) / (keep - 1))]);
 }

@@ -8,6 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { cuda } from '../../lib/cuda';
+import { batchNormPath } from '../../lib/env';
 import { native, type DTypeName, type LayoutName, type NativeTensor } from '../../lib/native';
 
 const MiB = 1024 * 1024;
@@ -285,7 +286,7 @@ describe('cuda', () => {
           const bw = a.batchNormBackward(dy, x, g, f.saveMean, f.saveInvStd, eps, fused ? f.y : null, fused, fused, b, f.reserve);
           const bw2 = a.batchNormBackward(dy, x, g, f.saveMean, f.saveInvStd, eps, fused ? f.y : null, fused, fused);
           if (dev === 'cpu') assert.equal(f.reserve, null);
-          else if (fused && layout === 'NHWC' && dtype === 'float16' && !process.env.CUDNN_RESNET_BN) {
+          else if (fused && layout === 'NHWC' && dtype === 'float16' && batchNormPath() === 'auto') {
             // cuDNN documents its fused NHWC kernels for fp16 (bf16 may fall back: counted, not asserted)
             const counts = a.cudaInfo().fusedBatchNorm;
             assert.ok(f.reserve !== null, `float16 NHWC: cuDNN's fused Ex forward did not run (fallbacks ${counts.fallbacks - counts0.fallbacks})`);

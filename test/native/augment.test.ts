@@ -4,7 +4,7 @@
 import * as assert from 'node:assert/strict';
 
 import { DTypeName, LayoutName, native, NativeTensor } from '../../lib/native';
-import { describeDevices } from '../helpers/devices';
+import { describeDevices, fewer } from '../helpers/devices';
 import { assertClose, assertThrowsNamed, int32Tensor, rng } from '../helpers/reference';
 
 interface Case {
@@ -80,7 +80,7 @@ describeDevices('augmentBatch', ({ device }) => {
   for (const [dtype, tol] of DTYPES) {
     for (const layout of ['NCHW', 'NHWC'] as LayoutName[]) {
       it(`matches the naive reference (${dtype} ${layout}, ${CASES.length} shapes)`, () => {
-        CASES.forEach((cs, k) => {
+        fewer(CASES).forEach((cs, k) => {
           const { img, idx, prm, mean, std } = randomCall(cs, 100 + k);
           const images = u8(img, [cs.M, cs.C, cs.H, cs.W]);
           const it = int32Tensor(idx, [cs.B], device);

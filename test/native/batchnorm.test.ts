@@ -4,7 +4,7 @@
 import * as assert from 'node:assert/strict';
 
 import { native } from '../../lib/native';
-import { describeDevices } from '../helpers/devices';
+import { describeDevices, fewer } from '../helpers/devices';
 import { assertThrowsNamed } from '../helpers/reference';
 import { checkFiniteDiff, close, disposeAll, make, normals, randInt, readNCHW, rng, rounded, someIndices } from './ops-common';
 
@@ -77,7 +77,7 @@ describeDevices('batch norm', (d) => {
 
   it('training forward matches the reference and updates the running statistics', () => {
     const r = rng(11);
-    const shapes = [...SHAPES, randomShape(r), randomShape(r)];
+    const shapes = fewer([...SHAPES, randomShape(r), randomShape(r)]);
     for (const shape of shapes) {
       const C = shape[1];
       const x = normals(shape.reduce((a, b) => a * b), r, 2, 0.7);
@@ -120,7 +120,7 @@ describeDevices('batch norm', (d) => {
 
   it('inference forward uses the running statistics (with residual and ReLU)', () => {
     const r = rng(13);
-    for (const shape of [...SHAPES, randomShape(r)]) {
+    for (const shape of fewer([...SHAPES, randomShape(r)])) {
       const C = shape[1], n = shape.reduce((a, b) => a * b);
       const x = normals(n, r, 1.5), res = normals(n, r);
       const p = params(C, r);
@@ -169,7 +169,7 @@ describeDevices('batch norm', (d) => {
   for (const [useRes, relu] of [[false, false], [false, true], [true, false], [true, true]] as const) {
     it(`backward matches the reference and finite differences (residual=${useRes}, relu=${relu})`, () => {
       const r = rng(20 + (useRes ? 2 : 0) + (relu ? 1 : 0));
-      const shapes = [[3, 3, 5, 3], [2, 5, 3, 3], [1, 2, 7, 5], [5, 3, 1, 1], randomShape(r)];
+      const shapes = fewer([[3, 3, 5, 3], [2, 5, 3, 3], [1, 2, 7, 5], [5, 3, 1, 1], randomShape(r)]);
       let tested = 0;
       for (const shape of shapes) {
         const C = shape[1], n = shape.reduce((a, b) => a * b);

@@ -5,7 +5,7 @@
 import * as assert from 'node:assert/strict';
 
 import { DTypeName, LayoutName, native, NativeAddon, NativeTensor } from '../../lib/native';
-import { cudaUnavailableReason, describeDevices } from '../helpers/devices';
+import { cudaUnavailableReason, describeDevices, fewer } from '../helpers/devices';
 import { assertThrowsNamed, dot, finiteDiff, maxRelErr, numel, randn, rng } from '../helpers/reference';
 import {
   assertRef,
@@ -13,12 +13,10 @@ import {
   maxAbs,
   Case,
   outDims,
-  Params,
   refBackwardBias,
   refBackwardData,
   refBackwardFilter,
   refForward,
-  relErr,
 } from '../helpers/conv-reference';
 
 const CASES: Case[] = [
@@ -33,6 +31,8 @@ const CASES: Case[] = [
   // Large enough that the CPU backend unfolds the image in several bands of output rows.
   { name: 'several row bands, same-size 3x3', x: [1, 16, 40, 40], w: [4, 16, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
   { name: 'several row bands, stride 2', x: [2, 16, 80, 79], w: [3, 16, 3, 3], p: [2, 2, 1, 1, 1, 1], bias: false },
+  // Batch 20: backward filter sums eight fixed runs of two or three images each.
+  { name: 'batch 20 of 6x5 images, same-size 3x3', x: [20, 5, 6, 5], w: [4, 5, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: false },
   // 3600 output pixels per image: more columns than one GEMM column block.
   { name: '1x1 over 60x60 pixels', x: [2, 2, 60, 60], w: [3, 2, 1, 1], p: [1, 1, 0, 0, 1, 1], bias: true },
 ];
@@ -86,7 +86,7 @@ describeDevices('conv2d', ({ device, rtol }) => {
     };
   }
 
-  CASES.forEach((c, ci) => {
+  fewer(CASES, 3).forEach((c, ci) => {
     describe(`x ${JSON.stringify(c.x)}, w ${JSON.stringify(c.w)}: ${c.name}`, () => {
       const d = data(c, 100 * ci + 7);
 

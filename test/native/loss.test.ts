@@ -4,7 +4,7 @@
 import * as assert from 'node:assert/strict';
 
 import { native } from '../../lib/native';
-import { describeDevices } from '../helpers/devices';
+import { describeDevices, fewer } from '../helpers/devices';
 import { assertThrowsNamed, int32Tensor } from '../helpers/reference';
 import { checkFiniteDiff, close, disposeAll, make, normals, randInt, readNCHW, rng, rounded, someIndices } from './ops-common';
 
@@ -32,7 +32,7 @@ function gradRef(x: ArrayLike<number>, labels: ArrayLike<number>, N: number, C: 
 describeDevices('softmax cross-entropy', (d) => {
   const dev = d.device;
   const nat = () => native();
-  const shapes = [[1, 1], [3, 10], [7, 5], [13, 3], [33, 17], [128, 100]];
+  const shapes = fewer([[1, 1], [3, 10], [7, 5], [13, 3], [33, 17], [128, 100]], 3);
 
   it('loss and correct count match the reference on random shapes and scales', () => {
     const r = rng(51);

@@ -3,7 +3,7 @@
 import * as assert from 'node:assert/strict';
 
 import { native } from '../../lib/native';
-import { describeDevices } from '../helpers/devices';
+import { describeDevices, fewer } from '../helpers/devices';
 import { assertThrowsNamed } from '../helpers/reference';
 import { close, disposeAll, make, normals, randInt, readNCHW, rng, rounded } from './ops-common';
 
@@ -13,7 +13,7 @@ describeDevices('reductions', (d) => {
 
   it('sum matches a float64 sum on random shapes, dtypes and layouts', () => {
     const r = rng(71);
-    const shapes = [[1], [7], [3, 5], [2, 3, 5, 7], [5, 1, 9, 3], [1, 200003], [3, 17, 33, 65]];
+    const shapes = fewer([[1], [7], [3, 5], [2, 3, 5, 7], [5, 1, 9, 3], [1, 200003], [3, 17, 33, 65]], 3);
     for (const shape of shapes)
       for (const dtype of ['float32', 'float16', 'bfloat16'] as const) {
         const n = shape.reduce((a, b) => a * b);

@@ -1,13 +1,15 @@
 // The published package, as a user gets it: pack, install the tarball into a fresh project
 // with npm's default script policy and no compiler reachable, then use it from CommonJS, an
-// ES module, TypeScript and the CLI. The binary inside is the prebuilt one (scripts/prebuild.js
-// run on whatever addon this test suite runs against), so nothing may be compiled on install.
+// ES module, TypeScript (the repository's and the newest release) and the CLI. The binary
+// inside is the prebuilt one (scripts/package-prebuilds.js run on whatever addon this test suite runs
+// against); the package has no install script, so nothing runs or compiles on install.
 import * as assert from 'node:assert/strict';
 import { spawnSync, SpawnSyncReturns } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { addonPath, keepTestTmp } from '../../lib/env';
 import { packageRoot } from '../../lib/native';
 
 const root = packageRoot();
@@ -19,7 +21,7 @@ const PREBUILT = `prebuilds/${process.platform}-${process.arch}/${pkg.name}.napi
 const TOOLS = ['cc', 'gcc', 'g++', 'c++', 'make', 'cmake', 'nvcc', 'python3'];
 
 function addonToPack(): string | null {
-  const explicit = process.env.CUDNN_RESNET_ADDON;
+  const explicit = addonPath();
   const file = explicit ? path.resolve(explicit) : path.join(root, 'build', 'Release', 'cudnn_resnet.node');
   return fs.existsSync(file) ? file : null;
 }
@@ -46,6 +48,7 @@ function skipReason(): string | null {
 }
 
 interface Ctx {
+  installLog: string;
   tmp: string;
   tarball: string;
   app: string;
@@ -114,8 +117,8 @@ function stage(tmp: string): string {
     fs.copyFileSync(path.join(root, f.path), path.join(staging, f.path));
   }
   copyTree(path.join(distDir, 'lib'), path.join(staging, 'dist', 'lib'), (rel) => /\.(js|d\.ts)$/.test(rel));
-  ok(spawnSync(process.execPath, [path.join(root, 'scripts', 'prebuild.js'), '--from', addonToPack()!, '--out', staging],
-    { cwd: root, encoding: 'utf8' }), 'scripts/prebuild.js');
+  ok(spawnSync(process.execPath, [path.join(root, 'scripts', 'package-prebuilds.js'), '--from', addonToPack()!, '--out', staging],
+    { cwd: root, encoding: 'utf8' }), 'scripts/package-prebuilds.js');
   return staging;
 }
 
@@ -133,7 +136,9 @@ describe('npm package: pack, install without a compiler, use', function () {
   before(function () {
     ctx.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cudnn-resnet-pkg-'));
     const staging = stage(ctx.tmp);
-    const out = ok(spawnSync(process.execPath, [npmCli()!, 'pack', '--json', '--pack-destination', ctx.tmp],
+    // --ignore-scripts: prepack would compile TypeScript, and staging has lib/ compiled already
+    // (the prepack check itself is tested below).
+    const out = ok(spawnSync(process.execPath, [npmCli()!, 'pack', '--json', '--ignore-scripts', '--pack-destination', ctx.tmp],
       { cwd: staging, encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'error' } }), 'npm pack');
     packed = (JSON.parse(out) as PackResult[])[0];
     ctx.tarball = path.join(ctx.tmp, packed.filename);
@@ -147,25 +152,54 @@ describe('npm package: pack, install without a compiler, use', function () {
     const install = sh('npm', ['install', ctx.tarball, '--prefer-offline'], ctx.app, ctx.env);
     ok(install, 'npm install <tarball>');
     // npm 11.x before blocking prints its script policy here; shown so the log says which mode ran.
-    const policy = `${install.stdout}${install.stderr}`.split('\n').find((l) => /install.scripts/i.test(l));
+    ctx.installLog = `${install.stdout}${install.stderr}`;
+    const policy = ctx.installLog.split('\n').find((l) => /install.scripts/i.test(l));
     const npmVersion = sh('npm', ['--version'], ctx.app, ctx.env).stdout.trim();
     console.log(`      npm ${npmVersion}: ${policy?.replace(/^npm warn\s*/, '').trim() ?? 'no install-script notice'}`);
   });
 
   after(() => {
-    if (ctx.tmp && !process.env.CUDNN_RESNET_KEEP_TMP) fs.rmSync(ctx.tmp, { recursive: true, force: true });
+    if (ctx.tmp && !keepTestTmp()) fs.rmSync(ctx.tmp, { recursive: true, force: true });
   });
 
   it('packs the prebuilt binary, compiled lib, bin, README and LICENSE, and nothing of the workshop', () => {
     const files = packed.files.map((f) => f.path);
     for (const need of [PREBUILT, PREBUILT.replace(/\.node$/, '.json'), 'dist/lib/index.js', 'dist/lib/index.d.ts',
       'dist/lib/native.js', 'dist/lib/cli/main.js', 'dist/lib/cli/doctor.js', 'bin/cudnn-resnet.js', 'README.md', 'LICENSE',
-      'package.json', 'scripts/install.js']) {
+      'package.json', 'scripts/build-from-source.js', 'scripts/env.js']) {
       assert.ok(files.includes(need), `${need} is not in the tarball`);
     }
     const stray = files.filter((f) => /^(test|bench|docs|build[^/]*|node_modules|dist\/(test|bench)|dist-[^/]*|data|runs)\//.test(f) ||
       /\.(map|tgz|ts)$/.test(f) && !f.endsWith('.d.ts'));
     assert.deepEqual(stray, [], 'files that must not ship');
+  });
+
+  it('has no install script, so npm runs nothing and has nothing to warn about', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(ctx.app, 'node_modules', pkg.name, 'package.json'), 'utf8')) as
+      { scripts: Record<string, string>; gypfile?: boolean };
+    for (const s of ['preinstall', 'install', 'postinstall']) assert.equal(manifest.scripts[s], undefined, `scripts.${s}`);
+    // binding.gyp ships (for build:from-source); without this npm would run node-gyp on install.
+    assert.equal(manifest.gypfile, false);
+    assert.doesNotMatch(ctx.installLog, /install.scripts|allowScripts|approve-scripts/i, ctx.installLog);
+    const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8').replace(/\s+/g, ' ');
+    assert.match(readme, /needs no compiler and runs no install script/);
+  });
+
+  it('prepack refuses to pack without the compiled library or a prebuilt binary', () => {
+    const scripts = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    assert.match(scripts.prepack, /build:ts.*&&.*scripts\/check-pack\.js/);
+    assert.match(scripts.prepare, /build:ts/, 'a clone\'s `npm install` compiles the TypeScript (dist/ is not in git)');
+    const copy = path.join(ctx.tmp, 'unbuilt');
+    fs.cpSync(path.join(ctx.tmp, 'staging'), copy, { recursive: true });
+    fs.mkdirSync(path.join(copy, 'scripts'), { recursive: true });
+    fs.copyFileSync(path.join(root, 'scripts', 'check-pack.js'), path.join(copy, 'scripts', 'check-pack.js'));
+    ok(spawnSync(process.execPath, ['scripts/check-pack.js'], { cwd: copy, encoding: 'utf8' }), 'check-pack on a complete package');
+    fs.rmSync(path.join(copy, 'dist'), { recursive: true });
+    fs.rmSync(path.join(copy, 'prebuilds'), { recursive: true });
+    const r = spawnSync(process.execPath, ['scripts/check-pack.js'], { cwd: copy, encoding: 'utf8' });
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stderr, /dist\/lib\/index\.js \(named in package\.json\) is missing: run `npm run build:ts`/);
+    assert.match(r.stderr, /prebuilds\/ holds no binary/);
   });
 
   it('installs with no compiler on PATH and builds nothing', () => {
@@ -189,17 +223,39 @@ describe('npm package: pack, install without a compiler, use', function () {
   });
 
   it('type-checks a TypeScript consumer against the shipped declarations (CommonJS and ESM)', () => {
+    // The consumer declares no Node types of its own (`types: []`, as TypeScript 6+ defaults
+    // to): the declarations bring what they use (Buffer, EventEmitter, Disposable).
     fs.writeFileSync(path.join(ctx.app, 'consumer.ts'), CONSUMER_TS);
     fs.writeFileSync(path.join(ctx.app, 'consumer.mts'), CONSUMER_TS);
-    fs.writeFileSync(path.join(ctx.app, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: {
-        module: 'node16', moduleResolution: 'node16', target: 'ES2022', strict: true, noEmit: true,
-        typeRoots: [path.join(root, 'node_modules', '@types')], types: ['node'],
-      },
+    const config = (skipLibCheck: boolean) => JSON.stringify({
+      compilerOptions: { module: 'node16', moduleResolution: 'node16', target: 'ES2022', strict: true, noEmit: true, types: [], skipLibCheck },
       files: ['consumer.ts', 'consumer.mts'],
-    }));
+    });
     const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    ok(sh('node', [tsc, '-p', 'tsconfig.json'], ctx.app, ctx.env), 'tsc --noEmit on the consumer');
+    for (const skip of [false, true]) {
+      fs.writeFileSync(path.join(ctx.app, 'tsconfig.json'), config(skip));
+      ok(sh('node', [tsc, '-p', 'tsconfig.json'], ctx.app, ctx.env), `tsc (repository's) on the consumer, skipLibCheck ${skip}`);
+    }
+  });
+
+  it('type-checks the same consumer with the newest TypeScript release and its default settings', function () {
+    const app = path.join(ctx.tmp, 'ts-latest');
+    fs.cpSync(ctx.app, app, { recursive: true, filter: (f) => !f.includes(`${path.sep}broken`) });
+    const add = sh('npm', ['install', '--no-save', 'typescript@latest'], app, ctx.env);
+    if (add.status !== 0 && /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ETIMEDOUT|network/i.test(add.stderr)) {
+      console.log('      (the npm registry is unreachable: the newest TypeScript cannot be fetched)');
+      this.skip();
+    }
+    ok(add, 'npm install typescript@latest');
+    const tsc = path.join(app, 'node_modules', 'typescript', 'bin', 'tsc');
+    console.log(`      typescript ${sh('node', [tsc, '--version'], app, ctx.env).stdout.trim()}`);
+    for (const skipLibCheck of [false, true]) {
+      fs.writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({
+        compilerOptions: { module: 'node16', moduleResolution: 'node16', target: 'ES2022', strict: true, noEmit: true, skipLibCheck },
+        files: ['consumer.ts', 'consumer.mts'],
+      }));
+      ok(sh('node', [tsc, '-p', 'tsconfig.json'], app, ctx.env), `newest tsc on the consumer, skipLibCheck ${skipLibCheck}`);
+    }
   });
 
   it('runs the CLI through npx: --version and doctor', () => {
@@ -237,8 +293,7 @@ describe('npm package: pack, install without a compiler, use', function () {
       assert.match(msg, /could not load its native addon/);
       assert.match(msg, /build\/Release: no local build/);
       assert.match(msg, tried, `${variant}:\n${msg}`);
-      assert.match(msg, /npm approve-scripts cudnn-resnet/);
-      assert.match(msg, /npm rebuild cudnn-resnet/);
+      assert.match(msg, /cd node_modules\/cudnn-resnet && npm run build:from-source/);
       assert.match(msg, /npm run build:native/);
       const doctor = sh('node', [path.join(copy, 'bin', 'cudnn-resnet.js'), 'doctor'], broken, ctx.env);
       assert.equal(doctor.status, 1, doctor.stdout);
@@ -281,7 +336,7 @@ console.log('esm ok ' + Array.from(nn.functional.add(a, b).dataSync()).join(',')
 `;
 
 const CONSUMER_TS = `
-import { native, Tensor, models, optim } from 'cudnn-resnet';
+import { native, Tensor, models, optim, Trainer, data } from 'cudnn-resnet';
 import type { NativeTensor, DType } from 'cudnn-resnet';
 const dtype: DType = 'float32';
 const t: NativeTensor = native().full([2, 3], dtype, 'NCHW', 'cpu', 1);
@@ -293,5 +348,14 @@ const x: Tensor = Tensor.zeros([1, 3, 32, 32]);
 native().full([2], 'float64', 'NCHW', 'cpu', 1);
 // @ts-expect-error: and SGD wants its options
 new optim.SGD(model);
-export const used = [shape, opt, x];
+// Node types the declarations use: EventEmitter (Trainer.on), Buffer, Disposable.
+const trainer = new Trainer({ model: 'resnet8', iterations: 1 });
+trainer.on('step', (s: { loss: number }) => s.loss);
+const ds: data.Dataset = data.syntheticDataset({ count: 2 });
+const bytes: Uint8Array = ds.images;
+{
+  using scratch = Tensor.zeros([1]);
+  scratch.dataSync();
+}
+export const used = [shape, opt, x, bytes];
 `;

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "../../core/env.h"
 #include "../context.h"
 #include "../batchnorm.h"
 #include "channel_reduce.cuh"
@@ -18,20 +19,12 @@ namespace cuda {
 namespace {
 
 bool force_native_bn() {
-  static bool v = [] {
-    const char* e = std::getenv("CUDNN_RESNET_BN");
-    return e && std::strcmp(e, "native") == 0;
-  }();
-  return v;
+  return env::batch_norm_path() == env::BatchNormPath::Native;
 }
 
 // CUDNN_RESNET_BN=plain keeps cuDNN but skips the fused Ex kernel (for comparisons).
 bool fused_bn_enabled() {
-  static bool v = [] {
-    const char* e = std::getenv("CUDNN_RESNET_BN");
-    return !(e && std::strcmp(e, "plain") == 0);
-  }();
-  return v;
+  return env::batch_norm_path() != env::BatchNormPath::Plain;
 }
 
 template <typename T>

@@ -2,7 +2,8 @@ import * as assert from 'node:assert/strict';
 
 import * as F from '../../../lib/ops';
 import { backward, isGradEnabled, noGrad } from '../../../lib/autograd';
-import { memory, Tensor, tidy } from '../../../lib/tensor';
+import { create } from '../../../lib/models/resnet';
+import { keep, memory, Tensor, tidy } from '../../../lib/tensor';
 import { assertThrowsNamed } from '../../helpers/reference';
 
 function param(values: number[], shape = [values.length]): Tensor {
@@ -101,6 +102,33 @@ describe('autograd engine', () => {
     assert.equal(end.cpuBytes, start.cpuBytes);
     x.dispose();
     w.dispose();
+  });
+
+  it('reading a model output that backward() freed says so and names the fixes', () => {
+    const model = create('resnet8', { classes: 4, seed: 1 });
+    try {
+      const x = (): Tensor => Tensor.randn([2, 3, 16, 16], { seed: 3 });
+      const y = (): Tensor => Tensor.fromArray(Int32Array.from([0, 1]), [2]);
+      tidy(() => {
+        const kept = keep(model.forward(x()));
+        F.softmaxCrossEntropy(kept, y()).loss.backward();
+        assert.equal(kept.dataSync().length, 8, 'a kept output survives backward()');
+        kept.dispose();
+        const logits = model.forward(x());
+        F.softmaxCrossEntropy(logits, y()).loss.backward();
+        for (const read of [() => logits.dataSync(), () => logits.shape, () => F.relu(logits)]) {
+          assert.throws(read, (e: Error) => e instanceof TypeError && /was freed by backward\(\)/.test(e.message) &&
+            /before calling backward\(\)/.test(e.message) && /keep\(\)/.test(e.message), 'the message names backward() and keep()');
+        }
+        const gone = Tensor.zeros([2]);
+        gone.dispose();
+        assert.throws(() => gone.dataSync(), (e: Error) => e instanceof TypeError && /has been disposed$/.test(e.message));
+        assert.equal(String(gone), `Tensor(id=${gone.id}, disposed)`);
+      });
+      model.zeroGrad();
+    } finally {
+      model.dispose();
+    }
   });
 
   it('retainGraph keeps saved tensors for a second pass', () => {

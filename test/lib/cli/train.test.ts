@@ -45,7 +45,16 @@ describe('cli: train', function () {
       assert.equal(r.status, 2, `${args.join(' ')}: exit ${r.status}\n${r.stderr}`);
       assert.match(r.stderr, msg, args.join(' '));
       assert.match(r.stderr, new RegExp(`usage: cudnn-resnet ${args[0]} \\[options\\]`), args.join(' '));
+      // The error comes last, under a one-line usage (a 30-line dump scrolled it away).
+      const at = r.stderr.indexOf(`\ncudnn-resnet ${args[0]}: `);
+      assert.ok(at > 0, `${args.join(' ')}: no error line after the usage\n${r.stderr}`);
+      assert.equal(r.stderr.slice(0, at).split('\n').length, 1, `${args.join(' ')}: more than one usage line\n${r.stderr}`);
+      assert.match(r.stderr.slice(at), msg, args.join(' '));
+      assert.match(r.stderr, new RegExp(`\`cudnn-resnet ${args[0]} --help\` lists the options`));
     }
+    const unknown = run(['frobnicate']);
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.stderr.trimEnd().split('\n').pop()!, /^cudnn-resnet: unknown command 'frobnicate'$/);
     const help = run(['train', '--help']);
     assert.equal(help.status, 0);
     assert.match(help.stdout, /--resume PATH/);
@@ -93,5 +102,63 @@ describe('cli: train', function () {
     assert.equal(a.length, 9 + 3);
     assert.deepEqual(strip(metrics), a);
     assert.ok(fs.readFileSync(path.join(cut, 'checkpoint.safetensors')).equals(fs.readFileSync(path.join(full, 'checkpoint.safetensors'))), 'identical weights');
+  });
+
+  it('refuses --out over a run (suggesting --resume or --overwrite); --resume with more epochs keeps the lr schedule', () => {
+    const out = path.join(tmp, 'used');
+    assert.equal(run(['train', ...tiny, '--epochs', '3', '--out', out]).status, 0);
+    const before = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8');
+    const again = run(['train', ...tiny, '--epochs', '3', '--out', out]);
+    assert.equal(again.status, 2, again.stderr);
+    const last = again.stderr.trimEnd().split('\n').pop()!;
+    assert.ok(last.includes(`--out ${out} already holds a run (finished at iteration 9`), last);
+    assert.ok(last.includes(`cudnn-resnet train --resume ${out}`) && last.includes('--overwrite'), last);
+    assert.equal(fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8'), before, 'nothing was replaced');
+
+    // Three more epochs of a finished 'paper' run: it goes on at its final lr, and says so.
+    const more = run(['train', '--resume', out, '--epochs', '6']);
+    assert.equal(more.status, 0, more.stderr);
+    assert.match(more.stdout, /^resuming at iteration 9 \(epoch 3\) with lr 0\.001$/m);
+    assert.match(more.stdout, /^schedule: paper: 0\.1, \/10 at iterations 5 and 7 \(drop points of the original 9-iteration run\)$/m);
+    const lrs = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+      .filter((r) => r.type === 'step' && r.iteration > 9).map((r) => Number(r.lr.toPrecision(6)));
+    assert.deepEqual(lrs, Array(9).fill(0.001));
+
+    const replaced = run(['train', ...tiny, '--iterations', '2', '--out', out, '--overwrite']);
+    assert.equal(replaced.status, 0, replaced.stderr);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'checkpoint.json'), 'utf8')).iteration, 2);
+  });
+
+  it('a corrupt data file: one line naming the file, the offset and what is wrong; no stack', async () => {
+    const { writeSyntheticCifar } = await import('../../../lib/data');
+    const w = await writeSyntheticCifar(path.join(tmp, 'bad-data'), { train: 50, test: 10, seed: 1 });
+    const file = path.join(w.folder!, 'data_batch_2.bin');
+    fs.appendFileSync(file, Buffer.alloc(1000));
+    const r = run(['train', '--data', w.folder!, '--model', 'resnet8', '--device', 'cpu', '--quiet', '--out', path.join(tmp, 'bad-run')]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(r.stderr.trim(), `cudnn-resnet train: ${file} (byte offset 30730): 1000 extra bytes after the last record: ` +
+      'the file has 31730 bytes, it must hold 10 records of 3073 bytes (30730 bytes)');
+  });
+
+  it('--device auto without a GPU says so in one line, whatever the reason\'s length', async () => {
+    const device = await import('../../../lib/train/device');
+    const { main } = await import('../../../lib/cli/main');
+    const real = device.resolveDevice;
+    const reason = 'cuDNN 9 (libcudnn.so.9) was not found. Looked in:\n  - CUDNN_LIBRARY_PATH: unset\n  - dlopen: not found\n  - pip wheels: none';
+    (device as { resolveDevice: typeof real }).resolveDevice = (spec: string) => (spec === 'auto' ? { device: 'cpu', fallbackReason: reason } : real(spec));
+    let out = '';
+    const prevCache = process.env.CUDNN_RESNET_CACHE;
+    process.env.CUDNN_RESNET_CACHE = env.CUDNN_RESNET_CACHE;
+    try {
+      const code = await main(['train', '--model', 'resnet8', '--train-images', '32', '--test-images', '32', '--batch', '32', '--iterations', '1',
+        '--out', path.join(tmp, 'auto')], { out: (t) => (out += t.endsWith('\n') ? t : `${t}\n`), err: (t) => (out += t) });
+      assert.equal(code, 0, out);
+    } finally {
+      (device as { resolveDevice: typeof real }).resolveDevice = real;
+      if (prevCache === undefined) delete process.env.CUDNN_RESNET_CACHE;
+      else process.env.CUDNN_RESNET_CACHE = prevCache;
+    }
+    const lines = out.split('\n').filter((l) => /GPU|cuDNN|Looked|pip wheels/.test(l));
+    assert.deepEqual(lines, ['no usable GPU (cuDNN 9 (libcudnn.so.9) was not found. Looked in): training on the CPU; `cudnn-resnet doctor` says why']);
   });
 });

@@ -139,11 +139,43 @@ describe('data: CIFAR readers', function () {
       const file = path.join(f, 'data_batch_3.bin');
       const size = fs.statSync(file).size;  // 10 records
       fs.truncateSync(file, size - 100);
-      const e = await rejectsWith(loadCifar10(f), 'ERR_CIFAR_TRUNCATED', 'data_batch_3.bin', 'record 9', `byte offset ${9 * 3073}`);
+      const e = await rejectsWith(loadCifar10(f), 'ERR_CIFAR_TRUNCATED', 'data_batch_3.bin', 'truncated: the file ends', 'record 9', `byte offset ${9 * 3073}`);
       assert.equal(e.file, file);
       assert.equal(e.offset, 9 * 3073);
       fs.truncateSync(file, 0);
       await rejectsWith(loadCifar10(f), 'ERR_CIFAR_TRUNCATED', 'data_batch_3.bin', 'empty');
+    });
+
+    it('extra bytes are called extra bytes, with the offset where they start', async () => {
+      const f = copy(clean10, 'extra');
+      const file = path.join(f, 'data_batch_2.bin');
+      fs.appendFileSync(file, Buffer.alloc(1000, 7));  // 10 records + 1000 bytes
+      const e = await rejectsWith(loadCifar10(f), 'ERR_CIFAR_EXTRA_BYTES', 'data_batch_2.bin', '1000 extra bytes after the last record',
+        `byte offset ${10 * 3073}`, 'must hold 10 records');
+      assert.equal(e.offset, 10 * 3073);
+      assert.ok(!/truncated/.test(e.message), e.message);
+    });
+
+    it('a file cut at a record boundary is truncated: official counts, or those records.json declares', async () => {
+      // The official test batch holds 10000 records; 1700 whole records are not a dataset.
+      const official = dir('official');
+      fs.mkdirSync(official);
+      fs.writeFileSync(path.join(official, 'test_batch.bin'), Buffer.alloc(1700 * 3073));
+      const e = await rejectsWith(loadCifar10(official, 'test'), 'ERR_CIFAR_TRUNCATED', 'test_batch.bin',
+        'truncated at a record boundary', 'holds 1700 of its 10000 records', `byte offset ${1700 * 3073}`);
+      assert.equal(e.offset, 1700 * 3073);
+      // A synthetic set declares its own counts; one cut at a boundary, in a folder and in an archive.
+      const f = copy(clean10, 'boundary');
+      const file = path.join(f, 'data_batch_4.bin');
+      fs.truncateSync(file, 7 * 3073);
+      await rejectsWith(loadCifar10(f), 'ERR_CIFAR_TRUNCATED', 'data_batch_4.bin', 'holds 7 of its 10 records');
+      const archive = await archiveOf('boundaryzip', CIFAR10.folder, folderFiles(f));
+      await rejectsWith(loadCifar10(archive), 'ERR_CIFAR_TRUNCATED', `${archive}:cifar-10-batches-bin/data_batch_4.bin`, 'holds 7 of its 10 records');
+      // records.json must be what it says.
+      fs.writeFileSync(path.join(f, 'records.json'), JSON.stringify({ 'data_batch_9.bin': 3 }));
+      await rejectsWith(loadCifar10(f), 'ERR_CIFAR_RECORDS_FILE', 'records.json', 'data_batch_9.bin');
+      fs.writeFileSync(path.join(f, 'records.json'), JSON.stringify({ 'data_batch_1.bin': -3 }));
+      await rejectsWith(loadCifar10(f), 'ERR_CIFAR_RECORDS_FILE', 'records.json', 'positive integer');
     });
 
     it('truncated archive: the gzip stream ends early', async () => {

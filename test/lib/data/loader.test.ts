@@ -4,8 +4,12 @@
 // ownership rules (nothing leaks when a loop stops early).
 import * as assert from 'node:assert/strict';
 
-import { channelStats, CifarLoader, Dataset, drawAugmentParams, evalLoader, Rng, syntheticDataset } from '../../../lib/data';
+import {
+  channelStats, CIFAR100_NORMALIZATION, CIFAR10_NORMALIZATION, CifarLoader, Dataset, drawAugmentParams, evalLoader, Rng, syntheticDataset,
+} from '../../../lib/data';
+import { create as createModel } from '../../../lib/models/resnet';
 import { native } from '../../../lib/native';
+import { Tensor, tidy } from '../../../lib/tensor';
 import { describeDevices } from '../../helpers/devices';
 
 const f = Math.fround;
@@ -75,10 +79,10 @@ describeDevices('data: CifarLoader', ({ device }) => {
     const { mean, std } = l.normalization;
     let pos = 0;
     for (const b of l.epoch(2)) {
-      const x = b.x.read() as Float32Array;
+      const x = b.x.handle.read() as Float32Array;
       assert.deepEqual(b.x.shape, [b.size, 3, 32, 32]);
       assert.deepEqual(Array.from(b.indices), Array.from(order.subarray(pos, pos + b.size)));
-      assert.deepEqual(Array.from(b.y.read()), Array.from(b.indices, (i) => ds.labels[i]));
+      assert.deepEqual(Array.from(b.y.handle.read()), Array.from(b.indices, (i) => ds.labels[i]));
       for (let j = 0; j < b.size; j++) {
         const k = pos + j;
         const want = expectedImage(ds, b.indices[j], params[k * 3], params[k * 3 + 1], params[k * 3 + 2], 4, mean, std);
@@ -96,7 +100,7 @@ describeDevices('data: CifarLoader', ({ device }) => {
     const params = l.epochParams(0);
     const [b] = collect(l.epoch(0));
     const [p] = collect(plain.epoch(0));
-    const x = b.x.read() as Float32Array, ref = p.x.read() as Float32Array;
+    const x = b.x.handle.read() as Float32Array, ref = p.x.handle.read() as Float32Array;
     const { mean, std } = l.normalization;
     let mirrored = 0, padded = 0;
     for (let i = 0; i < 300; i++) {
@@ -141,7 +145,7 @@ describeDevices('data: CifarLoader', ({ device }) => {
     const sums = [0, 0, 0], sq = [0, 0, 0];
     let row = 0;
     for (const b of batches) {
-      const x = b.x.read() as Float32Array;
+      const x = b.x.handle.read() as Float32Array;
       for (let j = 0; j < b.size; j++, row++) {
         assert.equal(b.indices[j], row);
         for (let c = 0; c < 3; c++) {
@@ -168,7 +172,7 @@ describeDevices('data: CifarLoader', ({ device }) => {
       const it = l.epoch(epoch);
       const b = it.next().value!;
       it.return!();
-      const out: [number[], Float32Array] = [Array.from(b.indices), b.x.read() as Float32Array];
+      const out: [number[], Float32Array] = [Array.from(b.indices), b.x.handle.read() as Float32Array];
       b.dispose();
       return out;
     };
@@ -214,7 +218,7 @@ describeDevices('data: CifarLoader', ({ device }) => {
   it('makes float16 / bfloat16 and NHWC batches', () => {
     const ref = make({ batchSize: 16, seed: 2 });
     const [r] = collect(ref.epoch(0)).slice(0, 1);
-    const rx = r.x.read() as Float32Array;
+    const rx = r.x.handle.read() as Float32Array;
     for (const [dtype, tol] of [['float16', 2e-3], ['bfloat16', 1.6e-2]] as const) {
       const l = make({ batchSize: 16, seed: 2, dtype, layout: 'NHWC' });
       const it = l.epoch(0);
@@ -222,7 +226,7 @@ describeDevices('data: CifarLoader', ({ device }) => {
       it.return!();
       assert.equal(b.x.dtype, dtype);
       assert.equal(b.x.layout, 'NHWC');
-      const x = b.x.read() as Float32Array;  // NHWC memory order
+      const x = b.x.handle.read() as Float32Array;  // NHWC memory order
       for (let j = 0; j < 16; j++) {
         for (let c = 0; c < 3; c++) {
           for (let p = 0; p < 1024; p++) {
@@ -251,6 +255,44 @@ describeDevices('data: CifarLoader', ({ device }) => {
     }
     assert.equal(native().memoryStats().liveTensors, base);
     assert.equal(it.next().done, true);
+  });
+
+  it('evaluation without a normalization uses the dataset\'s fixed constants, not the evaluated data\'s statistics', () => {
+    for (const kind of ['cifar10', 'cifar100'] as const) {
+      const test = syntheticDataset({ kind, split: 'test', count: 40, seed: 9 });
+      const l = evalLoader(test, { batchSize: 40, device });
+      loaders.push(l);
+      const expected = kind === 'cifar10' ? CIFAR10_NORMALIZATION : CIFAR100_NORMALIZATION;
+      assert.deepEqual(l.normalization, { mean: [...expected.mean], std: [...expected.std] }, kind);
+      assert.notDeepEqual(l.normalization, channelStats(test));
+      const [b] = collect(l.epoch(0));
+      const x = b.x.handle.read() as Float32Array;
+      const row = b.indices[0];
+      assert.equal(x[5], norm(test.images[row * 3072 + 5], expected.mean[0], expected.std[0]));
+      b.dispose();
+    }
+  });
+
+  it('hands out batches as Tensors that a model takes as they are', () => {
+    const l = make({ batchSize: 8 });
+    const it = l.epoch(0);
+    const b = it.next().value!;
+    it.return!();
+    try {
+      assert.ok(b.x instanceof Tensor && b.y instanceof Tensor);
+      assert.deepEqual(b.x.shape, [8, 3, 32, 32]);
+      assert.equal(b.y.dtype, 'int32');
+      const model = createModel('resnet8', { classes: 10, seed: 1, device });
+      try {
+        const out = tidy(() => model.forward(b.x).shape);
+        assert.deepEqual(out, [8, 10]);
+      } finally {
+        model.dispose();
+      }
+    } finally {
+      b.dispose();
+    }
+    assert.ok(b.x.disposed && b.y.disposed, 'Batch.dispose() disposes both tensors');
   });
 
   it('rejects bad options', () => {

@@ -35,12 +35,13 @@ describe('data: synthetic CIFAR-10 trains a ResNet-8 on the CPU', function () {
         model.train();
         let sum = 0;
         for (const b of loader.epoch(epoch)) {
+          using batch = b;
           tidy(() => {
-            const { loss } = F.softmaxCrossEntropy(model.forward(new Tensor(b.x)), new Tensor(b.y));
+            const { loss } = F.softmaxCrossEntropy(model.forward(batch.x), batch.y);
             opt.zeroGrad();
             loss.backward();
             opt.step();
-            sum += loss.item() * b.size;
+            sum += loss.item() * batch.size;
           });
         }
         losses.push(sum / train.count);
@@ -49,7 +50,8 @@ describe('data: synthetic CIFAR-10 trains a ResNet-8 on the CPU', function () {
       let correct = 0;
       F.noGrad(() => {
         for (const b of evaluate.epoch(0)) {
-          tidy(() => { correct += F.softmaxCrossEntropy(model.forward(new Tensor(b.x)), new Tensor(b.y)).correct.item(); });
+          using batch = b;
+          tidy(() => { correct += F.softmaxCrossEntropy(model.forward(batch.x), batch.y).correct.item(); });
         }
       });
       const accuracy = correct / test.count;

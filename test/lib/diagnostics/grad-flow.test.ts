@@ -9,7 +9,9 @@ import * as path from 'node:path';
 
 import { CifarLoader } from '../../../lib/data/loader';
 import { syntheticDataset } from '../../../lib/data/synthetic';
-import { blocksOf, GradFlowResult, gradFlowSvg, measureGradients, weightParameters } from '../../../lib/diagnostics/grad-flow';
+import {
+  blocksOf, DEFAULT_SMALL_BATCH_LR, gradFlow, GradFlowResult, gradFlowSvg, measureGradients, weightParameters,
+} from '../../../lib/diagnostics/grad-flow';
 import { create } from '../../../lib/models/resnet';
 import { Tensor } from '../../../lib/tensor';
 import { findAll, parseXml } from './xml';
@@ -35,8 +37,7 @@ describe('diagnostics: grad-flow', function () {
       const ds = syntheticDataset({ count: 16, seed: 1 });
       const loader = new CifarLoader(ds, { batchSize: 8, seed: 2 });
       const b = loader.makeBatch(0, 0, loader.epochOrder(0), loader.epochParams(0));
-      const x = new Tensor(b.x);
-      const y = new Tensor(b.y);
+      const { x, y } = b;
       // An independent measurement through Module.registerGradHook on each block's output.
       const blocks = blocksOf(model);
       const outputNorms = new Map<string, number>();
@@ -99,6 +100,14 @@ describe('diagnostics: grad-flow', function () {
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
     }
+  });
+
+  it('the default learning rate trains a 56-layer ResNet at batch 32 without blowing up its loss', async () => {
+    // At lr 0.1 (the old default) ResNet-56's loss went from 2.7 to ~9 by the third step.
+    const r = await gradFlow({ models: ['resnet56'], steps: [0, 3] });
+    assert.equal(r.options.lr, DEFAULT_SMALL_BATCH_LR);
+    const [first, third] = r.measurements.map((m) => m.loss);
+    assert.ok(Number.isFinite(third) && third < 1.5 * first, `loss ${first} at step 0, ${third} at step 3`);
   });
 
   it('the XML check rejects malformed documents', () => {

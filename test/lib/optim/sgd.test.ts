@@ -121,6 +121,43 @@ describeDevices('SGD: device-side lr and skip', ({ device, rtol }) => {
     flag.dispose();
   });
 
+  it('loadStateDict overwrites existing buffers in place; stateVersion moves only when buffers come or go', () => {
+    const a = Tensor.fromArray([1, 2, 3], [3], { device });
+    const b = Tensor.fromArray([4, 5], [2], { device });
+    const opt = new SGD([a, b], { lr: 0.1, momentum: 0.9 });
+    a.grad = Tensor.fromArray([1, 1, 1], [3], { device });
+    b.grad = Tensor.fromArray([2, 2], [2], { device });
+    opt.step();  // creates both buffers
+    const before = opt.stateDict();
+    const handles = [...before.values()].map((t) => t.handle);
+    const v0 = opt.stateVersion;
+    // fp64-exact values in another dtype and on the CPU: converted, then copied into place
+    const loaded = new Map([
+      ['momentum_buffer.0', Tensor.fromArray([0.5, -1, 2], [3], { dtype: 'bfloat16' })],
+      ['momentum_buffer.1', Tensor.fromArray([3, 4], [2])],
+    ]);
+    opt.loadStateDict(loaded);
+    const after = opt.stateDict();
+    assert.deepEqual([...after.values()].map((t) => t.handle), handles, 'the same buffer tensors (a graph addresses them)');
+    assert.deepEqual(Array.from(after.get('momentum_buffer.0')!.dataSync()), [0.5, -1, 2]);
+    assert.deepEqual(Array.from(after.get('momentum_buffer.1')!.dataSync()), [3, 4]);
+    assert.equal(opt.stateVersion, v0);
+    // the caller's tensors stay the caller's
+    assert.deepEqual(Array.from(loaded.get('momentum_buffer.1')!.dataSync()), [3, 4]);
+    // leaving a parameter out drops its buffer: the set changed
+    opt.loadStateDict(new Map([['momentum_buffer.1', loaded.get('momentum_buffer.1')!]]));
+    assert.deepEqual([...opt.stateDict().keys()], ['momentum_buffer.1']);
+    assert.notEqual(opt.stateVersion, v0);
+    const v1 = opt.stateVersion;
+    opt.loadStateDict(loaded);  // and bringing it back adds one
+    assert.notEqual(opt.stateVersion, v1);
+    assert.deepEqual(Array.from(opt.stateDict().get('momentum_buffer.0')!.dataSync()), [0.5, -1, 2]);
+    for (const t of loaded.values()) t.dispose();
+    opt.dispose();
+    a.dispose();
+    b.dispose();
+  });
+
   it('skipIf is checked: a tensor, and dampening 0', () => {
     const p = Tensor.fromArray([1], [1], { device });
     p.grad = Tensor.fromArray([1], [1], { device });

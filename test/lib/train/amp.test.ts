@@ -90,6 +90,26 @@ describeDevices('MixedPrecision', ({ device }) => {
     t.dispose();
   });
 
+  it('loadScalerState rewrites the device scale and counters in place (a captured step addresses them)', () => {
+    const s = setup(2 ** 8, 5);
+    const loss = Tensor.zeros([1], { device });
+    s.trainStep();
+    s.backward(true);
+    const flag = s.mp.unscale() as Tensor;
+    const scale = s.mp.seed(loss) as Tensor;
+    const handles = [flag.handle, scale.handle];
+    s.opt.zeroGrad();
+    s.mp.loadScalerState({ scale: 2 ** 5, goodSteps: 3, skipped: 2 });
+    assert.deepEqual(s.mp.scalerState(), { scale: 2 ** 5, goodSteps: 3, skipped: 2 });
+    s.backward(true);
+    const flag2 = s.mp.unscale() as Tensor;
+    const scale2 = s.mp.seed(loss) as Tensor;
+    assert.deepEqual([flag2.handle, scale2.handle], handles);
+    s.opt.zeroGrad();
+    loss.dispose();
+    s.dispose();
+  });
+
   it('bf16 and fp32 scale nothing', () => {
     const m = new Linear(2, 2, { device });
     const loss = Tensor.zeros([1], { device });

@@ -12,7 +12,7 @@ import { readSidecar } from '../../../lib/checkpoint/run';
 import { EvalMetrics, readMetrics, StepMetrics } from '../../../lib/train/metrics';
 import { formatDuration, Progress } from '../../../lib/train/progress';
 import { parseSchedule } from '../../../lib/optim/schedules';
-import { resolveSpec, Trainer, TrainerOptions } from '../../../lib/train/trainer';
+import { resolveSpec, resumeOptions, Trainer, TrainerOptions } from '../../../lib/train/trainer';
 import { memory } from '../../../lib/tensor';
 
 const data = { train: syntheticDataset({ count: 64, seed: 5 }), test: syntheticDataset({ split: 'test', count: 32, seed: 5 }) };
@@ -140,6 +140,111 @@ describe('train: Trainer', function () {
     }
   });
 
+  it('step throughput is each step\'s own time, also for steps that end on an evaluation, an epoch or a stop', async () => {
+    // Evaluations at 3, 6 and 9, epoch ends at 4 and 8; stopped in step 10's event, so step 11
+    // (already queued) is the last, settled right after step 10.
+    const t = new Trainer({ ...base, epochs: 3, evalEvery: 3, out: dir });
+    const steps: StepMetrics[] = [];
+    t.on('step', (s: StepMetrics) => {
+      steps.push(s);
+      if (s.iteration === 10) t.stop();
+    });
+    try {
+      const r = await t.fit();
+      assert.equal(r.iterations, 11);
+      // Every step does the same work, so no step can take a tiny fraction of the typical one
+      // (two settles back to back once timed a step over ~0 ms: millions of images/s).
+      const seconds = steps.map((s) => 16 / s.imagesPerSec).sort((a, b) => a - b);
+      const median = seconds[Math.floor(seconds.length / 2)];
+      for (const s of steps) assert.ok(16 / s.imagesPerSec > median / 10, `step ${s.iteration}: ${s.imagesPerSec.toFixed(0)} img/s, median step ${median * 1000} ms`);
+      const total = seconds.reduce((a, b) => a + b, 0);
+      assert.ok(total <= r.seconds + 0.05, `step times add up to ${total} s in a ${r.seconds} s run`);
+    } finally {
+      t.dispose();
+    }
+  });
+
+  it('refuses an output folder that holds a run unless resuming or told to overwrite', async () => {
+    const first = new Trainer({ ...base, iterations: 2, out: dir });
+    try {
+      await first.fit();
+    } finally {
+      first.dispose();
+    }
+    const before = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8');
+    const again = new Trainer({ ...base, iterations: 3, out: dir });
+    try {
+      await assert.rejects(again.fit(), (e: Error) => e instanceof RangeError &&
+        e.message.includes(`out: ${dir} already holds a run (finished at iteration 2`) && /resume/.test(e.message) && /overwrite: true/.test(e.message));
+    } finally {
+      again.dispose();
+    }
+    assert.equal(fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8'), before, 'the refused run touched nothing');
+    const replace = new Trainer({ ...base, iterations: 3, out: dir, overwrite: true });
+    try {
+      assert.equal((await replace.fit()).iterations, 3);
+    } finally {
+      replace.dispose();
+    }
+    assert.equal(readSidecar(dir).sidecar.iteration, 3);
+  });
+
+  it('resumeOptions() continues in the run folder; more epochs keep the schedule\'s drop points', async () => {
+    const first = new Trainer({ ...base, epochs: 2, out: dir });  // 8 iterations, 'paper': /10 at 4 and 6
+    try {
+      await first.fit();
+    } finally {
+      first.dispose();
+    }
+    const o = resumeOptions(dir);
+    assert.equal(o.out, dir);
+    assert.equal(o.scheduleIterations, 8);
+    const longer = new Trainer({ ...o, data, epochs: 4 });
+    const lrs: number[] = [];
+    longer.on('step', (s: StepMetrics) => lrs.push(Number(s.lr.toPrecision(6))));
+    try {
+      const info = await longer.setup();
+      assert.equal(info.startIteration, 8);
+      assert.equal(Number(info.lr.toPrecision(6)), 0.001);
+      assert.match(info.schedule, /^paper: 0\.1, \/10 at iterations 4 and 6 \(drop points of the original 8-iteration run\)$/);
+      await longer.fit();
+    } finally {
+      longer.dispose();
+    }
+    assert.deepEqual(lrs, Array(8).fill(0.001), 'the finished run goes on at its last lr');
+    const records = readMetrics(path.join(dir, 'metrics.jsonl'));
+    assert.deepEqual(records.filter((r) => r.type === 'step').map((r) => r.iteration), Array.from({ length: 16 }, (_, i) => i + 1));
+    // A schedule asked for afresh spans the new length.
+    const fresh = new Trainer({ ...resumeOptions(dir), data, epochs: 6, schedule: 'paper', scheduleIterations: undefined });
+    try {
+      const info = await fresh.setup();
+      assert.equal(info.schedule, 'paper: 0.1, /10 at iterations 12 and 18');
+      assert.equal(Number(info.lr.toPrecision(6)), 0.01);
+    } finally {
+      fresh.dispose();
+    }
+  });
+
+  it('an evaluation says when batch-norm running statistics are not settled enough to mean much', async () => {
+    const t = new Trainer({ ...base, iterations: 4, evalEvery: 2 });
+    const evals: EvalMetrics[] = [];
+    t.on('eval', (e: EvalMetrics) => evals.push(e));
+    try {
+      await t.fit();
+    } finally {
+      t.dispose();
+    }
+    // BN momentum 0.1: after n training steps, 0.9^n of the running statistics is their start.
+    assert.deepEqual(evals.map((e) => e.bnInitialShare), [0.81, 0.6561]);
+    let text = '';
+    const p = new Progress({ write: (s) => (text += s), tty: false, totalIterations: 4, itersPerEpoch: 4 });
+    p.eval(evals[0]);
+    assert.match(text, /\n  \(test figures not meaningful yet: the batch-norm running statistics are still 81% their initial values\)\n$/);
+    text = '';
+    p.eval({ ...evals[0], bnInitialShare: 0.9 ** 60 });
+    assert.doesNotMatch(text, /not meaningful/);
+  });
+
   it('options are checked and named in errors', () => {
     assert.throws(() => resolveSpec({ batchSize: 0 }), /batchSize must be >= 1/);
     assert.throws(() => resolveSpec({ lr: Number.NaN }), /lr must be a finite number/);
@@ -175,7 +280,8 @@ describe('train: Trainer', function () {
     text = '';
     const bar = new Progress({ write: (t) => (text += t), tty: true, totalIterations: 10, itersPerEpoch: 5 });
     bar.step({ ...step, iteration: 5 });
-    assert.match(text, /^\r\x1b\[2K\[#{12}\.{12}\]  50% epoch 1\/2/);
+    // eslint-disable-next-line no-control-regex -- the terminal's escape sequence is what is tested
+    assert.match(text, /^\r\x1b\[2K\[#{12}\.{12}\] {2}50% epoch 1\/2/);
     assert.equal(formatDuration(3725), '1:02:05');
     assert.equal(formatDuration(65), '1:05');
   });

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run prebuild`: puts a release build of the addon, stripped, where node-gyp-build
+// `npm run package:prebuilds`: puts a release build of the addon, stripped, where node-gyp-build
 // looks for a shipped binary (prebuilds/<platform>-<arch>/), plus a JSON record of what it is.
 //
 // Why not prebuildify: it only drives node-gyp, and our release build is cmake-js (the CUDA
@@ -8,7 +8,7 @@
 // reuses build/Release when that output is current (CI has just built it in `npm ci`, and a
 // CUDA build costs minutes on 2 cores), then strips and copies it under prebuildify's naming.
 //
-//   node scripts/prebuild.js [--from <file.node>] [--out <dir>] [--no-build]
+//   node scripts/package-prebuilds.js [--from <file.node>] [--out <dir>] [--no-build]
 //     --from <file>  package this compiled addon as it is (tests use it); no currency check
 //     --out <dir>    package root to write prebuilds/ into (default: this repository)
 //     --no-build     fail (exit 3) instead of building when no current build exists
@@ -19,6 +19,8 @@ const { spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
+
+const env = require('./env');
 
 const root = path.resolve(__dirname, '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
@@ -47,7 +49,7 @@ function parseArgs(argv) {
     else if (a === '--out') opts.out = path.resolve(argv[++i] ?? '');
     else if (a === '--no-build') opts.build = false;
     else {
-      console.error(`prebuild: unknown argument ${a}\nusage: node scripts/prebuild.js [--from <file.node>] [--out <dir>] [--no-build]`);
+      console.error(`package-prebuilds: unknown argument ${a}\nusage: node scripts/package-prebuilds.js [--from <file.node>] [--out <dir>] [--no-build]`);
       process.exit(2);
     }
   }
@@ -60,7 +62,9 @@ function which(cmd) {
     try {
       fs.accessSync(p, fs.constants.X_OK);
       return p;
-    } catch {}
+    } catch {
+      // not there or not executable: try the next folder of PATH
+    }
   }
   return null;
 }
@@ -138,17 +142,17 @@ function main() {
   let source = opts.from;
   let how = 'given with --from';
   if (!source) {
-    const buildDir = path.resolve(root, process.env.CUDNN_RESNET_BUILD_DIR || 'build');
-    const nvcc = process.env.CUDNN_RESNET_NO_CUDA === '1' ? null : nvccPath();
+    const buildDir = path.resolve(root, env.buildDir() || 'build');
+    const nvcc = env.noCuda() ? null : nvccPath();
     const stale = staleReason(buildDir, nvcc !== null);
     source = path.join(buildDir, 'Release', 'cudnn_resnet.node');
     how = `reused ${path.relative(root, source)} (current)`;
     if (stale) {
       if (!opts.build) {
-        console.error(`prebuild: no current build to package: ${stale}`);
+        console.error(`package-prebuilds: no current build to package: ${stale}`);
         process.exit(3);
       }
-      console.log(`prebuild: building (${stale})`);
+      console.log(`package-prebuilds: building (${stale})`);
       const env = { ...process.env, CUDNN_RESNET_BUILD_DIR: buildDir };
       if (nvcc) env.PATH = `${path.dirname(nvcc)}${path.delimiter}${env.PATH}`;
       const r = spawnSync(process.execPath, [path.join(__dirname, 'build-native.js')], { cwd: root, env, stdio: 'inherit' });
@@ -157,12 +161,12 @@ function main() {
     }
   }
   if (!fs.existsSync(source)) {
-    console.error(`prebuild: ${source} does not exist`);
+    console.error(`package-prebuilds: ${source} does not exist`);
     process.exit(3);
   }
   const info = buildInfoOf(source);
   if (info.error) {
-    console.error(`prebuild: ${source} does not load: ${info.error}`);
+    console.error(`package-prebuilds: ${source} does not load: ${info.error}`);
     process.exit(1);
   }
 
@@ -176,13 +180,13 @@ function main() {
   const strip = spawnSync('strip', ['--strip-unneeded', '-o', dest, source], { encoding: 'utf8' });
   const stripped = strip.status === 0;
   if (!stripped) {
-    console.warn(`prebuild: strip failed or is missing (${(strip.stderr || strip.error?.message || '').trim()}); shipping unstripped`);
+    console.warn(`package-prebuilds: strip failed or is missing (${(strip.stderr || strip.error?.message || '').trim()}); shipping unstripped`);
     fs.copyFileSync(source, dest);
   }
   fs.chmodSync(dest, 0o755);
   const check = buildInfoOf(dest);
   if (check.error) {
-    console.error(`prebuild: the stripped binary does not load: ${check.error}`);
+    console.error(`package-prebuilds: the stripped binary does not load: ${check.error}`);
     process.exit(1);
   }
 
@@ -208,7 +212,7 @@ function main() {
   };
   fs.writeFileSync(dest.replace(/\.node$/, '.json'), `${JSON.stringify(record, null, 2)}\n`);
   const mib = (n) => `${(n / 1048576).toFixed(2)} MiB`;
-  console.log(`prebuild: ${path.relative(process.cwd(), dest) || dest} (${mib(record.bytes)}, ${how}; ` +
+  console.log(`package-prebuilds: ${path.relative(process.cwd(), dest) || dest} (${mib(record.bytes)}, ${how}; ` +
     `CUDA ${record.cuda ? record.cudaArchitectures.join(',') : 'off'}; needs glibc >= ${record.requires.glibc ?? '?'}, ` +
     `libstdc++ GLIBCXX >= ${record.requires.glibcxx ?? '?'})`);
 }
