@@ -9,14 +9,12 @@ import { describeDevices } from '../helpers/devices';
 const A = native();
 
 describeDevices('readAsync', ({ device }) => {
-  it('settles 64 reads in flight at once, each with its own tensor\'s values', async () => {
+  it("settles 64 reads in flight at once, each with its own tensor's values", async () => {
     const n = 64;
-    const expected = Array.from({ length: n }, (_, i) =>
-      Float32Array.from({ length: 37 + i }, (_, j) => Math.fround(Math.sin(i * 101 + j))),
-    );
+    const expected = Array.from({ length: n }, (_, i) => Float32Array.from({ length: 37 + i }, (_, j) => Math.fround(Math.sin(i * 101 + j))));
     const tensors = expected.map((v) => A.fromTypedArray(v, [v.length], 'float32', 'NCHW', device));
     const pending = tensors.map((t) => t.readAsync());
-    for (const t of tensors.filter((_, i) => i % 2 === 0)) t.dispose();  // the read holds its own reference
+    for (const t of tensors.filter((_, i) => i % 2 === 0)) t.dispose(); // the read holds its own reference
     const got = await Promise.all(pending);
     for (let i = 0; i < n; i++) assert.deepEqual(Array.from(got[i]), Array.from(expected[i]), `read ${i}`);
     for (const t of tensors) if (!t.disposed) t.dispose();
