@@ -114,7 +114,8 @@ void convolve(DeviceContext& ctx, const Tensor& x, const Tensor& w, const Tensor
   if (out.layout == Layout::NHWC) {
     g_nchw_fallbacks++;
     auto nchw = [&](const Tensor& t, bool is_out) {
-      return is_out ? new_tensor(ctx, t.shape, t.dtype, Layout::NCHW, op) : to_format(ctx, t, t.dtype, Layout::NCHW, op);
+      return is_out ? new_tensor(ctx, t.shape, t.dtype, Layout::NCHW, op)
+                    : to_format(ctx, t, t.dtype, Layout::NCHW, op);
     };
     Tensor xn = nchw(x, P == Pass::BwdData), wn = nchw(w, P == Pass::BwdFilter), yn = nchw(y, P == Pass::Fwd);
     if (accumulate) {  // the output's contents (the bias) join it only after the search

@@ -17,12 +17,11 @@ bool fused_bn_eligible(const FusedBnArgs& a) {
 }
 
 FusedBnSizes fused_bn_forward_sizes(const Api& api, cudnnHandle_t h, cudnnBatchNormOps_t ops,
-                                    cudnnTensorDescriptor_t xd, cudnnTensorDescriptor_t zd,
-                                    cudnnTensorDescriptor_t pd, cudnnActivationDescriptor_t ad, const char* op,
-                                    const std::string& detail) {
+                                    cudnnTensorDescriptor_t xd, cudnnTensorDescriptor_t zd, cudnnTensorDescriptor_t pd,
+                                    cudnnActivationDescriptor_t ad, const char* op, const std::string& detail) {
   FusedBnSizes s;
-  cudnnStatus_t st =
-      api.cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize(h, kFusedMode, ops, xd, zd, xd, pd, ad, &s.workspace);
+  cudnnStatus_t st = api.cudnnGetBatchNormalizationForwardTrainingExWorkspaceSize(h, kFusedMode, ops, xd, zd, xd, pd,
+                                                                                  ad, &s.workspace);
   if (st == CUDNN_STATUS_SUCCESS)
     st = api.cudnnGetBatchNormalizationTrainingExReserveSpaceSize(h, kFusedMode, ops, ad, xd, &s.reserve);
   if (st != CUDNN_STATUS_SUCCESS) {
@@ -38,8 +37,8 @@ FusedBnSizes fused_bn_backward_sizes(const Api& api, cudnnHandle_t h, cudnnBatch
                                      cudnnTensorDescriptor_t pd, cudnnActivationDescriptor_t ad, const char* op,
                                      const std::string& detail) {
   FusedBnSizes s;
-  cudnnStatus_t st =
-      api.cudnnGetBatchNormalizationBackwardExWorkspaceSize(h, kFusedMode, ops, xd, xd, xd, dzd, xd, pd, ad, &s.workspace);
+  cudnnStatus_t st = api.cudnnGetBatchNormalizationBackwardExWorkspaceSize(h, kFusedMode, ops, xd, xd, xd, dzd, xd, pd,
+                                                                           ad, &s.workspace);
   if (st != CUDNN_STATUS_SUCCESS) {
     if (refused(st)) return FusedBnSizes{};
     throw_status(api, st, op, "batch norm backward Ex workspace query", detail);

@@ -11,19 +11,19 @@ namespace cr {
 namespace cuda {
 
 enum class HostCall {
-  Synchronize,        // cudaStreamSynchronize
-  CopyToHost,         // a synchronous device-to-host read
-  CopyToHostAsync,    // readAsync: its event would be recorded into the graph, never fired
-  CopyFromHost,       // host-to-device copy: the source is host memory the graph would re-read
-  EmptyCache,         // cudaFree synchronises the device
-  ConvSearch,         // cudnnFind*Ex synchronises and times kernels
-  GrowWorkspace,      // the old block may already be referenced by the recorded kernels
-  TimerStart,         // event timing waits on the host
+  Synchronize,      // cudaStreamSynchronize
+  CopyToHost,       // a synchronous device-to-host read
+  CopyToHostAsync,  // readAsync: its event would be recorded into the graph, never fired
+  CopyFromHost,     // host-to-device copy: the source is host memory the graph would re-read
+  EmptyCache,       // cudaFree synchronises the device
+  ConvSearch,       // cudnnFind*Ex synchronises and times kernels
+  GrowWorkspace,    // the old block may already be referenced by the recorded kernels
+  TimerStart,       // event timing waits on the host
   TimerStop,
-  GraphReplay,        // replaying into the stream being captured
-  FreeHostBuffer,     // cudaFreeHost synchronises implicitly
-  AllocateFromPool,   // cudaMalloc (allowed: the allocator opts out for its one call)
-  RunCachedConv,      // a convolution whose algorithm is already chosen (allowed)
+  GraphReplay,       // replaying into the stream being captured
+  FreeHostBuffer,    // cudaFreeHost synchronises implicitly
+  AllocateFromPool,  // cudaMalloc (allowed: the allocator opts out for its one call)
+  RunCachedConv,     // a convolution whose algorithm is already chosen (allowed)
 };
 
 // Why `call` is refused during a capture, or nullptr when it is allowed.

@@ -30,8 +30,8 @@ struct Traits<Pass::Fwd> {
   // Implicit GEMM needs no workspace and runs every configuration.
   static constexpr int kLastResort = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
   static const char* name(int a) {
-    static const char* n[] = {"IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT",
-                              "FFT", "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
+    static const char* n[] = {"IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT", "FFT", "FFT_TILING",
+                              "WINOGRAD",      "WINOGRAD_NONFUSED"};
     return a >= 0 && a < 8 ? n[a] : "?";
   }
   static cudnnStatus_t heuristics(const Api& a, const Operands& o, int* got, Perf* p) {
@@ -344,10 +344,9 @@ bool run(const Api& api, const Operands& o, Device& dev, AlgoCache& cache, const
   throw_status(api, a.last, op, "every convolution algorithm failed:", a.failures + " " + detail);
 }
 
-#define CR_CONV_PASS(P)                                                                                      \
-  template bool run<P>(const Api&, const Operands&, Device&, AlgoCache&, const Key&, const char*,           \
-                       const std::string&);                                                                   \
-  template void prepare<P>(const Api&, const Operands&, Device&, AlgoCache&, const Key&, const char*,       \
+#define CR_CONV_PASS(P) \
+  template bool run<P>(const Api&, const Operands&, Device&, AlgoCache&, const Key&, const char*, const std::string&); \
+  template void prepare<P>(const Api&, const Operands&, Device&, AlgoCache&, const Key&, const char*, \
                            const std::string&);
 CR_CONV_PASS(Pass::Fwd)
 CR_CONV_PASS(Pass::BwdData)

@@ -26,9 +26,9 @@ enum class Pass { Fwd = 0, BwdData = 1, BwdFilter = 2 };
 
 struct Candidate {
   int algo;
-  size_t memory;             // workspace bytes cuDNN reported for it
+  size_t memory;              // workspace bytes cuDNN reported for it
   dnn::cudnnMathType_t math;  // the math type cuDNN paired it with
-  float time_ms;             // from Find*Ex; -1 for heuristic-only entries
+  float time_ms;              // from Find*Ex; -1 for heuristic-only entries
 };
 
 // One call in cuDNN's naming: x input, w filter, y output of the forward pass (for the

@@ -14,9 +14,8 @@ using namespace dnn;
 // sub-library mismatch would make every path fail or silently run the slow one.
 StatusKind classify(cudnnStatus_t st) {
   switch (st) {
-    case CUDNN_STATUS_SUCCESS:
-      return StatusKind::Ok;
-    case CUDNN_STATUS_BAD_PARAM:                  // e.g. eps below CUDNN_BN_MIN_EPSILON
+    case CUDNN_STATUS_SUCCESS: return StatusKind::Ok;
+    case CUDNN_STATUS_BAD_PARAM:  // e.g. eps below CUDNN_BN_MIN_EPSILON
     case CUDNN_STATUS_INVALID_VALUE:
     case CUDNN_STATUS_BAD_PARAM_OUT_OF_BOUND:
     case CUDNN_STATUS_BAD_PARAM_SIZE_INSUFFICIENT:  // workspace too small for this algorithm
@@ -27,8 +26,7 @@ StatusKind classify(cudnnStatus_t st) {
     case CUDNN_STATUS_NOT_SUPPORTED_LAYOUT:
     case CUDNN_STATUS_NOT_SUPPORTED_SHARED_MEMORY_INSUFFICIENT:
     case CUDNN_STATUS_NOT_SUPPORTED_PADDING:
-    case CUDNN_STATUS_NOT_SUPPORTED_BAD_LAUNCH_PARAM:
-      return StatusKind::Refused;
+    case CUDNN_STATUS_NOT_SUPPORTED_BAD_LAUNCH_PARAM: return StatusKind::Refused;
     case CUDNN_STATUS_NOT_INITIALIZED:
     case CUDNN_STATUS_SUBLIBRARY_VERSION_MISMATCH:
     case CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED:
@@ -39,12 +37,10 @@ StatusKind classify(cudnnStatus_t st) {
     case CUDNN_STATUS_NOT_SUPPORTED_INCOMPATIBLE_CUDART:
     case CUDNN_STATUS_NOT_SUPPORTED_ARCH_MISMATCH:
     case CUDNN_STATUS_NOT_SUPPORTED_RUNTIME_PREREQUISITE_MISSING:
-    case CUDNN_STATUS_NOT_SUPPORTED_SUBLIBRARY_UNAVAILABLE:
-      return StatusKind::Environment;
+    case CUDNN_STATUS_NOT_SUPPORTED_SUBLIBRARY_UNAVAILABLE: return StatusKind::Environment;
     case CUDNN_STATUS_INTERNAL_ERROR_DEVICE_ALLOCATION_FAILED:  // device memory: emptying our cache may help
       return StatusKind::OutOfMemory;
-    default:
-      return StatusKind::Failed;
+    default: return StatusKind::Failed;
   }
 }
 
@@ -73,8 +69,7 @@ const char* environment_hint(cudnnStatus_t st) {
     case CUDNN_STATUS_NOT_INITIALIZED:
     case CUDNN_STATUS_LICENSE_ERROR:
       return "cuDNN could not initialise on this GPU: check the driver with nvidia-smi and reinstall cuDNN 9";
-    default:
-      return "";
+    default: return "";
   }
 }
 

@@ -17,8 +17,10 @@ inline void check_legacy_dims(const std::vector<int64_t>& shape, const char* op)
   bool too_large = false;
   for (int64_t d : shape) {
     if (d > INT_MAX) too_large = true;
-    if (d > 0 && numel > INT64_MAX / d) too_large = true;
-    else numel *= d;
+    if (d > 0 && numel > INT64_MAX / d)
+      too_large = true;
+    else
+      numel *= d;
   }
   if (!too_large && numel <= INT_MAX) return;
   std::string s = "[";

@@ -24,22 +24,14 @@ function filesIn(dir: string, pattern: RegExp): string[] {
 }
 
 const testDir = 'test/native/cuda/decisions';
-const sources = [
-  ...filesIn(testDir, /\.cpp$/),
-  ...filesIn('native/cuda/policy', /\.cpp$/),
-  path.join(root, 'native/cuda/allocator.cpp'),
-];
+const sources = [...filesIn(testDir, /\.cpp$/), ...filesIn('native/cuda/policy', /\.cpp$/), path.join(root, 'native/cuda/allocator.cpp')];
 const inputs = [
   ...sources,
   ...filesIn(testDir, /\.h$/),
   ...filesIn('native/cuda/policy', /\.h$/),
-  ...[
-    'native/cuda/allocator.h',
-    'native/cuda/cudnn_api.h',
-    'native/cuda/cudnn_types.h',
-    'native/core/errors.h',
-    'native/core/dtype.h',
-  ].map((f) => path.join(root, f)),
+  ...['native/cuda/allocator.h', 'native/cuda/cudnn_api.h', 'native/cuda/cudnn_types.h', 'native/core/errors.h', 'native/core/dtype.h'].map((f) =>
+    path.join(root, f),
+  ),
 ];
 const flags = ['-std=c++17', '-O0'];
 
@@ -59,11 +51,11 @@ const cases: Array<[string, string]> = [
   ['bn_fused_fp16_only', 'bf16 admitted to the fused kernels (item 1)'],
   ['bn_fused_zero_sizes_decline', 'zero workspace/reserve run as a silent plain BN (item 2)'],
   ['bn_fused_statuses', 'refusal vs broken install in the size queries'],
-  ['allocator_two_live_graphs_do_not_share', 'another live graph\'s blocks joining the capture (item 5)'],
+  ['allocator_two_live_graphs_do_not_share', "another live graph's blocks joining the capture (item 5)"],
   ['allocator_default_block_joins_capture', 'a default block reused while a graph reads it'],
   ['allocator_retired_pool_blocks_move_on', 'blocks of destroyed graphs stranded'],
   ['allocator_oom_retry_only_outside_capture', 'cudaFree inside a capture'],
-  ['allocator_empty_cache_keeps_live_graph_pools', 'a live graph\'s memory freed'],
+  ['allocator_empty_cache_keeps_live_graph_pools', "a live graph's memory freed"],
   ['allocator_release_and_free', 'search scratch left cached'],
   ['status_refused_is_a_whitelist', 'all of 2000-3999 taken as "not supported" (item 6)'],
   ['status_environment_error_says_what_to_install', 'no install hint for environment failures (item 6)'],

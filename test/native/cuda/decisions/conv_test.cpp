@@ -184,7 +184,8 @@ TEST(conv_cache_keyed_on_beta) {
   conv::AlgoCache cache;
   CHECK(conv::run<Pass::Fwd>(fake::api(), operands(), dev, cache, key(Pass::Fwd, false), "op", ""));
   CHECK_EQ(last_algo(), 1);
-  conv::prepare<Pass::Fwd>(fake::api(), operands(CUDNN_TENSOR_OP_MATH, true), dev, cache, key(Pass::Fwd, true), "op", "");
+  conv::prepare<Pass::Fwd>(fake::api(), operands(CUDNN_TENSOR_OP_MATH, true), dev, cache, key(Pass::Fwd, true), "op",
+                           "");
   CHECK(conv::run<Pass::Fwd>(fake::api(), operands(CUDNN_TENSOR_OP_MATH, true), dev, cache, key(Pass::Fwd, true), "op",
                              ""));
   CHECK_EQ(last_algo(), 0);
@@ -216,8 +217,8 @@ TEST(conv_fma_request_excludes_tensor_cores) {
   FakeDevice dev;
   conv::AlgoCache cache;
   // The only FMA candidate is refused: nothing runs, and the caller learns it (false).
-  CHECK(!conv::run<Pass::Fwd>(fake::api(), operands(CUDNN_FMA_MATH), dev, cache,
-                              key(Pass::Fwd, false, CUDNN_FMA_MATH), "op", ""));
+  CHECK(!conv::run<Pass::Fwd>(fake::api(), operands(CUDNN_FMA_MATH), dev, cache, key(Pass::Fwd, false, CUDNN_FMA_MATH),
+                              "op", ""));
   for (const auto& r : s.runs) CHECK_EQ(r.math, static_cast<int>(CUDNN_FMA_MATH));
   for (const auto& r : s.runs) CHECK(r.algo != 1);
 }

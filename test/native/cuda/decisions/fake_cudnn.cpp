@@ -108,36 +108,27 @@ void reset() {
                                                        int* got, cudnnConvolutionBwdFilterAlgoPerf_t* p) {
     return heuristics(n, got, p);
   };
-  a.cudnnFindConvolutionForwardAlgorithmEx = [](cudnnHandle_t, cudnnTensorDescriptor_t, const void*,
-                                                cudnnFilterDescriptor_t, const void*, cudnnConvolutionDescriptor_t,
-                                                cudnnTensorDescriptor_t, void*, int n, int* got,
-                                                cudnnConvolutionFwdAlgoPerf_t* p, void* ws, size_t bytes) {
-    return find(n, got, p, ws, bytes);
-  };
-  a.cudnnFindConvolutionBackwardDataAlgorithmEx = [](cudnnHandle_t, cudnnFilterDescriptor_t, const void*,
-                                                     cudnnTensorDescriptor_t, const void*,
-                                                     cudnnConvolutionDescriptor_t, cudnnTensorDescriptor_t, void*,
-                                                     int n, int* got, cudnnConvolutionBwdDataAlgoPerf_t* p, void* ws,
-                                                     size_t bytes) { return find(n, got, p, ws, bytes); };
-  a.cudnnFindConvolutionBackwardFilterAlgorithmEx = [](cudnnHandle_t, cudnnTensorDescriptor_t, const void*,
-                                                       cudnnTensorDescriptor_t, const void*,
-                                                       cudnnConvolutionDescriptor_t, cudnnFilterDescriptor_t, void*,
-                                                       int n, int* got, cudnnConvolutionBwdFilterAlgoPerf_t* p,
-                                                       void* ws, size_t bytes) { return find(n, got, p, ws, bytes); };
-  a.cudnnGetConvolutionForwardWorkspaceSize = [](cudnnHandle_t, cudnnTensorDescriptor_t, cudnnFilterDescriptor_t,
-                                                 cudnnConvolutionDescriptor_t, cudnnTensorDescriptor_t,
-                                                 cudnnConvolutionFwdAlgo_t algo, size_t* b) {
-    return workspace(algo, b);
-  };
-  a.cudnnGetConvolutionBackwardDataWorkspaceSize = [](cudnnHandle_t, cudnnFilterDescriptor_t, cudnnTensorDescriptor_t,
-                                                      cudnnConvolutionDescriptor_t, cudnnTensorDescriptor_t,
-                                                      cudnnConvolutionBwdDataAlgo_t algo, size_t* b) {
-    return workspace(algo, b);
-  };
-  a.cudnnGetConvolutionBackwardFilterWorkspaceSize = [](cudnnHandle_t, cudnnTensorDescriptor_t,
-                                                        cudnnTensorDescriptor_t, cudnnConvolutionDescriptor_t,
-                                                        cudnnFilterDescriptor_t, cudnnConvolutionBwdFilterAlgo_t algo,
-                                                        size_t* b) { return workspace(algo, b); };
+  a.cudnnFindConvolutionForwardAlgorithmEx =
+      [](cudnnHandle_t, cudnnTensorDescriptor_t, const void*, cudnnFilterDescriptor_t, const void*,
+         cudnnConvolutionDescriptor_t, cudnnTensorDescriptor_t, void*, int n, int* got,
+         cudnnConvolutionFwdAlgoPerf_t* p, void* ws, size_t bytes) { return find(n, got, p, ws, bytes); };
+  a.cudnnFindConvolutionBackwardDataAlgorithmEx =
+      [](cudnnHandle_t, cudnnFilterDescriptor_t, const void*, cudnnTensorDescriptor_t, const void*,
+         cudnnConvolutionDescriptor_t, cudnnTensorDescriptor_t, void*, int n, int* got,
+         cudnnConvolutionBwdDataAlgoPerf_t* p, void* ws, size_t bytes) { return find(n, got, p, ws, bytes); };
+  a.cudnnFindConvolutionBackwardFilterAlgorithmEx =
+      [](cudnnHandle_t, cudnnTensorDescriptor_t, const void*, cudnnTensorDescriptor_t, const void*,
+         cudnnConvolutionDescriptor_t, cudnnFilterDescriptor_t, void*, int n, int* got,
+         cudnnConvolutionBwdFilterAlgoPerf_t* p, void* ws, size_t bytes) { return find(n, got, p, ws, bytes); };
+  a.cudnnGetConvolutionForwardWorkspaceSize =
+      [](cudnnHandle_t, cudnnTensorDescriptor_t, cudnnFilterDescriptor_t, cudnnConvolutionDescriptor_t,
+         cudnnTensorDescriptor_t, cudnnConvolutionFwdAlgo_t algo, size_t* b) { return workspace(algo, b); };
+  a.cudnnGetConvolutionBackwardDataWorkspaceSize =
+      [](cudnnHandle_t, cudnnFilterDescriptor_t, cudnnTensorDescriptor_t, cudnnConvolutionDescriptor_t,
+         cudnnTensorDescriptor_t, cudnnConvolutionBwdDataAlgo_t algo, size_t* b) { return workspace(algo, b); };
+  a.cudnnGetConvolutionBackwardFilterWorkspaceSize =
+      [](cudnnHandle_t, cudnnTensorDescriptor_t, cudnnTensorDescriptor_t, cudnnConvolutionDescriptor_t,
+         cudnnFilterDescriptor_t, cudnnConvolutionBwdFilterAlgo_t algo, size_t* b) { return workspace(algo, b); };
   a.cudnnConvolutionForward = [](cudnnHandle_t, const void*, cudnnTensorDescriptor_t, const void*,
                                  cudnnFilterDescriptor_t, const void*, cudnnConvolutionDescriptor_t,
                                  cudnnConvolutionFwdAlgo_t algo, void*, size_t bytes, const void* beta,
@@ -156,9 +147,9 @@ void reset() {
         *b = g_script.bn_workspace;
         return g_script.bn_status;
       };
-  a.cudnnGetBatchNormalizationTrainingExReserveSpaceSize = [](cudnnHandle_t, cudnnBatchNormMode_t,
-                                                              cudnnBatchNormOps_t, cudnnActivationDescriptor_t,
-                                                              cudnnTensorDescriptor_t, size_t* b) {
+  a.cudnnGetBatchNormalizationTrainingExReserveSpaceSize = [](cudnnHandle_t, cudnnBatchNormMode_t, cudnnBatchNormOps_t,
+                                                              cudnnActivationDescriptor_t, cudnnTensorDescriptor_t,
+                                                              size_t* b) {
     *b = g_script.bn_reserve;
     return g_script.bn_status;
   };

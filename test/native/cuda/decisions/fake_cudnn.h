@@ -43,9 +43,9 @@ struct Script {
   std::vector<Perf> timed;  // what Find*Ex measures, best first (before the fit-in-workspace filter)
   cudnnStatus_t find_status = CUDNN_STATUS_SUCCESS;
   std::map<std::pair<int, int>, size_t> workspace;  // (algo, math) -> bytes; absent: 0
-  std::map<int, cudnnStatus_t> run_status;           // algo -> status of the convolution call
-  std::map<int, cudnnStatus_t> run_status_beta1;     // algo -> status when beta = 1
-  std::set<int> refused_math;                        // math types SetConvolutionMathType refuses
+  std::map<int, cudnnStatus_t> run_status;          // algo -> status of the convolution call
+  std::map<int, cudnnStatus_t> run_status_beta1;    // algo -> status when beta = 1
+  std::set<int> refused_math;                       // math types SetConvolutionMathType refuses
   // ---- batch norm Ex sizes ----
   size_t bn_workspace = 1024, bn_reserve = 512, bn_backward_workspace = 1024;
   cudnnStatus_t bn_status = CUDNN_STATUS_SUCCESS;

@@ -16,16 +16,22 @@ using namespace cr::dnn;
 // installation (values from cudnn_graph.h of cuDNN 9). Only the former may send an op down
 // another path.
 TEST(status_refused_is_a_whitelist) {
-  const cudnnStatus_t refusals[] = {CUDNN_STATUS_BAD_PARAM, CUDNN_STATUS_NOT_SUPPORTED,
-                                    CUDNN_STATUS_NOT_SUPPORTED_SHAPE, CUDNN_STATUS_NOT_SUPPORTED_DATA_TYPE,
-                                    CUDNN_STATUS_NOT_SUPPORTED_LAYOUT, CUDNN_STATUS_BAD_PARAM_SIZE_INSUFFICIENT,
+  const cudnnStatus_t refusals[] = {CUDNN_STATUS_BAD_PARAM,
+                                    CUDNN_STATUS_NOT_SUPPORTED,
+                                    CUDNN_STATUS_NOT_SUPPORTED_SHAPE,
+                                    CUDNN_STATUS_NOT_SUPPORTED_DATA_TYPE,
+                                    CUDNN_STATUS_NOT_SUPPORTED_LAYOUT,
+                                    CUDNN_STATUS_BAD_PARAM_SIZE_INSUFFICIENT,
                                     CUDNN_STATUS_NOT_SUPPORTED_SHARED_MEMORY_INSUFFICIENT};
   for (cudnnStatus_t st : refusals) CHECK(refused(st));
-  const cudnnStatus_t environment[] = {
-      CUDNN_STATUS_BAD_PARAM_STREAM_MISMATCH,         CUDNN_STATUS_BAD_PARAM_CUDA_GRAPH_MISMATCH,
-      CUDNN_STATUS_NOT_SUPPORTED_INCOMPATIBLE_CUDA_DRIVER, CUDNN_STATUS_NOT_SUPPORTED_INCOMPATIBLE_CUDART,
-      CUDNN_STATUS_NOT_SUPPORTED_ARCH_MISMATCH,       CUDNN_STATUS_NOT_SUPPORTED_RUNTIME_PREREQUISITE_MISSING,
-      CUDNN_STATUS_NOT_SUPPORTED_SUBLIBRARY_UNAVAILABLE, CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED};
+  const cudnnStatus_t environment[] = {CUDNN_STATUS_BAD_PARAM_STREAM_MISMATCH,
+                                       CUDNN_STATUS_BAD_PARAM_CUDA_GRAPH_MISMATCH,
+                                       CUDNN_STATUS_NOT_SUPPORTED_INCOMPATIBLE_CUDA_DRIVER,
+                                       CUDNN_STATUS_NOT_SUPPORTED_INCOMPATIBLE_CUDART,
+                                       CUDNN_STATUS_NOT_SUPPORTED_ARCH_MISMATCH,
+                                       CUDNN_STATUS_NOT_SUPPORTED_RUNTIME_PREREQUISITE_MISSING,
+                                       CUDNN_STATUS_NOT_SUPPORTED_SUBLIBRARY_UNAVAILABLE,
+                                       CUDNN_STATUS_SUBLIBRARY_LOADING_FAILED};
   for (cudnnStatus_t st : environment) {
     CHECK(!refused(st));
     CHECK(classify(st) == StatusKind::Environment);
