@@ -7,7 +7,6 @@ import { Module, StateValue } from '../nn/module';
 import { SGD } from '../optim/sgd';
 import { checkOptions, optionNames } from '../checks';
 import { describe, Tensor } from '../tensor';
-import * as fs from 'node:fs';
 
 import { decodePth } from './pth';
 import { decodeSafetensors, rawToTensor, readInput, saveSafetensors, SafetensorsFile } from './safetensors';

@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import { DTypeName, LayoutName, native, NativeAddon, NativeTensor } from '../../lib/native';
 import { describeDevices } from '../helpers/devices';
 import { assertArgError, assertThrowsNamed } from '../helpers/reference';
-import { checkFiniteDiff, close, disposeAll, dot, fromLayoutOrder, make, normals, randInt, readNCHW, rng, someIndices, toLayoutOrder } from './ops-common';
+import { checkFiniteDiff, disposeAll, dot, fromLayoutOrder, make, normals, randInt, readNCHW, rng, someIndices, toLayoutOrder } from './ops-common';
 
 const FLOATS: DTypeName[] = ['float32', 'float16', 'bfloat16'];
 
