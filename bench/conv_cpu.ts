@@ -41,8 +41,12 @@ function median(xs: number[]): number {
 
 function main(): void {
   const A = native();
-  const N = intOption('batch', 128), C = intOption('channels', 16), H = intOption('size', 32);
-  const R = intOption('kernel', 3), stride = intOption('stride', 1), runs = intOption('runs', 5);
+  const N = intOption('batch', 128),
+    C = intOption('channels', 16),
+    H = intOption('size', 32);
+  const R = intOption('kernel', 3),
+    stride = intOption('stride', 1),
+    runs = intOption('runs', 5);
   const dtype = option('dtype', 'float32') as DTypeName;
   const layout = option('layout', 'NCHW') as LayoutName;
   const pad = Math.floor(R / 2);
@@ -51,8 +55,10 @@ function main(): void {
   const flops = 2 * N * C * C * R * R * P * P;
 
   const live0 = A.memoryStats().liveTensors;
-  console.log(`conv2d on cpu (${A.buildInfo().cpuThreads} threads): x [${N}, ${C}, ${H}, ${H}] ${dtype} ${layout}, ` +
-    `w [${C}, ${C}, ${R}, ${R}], stride ${stride}, padding ${pad}; ${(flops / 1e9).toFixed(3)} GFLOP per pass`);
+  console.log(
+    `conv2d on cpu (${A.buildInfo().cpuThreads} threads): x [${N}, ${C}, ${H}, ${H}] ${dtype} ${layout}, ` +
+      `w [${C}, ${C}, ${R}, ${R}], stride ${stride}, padding ${pad}; ${(flops / 1e9).toFixed(3)} GFLOP per pass`,
+  );
   console.log(`live tensors before: ${live0}`);
 
   const x = randomTensor([N, C, H, H], 1, dtype, layout);
@@ -63,11 +69,18 @@ function main(): void {
     ['backward data', () => A.conv2dBackwardData(dy, w, [N, C, H, H], params, false)],
     ['backward filter', () => A.conv2dBackwardFilter(dy, x, [C, C, R, R], params, false)],
   ];
-  console.log(`load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} on ${os.cpus().length} CPUs`);
-  let totalMs = 0, totalCpuMs = 0;
+  console.log(
+    `load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} on ${os.cpus().length} CPUs`,
+  );
+  let totalMs = 0,
+    totalCpuMs = 0;
   for (const [name, run] of passes) {
-    run().dispose();  // warm-up: thread pool, pack buffers, page faults
-    const times: number[] = [], cpuTimes: number[] = [];
+    run().dispose(); // warm-up: thread pool, pack buffers, page faults
+    const times: number[] = [],
+      cpuTimes: number[] = [];
     for (let i = 0; i < runs; i++) {
       const c0 = process.cpuUsage();
       const t0 = process.hrtime.bigint();
@@ -77,15 +90,20 @@ function main(): void {
       cpuTimes.push((c.user + c.system) / 1e3);
       out.dispose();
     }
-    const ms = median(times), cpuMs = median(cpuTimes);
+    const ms = median(times),
+      cpuMs = median(cpuTimes);
     totalMs += ms;
     totalCpuMs += cpuMs;
-    console.log(`${name.padEnd(16)} ${ms.toFixed(2).padStart(9)} ms  ${(flops / ms / 1e6).toFixed(1).padStart(7)} GFLOP/s` +
-      `  (min ${Math.min(...times).toFixed(2)}, max ${Math.max(...times).toFixed(2)} ms over ${runs} runs;` +
-      ` CPU ${cpuMs.toFixed(2)} ms)`);
+    console.log(
+      `${name.padEnd(16)} ${ms.toFixed(2).padStart(9)} ms  ${(flops / ms / 1e6).toFixed(1).padStart(7)} GFLOP/s` +
+        `  (min ${Math.min(...times).toFixed(2)}, max ${Math.max(...times).toFixed(2)} ms over ${runs} runs;` +
+        ` CPU ${cpuMs.toFixed(2)} ms)`,
+    );
   }
-  console.log(`${'all three'.padEnd(16)} ${totalMs.toFixed(2).padStart(9)} ms  ${((3 * flops) / totalMs / 1e6).toFixed(1).padStart(7)} GFLOP/s` +
-    `  (CPU ${totalCpuMs.toFixed(2)} ms: ${((3 * flops) / totalCpuMs / 1e6).toFixed(1)} GFLOP per CPU-second)`);
+  console.log(
+    `${'all three'.padEnd(16)} ${totalMs.toFixed(2).padStart(9)} ms  ${((3 * flops) / totalMs / 1e6).toFixed(1).padStart(7)} GFLOP/s` +
+      `  (CPU ${totalCpuMs.toFixed(2)} ms: ${((3 * flops) / totalCpuMs / 1e6).toFixed(1)} GFLOP per CPU-second)`,
+  );
   for (const t of [x, w, dy]) t.dispose();
   console.log(`live tensors after: ${A.memoryStats().liveTensors}`);
 }

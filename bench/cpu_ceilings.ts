@@ -29,7 +29,7 @@ export function measureCpuCeilings(): Ceilings {
     A.fillNormal(x, 0, 1, 1);
     A.fillNormal(w, 0, 1, 2);
     const gemmFlops = (2 * n * n * n) / (bestMs(() => A.linearForward(x, w, null), 5) / 1e3);
-    const m = 16 << 20;  // floats: 64 MiB per operand, far past the caches
+    const m = 16 << 20; // floats: 64 MiB per operand, far past the caches
     const a = A.empty([m], 'float32', 'NCHW', 'cpu');
     const b = A.empty([m], 'float32', 'NCHW', 'cpu');
     owned.push(a, b);

@@ -52,9 +52,25 @@ export interface E2EOptions {
 /** One epoch of `row` at `precision`; 32x32 models only. Errors come back in `error`. */
 export async function benchEpoch(row: Row, precision: Precision, o: E2EOptions): Promise<E2EResult> {
   const res: E2EResult = {
-    model: row.model, batch: row.batch, precision, device: o.device, trainImages: o.trainImages, testImages: o.testImages,
-    imagesTrained: 0, dataDir: '', writeS: null, setupS: null, firstStepS: null, trainS: null, evalS: null, totalS: null,
-    trainImagesPerS: null, steadyImagesPerS: null, evalImagesPerS: null, testError: null, error: null,
+    model: row.model,
+    batch: row.batch,
+    precision,
+    device: o.device,
+    trainImages: o.trainImages,
+    testImages: o.testImages,
+    imagesTrained: 0,
+    dataDir: '',
+    writeS: null,
+    setupS: null,
+    firstStepS: null,
+    trainS: null,
+    evalS: null,
+    totalS: null,
+    trainImagesPerS: null,
+    steadyImagesPerS: null,
+    evalImagesPerS: null,
+    testError: null,
+    error: null,
   };
   if (imageSizeOf(row.model) !== 32) {
     res.error = `${row.model} takes 224x224 images; the end-to-end epoch uses the 32x32 CIFAR data`;
@@ -72,7 +88,14 @@ export async function benchEpoch(row: Row, precision: Precision, o: E2EOptions):
     res.writeS = cached ? null : (nowMs() - t) / 1e3;
 
     trainer = new Trainer({
-      model: row.model, data: res.dataDir, epochs: 1, batchSize: row.batch, device: o.device, precision, seed, augment: true,
+      model: row.model,
+      data: res.dataDir,
+      epochs: 1,
+      batchSize: row.batch,
+      device: o.device,
+      precision,
+      seed,
+      augment: true,
     });
     const stepTimes: number[] = [];
     let evalAt: number | null = null;

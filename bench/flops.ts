@@ -52,7 +52,7 @@ export function countModel(model: ResNet, imageSize: number): ModelCounts {
   if (!(model instanceof ResNet)) throw new TypeError('countModel: model must be a ResNet from lib/models');
   if (!Number.isInteger(imageSize) || imageSize < 1) throw new RangeError(`countModel: imageSize must be a positive integer, got ${imageSize}`);
   const layers: LayerCount[] = [];
-  let acts = 3 * imageSize * imageSize;  // the input batch
+  let acts = 3 * imageSize * imageSize; // the input batch
   const names = new Map<Module, string>(model.namedModules().map(([n, m]) => [m, n]));
   const act = (s: Shape3) => {
     acts += s[0] * s[1] * s[2];
@@ -78,7 +78,7 @@ export function countModel(model: ResNet, imageSize: number): ModelCounts {
   x = conv(model.conv1, x);
   x = bn(model.bn1, x);
   if (model.config.stem === 'imagenet') {
-    const p = (n: number) => Math.floor((n + 2 - 3) / 2) + 1;  // max pool 3x3, stride 2, padding 1
+    const p = (n: number) => Math.floor((n + 2 - 3) / 2) + 1; // max pool 3x3, stride 2, padding 1
     x = act([x[0], p(x[1]), p(x[2])]);
   }
   for (const stage of model.stages) {
@@ -88,7 +88,7 @@ export function countModel(model: ResNet, imageSize: number): ModelCounts {
         x = bn(block.bn1, conv(block.conv1, input));
         x = conv(block.conv2, x);
         downsample(block, input);
-        x = bn(block.bn2, x);  // fused + shortcut + ReLU
+        x = bn(block.bn2, x); // fused + shortcut + ReLU
       } else if (block instanceof Bottleneck) {
         x = bn(block.bn1, conv(block.conv1, input));
         x = bn(block.bn2, conv(block.conv2, x));
@@ -100,7 +100,7 @@ export function countModel(model: ResNet, imageSize: number): ModelCounts {
         x = bn(block.bn2, conv(block.conv1, pre));
         x = conv(block.conv2, x);
         downsample(block, pre);
-        if (residual) x = act([...x]);  // the unfused add
+        if (residual) x = act([...x]); // the unfused add
       } else if (block instanceof PreActBottleneck) {
         const pre = bn(block.bn1, input);
         x = bn(block.bn2, conv(block.conv1, pre));
@@ -116,7 +116,7 @@ export function countModel(model: ResNet, imageSize: number): ModelCounts {
   x = bn(model.bnFinal, x);
   const fc: Linear = model.fc;
   if (fc.inFeatures !== x[0]) throw new RangeError(`countModel: fc expects ${fc.inFeatures} features, the walk reached it with ${x[0]}`);
-  acts += x[0];  // global average pool
+  acts += x[0]; // global average pool
   layers.push({ name: names.get(fc) ?? 'fc', kind: 'linear', macs: fc.inFeatures * fc.outFeatures, out: [fc.outFeatures, 1, 1] });
   acts += fc.outFeatures;
 
@@ -141,7 +141,7 @@ export interface Ceilings {
 
 export const H100: Ceilings = { name: 'H100 80GB', fp32: 60e12, tf32: 400e12, half: 800e12, bandwidth: 3e12 };
 
-export const BYTES_PER_PARAMETER = 24;  // fp32 weight, gradient, momentum: each read + written once
+export const BYTES_PER_PARAMETER = 24; // fp32 weight, gradient, momentum: each read + written once
 
 export function activationBytes(p: Precision): number {
   return p === 'fp32' ? 4 : 2;
@@ -178,7 +178,16 @@ export function stepFloor(c: ModelCounts, batch: number, precision: Precision, o
   const memoryMs = (bytes / ce.bandwidth) * 1e3;
   const minMs = Math.max(computeMs, memoryMs);
   return {
-    flops, bytes, parameterBytes, activationBytes: actBytes, peakFlops, computeMs, memoryMs, minMs,
-    maxImagesPerS: (batch * 1e3) / minMs, bound: computeMs >= memoryMs ? 'compute' : 'memory', ceilings: ce.name,
+    flops,
+    bytes,
+    parameterBytes,
+    activationBytes: actBytes,
+    peakFlops,
+    computeMs,
+    memoryMs,
+    minMs,
+    maxImagesPerS: (batch * 1e3) / minMs,
+    bound: computeMs >= memoryMs ? 'compute' : 'memory',
+    ceilings: ce.name,
   };
 }

@@ -40,7 +40,7 @@ function fmt(x: number): string {
 /** Images per second of whole epochs through `loader`, synchronising so GPU work is counted. */
 function epochRate(loader: CifarLoader, runs: number): number {
   const rates: number[] = [];
-  for (const b of loader.epoch(1000)) b.dispose();  // warm-up epoch
+  for (const b of loader.epoch(1000)) b.dispose(); // warm-up epoch
   for (let r = 0; r < runs; r++) {
     const t = process.hrtime.bigint();
     let n = 0;
@@ -77,7 +77,10 @@ async function trainingLoop(loader: CifarLoader, steps: number, depth: number): 
   const model = models.cifarResNet(depth, { seed: 1, device: loader.device });
   const opt = new optim.SGD(model, { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
   model.train();
-  let loaderTime = 0, stepTime = 0, images = 0, step = 0;
+  let loaderTime = 0,
+    stepTime = 0,
+    images = 0,
+    step = 0;
   try {
     for (let epoch = 0; step < steps; epoch++) {
       const it = loader.epoch(epoch);
@@ -93,7 +96,7 @@ async function trainingLoop(loader: CifarLoader, steps: number, depth: number): 
           opt.zeroGrad();
           loss.backward();
           opt.step();
-          if (step === steps - 1) loss.item();  // one sync at the end so the time is complete
+          if (step === steps - 1) loss.item(); // one sync at the end so the time is complete
         });
         b.dispose();
         stepTime += seconds(t);
@@ -109,8 +112,10 @@ async function trainingLoop(loader: CifarLoader, steps: number, depth: number): 
     opt.dispose();
   }
   const total = loaderTime + stepTime;
-  console.log(`training loop (resnet${depth}, ${steps} steps of ${loader.batchSize}): ${fmt(images / total)} img/s; ` +
-    `loader ${(100 * loaderTime / total).toFixed(2)}% of the time (${(1000 * loaderTime / steps).toFixed(3)} ms/step)`);
+  console.log(
+    `training loop (resnet${depth}, ${steps} steps of ${loader.batchSize}): ${fmt(images / total)} img/s; ` +
+      `loader ${((100 * loaderTime) / total).toFixed(2)}% of the time (${((1000 * loaderTime) / steps).toFixed(3)} ms/step)`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -123,8 +128,10 @@ async function main(): Promise<void> {
   const dtype = option('dtype', 'float32') as Extract<DTypeName, 'float32' | 'float16' | 'bfloat16'>;
   const layout = option('layout', 'NCHW') as LayoutName;
   const info = native().buildInfo();
-  console.log(`loader bench: ${images} synthetic CIFAR-10 images, batch ${batch}, ${dtype} ${layout} on ${device} ` +
-    `(${os.cpus()[0]?.model ?? 'cpu'}, ${info.cpuThreads} threads, addon ${info.version}${info.cuda ? ' with CUDA' : ''})`);
+  console.log(
+    `loader bench: ${images} synthetic CIFAR-10 images, batch ${batch}, ${dtype} ${layout} on ${device} ` +
+      `(${os.cpus()[0]?.model ?? 'cpu'}, ${info.cpuThreads} threads, addon ${info.version}${info.cuda ? ' with CUDA' : ''})`,
+  );
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-loader-bench-'));
   try {

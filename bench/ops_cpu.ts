@@ -104,8 +104,8 @@ function main(): void {
   const totalCpu = (cpuMs() - c0) / steps;
   on = false;
 
-  const rows = [...acc.entries()].map(([op, a]) => ({ op, phase: phaseOf(op.split(' ')[0]), msPerStep: a.ms / steps,
-    cpuMsPerStep: a.cpuMs / steps, callsPerStep: a.calls / steps }))
+  const rows = [...acc.entries()]
+    .map(([op, a]) => ({ op, phase: phaseOf(op.split(' ')[0]), msPerStep: a.ms / steps, cpuMsPerStep: a.cpuMs / steps, callsPerStep: a.calls / steps }))
     .sort((p, q) => q.cpuMsPerStep - p.cpuMsPerStep);
   const phases = new Map<string, [number, number]>();
   for (const r of rows) {
@@ -114,18 +114,40 @@ function main(): void {
   }
   phases.set('js (outside ops)', [total - rows.reduce((s, r) => s + r.msPerStep, 0), totalCpu - rows.reduce((s, r) => s + r.cpuMsPerStep, 0)]);
   const info = native().buildInfo();
-  console.log(`${model} batch ${batch} fp32 on cpu: ${info.cpuThreads} threads, gemm ${info.cpuKernel ?? '?'}, ` +
-    `load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, ${steps} steps after ${warmup} warm-up`);
+  console.log(
+    `${model} batch ${batch} fp32 on cpu: ${info.cpuThreads} threads, gemm ${info.cpuKernel ?? '?'}, ` +
+      `load ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}, ${steps} steps after ${warmup} warm-up`,
+  );
   console.log(`step ${total.toFixed(1)} ms wall (${((batch * 1e3) / total).toFixed(1)} img/s), ${totalCpu.toFixed(1)} ms CPU (all threads)\n`);
   console.log('phase                 wall ms   cpu ms  cpu share');
   for (const [p, [ms, cpu]] of [...phases.entries()].sort((a, b) => b[1][1] - a[1][1]))
     console.log(`${p.padEnd(20)} ${ms.toFixed(1).padStart(8)} ${cpu.toFixed(1).padStart(8)} ${((100 * cpu) / totalCpu).toFixed(1).padStart(8)}%`);
   console.log('\nop                                                     phase      wall ms   cpu ms  calls  cpu share');
   for (const r of rows.filter((q) => q.cpuMsPerStep >= 0.05))
-    console.log(`${r.op.padEnd(54)} ${r.phase.padEnd(9)} ${r.msPerStep.toFixed(1).padStart(8)} ${r.cpuMsPerStep.toFixed(1).padStart(8)} ${String(r.callsPerStep).padStart(6)} ${((100 * r.cpuMsPerStep) / totalCpu).toFixed(1).padStart(8)}%`);
+    console.log(
+      `${r.op.padEnd(54)} ${r.phase.padEnd(9)} ${r.msPerStep.toFixed(1).padStart(8)} ${r.cpuMsPerStep.toFixed(1).padStart(8)} ${String(r.callsPerStep).padStart(6)} ${((100 * r.cpuMsPerStep) / totalCpu).toFixed(1).padStart(8)}%`,
+    );
   if (json)
-    fs.writeFileSync(json, `${JSON.stringify({ model, batch, threads: info.cpuThreads, load: os.loadavg(), msPerStep: total, cpuMsPerStep: totalCpu,
-      phases: Object.fromEntries([...phases.entries()].map(([p, [ms, cpu]]) => [p, { ms, cpuMs: cpu }])), rows }, null, 1)}\n`);
+    fs.writeFileSync(
+      json,
+      `${JSON.stringify(
+        {
+          model,
+          batch,
+          threads: info.cpuThreads,
+          load: os.loadavg(),
+          msPerStep: total,
+          cpuMsPerStep: totalCpu,
+          phases: Object.fromEntries([...phases.entries()].map(([p, [ms, cpu]]) => [p, { ms, cpuMs: cpu }])),
+          rows,
+        },
+        null,
+        1,
+      )}\n`,
+    );
   step.dispose();
   mp.dispose();
   opt.dispose();

@@ -72,8 +72,7 @@ export function parseRows(spec: string): Row[] {
 
 export function parsePrecisions(spec: string): Precision[] {
   const out = spec.split(',').map((p) => p.trim().toLowerCase());
-  for (const p of out)
-    if (!(PRECISIONS as readonly string[]).includes(p)) throw new RangeError(`--precisions: '${p}' is not one of ${PRECISIONS.join(', ')}`);
+  for (const p of out) if (!(PRECISIONS as readonly string[]).includes(p)) throw new RangeError(`--precisions: '${p}' is not one of ${PRECISIONS.join(', ')}`);
   if (out.length === 0) throw new RangeError('--precisions must name at least one precision');
   return [...new Set(out)] as Precision[];
 }
@@ -107,9 +106,12 @@ export type RunTimer = () => { stop(): number };
  * by `timer` when given (on CUDA: events on the device's stream, as the protocol says),
  * otherwise by the host's monotonic clock between two device synchronisations.
  */
-export function timeSteps(step: (i: number) => void, sync: () => void, o: TimingOptions, clock: () => number = nowMs,
-  timer?: RunTimer): Timing {
-  for (const [k, min] of [['warmup', 0], ['steps', 1], ['runs', 1]] as const)
+export function timeSteps(step: (i: number) => void, sync: () => void, o: TimingOptions, clock: () => number = nowMs, timer?: RunTimer): Timing {
+  for (const [k, min] of [
+    ['warmup', 0],
+    ['steps', 1],
+    ['runs', 1],
+  ] as const)
     if (!Number.isInteger(o[k]) || o[k] < min) throw new RangeError(`timeSteps: ${k} must be an integer >= ${min}, got ${o[k]}`);
   let i = 0;
   const w0 = clock();

@@ -101,17 +101,46 @@ export function parsePytorchOutput(stdout: string): PytorchResult[] {
 /** Runs the reference script for one row; a failure comes back as error results, never a throw. */
 export function runPytorchRow(row: Row, modes: string[], o: PytorchOptions): PytorchResult[] {
   const size = rowImageSize(row);
-  const args = [o.script, '--rows', `${row.model}:${row.batch}`, '--modes', modes.join(','),
-    '--warmup', String(o.timing.warmup), '--steps', String(o.timing.steps), '--runs', String(o.timing.runs),
+  const args = [
+    o.script,
+    '--rows',
+    `${row.model}:${row.batch}`,
+    '--modes',
+    modes.join(','),
+    '--warmup',
+    String(o.timing.warmup),
+    '--steps',
+    String(o.timing.steps),
+    '--runs',
+    String(o.timing.runs),
     ...(row.size !== undefined ? ['--image-size', String(row.size)] : []),
-    ...(o.device === 'cpu' ? ['--device', 'cpu', '--threads', String(o.threads ?? 0)] : [])];
-  const r = spawnSync(o.python, args, { encoding: 'utf8', timeout: o.timeoutS * 1000, killSignal: 'SIGKILL', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+    ...(o.device === 'cpu' ? ['--device', 'cpu', '--threads', String(o.threads ?? 0)] : []),
+  ];
+  const r = spawnSync(o.python, args, {
+    encoding: 'utf8',
+    timeout: o.timeoutS * 1000,
+    killSignal: 'SIGKILL',
+    maxBuffer: 64 << 20,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const got = parsePytorchOutput(r.stdout ?? '');
-  if (r.stderr) process.stderr.write(r.stderr.split('\n').filter((l) => l.trim()).slice(-20).map((l) => `  [pytorch] ${l}\n`).join(''));
-  const why = r.error ? (r.error.message.includes('ETIMEDOUT') ? `timed out after ${o.timeoutS} s` : r.error.message)
-    : r.status !== 0 ? `exit status ${r.status}${r.signal ? ` (${r.signal})` : ''}` : 'no result line';
-  for (const m of modes)
-    if (!got.some((g) => g.mode === m)) got.push({ model: row.model, batch: row.batch, mode: m, error: `pytorch_reference.py: ${why}` });
+  if (r.stderr)
+    process.stderr.write(
+      r.stderr
+        .split('\n')
+        .filter((l) => l.trim())
+        .slice(-20)
+        .map((l) => `  [pytorch] ${l}\n`)
+        .join(''),
+    );
+  const why = r.error
+    ? r.error.message.includes('ETIMEDOUT')
+      ? `timed out after ${o.timeoutS} s`
+      : r.error.message
+    : r.status !== 0
+      ? `exit status ${r.status}${r.signal ? ` (${r.signal})` : ''}`
+      : 'no result line';
+  for (const m of modes) if (!got.some((g) => g.mode === m)) got.push({ model: row.model, batch: row.batch, mode: m, error: `pytorch_reference.py: ${why}` });
   for (const g of got) g.image_size = size;
   return got;
 }

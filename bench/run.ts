@@ -27,9 +27,32 @@ import { DEFAULT_ROWS, nowMs, parsePrecisions, parseRows, PROTOCOL, Row, rowImag
 import { benchStep, emptyResult, rowFloor, StepResult } from './step';
 
 const FLAGS = new Set(['pytorch', 'tf32', 'e2e', 'e2e-only', 'no-capture', 'help', 'images', 'images-only', 'no-torchvision']);
-const VALUES = new Set(['report', 'rows', 'precisions', 'device', 'warmup', 'steps', 'runs', 'repeat', 'seed', 'budget', 'json', 'out-dir', 'python',
-  'pytorch-script', 'pytorch-modes', 'pytorch-compile', 'pytorch-timeout', 'e2e-images', 'e2e-test-images', 'cache-dir',
-  'images-jpegs', 'images-pngs', 'images-cores', 'images-out']);
+const VALUES = new Set([
+  'report',
+  'rows',
+  'precisions',
+  'device',
+  'warmup',
+  'steps',
+  'runs',
+  'repeat',
+  'seed',
+  'budget',
+  'json',
+  'out-dir',
+  'python',
+  'pytorch-script',
+  'pytorch-modes',
+  'pytorch-compile',
+  'pytorch-timeout',
+  'e2e-images',
+  'e2e-test-images',
+  'cache-dir',
+  'images-jpegs',
+  'images-pngs',
+  'images-cores',
+  'images-out',
+]);
 
 export type Args = Map<string, string | true>;
 
@@ -100,8 +123,10 @@ function printReport(file: string): number {
   if (doc.rows.length) console.log(`\n${stepTable(doc.rows)}\n${floorNote(doc.rows)}`);
   if (doc.pytorch) {
     const pe = doc.pytorch.env;
-    console.log(`\nours vs PyTorch ${pe.torch ?? '(not run)'}${pe.cudnn ? ` (cuDNN ${pe.cudnn})` : ''} on ${pe.gpu ?? doc.env.gpu ?? doc.env.device}` +
-      `${doc.pytorch.unavailable ? ` - PyTorch skipped: ${doc.pytorch.unavailable}` : ''}\n${comparisonTable(doc.comparison)}`);
+    console.log(
+      `\nours vs PyTorch ${pe.torch ?? '(not run)'}${pe.cudnn ? ` (cuDNN ${pe.cudnn})` : ''} on ${pe.gpu ?? doc.env.gpu ?? doc.env.device}` +
+        `${doc.pytorch.unavailable ? ` - PyTorch skipped: ${doc.pytorch.unavailable}` : ''}\n${comparisonTable(doc.comparison)}`,
+    );
   }
   return 0;
 }
@@ -118,8 +143,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (a.has('report')) return printReport(str(a, 'report', ''));
   const imageArgs = (): string[] => [
-    ...(['images-jpegs', 'images-pngs', 'images-cores', 'images-out'] as const).flatMap((k) => (a.has(k) ? [`--${k.replace('images-', '')}`, str(a, k, '')] : [])),
-    ...(a.has('python') ? ['--python', str(a, 'python', '')] : []), ...(a.has('cache-dir') ? ['--cache-dir', str(a, 'cache-dir', '')] : []),
+    ...(['images-jpegs', 'images-pngs', 'images-cores', 'images-out'] as const).flatMap((k) =>
+      a.has(k) ? [`--${k.replace('images-', '')}`, str(a, k, '')] : [],
+    ),
+    ...(a.has('python') ? ['--python', str(a, 'python', '')] : []),
+    ...(a.has('cache-dir') ? ['--cache-dir', str(a, 'cache-dir', '')] : []),
     ...(a.has('no-torchvision') ? ['--no-torchvision'] : []),
   ];
   if (a.has('images-only')) {
@@ -138,7 +166,7 @@ export async function main(argv: string[]): Promise<number> {
   const e2eOnly = a.has('e2e-only');
   const e2eImages = int(a, 'e2e-images', 50000, 1);
   const e2eTest = int(a, 'e2e-test-images', Math.max(1, Math.round(e2eImages / 5)), 1);
-  for (const row of rows) rowFloor(row, 'fp32');  // an unknown model name fails here, before any timing
+  for (const row of rows) rowFloor(row, 'fp32'); // an unknown model name fails here, before any timing
   const { device, fallbackReason } = resolveDevice(str(a, 'device', 'auto'));
   const t0 = nowMs();
   const overBudget = () => (nowMs() - t0) / 1e3 >= budgetS;
@@ -148,11 +176,16 @@ export async function main(argv: string[]): Promise<number> {
   const ceilings: Ceilings | undefined = device === 'cpu' ? measureCpuCeilings() : undefined;
   console.log(`cudnn-resnet bench  ${describeEnv(env)}`);
   if (fallbackReason) console.log(`device auto -> cpu: ${fallbackReason}`);
-  console.log(`protocol: forward + softmax cross-entropy + backward + SGD (lr ${SGD_SETTINGS.lr}, momentum ${SGD_SETTINGS.momentum}, ` +
-    `weight decay ${SGD_SETTINGS.weightDecay}) on synthetic data on ${device}; warm-up ${timing.warmup}, ${timing.runs} runs of ${timing.steps} steps, median` +
-    `${timing.warmup !== PROTOCOL.warmup || timing.steps !== PROTOCOL.steps || timing.runs !== PROTOCOL.runs ? ' (REDUCED: not the protocol)' : ''}`);
+  console.log(
+    `protocol: forward + softmax cross-entropy + backward + SGD (lr ${SGD_SETTINGS.lr}, momentum ${SGD_SETTINGS.momentum}, ` +
+      `weight decay ${SGD_SETTINGS.weightDecay}) on synthetic data on ${device}; warm-up ${timing.warmup}, ${timing.runs} runs of ${timing.steps} steps, median` +
+      `${timing.warmup !== PROTOCOL.warmup || timing.steps !== PROTOCOL.steps || timing.runs !== PROTOCOL.runs ? ' (REDUCED: not the protocol)' : ''}`,
+  );
   console.log(`timer: ${timerFor(device)}`);
-  if (ceilings) console.log(`floor peaks (measured now): ${(ceilings.fp32 / 1e9).toFixed(1)} GFLOP/s fp32 GEMM, ${(ceilings.bandwidth / 1e9).toFixed(1)} GB/s (${ceilings.name})`);
+  if (ceilings)
+    console.log(
+      `floor peaks (measured now): ${(ceilings.fp32 / 1e9).toFixed(1)} GFLOP/s fp32 GEMM, ${(ceilings.bandwidth / 1e9).toFixed(1)} GB/s (${ceilings.name})`,
+    );
 
   let pyUnavailable: string | null = null;
   const pyResults: PytorchResult[] = [];
@@ -166,7 +199,11 @@ export async function main(argv: string[]): Promise<number> {
   const compileSpec = str(a, 'pytorch-compile', 'all');
   const compileRows = compileSpec === 'all' || compileSpec === 'none' ? null : new Set(parseRows(compileSpec).map(rowKey));
   const modesFor = (row: Row) => {
-    if (a.has('pytorch-modes')) return str(a, 'pytorch-modes', '').split(',').map((m) => m.trim()).filter(Boolean);
+    if (a.has('pytorch-modes'))
+      return str(a, 'pytorch-modes', '')
+        .split(',')
+        .map((m) => m.trim())
+        .filter(Boolean);
     const compile = compileSpec === 'all' || (compileRows?.has(rowKey(row)) ?? false);
     return defaultModes(precisions, compile, device);
   };
@@ -179,9 +216,14 @@ export async function main(argv: string[]): Promise<number> {
   // Written after every row too, so a run cut short by its caller's time limit keeps what it measured.
   const save = (): BenchDocument => {
     const doc: BenchDocument = {
-      schema: SCHEMA, env, protocol: { ...timing, sgd: { ...SGD_SETTINGS }, timer: timerFor(device) }, args: argv, rows: results,
+      schema: SCHEMA,
+      env,
+      protocol: { ...timing, sgd: { ...SGD_SETTINGS }, timer: timerFor(device) },
+      args: argv,
+      rows: results,
       pytorch: wantPy ? { env: pytorchEnv(pyResults), unavailable: pyUnavailable, results: pyResults } : null,
-      comparison: compare(rows, results, pyResults), e2e,
+      comparison: compare(rows, results, pyResults),
+      e2e,
     };
     const text = `${JSON.stringify(doc, null, 1)}\n`;
     for (const file of [typeof json === 'string' ? json : null, stored]) {
@@ -193,29 +235,43 @@ export async function main(argv: string[]): Promise<number> {
   };
   if (!e2eOnly) {
     console.log();
-    for (const row of rows) for (let rep = 0; rep < repeat; rep++) {
-      for (const p of precisions) {
-        const r = overBudget()
-          ? emptyResult(row, p, { device, timing, tf32, ceilings }, { skipped: `budget of ${budgetS} s spent` })
-          : benchStep(row, p, { device, timing, tf32, seed, capture, ceilings });
-        results.push(r);
-        console.log(progressLine(r));
-        save();
-      }
-      if (wantPy && !pyUnavailable) {
-        if (overBudget()) {
-          console.log(`${rowKey(row).padEnd(15)} pytorch skipped: budget of ${budgetS} s spent`);
-          continue;
+    for (const row of rows)
+      for (let rep = 0; rep < repeat; rep++) {
+        for (const p of precisions) {
+          const r = overBudget()
+            ? emptyResult(row, p, { device, timing, tf32, ceilings }, { skipped: `budget of ${budgetS} s spent` })
+            : benchStep(row, p, { device, timing, tf32, seed, capture, ceilings });
+          results.push(r);
+          console.log(progressLine(r));
+          save();
         }
-        const got = runPytorchRow(row, modesFor(row), {
-          python, script, timing, timeoutS: int(a, 'pytorch-timeout', 300, 1), device, threads: env.cpuThreads,
-        });
-        pyResults.push(...got);
-        save();
-        for (const g of got)
-          console.log(`${rowKey(row).padEnd(15)} pytorch ${g.mode.padEnd(16)} ${g.error ? `FAILED: ${g.error}` : `${(g.ms_per_step ?? NaN).toFixed(3).padStart(9)} ms/step  ${Math.round(g.images_per_s ?? NaN).toLocaleString('en-US').padStart(8)} img/s`}`);
+        if (wantPy && !pyUnavailable) {
+          if (overBudget()) {
+            console.log(`${rowKey(row).padEnd(15)} pytorch skipped: budget of ${budgetS} s spent`);
+            continue;
+          }
+          const got = runPytorchRow(row, modesFor(row), {
+            python,
+            script,
+            timing,
+            timeoutS: int(a, 'pytorch-timeout', 300, 1),
+            device,
+            threads: env.cpuThreads,
+          });
+          pyResults.push(...got);
+          save();
+          for (const g of got)
+            console.log(
+              `${rowKey(row).padEnd(15)} pytorch ${g.mode.padEnd(16)} ${
+                g.error
+                  ? `FAILED: ${g.error}`
+                  : `${(g.ms_per_step ?? NaN).toFixed(3).padStart(9)} ms/step  ${Math.round(g.images_per_s ?? NaN)
+                      .toLocaleString('en-US')
+                      .padStart(8)} img/s`
+              }`,
+            );
+        }
       }
-    }
   }
 
   if (a.has('e2e') || e2eOnly) {
@@ -226,10 +282,18 @@ export async function main(argv: string[]): Promise<number> {
           console.log(`e2e ${rowKey(row)} ${p}: skipped, budget of ${budgetS} s spent`);
           continue;
         }
-        const r = await benchEpoch(row, p, { device, trainImages: e2eImages, testImages: e2eTest, seed, cacheDir: a.has('cache-dir') ? str(a, 'cache-dir', '') : undefined });
+        const r = await benchEpoch(row, p, {
+          device,
+          trainImages: e2eImages,
+          testImages: e2eTest,
+          seed,
+          cacheDir: a.has('cache-dir') ? str(a, 'cache-dir', '') : undefined,
+        });
         e2e.push(r);
         save();
-        console.log(`e2e ${rowKey(row)} ${p}: ${r.error ? `FAILED: ${r.error}` : `${r.totalS?.toFixed(2)} s total, train ${Math.round(r.trainImagesPerS ?? 0)} img/s, eval ${Math.round(r.evalImagesPerS ?? 0)} img/s`}`);
+        console.log(
+          `e2e ${rowKey(row)} ${p}: ${r.error ? `FAILED: ${r.error}` : `${r.totalS?.toFixed(2)} s total, train ${Math.round(r.trainImagesPerS ?? 0)} img/s, eval ${Math.round(r.evalImagesPerS ?? 0)} img/s`}`,
+        );
       }
     }
   }
@@ -240,9 +304,11 @@ export async function main(argv: string[]): Promise<number> {
   if (e2e.length) console.log(`\nend to end (one epoch + evaluation, synthetic CIFAR-10 files, augmentation on ${device})\n${e2eTable(e2e)}`);
   if (wantPy && results.length) {
     const pe = doc.pytorch?.env;
-    console.log(`\nours vs PyTorch ${pe?.torch ?? '(not run)'}${pe?.cudnn ? ` (cuDNN ${pe.cudnn})` : ''} on ${pe?.gpu ?? env.gpu ?? device}` +
-      `${device === 'cpu' ? ` (${env.cpuThreads} threads each; load ${env.loadStart.join(' ')} -> ${env.loadEnd?.join(' ')})` : ''}` +
-      `${pyUnavailable ? ` - PyTorch skipped: ${pyUnavailable}` : ''}\n${comparisonTable(doc.comparison)}`);
+    console.log(
+      `\nours vs PyTorch ${pe?.torch ?? '(not run)'}${pe?.cudnn ? ` (cuDNN ${pe.cudnn})` : ''} on ${pe?.gpu ?? env.gpu ?? device}` +
+        `${device === 'cpu' ? ` (${env.cpuThreads} threads each; load ${env.loadStart.join(' ')} -> ${env.loadEnd?.join(' ')})` : ''}` +
+        `${pyUnavailable ? ` - PyTorch skipped: ${pyUnavailable}` : ''}\n${comparisonTable(doc.comparison)}`,
+    );
   }
   for (const file of [typeof json === 'string' ? json : null, stored]) if (file) console.log(`wrote ${file}`);
   if (a.has('images')) await imageBench(imageArgs());

@@ -83,11 +83,29 @@ export function rowFloor(row: Row, precision: Precision, tf32 = false, ceilings?
 export function emptyResult(row: Row, precision: Precision, o: StepOptions, why: { error?: string; skipped?: string }): StepResult {
   const { floor, parameters } = rowFloor(row, precision, o.tf32 && precision === 'fp32', o.ceilings);
   return {
-    model: row.model, batch: row.batch, imageSize: rowImageSize(row), precision, tf32: !!o.tf32 && precision === 'fp32',
-    layout: precision === 'fp32' ? 'NCHW' : 'NHWC', device: o.device, timing: o.timing, msPerStep: null, imagesPerS: null,
-    runsMs: [], warmupMs: null, cpuMsPerStep: null, parameters, floor, lossScale: 1, skippedSteps: 0, stepMode: null, eagerReason: null,
-    reservedDeviceBytes: null, fusedBatchNorm: null,
-    error: why.error ?? null, skipped: why.skipped ?? null,
+    model: row.model,
+    batch: row.batch,
+    imageSize: rowImageSize(row),
+    precision,
+    tf32: !!o.tf32 && precision === 'fp32',
+    layout: precision === 'fp32' ? 'NCHW' : 'NHWC',
+    device: o.device,
+    timing: o.timing,
+    msPerStep: null,
+    imagesPerS: null,
+    runsMs: [],
+    warmupMs: null,
+    cpuMsPerStep: null,
+    parameters,
+    floor,
+    lossScale: 1,
+    skippedSteps: 0,
+    stepMode: null,
+    eagerReason: null,
+    reservedDeviceBytes: null,
+    fusedBatchNorm: null,
+    error: why.error ?? null,
+    skipped: why.skipped ?? null,
   };
 }
 
@@ -136,8 +154,14 @@ export function benchStep(row: Row, precision: Precision, o: StepOptions): StepR
     // summed too (warm-up left out: its first steps allocate and fault pages in).
     let timedCpuMs = 0;
     const cpuTimer: RunTimer = () => {
-      const cpu0 = cpuMs(), t0 = nowMs();
-      return { stop: () => { timedCpuMs += cpuMs() - cpu0; return nowMs() - t0; } };
+      const cpu0 = cpuMs(),
+        t0 = nowMs();
+      return {
+        stop: () => {
+          timedCpuMs += cpuMs() - cpu0;
+          return nowMs() - t0;
+        },
+      };
     };
     const t = timeSteps(step, sync, o.timing, undefined, onCuda ? () => cuda.startTimer(device) : cpuTimer);
     const stepsRun = o.timing.warmup + o.timing.steps * o.timing.runs;

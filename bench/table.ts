@@ -17,7 +17,11 @@ export function formatTable(columns: (Column | string)[], rows: (string | number
   });
   const width = cols.map((c, j) => Math.max(c.header.length, ...cells.map((r) => r[j].length)));
   const align = cols.map((c, j) => c.align ?? (cells.length > 0 && cells.every((r) => r[j] === '-' || NUMERIC.test(r[j])) ? 'right' : 'left'));
-  const line = (r: string[]) => r.map((v, j) => (align[j] === 'right' ? v.padStart(width[j]) : v.padEnd(width[j]))).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((v, j) => (align[j] === 'right' ? v.padStart(width[j]) : v.padEnd(width[j])))
+      .join('  ')
+      .trimEnd();
   return [line(cols.map((c) => c.header)), width.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
 }
 
@@ -40,7 +44,12 @@ export function fmtRatio(x: number | null | undefined): string {
 /** 8.2e9 -> '8.20 G', with k/M/G/T prefixes. */
 export function fmtSI(x: number | null | undefined, digits = 2): string {
   if (x === null || x === undefined || !Number.isFinite(x)) return '-';
-  const units: [number, string][] = [[1e12, 'T'], [1e9, 'G'], [1e6, 'M'], [1e3, 'k']];
+  const units: [number, string][] = [
+    [1e12, 'T'],
+    [1e9, 'G'],
+    [1e6, 'M'],
+    [1e3, 'k'],
+  ];
   for (const [v, u] of units) if (Math.abs(x) >= v) return `${(x / v).toFixed(digits)} ${u}`;
   return x.toFixed(digits);
 }

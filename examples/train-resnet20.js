@@ -7,9 +7,14 @@ const model = models.create('resnet20', { classes: 10, seed: 0, device });
 const opt = new optim.SGD(model, { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
 const schedule = new optim.LRScheduler(opt, optim.paperCifar()); // 0.1, /10 at 32k and 48k
 const x = Tensor.randn([128, 3, 32, 32], { seed: 1, device }); // real data: the CIFAR loader
-const y = Tensor.fromArray(Int32Array.from({ length: 128 }, (_, i) => i % 10), [128], { device });
+const y = Tensor.fromArray(
+  Int32Array.from({ length: 128 }, (_, i) => i % 10),
+  [128],
+  { device },
+);
 for (let step = 0; step < 5; step++) {
-  const loss = tidy(() => { // frees every temporary of the step
+  const loss = tidy(() => {
+    // frees every temporary of the step
     opt.zeroGrad();
     const { loss } = autograd.softmaxCrossEntropy(model.forward(x), y);
     loss.backward();

@@ -11,7 +11,10 @@ async function main() {
     batchSize: 64,
     trainImages: 512, // a small slice keeps this quick on a CPU; drop it on a GPU
     testImages: 256,
-    lr: 0.1, momentum: 0.9, weightDecay: 1e-4, schedule: 'paper',
+    lr: 0.1,
+    momentum: 0.9,
+    weightDecay: 1e-4,
+    schedule: 'paper',
     device: process.env.DEVICE || 'auto', // cuda:0 when usable, else cpu
     seed: 0,
     out: 'runs/example', // metrics.jsonl, metrics.csv, checkpoint.safetensors + .json

@@ -121,7 +121,12 @@ export function loadFailure(root: string, failedFile: string | undefined, cause:
     `cudnn-resnet: could not load its native addon (${here}, Node ${process.version}, Node-API ${process.versions.napi}).`,
     '  Tried:',
     ...candidatesTried(root, failedFile).map((l) => `  - ${l}`),
-    `  Loader said: ${reason.split('\n').map((l) => l.trim()).filter(Boolean).slice(0, 3).join(' ')}`,
+    `  Loader said: ${reason
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .slice(0, 3)
+      .join(' ')}`,
     '  What to do:',
   ];
   if (here !== 'linux-x64') lines.push(`  - Prebuilt binaries ship for linux-x64 (glibc) only; on ${here} the addon must be built from source.`);

@@ -51,8 +51,7 @@ export function checkLayout(layout: unknown, arg = 'layout'): Layout {
 }
 
 export function checkDevice(device: unknown, arg = 'device'): Device {
-  if (typeof device !== 'string' || !/^(cpu|cuda:\d+)$/.test(device))
-    throw badArg('type', arg, `must be 'cpu' or 'cuda:N', got ${describe(device)}`);
+  if (typeof device !== 'string' || !/^(cpu|cuda:\d+)$/.test(device)) throw badArg('type', arg, `must be 'cpu' or 'cuda:N', got ${describe(device)}`);
   return device;
 }
 
@@ -99,14 +98,17 @@ export function optionNames<T extends object>(names: { [K in keyof Required<T>]:
  */
 export function checkOptions<T extends object>(op: string, opts: T | undefined, known: readonly string[], arg = 'options'): T {
   if (opts === undefined) return {} as T;
-  if (opts === null || typeof opts !== 'object' || Array.isArray(opts))
-    throw argError('type', op, arg, `must be an object, got ${describe(opts)}`);
+  if (opts === null || typeof opts !== 'object' || Array.isArray(opts)) throw argError('type', op, arg, `must be an object, got ${describe(opts)}`);
   for (const key of Object.keys(opts)) {
     if (known.includes(key)) continue;
     const near = closest(key, known);
-    throw argError('type', op, `${arg}.${key}`,
+    throw argError(
+      'type',
+      op,
+      `${arg}.${key}`,
       `is not an option of ${op}${near ? ` (did you mean '${near}'?)` : ''}; known options: ${known.length ? known.join(', ') : 'none'}`,
-      'ERR_UNKNOWN_OPTION');
+      'ERR_UNKNOWN_OPTION',
+    );
   }
   return opts;
 }

@@ -17,29 +17,34 @@ export interface EnvVariable {
 }
 
 export const ENVIRONMENT: readonly EnvVariable[] = [
-  { name: 'CUDNN_RESNET_ADDON', readBy: 'library',
-    meaning: 'path of the compiled addon (.node) to load instead of the local build or the prebuilt binary' },
-  { name: 'CUDNN_RESNET_CACHE', readBy: 'library',
-    meaning: 'cache folder for downloaded and generated datasets (default $XDG_CACHE_HOME/cudnn-resnet or ~/.cache/cudnn-resnet)' },
-  { name: 'CUDNN_RESNET_BN', readBy: 'addon',
-    meaning: 'CUDA batch-norm path: unset = cuDNN with its fused fp16 NHWC kernel where eligible, plain = cuDNN without it, native = own kernels' },
-  { name: 'CUDNN_RESNET_CPU_THREADS', readBy: 'addon',
-    meaning: 'number of CPU backend threads (1-64; 1 makes CPU training bitwise reproducible)' },
-  { name: 'CUDNN_RESNET_CPU_GEMM', readBy: 'addon',
-    meaning: 'caps the CPU GEMM micro-kernel: avx2 = AVX2/FMA even where AVX-512 exists, generic = the portable kernel' },
-  { name: 'CUDNN_LIBRARY_PATH', readBy: 'addon',
-    meaning: 'libcudnn.so.9 or its folder, tried before the default search' },
-  { name: 'CUDNN_RESNET_NO_CUDA', readBy: 'build',
-    meaning: '1 = build the addon without the CUDA backend even where nvcc exists' },
+  { name: 'CUDNN_RESNET_ADDON', readBy: 'library', meaning: 'path of the compiled addon (.node) to load instead of the local build or the prebuilt binary' },
+  {
+    name: 'CUDNN_RESNET_CACHE',
+    readBy: 'library',
+    meaning: 'cache folder for downloaded and generated datasets (default $XDG_CACHE_HOME/cudnn-resnet or ~/.cache/cudnn-resnet)',
+  },
+  {
+    name: 'CUDNN_RESNET_BN',
+    readBy: 'addon',
+    meaning: 'CUDA batch-norm path: unset = cuDNN with its fused fp16 NHWC kernel where eligible, plain = cuDNN without it, native = own kernels',
+  },
+  { name: 'CUDNN_RESNET_CPU_THREADS', readBy: 'addon', meaning: 'number of CPU backend threads (1-64; 1 makes CPU training bitwise reproducible)' },
+  {
+    name: 'CUDNN_RESNET_CPU_GEMM',
+    readBy: 'addon',
+    meaning: 'caps the CPU GEMM micro-kernel: avx2 = AVX2/FMA even where AVX-512 exists, generic = the portable kernel',
+  },
+  { name: 'CUDNN_LIBRARY_PATH', readBy: 'addon', meaning: 'libcudnn.so.9 or its folder, tried before the default search' },
+  { name: 'CUDNN_RESNET_NO_CUDA', readBy: 'build', meaning: '1 = build the addon without the CUDA backend even where nvcc exists' },
   { name: 'CUDNN_RESNET_BUILD_DIR', readBy: 'build', meaning: 'build folder of the addon (default build/)' },
-  { name: 'CUDNN_RESNET_TEST_SHAPES', readBy: 'tests',
-    meaning: 'small = the op suites run a shortened shape list (for compute-sanitizer runs)' },
-  { name: 'CUDNN_RESNET_ONNX_ALL', readBy: 'tests',
-    meaning: '1 = the ONNX export test also runs the six largest nets in onnxruntime (slow)' },
-  { name: 'CUDNN_RESNET_KEEP_TMP', readBy: 'tests',
-    meaning: '1 = the package test keeps its temporary install folder for inspection' },
-  { name: 'CUDNN_RESNET_PYTHON', readBy: 'tests',
-    meaning: 'a python that imports torch/torchvision, for the tests that compare with them (default: python3, then /usr/bin/python3)' },
+  { name: 'CUDNN_RESNET_TEST_SHAPES', readBy: 'tests', meaning: 'small = the op suites run a shortened shape list (for compute-sanitizer runs)' },
+  { name: 'CUDNN_RESNET_ONNX_ALL', readBy: 'tests', meaning: '1 = the ONNX export test also runs the six largest nets in onnxruntime (slow)' },
+  { name: 'CUDNN_RESNET_KEEP_TMP', readBy: 'tests', meaning: '1 = the package test keeps its temporary install folder for inspection' },
+  {
+    name: 'CUDNN_RESNET_PYTHON',
+    readBy: 'tests',
+    meaning: 'a python that imports torch/torchvision, for the tests that compare with them (default: python3, then /usr/bin/python3)',
+  },
 ];
 
 function read(name: string): string | undefined {

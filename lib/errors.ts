@@ -19,7 +19,9 @@ type ArgErrorKind = 'type' | 'range';
 
 /** A TypeError ('type') or RangeError ('range') naming op and argument, with a code. */
 export function argError(kind: ArgErrorKind, op: string, argument: string, what: string, code?: string): ArgumentError {
-  const e = (kind === 'type' ? new TypeError(`${op}: argument '${argument}' ${what}`) : new RangeError(`${op}: argument '${argument}' ${what}`)) as ArgumentError;
+  const e = (
+    kind === 'type' ? new TypeError(`${op}: argument '${argument}' ${what}`) : new RangeError(`${op}: argument '${argument}' ${what}`)
+  ) as ArgumentError;
   e.code = code ?? (kind === 'type' ? 'ERR_INVALID_ARG_TYPE' : 'ERR_OUT_OF_RANGE');
   e.op = op;
   e.argument = argument;

@@ -178,14 +178,41 @@ export interface NativeAddon {
   conv2dBackwardBias(dy: NativeTensor): NativeTensor;
 
   // ---- batch norm (bindings/batchnorm_binding.cpp) ----
-  batchNormForwardTraining(x: NativeTensor, gamma: NativeTensor, beta: NativeTensor, runningMean: NativeTensor,
-    runningVar: NativeTensor, momentum: number, eps: number, residual: NativeTensor | null, relu: boolean): NativeBatchNormForward;
-  batchNormForwardInference(x: NativeTensor, gamma: NativeTensor, beta: NativeTensor, runningMean: NativeTensor,
-    runningVar: NativeTensor, eps: number, residual: NativeTensor | null, relu: boolean): NativeTensor;
-  batchNormBackward(dy: NativeTensor, x: NativeTensor, gamma: NativeTensor, saveMean: NativeTensor, saveInvStd: NativeTensor,
-    eps: number, y: NativeTensor | null, relu: boolean, hasResidual: boolean,
+  batchNormForwardTraining(
+    x: NativeTensor,
+    gamma: NativeTensor,
+    beta: NativeTensor,
+    runningMean: NativeTensor,
+    runningVar: NativeTensor,
+    momentum: number,
+    eps: number,
+    residual: NativeTensor | null,
+    relu: boolean,
+  ): NativeBatchNormForward;
+  batchNormForwardInference(
+    x: NativeTensor,
+    gamma: NativeTensor,
+    beta: NativeTensor,
+    runningMean: NativeTensor,
+    runningVar: NativeTensor,
+    eps: number,
+    residual: NativeTensor | null,
+    relu: boolean,
+  ): NativeTensor;
+  batchNormBackward(
+    dy: NativeTensor,
+    x: NativeTensor,
+    gamma: NativeTensor,
+    saveMean: NativeTensor,
+    saveInvStd: NativeTensor,
+    eps: number,
+    y: NativeTensor | null,
+    relu: boolean,
+    hasResidual: boolean,
     /** With reserve: the forward's beta and reserve, for the backward of the kernel the forward ran. */
-    beta?: NativeTensor | null, reserve?: NativeTensor | null): NativeBatchNormBackward;
+    beta?: NativeTensor | null,
+    reserve?: NativeTensor | null,
+  ): NativeBatchNormBackward;
 
   // ---- activation and elementwise (bindings/elementwise_binding.cpp) ----
   reluForward(x: NativeTensor): NativeTensor;
@@ -210,12 +237,21 @@ export interface NativeAddon {
   softmaxCrossEntropyBackward(logits: NativeTensor, labels: NativeTensor, gradLoss: NativeTensor): NativeTensor;
 
   // ---- optimizer (bindings/sgd_binding.cpp): in place over many tensors; bufs [] when momentum is 0 ----
-  sgdUpdate(params: NativeTensor[], grads: NativeTensor[], bufs: NativeTensor[], lr: number, momentum: number,
-    dampening: number, weightDecay: number, nesterov: boolean, firstStep: boolean,
+  sgdUpdate(
+    params: NativeTensor[],
+    grads: NativeTensor[],
+    bufs: NativeTensor[],
+    lr: number,
+    momentum: number,
+    dampening: number,
+    weightDecay: number,
+    nesterov: boolean,
+    firstStep: boolean,
     /** [1] float32 on the params' device, read by the update in place of lr. */
     lrDevice?: NativeTensor | null,
     /** float32 on the params' device: when element 0 is non-zero the update changes nothing. */
-    skipFlag?: NativeTensor | null): void;
+    skipFlag?: NativeTensor | null,
+  ): void;
 
   // ---- dynamic loss scaling (bindings/amp_binding.cpp), on the device; scale [1] and
   // state [3] = {foundInf, goodSteps, skippedSteps}, float32 ----
@@ -240,8 +276,16 @@ export interface NativeAddon {
   shortcutABackward(dy: NativeTensor, inChannels: number, stride: number, xShape: number[]): NativeTensor;
 
   // ---- data (bindings/augment_binding.cpp) ----
-  augmentBatch(images: NativeTensor, indices: NativeTensor, params: NativeTensor, mean: number[], std: number[], pad: number,
-    dtype: DTypeName, layout: LayoutName): NativeTensor;
+  augmentBatch(
+    images: NativeTensor,
+    indices: NativeTensor,
+    params: NativeTensor,
+    mean: number[],
+    std: number[],
+    pad: number,
+    dtype: DTypeName,
+    layout: LayoutName,
+  ): NativeTensor;
   gatherLabels(labels: NativeTensor, indices: NativeTensor): NativeTensor;
 }
 

@@ -3,16 +3,12 @@
 // native call, so a mistake is reported in terms of the public API.
 import { native, NativeMemoryStats, NativeTensor, NativeTypedArray } from './native';
 
-import {
-  badArg, checkDType, checkNumber, checkOptions, checkSeed, describe, Device, DType, Layout, numel,
-} from './checks';
+import { badArg, checkDType, checkNumber, checkOptions, checkSeed, describe, Device, DType, Layout, numel } from './checks';
 import { asOp } from './errors';
 import { nextSeed } from './seeds';
 import { checkFloat, impliedDType, parseTarget, RANDN_OPTIONS, TENSOR_OPTIONS, TensorOptions, UNIFORM_OPTIONS } from './tensor-options';
 
-export {
-  checkDevice, checkDType, checkLayout, checkNumber, checkSeed, checkShape, describe, DTYPES, LAYOUTS, numel,
-} from './checks';
+export { checkDevice, checkDType, checkLayout, checkNumber, checkSeed, checkShape, describe, DTYPES, LAYOUTS, numel } from './checks';
 export type { Device, DType, Layout } from './checks';
 export { manualSeed, nextSeed, deriveSeed } from './seeds';
 export type { TensorOptions } from './tensor-options';
@@ -134,13 +130,27 @@ export class Tensor implements Disposable {
     if (this._handle.disposed) throw new TypeError(`Tensor ${this.id} ${this.disposedReason()}`);
     return this._handle;
   }
-  get shape(): number[] { return this.handle.shape; }
-  get dtype(): DType { return this.handle.dtype; }
-  get layout(): Layout { return this.handle.layout; }
-  get device(): Device { return this.handle.device; }
-  get nbytes(): number { return this.handle.nbytes; }
-  get rank(): number { return this.handle.shape.length; }
-  get size(): number { return numel(this.handle.shape); }
+  get shape(): number[] {
+    return this.handle.shape;
+  }
+  get dtype(): DType {
+    return this.handle.dtype;
+  }
+  get layout(): Layout {
+    return this.handle.layout;
+  }
+  get device(): Device {
+    return this.handle.device;
+  }
+  get nbytes(): number {
+    return this.handle.nbytes;
+  }
+  get rank(): number {
+    return this.handle.shape.length;
+  }
+  get size(): number {
+    return numel(this.handle.shape);
+  }
 
   /** Called by backward() as it frees an intermediate activation it no longer needs. */
   freeAfterBackward(): void {
@@ -151,11 +161,17 @@ export class Tensor implements Disposable {
   /** Why the tensor cannot be used, completing "Tensor 12 ..." (it is disposed). */
   disposedReason(): string {
     if (!this.freedByBackward) return 'has been disposed';
-    return 'was freed by backward(): it is an intermediate result (e.g. a model output), and backward() frees those once ' +
-      'the ops that saved them have run. Read it before calling backward(), or keep() it to read it after (then dispose it yourself)';
+    return (
+      'was freed by backward(): it is an intermediate result (e.g. a model output), and backward() frees those once ' +
+      'the ops that saved them have run. Read it before calling backward(), or keep() it to read it after (then dispose it yourself)'
+    );
   }
-  get disposed(): boolean { return this._handle.disposed; }
-  get isLeaf(): boolean { return this.gradFn === null; }
+  get disposed(): boolean {
+    return this._handle.disposed;
+  }
+  get isLeaf(): boolean {
+    return this.gradFn === null;
+  }
 
   /** Replaces the storage behind this object (Module.to keeps parameter identities). */
   replaceHandle(handle: NativeTensor): void {
@@ -223,19 +239,24 @@ export class Tensor implements Disposable {
     const opts: TensorOptions = typeof target === 'string' ? parseTarget(target) : checkOptions('Tensor.to', target, TENSOR_OPTIONS, 'target');
     const temps: NativeTensor[] = [];
     try {
-      return asOp('Tensor.to', () => {
-        let h = this.handle;
-        const step = (n: NativeTensor) => {
-          temps.push(n);
-          h = n;
-        };
-        if (opts.device !== undefined && opts.device !== h.device) step(native().toDevice(h, opts.device));
-        // Only 4-D tensors have a layout: asking another rank for NHWC is refused natively.
-        const dtype = opts.dtype ?? h.dtype, layout = opts.layout ?? h.layout;
-        if (dtype !== h.dtype || layout !== h.layout) step(native().convert(h, dtype, layout));
-        if (temps.length === 0) step(native().toDevice(h, h.device));
-        return new Tensor(temps.pop()!);  // the result leaves `temps`; the rest is freed below
-      }, { x: 'this' });
+      return asOp(
+        'Tensor.to',
+        () => {
+          let h = this.handle;
+          const step = (n: NativeTensor) => {
+            temps.push(n);
+            h = n;
+          };
+          if (opts.device !== undefined && opts.device !== h.device) step(native().toDevice(h, opts.device));
+          // Only 4-D tensors have a layout: asking another rank for NHWC is refused natively.
+          const dtype = opts.dtype ?? h.dtype,
+            layout = opts.layout ?? h.layout;
+          if (dtype !== h.dtype || layout !== h.layout) step(native().convert(h, dtype, layout));
+          if (temps.length === 0) step(native().toDevice(h, h.device));
+          return new Tensor(temps.pop()!); // the result leaves `temps`; the rest is freed below
+        },
+        { x: 'this' },
+      );
     } finally {
       for (const t of temps) t.dispose();
     }
@@ -297,10 +318,10 @@ export class Tensor implements Disposable {
   // shape, dtype, layout and device are checked natively, once; errors name `op`.
   private static make(op: string, shape: number[], opts: TensorOptions, value?: number): Tensor {
     const o = checkOptions(op, opts, TENSOR_OPTIONS);
-    const dtype = o.dtype ?? 'float32', layout = o.layout ?? 'NCHW', device = o.device ?? 'cpu';
-    return asOp(op, () => new Tensor(value === undefined
-      ? native().empty(shape, dtype, layout, device)
-      : native().full(shape, dtype, layout, device, value)));
+    const dtype = o.dtype ?? 'float32',
+      layout = o.layout ?? 'NCHW',
+      device = o.device ?? 'cpu';
+    return asOp(op, () => new Tensor(value === undefined ? native().empty(shape, dtype, layout, device) : native().full(shape, dtype, layout, device, value)));
   }
 
   /**

@@ -23,9 +23,7 @@ for (const f of referenced()) {
   if (!fs.existsSync(path.join(root, f))) problems.push(`${f} (named in package.json) is missing: run \`npm run build:ts\``);
 }
 const prebuilds = path.join(root, 'prebuilds');
-const binaries = fs.existsSync(prebuilds)
-  ? fs.readdirSync(prebuilds, { recursive: true }).filter((f) => String(f).endsWith('.node'))
-  : [];
+const binaries = fs.existsSync(prebuilds) ? fs.readdirSync(prebuilds, { recursive: true }).filter((f) => String(f).endsWith('.node')) : [];
 if (binaries.length === 0) problems.push('prebuilds/ holds no binary: build the addon, then `npm run prebuilds`');
 
 if (problems.length > 0) {

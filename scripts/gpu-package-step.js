@@ -8,16 +8,22 @@ function losses(device, batch, steps) {
   const model = models.create('resnet20', { seed: 1, device });
   const opt = new optim.SGD(model, { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
   const x = Tensor.randn([batch, 3, 32, 32], { seed: 2, device });
-  const y = Tensor.fromArray(Array.from({ length: batch }, (_, i) => i % 10), [batch], { dtype: 'int32', device });
+  const y = Tensor.fromArray(
+    Array.from({ length: batch }, (_, i) => i % 10),
+    [batch],
+    { dtype: 'int32', device },
+  );
   const out = [];
   for (let s = 0; s < steps; s++) {
-    out.push(tidy(() => {
-      opt.zeroGrad();
-      const { loss } = nn.functional.softmaxCrossEntropy(model.forward(x), y);
-      loss.backward();
-      opt.step();
-      return loss.item();
-    }));
+    out.push(
+      tidy(() => {
+        opt.zeroGrad();
+        const { loss } = nn.functional.softmaxCrossEntropy(model.forward(x), y);
+        loss.backward();
+        opt.step();
+        return loss.item();
+      }),
+    );
   }
   return out;
 }

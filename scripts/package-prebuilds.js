@@ -86,8 +86,7 @@ function newestInput() {
 
 /** buildInfo() of an addon, read in a child so a bad binary cannot take this process down. */
 function buildInfoOf(file) {
-  const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(JSON.stringify(require(process.argv[1]).buildInfo()))', file],
-    { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(JSON.stringify(require(process.argv[1]).buildInfo()))', file], { encoding: 'utf8' });
   if (r.status !== 0) return { error: (r.stderr || `exit ${r.status}`).trim().split('\n')[0] };
   return JSON.parse(r.stdout);
 }
@@ -212,9 +211,11 @@ function main() {
   };
   fs.writeFileSync(dest.replace(/\.node$/, '.json'), `${JSON.stringify(record, null, 2)}\n`);
   const mib = (n) => `${(n / 1048576).toFixed(2)} MiB`;
-  console.log(`package-prebuilds: ${path.relative(process.cwd(), dest) || dest} (${mib(record.bytes)}, ${how}; ` +
-    `CUDA ${record.cuda ? record.cudaArchitectures.join(',') : 'off'}; needs glibc >= ${record.requires.glibc ?? '?'}, ` +
-    `libstdc++ GLIBCXX >= ${record.requires.glibcxx ?? '?'})`);
+  console.log(
+    `package-prebuilds: ${path.relative(process.cwd(), dest) || dest} (${mib(record.bytes)}, ${how}; ` +
+      `CUDA ${record.cuda ? record.cudaArchitectures.join(',') : 'off'}; needs glibc >= ${record.requires.glibc ?? '?'}, ` +
+      `libstdc++ GLIBCXX >= ${record.requires.glibcxx ?? '?'})`,
+  );
 }
 
 main();

@@ -21,7 +21,11 @@ export class Node implements GradNode {
   private privates: Tensor[] = [];
   private fn: BackwardFn | null;
 
-  constructor(readonly name: string, inputs: (Tensor | null)[], fn: BackwardFn) {
+  constructor(
+    readonly name: string,
+    inputs: (Tensor | null)[],
+    fn: BackwardFn,
+  ) {
     this.inputs = inputs.map((t) => (t && t.requiresGrad ? t : null));
     this.fn = fn;
   }
@@ -43,7 +47,8 @@ export class Node implements GradNode {
   }
 
   run(grad: Tensor): (Tensor | null)[] {
-    if (!this.fn) throw new Error(`backward: the graph through ${this.name} was already freed (backward ran on it before; pass { retainGraph: true } to run it twice)`);
+    if (!this.fn)
+      throw new Error(`backward: the graph through ${this.name} was already freed (backward ran on it before; pass { retainGraph: true } to run it twice)`);
     return this.fn(grad);
   }
 

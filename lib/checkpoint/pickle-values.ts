@@ -8,7 +8,10 @@ export class PyTuple {
 
 /** A whitelisted global, e.g. torch._utils._rebuild_tensor_v2; only REDUCE can use one. */
 export class PyGlobal {
-  constructor(readonly module: string, readonly name: string) {}
+  constructor(
+    readonly module: string,
+    readonly name: string,
+  ) {}
   get qualified(): string {
     return `${this.module}.${this.name}`;
   }
@@ -34,9 +37,7 @@ export interface TensorRef {
 }
 
 export type PyKey = string | number | bigint | boolean | null;
-export type PyValue =
-  | null | boolean | number | bigint | string | Uint8Array
-  | PyValue[] | PyTuple | Map<PyKey, PyValue> | PyGlobal | StorageRef | TensorRef;
+export type PyValue = null | boolean | number | bigint | string | Uint8Array | PyValue[] | PyTuple | Map<PyKey, PyValue> | PyGlobal | StorageRef | TensorRef;
 
 /** A pickle that is malformed or asks for something this reader will not do. */
 export class UnpicklingError extends Error {

@@ -14,13 +14,36 @@ export type { PyKey, PyValue, StorageRef, TensorRef } from './pickle-values';
 
 // Storage classes torch writes into persistent ids, and the ones refused with a reason.
 const STORAGE_TYPES = new Set([
-  'FloatStorage', 'HalfStorage', 'BFloat16Storage', 'DoubleStorage', 'LongStorage', 'IntStorage',
-  'ShortStorage', 'CharStorage', 'ByteStorage', 'BoolStorage', 'UntypedStorage',
+  'FloatStorage',
+  'HalfStorage',
+  'BFloat16Storage',
+  'DoubleStorage',
+  'LongStorage',
+  'IntStorage',
+  'ShortStorage',
+  'CharStorage',
+  'ByteStorage',
+  'BoolStorage',
+  'UntypedStorage',
 ]);
 const QUANTIZED_STORAGES = new Set(['QInt8Storage', 'QUInt8Storage', 'QInt32Storage', 'QUInt4x2Storage', 'QUInt2x4Storage']);
 const TORCH_DTYPES = new Set([
-  'float32', 'float', 'float16', 'half', 'bfloat16', 'float64', 'double', 'int64', 'long',
-  'int32', 'int', 'int16', 'short', 'int8', 'uint8', 'bool',
+  'float32',
+  'float',
+  'float16',
+  'half',
+  'bfloat16',
+  'float64',
+  'double',
+  'int64',
+  'long',
+  'int32',
+  'int',
+  'int16',
+  'short',
+  'int8',
+  'uint8',
+  'bool',
 ]);
 const REFUSED_WITH_REASON: Record<string, string> = {
   'torch._utils._rebuild_qtensor': 'quantized tensors are not supported',
@@ -48,7 +71,9 @@ function refuseGlobal(module: string, name: string, where: string): never {
   const q = `${module}.${name}`;
   const why = REFUSED_WITH_REASON[q] ?? (module === 'torch' && QUANTIZED_STORAGES.has(name) ? 'quantized tensors are not supported' : null);
   if (why) throw new UnpicklingError(`${where}: refusing global '${q}': ${why}`);
-  throw new UnpicklingError(`${where}: refusing global '${q}': only state dicts (tensors, OrderedDict, numbers, strings, lists, tuples, dicts) can be loaded, and loading never calls or constructs anything else`);
+  throw new UnpicklingError(
+    `${where}: refusing global '${q}': only state dicts (tensors, OrderedDict, numbers, strings, lists, tuples, dicts) can be loaded, and loading never calls or constructs anything else`,
+  );
 }
 
 const MARK = Symbol('mark');
@@ -140,90 +165,165 @@ export function unpickleAt(data: Uint8Array, start: number, opts: UnpickleOption
     const at = pos;
     const op = u8();
     switch (op) {
-      case 0x80: { // PROTO
+      case 0x80: {
+        // PROTO
         const v = u8();
         if (v > 5) fail(`pickle protocol ${v} is newer than 5`);
         break;
       }
-      case 0x95: u64(); break; // FRAME: only a read-ahead hint
-      case 0x2e: { // STOP
+      case 0x95:
+        u64();
+        break; // FRAME: only a read-ahead hint
+      case 0x2e: {
+        // STOP
         const v = pop();
         if (stack.length !== 0 || metaStack.length !== 0) fail('stack not empty at STOP');
         return { value: v, end: pos };
       }
-      case 0x28: metaStack.push(stack.splice(0)); break; // MARK
-      case 0x30: pop(); break; // POP
-      case 0x31: popMark(); break; // POP_MARK
-      case 0x32: stack.push(top()); break; // DUP
-      case 0x4e: stack.push(null); break; // NONE
-      case 0x88: stack.push(true); break; // NEWTRUE
-      case 0x89: stack.push(false); break; // NEWFALSE
-      case 0x4a: stack.push(i32()); break; // BININT
-      case 0x4b: stack.push(u8()); break; // BININT1
-      case 0x4d: stack.push(u16()); break; // BININT2
-      case 0x49: { // INT (text); protocol 0 writes booleans as 00/01
+      case 0x28:
+        metaStack.push(stack.splice(0));
+        break; // MARK
+      case 0x30:
+        pop();
+        break; // POP
+      case 0x31:
+        popMark();
+        break; // POP_MARK
+      case 0x32:
+        stack.push(top());
+        break; // DUP
+      case 0x4e:
+        stack.push(null);
+        break; // NONE
+      case 0x88:
+        stack.push(true);
+        break; // NEWTRUE
+      case 0x89:
+        stack.push(false);
+        break; // NEWFALSE
+      case 0x4a:
+        stack.push(i32());
+        break; // BININT
+      case 0x4b:
+        stack.push(u8());
+        break; // BININT1
+      case 0x4d:
+        stack.push(u16());
+        break; // BININT2
+      case 0x49: {
+        // INT (text); protocol 0 writes booleans as 00/01
         const s = line().trim();
         if (s === '00' || s === '01') stack.push(s === '01');
         else if (/^-?\d+$/.test(s)) stack.push(intOf(BigInt(s)));
         else fail(`bad INT '${s}' at byte ${at}`);
         break;
       }
-      case 0x4c: { // LONG (text)
+      case 0x4c: {
+        // LONG (text)
         const s = line().trim().replace(/L$/, '');
         if (!/^-?\d+$/.test(s)) fail(`bad LONG '${s}' at byte ${at}`);
         stack.push(intOf(BigInt(s)));
         break;
       }
-      case 0x8a: stack.push(long(bytes(u8()))); break; // LONG1
-      case 0x8b: { // LONG4
+      case 0x8a:
+        stack.push(long(bytes(u8())));
+        break; // LONG1
+      case 0x8b: {
+        // LONG4
         const n = i32();
         if (n < 0) fail(`negative LONG4 length at byte ${at}`);
         stack.push(long(bytes(n)));
         break;
       }
-      case 0x47: need(8); stack.push(b.readDoubleBE(pos)); pos += 8; break; // BINFLOAT
-      case 0x46: { // FLOAT (text)
+      case 0x47:
+        need(8);
+        stack.push(b.readDoubleBE(pos));
+        pos += 8;
+        break; // BINFLOAT
+      case 0x46: {
+        // FLOAT (text)
         const x = Number(line());
         if (Number.isNaN(x)) fail(`bad FLOAT at byte ${at}`);
         stack.push(x);
         break;
       }
-      case 0x58: stack.push(bytes(u32()).toString('utf8')); break; // BINUNICODE
-      case 0x8c: stack.push(bytes(u8()).toString('utf8')); break; // SHORT_BINUNICODE
-      case 0x8d: stack.push(bytes(u64()).toString('utf8')); break; // BINUNICODE8
-      case 0x55: stack.push(bytes(u8()).toString('latin1')); break; // SHORT_BINSTRING (Python 2 str)
-      case 0x54: { // BINSTRING
+      case 0x58:
+        stack.push(bytes(u32()).toString('utf8'));
+        break; // BINUNICODE
+      case 0x8c:
+        stack.push(bytes(u8()).toString('utf8'));
+        break; // SHORT_BINUNICODE
+      case 0x8d:
+        stack.push(bytes(u64()).toString('utf8'));
+        break; // BINUNICODE8
+      case 0x55:
+        stack.push(bytes(u8()).toString('latin1'));
+        break; // SHORT_BINSTRING (Python 2 str)
+      case 0x54: {
+        // BINSTRING
         const n = i32();
         if (n < 0) fail(`negative BINSTRING length at byte ${at}`);
         stack.push(bytes(n).toString('latin1'));
         break;
       }
-      case 0x43: stack.push(new Uint8Array(bytes(u8()))); break; // SHORT_BINBYTES
-      case 0x42: stack.push(new Uint8Array(bytes(u32()))); break; // BINBYTES
-      case 0x8e: stack.push(new Uint8Array(bytes(u64()))); break; // BINBYTES8
-      case 0x29: stack.push(new PyTuple([])); break; // EMPTY_TUPLE
-      case 0x74: stack.push(new PyTuple(popMark())); break; // TUPLE
-      case 0x85: stack.push(new PyTuple([pop()])); break; // TUPLE1
-      case 0x86: { const y = pop(); const x = pop(); stack.push(new PyTuple([x, y])); break; } // TUPLE2
-      case 0x87: { const z = pop(); const y = pop(); const x = pop(); stack.push(new PyTuple([x, y, z])); break; } // TUPLE3
-      case 0x5d: stack.push([]); break; // EMPTY_LIST
-      case 0x6c: stack.push(popMark()); break; // LIST
-      case 0x61: { // APPEND
+      case 0x43:
+        stack.push(new Uint8Array(bytes(u8())));
+        break; // SHORT_BINBYTES
+      case 0x42:
+        stack.push(new Uint8Array(bytes(u32())));
+        break; // BINBYTES
+      case 0x8e:
+        stack.push(new Uint8Array(bytes(u64())));
+        break; // BINBYTES8
+      case 0x29:
+        stack.push(new PyTuple([]));
+        break; // EMPTY_TUPLE
+      case 0x74:
+        stack.push(new PyTuple(popMark()));
+        break; // TUPLE
+      case 0x85:
+        stack.push(new PyTuple([pop()]));
+        break; // TUPLE1
+      case 0x86: {
+        const y = pop();
+        const x = pop();
+        stack.push(new PyTuple([x, y]));
+        break;
+      } // TUPLE2
+      case 0x87: {
+        const z = pop();
+        const y = pop();
+        const x = pop();
+        stack.push(new PyTuple([x, y, z]));
+        break;
+      } // TUPLE3
+      case 0x5d:
+        stack.push([]);
+        break; // EMPTY_LIST
+      case 0x6c:
+        stack.push(popMark());
+        break; // LIST
+      case 0x61: {
+        // APPEND
         const v = pop();
         const l = top();
         if (!Array.isArray(l)) fail(`APPEND to a ${typeName(l)} at byte ${at}`);
         (l as PyValue[]).push(v);
         break;
       }
-      case 0x65: { // APPENDS
+      case 0x65: {
+        // APPENDS
         const items = popMark();
         const l = top();
         if (!Array.isArray(l)) fail(`APPENDS to a ${typeName(l)} at byte ${at}`);
         for (const v of items) (l as PyValue[]).push(v);
         break;
       }
-      case 0x7d: stack.push(new Map()); break; // EMPTY_DICT
-      case 0x64: { // DICT
+      case 0x7d:
+        stack.push(new Map());
+        break; // EMPTY_DICT
+      case 0x64: {
+        // DICT
         const items = popMark();
         if (items.length % 2) fail(`odd number of DICT items at byte ${at}`);
         const d = new Map<PyKey, PyValue>();
@@ -231,35 +331,58 @@ export function unpickleAt(data: Uint8Array, start: number, opts: UnpickleOption
         stack.push(d);
         break;
       }
-      case 0x73: { const v = pop(); const k = pop(); dictSet(top(), k, v); break; } // SETITEM
-      case 0x75: { // SETITEMS
+      case 0x73: {
+        const v = pop();
+        const k = pop();
+        dictSet(top(), k, v);
+        break;
+      } // SETITEM
+      case 0x75: {
+        // SETITEMS
         const items = popMark();
         if (items.length % 2) fail(`odd number of SETITEMS items at byte ${at}`);
         const d = top();
         for (let i = 0; i < items.length; i += 2) dictSet(d, items[i], items[i + 1]);
         break;
       }
-      case 0x68: memoGet(u8()); break; // BINGET
-      case 0x6a: memoGet(u32()); break; // LONG_BINGET
-      case 0x67: memoGet(Number(line())); break; // GET
-      case 0x71: memo.set(u8(), top()); break; // BINPUT
-      case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
-      case 0x70: memo.set(Number(line()), top()); break; // PUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
-      case 0x63: { // GLOBAL "module\nname\n"
+      case 0x68:
+        memoGet(u8());
+        break; // BINGET
+      case 0x6a:
+        memoGet(u32());
+        break; // LONG_BINGET
+      case 0x67:
+        memoGet(Number(line()));
+        break; // GET
+      case 0x71:
+        memo.set(u8(), top());
+        break; // BINPUT
+      case 0x72:
+        memo.set(u32(), top());
+        break; // LONG_BINPUT
+      case 0x70:
+        memo.set(Number(line()), top());
+        break; // PUT
+      case 0x94:
+        memo.set(memo.size, top());
+        break; // MEMOIZE
+      case 0x63: {
+        // GLOBAL "module\nname\n"
         const module = line();
         const name = line();
         stack.push(global(module, name));
         break;
       }
-      case 0x93: { // STACK_GLOBAL
+      case 0x93: {
+        // STACK_GLOBAL
         const name = pop();
         const module = pop();
         if (typeof module !== 'string' || typeof name !== 'string') fail(`STACK_GLOBAL needs two strings at byte ${at}`);
         stack.push(global(module as string, name as string));
         break;
       }
-      case 0x52: { // REDUCE
+      case 0x52: {
+        // REDUCE
         const args = pop();
         const fn = pop();
         if (!(fn instanceof PyGlobal)) fail(`REDUCE of a ${typeName(fn)} at byte ${at}`);
@@ -267,26 +390,44 @@ export function unpickleAt(data: Uint8Array, start: number, opts: UnpickleOption
         stack.push(callGlobal(fn as PyGlobal, (args as PyTuple).items, (why) => fail(`${(fn as PyGlobal).qualified}: ${why} (byte ${at})`)));
         break;
       }
-      case 0x62: { // BUILD: only OrderedDict's instance attributes (a state dict's _metadata), which are dropped
+      case 0x62: {
+        // BUILD: only OrderedDict's instance attributes (a state dict's _metadata), which are dropped
         const state = pop();
         const obj = top();
-        if (!(obj instanceof Map) || !(state === null || state instanceof Map)) fail(`refusing BUILD on a ${typeName(obj)} at byte ${at}: only dicts may carry attributes`);
+        if (!(obj instanceof Map) || !(state === null || state instanceof Map))
+          fail(`refusing BUILD on a ${typeName(obj)} at byte ${at}: only dicts may carry attributes`);
         break;
       }
-      case 0x51: { // BINPERSID
+      case 0x51: {
+        // BINPERSID
         const pid = pop();
         const ref = storageRef(pid, (why) => fail(`persistent id at byte ${at}: ${why}`));
         opts.storages?.set(ref.key, ref);
         stack.push(ref);
         break;
       }
-      case 0x50: fail(`refusing PERSID at byte ${at}: torch.save writes binary persistent ids`); break;
-      case 0x69: fail(`refusing INST '${line()}.${line()}' at byte ${at}: loading never constructs objects`); break;
-      case 0x6f: fail(`refusing OBJ at byte ${at}: loading never constructs objects`); break;
-      case 0x81: fail(`refusing NEWOBJ at byte ${at}: loading never constructs objects`); break;
-      case 0x92: fail(`refusing NEWOBJ_EX at byte ${at}: loading never constructs objects`); break;
-      case 0x82: case 0x83: case 0x84: fail(`refusing extension code at byte ${at}: only state dicts can be loaded`); break;
-      default: fail(`unsupported pickle opcode 0x${op.toString(16).padStart(2, '0')} at byte ${at}`);
+      case 0x50:
+        fail(`refusing PERSID at byte ${at}: torch.save writes binary persistent ids`);
+        break;
+      case 0x69:
+        fail(`refusing INST '${line()}.${line()}' at byte ${at}: loading never constructs objects`);
+        break;
+      case 0x6f:
+        fail(`refusing OBJ at byte ${at}: loading never constructs objects`);
+        break;
+      case 0x81:
+        fail(`refusing NEWOBJ at byte ${at}: loading never constructs objects`);
+        break;
+      case 0x92:
+        fail(`refusing NEWOBJ_EX at byte ${at}: loading never constructs objects`);
+        break;
+      case 0x82:
+      case 0x83:
+      case 0x84:
+        fail(`refusing extension code at byte ${at}: only state dicts can be loaded`);
+        break;
+      default:
+        fail(`unsupported pickle opcode 0x${op.toString(16).padStart(2, '0')} at byte ${at}`);
     }
   }
 
@@ -370,8 +511,10 @@ function callGlobal(fn: PyGlobal, args: PyValue[], fail: (why: string) => never)
     case 'torch._tensor._rebuild_from_type_v2': {
       // (func, type, args, state): only a plain Tensor/Parameter rebuilt by a whitelisted function, with no extra state.
       const [func, type, inner, state] = args;
-      if (args.length !== 4 || !(func instanceof PyGlobal) || !(type instanceof PyGlobal) || !(inner instanceof PyTuple)) fail('expected (func, type, args, state)');
-      if ((type as PyGlobal).qualified !== 'torch.Tensor' && (type as PyGlobal).qualified !== 'torch.nn.parameter.Parameter') fail(`refusing tensor type ${(type as PyGlobal).qualified}`);
+      if (args.length !== 4 || !(func instanceof PyGlobal) || !(type instanceof PyGlobal) || !(inner instanceof PyTuple))
+        fail('expected (func, type, args, state)');
+      if ((type as PyGlobal).qualified !== 'torch.Tensor' && (type as PyGlobal).qualified !== 'torch.nn.parameter.Parameter')
+        fail(`refusing tensor type ${(type as PyGlobal).qualified}`);
       if (!(state === null || (state instanceof Map && state.size === 0))) fail('refusing a tensor with extra attributes');
       return callGlobal(func as PyGlobal, (inner as PyTuple).items, fail);
     }

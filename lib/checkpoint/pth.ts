@@ -17,9 +17,17 @@ import { RawTensor, SafetensorsDType, SafetensorsFile } from './safetensors';
 import { isZip, openZip } from './zip';
 
 const STORAGE_DTYPES: Record<string, [SafetensorsDType, number]> = {
-  FloatStorage: ['F32', 4], HalfStorage: ['F16', 2], BFloat16Storage: ['BF16', 2], DoubleStorage: ['F64', 8],
-  LongStorage: ['I64', 8], IntStorage: ['I32', 4], ShortStorage: ['I16', 2], CharStorage: ['I8', 1],
-  ByteStorage: ['U8', 1], BoolStorage: ['BOOL', 1], UntypedStorage: ['U8', 1],
+  FloatStorage: ['F32', 4],
+  HalfStorage: ['F16', 2],
+  BFloat16Storage: ['BF16', 2],
+  DoubleStorage: ['F64', 8],
+  LongStorage: ['I64', 8],
+  IntStorage: ['I32', 4],
+  ShortStorage: ['I16', 2],
+  CharStorage: ['I8', 1],
+  ByteStorage: ['U8', 1],
+  BoolStorage: ['BOOL', 1],
+  UntypedStorage: ['U8', 1],
 };
 
 const WRAPPER_KEYS = ['state_dict', 'model'];
@@ -54,10 +62,14 @@ function selectStateDict(root: PyValue, source: string): { dict: Map<string, Ten
       }
     }
     const bad = [...root].find(([, t]) => !isTensorRef(t));
-    throw new RangeError(`${source}: no state dict found: the file holds a dict with keys ${describeKeys(root)}` +
-      `${bad ? ` (entry '${String(bad[0])}' is not a tensor)` : ''}, and none of ${WRAPPER_KEYS.map((k) => `'${k}'`).join(', ')} holds a dict of tensors`);
+    throw new RangeError(
+      `${source}: no state dict found: the file holds a dict with keys ${describeKeys(root)}` +
+        `${bad ? ` (entry '${String(bad[0])}' is not a tensor)` : ''}, and none of ${WRAPPER_KEYS.map((k) => `'${k}'`).join(', ')} holds a dict of tensors`,
+    );
   }
-  throw new RangeError(`${source}: no state dict found: the file holds a ${root === null ? 'None' : Array.isArray(root) ? 'list' : typeof root}, not a dict of tensors`);
+  throw new RangeError(
+    `${source}: no state dict found: the file holds a ${root === null ? 'None' : Array.isArray(root) ? 'list' : typeof root}, not a dict of tensors`,
+  );
 }
 
 /** The tensor's elements in row-major order as bytes, read through its offset and strides. */
@@ -88,8 +100,7 @@ function gather(name: string, t: TensorRef, storage: Buffer, itemBytes: number, 
       }
     }
   }
-  if (bigEndian && itemBytes > 1)
-    for (let i = 0; i < out.length; i += itemBytes) out.subarray(i, i + itemBytes).reverse();
+  if (bigEndian && itemBytes > 1) for (let i = 0; i < out.length; i += itemBytes) out.subarray(i, i + itemBytes).reverse();
   return out;
 }
 
@@ -107,7 +118,8 @@ export function decodePth(buf: Buffer, source = 'PyTorch checkpoint'): Safetenso
   const zip = openZip(buf, source);
   const pkl = zip.names().filter((n) => /^[^/]+\/data\.pkl$/.test(n));
   if (pkl.length !== 1) {
-    if (zip.names().some((n) => /\/constants\.pkl$/.test(n) || /\/code\//.test(n))) throw new RangeError(`${source}: this is a TorchScript archive (torch.jit.save); save the model's state_dict() with torch.save instead`);
+    if (zip.names().some((n) => /\/constants\.pkl$/.test(n) || /\/code\//.test(n)))
+      throw new RangeError(`${source}: this is a TorchScript archive (torch.jit.save); save the model's state_dict() with torch.save instead`);
     throw new RangeError(`${source}: expected one <folder>/data.pkl in the archive, found ${pkl.length}`);
   }
   const folder = pkl[0].slice(0, -'data.pkl'.length);
@@ -159,7 +171,8 @@ function decodeLegacy(buf: Buffer, source: string): SafetensorsFile {
   const version = next('protocol version');
   if (version !== 1001) throw new RangeError(`${source}: unknown torch.save protocol version ${String(version)}`);
   const sys = next('system info');
-  if (!(sys instanceof Map) || sys.get('little_endian') !== true) throw new RangeError(`${source}: written on a big-endian machine, which the pre-1.6 format reader does not handle`);
+  if (!(sys instanceof Map) || sys.get('little_endian') !== true)
+    throw new RangeError(`${source}: written on a big-endian machine, which the pre-1.6 format reader does not handle`);
   const root = next('data', { storages });
   const keys = next('storage keys');
   if (!Array.isArray(keys) || !keys.every((k) => typeof k === 'string' && storages.has(k))) throw new RangeError(`${source}: malformed storage key list`);
@@ -176,11 +189,16 @@ function decodeLegacy(buf: Buffer, source: string): SafetensorsFile {
     data.set(key, buf.subarray(pos, pos + bytes));
     pos += bytes;
   }
-  const f = toStateDict(root, (key) => {
-    const d = data.get(key);
-    if (!d) throw new RangeError(`${source}: no data for storage '${key}'`);
-    return d;
-  }, false, source);
+  const f = toStateDict(
+    root,
+    (key) => {
+      const d = data.get(key);
+      if (!d) throw new RangeError(`${source}: no data for storage '${key}'`);
+      return d;
+    },
+    false,
+    source,
+  );
   f.metadata['pytorch.format'] = 'legacy';
   return f;
 }

@@ -34,7 +34,8 @@ export interface SafetensorsFile {
 export function encodeSafetensors(tensors: Iterable<[string, RawTensor]>, metadata: Record<string, string> = {}): Buffer {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) {
-    for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') throw new TypeError(`safetensors: metadata['${k}'] must be a string, got ${describe(v)}`);
+    for (const [k, v] of Object.entries(metadata))
+      if (typeof v !== 'string') throw new TypeError(`safetensors: metadata['${k}'] must be a string, got ${describe(v)}`);
     header.__metadata__ = metadata;
   }
   const parts: Uint8Array[] = [];
@@ -43,7 +44,8 @@ export function encodeSafetensors(tensors: Iterable<[string, RawTensor]>, metada
     if (name === '__metadata__' || name in header) throw new RangeError(`safetensors: tensor name '${name}' is reserved or repeated`);
     const expected = numel(t.shape) * ITEM_BYTES[t.dtype];
     if (ITEM_BYTES[t.dtype] === undefined) throw new TypeError(`safetensors: tensor '${name}' has unknown dtype ${describe(t.dtype)}`);
-    if (t.data.byteLength !== expected) throw new RangeError(`safetensors: tensor '${name}' has ${t.data.byteLength} bytes, its dtype and shape need ${expected}`);
+    if (t.data.byteLength !== expected)
+      throw new RangeError(`safetensors: tensor '${name}' has ${t.data.byteLength} bytes, its dtype and shape need ${expected}`);
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + expected] };
     parts.push(t.data);
     offset += expected;
@@ -65,7 +67,8 @@ export function encodeSafetensors(tensors: Iterable<[string, RawTensor]>, metada
 /** Parses a safetensors file, checking every offset against the data it describes. */
 export function decodeSafetensors(buf: Uint8Array, source = 'safetensors data'): SafetensorsFile {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  const bad = (why: string) => Object.assign(new RangeError(`${source}: not a valid safetensors file: ${why}`), { code: 'ERR_INVALID_SAFETENSORS', file: source });
+  const bad = (why: string) =>
+    Object.assign(new RangeError(`${source}: not a valid safetensors file: ${why}`), { code: 'ERR_INVALID_SAFETENSORS', file: source });
   if (b.length < 8) throw bad(`${b.length} bytes, shorter than the 8-byte header length`);
   const n = b.readBigUInt64LE(0);
   if (n > BigInt(b.length - 8)) throw bad(`header length ${n} exceeds the ${b.length - 8} bytes after it`);
@@ -111,14 +114,15 @@ export function decodeSafetensors(buf: Uint8Array, source = 'safetensors data'):
 // the previous one ended and the last ends at the end of the file, so no byte belongs to
 // two tensors (a tensor aliasing another's weights) and none to no tensor (hidden data).
 // Zero-size tensors take no bytes and may sit anywhere in that order.
-function checkCoverage(spans: { name: string; begin: number; end: number }[], dataLen: number, dataStart: number,
-  bad: (why: string) => Error): void {
+function checkCoverage(spans: { name: string; begin: number; end: number }[], dataLen: number, dataStart: number, bad: (why: string) => Error): void {
   const sorted = [...spans].sort((x, y) => x.begin - y.begin || x.end - y.end);
   let at = 0;
   let prev: string | undefined;
   for (const s of sorted) {
     if (s.begin < at)
-      throw bad(`tensor '${s.name}' (data_offsets [${s.begin}, ${s.end}]) overlaps tensor '${prev}', which ends at ${at} (file byte offset ${dataStart + s.begin})`);
+      throw bad(
+        `tensor '${s.name}' (data_offsets [${s.begin}, ${s.end}]) overlaps tensor '${prev}', which ends at ${at} (file byte offset ${dataStart + s.begin})`,
+      );
     if (s.begin > at)
       throw bad(`bytes [${at}, ${s.begin}) of the data section belong to no tensor (file byte offset ${dataStart + at}); tensors must be back to back`);
     at = s.end;
@@ -187,11 +191,16 @@ export function rawToTensor(name: string, r: RawTensor, device: Device = 'cpu'):
   if (numel(shape) === 0) throw new RangeError(`safetensors: tensor '${name}' is empty ([${r.shape.join(', ')}]), which Tensor cannot hold`);
   const u8 = new Uint8Array(r.data); // aligned copy
   switch (r.dtype) {
-    case 'F32': return new Tensor(native().fromTypedArray(new Float32Array(u8.buffer), shape, 'float32', 'NCHW', device));
-    case 'F16': return new Tensor(native().fromTypedArray(new Uint16Array(u8.buffer), shape, 'float16', 'NCHW', device));
-    case 'BF16': return new Tensor(native().fromTypedArray(new Uint16Array(u8.buffer), shape, 'bfloat16', 'NCHW', device));
-    case 'I32': return new Tensor(native().fromTypedArray(new Int32Array(u8.buffer), shape, 'int32', 'NCHW', device));
-    case 'U8': return new Tensor(native().fromTypedArray(u8, shape, 'uint8', 'NCHW', device));
+    case 'F32':
+      return new Tensor(native().fromTypedArray(new Float32Array(u8.buffer), shape, 'float32', 'NCHW', device));
+    case 'F16':
+      return new Tensor(native().fromTypedArray(new Uint16Array(u8.buffer), shape, 'float16', 'NCHW', device));
+    case 'BF16':
+      return new Tensor(native().fromTypedArray(new Uint16Array(u8.buffer), shape, 'bfloat16', 'NCHW', device));
+    case 'I32':
+      return new Tensor(native().fromTypedArray(new Int32Array(u8.buffer), shape, 'int32', 'NCHW', device));
+    case 'U8':
+      return new Tensor(native().fromTypedArray(u8, shape, 'uint8', 'NCHW', device));
     case 'F64': {
       const f = new Float32Array(numel(shape));
       for (let i = 0; i < f.length; i++) f[i] = dv.getFloat64(i * 8, true);
@@ -207,7 +216,8 @@ export function rawToTensor(name: string, r: RawTensor, device: Device = 'cpu'):
       }
       return new Tensor(native().fromTypedArray(v, shape, 'int32', 'NCHW', device));
     }
-    default: throw new TypeError(`safetensors: tensor '${name}' has dtype ${r.dtype}, which Tensor cannot hold`);
+    default:
+      throw new TypeError(`safetensors: tensor '${name}' has dtype ${r.dtype}, which Tensor cannot hold`);
   }
 }
 

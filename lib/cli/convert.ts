@@ -30,8 +30,10 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   writeFileAtomic(output, encodeSafetensors(f.tensors, f.metadata));
   const bytes = [...f.tensors.values()].reduce((s, t) => s + t.data.byteLength, 0);
   const dtypes = [...new Set([...f.tensors.values()].map((t) => t.dtype))].join(', ');
-  io.out(`${output}: ${f.tensors.size} tensors (${dtypes}), ${(bytes / 2 ** 20).toFixed(2)} MiB` +
-    (f.metadata['pytorch.state_dict_key'] ? `, taken from '${f.metadata['pytorch.state_dict_key']}'` : '') +
-    (f.metadata['pytorch.stripped_prefix'] ? `, '${f.metadata['pytorch.stripped_prefix']}' prefix stripped` : ''));
+  io.out(
+    `${output}: ${f.tensors.size} tensors (${dtypes}), ${(bytes / 2 ** 20).toFixed(2)} MiB` +
+      (f.metadata['pytorch.state_dict_key'] ? `, taken from '${f.metadata['pytorch.state_dict_key']}'` : '') +
+      (f.metadata['pytorch.stripped_prefix'] ? `, '${f.metadata['pytorch.stripped_prefix']}' prefix stripped` : ''),
+  );
   return 0;
 }

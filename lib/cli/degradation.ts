@@ -43,7 +43,13 @@ const OPTIONS = {
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
   const { values: v } = parseCommandArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true });
-  const models = v.models !== undefined ? v.models.split(',').map((s) => s.trim()).filter(Boolean) : undefined;
+  const models =
+    v.models !== undefined
+      ? v.models
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : undefined;
   if (models) {
     if (models.length === 0) throw new UsageError('--models needs at least one model name');
     for (const m of models) await checkModelName(m, 'models');
@@ -73,7 +79,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       throw new UsageError(`--schedule: ${(e as Error).message}`);
     }
   }
-  if (opts.device !== undefined && !/^(auto|cpu|cuda:\d+)$/.test(opts.device)) throw new UsageError(`--device must be auto, cpu or cuda:N, got '${opts.device}'`);
+  if (opts.device !== undefined && !/^(auto|cpu|cuda:\d+)$/.test(opts.device))
+    throw new UsageError(`--device must be auto, cpu or cuda:N, got '${opts.device}'`);
   if (opts.data !== undefined) await checkDataArg('cifar10', opts.data);
   const out = v.out ?? 'degradation-out';
 
@@ -86,8 +93,10 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     onStart: (m, info) => io.out(`${m}: ${info.totalIterations} iterations on ${info.device}`),
     onEval: (m, e) => {
       const note = evalNote(e);
-      io.out(`  ${m} iter ${e.iteration}: train error ${(100 * e.trainError).toFixed(2)}%, test error ${(100 * e.testError).toFixed(2)}%` +
-        ` (${((Date.now() - t0) / 1000).toFixed(0)} s)${note ? `; ${note}` : ''}`);
+      io.out(
+        `  ${m} iter ${e.iteration}: train error ${(100 * e.trainError).toFixed(2)}%, test error ${(100 * e.testError).toFixed(2)}%` +
+          ` (${((Date.now() - t0) / 1000).toFixed(0)} s)${note ? `; ${note}` : ''}`,
+      );
     },
   });
   fs.mkdirSync(out, { recursive: true });

@@ -92,27 +92,36 @@ function addonChecks(): { checks: Check[]; addon: NativeAddon | null } {
     const msg = e instanceof Error ? e.message : String(e);
     return {
       addon: null,
-      checks: [{
-        section: 'addon',
-        name: 'load',
-        status: 'fail',
-        detail: msg.split('\n  What to do:')[0],
-        fix: 'build it from source: `npm run build:from-source` in node_modules/cudnn-resnet (needs python3, make, a C++17 compiler), ' +
-          'or `npm run build:native` in a clone and set CUDNN_RESNET_ADDON to the built file',
-      }],
+      checks: [
+        {
+          section: 'addon',
+          name: 'load',
+          status: 'fail',
+          detail: msg.split('\n  What to do:')[0],
+          fix:
+            'build it from source: `npm run build:from-source` in node_modules/cudnn-resnet (needs python3, make, a C++17 compiler), ' +
+            'or `npm run build:native` in a clone and set CUDNN_RESNET_ADDON to the built file',
+        },
+      ],
     };
   }
   const file = nativeAddonFile() ?? '(unknown)';
   const checks: Check[] = [{ section: 'addon', name: 'file', status: 'ok', detail: `${file} (${originOf(file)})` }];
   try {
     const info = addon.buildInfo();
-    const archs = info.cudaArchitectures ? info.cudaArchitectures.split(/[;,\s]+/).filter(Boolean).join(', ') : '';
+    const archs = info.cudaArchitectures
+      ? info.cudaArchitectures
+          .split(/[;,\s]+/)
+          .filter(Boolean)
+          .join(', ')
+      : '';
     checks.push({
       section: 'addon',
       name: 'build',
       status: info.cuda ? 'ok' : 'warn',
       detail: `version ${info.version}, Node-API ${info.napiVersion}, ${info.cpuThreads} CPU threads, CUDA ${info.cuda ? `compiled in (${archs})` : 'not compiled in'}`,
-      fix: info.cuda ? undefined
+      fix: info.cuda
+        ? undefined
         : `this ${originOf(file).startsWith('prebuilt') ? 'prebuilt binary was made' : 'build was made'} without CUDA, so it runs on the CPU only; ` +
           'for the GPU, build with nvcc on PATH (`npm run build:native` in a clone) and set CUDNN_RESNET_ADDON to it',
     });
@@ -125,7 +134,8 @@ function addonChecks(): { checks: Check[]; addon: NativeAddon | null } {
       section: 'addon',
       name: 'prebuilt',
       status: 'info',
-      detail: `built ${record.builtAt}${record.nvcc ? ` with nvcc ${record.nvcc}` : ''}; needs glibc >= ${record.requires.glibc ?? '?'}, ` +
+      detail:
+        `built ${record.builtAt}${record.nvcc ? ` with nvcc ${record.nvcc}` : ''}; needs glibc >= ${record.requires.glibc ?? '?'}, ` +
         `GLIBCXX >= ${record.requires.glibcxx ?? '?'}; sha256 ${record.sha256.slice(0, 16)}`,
     });
   }
@@ -143,7 +153,10 @@ interface GpuProbe {
 function probeDriver(): GpuProbe {
   const smi = exec('nvidia-smi', ['--query-gpu=index,name,memory.total,compute_cap,driver_version', '--format=csv,noheader']);
   if (smi) {
-    const rows = smi.trim().split('\n').map((l) => l.split(',').map((s) => s.trim()));
+    const rows = smi
+      .trim()
+      .split('\n')
+      .map((l) => l.split(',').map((s) => s.trim()));
     return {
       driver: rows[0]?.[4] ?? null,
       driverSource: 'nvidia-smi',
@@ -229,14 +242,23 @@ function gpuChecks(addon: NativeAddon | null): { checks: Check[]; gpuUsable: boo
 
   const driverParts = [smi.driver && `${smi.driver} (${smi.driverSource})`, versions?.driver && `supports CUDA ${versions.driver}`].filter(Boolean);
   if (driverParts.length) add('driver', 'ok', driverParts.join(', '));
-  else add('driver', 'warn', 'no NVIDIA driver found (no nvidia-smi, no /proc/driver/nvidia, the CUDA runtime reports none)',
-    'install the NVIDIA driver (580 or newer for CUDA 13) to train on a GPU; the CPU backend works without it');
+  else
+    add(
+      'driver',
+      'warn',
+      'no NVIDIA driver found (no nvidia-smi, no /proc/driver/nvidia, the CUDA runtime reports none)',
+      'install the NVIDIA driver (580 or newer for CUDA 13) to train on a GPU; the CPU backend works without it',
+    );
 
   if (info && info.devices.length) {
     for (const d of info.devices) {
       const support = build.cuda ? archSupport(d.computeCapability, build.archs) : 'no CUDA in this build';
-      add(`cuda:${d.index}`, support.startsWith('none') ? 'fail' : 'ok', `${d.name}, ${gib(d.totalMemory)}, compute ${d.computeCapability}; kernels: ${support}`,
-        support.startsWith('none') ? `rebuild with CR_CUDA_ARCHITECTURES including ${d.computeCapability.replace('.', '')}` : undefined);
+      add(
+        `cuda:${d.index}`,
+        support.startsWith('none') ? 'fail' : 'ok',
+        `${d.name}, ${gib(d.totalMemory)}, compute ${d.computeCapability}; kernels: ${support}`,
+        support.startsWith('none') ? `rebuild with CR_CUDA_ARCHITECTURES including ${d.computeCapability.replace('.', '')}` : undefined,
+      );
     }
   } else if (smi.gpus.length) {
     for (const g of smi.gpus) add('gpu', 'info', `${g} (nvidia-smi)`);
@@ -244,18 +266,29 @@ function gpuChecks(addon: NativeAddon | null): { checks: Check[]; gpuUsable: boo
     add('gpu', 'warn', 'the driver is present but no GPU is visible', 'check CUDA_VISIBLE_DEVICES and that the GPU is not held by MIG or a container limit');
   }
 
-  if (!build.cuda) add('cuda runtime', 'warn', 'not in this build',
-    'use a CUDA-enabled build: the prebuilt binary of the package, or `npm run build:native` with nvcc on PATH');
+  if (!build.cuda)
+    add(
+      'cuda runtime',
+      'warn',
+      'not in this build',
+      'use a CUDA-enabled build: the prebuilt binary of the package, or `npm run build:native` with nvcc on PATH',
+    );
   else add('cuda runtime', 'ok', `${versions?.runtime ?? 'version unknown'}, linked statically into the addon`);
 
   if (versions?.cudnn) add('cudnn', 'ok', `${versions.cudnn} at ${versions.cudnnPath}`);
   else {
     const onDisk = probeCudnn();
     const searched = info?.searched.length ? `; the addon looked in:\n${info.searched.map((l) => `- ${l}`).join('\n')}` : '';
-    if (onDisk && !hasInfo) add('cudnn', 'ok', `${onDisk.version ?? 'version unknown'} at ${onDisk.file} (found on disk; this addon cannot report what it loads)`);
-    else add('cudnn', 'warn', `cuDNN 9 not ${build.cuda ? 'loaded' : 'found'}${onDisk ? ` (a copy is at ${onDisk.file})` : ''}${searched}`,
-      'install cuDNN 9 for CUDA 13 (e.g. the libcudnn9-cuda-13 package, or `pip install nvidia-cudnn-cu13`), ' +
-        'or set CUDNN_LIBRARY_PATH to libcudnn.so.9 or its folder');
+    if (onDisk && !hasInfo)
+      add('cudnn', 'ok', `${onDisk.version ?? 'version unknown'} at ${onDisk.file} (found on disk; this addon cannot report what it loads)`);
+    else
+      add(
+        'cudnn',
+        'warn',
+        `cuDNN 9 not ${build.cuda ? 'loaded' : 'found'}${onDisk ? ` (a copy is at ${onDisk.file})` : ''}${searched}`,
+        'install cuDNN 9 for CUDA 13 (e.g. the libcudnn9-cuda-13 package, or `pip install nvidia-cudnn-cu13`), ' +
+          'or set CUDNN_LIBRARY_PATH to libcudnn.so.9 or its folder',
+      );
   }
 
   let gpuUsable = false;
@@ -270,8 +303,12 @@ function gpuChecks(addon: NativeAddon | null): { checks: Check[]; gpuUsable: boo
       add('usable', 'warn', `cuda:0 is not usable: ${why}`, 'see the lines above; training runs on the CPU until cuda:0 works');
     }
   } else {
-    add('usable', 'warn', addon ? 'no GPU use: CUDA is not compiled into this build' : 'no GPU use: the addon did not load',
-      addon ? 'use a CUDA-enabled build' : 'fix the addon load first (see above)');
+    add(
+      'usable',
+      'warn',
+      addon ? 'no GPU use: CUDA is not compiled into this build' : 'no GPU use: the addon did not load',
+      addon ? 'use a CUDA-enabled build' : 'fix the addon load first (see above)',
+    );
   }
   return { checks, gpuUsable };
 }
@@ -297,9 +334,12 @@ export function formatReport(r: DoctorReport): string {
     lines.push(`  [${MARK[c.status]}] ${c.name.padEnd(width)}  ${head}`, ...more.map((l) => `${' '.repeat(11 + width)}${l}`));
     if (c.fix && c.status !== 'ok') lines.push(`         ${' '.repeat(width)}  -> ${c.fix}`);
   }
-  lines.push('', r.ok
-    ? `summary: the addon works${r.gpuUsable ? '; cuda:0 is usable' : '; training will run on the CPU (no usable GPU)'}`
-    : 'summary: FAILED; see the FAIL lines above');
+  lines.push(
+    '',
+    r.ok
+      ? `summary: the addon works${r.gpuUsable ? '; cuda:0 is usable' : '; training will run on the CPU (no usable GPU)'}`
+      : 'summary: FAILED; see the FAIL lines above',
+  );
   return lines.join('\n');
 }
 

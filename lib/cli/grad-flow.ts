@@ -40,7 +40,10 @@ const OPTIONS = {
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
   const { values: v } = parseCommandArgs({ args: argv, options: OPTIONS, allowPositionals: false, strict: true });
-  const models = (v.models ?? 'plain56,resnet56').split(',').map((s) => s.trim()).filter(Boolean);
+  const models = (v.models ?? 'plain56,resnet56')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (models.length === 0) throw new UsageError('--models needs at least one model name');
   for (const m of models) await checkModelName(m, 'models');
   const steps = (v.steps ?? '0,10').split(',').map((s) => intArg(s, 'steps', 0));
@@ -83,7 +86,13 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   let result: Awaited<ReturnType<typeof gradFlow>>;
   try {
     result = await gradFlow({
-      models, steps, batchSize, lr, seed, device, data,
+      models,
+      steps,
+      batchSize,
+      lr,
+      seed,
+      device,
+      data,
       onMeasurement: (m) => io.out(`  measured ${m.model} at step ${m.step} (loss ${m.loss.toFixed(4)}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`),
     });
   } finally {

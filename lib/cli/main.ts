@@ -20,7 +20,7 @@ const COMMANDS: CommandEntry[] = [
   { name: 'train', summary: 'train a ResNet on CIFAR-10/100 or synthetic data (no arguments: a short demo)', load: () => import('./train') },
   { name: 'convert', summary: 'rewrite a PyTorch .pth/.pt state dict as safetensors', load: () => import('./convert') },
   { name: 'grad-flow', summary: 'per-layer gradient norms of plain vs residual nets: table, JSON, SVG', load: () => import('./grad-flow') },
-  { name: 'degradation', summary: 'plain vs ResNet training/test error against iterations (the paper\'s Figure 6)', load: () => import('./degradation') },
+  { name: 'degradation', summary: "plain vs ResNet training/test error against iterations (the paper's Figure 6)", load: () => import('./degradation') },
 ];
 
 const stdio: CliIO = {
@@ -77,8 +77,7 @@ export async function main(argv: string[], io: CliIO = stdio): Promise<number> {
   } catch (e) {
     if (e instanceof UsageError) {
       // A short usage, then the error as the last line (the full option list would scroll it away).
-      io.err(`usage: ${mod.usage.split('\n')[0]}   (\`cudnn-resnet ${entry.name} --help\` lists the options)\n` +
-        `cudnn-resnet ${entry.name}: ${e.message}`);
+      io.err(`usage: ${mod.usage.split('\n')[0]}   (\`cudnn-resnet ${entry.name} --help\` lists the options)\n` + `cudnn-resnet ${entry.name}: ${e.message}`);
       return EXIT_USAGE;
     }
     // Bad input (a corrupt data file or checkpoint, a path that cannot be used): the user's

@@ -161,7 +161,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       throw new UsageError(`--schedule: ${(e as Error).message}`);
     }
     opts.schedule = v.schedule;
-    delete opts.scheduleIterations;  // a schedule asked for afresh spans this run
+    delete opts.scheduleIterations; // a schedule asked for afresh spans this run
   }
   if (v.weights !== undefined) {
     if (!fs.existsSync(v.weights)) throw new UsageError(`--weights: no such file: ${v.weights}`);
@@ -169,7 +169,10 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   }
   if (v.classes !== undefined) opts.classes = intArg(v.classes, 'classes');
   if (v.freeze !== undefined) {
-    const list = v.freeze.split(',').map((x) => x.trim()).filter(Boolean);
+    const list = v.freeze
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean);
     if (list.length === 0) throw new UsageError(`--freeze needs module names such as conv1,bn1,layer1, got '${v.freeze}'`);
     opts.freeze = list;
   }
@@ -201,9 +204,18 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   opts.device = device;
   if (demo) {
     const gpu = device !== 'cpu';
-    opts = { ...opts, model: 'resnet20', epochs: gpu ? 5 : 1, batchSize: gpu ? 128 : 64, trainImages: gpu ? undefined : 512, testImages: gpu ? undefined : 256 };
-    io.out(`No arguments: running a short demo, resnet20 on synthetic CIFAR-10-format data on ${device}` +
-      `${gpu ? '' : ' (no usable GPU; 512 training images, 1 epoch)'}. \`cudnn-resnet train --help\` lists the options.`);
+    opts = {
+      ...opts,
+      model: 'resnet20',
+      epochs: gpu ? 5 : 1,
+      batchSize: gpu ? 128 : 64,
+      trainImages: gpu ? undefined : 512,
+      testImages: gpu ? undefined : 256,
+    };
+    io.out(
+      `No arguments: running a short demo, resnet20 on synthetic CIFAR-10-format data on ${device}` +
+        `${gpu ? '' : ' (no usable GPU; 512 training images, 1 epoch)'}. \`cudnn-resnet train --help\` lists the options.`,
+    );
   }
   const { existingRun, sidecarPath } = await import('../checkpoint/run');
   const defaultOut = demo ? path.join(cacheDir(), DEMO_FOLDER) : path.join('runs', `${String(opts.model ?? 'resnet20')}-${stamp()}`);
@@ -214,11 +226,13 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   if (v.resume === undefined && !v.overwrite && !demo) {
     const found = existingRun(out);
     if (found) {
-      throw new UsageError(`--out ${out} already holds a run (${found}); continue it with \`cudnn-resnet train --resume ${out}\` ` +
-        '(add --epochs N to train longer) or pass --overwrite to replace it');
+      throw new UsageError(
+        `--out ${out} already holds a run (${found}); continue it with \`cudnn-resnet train --resume ${out}\` ` +
+          '(add --epochs N to train longer) or pass --overwrite to replace it',
+      );
     }
   }
-  if (demo || v.overwrite) opts.overwrite = true;  // the demo's folder in the cache is scratch space
+  if (demo || v.overwrite) opts.overwrite = true; // the demo's folder in the cache is scratch space
 
   const trainer = new Trainer(opts);
   const tty = Boolean(process.stdout.isTTY) && !v.quiet;
@@ -233,7 +247,9 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       `precision: ${info.precision}`,
       `data: ${info.dataSource}: ${info.trainImages} training, ${info.testImages} test images; ${info.itersPerEpoch} iterations per epoch, ${info.totalIterations} in all`,
       `schedule: ${info.schedule}`,
-      info.startIteration > 0 ? `resuming at iteration ${info.startIteration} (epoch ${+(info.startIteration / info.itersPerEpoch).toFixed(2)}) with lr ${+info.lr.toPrecision(6)}` : '',
+      info.startIteration > 0
+        ? `resuming at iteration ${info.startIteration} (epoch ${+(info.startIteration / info.itersPerEpoch).toFixed(2)}) with lr ${+info.lr.toPrecision(6)}`
+        : '',
       `output: ${path.resolve(out)}`,
     ].filter(Boolean);
     io.out(lines.join('\n'));
@@ -270,7 +286,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     result = await trainer.fit();
   } catch (e) {
     if (e instanceof RangeError && /^(resume|freeze|classes): /.test(e.message)) throw new UsageError(e.message);
-    if (e instanceof RangeError && /^SGD: groups\[\d+\]\.params/.test(e.message)) throw new UsageError(`--lr-scale: ${e.message.replace(/^SGD: groups\[\d+\]\.params /, '')}`);
+    if (e instanceof RangeError && /^SGD: groups\[\d+\]\.params/.test(e.message))
+      throw new UsageError(`--lr-scale: ${e.message.replace(/^SGD: groups\[\d+\]\.params /, '')}`);
     if (v.weights !== undefined && e instanceof Error && e.message.includes(v.weights)) {
       io.err(`cudnn-resnet train: --weights: ${e.message}`);
       return 1;
@@ -282,14 +299,15 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   }
   (progress as InstanceType<typeof Progress> | null)?.clear();
   if (result.stopped) {
-    io.err(`interrupted at iteration ${result.iterations}; checkpoint saved to ${result.checkpoint}\n` +
-      `continue with: cudnn-resnet train --resume ${out}`);
+    io.err(`interrupted at iteration ${result.iterations}; checkpoint saved to ${result.checkpoint}\n` + `continue with: cudnn-resnet train --resume ${out}`);
     return 130;
   }
   const f = result.final;
-  io.out(`done: ${result.iterations} iterations in ${formatDuration(result.seconds)}` +
-    (f ? `; test error ${(100 * f.testError).toFixed(2)}%, train error ${(100 * f.trainError).toFixed(2)}%` : '') +
-    (result.skippedImages ? `; ${result.skippedImages} unreadable images skipped` : '') +
-    `\nmetrics: ${path.join(out, 'metrics.jsonl')} and metrics.csv; checkpoint: ${result.checkpoint}`);
+  io.out(
+    `done: ${result.iterations} iterations in ${formatDuration(result.seconds)}` +
+      (f ? `; test error ${(100 * f.testError).toFixed(2)}%, train error ${(100 * f.trainError).toFixed(2)}%` : '') +
+      (result.skippedImages ? `; ${result.skippedImages} unreadable images skipped` : '') +
+      `\nmetrics: ${path.join(out, 'metrics.jsonl')} and metrics.csv; checkpoint: ${result.checkpoint}`,
+  );
   return 0;
 }

@@ -36,7 +36,9 @@ export function channelStats(ds: Dataset): Normalization {
       const base = (i * 3 + c) * plane;
       for (let p = 0; p < plane; p++) hist[ds.images[base + p]]++;
     }
-    let n = 0, s = 0, s2 = 0;
+    let n = 0,
+      s = 0,
+      s2 = 0;
     for (let v = 0; v < 256; v++) {
       const x = v / 255;
       n += hist[v];

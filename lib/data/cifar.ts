@@ -9,8 +9,19 @@ import * as tar from 'tar-stream';
 import { checkOptions } from '../checks';
 import { CifarFormatError } from './errors';
 import {
-  assemble, CifarFormat, CifarKind, checkFileSize, checkRecordSize, Dataset, formatOf, parseNames, parseRecordCounts, RecordCounts, RECORDS_FILE,
-  Split, validateBatch,
+  assemble,
+  CifarFormat,
+  CifarKind,
+  checkFileSize,
+  checkRecordSize,
+  Dataset,
+  formatOf,
+  parseNames,
+  parseRecordCounts,
+  RecordCounts,
+  RECORDS_FILE,
+  Split,
+  validateBatch,
 } from './format';
 
 export interface LoadOptions {
@@ -41,14 +52,19 @@ export function locateCifar(kind: CifarKind, source: string): CifarSource {
   if (fs.existsSync(inner)) return { container: 'folder', path: inner };
   const archive = path.join(source, fmt.archive);
   if (fs.existsSync(archive)) return { container: 'archive', path: archive };
-  throw new CifarFormatError('ERR_CIFAR_MISSING_FILE', source, undefined,
-    `holds no ${fmt.kind} data: expected ${fmt.folder}/ (with ${fmt.files.train.join(', ')}, ${fmt.files.test.join(', ')}) or ${fmt.archive}`);
+  throw new CifarFormatError(
+    'ERR_CIFAR_MISSING_FILE',
+    source,
+    undefined,
+    `holds no ${fmt.kind} data: expected ${fmt.folder}/ (with ${fmt.files.train.join(', ')}, ${fmt.files.test.join(', ')}) or ${fmt.archive}`,
+  );
 }
 
 function checkLoadOptions(kind: CifarKind, options: LoadOptions, fn: string, known: readonly string[]): 'fine' | 'coarse' {
   checkOptions(fn, options, known);
   const labelMode = options.labels ?? 'fine';
-  if (labelMode !== 'fine' && labelMode !== 'coarse') throw new TypeError(`${fn}: option 'labels' must be 'fine' or 'coarse', got ${JSON.stringify(labelMode)}`);
+  if (labelMode !== 'fine' && labelMode !== 'coarse')
+    throw new TypeError(`${fn}: option 'labels' must be 'fine' or 'coarse', got ${JSON.stringify(labelMode)}`);
   if (labelMode === 'coarse' && kind !== 'cifar100') throw new TypeError(`${fn}: option 'labels' = 'coarse' needs CIFAR-100`);
   return labelMode;
 }
@@ -67,7 +83,16 @@ async function loadSplits(kind: CifarKind, source: string, splits: Split[], labe
     fine: fineText === undefined ? undefined : parseNames(fineText, fmt.classes),
     coarse: coarseText === undefined ? undefined : parseNames(coarseText, fmt.coarseClasses ?? 0),
   };
-  return splits.map((s) => assemble(fmt, s, fmt.files[s].map((f) => found.batches.get(f)!), src.path, labelMode, names));
+  return splits.map((s) =>
+    assemble(
+      fmt,
+      s,
+      fmt.files[s].map((f) => found.batches.get(f)!),
+      src.path,
+      labelMode,
+      names,
+    ),
+  );
 }
 
 /** Loads one split of CIFAR-10 or CIFAR-100 from a folder or a .tar.gz (see locateCifar). */
@@ -113,7 +138,7 @@ async function readFolder(dir: string, fmt: CifarFormat, files: string[], nameFi
     } catch {
       throw new CifarFormatError('ERR_CIFAR_MISSING_FILE', file, undefined, `missing ${fmt.kind} batch file ${f}`);
     }
-    checkFileSize(file, size, fmt, counts[f]);  // before reading 30 MB of the wrong thing
+    checkFileSize(file, size, fmt, counts[f]); // before reading 30 MB of the wrong thing
     const buf = await fs.promises.readFile(file);
     validateBatch(file, buf, fmt, counts[f]);
     found.batches.set(f, buf);
@@ -158,8 +183,8 @@ async function readArchive(archive: string, fmt: CifarFormat, files: string[], n
     const gunzip = zlib.createGunzip();
     const extract = tar.extract();
     let settled = false;
-    let entries = 0;  // headers tar-stream accepted
-    let inflated = 0;  // bytes out of gunzip, i.e. offset in the tar stream
+    let entries = 0; // headers tar-stream accepted
+    let inflated = 0; // bytes out of gunzip, i.e. offset in the tar stream
     let current: { member: string; received: number; size: number } | null = null;
 
     const fail = (e: Error): void => {
@@ -172,13 +197,25 @@ async function readArchive(archive: string, fmt: CifarFormat, files: string[], n
     };
     const truncated = (cause: unknown): CifarFormatError =>
       current
-        ? new CifarFormatError('ERR_CIFAR_TRUNCATED', `${archive}:${current.member}`, current.received,
-          `truncated archive: the stream ends after ${current.received} of the member's ${current.size} bytes`, { cause })
-        : new CifarFormatError('ERR_CIFAR_TRUNCATED', archive, gunzip.bytesWritten,
-          `truncated archive: the stream ends early (after ${inflated} uncompressed bytes)`, { cause });
+        ? new CifarFormatError(
+            'ERR_CIFAR_TRUNCATED',
+            `${archive}:${current.member}`,
+            current.received,
+            `truncated archive: the stream ends after ${current.received} of the member's ${current.size} bytes`,
+            { cause },
+          )
+        : new CifarFormatError(
+            'ERR_CIFAR_TRUNCATED',
+            archive,
+            gunzip.bytesWritten,
+            `truncated archive: the stream ends early (after ${inflated} uncompressed bytes)`,
+            { cause },
+          );
 
     input.on('error', (e) => fail(new CifarFormatError('ERR_CIFAR_MISSING_FILE', archive, undefined, `cannot read: ${e.message}`, { cause: e })));
-    gunzip.on('data', (c: Buffer) => { inflated += c.length; });
+    gunzip.on('data', (c: Buffer) => {
+      inflated += c.length;
+    });
     gunzip.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'Z_BUF_ERROR') fail(truncated(e));
       else fail(new CifarFormatError('ERR_CIFAR_NOT_GZIP', archive, gunzip.bytesWritten, `corrupt gzip data: ${e.message}`, { cause: e }));
@@ -187,8 +224,11 @@ async function readArchive(archive: string, fmt: CifarFormat, files: string[], n
       if (settled) return;
       // Before the first valid header, anything wrong means the data is not a tar at all.
       if (entries === 0) {
-        fail(new CifarFormatError('ERR_CIFAR_NOT_TAR', archive, 0,
-          `gzip data, but not a tar archive inside (${e.message}; ${inflated} uncompressed bytes)`, { cause: e }));
+        fail(
+          new CifarFormatError('ERR_CIFAR_NOT_TAR', archive, 0, `gzip data, but not a tar archive inside (${e.message}; ${inflated} uncompressed bytes)`, {
+            cause: e,
+          }),
+        );
       } else if (/unexpected end/i.test(e.message)) {
         fail(truncated(e));
       } else {
@@ -250,8 +290,14 @@ async function readArchive(archive: string, fmt: CifarFormat, files: string[], n
       }
       const missing = files.filter((f) => !found.batches.has(f));
       if (missing.length > 0) {
-        fail(new CifarFormatError('ERR_CIFAR_MISSING_FILE', archive, undefined,
-          `missing ${fmt.kind} batch file ${missing.map((f) => `${fmt.folder}/${f}`).join(', ')} in the archive`));
+        fail(
+          new CifarFormatError(
+            'ERR_CIFAR_MISSING_FILE',
+            archive,
+            undefined,
+            `missing ${fmt.kind} batch file ${missing.map((f) => `${fmt.folder}/${f}`).join(', ')} in the archive`,
+          ),
+        );
         return;
       }
       try {

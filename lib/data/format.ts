@@ -9,7 +9,7 @@ export type Split = 'train' | 'test';
 
 export const IMAGE_CHANNELS = 3;
 export const IMAGE_SIZE = 32;
-export const IMAGE_BYTES = IMAGE_CHANNELS * IMAGE_SIZE * IMAGE_SIZE;  // 3072
+export const IMAGE_BYTES = IMAGE_CHANNELS * IMAGE_SIZE * IMAGE_SIZE; // 3072
 
 export interface CifarFormat {
   kind: CifarKind;
@@ -44,8 +44,12 @@ export const CIFAR10: CifarFormat = {
     test: ['test_batch.bin'],
   },
   officialRecords: {
-    'data_batch_1.bin': 10000, 'data_batch_2.bin': 10000, 'data_batch_3.bin': 10000, 'data_batch_4.bin': 10000,
-    'data_batch_5.bin': 10000, 'test_batch.bin': 10000,
+    'data_batch_1.bin': 10000,
+    'data_batch_2.bin': 10000,
+    'data_batch_3.bin': 10000,
+    'data_batch_4.bin': 10000,
+    'data_batch_5.bin': 10000,
+    'test_batch.bin': 10000,
   },
   namesFile: 'batches.meta.txt',
 };
@@ -70,28 +74,132 @@ export function formatOf(kind: CifarKind): CifarFormat {
   throw new TypeError(`argument 'kind' must be 'cifar10' or 'cifar100', got ${JSON.stringify(kind)}`);
 }
 
-export const CIFAR10_CLASS_NAMES: readonly string[] = [
-  'airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck',
-];
+export const CIFAR10_CLASS_NAMES: readonly string[] = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
 
 export const CIFAR100_CLASS_NAMES: readonly string[] = [
-  'apple', 'aquarium_fish', 'baby', 'bear', 'beaver', 'bed', 'bee', 'beetle', 'bicycle', 'bottle',
-  'bowl', 'boy', 'bridge', 'bus', 'butterfly', 'camel', 'can', 'castle', 'caterpillar', 'cattle',
-  'chair', 'chimpanzee', 'clock', 'cloud', 'cockroach', 'couch', 'crab', 'crocodile', 'cup', 'dinosaur',
-  'dolphin', 'elephant', 'flatfish', 'forest', 'fox', 'girl', 'hamster', 'house', 'kangaroo', 'keyboard',
-  'lamp', 'lawn_mower', 'leopard', 'lion', 'lizard', 'lobster', 'man', 'maple_tree', 'motorcycle', 'mountain',
-  'mouse', 'mushroom', 'oak_tree', 'orange', 'orchid', 'otter', 'palm_tree', 'pear', 'pickup_truck', 'pine_tree',
-  'plain', 'plate', 'poppy', 'porcupine', 'possum', 'rabbit', 'raccoon', 'ray', 'road', 'rocket',
-  'rose', 'sea', 'seal', 'shark', 'shrew', 'skunk', 'skyscraper', 'snail', 'snake', 'spider',
-  'squirrel', 'streetcar', 'sunflower', 'sweet_pepper', 'table', 'tank', 'telephone', 'television', 'tiger', 'tractor',
-  'train', 'trout', 'tulip', 'turtle', 'wardrobe', 'whale', 'willow_tree', 'wolf', 'woman', 'worm',
+  'apple',
+  'aquarium_fish',
+  'baby',
+  'bear',
+  'beaver',
+  'bed',
+  'bee',
+  'beetle',
+  'bicycle',
+  'bottle',
+  'bowl',
+  'boy',
+  'bridge',
+  'bus',
+  'butterfly',
+  'camel',
+  'can',
+  'castle',
+  'caterpillar',
+  'cattle',
+  'chair',
+  'chimpanzee',
+  'clock',
+  'cloud',
+  'cockroach',
+  'couch',
+  'crab',
+  'crocodile',
+  'cup',
+  'dinosaur',
+  'dolphin',
+  'elephant',
+  'flatfish',
+  'forest',
+  'fox',
+  'girl',
+  'hamster',
+  'house',
+  'kangaroo',
+  'keyboard',
+  'lamp',
+  'lawn_mower',
+  'leopard',
+  'lion',
+  'lizard',
+  'lobster',
+  'man',
+  'maple_tree',
+  'motorcycle',
+  'mountain',
+  'mouse',
+  'mushroom',
+  'oak_tree',
+  'orange',
+  'orchid',
+  'otter',
+  'palm_tree',
+  'pear',
+  'pickup_truck',
+  'pine_tree',
+  'plain',
+  'plate',
+  'poppy',
+  'porcupine',
+  'possum',
+  'rabbit',
+  'raccoon',
+  'ray',
+  'road',
+  'rocket',
+  'rose',
+  'sea',
+  'seal',
+  'shark',
+  'shrew',
+  'skunk',
+  'skyscraper',
+  'snail',
+  'snake',
+  'spider',
+  'squirrel',
+  'streetcar',
+  'sunflower',
+  'sweet_pepper',
+  'table',
+  'tank',
+  'telephone',
+  'television',
+  'tiger',
+  'tractor',
+  'train',
+  'trout',
+  'tulip',
+  'turtle',
+  'wardrobe',
+  'whale',
+  'willow_tree',
+  'wolf',
+  'woman',
+  'worm',
 ];
 
 export const CIFAR100_COARSE_CLASS_NAMES: readonly string[] = [
-  'aquatic_mammals', 'fish', 'flowers', 'food_containers', 'fruit_and_vegetables', 'household_electrical_devices',
-  'household_furniture', 'insects', 'large_carnivores', 'large_man-made_outdoor_things', 'large_natural_outdoor_scenes',
-  'large_omnivores_and_herbivores', 'medium_mammals', 'non-insect_invertebrates', 'people', 'reptiles', 'small_mammals',
-  'trees', 'vehicles_1', 'vehicles_2',
+  'aquatic_mammals',
+  'fish',
+  'flowers',
+  'food_containers',
+  'fruit_and_vegetables',
+  'household_electrical_devices',
+  'household_furniture',
+  'insects',
+  'large_carnivores',
+  'large_man-made_outdoor_things',
+  'large_natural_outdoor_scenes',
+  'large_omnivores_and_herbivores',
+  'medium_mammals',
+  'non-insect_invertebrates',
+  'people',
+  'reptiles',
+  'small_mammals',
+  'trees',
+  'vehicles_1',
+  'vehicles_2',
 ];
 
 /** A loaded split: images N x 3 x 32 x 32 uint8 in one buffer, one label byte per image. */
@@ -137,8 +245,10 @@ export function parseRecordCounts(file: string, text: string, fmt: CifarFormat):
     throw new CifarFormatError('ERR_CIFAR_RECORDS_FILE', file, undefined, `must map batch file names (${names.join(', ')}) to record counts`);
   const counts: RecordCounts = { ...fmt.officialRecords };
   for (const [k, n] of Object.entries(v)) {
-    if (!names.includes(k)) throw new CifarFormatError('ERR_CIFAR_RECORDS_FILE', file, undefined, `names '${k}', which is not a ${fmt.kind} batch file (${names.join(', ')})`);
-    if (!Number.isSafeInteger(n) || (n as number) < 1) throw new CifarFormatError('ERR_CIFAR_RECORDS_FILE', file, undefined, `'${k}': the record count must be a positive integer, got ${JSON.stringify(n)}`);
+    if (!names.includes(k))
+      throw new CifarFormatError('ERR_CIFAR_RECORDS_FILE', file, undefined, `names '${k}', which is not a ${fmt.kind} batch file (${names.join(', ')})`);
+    if (!Number.isSafeInteger(n) || (n as number) < 1)
+      throw new CifarFormatError('ERR_CIFAR_RECORDS_FILE', file, undefined, `'${k}': the record count must be a positive integer, got ${JSON.stringify(n)}`);
     counts[k] = n as number;
   }
   return counts;
@@ -159,21 +269,37 @@ export function checkFileSize(file: string, size: number, fmt: CifarFormat, reco
   if (size === 0) throw new CifarFormatError('ERR_CIFAR_TRUNCATED', file, 0, `empty file: ${must}`);
   const other = fmt.kind === 'cifar10' ? CIFAR100 : CIFAR10;
   if (size % rec !== 0 && size % other.recordBytes === 0) {
-    throw new CifarFormatError('ERR_CIFAR_RECORD_SIZE', file, size - (size % rec),
+    throw new CifarFormatError(
+      'ERR_CIFAR_RECORD_SIZE',
+      file,
+      size - (size % rec),
       `${rec}-byte ${fmt.kind} records do not divide its ${size} bytes (remainder ${size % rec}); it holds ` +
-      `${size / other.recordBytes} records of ${other.recordBytes} bytes, the ${other.kind} record size: wrong dataset?`);
+        `${size / other.recordBytes} records of ${other.recordBytes} bytes, the ${other.kind} record size: wrong dataset?`,
+    );
   }
   if (size > expected) {
-    throw new CifarFormatError('ERR_CIFAR_EXTRA_BYTES', file, expected,
-      `${size - expected} extra bytes after the last record: the file has ${size} bytes, ${must}`);
+    throw new CifarFormatError(
+      'ERR_CIFAR_EXTRA_BYTES',
+      file,
+      expected,
+      `${size - expected} extra bytes after the last record: the file has ${size} bytes, ${must}`,
+    );
   }
   const whole = size - (size % rec);
   if (size % rec === 0) {
-    throw new CifarFormatError('ERR_CIFAR_TRUNCATED', file, size,
-      `truncated at a record boundary: the file holds ${size / rec} of its ${records} records (${size} bytes; ${must})`);
+    throw new CifarFormatError(
+      'ERR_CIFAR_TRUNCATED',
+      file,
+      size,
+      `truncated at a record boundary: the file holds ${size / rec} of its ${records} records (${size} bytes; ${must})`,
+    );
   }
-  throw new CifarFormatError('ERR_CIFAR_TRUNCATED', file, whole,
-    `truncated: the file ends ${size % rec} bytes into record ${whole / rec}, which starts at byte offset ${whole} (${size} bytes; ${must})`);
+  throw new CifarFormatError(
+    'ERR_CIFAR_TRUNCATED',
+    file,
+    whole,
+    `truncated: the file ends ${size % rec} bytes into record ${whole / rec}, which starts at byte offset ${whole} (${size} bytes; ${must})`,
+  );
 }
 
 /** The wrong-dataset part of checkFileSize alone, for an archive member's header (its count is checked later). */
@@ -199,13 +325,18 @@ export function validateBatch(file: string, buf: Uint8Array, fmt: CifarFormat, r
 }
 
 function labelError(file: string, offset: number, record: number, what: string, value: number, classes: number): CifarFormatError {
-  return new CifarFormatError('ERR_CIFAR_LABEL_RANGE', file, offset,
-    `record ${record} has ${what} ${value}, outside [0, ${classes - 1}]`);
+  return new CifarFormatError('ERR_CIFAR_LABEL_RANGE', file, offset, `record ${record} has ${what} ${value}, outside [0, ${classes - 1}]`);
 }
 
 /** Concatenates validated batch files (in order) into one Dataset. */
-export function assemble(fmt: CifarFormat, split: Split, batches: Uint8Array[], source: string,
-  labelMode: 'fine' | 'coarse', names?: { fine?: string[]; coarse?: string[] }): Dataset {
+export function assemble(
+  fmt: CifarFormat,
+  split: Split,
+  batches: Uint8Array[],
+  source: string,
+  labelMode: 'fine' | 'coarse',
+  names?: { fine?: string[]; coarse?: string[] },
+): Dataset {
   const rec = fmt.recordBytes;
   const count = batches.reduce((s, b) => s + b.length / rec, 0);
   const images = Buffer.allocUnsafe(count * IMAGE_BYTES);
@@ -236,6 +367,9 @@ export function assemble(fmt: CifarFormat, split: Split, batches: Uint8Array[], 
 
 /** Class names from a names file: one per line, blank lines ignored; undefined if the count is wrong. */
 export function parseNames(text: string, expected: number): string[] | undefined {
-  const names = text.split(/\r?\n/).map((s) => s.trim()).filter((s) => s.length > 0);
+  const names = text
+    .split(/\r?\n/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   return names.length === expected ? names : undefined;
 }

@@ -5,8 +5,16 @@
 export { CifarFormatError } from './errors';
 export type { CifarErrorCode } from './errors';
 export {
-  CIFAR10, CIFAR100, CIFAR10_CLASS_NAMES, CIFAR100_CLASS_NAMES, CIFAR100_COARSE_CLASS_NAMES,
-  IMAGE_BYTES, IMAGE_CHANNELS, IMAGE_SIZE, RECORDS_FILE, formatOf,
+  CIFAR10,
+  CIFAR100,
+  CIFAR10_CLASS_NAMES,
+  CIFAR100_CLASS_NAMES,
+  CIFAR100_COARSE_CLASS_NAMES,
+  IMAGE_BYTES,
+  IMAGE_CHANNELS,
+  IMAGE_SIZE,
+  RECORDS_FILE,
+  formatOf,
 } from './format';
 export type { CifarFormat, CifarKind, Dataset, Split } from './format';
 export { loadCifar, loadCifar10, loadCifar100, loadCifarSplits, locateCifar } from './cifar';
@@ -30,7 +38,16 @@ export { IMAGE_EXTENSIONS, ImageFolder, imageCsv, imageFolder, imageList } from 
 export { writeImageFolder } from './image-export';
 export type { ImageDatasetOptions, ImageEntry } from './image-folder';
 export {
-  CenterCrop, Compose, evalTransform, IMAGENET_NORMALIZATION, Normalize, RandomCrop, RandomHorizontalFlip, RandomResizedCrop,
-  RandomShorterSide, Resize, trainTransform,
+  CenterCrop,
+  Compose,
+  evalTransform,
+  IMAGENET_NORMALIZATION,
+  Normalize,
+  RandomCrop,
+  RandomHorizontalFlip,
+  RandomResizedCrop,
+  RandomShorterSide,
+  Resize,
+  trainTransform,
 } from './transforms';
 export type { AugmentPreset, CropPlan, Transform } from './transforms';

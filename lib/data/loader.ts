@@ -34,7 +34,15 @@ export interface LoaderOptions {
 }
 
 const LOADER_OPTIONS = optionNames<LoaderOptions>({
-  batchSize: true, device: true, shuffle: true, augment: true, dropLast: true, seed: true, normalization: true, dtype: true, layout: true,
+  batchSize: true,
+  device: true,
+  shuffle: true,
+  augment: true,
+  dropLast: true,
+  seed: true,
+  normalization: true,
+  dtype: true,
+  layout: true,
 });
 
 export interface Batch extends Disposable {
@@ -77,7 +85,9 @@ export class CifarLoader implements Disposable {
     const seed = options.seed ?? 0;
     if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`CifarLoader: option 'seed' must be an integer in [0, 2^53), got ${seed}`);
     if (dataset.images.length !== dataset.count * IMAGE_CHANNELS * IMAGE_SIZE * IMAGE_SIZE || dataset.labels.length !== dataset.count) {
-      throw new RangeError(`CifarLoader: argument 'dataset' is inconsistent: ${dataset.count} images but ${dataset.images.length} image bytes and ${dataset.labels.length} labels`);
+      throw new RangeError(
+        `CifarLoader: argument 'dataset' is inconsistent: ${dataset.count} images but ${dataset.images.length} image bytes and ${dataset.labels.length} labels`,
+      );
     }
     this.dataset = dataset;
     this.batchSize = bs;
@@ -144,8 +154,16 @@ export class CifarLoader implements Disposable {
       const y = new Tensor(n.gatherLabels(this.labels, idx));
       const xs = new Tensor(x);
       const batch: Batch = {
-        x: xs, y, size, epoch, index, indices,
-        dispose: () => { xs.dispose(); y.dispose(); },
+        x: xs,
+        y,
+        size,
+        epoch,
+        index,
+        indices,
+        dispose: () => {
+          xs.dispose();
+          y.dispose();
+        },
         [Symbol.dispose]: () => batch.dispose(),
       };
       return batch;
@@ -177,7 +195,7 @@ export class CifarLoader implements Disposable {
         const out: Batch | null = ready;
         if (out === null) return { done: true, value: undefined };
         try {
-          prepare();  // batch t+1 is requested before batch t is handed out
+          prepare(); // batch t+1 is requested before batch t is handed out
         } catch (e) {
           out.dispose();
           throw e;
@@ -214,16 +232,28 @@ export class CifarLoader implements Disposable {
  * statistics), never statistics measured on the evaluated data itself.
  */
 export function evalLoader(dataset: Dataset, options: Omit<LoaderOptions, 'shuffle' | 'augment' | 'dropLast' | 'seed'>): CifarLoader {
-  checkOptions('evalLoader', options, LOADER_OPTIONS.filter((k) => !['shuffle', 'augment', 'dropLast', 'seed'].includes(k)));
+  checkOptions(
+    'evalLoader',
+    options,
+    LOADER_OPTIONS.filter((k) => !['shuffle', 'augment', 'dropLast', 'seed'].includes(k)),
+  );
   const normalization = options.normalization ?? (dataset.kind === 'cifar100' ? CIFAR100_NORMALIZATION : CIFAR10_NORMALIZATION);
-  return new CifarLoader(dataset, { ...options, normalization: { mean: [...normalization.mean], std: [...normalization.std] }, shuffle: false, augment: false, dropLast: false });
+  return new CifarLoader(dataset, {
+    ...options,
+    normalization: { mean: [...normalization.mean], std: [...normalization.std] },
+    shuffle: false,
+    augment: false,
+    dropLast: false,
+  });
 }
 
 function checkNormalization(n: Normalization): void {
-  const ok = (a: unknown, positive: boolean): boolean => Array.isArray(a) && a.length === IMAGE_CHANNELS &&
-    a.every((v) => typeof v === 'number' && Number.isFinite(v) && (!positive || v > 0));
+  const ok = (a: unknown, positive: boolean): boolean =>
+    Array.isArray(a) && a.length === IMAGE_CHANNELS && a.every((v) => typeof v === 'number' && Number.isFinite(v) && (!positive || v > 0));
   if (!ok(n?.mean, false) || !ok(n?.std, true)) {
-    throw new RangeError(`CifarLoader: option 'normalization' must hold ${IMAGE_CHANNELS} finite means and ${IMAGE_CHANNELS} positive finite stds, got ${JSON.stringify(n)}`);
+    throw new RangeError(
+      `CifarLoader: option 'normalization' must hold ${IMAGE_CHANNELS} finite means and ${IMAGE_CHANNELS} positive finite stds, got ${JSON.stringify(n)}`,
+    );
   }
 }
 

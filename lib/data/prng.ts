@@ -37,7 +37,7 @@ export class Rng {
     this.s1 = next();
     this.s2 = next();
     this.s3 = next();
-    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;  // the one forbidden state
+    if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1; // the one forbidden state
   }
 
   /** A copy at the current state: both then produce the same sequence. */
@@ -80,7 +80,7 @@ export class Rng {
 
   /** A standard normal draw (Box-Muller; one of the pair is discarded for simplicity). */
   nextNormal(): number {
-    const u = 1 - this.nextFloat();  // (0, 1]: log stays finite
+    const u = 1 - this.nextFloat(); // (0, 1]: log stays finite
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.nextFloat());
   }
 

@@ -13,24 +13,45 @@ import { Rng } from './prng';
 
 const SHAPES = ['disc', 'square', 'ring', 'hbars', 'vbars', 'plus', 'cross', 'triangle', 'checker', 'diamond'] as const;
 const COLOURS: ReadonlyArray<readonly [string, number, number, number]> = [
-  ['red', 220, 40, 40], ['green', 40, 190, 60], ['blue', 50, 80, 230], ['yellow', 230, 220, 40], ['magenta', 210, 50, 200],
-  ['cyan', 40, 210, 220], ['orange', 240, 140, 30], ['purple', 120, 50, 170], ['white', 235, 235, 235], ['brown', 130, 80, 40],
+  ['red', 220, 40, 40],
+  ['green', 40, 190, 60],
+  ['blue', 50, 80, 230],
+  ['yellow', 230, 220, 40],
+  ['magenta', 210, 50, 200],
+  ['cyan', 40, 210, 220],
+  ['orange', 240, 140, 30],
+  ['purple', 120, 50, 170],
+  ['white', 235, 235, 235],
+  ['brown', 130, 80, 40],
 ];
 
 /** Is (u, v), in units of the shape's radius around its centre, inside shape `s`? */
 function inside(s: number, u: number, v: number): boolean {
-  const au = Math.abs(u), av = Math.abs(v);
+  const au = Math.abs(u),
+    av = Math.abs(v);
   switch (s) {
-    case 0: return u * u + v * v < 1;
-    case 1: return au < 0.85 && av < 0.85;
-    case 2: { const r = u * u + v * v; return r > 0.3 && r < 1; }
-    case 3: return au < 1 && av < 1 && Math.floor((v + 1) * 2.5) % 2 === 0;
-    case 4: return au < 1 && av < 1 && Math.floor((u + 1) * 2.5) % 2 === 0;
-    case 5: return (au < 0.3 && av < 1) || (av < 0.3 && au < 1);
-    case 6: return au < 1 && av < 1 && (Math.abs(u - v) < 0.35 || Math.abs(u + v) < 0.35);
-    case 7: return v > -0.9 && v < 0.9 && au < (v + 0.9) / 1.8;
-    case 8: return au < 1 && av < 1 && (Math.floor((u + 1) * 2) + Math.floor((v + 1) * 2)) % 2 === 0;
-    default: return au + av < 1;
+    case 0:
+      return u * u + v * v < 1;
+    case 1:
+      return au < 0.85 && av < 0.85;
+    case 2: {
+      const r = u * u + v * v;
+      return r > 0.3 && r < 1;
+    }
+    case 3:
+      return au < 1 && av < 1 && Math.floor((v + 1) * 2.5) % 2 === 0;
+    case 4:
+      return au < 1 && av < 1 && Math.floor((u + 1) * 2.5) % 2 === 0;
+    case 5:
+      return (au < 0.3 && av < 1) || (av < 0.3 && au < 1);
+    case 6:
+      return au < 1 && av < 1 && (Math.abs(u - v) < 0.35 || Math.abs(u + v) < 0.35);
+    case 7:
+      return v > -0.9 && v < 0.9 && au < (v + 0.9) / 1.8;
+    case 8:
+      return au < 1 && av < 1 && (Math.floor((u + 1) * 2) + Math.floor((v + 1) * 2)) % 2 === 0;
+    default:
+      return au + av < 1;
   }
 }
 
@@ -111,8 +132,7 @@ export function syntheticDataset(options: SyntheticSplitOptions = {}): Dataset {
 }
 
 function classNames(fmt: CifarFormat): { fine: string[]; coarse?: string[] } {
-  const fine = Array.from({ length: fmt.classes }, (_, c) =>
-    `${SHAPES[c % 10]}_${COLOURS[fmt.classes === 10 ? c : Math.floor(c / 10)][0]}`);
+  const fine = Array.from({ length: fmt.classes }, (_, c) => `${SHAPES[c % 10]}_${COLOURS[fmt.classes === 10 ? c : Math.floor(c / 10)][0]}`);
   if (fmt.labelBytes === 1) return { fine };
   const coarse = Array.from({ length: fmt.coarseClasses! }, (_, k) => `${COLOURS[Math.floor(k / 2)][0]}_${k % 2 === 0 ? 'curved' : 'angular'}`);
   return { fine, coarse };
@@ -137,7 +157,7 @@ export function cifarFiles(train: Dataset, test: Dataset): Map<string, Buffer> {
   const fmt = formatOf(train.kind);
   const files = new Map<string, Buffer>();
   const counts: Record<string, number> = {};
-  files.set(RECORDS_FILE, Buffer.alloc(0));  // first, so that an archive has it before the batches
+  files.set(RECORDS_FILE, Buffer.alloc(0)); // first, so that an archive has it before the batches
   const batches = fmt.files.train.length;
   // CIFAR-10 spreads training data over five equal batches; remainders go to the first ones.
   let start = 0;
@@ -178,14 +198,20 @@ export interface SyntheticWritten {
 
 /** Writes a synthetic dataset under `dir` in the official layout and file names. */
 export async function writeSyntheticCifar(dir: string, options: SyntheticWriteOptions = {}): Promise<SyntheticWritten> {
-  checkOptions('writeSyntheticCifar', options, optionNames<SyntheticWriteOptions>({ kind: true, container: true, train: true, test: true, seed: true, noise: true }));
+  checkOptions(
+    'writeSyntheticCifar',
+    options,
+    optionNames<SyntheticWriteOptions>({ kind: true, container: true, train: true, test: true, seed: true, noise: true }),
+  );
   const kind = options.kind ?? 'cifar10';
   const fmt = formatOf(kind);
   const container = options.container ?? 'folder';
-  if (!['folder', 'archive', 'both'].includes(container)) throw new TypeError(`writeSyntheticCifar: option 'container' must be 'folder', 'archive' or 'both', got ${JSON.stringify(container)}`);
+  if (!['folder', 'archive', 'both'].includes(container))
+    throw new TypeError(`writeSyntheticCifar: option 'container' must be 'folder', 'archive' or 'both', got ${JSON.stringify(container)}`);
   const trainCount = options.train ?? 1000;
   const testCount = options.test ?? 200;
-  if (trainCount < fmt.files.train.length) throw new RangeError(`writeSyntheticCifar: option 'train' must be >= ${fmt.files.train.length} for ${kind}, got ${trainCount}`);
+  if (trainCount < fmt.files.train.length)
+    throw new RangeError(`writeSyntheticCifar: option 'train' must be >= ${fmt.files.train.length} for ${kind}, got ${trainCount}`);
   const seed = options.seed ?? 0;
   const train = syntheticDataset({ kind, split: 'train', count: trainCount, seed, noise: options.noise });
   const test = syntheticDataset({ kind, split: 'test', count: testCount, seed, noise: options.noise });
@@ -215,11 +241,9 @@ export async function writeTarGz(file: string, folder: string, files: Map<string
     pack.on('error', reject);
   });
   pack.pipe(gzip).pipe(sink);
-  const mtime = new Date(0);  // byte-identical archives for the same seed
+  const mtime = new Date(0); // byte-identical archives for the same seed
   pack.entry({ name: `${folder}/`, type: 'directory', mode: 0o755, mtime });
   for (const [name, bytes] of files) pack.entry({ name: `${folder}/${name}`, size: bytes.length, mode: 0o644, mtime }, bytes);
   pack.finalize();
   await done;
 }
-
-

@@ -39,7 +39,11 @@ export interface DegradationCurve {
 }
 
 export interface DegradationResult {
-  settings: Required<Omit<DegradationOptions, 'out' | 'onEval' | 'onStart' | 'data' | 'trainImages' | 'testImages'>> & { data: string; trainImages: number | null; testImages: number | null };
+  settings: Required<Omit<DegradationOptions, 'out' | 'onEval' | 'onStart' | 'data' | 'trainImages' | 'testImages'>> & {
+    data: string;
+    trainImages: number | null;
+    testImages: number | null;
+  };
   curves: DegradationCurve[];
   seconds: number;
 }
@@ -66,11 +70,21 @@ export async function degradation(opts: DegradationOptions = {}): Promise<Degrad
   const curves: DegradationCurve[] = [];
   for (const model of settings.models) {
     const o: TrainerOptions = {
-      model, iterations: settings.iterations, batchSize: settings.batchSize, evalEvery: settings.evalEvery,
-      lr: settings.lr, schedule: settings.schedule, weightDecay: settings.weightDecay, momentum: settings.momentum,
-      seed: settings.seed, device: settings.device, data: opts.data, trainImages: opts.trainImages, testImages: settings.testImages ?? undefined,
+      model,
+      iterations: settings.iterations,
+      batchSize: settings.batchSize,
+      evalEvery: settings.evalEvery,
+      lr: settings.lr,
+      schedule: settings.schedule,
+      weightDecay: settings.weightDecay,
+      momentum: settings.momentum,
+      seed: settings.seed,
+      device: settings.device,
+      data: opts.data,
+      trainImages: opts.trainImages,
+      testImages: settings.testImages ?? undefined,
       out: opts.out ? `${opts.out}/${model}` : undefined,
-      overwrite: true,  // a rerun of the experiment replaces its run folders, as it does its summary files
+      overwrite: true, // a rerun of the experiment replaces its run folders, as it does its summary files
     };
     const trainer = new Trainer(o);
     const points: EvalMetrics[] = [];
@@ -124,8 +138,13 @@ export function degradationSvg(r: DegradationResult): string {
       series.push({ name: `${label(c.model)} train`, color, dash: '6 4', points: c.points.map((p) => [p.iteration, 100 * p.trainError]) });
     });
     const svg = lineChart(series, {
-      title: `${title}: test (solid), training (dashed)`, xLabel: 'iterations', yLabel: 'error (%)', width: W, height: H,
-      xRange: [0, xEnd], yRange: [0, yTop],
+      title: `${title}: test (solid), training (dashed)`,
+      xLabel: 'iterations',
+      yLabel: 'error (%)',
+      width: W,
+      height: H,
+      xRange: [0, xEnd],
+      yRange: [0, yTop],
     });
     return svg.trim().replace('<svg ', `<svg x="${gi * W}" y="0" `);
   });
@@ -152,7 +171,9 @@ export function degradationTable(r: DegradationResult): string {
   for (const c of r.curves) {
     const last = c.points[c.points.length - 1];
     const best = Math.min(...c.points.map((p) => p.testError));
-    lines.push(`| ${label(c.model)} | ${pct(last?.trainError)} | ${pct(last?.testError)} | ${pct(best)} | ${last ? last.trainLoss.toFixed(4) : '-'} | ${c.seconds.toFixed(1)} s |`);
+    lines.push(
+      `| ${label(c.model)} | ${pct(last?.trainError)} | ${pct(last?.testError)} | ${pct(best)} | ${last ? last.trainLoss.toFixed(4) : '-'} | ${c.seconds.toFixed(1)} s |`,
+    );
   }
   return lines.join('\n') + '\n';
 }

@@ -65,7 +65,17 @@ export interface GradFlowOptions {
 }
 
 export interface GradFlowResult {
-  options: { models: string[]; steps: number[]; batchSize: number; seed: number; lr: number; momentum: number; weightDecay: number; device: string; data: string };
+  options: {
+    models: string[];
+    steps: number[];
+    batchSize: number;
+    seed: number;
+    lr: number;
+    momentum: number;
+    weightDecay: number;
+    device: string;
+    data: string;
+  };
   measurements: GradFlowMeasurement[];
 }
 
@@ -93,7 +103,9 @@ export function weightGradNorms(model: Module): NormEntry[] {
 
 /** The residual (or plain) blocks of a model with their names, in forward order. */
 export function blocksOf(model: Module): [string, Module][] {
-  return model.namedModules().filter(([, m]) => m instanceof BasicBlock || m instanceof Bottleneck || m instanceof PreActBlock || m instanceof PreActBottleneck);
+  return model
+    .namedModules()
+    .filter(([, m]) => m instanceof BasicBlock || m instanceof Bottleneck || m instanceof PreActBlock || m instanceof PreActBottleneck);
 }
 
 /**
@@ -132,7 +144,9 @@ export function measureGradients(model: Module, x: Tensor, y: Tensor): { loss: n
       r.loss.backward();
       return r.loss.item();
     });
-    const blockInputs = blocksOf(model).filter(([n]) => hooks.norms.has(n)).map(([name], i) => ({ depth: i + 1, name, norm: hooks.norms.get(name) as number }));
+    const blockInputs = blocksOf(model)
+      .filter(([n]) => hooks.norms.has(n))
+      .map(([name], i) => ({ depth: i + 1, name, norm: hooks.norms.get(name) as number }));
     return { loss, weights: weightGradNorms(model), blockInputs };
   } finally {
     hooks.remove();
@@ -147,8 +161,14 @@ export async function gradFlow(opts: GradFlowOptions): Promise<GradFlowResult> {
   const given = opts.data !== undefined && typeof (opts.data as BatchLoader).batch === 'function' ? (opts.data as BatchLoader) : null;
   const cifar = given ? null : ((opts.data as Dataset | undefined) ?? null);
   const o = {
-    models: opts.models, steps, batchSize: given ? given.batchSize : (opts.batchSize ?? 32), seed: opts.seed ?? 0, lr: opts.lr ?? DEFAULT_SMALL_BATCH_LR,
-    momentum: opts.momentum ?? 0.9, weightDecay: opts.weightDecay ?? 1e-4, device: opts.device ?? 'cpu',
+    models: opts.models,
+    steps,
+    batchSize: given ? given.batchSize : (opts.batchSize ?? 32),
+    seed: opts.seed ?? 0,
+    lr: opts.lr ?? DEFAULT_SMALL_BATCH_LR,
+    momentum: opts.momentum ?? 0.9,
+    weightDecay: opts.weightDecay ?? 1e-4,
+    device: opts.device ?? 'cpu',
     data: given ? `${given.datasetLength} images from the given loader` : cifar ? cifar.source : 'synthetic cifar10, 1024 training images',
   };
   const measurements: GradFlowMeasurement[] = [];
@@ -225,12 +245,26 @@ export function gradFlowCharts(r: GradFlowResult): { weights: string; blockInput
   const when = r.options.steps.length > 1 ? `after ${r.options.steps.join(' / ')} SGD steps` : `after ${r.options.steps[0]} SGD steps`;
   const sub = `batch ${r.options.batchSize}, ${when}`;
   return {
-    weights: lineChart(series(r, (m) => m.weights), {
-      title: `Weight-gradient norm by layer (${sub})`, xLabel: 'layer (input side to output side)', yLabel: '||dL/dW||', logY: true, width: 860,
-    }),
-    blockInputs: lineChart(series(r, (m) => m.blockInputs), {
-      title: `Gradient norm reaching each block's input (${sub})`, xLabel: 'block (input side to output side)', yLabel: '||dL/dx||', logY: true, width: 860,
-    }),
+    weights: lineChart(
+      series(r, (m) => m.weights),
+      {
+        title: `Weight-gradient norm by layer (${sub})`,
+        xLabel: 'layer (input side to output side)',
+        yLabel: '||dL/dW||',
+        logY: true,
+        width: 860,
+      },
+    ),
+    blockInputs: lineChart(
+      series(r, (m) => m.blockInputs),
+      {
+        title: `Gradient norm reaching each block's input (${sub})`,
+        xLabel: 'block (input side to output side)',
+        yLabel: '||dL/dx||',
+        logY: true,
+        width: 860,
+      },
+    ),
   };
 }
 
@@ -256,7 +290,10 @@ function fmt(v: number | undefined): string {
 export function gradFlowTable(r: GradFlowResult): string {
   const out: string[] = [];
   const head = r.measurements.map((m) => (r.options.steps.length > 1 ? `${m.model}@${m.step}` : m.model));
-  for (const [title, pick] of [['weight-gradient L2 norm by layer', (m: GradFlowMeasurement) => m.weights], ['gradient L2 norm at each block input', (m: GradFlowMeasurement) => m.blockInputs]] as const) {
+  for (const [title, pick] of [
+    ['weight-gradient L2 norm by layer', (m: GradFlowMeasurement) => m.weights],
+    ['gradient L2 norm at each block input', (m: GradFlowMeasurement) => m.blockInputs],
+  ] as const) {
     const rows = Math.max(...r.measurements.map((m) => pick(m).length));
     const first = r.measurements.map(pick).find((l) => l.length === rows) ?? [];
     const nameW = Math.max(5, ...first.map((e) => e.name.length));
@@ -264,7 +301,9 @@ export function gradFlowTable(r: GradFlowResult): string {
     out.push(title);
     out.push(`${'depth'.padStart(5)}  ${'layer'.padEnd(nameW)}  ${head.map((h) => h.padStart(colW)).join('  ')}`);
     for (let i = 0; i < rows; i++)
-      out.push(`${String(i + 1).padStart(5)}  ${(first[i]?.name ?? '').padEnd(nameW)}  ${r.measurements.map((m) => fmt(pick(m)[i]?.norm).padStart(colW)).join('  ')}`);
+      out.push(
+        `${String(i + 1).padStart(5)}  ${(first[i]?.name ?? '').padEnd(nameW)}  ${r.measurements.map((m) => fmt(pick(m)[i]?.norm).padStart(colW)).join('  ')}`,
+      );
     out.push('');
   }
   out.push(gradFlowSummary(r));
@@ -281,8 +320,10 @@ export function gradFlowSummary(r: GradFlowResult): string {
     const bi = m.blockInputs;
     const ba = bi[0]?.norm ?? NaN;
     const bb = bi[bi.length - 1]?.norm ?? NaN;
-    lines.push(`  ${m.model} step ${m.step}: loss ${m.loss.toFixed(4)}; conv weight grads ${fmt(a)} (first) .. ${fmt(b)} (last), ratio ${(a / b).toPrecision(3)}; ` +
-      `block-input grads ${fmt(ba)} (first block) .. ${fmt(bb)} (last), ratio ${(ba / bb).toPrecision(3)}`);
+    lines.push(
+      `  ${m.model} step ${m.step}: loss ${m.loss.toFixed(4)}; conv weight grads ${fmt(a)} (first) .. ${fmt(b)} (last), ratio ${(a / b).toPrecision(3)}; ` +
+        `block-input grads ${fmt(ba)} (first block) .. ${fmt(bb)} (last), ratio ${(ba / bb).toPrecision(3)}`,
+    );
   }
   return lines.join('\n');
 }

@@ -56,18 +56,38 @@ export function lineChart(series: Series[], opts: ChartOptions): string {
   const logY = opts.logY ?? false;
   const usable = (y: number) => Number.isFinite(y) && (!logY || y > 0);
 
-  let xmin = Infinity, xmax = -Infinity, ymin = Infinity, ymax = -Infinity;
+  let xmin = Infinity,
+    xmax = -Infinity,
+    ymin = Infinity,
+    ymax = -Infinity;
   for (const s of series)
     for (const [x, y] of s.points) {
       if (!Number.isFinite(x) || !usable(y)) continue;
       const ty = logY ? Math.log10(y) : y;
-      xmin = Math.min(xmin, x); xmax = Math.max(xmax, x);
-      ymin = Math.min(ymin, ty); ymax = Math.max(ymax, ty);
+      xmin = Math.min(xmin, x);
+      xmax = Math.max(xmax, x);
+      ymin = Math.min(ymin, ty);
+      ymax = Math.max(ymax, ty);
     }
-  if (!Number.isFinite(xmin)) { xmin = 0; xmax = 1; ymin = 0; ymax = 1; }
-  if (xmax === xmin) { xmin -= 0.5; xmax += 0.5; }
-  if (logY) { ymin = Math.floor(ymin); ymax = Math.ceil(ymax); if (ymax === ymin) ymax = ymin + 1; }
-  else { const pad = (ymax - ymin) * 0.05 || 0.5; ymin -= pad; ymax += pad; }
+  if (!Number.isFinite(xmin)) {
+    xmin = 0;
+    xmax = 1;
+    ymin = 0;
+    ymax = 1;
+  }
+  if (xmax === xmin) {
+    xmin -= 0.5;
+    xmax += 0.5;
+  }
+  if (logY) {
+    ymin = Math.floor(ymin);
+    ymax = Math.ceil(ymax);
+    if (ymax === ymin) ymax = ymin + 1;
+  } else {
+    const pad = (ymax - ymin) * 0.05 || 0.5;
+    ymin -= pad;
+    ymax += pad;
+  }
   if (opts.xRange && opts.xRange[1] > opts.xRange[0]) [xmin, xmax] = opts.xRange;
   if (opts.yRange && !logY && opts.yRange[1] > opts.yRange[0]) [ymin, ymax] = opts.yRange;
 
@@ -79,9 +99,7 @@ export function lineChart(series: Series[], opts: ChartOptions): string {
   parts.push(`<text x="${m.left + pw / 2}" y="22" text-anchor="middle" font-size="15" font-weight="bold">${escapeXml(opts.title)}</text>`);
 
   // grid and y ticks
-  const yTicks = logY
-    ? Array.from({ length: ymax - ymin + 1 }, (_, i) => ymin + i)
-    : niceTicks(ymin, ymax);
+  const yTicks = logY ? Array.from({ length: ymax - ymin + 1 }, (_, i) => ymin + i) : niceTicks(ymin, ymax);
   for (const t of yTicks) {
     const y = sy(t).toFixed(1);
     parts.push(`<line x1="${m.left}" y1="${y}" x2="${m.left + pw}" y2="${y}" stroke="#e5e5e5"/>`);
@@ -95,7 +113,9 @@ export function lineChart(series: Series[], opts: ChartOptions): string {
   }
   parts.push(`<rect x="${m.left}" y="${m.top}" width="${pw}" height="${ph}" fill="none" stroke="#333"/>`);
   parts.push(`<text x="${m.left + pw / 2}" y="${H - 14}" text-anchor="middle">${escapeXml(opts.xLabel)}</text>`);
-  parts.push(`<text x="18" y="${m.top + ph / 2}" text-anchor="middle" transform="rotate(-90 18 ${m.top + ph / 2})">${escapeXml(opts.yLabel + (logY ? ' (log scale)' : ''))}</text>`);
+  parts.push(
+    `<text x="18" y="${m.top + ph / 2}" text-anchor="middle" transform="rotate(-90 18 ${m.top + ph / 2})">${escapeXml(opts.yLabel + (logY ? ' (log scale)' : ''))}</text>`,
+  );
 
   series.forEach((s, i) => {
     const color = s.color ?? PALETTE[i % PALETTE.length];
@@ -103,7 +123,10 @@ export function lineChart(series: Series[], opts: ChartOptions): string {
     let d = '';
     let pen = false;
     for (const [x, y] of s.points) {
-      if (!Number.isFinite(x) || !usable(y)) { pen = false; continue; }
+      if (!Number.isFinite(x) || !usable(y)) {
+        pen = false;
+        continue;
+      }
       d += `${pen ? 'L' : 'M'}${sx(x).toFixed(1)},${sy(logY ? Math.log10(y) : y).toFixed(1)} `;
       pen = true;
     }

@@ -57,7 +57,12 @@ abstract class ResidualBlock extends Module {
   protected readonly kind: ShortcutKind;
   protected downsample: Sequential | null = null;
 
-  constructor(readonly inChannels: number, readonly outChannels: number, readonly stride: number, o: BlockOptions) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly stride: number,
+    o: BlockOptions,
+  ) {
     super();
     this.kind = shortcutKind(inChannels, outChannels, stride, o);
   }
@@ -72,10 +77,14 @@ abstract class ResidualBlock extends Module {
 
   protected shortcut(x: Tensor): Tensor | null {
     switch (this.kind) {
-      case 'none': return null;
-      case 'identity': return x;
-      case 'A': return F.shortcutA(x, this.outChannels, this.stride);
-      case 'projection': return (this.downsample as Sequential).forward(x);
+      case 'none':
+        return null;
+      case 'identity':
+        return x;
+      case 'A':
+        return F.shortcutA(x, this.outChannels, this.stride);
+      case 'projection':
+        return (this.downsample as Sequential).forward(x);
     }
   }
 }
@@ -197,4 +206,4 @@ export class PreActBottleneck extends ResidualBlock {
   }
 }
 
-export type BlockClass = (typeof BasicBlock | typeof Bottleneck | typeof PreActBlock | typeof PreActBottleneck);
+export type BlockClass = typeof BasicBlock | typeof Bottleneck | typeof PreActBlock | typeof PreActBottleneck;

@@ -51,7 +51,15 @@ export interface ModelOptions {
 }
 
 const MODEL_OPTIONS = optionNames<ModelOptions>({
-  classes: true, inChannels: true, shortcut: true, zeroInitResidual: true, seed: true, device: true, init: true, weights: true, onMessage: true,
+  classes: true,
+  inChannels: true,
+  shortcut: true,
+  zeroInitResidual: true,
+  seed: true,
+  device: true,
+  init: true,
+  weights: true,
+  onMessage: true,
 });
 const CIFAR_OPTIONS = [...MODEL_OPTIONS, 'plain', 'preact'];
 
@@ -63,7 +71,10 @@ export class ResNet extends Module {
   readonly fc: Linear;
   readonly classes: number;
 
-  constructor(readonly config: ResNetConfig, options: ModelOptions = {}) {
+  constructor(
+    readonly config: ResNetConfig,
+    options: ModelOptions = {},
+  ) {
     super();
     checkOptions('ResNet', options, MODEL_OPTIONS);
     const cifar = config.stem === 'cifar';
@@ -72,7 +83,8 @@ export class ResNet extends Module {
     this.classes = checkNumber(options.classes ?? (cifar ? 10 : 1000), 'ResNet: classes', { integer: true, min: 1, max: 2 ** 24 });
     const inChannels = checkNumber(options.inChannels ?? 3, 'ResNet: inChannels', { integer: true, min: 1, max: 2 ** 16 });
     const shortcut = options.shortcut ?? (cifar && !config.preact ? 'A' : 'B');
-    if (shortcut !== 'A' && shortcut !== 'B' && shortcut !== 'C') throw badArg('type', 'ResNet: shortcut', `must be 'A', 'B' or 'C', got ${describe(shortcut)}`);
+    if (shortcut !== 'A' && shortcut !== 'B' && shortcut !== 'C')
+      throw badArg('type', 'ResNet: shortcut', `must be 'A', 'B' or 'C', got ${describe(shortcut)}`);
     const base = checkSeed(options.seed ?? nextSeed(), 'ResNet: seed');
     let n = 0;
     const seed = () => deriveSeed(base, n++);
@@ -85,9 +97,12 @@ export class ResNet extends Module {
     const Block = config.block === 'bottleneck' ? (preact ? PreActBottleneck : Bottleneck) : preact ? PreActBlock : BasicBlock;
     const expansion = Block.expansion;
 
-    this.conv1 = this.registerModule('conv1', cifar
-      ? new Conv2d(inChannels, 16, 3, { stride: 1, padding: 1, seed: seed(), device, init: options.init })
-      : new Conv2d(inChannels, 64, 7, { stride: 2, padding: 3, seed: seed(), device, init: options.init }));
+    this.conv1 = this.registerModule(
+      'conv1',
+      cifar
+        ? new Conv2d(inChannels, 16, 3, { stride: 1, padding: 1, seed: seed(), device, init: options.init })
+        : new Conv2d(inChannels, 64, 7, { stride: 2, padding: 3, seed: seed(), device, init: options.init }),
+    );
     // CIFAR pre-activation nets start their first block with its own BN-ReLU; the others normalise the stem.
     this.bn1 = cifar && preact ? null : this.registerModule('bn1', new BatchNorm2d(widths[0], { device }));
     let inC = widths[0];
@@ -167,7 +182,8 @@ function configFor(name: string): ResNetConfig | null {
   if (m) {
     const d = Number(m[1]);
     if (IMAGENET[d]) return { block: IMAGENET[d][0], layers: IMAGENET[d][1], stem: 'imagenet', preact: true };
-    if (d >= 8 && (d - 2) % 6 === 0 && !PREACT_CIFAR_BOTTLENECK.includes(d)) return { block: 'basic', layers: Array(3).fill((d - 2) / 6), stem: 'cifar', preact: true };
+    if (d >= 8 && (d - 2) % 6 === 0 && !PREACT_CIFAR_BOTTLENECK.includes(d))
+      return { block: 'basic', layers: Array(3).fill((d - 2) / 6), stem: 'cifar', preact: true };
     if (d >= 11 && (d - 2) % 9 === 0) return { block: 'bottleneck', layers: Array(3).fill((d - 2) / 9), stem: 'cifar', preact: true };
     return null;
   }
@@ -192,7 +208,10 @@ export function names(): string[] {
 
 export function create(name: string, options: ModelOptions = {}): ResNet {
   if (typeof name !== 'string') throw badArg('type', 'models.create: name', `must be a string, got ${describe(name)}`);
-  const key = name.toLowerCase().replace(/_/g, '-').replace(/^preactresnet/, 'preact-resnet');
+  const key = name
+    .toLowerCase()
+    .replace(/_/g, '-')
+    .replace(/^preactresnet/, 'preact-resnet');
   const config = configFor(key);
   if (!config) throw badArg('range', 'models.create: name', `is an unknown model name '${name}'; known: ${names().join(', ')}`);
   if (options?.weights === undefined) return asOp('models.create', () => new ResNet(config, options));

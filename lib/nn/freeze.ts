@@ -18,7 +18,8 @@ export interface FreezeOptions {
 
 function patternsOf(modules: string | string[], fn: string): string[] {
   const list = typeof modules === 'string' ? modules.split(',') : modules;
-  if (!Array.isArray(list) || !list.every((p) => typeof p === 'string')) throw new TypeError(`${fn}: modules must be a name or a list of names, got ${describe(modules)}`);
+  if (!Array.isArray(list) || !list.every((p) => typeof p === 'string'))
+    throw new TypeError(`${fn}: modules must be a name or a list of names, got ${describe(modules)}`);
   const ps = list.map((p) => p.trim().replace(/\.$/, '')).filter((p) => p !== '');
   if (ps.length === 0) throw new RangeError(`${fn}: no module names given`);
   return ps;
@@ -32,7 +33,9 @@ function resolve(model: Module, patterns: string[], fn: string): string[] {
   const unknown = patterns.filter((p) => !names.some((n) => under(n, p)));
   if (unknown.length) {
     const top = [...model.children()].map(([n]) => n);
-    throw new RangeError(`${fn}: no parameters under ${unknown.map((p) => `'${p}'`).join(', ')}; top-level modules: ${top.join(', ')} (name a module, e.g. layer1 or layer2.0.conv1, or a parameter)`);
+    throw new RangeError(
+      `${fn}: no parameters under ${unknown.map((p) => `'${p}'`).join(', ')}; top-level modules: ${top.join(', ')} (name a module, e.g. layer1 or layer2.0.conv1, or a parameter)`,
+    );
   }
   return names.filter((n) => patterns.some((p) => under(n, p)));
 }
@@ -54,9 +57,14 @@ export function freeze(model: Module, modules: string | string[], opts: FreezeOp
     // The last parameter of the last held BN: everything registered up to it must be frozen.
     const lastBn = bns[bns.length - 1][0];
     const end = params.findIndex(([n]) => n === `${lastBn}.bias`);
-    const trainable = params.slice(0, end + 1).filter(([n, t]) => t.requiresGrad && !frozen.has(n)).map(([n]) => n);
+    const trainable = params
+      .slice(0, end + 1)
+      .filter(([n, t]) => t.requiresGrad && !frozen.has(n))
+      .map(([n]) => n);
     if (trainable.length)
-      throw new RangeError(`freeze: bnEval holds ${lastBn} in eval mode, which has no backward, but ${trainable.slice(0, 4).join(', ')}${trainable.length > 4 ? ', ...' : ''} before it would still train; freeze those too or leave bnEval off`);
+      throw new RangeError(
+        `freeze: bnEval holds ${lastBn} in eval mode, which has no backward, but ${trainable.slice(0, 4).join(', ')}${trainable.length > 4 ? ', ...' : ''} before it would still train; freeze those too or leave bnEval off`,
+      );
   }
   for (const [n, t] of params) {
     if (!frozen.has(n)) continue;
@@ -64,10 +72,11 @@ export function freeze(model: Module, modules: string | string[], opts: FreezeOp
     if (t.grad) t.grad.dispose();
     t.grad = null;
   }
-  if (bnEval) for (const [, m] of bns) {
-    m.evalOnly = true;
-    m.training = false;
-  }
+  if (bnEval)
+    for (const [, m] of bns) {
+      m.evalOnly = true;
+      m.training = false;
+    }
   return [...frozen];
 }
 
@@ -84,5 +93,8 @@ export function unfreeze(model: Module, modules?: string | string[]): string[] {
 
 /** Names of the parameters that do not require gradients. */
 export function frozenParameters(model: Module): string[] {
-  return model.namedParameters().filter(([, t]) => !t.requiresGrad).map(([n]) => n);
+  return model
+    .namedParameters()
+    .filter(([, t]) => !t.requiresGrad)
+    .map(([n]) => n);
 }

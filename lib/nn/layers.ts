@@ -22,7 +22,10 @@ export interface LayerOptions {
 }
 
 const LAYER_OPTIONS = optionNames<LayerOptions>({ seed: true, init: true, device: true, dtype: true });
-const CONV2D_OPTIONS = [...LAYER_OPTIONS, ...optionNames<Omit<Conv2dOptions, keyof LayerOptions>>({ stride: true, padding: true, dilation: true, bias: true, allowTf32: true })];
+const CONV2D_OPTIONS = [
+  ...LAYER_OPTIONS,
+  ...optionNames<Omit<Conv2dOptions, keyof LayerOptions>>({ stride: true, padding: true, dilation: true, bias: true, allowTf32: true }),
+];
 const BATCHNORM2D_OPTIONS = [...LAYER_OPTIONS, ...optionNames<Omit<BatchNorm2dOptions, keyof LayerOptions>>({ momentum: true, eps: true, relu: true })];
 const LINEAR_OPTIONS = [...LAYER_OPTIONS, 'bias'];
 
@@ -59,7 +62,12 @@ export class Conv2d extends Module {
   /** CUDA only: TF32 tensor-core math for fp32 inputs; may be switched at any time. */
   allowTf32: boolean;
 
-  constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: number, options: Conv2dOptions = {}) {
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    readonly kernelSize: number,
+    options: Conv2dOptions = {},
+  ) {
     super();
     checkOptions('Conv2d', options, CONV2D_OPTIONS);
     int(inChannels, 'Conv2d: inChannels');
@@ -109,7 +117,10 @@ export class BatchNorm2d extends Module {
   readonly eps: number;
   readonly relu: boolean;
 
-  constructor(readonly numFeatures: number, options: BatchNorm2dOptions = {}) {
+  constructor(
+    readonly numFeatures: number,
+    options: BatchNorm2dOptions = {},
+  ) {
     super();
     checkOptions('BatchNorm2d', options, BATCHNORM2D_OPTIONS);
     int(numFeatures, 'BatchNorm2d: numFeatures');
@@ -177,7 +188,11 @@ export class Linear extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, options: LinearOptions = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    options: LinearOptions = {},
+  ) {
     super();
     checkOptions('Linear', options, LINEAR_OPTIONS);
     int(inFeatures, 'Linear: inFeatures');
@@ -186,8 +201,17 @@ export class Linear extends Module {
     // torchvision: kaiming_uniform(a = sqrt(5)) for the weight, which is U(+-1/sqrt(fan_in)); the bias the same.
     const bound = 1 / Math.sqrt(inFeatures);
     const init = (t: Tensor, seed: number) => (options.init === false ? t : uniform_(t, -bound, bound, seed));
-    this.weight = this.registerParameter('weight', init(asOp('Linear', () => Tensor.empty([outFeatures, inFeatures], o.tensor)), o.seed)) as Tensor;
-    this.bias = this.registerParameter('bias', options.bias === false ? null : init(Tensor.empty([outFeatures], o.tensor), (o.seed + 1) % Number.MAX_SAFE_INTEGER));
+    this.weight = this.registerParameter(
+      'weight',
+      init(
+        asOp('Linear', () => Tensor.empty([outFeatures, inFeatures], o.tensor)),
+        o.seed,
+      ),
+    ) as Tensor;
+    this.bias = this.registerParameter(
+      'bias',
+      options.bias === false ? null : init(Tensor.empty([outFeatures], o.tensor), (o.seed + 1) % Number.MAX_SAFE_INTEGER),
+    );
   }
 
   forward(x: Tensor): Tensor {
@@ -196,7 +220,11 @@ export class Linear extends Module {
 }
 
 export class MaxPool2d extends Module {
-  constructor(readonly kernelSize: number, readonly stride = kernelSize, readonly padding = 0) {
+  constructor(
+    readonly kernelSize: number,
+    readonly stride = kernelSize,
+    readonly padding = 0,
+  ) {
     super();
     int(kernelSize, 'MaxPool2d: kernelSize');
     int(stride, 'MaxPool2d: stride');
@@ -209,7 +237,11 @@ export class MaxPool2d extends Module {
 }
 
 export class AvgPool2d extends Module {
-  constructor(readonly kernelSize: number, readonly stride = kernelSize, readonly padding = 0) {
+  constructor(
+    readonly kernelSize: number,
+    readonly stride = kernelSize,
+    readonly padding = 0,
+  ) {
     super();
     int(kernelSize, 'AvgPool2d: kernelSize');
     int(stride, 'AvgPool2d: stride');
@@ -269,5 +301,8 @@ export class Sequential extends Module {
 
 /** Every BatchNorm2d under `model` (itself included), in module order. */
 export function batchNormLayers(model: Module): BatchNorm2d[] {
-  return model.namedModules().map(([, m]) => m).filter((m): m is BatchNorm2d => m instanceof BatchNorm2d);
+  return model
+    .namedModules()
+    .map(([, m]) => m)
+    .filter((m): m is BatchNorm2d => m instanceof BatchNorm2d);
 }

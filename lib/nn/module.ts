@@ -72,8 +72,7 @@ export abstract class Module {
 
   namedParameters(): [string, Tensor][] {
     const out: [string, Tensor][] = [];
-    for (const [prefix, m] of this.namedModules())
-      for (const [n, t] of m._params) if (t) out.push([prefix ? `${prefix}.${n}` : n, t]);
+    for (const [prefix, m] of this.namedModules()) for (const [n, t] of m._params) if (t) out.push([prefix ? `${prefix}.${n}` : n, t]);
     return out;
   }
 
@@ -83,8 +82,7 @@ export abstract class Module {
 
   namedBuffers(): [string, Tensor | bigint][] {
     const out: [string, Tensor | bigint][] = [];
-    for (const [prefix, m] of this.namedModules())
-      for (const [n, t] of m._buffers) out.push([prefix ? `${prefix}.${n}` : n, t]);
+    for (const [prefix, m] of this.namedModules()) for (const [n, t] of m._buffers) out.push([prefix ? `${prefix}.${n}` : n, t]);
     return out;
   }
 
@@ -172,9 +170,10 @@ export abstract class Module {
     for (const [, m] of this.namedModules()) if (m.keepsFp32()) for (const [, t] of [...m._params, ...m._buffers]) if (t instanceof Tensor) fp32.add(t);
     for (const t of [...this.parameters(), ...this.buffers()]) {
       let h = t.handle;
-      const fresh: typeof h[] = [];
+      const fresh: (typeof h)[] = [];
       if (o.device !== undefined && h.device !== o.device) fresh.push((h = native().toDevice(h, o.device)));
-      if (o.dtype !== undefined && !fp32.has(t) && h.dtype !== o.dtype && h.dtype !== 'int32' && h.dtype !== 'uint8') fresh.push((h = native().cast(h, o.dtype)));
+      if (o.dtype !== undefined && !fp32.has(t) && h.dtype !== o.dtype && h.dtype !== 'int32' && h.dtype !== 'uint8')
+        fresh.push((h = native().cast(h, o.dtype)));
       if (fresh.length === 0) continue;
       for (const f of fresh.slice(0, -1)) f.dispose();
       if (t.grad) t.grad.dispose();
@@ -246,7 +245,8 @@ export abstract class Module {
 }
 
 function checkName(name: string, map: Map<string, unknown>, fn: string): void {
-  if (typeof name !== 'string' || name === '' || name.includes('.')) throw new TypeError(`${fn}: name must be a non-empty string without dots, got ${describe(name)}`);
+  if (typeof name !== 'string' || name === '' || name.includes('.'))
+    throw new TypeError(`${fn}: name must be a non-empty string without dots, got ${describe(name)}`);
   if (map.has(name)) throw new RangeError(`${fn}: '${name}' is already registered`);
 }
 

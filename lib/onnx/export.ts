@@ -56,11 +56,20 @@ class Exporter {
     const [O, I, K] = [conv.outChannels, conv.inChannels, conv.kernelSize];
     let w = host(conv.weight);
     let b: Float64Array | null = conv.bias ? host(conv.bias) : null;
-    const attrs = { kernel_shape: [K, K], strides: [conv.stride, conv.stride], pads: Array(4).fill(conv.padding), dilations: [conv.dilation, conv.dilation], group: 1 };
+    const attrs = {
+      kernel_shape: [K, K],
+      strides: [conv.stride, conv.stride],
+      pads: Array(4).fill(conv.padding),
+      dilations: [conv.dilation, conv.dilation],
+      group: 1,
+    };
     let name = prefix;
     if (bn && this.fold) {
       // y = gamma (conv(x) + b - mean) / sqrt(var + eps) + beta, per output channel.
-      const gamma = host(bn.weight), beta = host(bn.bias), mean = host(bn.runningMean), variance = host(bn.runningVar);
+      const gamma = host(bn.weight),
+        beta = host(bn.bias),
+        mean = host(bn.runningMean),
+        variance = host(bn.runningVar);
       const per = I * K * K;
       const wf = new Float64Array(w.length);
       const bf = new Float64Array(O);
@@ -82,13 +91,18 @@ class Exporter {
 
   batchNorm(x: string, bn: BatchNorm2d, prefix: string, relu: boolean): string {
     const C = bn.numFeatures;
-    const y = this.g.node('BatchNormalization', [
-      x,
-      this.g.floats(`${prefix}.weight`, [C], host(bn.weight)),
-      this.g.floats(`${prefix}.bias`, [C], host(bn.bias)),
-      this.g.floats(`${prefix}.running_mean`, [C], host(bn.runningMean)),
-      this.g.floats(`${prefix}.running_var`, [C], host(bn.runningVar)),
-    ], prefix, { epsilon: { float: bn.eps } });
+    const y = this.g.node(
+      'BatchNormalization',
+      [
+        x,
+        this.g.floats(`${prefix}.weight`, [C], host(bn.weight)),
+        this.g.floats(`${prefix}.bias`, [C], host(bn.bias)),
+        this.g.floats(`${prefix}.running_mean`, [C], host(bn.runningMean)),
+        this.g.floats(`${prefix}.running_var`, [C], host(bn.runningVar)),
+      ],
+      prefix,
+      { epsilon: { float: bn.eps } },
+    );
     return relu ? this.g.node('Relu', [y], `${prefix}.relu`) : y;
   }
 
@@ -97,8 +111,17 @@ class Exporter {
     let y = x;
     if (stride !== 1) {
       const big = Number.MAX_SAFE_INTEGER;
-      y = this.g.node('Slice', [y, this.g.int64s(`${prefix}.starts`, [0, 0]), this.g.int64s(`${prefix}.ends`, [big, big]),
-        this.g.int64s(`${prefix}.axes`, [2, 3]), this.g.int64s(`${prefix}.steps`, [stride, stride])], `${prefix}.subsample`);
+      y = this.g.node(
+        'Slice',
+        [
+          y,
+          this.g.int64s(`${prefix}.starts`, [0, 0]),
+          this.g.int64s(`${prefix}.ends`, [big, big]),
+          this.g.int64s(`${prefix}.axes`, [2, 3]),
+          this.g.int64s(`${prefix}.steps`, [stride, stride]),
+        ],
+        `${prefix}.subsample`,
+      );
     }
     if (outC !== inC) {
       const front = Math.floor((outC - inC) / 2);
@@ -115,7 +138,8 @@ class Exporter {
       const bn = withBn ? (ds.at(1) as BatchNorm2d) : null;
       return this.conv(x, conv, `${prefix}.downsample.0`, bn, `${prefix}.downsample.1`, false);
     }
-    if (block.stride !== 1 || block.inChannels !== block.outChannels) return this.shortcutA(x, block.inChannels, block.outChannels, block.stride, `${prefix}.shortcut`);
+    if (block.stride !== 1 || block.inChannels !== block.outChannels)
+      return this.shortcutA(x, block.inChannels, block.outChannels, block.stride, `${prefix}.shortcut`);
     return x;
   }
 
@@ -155,7 +179,10 @@ class Exporter {
 }
 
 function valueInfo(name: string, dims: (number | string)[]): OnnxValueInfo {
-  return { name, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } } };
+  return {
+    name,
+    type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
+  };
 }
 
 /** The ONNX model (protobuf bytes) of a ResNet in eval mode. Reads every weight to the host. */
@@ -163,11 +190,15 @@ export function toOnnx(model: ResNet, opts: OnnxExportOptions = {}): Uint8Array 
   if (!(model instanceof ResNet)) throw new TypeError(`exportOnnx: model must be a ResNet (models.create), got ${describe(model)}`);
   if (opts === null || typeof opts !== 'object') throw new TypeError(`exportOnnx: options must be an object, got ${describe(opts)}`);
   const batch = opts.batch ?? 'dynamic';
-  if (batch !== 'dynamic' && !(Number.isSafeInteger(batch) && batch >= 1)) throw new RangeError(`exportOnnx: batch must be 'dynamic' or an integer >= 1, got ${describe(batch)}`);
+  if (batch !== 'dynamic' && !(Number.isSafeInteger(batch) && batch >= 1))
+    throw new RangeError(`exportOnnx: batch must be 'dynamic' or an integer >= 1, got ${describe(batch)}`);
   const cifar = model.config.stem === 'cifar';
   const size = opts.imageSize ?? (cifar ? 32 : 224);
   const [H, W] = Array.isArray(size) ? size : [size, size];
-  for (const [v, arg] of [[H, 'height'], [W, 'width']] as const)
+  for (const [v, arg] of [
+    [H, 'height'],
+    [W, 'width'],
+  ] as const)
     if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`exportOnnx: imageSize ${arg} must be an integer >= 1, got ${describe(v)}`);
   const fold = opts.foldBatchNorm ?? true;
   if (typeof fold !== 'boolean') throw new TypeError(`exportOnnx: foldBatchNorm must be a boolean, got ${describe(fold)}`);

@@ -26,7 +26,13 @@ export interface BatchNormOptions {
  */
 export function batchNorm(x: Tensor, weight: Tensor, bias: Tensor, runningMean: Tensor, runningVar: Tensor, opts: BatchNormOptions): Tensor {
   checkTensor(x, 'batchNorm: x');
-  for (const [t, arg] of [[weight, 'weight'], [bias, 'bias'], [runningMean, 'runningMean'], [runningVar, 'runningVar']] as const) checkTensor(t, `batchNorm: ${arg}`);
+  for (const [t, arg] of [
+    [weight, 'weight'],
+    [bias, 'bias'],
+    [runningMean, 'runningMean'],
+    [runningVar, 'runningVar'],
+  ] as const)
+    checkTensor(t, `batchNorm: ${arg}`);
   if (opts === null || typeof opts !== 'object' || typeof opts.training !== 'boolean')
     throw badArg('type', `batchNorm: opts.training`, `must be a boolean, got ${describe(opts?.training)}`);
   checkOptions('batchNorm', opts, optionNames<BatchNormOptions>({ training: true, momentum: true, eps: true, residual: true, relu: true }));
@@ -39,13 +45,23 @@ export function batchNorm(x: Tensor, weight: Tensor, bias: Tensor, runningMean: 
   const relu = opts.relu ?? false;
   const res = residual ? residual.handle : null;
   if (!opts.training) {
-    const y = wrap(asOp('batchNorm', () => native().batchNormForwardInference(x.handle, weight.handle, bias.handle, runningMean.handle, runningVar.handle, eps, res, relu), names));
+    const y = wrap(
+      asOp(
+        'batchNorm',
+        () => native().batchNormForwardInference(x.handle, weight.handle, bias.handle, runningMean.handle, runningVar.handle, eps, res, relu),
+        names,
+      ),
+    );
     record('batchNorm(eval)', y, [x, weight, bias, residual], () => {
       throw new Error('backward: batchNorm in eval mode has no backward; call model.train() to differentiate, or run the forward under noGrad()');
     });
     return y;
   }
-  const f = asOp('batchNorm', () => native().batchNormForwardTraining(x.handle, weight.handle, bias.handle, runningMean.handle, runningVar.handle, momentum, eps, res, relu), names);
+  const f = asOp(
+    'batchNorm',
+    () => native().batchNormForwardTraining(x.handle, weight.handle, bias.handle, runningMean.handle, runningVar.handle, momentum, eps, res, relu),
+    names,
+  );
   const y = wrap(f.y);
   const saveMean = wrap(f.saveMean);
   const saveInvStd = wrap(f.saveInvStd);
@@ -53,8 +69,19 @@ export function batchNorm(x: Tensor, weight: Tensor, bias: Tensor, runningMean: 
   // re-deriving the ReLU mask from y and running the plain backward.
   const reserve = f.reserve ? wrap(f.reserve) : null;
   const node = record('batchNorm', y, [x, weight, bias, residual], (g) => {
-    const b = native().batchNormBackward(g.handle, x.handle, weight.handle, saveMean.handle, saveInvStd.handle, eps,
-      relu ? y.handle : null, relu, residual !== null, reserve ? bias.handle : null, reserve ? reserve.handle : null);
+    const b = native().batchNormBackward(
+      g.handle,
+      x.handle,
+      weight.handle,
+      saveMean.handle,
+      saveInvStd.handle,
+      eps,
+      relu ? y.handle : null,
+      relu,
+      residual !== null,
+      reserve ? bias.handle : null,
+      reserve ? reserve.handle : null,
+    );
     return [wrap(b.dx), wrap(b.dgamma), wrap(b.dbeta), b.dresidual ? wrap(b.dresidual) : null];
   });
   if (node) {

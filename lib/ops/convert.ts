@@ -32,7 +32,8 @@ export function toLayout(x: Tensor, layout: Layout): Tensor {
 export function convert(x: Tensor, dtype: DType, layout: Layout): Tensor {
   checkTensor(x, 'convert: x');
   expectFloat(x, 'convert: x');
-  if (dtype !== 'float32' && dtype !== 'float16' && dtype !== 'bfloat16') throw badArg('type', `convert: dtype`, `must be a float dtype, got ${describe(dtype)}`);
+  if (dtype !== 'float32' && dtype !== 'float16' && dtype !== 'bfloat16')
+    throw badArg('type', `convert: dtype`, `must be a float dtype, got ${describe(dtype)}`);
   if (layout !== 'NCHW' && layout !== 'NHWC') throw badArg('type', `convert: layout`, `must be 'NCHW' or 'NHWC', got ${describe(layout)}`);
   const target = x.rank === 4 ? layout : 'NCHW';
   const from = { dtype: x.dtype, layout: x.layout };

@@ -20,6 +20,9 @@ export function softmaxCrossEntropy(logits: Tensor, labels: Tensor): CrossEntrop
   const f = asOp('softmaxCrossEntropy', () => native().softmaxCrossEntropyForward(logits.handle, labels.handle));
   const loss = wrap(f.loss);
   const correct = wrap(f.correct);
-  record('softmaxCrossEntropy', loss, [logits], (g) => [wrap(native().softmaxCrossEntropyBackward(logits.handle, labels.handle, g.handle))])?.save(logits, labels);
+  record('softmaxCrossEntropy', loss, [logits], (g) => [wrap(native().softmaxCrossEntropyBackward(logits.handle, labels.handle, g.handle))])?.save(
+    logits,
+    labels,
+  );
   return { loss, correct };
 }

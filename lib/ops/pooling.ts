@@ -23,7 +23,8 @@ function pool(name: string, mode: 'max' | 'avg', x: Tensor, opts: Pool2dOptions)
   const [kh, kw] = pair(opts.kernelSize, `${name}: kernelSize`, 1);
   const [sh, sw] = pair(opts.stride ?? [kh, kw], `${name}: stride`, 1);
   const [ph, pw] = pair(opts.padding ?? 0, `${name}: padding`, 0);
-  if (ph * 2 > kh || pw * 2 > kw) throw badArg('range', `${name}: padding`, `must be at most half of kernelSize, got padding [${ph}, ${pw}] for kernel [${kh}, ${kw}]`);
+  if (ph * 2 > kh || pw * 2 > kw)
+    throw badArg('range', `${name}: padding`, `must be at most half of kernelSize, got padding [${ph}, ${pw}] for kernel [${kh}, ${kw}]`);
   if (x.shape[2] + 2 * ph < kh || x.shape[3] + 2 * pw < kw)
     throw badArg('range', `${name}: kernelSize`, `[${kh}, ${kw}] is larger than the padded input [${x.shape[2] + 2 * ph}, ${x.shape[3] + 2 * pw}]`);
   const params = [kh, kw, sh, sw, ph, pw];

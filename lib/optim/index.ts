@@ -1,7 +1,5 @@
 // Optimisers, learning-rate schedules and gradient clipping.
 export { SGD, clipGradNorm } from './sgd';
 export type { SGDOptions, ParamGroup } from './sgd';
-export {
-  multiStep, paperCifar, stepByEpochs, cosine, linearWarmup, constantWarmup, ResNet110Warmup, LRScheduler,
-} from './schedules';
+export { multiStep, paperCifar, stepByEpochs, cosine, linearWarmup, constantWarmup, ResNet110Warmup, LRScheduler } from './schedules';
 export type { LRSchedule } from './schedules';

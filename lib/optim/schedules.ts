@@ -77,7 +77,10 @@ export class ResNet110Warmup implements LRSchedule {
   readonly maxError: number;
   readonly maxIters: number;
 
-  constructor(private readonly inner: LRSchedule = paperCifar(), opts: { lr?: number; maxError?: number; maxIters?: number } = {}) {
+  constructor(
+    private readonly inner: LRSchedule = paperCifar(),
+    opts: { lr?: number; maxError?: number; maxIters?: number } = {},
+  ) {
     this.warmupLr = checkNumber(opts.lr ?? 0.01, 'ResNet110Warmup: lr', { min: 0 });
     this.maxError = checkNumber(opts.maxError ?? 0.8, 'ResNet110Warmup: maxError', { min: 0, max: 1 });
     this.maxIters = positiveInt(opts.maxIters ?? 400, 'ResNet110Warmup: maxIters');
@@ -102,7 +105,11 @@ export class ResNet110Warmup implements LRSchedule {
 export class LRScheduler {
   iteration: number;
 
-  constructor(readonly optimizer: { lr: number }, readonly schedule: LRSchedule, startIteration = 0) {
+  constructor(
+    readonly optimizer: { lr: number },
+    readonly schedule: LRSchedule,
+    startIteration = 0,
+  ) {
     if (!schedule || typeof schedule.lrAt !== 'function') throw new TypeError(`LRScheduler: schedule must have lrAt(it), got ${describe(schedule)}`);
     this.iteration = checkNumber(startIteration, 'LRScheduler: startIteration', { integer: true, min: 0 });
   }

@@ -42,13 +42,21 @@ export interface ParamGroup {
   weightDecay?: number;
 }
 
-const SGD_OPTIONS = optionNames<SGDOptions>({ lr: true, momentum: true, dampening: true, nesterov: true, weightDecay: true, excludeBnAndBiasFromDecay: true, groups: true });
+const SGD_OPTIONS = optionNames<SGDOptions>({
+  lr: true,
+  momentum: true,
+  dampening: true,
+  nesterov: true,
+  weightDecay: true,
+  excludeBnAndBiasFromDecay: true,
+  groups: true,
+});
 
 export class SGD {
   private readonly params: [string, Tensor][];
   private readonly buffers = new Map<Tensor, Tensor>();
   private _lr: number;
-  private readonly lrTensors = new Map<string, { t: Tensor; scale: number }>();  // device/scale -> [1] f32 lr * scale
+  private readonly lrTensors = new Map<string, { t: Tensor; scale: number }>(); // device/scale -> [1] f32 lr * scale
   private readonly groupOf = new Map<Tensor, { scale: number; wd: number }>();
   readonly momentum: number;
   readonly dampening: number;
@@ -108,7 +116,13 @@ export class SGD {
         if (!this.groupOf.has(t)) this.groupOf.set(t, { scale, wd });
       }
       const what = typeof g.params === 'function' ? '' : ` (${g.params.join(', ')})`;
-      if (!any) throw new RangeError(`${arg}.params${what} matches no parameter (names look like ${this.params.slice(0, 3).map(([n]) => n).join(', ')})`);
+      if (!any)
+        throw new RangeError(
+          `${arg}.params${what} matches no parameter (names look like ${this.params
+            .slice(0, 3)
+            .map(([n]) => n)
+            .join(', ')})`,
+        );
     });
   }
 
@@ -118,7 +132,7 @@ export class SGD {
 
   set lr(v: number) {
     const lr = checkNumber(v, 'SGD: lr', { min: 0 });
-    if (lr === this._lr) return;  // the Trainer sets it every step; a fill per step would be waste
+    if (lr === this._lr) return; // the Trainer sets it every step; a fill per step would be waste
     this._lr = lr;
     for (const { t, scale } of this.lrTensors.values()) native().fillConstant(t.handle, lr * scale);
   }
@@ -173,9 +187,21 @@ export class SGD {
     for (const g of groups.values())
       if (skip && skip.device !== g.device) throw new RangeError(`SGD.step: skipIf is on ${skip.device}, parameters on ${g.device}`);
     for (const g of groups.values()) {
-      asOp('SGD.step', () => native().sgdUpdate(g.p.map((t) => t.handle), g.g.map((t) => t.handle), g.b.map((t) => t.handle),
-        this._lr * g.scale, this.momentum, this.dampening, g.wd, this.nesterov, g.first, this.lrOn(g.device, g.scale).handle,
-        skip ? skip.handle : null));
+      asOp('SGD.step', () =>
+        native().sgdUpdate(
+          g.p.map((t) => t.handle),
+          g.g.map((t) => t.handle),
+          g.b.map((t) => t.handle),
+          this._lr * g.scale,
+          this.momentum,
+          this.dampening,
+          g.wd,
+          this.nesterov,
+          g.first,
+          this.lrOn(g.device, g.scale).handle,
+          skip ? skip.handle : null,
+        ),
+      );
     }
     this.stepCount++;
   }
@@ -216,7 +242,9 @@ export class SGD {
       else if (v.shape.join() !== p.shape.join()) wrong.push(`${k}: [${v.shape.join(', ')}] vs parameter [${p.shape.join(', ')}]`);
     }
     if (unexpected.length || wrong.length)
-      throw new RangeError(`SGD.loadStateDict: ${[unexpected.length ? `unexpected keys: ${unexpected.join(', ')}` : '', wrong.length ? `wrong shapes: ${wrong.join('; ')}` : ''].filter(Boolean).join('\n  ')}`);
+      throw new RangeError(
+        `SGD.loadStateDict: ${[unexpected.length ? `unexpected keys: ${unexpected.join(', ')}` : '', wrong.length ? `wrong shapes: ${wrong.join('; ')}` : ''].filter(Boolean).join('\n  ')}`,
+      );
     const loaded = new Set<Tensor>();
     for (const [k, v] of state) {
       const p = byName.get(k.slice('momentum_buffer.'.length)) as Tensor;

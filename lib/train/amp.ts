@@ -43,11 +43,15 @@ export class MixedPrecision {
   readonly backoffFactor: number;
   readonly growthInterval: number;
   private initScale: number;
-  private initCounts = [0, 0];  // good steps, skipped steps: until the device state exists
-  private scaleT: Tensor | null = null;  // [1] f32: the loss scale
-  private stateT: Tensor | null = null;  // [3] f32: found_inf, good steps, skipped steps
+  private initCounts = [0, 0]; // good steps, skipped steps: until the device state exists
+  private scaleT: Tensor | null = null; // [1] f32: the loss scale
+  private stateT: Tensor | null = null; // [3] f32: found_inf, good steps, skipped steps
 
-  constructor(private readonly model: Module, readonly precision: Precision, opts: LossScaleOptions = {}) {
+  constructor(
+    private readonly model: Module,
+    readonly precision: Precision,
+    opts: LossScaleOptions = {},
+  ) {
     this.dtype = activationDType(precision);
     this.scaling = precision === 'fp16';
     this.initScale = checkNumber(opts.initScale ?? 2 ** 16, 'MixedPrecision: initScale', { min: Number.MIN_VALUE });
@@ -116,10 +120,17 @@ export class MixedPrecision {
    */
   unscale(): Tensor | null {
     if (!this.scaling) return null;
-    const grads = this.model.parameters().map((p) => p.grad).filter((g): g is Tensor => g !== null);
+    const grads = this.model
+      .parameters()
+      .map((p) => p.grad)
+      .filter((g): g is Tensor => g !== null);
     if (grads.length === 0) return null;
     this.ensureOn(grads[0].device);
-    native().ampUnscale(grads.map((g) => g.handle), (this.scaleT as Tensor).handle, (this.stateT as Tensor).handle);
+    native().ampUnscale(
+      grads.map((g) => g.handle),
+      (this.scaleT as Tensor).handle,
+      (this.stateT as Tensor).handle,
+    );
     return this.stateT;
   }
 

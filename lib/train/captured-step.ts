@@ -60,8 +60,7 @@ export interface CapturedStepOptions {
 
 type Mode = 'warmup' | 'captured' | 'eager';
 
-const sameLayout = (a: Tensor, b: Tensor) =>
-  a.shape.join() === b.shape.join() && a.dtype === b.dtype && a.layout === b.layout && a.device === b.device;
+const sameLayout = (a: Tensor, b: Tensor) => a.shape.join() === b.shape.join() && a.dtype === b.dtype && a.layout === b.layout && a.device === b.device;
 
 const list = <T extends StepOutputs>(o: T): Tensor[] => (Array.isArray(o) ? o : [o]);
 
@@ -82,7 +81,10 @@ export class CapturedStep<T extends StepOutputs> {
   /** Steps served by a replay. */
   replays = 0;
 
-  constructor(private readonly fn: (x: Tensor, y: Tensor) => T, options: CapturedStepOptions = {}) {
+  constructor(
+    private readonly fn: (x: Tensor, y: Tensor) => T,
+    options: CapturedStepOptions = {},
+  ) {
     if (typeof fn !== 'function') throw new TypeError(`CapturedStep: fn must be a function, got ${describe(fn)}`);
     const warmup = options.warmup ?? 2;
     const maxRecaptures = options.maxRecaptures ?? 8;
@@ -90,8 +92,14 @@ export class CapturedStep<T extends StepOutputs> {
     if (!Number.isInteger(maxRecaptures) || maxRecaptures < 0)
       throw new RangeError(`CapturedStep: maxRecaptures must be an integer >= 0, got ${describe(maxRecaptures)}`);
     this.opts = {
-      capture: options.capture ?? true, warmup, maxRecaptures, captureKey: options.captureKey, onReplay: options.onReplay,
-      onCaptureStart: options.onCaptureStart, reset: options.reset, log: options.log ?? ((m: string) => console.warn(m)),
+      capture: options.capture ?? true,
+      warmup,
+      maxRecaptures,
+      captureKey: options.captureKey,
+      onReplay: options.onReplay,
+      onCaptureStart: options.onCaptureStart,
+      reset: options.reset,
+      log: options.log ?? ((m: string) => console.warn(m)),
     };
     if (!this.opts.capture) this.eagerReason = 'capture disabled';
   }
@@ -109,8 +117,7 @@ export class CapturedStep<T extends StepOutputs> {
     if (this.disposedFlag) throw new Error('CapturedStep.step: the helper is disposed');
     checkTensor(xBatch, 'CapturedStep.step: xBatch');
     checkTensor(yBatch, 'CapturedStep.step: yBatch');
-    if (this.eagerReason === null && !xBatch.device.startsWith('cuda'))
-      this.fallBack(`device ${xBatch.device}: CUDA graphs need a cuda device`);
+    if (this.eagerReason === null && !xBatch.device.startsWith('cuda')) this.fallBack(`device ${xBatch.device}: CUDA graphs need a cuda device`);
     if (this.eagerReason !== null) return this.runEager(xBatch, yBatch);
 
     if (this.x && this.y && !(sameLayout(this.x, xBatch) && sameLayout(this.y, yBatch))) {
@@ -132,8 +139,7 @@ export class CapturedStep<T extends StepOutputs> {
     if (this.graph && !Object.is(key, this.key)) {
       this.dropGraph();
       if (this.captures > this.opts.maxRecaptures) {
-        this.fallBack(`the captured step's key changed ${this.captures} times; ` +
-          'a value that changes every step would re-capture every step');
+        this.fallBack(`the captured step's key changed ${this.captures} times; ` + 'a value that changes every step would re-capture every step');
         return this.runEager(this.x, this.y);
       }
     }
@@ -217,7 +223,7 @@ export class CapturedStep<T extends StepOutputs> {
     try {
       graph = native().graphCaptureEnd(dev);
     } catch (e) {
-      native().graphCaptureAbort(dev);  // graphCaptureEnd discards on its own failures; this covers the rest
+      native().graphCaptureAbort(dev); // graphCaptureEnd discards on its own failures; this covers the rest
       for (const t of list(out)) t.dispose();
       this.opts.reset?.();
       this.fallBack(`graphCaptureEnd failed: ${(e as Error).message}`);
@@ -228,7 +234,7 @@ export class CapturedStep<T extends StepOutputs> {
     this.graph = graph;
     this.key = key;
     this.captures++;
-    native().graphReplay(graph);  // the capture only recorded: this runs the step
+    native().graphReplay(graph); // the capture only recorded: this runs the step
     return true;
   }
 }

@@ -38,7 +38,7 @@ export async function syntheticSource(kind: CifarKind, opts: { train?: number; t
     try {
       fs.renameSync(tmp, dir);
     } catch {
-      fs.rmSync(tmp, { recursive: true, force: true });  // another run got there first
+      fs.rmSync(tmp, { recursive: true, force: true }); // another run got there first
     }
   }
   return dir;

@@ -72,7 +72,9 @@ export function describePrecision(p: Precision, device: string): string {
   const name = p === 'bf16' ? 'bfloat16' : 'float16';
   const scaling = p === 'fp16' ? ', dynamic loss scaling' : '';
   if (device === 'cpu')
-    return `${p} on cpu: ${name} activations and conv/linear weights with fp32 master weights${scaling}; ` +
-      'the CPU ops compute in fp32 and round to 16 bits between ops, so this is slower than fp32 and meant for checking numerics';
+    return (
+      `${p} on cpu: ${name} activations and conv/linear weights with fp32 master weights${scaling}; ` +
+      'the CPU ops compute in fp32 and round to 16 bits between ops, so this is slower than fp32 and meant for checking numerics'
+    );
   return `${p} on ${device}: ${name} NHWC activations and conv/linear weights (tensor cores), fp32 master weights and batch norm${scaling}`;
 }

@@ -90,7 +90,10 @@ export function readMetrics(file: string): MetricsRecord[] {
   } catch {
     return [];
   }
-  return text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as MetricsRecord);
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as MetricsRecord);
 }
 
 /** Above this share of initial values in the BN running statistics, an evaluation is flagged. */

@@ -50,7 +50,7 @@ export class Progress {
     if (this.startIteration === null) this.startIteration = s.iteration - 1;
     const now = Date.now();
     if (this.o.tty) {
-      if (now - this.lastLine < 100 && s.iteration < this.o.totalIterations) return;  // redraw at most 10 times a second
+      if (now - this.lastLine < 100 && s.iteration < this.o.totalIterations) return; // redraw at most 10 times a second
       this.lastLine = now;
       const width = this.o.width ?? 24;
       const frac = s.iteration / this.o.totalIterations;

@@ -101,13 +101,21 @@ export class Trainer extends EventEmitter {
       if (was !== now) throw new RangeError(`resume: the checkpoint was made with ${was}, this run asks for ${now}`);
       const meta = readSafetensors(resume.weights).metadata;
       if (meta['train.iteration'] !== String(resume.sidecar.iteration))
-        throw new RangeError(`resume: ${resume.weights} holds iteration ${meta['train.iteration']} but its sidecar says ${resume.sidecar.iteration} (interrupted while saving?)`);
+        throw new RangeError(
+          `resume: ${resume.weights} holds iteration ${meta['train.iteration']} but its sidecar says ${resume.sidecar.iteration} (interrupted while saving?)`,
+        );
     }
 
     const dtype = activationDType(s.precision);
     const layout = activationLayout(s.precision, device);
     const data = await runLoaders(o.data ?? s.data ?? undefined, s, {
-      device, dtype, layout, normalization: o.normalization, workers: o.workers, prefetch: o.prefetch, onError: o.onImageError,
+      device,
+      dtype,
+      layout,
+      normalization: o.normalization,
+      workers: o.workers,
+      prefetch: o.prefetch,
+      onError: o.onImageError,
       onSkip: (e) => {
         this.skippedImages++;
         this.emit('skip', { file: e.file, reason: e.message, code: e.code, skipped: this.skippedImages });
@@ -117,7 +125,8 @@ export class Trainer extends EventEmitter {
     if (o.classes !== undefined && o.classes !== classes) throw new RangeError(`classes: ${o.classes} asked for, but the dataset has ${classes}`);
     // A resumed run's weights come from its checkpoint; the starting weights are not read again.
     const weights = resume ? undefined : s.weights;
-    const model = typeof o.model === 'object' ? o.model : createModel(s.model, { classes, seed: s.seed, device, weights, onMessage: (m) => this.emit('message', m) });
+    const model =
+      typeof o.model === 'object' ? o.model : createModel(s.model, { classes, seed: s.seed, device, weights, onMessage: (m) => this.emit('message', m) });
     if (typeof o.model === 'object') model.to(device);
     if (typeof o.model === 'object' && weights) loadCheckpoint(weights, model);
     if (s.freeze) freeze(model, s.freeze, { bnEval: s.freezeBn ?? false });
@@ -152,12 +161,24 @@ export class Trainer extends EventEmitter {
       totalIterations: total,
       startIteration: start,
       lr: schedule.lrAt(start),
-      schedule: describeSchedule(o.schedule ?? s.schedule, s.lr, scheduleTotal, itersPerEpoch) +
+      schedule:
+        describeSchedule(o.schedule ?? s.schedule, s.lr, scheduleTotal, itersPerEpoch) +
         (scheduleTotal !== total ? ` (drop points of the original ${scheduleTotal}-iteration run)` : ''),
     };
     this.setupDone = {
-      model, mp, opt, schedule, loader, test, device, itersPerEpoch, total, start, metrics,
-      running: resume ? { ...resume.sidecar.running } : { loss: 0, wrong: 0, images: 0 }, info,
+      model,
+      mp,
+      opt,
+      schedule,
+      loader,
+      test,
+      device,
+      itersPerEpoch,
+      total,
+      start,
+      metrics,
+      running: resume ? { ...resume.sidecar.running } : { loss: 0, wrong: 0, images: 0 },
+      info,
     };
     this.emit('start', info);
     return info;
@@ -180,11 +201,13 @@ export class Trainer extends EventEmitter {
     try {
       for await (const b of st.test.epoch(0)) {
         try {
-          noGrad(() => tidy(() => {
-            const r = softmaxCrossEntropy(st.model.forward(b.x), b.y);
-            loss += r.loss.item() * b.size;
-            correct += r.correct.item();
-          }));
+          noGrad(() =>
+            tidy(() => {
+              const r = softmaxCrossEntropy(st.model.forward(b.x), b.y);
+              loss += r.loss.item() * b.size;
+              correct += r.correct.item();
+            }),
+          );
         } finally {
           b.dispose();
         }
@@ -204,10 +227,13 @@ export class Trainer extends EventEmitter {
     const evalEvery = this.spec.evalEvery ?? bpe;
     const t0 = Date.now();
     const capture = this.options.capture ?? 'auto';
-    const stepper = capturedTrainingStep({ model, mp, opt }, {
-      capture: capture === 'auto' ? st.device.startsWith('cuda') : capture,
-    });
-    this.stopRequested = false;  // a stop() of an earlier fit() does not end this one
+    const stepper = capturedTrainingStep(
+      { model, mp, opt },
+      {
+        capture: capture === 'auto' ? st.device.startsWith('cuda') : capture,
+      },
+    );
+    this.stopRequested = false; // a stop() of an earlier fit() does not end this one
     let it = st.start;
     let last: EvalMetrics | null = null;
     let checkpoint: string | null = null;
@@ -226,7 +252,15 @@ export class Trainer extends EventEmitter {
     // step call returned on the CPU (its ops run synchronously there; the values' promise may
     // only be observed a step later), and when its values arrived on a GPU.
     const synchronous = st.device === 'cpu';
-    let pending: { values: Promise<[number, number]>; done: Promise<number>; startedAt: number; issuedAt: number; iteration: number; size: number; lr: number } | null = null;
+    let pending: {
+      values: Promise<[number, number]>;
+      done: Promise<number>;
+      startedAt: number;
+      issuedAt: number;
+      iteration: number;
+      size: number;
+      lr: number;
+    } | null = null;
     let lastEnd = 0;
     const settle = async (): Promise<void> => {
       if (!pending) return;
@@ -241,8 +275,14 @@ export class Trainer extends EventEmitter {
       st.running.images += p.size;
       imagesSinceEval += p.size;
       const step: StepMetrics = {
-        type: 'step', epoch: Math.floor((p.iteration - 1) / bpe) + 1, iteration: p.iteration, lr: p.lr, loss,
-        error: 1 - correct / p.size, imagesPerSec: p.size / seconds, elapsed: elapsed(),
+        type: 'step',
+        epoch: Math.floor((p.iteration - 1) / bpe) + 1,
+        iteration: p.iteration,
+        lr: p.lr,
+        loss,
+        error: 1 - correct / p.size,
+        imagesPerSec: p.size / seconds,
+        elapsed: elapsed(),
       };
       st.metrics?.write(step);
       this.emit('step', step);
@@ -262,26 +302,35 @@ export class Trainer extends EventEmitter {
             values = Promise.all([loss.data(), correct.data()]).then(([l, c]): [number, number] => [l[0], c[0]]);
           });
         } finally {
-          batch.dispose();  // its memory is reused in stream order on a GPU, so the queued step still reads it
+          batch.dispose(); // its memory is reused in stream order on a GPU, so the queued step still reads it
         }
         const issuedAt = Date.now();
-        const done = values.then(() => Date.now(), () => Date.now());
-        values.catch(() => undefined);  // awaited in settle(); this only keeps a failure from being "unhandled" meanwhile
+        const done = values.then(
+          () => Date.now(),
+          () => Date.now(),
+        );
+        values.catch(() => undefined); // awaited in settle(); this only keeps a failure from being "unhandled" meanwhile
         it++;
-        await settle();  // the previous step's values, while this one runs
+        await settle(); // the previous step's values, while this one runs
         pending = { values, done, startedAt, issuedAt, iteration: it, size: batch.size, lr };
 
         const epochEnd = it % bpe === 0;
         const evalNow = it % evalEvery === 0 || it === total;
-        if (evalNow || epochEnd) await settle();  // metrics in order: this step's before the evaluation and checkpoint
+        if (evalNow || epochEnd) await settle(); // metrics in order: this step's before the evaluation and checkpoint
         if (evalNow) {
           const ev = await this.evaluate();
           const r = st.running;
           last = {
-            type: 'eval', epoch: Number((it / bpe).toFixed(4)), iteration: it, lr,
-            trainLoss: r.images ? r.loss / r.images : NaN, trainError: r.images ? r.wrong / r.images : NaN,
-            testLoss: ev.loss, testError: ev.error,
-            imagesPerSec: imagesSinceEval / Math.max((Date.now() - evalClock) / 1000, 1e-6), elapsed: elapsed(),
+            type: 'eval',
+            epoch: Number((it / bpe).toFixed(4)),
+            iteration: it,
+            lr,
+            trainLoss: r.images ? r.loss / r.images : NaN,
+            trainError: r.images ? r.wrong / r.images : NaN,
+            testLoss: ev.loss,
+            testError: ev.error,
+            imagesPerSec: imagesSinceEval / Math.max((Date.now() - evalClock) / 1000, 1e-6),
+            elapsed: elapsed(),
             bnInitialShare: Number(bnInitialShare(model).toPrecision(4)),
           };
           st.running = { loss: 0, wrong: 0, images: 0 };
@@ -292,18 +341,27 @@ export class Trainer extends EventEmitter {
         }
         if (epochEnd || it === total) {
           checkpoint = this.options.out ? this.saveCheckpoint(it === total ? 'end' : 'epoch', it) : null;
-          if (epochEnd) this.emit('epoch', { epoch: it / bpe, iteration: it, eval: last && last.iteration === it ? last : null, checkpoint } satisfies EpochEvent);
+          if (epochEnd)
+            this.emit('epoch', { epoch: it / bpe, iteration: it, eval: last && last.iteration === it ? last : null, checkpoint } satisfies EpochEvent);
         }
       }
       await settle();
-      st.start = it;  // a later fit() continues from here
+      st.start = it; // a later fit() continues from here
       if (it < total && this.options.out) checkpoint = this.saveCheckpoint('interrupt', it);
     } finally {
       feed.dispose();
-      stepper.dispose();  // before the model: the graph borrows its parameters
+      stepper.dispose(); // before the model: the graph borrows its parameters
     }
     const skipped = this.skippedImages;
-    return { iterations: it, epochs: it / bpe, stopped: it < total, final: last, checkpoint, seconds: elapsed(), ...(skipped ? { skippedImages: skipped } : {}) };
+    return {
+      iterations: it,
+      epochs: it / bpe,
+      stopped: it < total,
+      final: last,
+      checkpoint,
+      seconds: elapsed(),
+      ...(skipped ? { skippedImages: skipped } : {}),
+    };
   }
 
   /** Writes checkpoint.safetensors + checkpoint.json into `out`; returns the sidecar's path. */

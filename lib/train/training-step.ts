@@ -34,8 +34,10 @@ export function trainingStepFn({ model, mp, opt }: TrainingParts): (x: Tensor, y
  * onReplay, and a capture that failed part-way (its JS ran, its GPU work did not) restores
  * them and drops the gradients it recorded.
  */
-export function capturedTrainingStep(parts: TrainingParts,
-  options: Omit<CapturedStepOptions, 'onReplay' | 'onCaptureStart' | 'reset'> = {}): CapturedStep<Tensor[]> {
+export function capturedTrainingStep(
+  parts: TrainingParts,
+  options: Omit<CapturedStepOptions, 'onReplay' | 'onCaptureStart' | 'reset'> = {},
+): CapturedStep<Tensor[]> {
   const { model, opt } = parts;
   const bns = batchNormLayers(model);
   let stepsBefore = 0;
@@ -63,7 +65,9 @@ export function capturedTrainingStep(parts: TrainingParts,
     reset: () => {
       opt.zeroGrad();
       opt.stepCount = stepsBefore;
-      bns.forEach((bn, i) => { bn.numBatchesTracked = bnBefore[i]; });
+      bns.forEach((bn, i) => {
+        bn.numBatchesTracked = bnBefore[i];
+      });
     },
   });
 }

@@ -59,7 +59,8 @@ Napi::Value AmpUpdateScale(const Napi::CallbackInfo& info) {
   double growth = a.number(2, "growthFactor"), backoff = a.number(3, "backoffFactor");
   // GradScaler's rules: growth above 1, backoff in (0, 1).
   if (!(growth > 1)) cr::throw_range(op, "growthFactor", "must be > 1, got " + std::to_string(growth));
-  if (!(backoff > 0 && backoff < 1)) cr::throw_range(op, "backoffFactor", "must be in (0, 1), got " + std::to_string(backoff));
+  if (!(backoff > 0 && backoff < 1))
+    cr::throw_range(op, "backoffFactor", "must be in (0, 1), got " + std::to_string(backoff));
   p.growth_factor = static_cast<float>(growth);
   p.backoff_factor = static_cast<float>(backoff);
   p.growth_interval = static_cast<int>(a.integer(4, "growthInterval", 1, 1 << 24));

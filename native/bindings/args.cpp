@@ -16,8 +16,7 @@ thread_local const char* t_current_op = nullptr;
 const char* current_op() { return t_current_op; }
 void set_current_op(const char* op) { t_current_op = op; }
 
-Args::Args(const Napi::CallbackInfo& info, const char* op, size_t min_count, size_t max_count)
-    : info_(info), op_(op) {
+Args::Args(const Napi::CallbackInfo& info, const char* op, size_t min_count, size_t max_count) : info_(info), op_(op) {
   t_current_op = op;
   size_t n = info.Length();
   if (n < min_count || n > max_count) {
@@ -123,8 +122,8 @@ cr::Shape Args::shape(size_t i, const char* name) const {
   if (!v.IsArray()) throw_type(op_, name, "must be an array of sizes, got " + type_of(v));
   Napi::Array a = v.As<Napi::Array>();
   if (a.Length() < 1 || a.Length() > static_cast<uint32_t>(cr::kMaxRank))
-    throw_range(op_, name, "must have 1 to " + std::to_string(cr::kMaxRank) + " dimensions, got " +
-                               std::to_string(a.Length()));
+    throw_range(op_, name,
+                "must have 1 to " + std::to_string(cr::kMaxRank) + " dimensions, got " + std::to_string(a.Length()));
   cr::Shape s;
   double total = 1;
   for (uint32_t k = 0; k < a.Length(); k++) {
@@ -139,7 +138,8 @@ cr::Shape Args::shape(size_t i, const char* name) const {
 
 std::vector<int64_t> Args::int_array(size_t i, const char* name, size_t count, int64_t lo, int64_t hi) const {
   Napi::Value v = at(i);
-  if (!v.IsArray()) throw_type(op_, name, "must be an array of " + std::to_string(count) + " integers, got " + type_of(v));
+  if (!v.IsArray())
+    throw_type(op_, name, "must be an array of " + std::to_string(count) + " integers, got " + type_of(v));
   Napi::Array a = v.As<Napi::Array>();
   if (a.Length() != count)
     throw_range(op_, name, "must have " + std::to_string(count) + " entries, got " + std::to_string(a.Length()));
@@ -151,7 +151,8 @@ std::vector<int64_t> Args::int_array(size_t i, const char* name, size_t count, i
 
 std::vector<float> Args::float_array(size_t i, const char* name, size_t count) const {
   Napi::Value v = at(i);
-  if (!v.IsArray()) throw_type(op_, name, "must be an array of " + std::to_string(count) + " numbers, got " + type_of(v));
+  if (!v.IsArray())
+    throw_type(op_, name, "must be an array of " + std::to_string(count) + " numbers, got " + type_of(v));
   Napi::Array a = v.As<Napi::Array>();
   if (a.Length() != count)
     throw_range(op_, name, "must have " + std::to_string(count) + " entries, got " + std::to_string(a.Length()));
@@ -200,8 +201,7 @@ cr::Device Args::device(size_t i, const char* name) const {
 }
 
 void expect_rank(const char* op, const char* name, const cr::Tensor& t, int rank) {
-  if (t.rank() != rank)
-    throw_range(op, name, "must be " + std::to_string(rank) + "-D, got " + t.describe());
+  if (t.rank() != rank) throw_range(op, name, "must be " + std::to_string(rank) + "-D, got " + t.describe());
 }
 
 void expect_dtype(const char* op, const char* name, const cr::Tensor& t, cr::DType dtype) {
@@ -212,16 +212,20 @@ void expect_floating(const char* op, const char* name, const cr::Tensor& t) {
   if (!cr::is_floating(t.dtype)) throw_type(op, name, "must be float32, float16 or bfloat16, got " + t.describe());
 }
 
-void expect_same_device(const char* op, const char* name, const cr::Tensor& t, const char* ref_name, const cr::Tensor& ref) {
+void expect_same_device(const char* op, const char* name, const cr::Tensor& t, const char* ref_name,
+                        const cr::Tensor& ref) {
   if (t.device() != ref.device())
-    throw_type(op, name, "must be on the same device as '" + std::string(ref_name) + "' (" + ref.device().str() +
-                             "), got " + t.device().str());
+    throw_type(op, name,
+               "must be on the same device as '" + std::string(ref_name) + "' (" + ref.device().str() + "), got " +
+                   t.device().str());
 }
 
-void expect_same_shape(const char* op, const char* name, const cr::Tensor& t, const char* ref_name, const cr::Tensor& ref) {
+void expect_same_shape(const char* op, const char* name, const cr::Tensor& t, const char* ref_name,
+                       const cr::Tensor& ref) {
   if (t.shape != ref.shape)
-    throw_range(op, name, "must have the shape of '" + std::string(ref_name) + "' " + cr::shape_str(ref.shape) +
-                              ", got " + cr::shape_str(t.shape));
+    throw_range(op, name,
+                "must have the shape of '" + std::string(ref_name) + "' " + cr::shape_str(ref.shape) + ", got " +
+                    cr::shape_str(t.shape));
 }
 
 void expect_like(const char* op, const char* name, const cr::Tensor& t, const char* ref_name, const cr::Tensor& ref) {
@@ -232,12 +236,14 @@ void expect_like(const char* op, const char* name, const cr::Tensor& t, const ch
 }
 
 void expect_shape(const char* op, const char* name, const cr::Tensor& t, const cr::Shape& shape) {
-  if (t.shape != shape) throw_range(op, name, "must have shape " + cr::shape_str(shape) + ", got " + cr::shape_str(t.shape));
+  if (t.shape != shape)
+    throw_range(op, name, "must have shape " + cr::shape_str(shape) + ", got " + cr::shape_str(t.shape));
 }
 
 void expect_layout_fits(const char* op, const char* name, cr::Layout layout, size_t rank) {
   if (layout == cr::Layout::NHWC && rank != 4)
-    throw_range(op, name, "must be NCHW for a " + std::to_string(rank) + "-D tensor (only 4-D tensors have a layout), got NHWC");
+    throw_range(op, name,
+                "must be NCHW for a " + std::to_string(rank) + "-D tensor (only 4-D tensors have a layout), got NHWC");
 }
 
 void expect_no_alias(const char* op, const std::vector<TensorUse>& uses) {
@@ -250,7 +256,8 @@ void expect_no_alias(const char* op, const std::vector<TensorUse>& uses) {
   spans.reserve(uses.size());
   for (const TensorUse& u : uses)
     if (u.tensor && u.tensor->defined())
-      spans.push_back({u.tensor->storage.get(), u.tensor->offset_bytes, u.tensor->offset_bytes + u.tensor->nbytes(), &u});
+      spans.push_back(
+          {u.tensor->storage.get(), u.tensor->offset_bytes, u.tensor->offset_bytes + u.tensor->nbytes(), &u});
   std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) {
     return a.storage != b.storage ? std::less<const void*>()(a.storage, b.storage) : a.begin < b.begin;
   });
@@ -262,8 +269,10 @@ void expect_no_alias(const char* op, const std::vector<TensorUse>& uses) {
     const Span& s = spans[k];
     if (k > 0 && spans[k - 1].storage != s.storage) far_any = far_written = nullptr;
     const Span* hit = nullptr;
-    if (s.use->written && far_any && far_any->end > s.begin) hit = far_any;
-    else if (far_written && far_written->end > s.begin) hit = far_written;
+    if (s.use->written && far_any && far_any->end > s.begin)
+      hit = far_any;
+    else if (far_written && far_written->end > s.begin)
+      hit = far_written;
     if (hit) {
       // Name them in argument order, so the message reads the way the call was written.
       const TensorUse* first = hit->use < s.use ? hit->use : s.use;

@@ -54,8 +54,10 @@ class Args {
 void expect_rank(const char* op, const char* name, const cr::Tensor& t, int rank);
 void expect_dtype(const char* op, const char* name, const cr::Tensor& t, cr::DType dtype);
 void expect_floating(const char* op, const char* name, const cr::Tensor& t);
-void expect_same_device(const char* op, const char* name, const cr::Tensor& t, const char* ref_name, const cr::Tensor& ref);
-void expect_same_shape(const char* op, const char* name, const cr::Tensor& t, const char* ref_name, const cr::Tensor& ref);
+void expect_same_device(const char* op, const char* name, const cr::Tensor& t, const char* ref_name,
+                        const cr::Tensor& ref);
+void expect_same_shape(const char* op, const char* name, const cr::Tensor& t, const char* ref_name,
+                       const cr::Tensor& ref);
 // Same shape, dtype, layout and device as ref.
 void expect_like(const char* op, const char* name, const cr::Tensor& t, const char* ref_name, const cr::Tensor& ref);
 void expect_shape(const char* op, const char* name, const cr::Tensor& t, const cr::Shape& shape);

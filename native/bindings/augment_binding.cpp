@@ -36,8 +36,9 @@ std::vector<int32_t> checked_indices(const char* op, const cr::Tensor& indices, 
   std::vector<int32_t> v = host_ints(indices);
   for (size_t i = 0; i < v.size(); i++)
     if (v[i] < 0 || v[i] >= rows)
-      cr::throw_range(op, "indices", "must hold row numbers in [0, " + std::to_string(rows) + ") of '" + ref_name +
-                                         "', got " + std::to_string(v[i]) + " at position " + std::to_string(i));
+      cr::throw_range(op, "indices",
+                      "must hold row numbers in [0, " + std::to_string(rows) + ") of '" + ref_name + "', got " +
+                          std::to_string(v[i]) + " at position " + std::to_string(i));
   return v;
 }
 
@@ -86,12 +87,13 @@ Napi::Value AugmentBatch(const Napi::CallbackInfo& info) {
     const std::string at = " at row " + std::to_string(b) + " (dy, dx, flip) = (" + std::to_string(dy) + ", " +
                            std::to_string(dx) + ", " + std::to_string(flip) + ")";
     if (dy < 0 || dy > 2 * pad || dx < 0 || dx > 2 * pad)
-      cr::throw_range(a.op(), "params", "crop offsets must be in [0, 2 * pad] = [0, " + std::to_string(2 * pad) + "]" + at);
+      cr::throw_range(a.op(), "params",
+                      "crop offsets must be in [0, 2 * pad] = [0, " + std::to_string(2 * pad) + "]" + at);
     if (flip != 0 && flip != 1) cr::throw_range(a.op(), "params", "flip must be 0 or 1" + at);
   }
 
-  cr::Tensor out = cr::backend_for(images.device())
-                       .augment_batch(images, indices, params, mean, stdev, pad, dtype, layout);
+  cr::Tensor out =
+      cr::backend_for(images.device()).augment_batch(images, indices, params, mean, stdev, pad, dtype, layout);
   return TensorHandle::Wrap(a.env(), std::move(out));
 }
 

@@ -42,8 +42,9 @@ void expect_nonnegative_variance(const char* op, const cr::Tensor& var) {
   const float* v = var.data<float>();
   for (int64_t c = 0; c < var.numel(); c++)
     if (v[c] < 0)
-      cr::throw_range(op, "runningVar", "must be >= 0 (it is a variance), got " + std::to_string(v[c]) + " at channel " +
-                                            std::to_string(c));
+      cr::throw_range(
+          op, "runningVar",
+          "must be >= 0 (it is a variance), got " + std::to_string(v[c]) + " at channel " + std::to_string(c));
 }
 
 }  // namespace
@@ -54,7 +55,8 @@ Napi::Value BatchNormForwardTraining(const Napi::CallbackInfo& info) {
   const char* names[] = {"gamma", "beta", "runningMean", "runningVar"};
   for (size_t k = 0; k < 4; k++) expect_channel_param(a.op(), names[k], a.tensor(1 + k, names[k]), x);
   double momentum = a.number(5, "momentum");
-  if (momentum < 0 || momentum > 1) cr::throw_range(a.op(), "momentum", "must be in [0, 1], got " + std::to_string(momentum));
+  if (momentum < 0 || momentum > 1)
+    cr::throw_range(a.op(), "momentum", "must be in [0, 1], got " + std::to_string(momentum));
   double eps = read_eps(a, 6);
   const cr::Tensor* residual = read_residual(a, 7, x);
   bool relu = a.boolean(8, "relu");
@@ -68,9 +70,10 @@ Napi::Value BatchNormForwardTraining(const Napi::CallbackInfo& info) {
   // The running variance is unbiased (divides by N*H*W - 1), PyTorch's rule as well.
   if (x.shape[0] * x.shape[2] * x.shape[3] < 2)
     cr::throw_range(a.op(), "x", "needs more than 1 value per channel when training, got " + x.describe());
-  cr::BatchNormForward r = cr::backend_for(x.device()).batchnorm_forward_training(
-      x, a.tensor(1, "gamma"), a.tensor(2, "beta"), a.tensor(3, "runningMean"), a.tensor(4, "runningVar"), momentum, eps,
-      residual, relu);
+  cr::BatchNormForward r =
+      cr::backend_for(x.device())
+          .batchnorm_forward_training(x, a.tensor(1, "gamma"), a.tensor(2, "beta"), a.tensor(3, "runningMean"),
+                                      a.tensor(4, "runningVar"), momentum, eps, residual, relu);
   Napi::Object o = Napi::Object::New(a.env());
   o.Set("y", TensorHandle::Wrap(a.env(), r.y));
   o.Set("saveMean", TensorHandle::Wrap(a.env(), r.save_mean));
@@ -88,9 +91,10 @@ Napi::Value BatchNormForwardInference(const Napi::CallbackInfo& info) {
   const cr::Tensor* residual = read_residual(a, 6, x);
   bool relu = a.boolean(7, "relu");
   expect_nonnegative_variance(a.op(), a.tensor(4, "runningVar"));
-  return TensorHandle::Wrap(a.env(), cr::backend_for(x.device()).batchnorm_forward_inference(
-                                         x, a.tensor(1, "gamma"), a.tensor(2, "beta"), a.tensor(3, "runningMean"),
-                                         a.tensor(4, "runningVar"), eps, residual, relu));
+  return TensorHandle::Wrap(a.env(), cr::backend_for(x.device())
+                                         .batchnorm_forward_inference(x, a.tensor(1, "gamma"), a.tensor(2, "beta"),
+                                                                      a.tensor(3, "runningMean"),
+                                                                      a.tensor(4, "runningVar"), eps, residual, relu));
 }
 
 Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
@@ -115,9 +119,10 @@ Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
     expect_rank(a.op(), "reserve", *reserve, 1);
     expect_same_device(a.op(), "reserve", *reserve, "x", x);
   }
-  cr::BatchNormBackward r = cr::backend_for(x.device()).batchnorm_backward(
-      dy, x, a.tensor(2, "gamma"), a.tensor(3, "saveMean"), a.tensor(4, "saveInvStd"), eps, y, relu, has_residual, beta,
-      reserve);
+  cr::BatchNormBackward r =
+      cr::backend_for(x.device())
+          .batchnorm_backward(dy, x, a.tensor(2, "gamma"), a.tensor(3, "saveMean"), a.tensor(4, "saveInvStd"), eps, y,
+                              relu, has_residual, beta, reserve);
   Napi::Object o = Napi::Object::New(a.env());
   o.Set("dx", TensorHandle::Wrap(a.env(), r.dx));
   o.Set("dgamma", TensorHandle::Wrap(a.env(), r.dgamma));

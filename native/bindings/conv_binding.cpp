@@ -43,14 +43,15 @@ void expect_companion(const char* op, const char* name, const cr::Tensor& t, con
                       const cr::Tensor& ref) {
   expect_same_device(op, name, t, ref_name, ref);
   if (t.dtype != ref.dtype || t.layout != ref.layout)
-    cr::throw_type(op, name, "must have the dtype and layout of '" + std::string(ref_name) + "' (" + ref.describe() +
-                                 "), got " + t.describe());
+    cr::throw_type(op, name,
+                   "must have the dtype and layout of '" + std::string(ref_name) + "' (" + ref.describe() + "), got " +
+                       t.describe());
 }
 
 std::string params_str(const cr::Conv2dParams& p) {
   return "stride " + std::to_string(p.stride_h) + "x" + std::to_string(p.stride_w) + ", padding " +
-         std::to_string(p.pad_h) + "x" + std::to_string(p.pad_w) + ", dilation " + std::to_string(p.dilation_h) +
-         "x" + std::to_string(p.dilation_w);
+         std::to_string(p.pad_h) + "x" + std::to_string(p.pad_w) + ", dilation " + std::to_string(p.dilation_h) + "x" +
+         std::to_string(p.dilation_w);
 }
 
 // The output shape [N, K, P, Q] of x conv w; RangeError naming `name` when the dilated
@@ -60,10 +61,10 @@ cr::Shape output_shape(const char* op, const char* name, const cr::Shape& x, con
   const int64_t span_h = x[2] + 2 * p.pad_h - p.dilation_h * (w[2] - 1) - 1;
   const int64_t span_w = x[3] + 2 * p.pad_w - p.dilation_w * (w[3] - 1) - 1;
   if (span_h < 0 || span_w < 0)
-    cr::throw_range(op, name, "gives an empty output: kernel " + std::to_string(w[2]) + "x" + std::to_string(w[3]) +
-                                  " does not fit input " + std::to_string(x[2]) + "x" + std::to_string(x[3]) +
-                                  " with " + params_str(p) + " (x " + cr::shape_str(x) + ", w " + cr::shape_str(w) +
-                                  ")");
+    cr::throw_range(op, name,
+                    "gives an empty output: kernel " + std::to_string(w[2]) + "x" + std::to_string(w[3]) +
+                        " does not fit input " + std::to_string(x[2]) + "x" + std::to_string(x[3]) + " with " +
+                        params_str(p) + " (x " + cr::shape_str(x) + ", w " + cr::shape_str(w) + ")");
   cr::Shape y{x[0], w[0], span_h / p.stride_h + 1, span_w / p.stride_w + 1};
   double total = 1;
   for (int64_t d : y) total *= static_cast<double>(d);
@@ -92,9 +93,9 @@ Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
   expect_activation(a.op(), "w", w);
   expect_companion(a.op(), "w", w, "x", x);
   if (w.shape[1] != x.shape[1])
-    cr::throw_range(a.op(), "w", "has " + std::to_string(w.shape[1]) + " input channels but 'x' has " +
-                                     std::to_string(x.shape[1]) + " (x " + cr::shape_str(x.shape) + ", w " +
-                                     cr::shape_str(w.shape) + ")");
+    cr::throw_range(a.op(), "w",
+                    "has " + std::to_string(w.shape[1]) + " input channels but 'x' has " + std::to_string(x.shape[1]) +
+                        " (x " + cr::shape_str(x.shape) + ", w " + cr::shape_str(w.shape) + ")");
   if (bias) {
     expect_rank(a.op(), "bias", *bias, 1);
     expect_floating(a.op(), "bias", *bias);
@@ -117,13 +118,14 @@ Napi::Value Conv2dBackwardData(const Napi::CallbackInfo& info) {
   expect_companion(a.op(), "w", w, "dy", dy);
   expect_four(a.op(), "xShape", x_shape, "[N, C, H, W]");
   if (x_shape[1] != w.shape[1])
-    cr::throw_range(a.op(), "xShape", "has " + std::to_string(x_shape[1]) + " channels but 'w' " +
-                                          cr::shape_str(w.shape) + " expects " + std::to_string(w.shape[1]));
+    cr::throw_range(a.op(), "xShape",
+                    "has " + std::to_string(x_shape[1]) + " channels but 'w' " + cr::shape_str(w.shape) + " expects " +
+                        std::to_string(w.shape[1]));
   cr::Shape y = output_shape(a.op(), "xShape", x_shape, w.shape, p);
   if (y != dy.shape)
-    cr::throw_range(a.op(), "xShape", cr::shape_str(x_shape) + " convolved with 'w' " + cr::shape_str(w.shape) +
-                                          " (" + params_str(p) + ") gives " + cr::shape_str(y) + ", but 'dy' is " +
-                                          cr::shape_str(dy.shape));
+    cr::throw_range(a.op(), "xShape",
+                    cr::shape_str(x_shape) + " convolved with 'w' " + cr::shape_str(w.shape) + " (" + params_str(p) +
+                        ") gives " + cr::shape_str(y) + ", but 'dy' is " + cr::shape_str(dy.shape));
   return wrap(a, cr::backend_for(dy.device()).conv2d_backward_data(dy, w, x_shape, p));
 }
 
@@ -139,13 +141,14 @@ Napi::Value Conv2dBackwardFilter(const Napi::CallbackInfo& info) {
   expect_companion(a.op(), "x", x, "dy", dy);
   expect_four(a.op(), "wShape", w_shape, "[K, C, R, S]");
   if (w_shape[1] != x.shape[1])
-    cr::throw_range(a.op(), "wShape", "has " + std::to_string(w_shape[1]) + " input channels but 'x' " +
-                                          cr::shape_str(x.shape) + " has " + std::to_string(x.shape[1]));
+    cr::throw_range(a.op(), "wShape",
+                    "has " + std::to_string(w_shape[1]) + " input channels but 'x' " + cr::shape_str(x.shape) +
+                        " has " + std::to_string(x.shape[1]));
   cr::Shape y = output_shape(a.op(), "wShape", x.shape, w_shape, p);
   if (y != dy.shape)
-    cr::throw_range(a.op(), "wShape", cr::shape_str(w_shape) + " applied to 'x' " + cr::shape_str(x.shape) + " (" +
-                                          params_str(p) + ") gives " + cr::shape_str(y) + ", but 'dy' is " +
-                                          cr::shape_str(dy.shape));
+    cr::throw_range(a.op(), "wShape",
+                    cr::shape_str(w_shape) + " applied to 'x' " + cr::shape_str(x.shape) + " (" + params_str(p) +
+                        ") gives " + cr::shape_str(y) + ", but 'dy' is " + cr::shape_str(dy.shape));
   return wrap(a, cr::backend_for(dy.device()).conv2d_backward_filter(dy, x, w_shape, p));
 }
 

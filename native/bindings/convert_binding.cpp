@@ -20,7 +20,7 @@ namespace {
 // tensor is copied there first, so casting to an integer dtype synchronises its stream.
 void expect_fits_integer(const char* op, const cr::Tensor& x, cr::DType dtype) {
   if (dtype != cr::DType::I32 && dtype != cr::DType::U8) return;
-  if (x.dtype == dtype || x.dtype == cr::DType::U8) return;  // u8 fits both
+  if (x.dtype == dtype || x.dtype == cr::DType::U8) return;         // u8 fits both
   const double lo = dtype == cr::DType::U8 ? -1.0 : -2147483649.0;  // exclusive bounds after truncation
   const double hi = dtype == cr::DType::U8 ? 256.0 : 2147483648.0;
   cr::Tensor host = x;
@@ -38,8 +38,9 @@ void expect_fits_integer(const char* op, const cr::Tensor& x, cr::DType dtype) {
       case cr::DType::U8: v = host.data<uint8_t>()[i]; break;
     }
     if (!(v > lo && v < hi))
-      cr::throw_range(op, "x", std::string("holds ") + std::to_string(v) + " at element " + std::to_string(i) +
-                                   " (memory order), which " + cr::dtype_name(dtype) + " cannot represent");
+      cr::throw_range(op, "x",
+                      std::string("holds ") + std::to_string(v) + " at element " + std::to_string(i) +
+                          " (memory order), which " + cr::dtype_name(dtype) + " cannot represent");
   }
 }
 
@@ -67,7 +68,8 @@ Napi::Value Convert(const Napi::CallbackInfo& info) {
   cr::DType dtype = a.dtype(1, "dtype");
   cr::Layout layout = a.layout(2, "layout");
   if (x.rank() != 4 && layout != cr::Layout::NCHW)
-    cr::throw_range("convert", "layout", "must be NCHW for a " + std::to_string(x.rank()) + "-D tensor (only 4-D tensors have a layout)");
+    cr::throw_range("convert", "layout",
+                    "must be NCHW for a " + std::to_string(x.rank()) + "-D tensor (only 4-D tensors have a layout)");
   expect_fits_integer(a.op(), x, dtype);
   return TensorHandle::Wrap(a.env(), cr::backend_for(x.device()).convert(x, dtype, layout));
 }

@@ -143,7 +143,8 @@ Napi::Value GraphCaptureEnd(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   o.TypeTag(&kGraphTag);
   o.DefineProperties({
-      Napi::PropertyDescriptor::Value("device", Napi::String::New(env, "cuda:" + std::to_string(device)), napi_enumerable),
+      Napi::PropertyDescriptor::Value("device", Napi::String::New(env, "cuda:" + std::to_string(device)),
+                                      napi_enumerable),
       Napi::PropertyDescriptor::Accessor<GraphDisposed>("disposed", napi_enumerable),
       Napi::PropertyDescriptor::Function(env, o, "dispose", GraphDispose),
   });
@@ -205,7 +206,8 @@ Napi::Value EventTimerStart(const Napi::CallbackInfo& info) {
   Args a(info, "eventTimerStart", 1);
   cr::Device d = a.device(0, "device");
   if (d.type != cr::DeviceType::CUDA)
-    cr::throw_type(a.op(), "device", "must be a cuda device, got '" + d.str() + "' (time CPU work with process.hrtime)");
+    cr::throw_type(a.op(), "device",
+                   "must be a cuda device, got '" + d.str() + "' (time CPU work with process.hrtime)");
   Napi::Env env = a.env();
   Napi::Object o = Napi::Object::New(env);
   o.TypeTag(&kTimerTag);

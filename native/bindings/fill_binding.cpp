@@ -35,8 +35,8 @@ double dtype_max(cr::DType t) {
 
 void expect_representable(const Args& a, const char* name, double v, cr::DType t) {
   if (std::fabs(v) > dtype_max(t))
-    cr::throw_range(a.op(), name, "is outside the finite range of " + std::string(cr::dtype_name(t)) + ", got " +
-                                      std::to_string(v));
+    cr::throw_range(a.op(), name,
+                    "is outside the finite range of " + std::string(cr::dtype_name(t)) + ", got " + std::to_string(v));
 }
 
 }  // namespace

@@ -24,17 +24,18 @@ void expect_companion(const char* op, const char* name, const cr::Tensor& t, con
   expect_matrix(op, name, t);
   expect_same_device(op, name, t, ref_name, ref);
   if (t.dtype != ref.dtype)
-    cr::throw_type(op, name, "must have the dtype of '" + std::string(ref_name) + "' (" + ref.describe() +
-                                 "), got " + t.describe());
+    cr::throw_type(
+        op, name,
+        "must have the dtype of '" + std::string(ref_name) + "' (" + ref.describe() + "), got " + t.describe());
 }
 
 // t.shape[dim] must equal ref.shape[ref_dim].
 void expect_dim(const char* op, const char* name, const cr::Tensor& t, int dim, const char* ref_name,
                 const cr::Tensor& ref, int ref_dim) {
   if (t.shape[dim] != ref.shape[ref_dim])
-    cr::throw_range(op, name, "must have size " + std::to_string(ref.shape[ref_dim]) + " in dimension " +
-                                  std::to_string(dim) + " to match '" + ref_name + "' " + cr::shape_str(ref.shape) +
-                                  ", got " + cr::shape_str(t.shape));
+    cr::throw_range(op, name,
+                    "must have size " + std::to_string(ref.shape[ref_dim]) + " in dimension " + std::to_string(dim) +
+                        " to match '" + ref_name + "' " + cr::shape_str(ref.shape) + ", got " + cr::shape_str(t.shape));
 }
 
 Napi::Value wrap(const Args& a, cr::Tensor t) { return TensorHandle::Wrap(a.env(), std::move(t)); }

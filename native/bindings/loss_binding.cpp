@@ -24,8 +24,9 @@ void check_logits_labels(const Args& a, const cr::Tensor& logits, const cr::Tens
   const int64_t C = logits.shape[1];
   for (int64_t n = 0; n < labels.shape[0]; n++)
     if (lab[n] < 0 || lab[n] >= C)
-      cr::throw_range(a.op(), "labels", "must lie in [0, " + std::to_string(C) + "), got " + std::to_string(lab[n]) +
-                                           " at index " + std::to_string(n));
+      cr::throw_range(a.op(), "labels",
+                      "must lie in [0, " + std::to_string(C) + "), got " + std::to_string(lab[n]) + " at index " +
+                          std::to_string(n));
 }
 
 }  // namespace

@@ -29,7 +29,8 @@ Napi::Value Guarded(const Napi::CallbackInfo& info) {
   } catch (const cr::OpError& e) {
     throw to_js_error(info.Env(), with_current_op(e));
   } catch (const std::bad_alloc&) {
-    throw to_js_error(info.Env(), with_current_op(cr::OpError(cr::ErrorKind::OutOfMemory, "out of host memory", "ERR_CPU_OOM")));
+    throw to_js_error(info.Env(),
+                      with_current_op(cr::OpError(cr::ErrorKind::OutOfMemory, "out of host memory", "ERR_CPU_OOM")));
   } catch (const std::exception& e) {
     throw to_js_error(info.Env(), with_current_op(cr::OpError(cr::ErrorKind::Runtime, e.what())));
   }

@@ -23,9 +23,10 @@ cr::Pool2dParams read_params(const Args& a, size_t mode_i, size_t params_i, size
   if (v[0] < 1 || v[1] < 1) cr::throw_range(a.op(), "params", "kernel sizes must be >= 1");
   if (v[2] < 1 || v[3] < 1) cr::throw_range(a.op(), "params", "strides must be >= 1");
   if (2 * v[4] > v[0] || 2 * v[5] > v[1])
-    cr::throw_range(a.op(), "params", "padding must be at most half the kernel size, got pad [" + std::to_string(v[4]) +
-                                          ", " + std::to_string(v[5]) + "] for kernel [" + std::to_string(v[0]) + ", " +
-                                          std::to_string(v[1]) + "]");
+    cr::throw_range(a.op(), "params",
+                    "padding must be at most half the kernel size, got pad [" + std::to_string(v[4]) + ", " +
+                        std::to_string(v[5]) + "] for kernel [" + std::to_string(v[0]) + ", " + std::to_string(v[1]) +
+                        "]");
   p.kernel_h = static_cast<int>(v[0]);
   p.kernel_w = static_cast<int>(v[1]);
   p.stride_h = static_cast<int>(v[2]);
@@ -34,8 +35,9 @@ cr::Pool2dParams read_params(const Args& a, size_t mode_i, size_t params_i, size
   p.pad_w = static_cast<int>(v[5]);
   p.count_include_pad = a.boolean(cip_i, "countIncludePad");
   if (x.shape[2] + 2 * p.pad_h < p.kernel_h || x.shape[3] + 2 * p.pad_w < p.kernel_w)
-    cr::throw_range(a.op(), "params", "kernel [" + std::to_string(p.kernel_h) + ", " + std::to_string(p.kernel_w) +
-                                          "] is larger than the padded input " + x.describe());
+    cr::throw_range(a.op(), "params",
+                    "kernel [" + std::to_string(p.kernel_h) + ", " + std::to_string(p.kernel_w) +
+                        "] is larger than the padded input " + x.describe());
   return p;
 }
 

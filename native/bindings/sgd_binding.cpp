@@ -28,24 +28,27 @@ Napi::Value SgdUpdate(const Napi::CallbackInfo& info) {
   if (momentum < 0) cr::throw_range(op, "momentum", "must be >= 0, got " + std::to_string(momentum));
   if (weight_decay < 0) cr::throw_range(op, "weightDecay", "must be >= 0, got " + std::to_string(weight_decay));
   if (p.nesterov && (momentum <= 0 || dampening != 0))
-    cr::throw_range(op, "nesterov", "requires a momentum > 0 and zero dampening (got momentum " +
-                                        std::to_string(momentum) + ", dampening " + std::to_string(dampening) + ")");
+    cr::throw_range(op, "nesterov",
+                    "requires a momentum > 0 and zero dampening (got momentum " + std::to_string(momentum) +
+                        ", dampening " + std::to_string(dampening) + ")");
   p.lr = static_cast<float>(lr);
   p.momentum = static_cast<float>(momentum);
   p.dampening = static_cast<float>(dampening);
   p.weight_decay = static_cast<float>(weight_decay);
 
   if (params.empty() && !grads.empty())
-    cr::throw_range(op, "params", "is empty, but grads has " + std::to_string(grads.size()) +
-                                      " tensors: pass the parameters the gradients belong to");
+    cr::throw_range(op, "params",
+                    "is empty, but grads has " + std::to_string(grads.size()) +
+                        " tensors: pass the parameters the gradients belong to");
   if (grads.size() != params.size())
-    cr::throw_range(op, "grads", "must have one tensor per parameter (" + std::to_string(params.size()) + "), got " +
-                                     std::to_string(grads.size()));
+    cr::throw_range(op, "grads",
+                    "must have one tensor per parameter (" + std::to_string(params.size()) + "), got " +
+                        std::to_string(grads.size()));
   const bool need_bufs = momentum != 0;
   if (need_bufs ? bufs.size() != params.size() : !bufs.empty() && bufs.size() != params.size())
-    cr::throw_range(op, "bufs", "must have one tensor per parameter (" + std::to_string(params.size()) + ")" +
-                                    (need_bufs ? "" : " or be empty when momentum is 0") + ", got " +
-                                    std::to_string(bufs.size()));
+    cr::throw_range(op, "bufs",
+                    "must have one tensor per parameter (" + std::to_string(params.size()) + ")" +
+                        (need_bufs ? "" : " or be empty when momentum is 0") + ", got " + std::to_string(bufs.size()));
   if (params.empty()) return a.env().Undefined();
   const cr::Tensor& first = params[0];
   for (size_t i = 0; i < params.size(); i++) {

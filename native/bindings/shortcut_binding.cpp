@@ -16,8 +16,9 @@ Napi::Value ShortcutAForward(const Napi::CallbackInfo& info) {
   int64_t out_channels = a.integer(1, "outChannels", 1, cr::kMaxElements);
   int stride = static_cast<int>(a.integer(2, "stride", 1, 1 << 20));
   if (out_channels < x.shape[1])
-    cr::throw_range(a.op(), "outChannels", "must be >= the input's channels (" + std::to_string(x.shape[1]) +
-                                               "), got " + std::to_string(out_channels));
+    cr::throw_range(
+        a.op(), "outChannels",
+        "must be >= the input's channels (" + std::to_string(x.shape[1]) + "), got " + std::to_string(out_channels));
   const double out_numel = static_cast<double>(x.shape[0]) * out_channels * ((x.shape[2] + stride - 1) / stride) *
                            ((x.shape[3] + stride - 1) / stride);
   if (out_numel > static_cast<double>(cr::kMaxElements))
@@ -35,14 +36,16 @@ Napi::Value ShortcutABackward(const Napi::CallbackInfo& info) {
   cr::Shape x_shape = a.shape(3, "xShape");
   if (x_shape.size() != 4) cr::throw_range(a.op(), "xShape", "must be 4-D, got " + cr::shape_str(x_shape));
   if (x_shape[1] != in_channels)
-    cr::throw_range(a.op(), "inChannels", "must equal xShape[1] (" + std::to_string(x_shape[1]) + "), got " +
-                                              std::to_string(in_channels));
+    cr::throw_range(a.op(), "inChannels",
+                    "must equal xShape[1] (" + std::to_string(x_shape[1]) + "), got " + std::to_string(in_channels));
   if (in_channels > dy.shape[1])
-    cr::throw_range(a.op(), "inChannels", "must be <= the channels of 'dy' (" + std::to_string(dy.shape[1]) +
-                                              "), got " + std::to_string(in_channels));
+    cr::throw_range(
+        a.op(), "inChannels",
+        "must be <= the channels of 'dy' (" + std::to_string(dy.shape[1]) + "), got " + std::to_string(in_channels));
   cr::Shape want = {x_shape[0], dy.shape[1], (x_shape[2] + stride - 1) / stride, (x_shape[3] + stride - 1) / stride};
   expect_shape(a.op(), "dy", dy, want);
-  return TensorHandle::Wrap(a.env(), cr::backend_for(dy.device()).shortcut_a_backward(dy, in_channels, stride, x_shape));
+  return TensorHandle::Wrap(a.env(),
+                            cr::backend_for(dy.device()).shortcut_a_backward(dy, in_channels, stride, x_shape));
 }
 
 }  // namespace crjs

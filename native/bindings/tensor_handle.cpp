@@ -139,7 +139,6 @@ class ReadQueue {
   bool thread_started_ = false;
 };
 
-
 // Runs an accessor or method of a handle: `h` is the live handle behind `this`, nullptr when
 // it was disposed. C++ exceptions become JS ones here, as ObjectWrap's wrappers would do.
 using Member = Napi::Value (*)(const Napi::CallbackInfo& info, TensorHandle* h);
@@ -192,7 +191,9 @@ Napi::Value nbytes_of(const Napi::CallbackInfo& info, TensorHandle* h) {
   return Napi::Number::New(info.Env(), h ? static_cast<double>(h->tensor().nbytes()) : 0.0);
 }
 
-Napi::Value disposed_of(const Napi::CallbackInfo& info, TensorHandle* h) { return Napi::Boolean::New(info.Env(), h == nullptr); }
+Napi::Value disposed_of(const Napi::CallbackInfo& info, TensorHandle* h) {
+  return Napi::Boolean::New(info.Env(), h == nullptr);
+}
 
 Napi::Value read(const Napi::CallbackInfo& info, TensorHandle* h) {
   const cr::Tensor& t = live(info, h, "read");
@@ -208,8 +209,8 @@ Napi::Value read_async(const Napi::CallbackInfo& info, TensorHandle* h) {
   std::function<void()> wait = cr::backend_for(t.device()).copy_to_host_async(t, raw.data());
   // raw's heap buffer moves into the job unchanged, so the pending copy's target stays valid.
   Napi::Env env = info.Env();
-  auto* job = new ReadQueue::Job{t, std::move(raw), std::move(wait), Napi::Promise::Deferred::New(env),
-                                 Napi::ThreadSafeFunction(), std::string()};
+  auto* job = new ReadQueue::Job{
+      t, std::move(raw), std::move(wait), Napi::Promise::Deferred::New(env), Napi::ThreadSafeFunction(), std::string()};
   job->done = Napi::ThreadSafeFunction::New(env, Napi::Function::New(env, [](const Napi::CallbackInfo&) {}),
                                             "cudnn-resnet:readAsync", 0, 1);
   Napi::Promise p = job->deferred.Promise();

@@ -89,7 +89,7 @@ struct LossScaleParams {
   /* ---- memory and copies ---- */ \
   X(Tensor, empty, (const Shape& shape, DType dtype, Layout layout)) \
   X(void, copy_from_host_, (const Tensor& dst, const void* src)) /* dst.nbytes() bytes */ \
-  X(void, copy_to_host, (const Tensor& src, void* dst)) /* src.nbytes() bytes */ \
+  X(void, copy_to_host, (const Tensor& src, void* dst))          /* src.nbytes() bytes */ \
   /* Starts copying src into dst (src.nbytes() bytes) in stream order, after the work queued */ \
   /* so far, and returns a function that waits for that copy. The function enqueues nothing, */ \
   /* so it may run on another thread while later work (a graph capture included) is queued. */ \
@@ -103,59 +103,60 @@ struct LossScaleParams {
   /* cast + to_layout in one pass (one kernel on CUDA): the mixed-precision weight path. */ \
   /* Always a new tensor; `layout` must be NCHW unless x is 4-D. */ \
   X(Tensor, convert, (const Tensor& x, DType dtype, Layout layout)) \
- \
+\
   /* ---- convolution (conv.cpp) ---- */ \
   X(Tensor, conv2d_forward, (const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p)) \
   X(Tensor, conv2d_backward_data, (const Tensor& dy, const Tensor& w, const Shape& x_shape, const Conv2dParams& p)) \
-  X(Tensor, conv2d_backward_filter, (const Tensor& dy, const Tensor& x, const Shape& w_shape, \
-      const Conv2dParams& p)) \
+  X(Tensor, conv2d_backward_filter, (const Tensor& dy, const Tensor& x, const Shape& w_shape, const Conv2dParams& p)) \
   X(Tensor, conv2d_backward_bias, (const Tensor& dy)) /* [C] fp32 */ \
- \
+\
   /* ---- batch norm, spatial (batchnorm.cpp) ---- */ \
   /* Training: y = act(gamma * (x - mean) * invstd + beta + residual), act = ReLU when */ \
   /* `relu`, identity otherwise; residual may be null. Updates running_mean/var in place */ \
   /* with PyTorch's momentum convention (running = (1 - m) * running + m * batch, unbiased */ \
   /* variance for the running estimate). */ \
-  X(BatchNormForward, batchnorm_forward_training, (const Tensor& x, const Tensor& gamma, const Tensor& beta, \
-      const Tensor& running_mean, const Tensor& running_var, double momentum, double eps, const Tensor* residual, \
-      bool relu)) \
-  X(Tensor, batchnorm_forward_inference, (const Tensor& x, const Tensor& gamma, const Tensor& beta, \
-      const Tensor& running_mean, const Tensor& running_var, double eps, const Tensor* residual, bool relu)) \
+  X(BatchNormForward, batchnorm_forward_training, \
+    (const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean, const Tensor& running_var, \
+     double momentum, double eps, const Tensor* residual, bool relu)) \
+  X(Tensor, batchnorm_forward_inference, \
+    (const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean, const Tensor& running_var, \
+     double eps, const Tensor* residual, bool relu)) \
   /* `y` is the forward output; it is read only when `relu` (for the activation's mask). */ \
   /* `beta` and `reserve` (the forward's, may be null) let a backend run the backward of the */ \
   /* fused kernel its forward ran; the result agrees with the plain path within rounding */ \
   /* (cuDNN's mask comes from the pre-activation value, the plain path's from y > 0). */ \
-  X(BatchNormBackward, batchnorm_backward, (const Tensor& dy, const Tensor& x, const Tensor& gamma, \
-      const Tensor& save_mean, const Tensor& save_invstd, double eps, const Tensor* y, bool relu, \
-      bool has_residual, const Tensor* beta, const Tensor* reserve)) \
- \
+  X(BatchNormBackward, batchnorm_backward, \
+    (const Tensor& dy, const Tensor& x, const Tensor& gamma, const Tensor& save_mean, const Tensor& save_invstd, \
+     double eps, const Tensor* y, bool relu, bool has_residual, const Tensor* beta, const Tensor* reserve)) \
+\
   /* ---- activation and elementwise (elementwise.cpp) ---- */ \
   X(Tensor, relu_forward, (const Tensor& x)) \
   X(Tensor, relu_backward, (const Tensor& dy, const Tensor& y)) \
   X(Tensor, add, (const Tensor& a, const Tensor& b)) \
   X(Tensor, scale, (const Tensor& x, float alpha)) \
   X(void, axpy_, (float alpha, const Tensor& x, const Tensor& y)) /* y += alpha * x */ \
- \
+\
   /* ---- pooling (pooling.cpp) ---- */ \
   X(Tensor, pool2d_forward, (const Tensor& x, const Pool2dParams& p)) \
   X(Tensor, pool2d_backward, (const Tensor& dy, const Tensor& x, const Tensor& y, const Pool2dParams& p)) \
- \
+\
   /* ---- linear: y[N, M] = x[N, K] * w[M, K]^T + b[M] (linear.cpp) ---- */ \
   X(Tensor, linear_forward, (const Tensor& x, const Tensor& w, const Tensor* bias)) \
-  X(Tensor, linear_backward_data, (const Tensor& dy, const Tensor& w)) /* [N, K] */ \
+  X(Tensor, linear_backward_data, (const Tensor& dy, const Tensor& w))   /* [N, K] */ \
   X(Tensor, linear_backward_weight, (const Tensor& dy, const Tensor& x)) /* [M, K] */ \
-  X(Tensor, linear_backward_bias, (const Tensor& dy)) /* [M] */ \
- \
+  X(Tensor, linear_backward_bias, (const Tensor& dy))                    /* [M] */ \
+\
   /* ---- loss (loss.cpp): logits [N, C] float, labels [N] int32 ---- */ \
   X(CrossEntropyForward, softmax_cross_entropy_forward, (const Tensor& logits, const Tensor& labels)) \
   /* dlogits = (softmax(logits) - onehot(labels)) * grad_loss[0] / N; grad_loss is [1] fp32. */ \
   X(Tensor, softmax_cross_entropy_backward, (const Tensor& logits, const Tensor& labels, const Tensor& grad_loss)) \
- \
+\
   /* ---- optimizer (sgd.cpp): one call updates many tensors; bufs may be empty when */ \
   /* momentum == 0. Params and bufs are fp32; grads fp32. ---- */ \
-  X(void, sgd_update_, (const std::vector<Tensor>& params, const std::vector<Tensor>& grads, \
-      const std::vector<Tensor>& bufs, const SgdParams& p)) \
- \
+  X(void, sgd_update_, \
+    (const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& bufs, \
+     const SgdParams& p)) \
+\
   /* ---- dynamic loss scaling (amp.cpp), all on the device: scale is [1] fp32, the */ \
   /* current loss scale; state is [3] fp32 {found_inf, good_steps, skipped_steps}. ---- */ \
   /* state[0] = 1 if any element of grads (fp32) is inf or NaN, else 0; then every grad is */ \
@@ -165,29 +166,30 @@ struct LossScaleParams {
   /* skipped_steps += 1; otherwise good_steps += 1, and when it reaches growth_interval the */ \
   /* scale grows by growth_factor (kept if finite) and good_steps restarts at 0. */ \
   X(void, amp_update_scale_, (const Tensor& scale, const Tensor& state, const LossScaleParams& p)) \
- \
+\
   /* ---- fills (fill.cpp): counter-based Philox4x32-10, so a (seed, element index) pair */ \
   /* gives the same value on every backend. ---- */ \
   X(void, fill_constant_, (const Tensor& t, double value)) \
   X(void, fill_uniform_, (const Tensor& t, double low, double high, uint64_t seed)) \
   X(void, fill_normal_, (const Tensor& t, double mean, double std, uint64_t seed)) \
- \
+\
   /* ---- reductions (reduce.cpp): results are [1] / [n] fp32 tensors on this device ---- */ \
   X(Tensor, sum, (const Tensor& x)) \
   X(Tensor, l2_norms, (const std::vector<Tensor>& xs)) /* [n]: ||x_i||_2 */ \
- \
+\
   /* ---- CIFAR option-A shortcut (shortcut.cpp): y = zero-pad channels of x[:, :, ::s, ::s] */ \
   /* with (out_channels - C) / 2 zero channels in front and the rest behind. ---- */ \
   X(Tensor, shortcut_a_forward, (const Tensor& x, int64_t out_channels, int stride)) \
   X(Tensor, shortcut_a_backward, (const Tensor& dy, int64_t in_channels, int stride, const Shape& x_shape)) \
- \
+\
   /* ---- data (augment.cpp): builds a training batch from the resident uint8 dataset in one */ \
   /* pass. images [M, C, H, W] uint8 NCHW; indices [B] int32 rows of images; params [B, 3] */ \
   /* int32 (dy, dx, flip): the crop's top-left corner in the image padded by `pad` zeros on */ \
   /* each side (0 <= dy, dx <= 2 * pad) and 1 to mirror horizontally. Output [B, C, H, W] */ \
   /* in dtype/layout, each value (v / 255 - mean[c]) / std[c]; padded pixels are v = 0. ---- */ \
-  X(Tensor, augment_batch, (const Tensor& images, const Tensor& indices, const Tensor& params, \
-      const std::vector<float>& mean, const std::vector<float>& stdev, int pad, DType dtype, Layout layout)) \
+  X(Tensor, augment_batch, \
+    (const Tensor& images, const Tensor& indices, const Tensor& params, const std::vector<float>& mean, \
+     const std::vector<float>& stdev, int pad, DType dtype, Layout layout)) \
   /* labels [M] uint8, indices [B] int32 -> [B] int32 */ \
   X(Tensor, gather_labels, (const Tensor& labels, const Tensor& indices))
 

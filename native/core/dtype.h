@@ -12,8 +12,10 @@ enum class Layout : int { NCHW = 0, NHWC = 1 };
 
 inline size_t dtype_size(DType t) {
   switch (t) {
-    case DType::F32: case DType::I32: return 4;
-    case DType::F16: case DType::BF16: return 2;
+    case DType::F32:
+    case DType::I32: return 4;
+    case DType::F16:
+    case DType::BF16: return 2;
     case DType::U8: return 1;
   }
   return 0;
@@ -33,7 +35,10 @@ inline const char* dtype_name(DType t) {
 inline bool dtype_from_name(const std::string& s, DType* out) {
   static const DType all[] = {DType::F32, DType::F16, DType::BF16, DType::I32, DType::U8};
   for (DType t : all)
-    if (s == dtype_name(t)) { *out = t; return true; }
+    if (s == dtype_name(t)) {
+      *out = t;
+      return true;
+    }
   return false;
 }
 
@@ -41,8 +46,16 @@ inline bool is_floating(DType t) { return t == DType::F32 || t == DType::F16 || 
 
 inline const char* layout_name(Layout l) { return l == Layout::NHWC ? "NHWC" : "NCHW"; }
 
-inline uint32_t float_bits(float f) { uint32_t u; std::memcpy(&u, &f, 4); return u; }
-inline float bits_float(uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; }
+inline uint32_t float_bits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+inline float bits_float(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
 
 // Round to nearest even, NaN stays NaN (quiet bit forced so truncation cannot make it Inf).
 inline uint16_t float_to_bf16(float f) {
@@ -60,7 +73,7 @@ inline uint16_t float_to_half(float f) {
   uint32_t absx = x & 0x7fffffffu;
   if (absx > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);
   if (absx >= 0x47800000u) return static_cast<uint16_t>(sign | 0x7c00u);  // >= 65536: Inf
-  if (absx < 0x38800000u) {                                              // subnormal or zero
+  if (absx < 0x38800000u) {                                               // subnormal or zero
     if (absx < 0x33000000u) return static_cast<uint16_t>(sign);
     uint32_t mant = (absx & 0x7fffffu) | 0x800000u;
     int shift = 126 - static_cast<int>(absx >> 23);  // 14..24

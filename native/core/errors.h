@@ -11,7 +11,11 @@ enum class ErrorKind { Type, Range, Runtime, OutOfMemory };
 class OpError : public std::runtime_error {
  public:
   OpError(ErrorKind kind, const std::string& msg, std::string code = "", std::string op = "", std::string argument = "")
-      : std::runtime_error(msg), kind_(kind), code_(std::move(code)), op_(std::move(op)), argument_(std::move(argument)) {}
+      : std::runtime_error(msg),
+        kind_(kind),
+        code_(std::move(code)),
+        op_(std::move(op)),
+        argument_(std::move(argument)) {}
   ErrorKind kind() const { return kind_; }
   const std::string& code() const { return code_; }
   // The op the message starts with ("op: ..."), empty when it names none; TS renames it to

@@ -62,7 +62,10 @@ struct Tensor {
   Device device() const { return storage ? storage->device() : Device{}; }
   bool defined() const { return static_cast<bool>(storage); }
   void* raw() const { return static_cast<char*>(storage->ptr()) + offset_bytes; }
-  template <typename T> T* data() const { return static_cast<T*>(raw()); }
+  template <typename T>
+  T* data() const {
+    return static_cast<T*>(raw());
+  }
   int64_t dim(int i) const { return shape[i < 0 ? shape.size() + i : i]; }
   // "[128, 16, 32, 32] float32 NCHW cuda:0", for error messages.
   std::string describe() const;

@@ -17,9 +17,12 @@ namespace {
 // Writes one normalised value at element offset `o` of the output, in its dtype.
 template <DType D>
 inline void put(void* out, int64_t o, float v) {
-  if constexpr (D == DType::F32) static_cast<float*>(out)[o] = v;
-  else if constexpr (D == DType::F16) static_cast<uint16_t*>(out)[o] = float_to_half(v);
-  else static_cast<uint16_t*>(out)[o] = float_to_bf16(v);
+  if constexpr (D == DType::F32)
+    static_cast<float*>(out)[o] = v;
+  else if constexpr (D == DType::F16)
+    static_cast<uint16_t*>(out)[o] = float_to_half(v);
+  else
+    static_cast<uint16_t*>(out)[o] = float_to_bf16(v);
 }
 
 template <DType D>

@@ -205,8 +205,9 @@ BatchNormBackward CpuBackend::batchnorm_backward(const Tensor& dy, const Tensor&
         const int64_t o = d.at(n, c);
         const float* gp = gs + o;
         const float* xp = xs + o;
-        plane_sum2(d.HW, [gp](int64_t i) { return gp[i]; }, [gp, xp, mean](int64_t i) { return gp[i] * (xp[i] - mean); },
-                   sg, sgx);
+        plane_sum2(
+            d.HW, [gp](int64_t i) { return gp[i]; }, [gp, xp, mean](int64_t i) { return gp[i] * (xp[i] - mean); }, sg,
+            sgx);
       }
       sgx *= invstd;
       db[c] = static_cast<float>(sg);

@@ -30,9 +30,7 @@ struct ConvGeom {
   int64_t pq() const { return P * Q; }
   int64_t chw() const { return C * H * W; }
   // A 1x1, stride-1, unpadded convolution's column matrix is the image itself.
-  bool direct() const {
-    return R == 1 && S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0;
-  }
+  bool direct() const { return R == 1 && S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0; }
   // Floats of the column buffer one thread needs.
   int64_t col_floats() const { return direct() ? 0 : crs() * std::min(band, P) * Q; }
 };
@@ -117,19 +115,20 @@ void im2col(const ConvGeom& g, const float* x, int64_t oh0, int64_t oh1, float* 
   const int64_t band = (oh1 - oh0) * g.Q, plane = g.H * g.W;
   if (ld == 0) ld = band;
   if (same_width_stride1(g)) {
-    for_each_col_band(g, oh0, oh1, [&](int64_t k, int64_t c, int64_t i_lo, int64_t i_hi, int64_t start, int64_t q0, int64_t q1) {
-      float* dst = col + k * ld;
-      const float* src = x + c * plane;  // read at start + j, inside the plane for j in [a, b)
-      const int64_t len = (i_hi - i_lo) * g.Q, a = std::clamp<int64_t>(-start, 0, len);
-      const int64_t b = std::clamp<int64_t>(plane - start, a, len);
-      std::fill(dst, dst + i_lo * g.Q + a, 0.f);
-      for (int64_t j = a; j < b; j++) dst[i_lo * g.Q + j] = src[start + j];
-      std::fill(dst + i_lo * g.Q + b, dst + band, 0.f);
-      for (int64_t i = i_lo; i < i_hi; i++) {
-        for (int64_t q = 0; q < q0; q++) dst[i * g.Q + q] = 0.f;
-        for (int64_t q = q1; q < g.Q; q++) dst[i * g.Q + q] = 0.f;
-      }
-    });
+    for_each_col_band(g, oh0, oh1,
+                      [&](int64_t k, int64_t c, int64_t i_lo, int64_t i_hi, int64_t start, int64_t q0, int64_t q1) {
+                        float* dst = col + k * ld;
+                        const float* src = x + c * plane;  // read at start + j, inside the plane for j in [a, b)
+                        const int64_t len = (i_hi - i_lo) * g.Q, a = std::clamp<int64_t>(-start, 0, len);
+                        const int64_t b = std::clamp<int64_t>(plane - start, a, len);
+                        std::fill(dst, dst + i_lo * g.Q + a, 0.f);
+                        for (int64_t j = a; j < b; j++) dst[i_lo * g.Q + j] = src[start + j];
+                        std::fill(dst + i_lo * g.Q + b, dst + band, 0.f);
+                        for (int64_t i = i_lo; i < i_hi; i++) {
+                          for (int64_t q = 0; q < q0; q++) dst[i * g.Q + q] = 0.f;
+                          for (int64_t q = q1; q < g.Q; q++) dst[i * g.Q + q] = 0.f;
+                        }
+                      });
     return;
   }
   const int64_t sw = g.p.stride_w;
@@ -158,17 +157,18 @@ void col2im(const ConvGeom& g, float* col, int64_t oh0, int64_t oh1, float* dx, 
   const int64_t plane = g.H * g.W;
   if (ld == 0) ld = (oh1 - oh0) * g.Q;
   if (same_width_stride1(g)) {
-    for_each_col_band(g, oh0, oh1, [&](int64_t k, int64_t c, int64_t i_lo, int64_t i_hi, int64_t start, int64_t q0, int64_t q1) {
-      float* src = col + k * ld;
-      for (int64_t i = i_lo; i < i_hi; i++) {
-        for (int64_t q = 0; q < q0; q++) src[i * g.Q + q] = 0.f;
-        for (int64_t q = q1; q < g.Q; q++) src[i * g.Q + q] = 0.f;
-      }
-      float* dst = dx + c * plane;  // written at start + j, inside the plane for j in [a, b)
-      const int64_t len = (i_hi - i_lo) * g.Q, a = std::clamp<int64_t>(-start, 0, len);
-      const int64_t b = std::clamp<int64_t>(plane - start, a, len);
-      for (int64_t j = a; j < b; j++) dst[start + j] += src[i_lo * g.Q + j];
-    });
+    for_each_col_band(g, oh0, oh1,
+                      [&](int64_t k, int64_t c, int64_t i_lo, int64_t i_hi, int64_t start, int64_t q0, int64_t q1) {
+                        float* src = col + k * ld;
+                        for (int64_t i = i_lo; i < i_hi; i++) {
+                          for (int64_t q = 0; q < q0; q++) src[i * g.Q + q] = 0.f;
+                          for (int64_t q = q1; q < g.Q; q++) src[i * g.Q + q] = 0.f;
+                        }
+                        float* dst = dx + c * plane;  // written at start + j, inside the plane for j in [a, b)
+                        const int64_t len = (i_hi - i_lo) * g.Q, a = std::clamp<int64_t>(-start, 0, len);
+                        const int64_t b = std::clamp<int64_t>(plane - start, a, len);
+                        for (int64_t j = a; j < b; j++) dst[start + j] += src[i_lo * g.Q + j];
+                      });
     return;
   }
   const int64_t sw = g.p.stride_w;
@@ -226,21 +226,24 @@ Tensor CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor
   float* y = out.data();
   const int64_t crs = g.crs(), pq = g.pq();
   if (const int64_t per = images_per_gemm(g); per > 1) {
-    over_images(
-        (g.N + per - 1) / per, [&] { return GroupScratch{scratch_floats(crs * per * pq), scratch_floats(g.K * per * pq)}; },
-        [&](int64_t gi, GroupScratch& s) {
-          const int64_t n0 = gi * per, cnt = std::min(per, g.N - n0), ld = cnt * pq;
-          for (int64_t j = 0; j < cnt; j++) im2col(g, xs + (n0 + j) * g.chw(), 0, g.P, s.col.get() + j * pq, ld);
-          sgemm(g.K, ld, crs, 1.f, ws, crs, 1, s.col.get(), ld, 1, 0.f, s.mat.get(), ld, 1);
-          for (int64_t j = 0; j < cnt; j++)
-            for (int64_t k = 0; k < g.K; k++) {
-              const float* src = s.mat.get() + k * ld + j * pq;
-              float* dst = y + ((n0 + j) * g.K + k) * pq;
-              const float b = bs ? bs[k] : 0.f;
-              for (int64_t q = 0; q < pq; q++) dst[q] = bs ? src[q] + b : src[q];
-            }
-        },
-        [](GroupScratch&) {});
+    over_images((g.N + per - 1) / per,
+                [&] {
+                  return GroupScratch{scratch_floats(crs * per * pq), scratch_floats(g.K * per * pq)};
+                },
+                [&](int64_t gi, GroupScratch& s) {
+                  const int64_t n0 = gi * per, cnt = std::min(per, g.N - n0), ld = cnt * pq;
+                  for (int64_t j = 0; j < cnt; j++)
+                    im2col(g, xs + (n0 + j) * g.chw(), 0, g.P, s.col.get() + j * pq, ld);
+                  sgemm(g.K, ld, crs, 1.f, ws, crs, 1, s.col.get(), ld, 1, 0.f, s.mat.get(), ld, 1);
+                  for (int64_t j = 0; j < cnt; j++)
+                    for (int64_t k = 0; k < g.K; k++) {
+                      const float* src = s.mat.get() + k * ld + j * pq;
+                      float* dst = y + ((n0 + j) * g.K + k) * pq;
+                      const float b = bs ? bs[k] : 0.f;
+                      for (int64_t q = 0; q < pq; q++) dst[q] = bs ? src[q] + b : src[q];
+                    }
+                },
+                [](GroupScratch&) {});
     return out.finish();
   }
   over_images(
@@ -273,23 +276,25 @@ Tensor CpuBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, const
   float* dx = out.data();
   const int64_t crs = g.crs(), pq = g.pq();
   if (const int64_t per = images_per_gemm(g); per > 1) {
-    over_images(
-        (g.N + per - 1) / per, [&] { return GroupScratch{scratch_floats(crs * per * pq), scratch_floats(g.K * per * pq)}; },
-        [&](int64_t gi, GroupScratch& s) {
-          const int64_t n0 = gi * per, cnt = std::min(per, g.N - n0), ld = cnt * pq;
-          for (int64_t j = 0; j < cnt; j++)
-            for (int64_t k = 0; k < g.K; k++) {
-              const float* src = dys + ((n0 + j) * g.K + k) * pq;
-              std::copy(src, src + pq, s.mat.get() + k * ld + j * pq);
-            }
-          sgemm(crs, ld, g.K, 1.f, ws, 1, crs, s.mat.get(), ld, 1, 0.f, s.col.get(), ld, 1);
-          for (int64_t j = 0; j < cnt; j++) {
-            float* dxn = dx + (n0 + j) * g.chw();
-            std::fill(dxn, dxn + g.chw(), 0.f);
-            col2im(g, s.col.get() + j * pq, 0, g.P, dxn, ld);
-          }
-        },
-        [](GroupScratch&) {});
+    over_images((g.N + per - 1) / per,
+                [&] {
+                  return GroupScratch{scratch_floats(crs * per * pq), scratch_floats(g.K * per * pq)};
+                },
+                [&](int64_t gi, GroupScratch& s) {
+                  const int64_t n0 = gi * per, cnt = std::min(per, g.N - n0), ld = cnt * pq;
+                  for (int64_t j = 0; j < cnt; j++)
+                    for (int64_t k = 0; k < g.K; k++) {
+                      const float* src = dys + ((n0 + j) * g.K + k) * pq;
+                      std::copy(src, src + pq, s.mat.get() + k * ld + j * pq);
+                    }
+                  sgemm(crs, ld, g.K, 1.f, ws, 1, crs, s.mat.get(), ld, 1, 0.f, s.col.get(), ld, 1);
+                  for (int64_t j = 0; j < cnt; j++) {
+                    float* dxn = dx + (n0 + j) * g.chw();
+                    std::fill(dxn, dxn + g.chw(), 0.f);
+                    col2im(g, s.col.get() + j * pq, 0, g.P, dxn, ld);
+                  }
+                },
+                [](GroupScratch&) {});
     return out.finish();
   }
   over_images(

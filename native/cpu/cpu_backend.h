@@ -45,5 +45,4 @@ class F32Result {
   float* ptr_ = nullptr;
 };
 
-
 }  // namespace cr

@@ -36,8 +36,7 @@ using KernelFn = void (*)(int64_t kc, const float* A, const float* B, float* C, 
 // C(i, j) = alpha * acc + beta * C(i, j) for the valid part of a tile; beta == 0 must not
 // read C.
 template <int NR>
-inline void store_tile(const float* acc, float* C, int64_t rsc, int64_t csc, int mr, int nr, float alpha,
-                       float beta) {
+inline void store_tile(const float* acc, float* C, int64_t rsc, int64_t csc, int mr, int nr, float alpha, float beta) {
   for (int i = 0; i < mr; i++)
     for (int j = 0; j < nr; j++) {
       float& c = C[i * rsc + j * csc];
@@ -58,9 +57,8 @@ void kernel_generic(int64_t kc, const float* A, const float* B, float* C, int64_
 
 #ifdef CR_GEMM_X86
 // 4 x 24: twelve 8-wide accumulators, three B loads and four broadcasts per k step.
-__attribute__((target("avx2,fma"))) void kernel_avx2(int64_t kc, const float* A, const float* B, float* C,
-                                                     int64_t rsc, int64_t csc, int mr, int nr, float alpha,
-                                                     float beta) {
+__attribute__((target("avx2,fma"))) void kernel_avx2(int64_t kc, const float* A, const float* B, float* C, int64_t rsc,
+                                                     int64_t csc, int mr, int nr, float alpha, float beta) {
   constexpr int MR = 4, NR = 24;
   __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
   __m256 c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
@@ -102,9 +100,8 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int64_t kc, const float* A,
 // 8 x 32: sixteen 16-wide accumulators, two B loads and eight broadcasts per k step, twice
 // the work per instruction of the AVX2 tile. Eight rows divide the channel counts of these
 // nets (16, 32, 64, and C*R*S = 144, 288, 576); 32 columns divide their widths.
-__attribute__((target("avx512f"))) void kernel_avx512(int64_t kc, const float* A, const float* B, float* C,
-                                                      int64_t rsc, int64_t csc, int mr, int nr, float alpha,
-                                                      float beta) {
+__attribute__((target("avx512f"))) void kernel_avx512(int64_t kc, const float* A, const float* B, float* C, int64_t rsc,
+                                                      int64_t csc, int mr, int nr, float alpha, float beta) {
   constexpr int MR = 8, NR = 32;
   __m512 c[MR][2];
   for (int i = 0; i < MR; i++) c[i][0] = c[i][1] = _mm512_setzero_ps();
@@ -238,8 +235,8 @@ void scale_c(int64_t M, int64_t N, float beta, float* c, int64_t rsc, int64_t cs
 }
 
 template <int MR, int NR, KernelFn kern>
-void gemm_serial(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t rsa, int64_t csa,
-                 const float* b, int64_t rsb, int64_t csb, float beta, float* c, int64_t rsc, int64_t csc) {
+void gemm_serial(int64_t M, int64_t N, int64_t K, float alpha, const float* a, int64_t rsa, int64_t csa, const float* b,
+                 int64_t rsb, int64_t csb, float beta, float* c, int64_t rsc, int64_t csc) {
   if (K == 0) {
     scale_c(M, N, beta, c, rsc, csc);
     return;

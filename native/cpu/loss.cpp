@@ -12,14 +12,17 @@ namespace cr {
 namespace {
 
 struct RowStats {
-  double max, lse;   // row maximum and log(sum exp(x - max)) + max
-  int64_t argmax;    // first maximum
+  double max, lse;  // row maximum and log(sum exp(x - max)) + max
+  int64_t argmax;   // first maximum
 };
 
 RowStats row_stats(const float* row, int64_t C) {
   RowStats r{row[0], 0, 0};
   for (int64_t j = 1; j < C; j++)
-    if (row[j] > r.max) { r.max = row[j]; r.argmax = j; }
+    if (row[j] > r.max) {
+      r.max = row[j];
+      r.argmax = j;
+    }
   double s = 0;
   for (int64_t j = 0; j < C; j++) s += std::exp(row[j] - r.max);
   r.lse = r.max + std::log(s);
@@ -56,8 +59,7 @@ CrossEntropyForward CpuBackend::softmax_cross_entropy_forward(const Tensor& logi
   return out;
 }
 
-Tensor CpuBackend::softmax_cross_entropy_backward(const Tensor& logits, const Tensor& labels,
-                                                  const Tensor& grad_loss) {
+Tensor CpuBackend::softmax_cross_entropy_backward(const Tensor& logits, const Tensor& labels, const Tensor& grad_loss) {
   const int64_t N = logits.shape[0], C = logits.shape[1];
   std::vector<float> xs = to_f32_nchw(logits);
   const int32_t* lab = labels.data<int32_t>();

@@ -122,7 +122,8 @@ int cpu_threads() {
 
 void parallel_for(int64_t n, int64_t min_chunk, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
-  int64_t chunks = std::min<int64_t>(cpu_threads(), (n + std::max<int64_t>(min_chunk, 1) - 1) / std::max<int64_t>(min_chunk, 1));
+  int64_t chunks =
+      std::min<int64_t>(cpu_threads(), (n + std::max<int64_t>(min_chunk, 1) - 1) / std::max<int64_t>(min_chunk, 1));
   if (chunks <= 1 || t_in_region) {
     fn(0, n);
     return;

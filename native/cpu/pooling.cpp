@@ -18,7 +18,9 @@ namespace {
 struct Geometry {
   int64_t NC, H, W, Ho, Wo;
   Geometry(const Shape& x, const Pool2dParams& p)
-      : NC(x[0] * x[1]), H(x[2]), W(x[3]),
+      : NC(x[0] * x[1]),
+        H(x[2]),
+        W(x[3]),
         Ho(conv_out_size(x[2], p.kernel_h, p.stride_h, p.pad_h, 1)),
         Wo(conv_out_size(x[3], p.kernel_w, p.stride_w, p.pad_w, 1)) {}
 };

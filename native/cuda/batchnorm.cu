@@ -87,31 +87,31 @@ struct FusedBnDescs {
   FusedBnDescs(const Tensor& x, const char* op) {
     set_tensor(xd, x, op);
     set_tensor(pd, {1, x.dim(1), 1, 1}, DType::F32, Layout::NCHW, op);
-    CR_CUDNN_CHECK(A().cudnnSetActivationDescriptor(ad, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0), op, "relu");
+    CR_CUDNN_CHECK(A().cudnnSetActivationDescriptor(ad, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0), op,
+                   "relu");
   }
 };
 
 bool dnn_bn_forward_training_fused(DeviceContext& ctx, const Tensor& x, const Tensor* residual, bool relu,
-                                   const Tensor& y, const Tensor& gamma, const Tensor& beta,
-                                   const Tensor& running_mean, const Tensor& running_var, double momentum, double eps,
-                                   const Tensor& save_mean, const Tensor& save_invstd, Tensor& reserve_out) {
+                                   const Tensor& y, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                                   const Tensor& running_var, double momentum, double eps, const Tensor& save_mean,
+                                   const Tensor& save_invstd, Tensor& reserve_out) {
   const char* op = "batchNormForwardTraining";
   if (!fused_bn_eligible(fused_args(x, residual, relu))) return false;
   const cudnnBatchNormOps_t ops = residual ? CUDNN_BATCHNORM_OPS_BN_ADD_ACTIVATION : CUDNN_BATCHNORM_OPS_BN_ACTIVATION;
   FusedBnDescs d(x, op);
   const cudnnTensorDescriptor_t xd = d.xd, pd = d.pd;
   const cudnnActivationDescriptor_t ad = d.ad;
-  FusedBnSizes sz = fused_bn_forward_sizes(A(), ctx.handle, ops, xd, residual ? xd : nullptr, pd, ad, op,
-                                           describe_args({{"x", &x}}));
+  FusedBnSizes sz =
+      fused_bn_forward_sizes(A(), ctx.handle, ops, xd, residual ? xd : nullptr, pd, ad, op, describe_args({{"x", &x}}));
   if (!sz.usable) return fall_back();
   const size_t ws_bytes = sz.workspace, reserve_bytes = sz.reserve;
   // The reserve space carries the activation mask to cudnnBatchNormalizationBackwardEx: it
   // becomes a tensor the caller keeps with the forward's outputs.
   Tensor reserve;
   void* ws = nullptr;
-  if (!fused_memory([&] {
-        reserve = new_tensor(ctx, {static_cast<int64_t>(reserve_bytes)}, DType::U8, Layout::NCHW, op);
-      }) ||
+  if (!fused_memory(
+          [&] { reserve = new_tensor(ctx, {static_cast<int64_t>(reserve_bytes)}, DType::U8, Layout::NCHW, op); }) ||
       !workspace_for_fused(ctx, ws_bytes, &ws, op))
     return fall_back();
   cudnnStatus_t st = A().cudnnBatchNormalizationForwardTrainingEx(
@@ -137,8 +137,8 @@ bool dnn_bn_backward_fused(DeviceContext& ctx, const Tensor& x, const Tensor& y,
   FusedBnDescs d(x, op);
   const cudnnTensorDescriptor_t xd = d.xd, pd = d.pd;
   const cudnnActivationDescriptor_t ad = d.ad;
-  FusedBnSizes sz = fused_bn_backward_sizes(A(), ctx.handle, ops, xd, dz ? xd : nullptr, pd, ad, op,
-                                            describe_args({{"x", &x}}));
+  FusedBnSizes sz =
+      fused_bn_backward_sizes(A(), ctx.handle, ops, xd, dz ? xd : nullptr, pd, ad, op, describe_args({{"x", &x}}));
   if (!sz.usable) return fall_back();
   const size_t ws_bytes = sz.workspace;
   void* ws = nullptr;
@@ -146,8 +146,8 @@ bool dnn_bn_backward_fused(DeviceContext& ctx, const Tensor& x, const Tensor& y,
   // dz: the residual's gradient, written by the same kernel (the masked dy).
   cudnnStatus_t st = A().cudnnBatchNormalizationBackwardEx(
       ctx.handle, kFusedMode, ops, &kOne, &kZero, &kOne, &kZero, xd, x.raw(), xd, y.raw(), xd, dy.raw(),
-      dz ? xd : nullptr, dz ? dz->raw() : nullptr, xd, dx.raw(), pd, gamma.raw(), beta.raw(), dgamma.raw(),
-      dbeta.raw(), eps, save_mean.raw(), save_invstd.raw(), ad, ws, ws_bytes, reserve.raw(), reserve.nbytes());
+      dz ? xd : nullptr, dz ? dz->raw() : nullptr, xd, dx.raw(), pd, gamma.raw(), beta.raw(), dgamma.raw(), dbeta.raw(),
+      eps, save_mean.raw(), save_invstd.raw(), ad, ws, ws_bytes, reserve.raw(), reserve.nbytes());
   if (st == CUDNN_STATUS_SUCCESS) {
     g_fused_backward++;
     return true;

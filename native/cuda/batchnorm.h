@@ -22,9 +22,9 @@ bool dnn_bn_forward_training(DeviceContext& ctx, const Tensor& x, const Tensor& 
 // Returns false when the shape does not qualify or cuDNN refuses; the caller then runs the
 // plain path and our epilogue.
 bool dnn_bn_forward_training_fused(DeviceContext& ctx, const Tensor& x, const Tensor* residual, bool relu,
-                                   const Tensor& y, const Tensor& gamma, const Tensor& beta,
-                                   const Tensor& running_mean, const Tensor& running_var, double momentum, double eps,
-                                   const Tensor& save_mean, const Tensor& save_invstd, Tensor& reserve_out);
+                                   const Tensor& y, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                                   const Tensor& running_var, double momentum, double eps, const Tensor& save_mean,
+                                   const Tensor& save_invstd, Tensor& reserve_out);
 // Its backward (cudnnBatchNormalizationBackwardEx): dx, dgamma, dbeta and, when dz is given
 // (the forward added a residual), the residual's gradient, from the forward's y and reserve.
 // dy must be in x's dtype and layout. False when cuDNN refuses (nothing written).

@@ -21,14 +21,14 @@ namespace cuda {
 [[noreturn]] void throw_cudnn(dnn::cudnnStatus_t st, const char* op, const char* what, const std::string& detail);
 
 // `detail` is evaluated only on failure, so building a shape string costs nothing on success.
-#define CR_CUDA_CHECK(expr, op, detail)                                               \
-  do {                                                                                \
-    cudaError_t cr_st_ = (expr);                                                      \
-    if (cr_st_ != cudaSuccess) ::cr::cuda::throw_cuda(cr_st_, op, #expr, (detail));   \
+#define CR_CUDA_CHECK(expr, op, detail) \
+  do { \
+    cudaError_t cr_st_ = (expr); \
+    if (cr_st_ != cudaSuccess) ::cr::cuda::throw_cuda(cr_st_, op, #expr, (detail)); \
   } while (0)
-#define CR_CUDNN_CHECK(expr, op, detail)                                                      \
-  do {                                                                                        \
-    ::cr::dnn::cudnnStatus_t cr_st_ = (expr);                                                 \
+#define CR_CUDNN_CHECK(expr, op, detail) \
+  do { \
+    ::cr::dnn::cudnnStatus_t cr_st_ = (expr); \
     if (cr_st_ != ::cr::dnn::CUDNN_STATUS_SUCCESS) ::cr::cuda::throw_cudnn(cr_st_, op, #expr, (detail)); \
   } while (0)
 // After a kernel launch: configuration errors surface here, not at the next sync.
@@ -52,9 +52,7 @@ class DeviceGuard {
 template <typename T, typename CreateFn, typename DestroyFn, CreateFn dnn::Api::*Create, DestroyFn dnn::Api::*Destroy>
 class Descriptor {
  public:
-  Descriptor() {
-    CR_CUDNN_CHECK((dnn::api().*Create)(&d_), "cudnn", "creating a descriptor");
-  }
+  Descriptor() { CR_CUDNN_CHECK((dnn::api().*Create)(&d_), "cudnn", "creating a descriptor"); }
   ~Descriptor() {
     if (d_) (dnn::api().*Destroy)(d_);
   }
@@ -68,12 +66,12 @@ class Descriptor {
   T d_ = nullptr;
 };
 
-using TensorDesc = Descriptor<dnn::cudnnTensorDescriptor_t, dnn::cudnnCreateTensorDescriptor_fn,
-                              dnn::cudnnDestroyTensorDescriptor_fn, &dnn::Api::cudnnCreateTensorDescriptor,
-                              &dnn::Api::cudnnDestroyTensorDescriptor>;
-using FilterDesc = Descriptor<dnn::cudnnFilterDescriptor_t, dnn::cudnnCreateFilterDescriptor_fn,
-                              dnn::cudnnDestroyFilterDescriptor_fn, &dnn::Api::cudnnCreateFilterDescriptor,
-                              &dnn::Api::cudnnDestroyFilterDescriptor>;
+using TensorDesc =
+    Descriptor<dnn::cudnnTensorDescriptor_t, dnn::cudnnCreateTensorDescriptor_fn, dnn::cudnnDestroyTensorDescriptor_fn,
+               &dnn::Api::cudnnCreateTensorDescriptor, &dnn::Api::cudnnDestroyTensorDescriptor>;
+using FilterDesc =
+    Descriptor<dnn::cudnnFilterDescriptor_t, dnn::cudnnCreateFilterDescriptor_fn, dnn::cudnnDestroyFilterDescriptor_fn,
+               &dnn::Api::cudnnCreateFilterDescriptor, &dnn::Api::cudnnDestroyFilterDescriptor>;
 using ConvDesc = Descriptor<dnn::cudnnConvolutionDescriptor_t, dnn::cudnnCreateConvolutionDescriptor_fn,
                             dnn::cudnnDestroyConvolutionDescriptor_fn, &dnn::Api::cudnnCreateConvolutionDescriptor,
                             &dnn::Api::cudnnDestroyConvolutionDescriptor>;
@@ -81,8 +79,7 @@ using PoolDesc = Descriptor<dnn::cudnnPoolingDescriptor_t, dnn::cudnnCreatePooli
                             dnn::cudnnDestroyPoolingDescriptor_fn, &dnn::Api::cudnnCreatePoolingDescriptor,
                             &dnn::Api::cudnnDestroyPoolingDescriptor>;
 using ActivationDesc = Descriptor<dnn::cudnnActivationDescriptor_t, dnn::cudnnCreateActivationDescriptor_fn,
-                                  dnn::cudnnDestroyActivationDescriptor_fn,
-                                  &dnn::Api::cudnnCreateActivationDescriptor,
+                                  dnn::cudnnDestroyActivationDescriptor_fn, &dnn::Api::cudnnCreateActivationDescriptor,
                                   &dnn::Api::cudnnDestroyActivationDescriptor>;
 
 // "x [128, 16, 32, 32] float32 NCHW cuda:0, w [...]" for error messages.

@@ -86,7 +86,10 @@ class Scratch {
   ~Scratch() { ctx_.alloc.release(p_); }
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
-  template <typename T> T* as() const { return static_cast<T*>(p_); }
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(p_);
+  }
 
  private:
   DeviceContext& ctx_;

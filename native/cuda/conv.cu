@@ -163,7 +163,8 @@ std::vector<std::string> cuda_conv_algorithms() { return cuda::conv_algorithm_re
 
 // ---------------------------------------------------------------- conv ops
 
-static std::string conv_detail(const Tensor& a, const char* an, const Tensor& b, const char* bn, const Conv2dParams& p) {
+static std::string conv_detail(const Tensor& a, const char* an, const Tensor& b, const char* bn,
+                               const Conv2dParams& p) {
   return std::string(an) + " " + a.describe() + ", " + bn + " " + b.describe() + ", stride " +
          std::to_string(p.stride_h) + "x" + std::to_string(p.stride_w) + ", pad " + std::to_string(p.pad_h) + "x" +
          std::to_string(p.pad_w) + ", dilation " + std::to_string(p.dilation_h) + "x" + std::to_string(p.dilation_w) +
@@ -205,7 +206,8 @@ Tensor CudaBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tenso
   return y;
 }
 
-Tensor CudaBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, const Shape& x_shape, const Conv2dParams& p) {
+Tensor CudaBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, const Shape& x_shape,
+                                         const Conv2dParams& p) {
   cuda::DeviceGuard g(ctx_->index);
   const char* op = "conv2dBackwardData";
   const std::string detail = conv_detail(dy, "dy", w, "w", p) + ", x shape " + shape_str(x_shape);
@@ -215,7 +217,8 @@ Tensor CudaBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, cons
   return dx;
 }
 
-Tensor CudaBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, const Shape& w_shape, const Conv2dParams& p) {
+Tensor CudaBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, const Shape& w_shape,
+                                           const Conv2dParams& p) {
   cuda::DeviceGuard g(ctx_->index);
   const char* op = "conv2dBackwardFilter";
   const std::string detail = conv_detail(dy, "dy", x, "x", p) + ", w shape " + shape_str(w_shape);

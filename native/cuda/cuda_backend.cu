@@ -128,8 +128,8 @@ const Discovery& discover() {
         dlclose(h);
       } else {
         const char* e = dlerror();
-        r.gpu_reason += std::string("; the NVIDIA driver library libcuda.so.1 was not found (") +
-                        (e ? e : "dlopen failed") + ")";
+        r.gpu_reason +=
+            std::string("; the NVIDIA driver library libcuda.so.1 was not found (") + (e ? e : "dlopen failed") + ")";
       }
     } else if (r.count == 0) {
       r.gpu_reason = "no CUDA device is visible (check CUDA_VISIBLE_DEVICES)";
@@ -177,8 +177,10 @@ void* DeviceContext::workspace(size_t bytes, const char* op) {
   if (bytes <= ws_bytes_) return ws_;
   cuda::throw_if_capturing(*this, op, cuda::HostCall::GrowWorkspace);
   if (ws_) {
-    if (live_graphs > 0) retired_ws_.push_back(ws_);  // a graph's kernels still hold its address
-    else alloc.release(ws_);  // stream-ordered: queued users finish before the next writer
+    if (live_graphs > 0)
+      retired_ws_.push_back(ws_);  // a graph's kernels still hold its address
+    else
+      alloc.release(ws_);  // stream-ordered: queued users finish before the next writer
   }
   ws_ = nullptr;
   ws_bytes_ = 0;

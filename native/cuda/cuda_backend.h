@@ -35,15 +35,15 @@ struct CudaInfo {
 CudaInfo cuda_info();
 
 struct CudaMemoryStats {
-  uint64_t allocated = 0;       // bytes in blocks handed to tensors (and workspaces)
-  uint64_t reserved = 0;        // bytes obtained from cudaMalloc, cached blocks included
+  uint64_t allocated = 0;  // bytes in blocks handed to tensors (and workspaces)
+  uint64_t reserved = 0;   // bytes obtained from cudaMalloc, cached blocks included
   uint64_t peak_allocated = 0;
   uint64_t peak_reserved = 0;
-  uint64_t cached_blocks = 0;   // free blocks waiting for reuse
-  uint64_t malloc_calls = 0;    // cudaMalloc calls so far
-  uint64_t cache_hits = 0;      // allocations served from the cache
-  uint64_t oom_retries = 0;     // times the cache was freed to satisfy an allocation
-  uint64_t workspace = 0;       // bytes held by the cuDNN workspace
+  uint64_t cached_blocks = 0;  // free blocks waiting for reuse
+  uint64_t malloc_calls = 0;   // cudaMalloc calls so far
+  uint64_t cache_hits = 0;     // allocations served from the cache
+  uint64_t oom_retries = 0;    // times the cache was freed to satisfy an allocation
+  uint64_t workspace = 0;      // bytes held by the cuDNN workspace
 };
 
 // Throws ERR_CUDA_UNAVAILABLE when the device cannot be used.

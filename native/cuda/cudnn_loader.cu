@@ -26,9 +26,12 @@ const char* kLib = "libcudnn.so.9";
 // shim comes from a folder the loader does not search, load the sub-libraries from that
 // folder first (in dependency order): glibc then satisfies the shim's requests with the
 // copies already in memory instead of failing or mixing in another installation's files.
-const char* kSubLibs[] = {"libcudnn_graph.so.9",      "libcudnn_engines_precompiled.so.9",
-                          "libcudnn_engines_runtime_compiled.so.9", "libcudnn_heuristic.so.9",
-                          "libcudnn_ops.so.9",        "libcudnn_cnn.so.9",
+const char* kSubLibs[] = {"libcudnn_graph.so.9",
+                          "libcudnn_engines_precompiled.so.9",
+                          "libcudnn_engines_runtime_compiled.so.9",
+                          "libcudnn_heuristic.so.9",
+                          "libcudnn_ops.so.9",
+                          "libcudnn_cnn.so.9",
                           "libcudnn_adv.so.9"};
 
 bool is_dir(const std::string& p) {
@@ -78,8 +81,8 @@ struct Loader {
     }
     Api t;
     std::string missing;
-#define CR_CUDNN_SYM(name)                                                   \
-  t.name = reinterpret_cast<name##_fn>(dlsym(h, #name));                     \
+#define CR_CUDNN_SYM(name) \
+  t.name = reinterpret_cast<name##_fn>(dlsym(h, #name)); \
   if (!t.name) missing += (missing.empty() ? "" : ", ") + std::string(#name);
     CR_CUDNN_FUNCTIONS(CR_CUDNN_SYM)
 #undef CR_CUDNN_SYM

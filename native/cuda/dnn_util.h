@@ -12,7 +12,6 @@ namespace dnnu {
 
 using namespace dnn;
 
-
 inline const Api& A() { return api(); }
 
 inline cudnnDataType_t dnn_dtype(DType t) {
@@ -33,17 +32,18 @@ inline void set_tensor(const TensorDesc& d, const Shape& s, DType t, Layout l, c
   check_legacy_dims(s, op);
   int n = static_cast<int>(s[0]), c = static_cast<int>(s[1]);
   int h = s.size() == 4 ? static_cast<int>(s[2]) : 1, w = s.size() == 4 ? static_cast<int>(s[3]) : 1;
-  CR_CUDNN_CHECK(A().cudnnSetTensor4dDescriptor(d, s.size() == 4 ? dnn_format(l) : CUDNN_TENSOR_NCHW, dnn_dtype(t), n,
-                                                c, h, w),
-                 op, "tensor " + shape_str(s) + " " + dtype_name(t));
+  CR_CUDNN_CHECK(
+      A().cudnnSetTensor4dDescriptor(d, s.size() == 4 ? dnn_format(l) : CUDNN_TENSOR_NCHW, dnn_dtype(t), n, c, h, w),
+      op, "tensor " + shape_str(s) + " " + dtype_name(t));
 }
-inline void set_tensor(const TensorDesc& d, const Tensor& x, const char* op) { set_tensor(d, x.shape, x.dtype, x.layout, op); }
+inline void set_tensor(const TensorDesc& d, const Tensor& x, const char* op) {
+  set_tensor(d, x.shape, x.dtype, x.layout, op);
+}
 
 inline void set_filter(const FilterDesc& d, const Shape& s, DType t, Layout l, const char* op) {
   check_legacy_dims(s, op);
   CR_CUDNN_CHECK(A().cudnnSetFilter4dDescriptor(d, dnn_dtype(t), dnn_format(l), static_cast<int>(s[0]),
-                                                static_cast<int>(s[1]), static_cast<int>(s[2]),
-                                                static_cast<int>(s[3])),
+                                                static_cast<int>(s[1]), static_cast<int>(s[2]), static_cast<int>(s[3])),
                  op, "filter " + shape_str(s) + " " + dtype_name(t));
 }
 

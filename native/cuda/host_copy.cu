@@ -144,7 +144,8 @@ void* DeviceContext::pinned_get(size_t bytes, const char* op) {
   void* p = nullptr;
   cuda::DeviceGuard g(index);
   // Rounded to 4 KiB so that nearby sizes share buffers; the size is recomputed in put().
-  CR_CUDA_CHECK(cudaMallocHost(&p, (bytes + 4095) / 4096 * 4096), op, std::to_string(bytes) + " B of pinned host memory");
+  CR_CUDA_CHECK(cudaMallocHost(&p, (bytes + 4095) / 4096 * 4096), op,
+                std::to_string(bytes) + " B of pinned host memory");
   return p;
 }
 

@@ -76,10 +76,10 @@ __global__ void max_pool_backward_kernel(const T* dy, const X* x, T* dx, PoolGeo
 }  // namespace
 
 static void pool_desc(const cuda::PoolDesc& d, const Pool2dParams& p, bool deterministic, const char* op) {
-  dnn::cudnnPoolingMode_t mode =
-      p.mode == PoolMode::Max ? (deterministic ? dnn::CUDNN_POOLING_MAX_DETERMINISTIC : dnn::CUDNN_POOLING_MAX)
-                              : (p.count_include_pad ? dnn::CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING
-                                                     : dnn::CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING);
+  dnn::cudnnPoolingMode_t mode = p.mode == PoolMode::Max
+                                     ? (deterministic ? dnn::CUDNN_POOLING_MAX_DETERMINISTIC : dnn::CUDNN_POOLING_MAX)
+                                     : (p.count_include_pad ? dnn::CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING
+                                                            : dnn::CUDNN_POOLING_AVERAGE_COUNT_EXCLUDE_PADDING);
   CR_CUDNN_CHECK(dnn::api().cudnnSetPooling2dDescriptor(d, mode, dnn::CUDNN_NOT_PROPAGATE_NAN, p.kernel_h, p.kernel_w,
                                                         p.pad_h, p.pad_w, p.stride_h, p.stride_w),
                  op, "pooling window");
@@ -97,10 +97,12 @@ Tensor CudaBackend::pool2d_forward(const Tensor& x, const Pool2dParams& p) {
   // Max pooling's forward value does not depend on the tie rule; the backward's does.
   cuda::PoolDesc pd;
   pool_desc(pd, p, true, op);
-  dnn::cudnnStatus_t st = dnn::api().cudnnPoolingForward(ctx_->handle, pd, &cuda::dnnu::kOne, xd, x.raw(), &cuda::dnnu::kZero, yd, y.raw());
+  dnn::cudnnStatus_t st =
+      dnn::api().cudnnPoolingForward(ctx_->handle, pd, &cuda::dnnu::kOne, xd, x.raw(), &cuda::dnnu::kZero, yd, y.raw());
   if (st != dnn::CUDNN_STATUS_SUCCESS && p.mode == PoolMode::Max && cuda::dnnu::refused(st)) {
     pool_desc(pd, p, false, op);
-    st = dnn::api().cudnnPoolingForward(ctx_->handle, pd, &cuda::dnnu::kOne, xd, x.raw(), &cuda::dnnu::kZero, yd, y.raw());
+    st = dnn::api().cudnnPoolingForward(ctx_->handle, pd, &cuda::dnnu::kOne, xd, x.raw(), &cuda::dnnu::kZero, yd,
+                                        y.raw());
   }
   CR_CUDNN_CHECK(st, op, cuda::describe_args({{"x", &x}}));
   return y;
@@ -114,15 +116,26 @@ Tensor CudaBackend::pool2d_backward(const Tensor& dy, const Tensor& x, const Ten
   if (p.mode == PoolMode::Max) {
     // x keeps its own dtype (the maxima are found in it, as on the CPU), in dy's layout.
     Tensor xl = cuda::to_format(*ctx_, x, x.dtype, dy.layout, op);
-    PoolGeom geo{x.dim(0), x.dim(1), x.dim(2), x.dim(3), dy.dim(2), dy.dim(3), p.kernel_h, p.kernel_w,
-                 p.stride_h, p.stride_w, p.pad_h, p.pad_w, dy.layout == Layout::NHWC};
+    PoolGeom geo{x.dim(0),
+                 x.dim(1),
+                 x.dim(2),
+                 x.dim(3),
+                 dy.dim(2),
+                 dy.dim(3),
+                 p.kernel_h,
+                 p.kernel_w,
+                 p.stride_h,
+                 p.stride_w,
+                 p.pad_h,
+                 p.pad_w,
+                 dy.layout == Layout::NHWC};
     const int64_t n = dx.numel();
     cuda::dispatch_float(dy.dtype, op, [&](auto t) {
       using T = typename decltype(t)::type;
       cuda::dispatch_float(xl.dtype, op, [&](auto u) {
         using X = typename decltype(u)::type;
-        max_pool_backward_kernel<T, X><<<cuda::grid_for(*ctx_, n), 256, 0, ctx_->stream>>>(
-            dy.data<T>(), xl.data<X>(), dx.data<T>(), geo);
+        max_pool_backward_kernel<T, X>
+            <<<cuda::grid_for(*ctx_, n), 256, 0, ctx_->stream>>>(dy.data<T>(), xl.data<X>(), dx.data<T>(), geo);
       });
     });
     CR_LAUNCH_CHECK(op, cuda::describe_args({{"dy", &dy}, {"x", &x}}));

@@ -61,7 +61,7 @@ describe('bench: FLOP and byte counter', () => {
     assert.ok(c.forwardMacs > 4.08e9 && c.forwardMacs < 4.12e9, `${c.forwardMacs}`);
     assert.ok(Math.abs(c.forwardFlops - 8.18e9) < 0.05e9, `${c.forwardFlops}`);
     assert.equal(c.parameters, 25557032);
-    assert.equal(c.layers.filter((l) => l.kind === 'conv').length, 53);  // 1 + 16 x 3 + 4 projections
+    assert.equal(c.layers.filter((l) => l.kind === 'conv').length, 53); // 1 + 16 x 3 + 4 projections
     assert.deepEqual(c.layers.find((l) => l.name === 'layer4.2.conv3')?.out, [2048, 7, 7]);
   });
 

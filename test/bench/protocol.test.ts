@@ -61,19 +61,49 @@ describe('bench: protocol helpers', () => {
   });
 
   it('timeSteps checks its counts and measures real time by default', () => {
-    assert.throws(() => timeSteps(() => {}, () => {}, { warmup: -1, steps: 1, runs: 1 }), /warmup/);
-    assert.throws(() => timeSteps(() => {}, () => {}, { warmup: 0, steps: 0, runs: 1 }), /steps/);
-    assert.throws(() => timeSteps(() => {}, () => {}, { warmup: 0, steps: 1, runs: 1.5 }), /runs/);
-    const t = timeSteps(() => {
-      const end = Date.now() + 2;
-      while (Date.now() < end);
-    }, () => {}, { warmup: 0, steps: 3, runs: 1 });
+    assert.throws(
+      () =>
+        timeSteps(
+          () => {},
+          () => {},
+          { warmup: -1, steps: 1, runs: 1 },
+        ),
+      /warmup/,
+    );
+    assert.throws(
+      () =>
+        timeSteps(
+          () => {},
+          () => {},
+          { warmup: 0, steps: 0, runs: 1 },
+        ),
+      /steps/,
+    );
+    assert.throws(
+      () =>
+        timeSteps(
+          () => {},
+          () => {},
+          { warmup: 0, steps: 1, runs: 1.5 },
+        ),
+      /runs/,
+    );
+    const t = timeSteps(
+      () => {
+        const end = Date.now() + 2;
+        while (Date.now() < end);
+      },
+      () => {},
+      { warmup: 0, steps: 3, runs: 1 },
+    );
     assert.ok(t.msPerStep >= 1.5 && t.msPerStep < 200, `${t.msPerStep}`);
   });
 
   it('rows and precisions parse; bad ones name the option', () => {
     assert.deepEqual(parseRows('resnet20:128, ResNet56:512,plain56'), [
-      { model: 'resnet20', batch: 128 }, { model: 'resnet56', batch: 512 }, { model: 'plain56', batch: 128 },
+      { model: 'resnet20', batch: 128 },
+      { model: 'resnet56', batch: 512 },
+      { model: 'plain56', batch: 128 },
     ]);
     assert.throws(() => parseRows('resnet20:0'), /--rows/);
     assert.throws(() => parseRows('resnet20:12:3'), /--rows/);
@@ -92,7 +122,10 @@ describe('bench: protocol helpers', () => {
   });
 
   it('the rows, ResNet-20/56 first; image sizes by model family', () => {
-    assert.deepEqual(DEFAULT_ROWS.slice(0, 2).map((r) => r.model), ['resnet20', 'resnet56']);
+    assert.deepEqual(
+      DEFAULT_ROWS.slice(0, 2).map((r) => r.model),
+      ['resnet20', 'resnet56'],
+    );
     assert.equal(DEFAULT_ROWS.length, 7);
     assert.deepEqual(PROTOCOL, { warmup: 10, steps: 50, runs: 3 });
     assert.equal(imageSizeOf('resnet56'), 32);

@@ -8,11 +8,14 @@ import { fmtFixed, fmtInt, fmtRatio, fmtSI, formatTable } from '../../bench/tabl
 
 describe('bench: tables and comparison', () => {
   it('formatTable pads columns, right-aligns numbers, prints missing values as -', () => {
-    const t = formatTable(['model', 'img/s', { header: 'note', align: 'right' }], [
-      ['resnet20:128', '12,314', 'a'],
-      ['resnet110:128', null, 'bb'],
-      ['r', 7.5, undefined],
-    ]).split('\n');
+    const t = formatTable(
+      ['model', 'img/s', { header: 'note', align: 'right' }],
+      [
+        ['resnet20:128', '12,314', 'a'],
+        ['resnet110:128', null, 'bb'],
+        ['r', 7.5, undefined],
+      ],
+    ).split('\n');
     assert.equal(t.length, 5);
     assert.equal(t[0], 'model           img/s  note');
     assert.equal(t[1], '-------------  ------  ----');

@@ -46,8 +46,24 @@ describe('bench: npm run bench on the CPU', function () {
   it('resnet20 at batch 8, 2 steps: writes the results document and prints the table', () => {
     const json = path.join(dir, 'out.json');
     const outDir = path.join(dir, 'results');
-    const r = bench(['--rows', 'resnet20:8', '--precisions', 'fp32', '--device', 'cpu', '--steps', '2', '--warmup', '1', '--runs', '1',
-      '--json', json, '--out-dir', outDir]);
+    const r = bench([
+      '--rows',
+      'resnet20:8',
+      '--precisions',
+      'fp32',
+      '--device',
+      'cpu',
+      '--steps',
+      '2',
+      '--warmup',
+      '1',
+      '--runs',
+      '1',
+      '--json',
+      json,
+      '--out-dir',
+      outDir,
+    ]);
     assert.equal(r.status, 0, r.out);
     assert.match(r.out, /REDUCED: not the protocol/);
     assert.match(r.out, /^resnet20:8 +fp32 +eager +[\d.]+ +[\d,.]+ /m);
@@ -88,15 +104,37 @@ describe('bench: npm run bench on the CPU', function () {
     const fake = path.join(dir, 'fake-python');
     fs.writeFileSync(fake, FAKE_PYTHON, { mode: 0o755 });
     const json = path.join(dir, 'py.json');
-    const r = bench(['--rows', 'resnet8:4,resnet18@40:2', '--device', 'cpu', '--steps', '1', '--warmup', '0', '--runs', '1', '--repeat', '2',
-      '--pytorch', '--python', fake, '--json', json]);
+    const r = bench([
+      '--rows',
+      'resnet8:4,resnet18@40:2',
+      '--device',
+      'cpu',
+      '--steps',
+      '1',
+      '--warmup',
+      '0',
+      '--runs',
+      '1',
+      '--repeat',
+      '2',
+      '--pytorch',
+      '--python',
+      fake,
+      '--json',
+      json,
+    ]);
     assert.equal(r.status, 0, r.out);
     const doc = JSON.parse(fs.readFileSync(json, 'utf8')) as BenchDocument;
     assert.equal(doc.pytorch?.unavailable, null);
     // fp32 only on the CPU, each row twice, PyTorch after ours each time
-    assert.deepEqual(doc.rows.map((x) => `${x.model}@${x.imageSize}:${x.precision}`),
-      ['resnet8@32:fp32', 'resnet8@32:fp32', 'resnet18@40:fp32', 'resnet18@40:fp32']);
-    assert.deepEqual(doc.pytorch?.results.map((x) => `${x.mode}@${x.image_size}`), ['eager-fp32@32', 'eager-fp32@32', 'eager-fp32@40', 'eager-fp32@40']);
+    assert.deepEqual(
+      doc.rows.map((x) => `${x.model}@${x.imageSize}:${x.precision}`),
+      ['resnet8@32:fp32', 'resnet8@32:fp32', 'resnet18@40:fp32', 'resnet18@40:fp32'],
+    );
+    assert.deepEqual(
+      doc.pytorch?.results.map((x) => `${x.mode}@${x.image_size}`),
+      ['eager-fp32@32', 'eager-fp32@32', 'eager-fp32@40', 'eager-fp32@40'],
+    );
     assert.equal(doc.pytorch?.env.torch, '9.9-fake');
     assert.equal(doc.pytorch?.env.threads, doc.env.cpuThreads);
     // the floor divides by this CPU's measured peaks, not an H100's
@@ -118,8 +156,23 @@ describe('bench: npm run bench on the CPU', function () {
   });
 
   it('--pytorch without torch: says why and still benchmarks ours', () => {
-    const r = bench(['--rows', 'resnet8:2', '--precisions', 'fp32', '--device', 'cpu', '--steps', '1', '--warmup', '0', '--runs', '1',
-      '--pytorch', '--python', path.join(dir, 'no-such-python')]);
+    const r = bench([
+      '--rows',
+      'resnet8:2',
+      '--precisions',
+      'fp32',
+      '--device',
+      'cpu',
+      '--steps',
+      '1',
+      '--warmup',
+      '0',
+      '--runs',
+      '1',
+      '--pytorch',
+      '--python',
+      path.join(dir, 'no-such-python'),
+    ]);
     assert.equal(r.status, 0, r.out);
     assert.match(r.out, /pytorch: skipped, .*could not be started/);
     assert.match(r.out, /^resnet8:2 +fp32 +[\d.]+ ms\/step/m);
@@ -128,8 +181,23 @@ describe('bench: npm run bench on the CPU', function () {
   it('--e2e-only: one small epoch through the synthetic files, the loader and the evaluation', () => {
     const json = path.join(dir, 'e2e.json');
     const cache = path.join(dir, 'cache');
-    const args = ['--rows', 'resnet8:16,resnet50:2', '--precisions', 'fp32', '--device', 'cpu', '--e2e-only', '--e2e-images', '64',
-      '--e2e-test-images', '32', '--cache-dir', cache, '--json', json];
+    const args = [
+      '--rows',
+      'resnet8:16,resnet50:2',
+      '--precisions',
+      'fp32',
+      '--device',
+      'cpu',
+      '--e2e-only',
+      '--e2e-images',
+      '64',
+      '--e2e-test-images',
+      '32',
+      '--cache-dir',
+      cache,
+      '--json',
+      json,
+    ];
     const r = bench(args);
     assert.equal(r.status, 0, r.out);
     const doc = JSON.parse(fs.readFileSync(json, 'utf8')) as BenchDocument;
@@ -153,7 +221,14 @@ describe('bench: npm run bench on the CPU', function () {
     assert.throws(() => parseArgs(['--nope']), /unknown option --nope/);
     assert.throws(() => parseArgs(['--tf32=1']), /--tf32 takes no value/);
     assert.throws(() => parseArgs(['stray']), /unexpected argument 'stray'/);
-    assert.deepEqual([...parseArgs(['--steps=3', '--pytorch', '--rows', 'resnet20:8'])], [['steps', '3'], ['pytorch', true], ['rows', 'resnet20:8']]);
+    assert.deepEqual(
+      [...parseArgs(['--steps=3', '--pytorch', '--rows', 'resnet20:8'])],
+      [
+        ['steps', '3'],
+        ['pytorch', true],
+        ['rows', 'resnet20:8'],
+      ],
+    );
     const r = bench(['--precisions', 'fp8']);
     assert.equal(r.status, 2);
     assert.match(r.out, /--precisions: 'fp8'/);

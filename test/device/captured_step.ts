@@ -32,10 +32,18 @@ function batches(): { x: Tensor; y: Tensor }[] {
   const r = rng(31);
   const layout = activationLayout(precision, device);
   return Array.from({ length: steps }, () => {
-    const x32 = Tensor.fromArray(Float32Array.from({ length: batch * 3 * 32 * 32 }, () => r() * 2 - 1), [batch, 3, 32, 32], { device });
+    const x32 = Tensor.fromArray(
+      Float32Array.from({ length: batch * 3 * 32 * 32 }, () => r() * 2 - 1),
+      [batch, 3, 32, 32],
+      { device },
+    );
     const x = x32.to({ dtype: activationDType(precision), layout });
     x32.dispose();
-    const y = Tensor.fromArray(Int32Array.from({ length: batch }, () => Math.floor(r() * 10)), [batch], { dtype: 'int32', device });
+    const y = Tensor.fromArray(
+      Int32Array.from({ length: batch }, () => Math.floor(r() * 10)),
+      [batch],
+      { dtype: 'int32', device },
+    );
     return { x, y };
   });
 }
@@ -45,7 +53,16 @@ function parts(): TrainingParts & { dispose(): void } {
   model.train();
   const mp = new MixedPrecision(model, precision);
   const opt = new SGD(mp.masters, { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
-  return { model, mp, opt, dispose: () => { opt.dispose(); mp.dispose(); model.dispose(); } };
+  return {
+    model,
+    mp,
+    opt,
+    dispose: () => {
+      opt.dispose();
+      mp.dispose();
+      model.dispose();
+    },
+  };
 }
 
 function main(): number {
@@ -62,12 +79,16 @@ function main(): number {
   const got = data.map((b) => cs.step(b.x, b.y)[0].item());
   if (device !== 'cpu') native().synchronize(device);
   const ms = Number(process.hrtime.bigint() - t0) / 1e6 / steps;
-  const summary = `resnet20 ${precision} ${activationLayout(precision, device)} batch ${batch} on ${device}: mode ${cs.mode}, ` +
+  const summary =
+    `resnet20 ${precision} ${activationLayout(precision, device)} batch ${batch} on ${device}: mode ${cs.mode}, ` +
     `${cs.captures} capture(s), ${cs.replays} replay(s), ${ms.toFixed(2)} ms/step incl. warm-up and capture`;
   const { mode, eagerReason } = cs;
   cs.dispose();
   cap.dispose();
-  for (const b of data) { b.x.dispose(); b.y.dispose(); }
+  for (const b of data) {
+    b.x.dispose();
+    b.y.dispose();
+  }
 
   if (log.length) console.log(`log: ${log.join(' | ')}`);
   let bad = 0;

@@ -58,12 +58,19 @@ function algoFor(kind: string, x: number[], w: number[], dtype: string, layout: 
 }
 
 function convs(dtype: DTypeName, layout: LayoutName, tf32: boolean): void {
-  const shapes: [number, number, number, number][] = [  // cin, cout, px (input), stride
-    [3, 16, 32, 1], [16, 16, 32, 1], [16, 32, 32, 2], [32, 32, 16, 1], [32, 64, 16, 2], [64, 64, 8, 1],
+  const shapes: [number, number, number, number][] = [
+    // cin, cout, px (input), stride
+    [3, 16, 32, 1],
+    [16, 16, 32, 1],
+    [16, 32, 32, 2],
+    [32, 32, 16, 1],
+    [32, 64, 16, 2],
+    [64, 64, 8, 1],
   ];
   const tag = dtype === 'float32' ? (tf32 ? 'float32+tf32' : 'float32') : dtype;
   for (const [cin, cout, px, s] of shapes) {
-    const xs = [N, cin, px, px], ws = [cout, cin, 3, 3];
+    const xs = [N, cin, px, px],
+      ws = [cout, cin, 3, 3];
     const x = rand(xs, dtype, layout);
     const w = rand(ws, dtype, layout, 0.1);
     const params = [s, s, 1, 1, 1, 1];
@@ -76,15 +83,18 @@ function convs(dtype: DTypeName, layout: LayoutName, tf32: boolean): void {
     ];
     for (const [kind, fn] of kinds) {
       const ms = time(fn);
-      record(`conv ${kind} ${cin}->${cout} s${s}`, xs, tag, layout, ms,
-        algoFor(kind, xs, ws, dtype, layout, dtype === 'float32' && !tf32 ? 3 : 1));
+      record(`conv ${kind} ${cin}->${cout} s${s}`, xs, tag, layout, ms, algoFor(kind, xs, ws, dtype, layout, dtype === 'float32' && !tf32 ? 3 : 1));
     }
     dispose([x, w, y, dy]);
   }
 }
 
 function batchnorm(dtype: DTypeName, layout: LayoutName): void {
-  for (const [c, px] of [[16, 32], [32, 16], [64, 8]]) {
+  for (const [c, px] of [
+    [16, 32],
+    [32, 16],
+    [64, 8],
+  ]) {
     const xs = [N, c, px, px];
     const x = rand(xs, dtype, layout);
     const res = rand(xs, dtype, layout);
@@ -92,33 +102,106 @@ function batchnorm(dtype: DTypeName, layout: LayoutName): void {
     const b = addon.full([c], 'float32', 'NCHW', dev, 0);
     const rm = addon.full([c], 'float32', 'NCHW', dev, 0);
     const rv = addon.full([c], 'float32', 'NCHW', dev, 1);
-    record('bn fwd', xs, dtype, layout, time(() => addon.batchNormForwardTraining(x, g, b, rm, rv, 0.1, 1e-5, null, false)));
-    record('bn fwd +res+relu', xs, dtype, layout,
-      time(() => addon.batchNormForwardTraining(x, g, b, rm, rv, 0.1, 1e-5, res, true)));
+    record(
+      'bn fwd',
+      xs,
+      dtype,
+      layout,
+      time(() => addon.batchNormForwardTraining(x, g, b, rm, rv, 0.1, 1e-5, null, false)),
+    );
+    record(
+      'bn fwd +res+relu',
+      xs,
+      dtype,
+      layout,
+      time(() => addon.batchNormForwardTraining(x, g, b, rm, rv, 0.1, 1e-5, res, true)),
+    );
     const f = addon.batchNormForwardTraining(x, g, b, rm, rv, 0.1, 1e-5, res, true);
     const dy = rand(xs, dtype, layout);
-    record('bn bwd', xs, dtype, layout,
-      time(() => addon.batchNormBackward(dy, x, g, f.saveMean, f.saveInvStd, 1e-5, null, false, false)));
-    record('bn bwd +res+relu', xs, dtype, layout,
-      time(() => addon.batchNormBackward(dy, x, g, f.saveMean, f.saveInvStd, 1e-5, f.y, true, true)));
-    if (f.reserve)  // the forward ran cuDNN's fused kernel: its fused backward
-      record('bn bwd +res+relu fused', xs, dtype, layout,
-        time(() => addon.batchNormBackward(dy, x, g, f.saveMean, f.saveInvStd, 1e-5, f.y, true, true, b, f.reserve)));
-    record('bn inference', xs, dtype, layout,
-      time(() => addon.batchNormForwardInference(x, g, b, rm, rv, 1e-5, null, true)));
+    record(
+      'bn bwd',
+      xs,
+      dtype,
+      layout,
+      time(() => addon.batchNormBackward(dy, x, g, f.saveMean, f.saveInvStd, 1e-5, null, false, false)),
+    );
+    record(
+      'bn bwd +res+relu',
+      xs,
+      dtype,
+      layout,
+      time(() => addon.batchNormBackward(dy, x, g, f.saveMean, f.saveInvStd, 1e-5, f.y, true, true)),
+    );
+    if (f.reserve)
+      // the forward ran cuDNN's fused kernel: its fused backward
+      record(
+        'bn bwd +res+relu fused',
+        xs,
+        dtype,
+        layout,
+        time(() => addon.batchNormBackward(dy, x, g, f.saveMean, f.saveInvStd, 1e-5, f.y, true, true, b, f.reserve)),
+      );
+    record(
+      'bn inference',
+      xs,
+      dtype,
+      layout,
+      time(() => addon.batchNormForwardInference(x, g, b, rm, rv, 1e-5, null, true)),
+    );
     if (c === 16) {
-      record('relu fwd', xs, dtype, layout, time(() => addon.reluForward(x)));
-      record('relu bwd', xs, dtype, layout, time(() => addon.reluBackward(dy, f.y)));
-      record('add', xs, dtype, layout, time(() => addon.add(x, res)));
-      record('shortcutA fwd 16->32', xs, dtype, layout, time(() => addon.shortcutAForward(x, 32, 2)));
+      record(
+        'relu fwd',
+        xs,
+        dtype,
+        layout,
+        time(() => addon.reluForward(x)),
+      );
+      record(
+        'relu bwd',
+        xs,
+        dtype,
+        layout,
+        time(() => addon.reluBackward(dy, f.y)),
+      );
+      record(
+        'add',
+        xs,
+        dtype,
+        layout,
+        time(() => addon.add(x, res)),
+      );
+      record(
+        'shortcutA fwd 16->32',
+        xs,
+        dtype,
+        layout,
+        time(() => addon.shortcutAForward(x, 32, 2)),
+      );
     }
     if (c === 64) {
-      record('avgpool 8x8 fwd', xs, dtype, layout, time(() => addon.pool2dForward(x, 'avg', [8, 8, 8, 8, 0, 0], true)));
+      record(
+        'avgpool 8x8 fwd',
+        xs,
+        dtype,
+        layout,
+        time(() => addon.pool2dForward(x, 'avg', [8, 8, 8, 8, 0, 0], true)),
+      );
       const p = addon.pool2dForward(x, 'avg', [8, 8, 8, 8, 0, 0], true);
       const dp = rand(p.shape, dtype, layout);
-      record('avgpool 8x8 bwd', xs, dtype, layout,
-        time(() => addon.pool2dBackward(dp, x, p, 'avg', [8, 8, 8, 8, 0, 0], true)));
-      record('maxpool 2x2 fwd', xs, dtype, layout, time(() => addon.pool2dForward(x, 'max', [2, 2, 2, 2, 0, 0], true)));
+      record(
+        'avgpool 8x8 bwd',
+        xs,
+        dtype,
+        layout,
+        time(() => addon.pool2dBackward(dp, x, p, 'avg', [8, 8, 8, 8, 0, 0], true)),
+      );
+      record(
+        'maxpool 2x2 fwd',
+        xs,
+        dtype,
+        layout,
+        time(() => addon.pool2dForward(x, 'max', [2, 2, 2, 2, 0, 0], true)),
+      );
       dispose([p, dp]);
     }
     dispose([x, res, g, b, rm, rv, f, dy]);
@@ -146,23 +229,72 @@ function sgd(): void {
   const count = shapes.reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0);
   const ms = time(() => addon.sgdUpdate(params, grads, bufs, 0.1, 0.9, 0, 1e-4, false, false), 50);
   record(`sgd ${shapes.length} tensors`, [count], 'float32', '-', ms);
-  record(`l2Norms ${shapes.length} tensors`, [count], 'float32', '-', time(() => addon.l2Norms(grads), 50));
+  record(
+    `l2Norms ${shapes.length} tensors`,
+    [count],
+    'float32',
+    '-',
+    time(() => addon.l2Norms(grads), 50),
+  );
   dispose([params, grads, bufs]);
 }
 
 function lossAndData(): void {
   const logits = rand([N, 10]);
-  const labels = addon.fromTypedArray(Int32Array.from({ length: N }, (_, i) => i % 10), [N], 'int32', 'NCHW', dev);
+  const labels = addon.fromTypedArray(
+    Int32Array.from({ length: N }, (_, i) => i % 10),
+    [N],
+    'int32',
+    'NCHW',
+    dev,
+  );
   const gl = addon.full([1], 'float32', 'NCHW', dev, 1);
-  record('softmax-xent fwd', [N, 10], 'float32', '-', time(() => addon.softmaxCrossEntropyForward(logits, labels)));
-  record('softmax-xent bwd', [N, 10], 'float32', '-', time(() => addon.softmaxCrossEntropyBackward(logits, labels, gl)));
-  const images = addon.fromTypedArray(Uint8Array.from({ length: 1000 * 3 * 32 * 32 }, (_, i) => (i * 7) % 256),
-    [1000, 3, 32, 32], 'uint8', 'NCHW', dev);
-  const idx = addon.fromTypedArray(Int32Array.from({ length: N }, (_, i) => (i * 13) % 1000), [N], 'int32', 'NCHW', dev);
-  const prm = addon.fromTypedArray(Int32Array.from({ length: N * 3 }, (_, i) => (i % 3 === 2 ? i % 2 : i % 9)), [N, 3], 'int32', 'NCHW', dev);
-  for (const [dt, ly] of [['float32', 'NCHW'], ['bfloat16', 'NHWC']] as [DTypeName, LayoutName][])
-    record('augmentBatch', [N, 3, 32, 32], dt, ly,
-      time(() => addon.augmentBatch(images, idx, prm, [0.49, 0.48, 0.45], [0.25, 0.24, 0.26], 4, dt, ly)));
+  record(
+    'softmax-xent fwd',
+    [N, 10],
+    'float32',
+    '-',
+    time(() => addon.softmaxCrossEntropyForward(logits, labels)),
+  );
+  record(
+    'softmax-xent bwd',
+    [N, 10],
+    'float32',
+    '-',
+    time(() => addon.softmaxCrossEntropyBackward(logits, labels, gl)),
+  );
+  const images = addon.fromTypedArray(
+    Uint8Array.from({ length: 1000 * 3 * 32 * 32 }, (_, i) => (i * 7) % 256),
+    [1000, 3, 32, 32],
+    'uint8',
+    'NCHW',
+    dev,
+  );
+  const idx = addon.fromTypedArray(
+    Int32Array.from({ length: N }, (_, i) => (i * 13) % 1000),
+    [N],
+    'int32',
+    'NCHW',
+    dev,
+  );
+  const prm = addon.fromTypedArray(
+    Int32Array.from({ length: N * 3 }, (_, i) => (i % 3 === 2 ? i % 2 : i % 9)),
+    [N, 3],
+    'int32',
+    'NCHW',
+    dev,
+  );
+  for (const [dt, ly] of [
+    ['float32', 'NCHW'],
+    ['bfloat16', 'NHWC'],
+  ] as [DTypeName, LayoutName][])
+    record(
+      'augmentBatch',
+      [N, 3, 32, 32],
+      dt,
+      ly,
+      time(() => addon.augmentBatch(images, idx, prm, [0.49, 0.48, 0.45], [0.25, 0.24, 0.26], 4, dt, ly)),
+    );
   dispose([logits, labels, gl, images, idx, prm]);
 }
 
@@ -197,8 +329,10 @@ function main(): void {
   console.log(`${'op'.padEnd(w)}  ${'shape'.padEnd(16)} ${'dtype'.padEnd(13)} ${'layout'.padEnd(6)} ${'ms'.padStart(8)}  algorithm`);
   for (const r of rows)
     console.log(`${r.op.padEnd(w)}  ${r.shape.padEnd(16)} ${r.dtype.padEnd(13)} ${r.layout.padEnd(6)} ${r.ms.toFixed(4).padStart(8)}  ${r.algo ?? ''}`);
-  console.log(`${rows.length} timings in ${report.seconds.toFixed(1)} s; peak allocated ${(mem.peakAllocated / 2 ** 20).toFixed(1)} MiB, ` +
-    `${mem.mallocCalls} cudaMalloc calls, ${mem.cacheHits} cache hits; fused BN calls ${JSON.stringify(report.fusedBatchNorm)} -> ${out}`);
+  console.log(
+    `${rows.length} timings in ${report.seconds.toFixed(1)} s; peak allocated ${(mem.peakAllocated / 2 ** 20).toFixed(1)} MiB, ` +
+      `${mem.mallocCalls} cudaMalloc calls, ${mem.cacheHits} cache hits; fused BN calls ${JSON.stringify(report.fusedBatchNorm)} -> ${out}`,
+  );
 }
 
 main();

@@ -42,7 +42,9 @@ export function codeBlocks(markdown: string): CodeBlock[] {
 
 /** Shell commands of a block: continuation lines joined, comments and prompts dropped. */
 export function shellCommands(code: string): string[] {
-  return code.replace(/\\\n\s*/g, ' ').split('\n')
+  return code
+    .replace(/\\\n\s*/g, ' ')
+    .split('\n')
     .map((l) => l.replace(/(^|\s)#.*$/, '').trim())
     .filter(Boolean);
 }
@@ -111,7 +113,9 @@ describe('docs: README and examples/ code, as written', function () {
   // Records what Trainer.fit() resolved to, so the README's description of it is checked.
   const fitHook = (): string => {
     const hook = path.join(app, 'fit-hook.js');
-    fs.writeFileSync(hook, `const fs = require('fs');
+    fs.writeFileSync(
+      hook,
+      `const fs = require('fs');
 const { Trainer } = require(${JSON.stringify(libIndex)});
 const fit = Trainer.prototype.fit;
 Trainer.prototype.fit = async function () {
@@ -119,12 +123,18 @@ Trainer.prototype.fit = async function () {
   fs.writeFileSync(process.env.FIT_RESULT, JSON.stringify({ keys: Object.keys(r), checkpoint: r.checkpoint }));
   return r;
 };
-`);
+`,
+    );
     return hook;
   };
 
   const runJs = (file: string, cwd: string, extraEnv: NodeJS.ProcessEnv = {}, preload: string[] = []) => {
-    const r = spawnSync(process.execPath, [...preload.flatMap((p) => ['-r', p]), file], { cwd, env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 280000 });
+    const r = spawnSync(process.execPath, [...preload.flatMap((p) => ['-r', p]), file], {
+      cwd,
+      env: { ...env, ...extraEnv },
+      encoding: 'utf8',
+      timeout: 280000,
+    });
     assert.equal(r.status, 0, `${file} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
     return r.stdout;
   };
@@ -142,37 +152,41 @@ Trainer.prototype.fit = async function () {
     assert.ok(skipped.length <= 5, `${skipped.length} README blocks are not run`);
   });
 
-  blocks.filter((b) => b.lang === 'js' && b.notRun === null).forEach((b) => {
-    it(`README line ${b.line}: the JavaScript runs as written (CommonJS, in a fresh project)`, () => {
-      const file = path.join(app, `readme-${b.line}.js`);
-      fs.writeFileSync(file, b.code);
-      const result = path.join(app, `fit-${b.line}.json`);
-      runJs(file, app, { FIT_RESULT: result }, [fitHook()]);
-      if (b.code.includes('new Trainer(')) {
-        // The fields the README lists for fit()'s result are the ones it has, and `checkpoint`
-        // is the sidecar the prose says it is.
-        const listed = /await trainer\.fit\(\); \/\/ \{ ([\w, ]+) \}/.exec(b.code);
-        assert.ok(listed, 'the Trainer snippet lists the result fields');
-        const got = JSON.parse(fs.readFileSync(result, 'utf8')) as { keys: string[]; checkpoint: string };
-        assert.deepEqual(got.keys, listed[1].split(', '));
-        assert.equal(path.basename(got.checkpoint), 'checkpoint.json');
-        assert.match(prose, /fit\(\)` resolves to `\{ ([\w, ]+) \}`[^]*?the path of the checkpoint's `checkpoint\.json` sidecar/);
-        assert.equal(/fit\(\)` resolves to `\{ ([\w, ]+) \}`/.exec(prose)![1], got.keys.join(', '));
-      }
+  blocks
+    .filter((b) => b.lang === 'js' && b.notRun === null)
+    .forEach((b) => {
+      it(`README line ${b.line}: the JavaScript runs as written (CommonJS, in a fresh project)`, () => {
+        const file = path.join(app, `readme-${b.line}.js`);
+        fs.writeFileSync(file, b.code);
+        const result = path.join(app, `fit-${b.line}.json`);
+        runJs(file, app, { FIT_RESULT: result }, [fitHook()]);
+        if (b.code.includes('new Trainer(')) {
+          // The fields the README lists for fit()'s result are the ones it has, and `checkpoint`
+          // is the sidecar the prose says it is.
+          const listed = /await trainer\.fit\(\); \/\/ \{ ([\w, ]+) \}/.exec(b.code);
+          assert.ok(listed, 'the Trainer snippet lists the result fields');
+          const got = JSON.parse(fs.readFileSync(result, 'utf8')) as { keys: string[]; checkpoint: string };
+          assert.deepEqual(got.keys, listed[1].split(', '));
+          assert.equal(path.basename(got.checkpoint), 'checkpoint.json');
+          assert.match(prose, /fit\(\)` resolves to `\{ ([\w, ]+) \}`[^]*?the path of the checkpoint's `checkpoint\.json` sidecar/);
+          assert.equal(/fit\(\)` resolves to `\{ ([\w, ]+) \}`/.exec(prose)![1], got.keys.join(', '));
+        }
+      });
     });
-  });
 
-  blocks.filter((b) => b.lang === 'sh' && b.notRun === null).forEach((b) => {
-    it(`README line ${b.line}: every command names a real script, subcommand and options`, async () => {
-      const cmds = shellCommands(b.code);
-      assert.ok(cmds.length > 0);
-      for (const c of cmds) await checkCommand(c);
+  blocks
+    .filter((b) => b.lang === 'sh' && b.notRun === null)
+    .forEach((b) => {
+      it(`README line ${b.line}: every command names a real script, subcommand and options`, async () => {
+        const cmds = shellCommands(b.code);
+        assert.ok(cmds.length > 0);
+        for (const c of cmds) await checkCommand(c);
+      });
     });
-  });
 
-  it('README prose: the demo\'s output folder is the one the CLI uses', async () => {
+  it("README prose: the demo's output folder is the one the CLI uses", async () => {
     const { DEMO_FOLDER } = await import('../../lib/cli/train');
-    assert.ok(prose.includes(`no-argument demo writes to \`$CUDNN_RESNET_CACHE/${DEMO_FOLDER}\``), 'the README names the demo\'s folder');
+    assert.ok(prose.includes(`no-argument demo writes to \`$CUDNN_RESNET_CACHE/${DEMO_FOLDER}\``), "the README names the demo's folder");
   });
 
   for (const example of fs.readdirSync(path.join(root, 'examples')).filter((f) => f.endsWith('.js'))) {
@@ -185,7 +199,7 @@ Trainer.prototype.fit = async function () {
       assert.ok(written.length > 0, 'it wrote nothing');
       for (const f of written) {
         const r = spawnSync('git', ['check-ignore', '-q', '--no-index', f], { cwd: root });
-        if (r.error) continue;  // no git: nothing to check against
+        if (r.error) continue; // no git: nothing to check against
         assert.equal(r.status, 0, `examples/${example} writes '${f}', which a clone's .gitignore does not ignore`);
       }
     });

@@ -100,8 +100,12 @@ export function assertThrowsNamed(fn: () => unknown, type: ErrorConstructor | Ty
  * code, the public op and the argument, the message starting "<op>: argument '<argument>'",
  * plus any message fragments.
  */
-export function assertArgError(fn: () => unknown, type: ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor,
-  want: { code?: string; op: string; argument: string }, ...fragments: string[]): void {
+export function assertArgError(
+  fn: () => unknown,
+  type: ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor,
+  want: { code?: string; op: string; argument: string },
+  ...fragments: string[]
+): void {
   assert.throws(fn, (e: unknown) => {
     const err = e as Error & { code?: string; op?: string; argument?: string };
     assert.ok(err instanceof type, `expected ${type.name}, got ${err?.constructor?.name}: ${err?.message}`);

@@ -63,7 +63,12 @@ describe('checks: unknown options', () => {
       ['saveCheckpoint', () => cr.saveCheckpoint(file, model, BOGUS)],
       ['loadCheckpoint', () => cr.loadCheckpoint(file, model, BOGUS)],
     ];
-    for (const [op, call, arg] of sync) assert.throws(() => tidy(call), (e) => assertUnknown(e, op, arg), op);
+    for (const [op, call, arg] of sync)
+      assert.throws(
+        () => tidy(call),
+        (e) => assertUnknown(e, op, arg),
+        op,
+      );
     await assert.rejects(cr.data.writeSyntheticCifar(dir, BOGUS), (e) => assertUnknown(e, 'writeSyntheticCifar'));
     await assert.rejects(cr.data.loadCifar('cifar10', dir, BOGUS), (e) => assertUnknown(e, 'loadCifar'));
     x.dispose();
@@ -72,7 +77,10 @@ describe('checks: unknown options', () => {
 
   it('suggests the nearest known name and accepts the known ones', () => {
     assert.throws(() => checkOptions('f', { weigths: 1 }, ['weights', 'seed']), /did you mean 'weights'/);
-    assert.throws(() => checkOptions('f', { zzz: 1 }, ['weights']), (e: Error) => !/did you mean/.test(e.message));
+    assert.throws(
+      () => checkOptions('f', { zzz: 1 }, ['weights']),
+      (e: Error) => !/did you mean/.test(e.message),
+    );
     assert.throws(() => checkOptions('f', [] as never, ['a']), { code: 'ERR_INVALID_ARG_TYPE', argument: 'options' } as never);
     assert.deepEqual(checkOptions('f', { a: 1 }, ['a', 'b']), { a: 1 });
     assert.deepEqual(checkOptions('f', undefined, ['a']), {});

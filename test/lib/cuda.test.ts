@@ -44,8 +44,7 @@ describe('cuda', () => {
 
   it('a cuDNN path from CUDNN_LIBRARY_PATH is tried first and recorded', function () {
     if (!cuda.info().compiled) this.skip();
-    const script = `const {cuda} = require(${JSON.stringify(require.resolve('../../lib/cuda'))});` +
-      'process.stdout.write(JSON.stringify(cuda.info()))';
+    const script = `const {cuda} = require(${JSON.stringify(require.resolve('../../lib/cuda'))});` + 'process.stdout.write(JSON.stringify(cuda.info()))';
     const r = spawnSync(process.execPath, ['-e', script], {
       env: { ...process.env, CUDNN_LIBRARY_PATH: '/nonexistent/cudnn-here' },
       encoding: 'utf8',
@@ -67,7 +66,8 @@ describe('cuda', () => {
       return [...block.slice(0, block.indexOf('struct Api')).matchAll(/X\((\w+)\)/g)].map((m) => m[1]);
     };
     function build(file: string, version: number, skip: string[] = []): void {
-      const src = names().filter((n) => !skip.includes(n))
+      const src = names()
+        .filter((n) => !skip.includes(n))
         .map((n) => (n === 'cudnnGetVersion' ? `unsigned long ${n}(void) { return ${version}; }` : `int ${n}(void) { return 0; }`));
       const c = path.join(dir, 'stub.c');
       fs.writeFileSync(c, src.join('\n') + '\n');
@@ -75,8 +75,7 @@ describe('cuda', () => {
       assert.equal(r.status, 0, r.stderr);
     }
     function infoWith(libPath: string): ReturnType<typeof cuda.info> {
-      const script = `const {cuda} = require(${JSON.stringify(require.resolve('../../lib/cuda'))});` +
-        'process.stdout.write(JSON.stringify(cuda.info()))';
+      const script = `const {cuda} = require(${JSON.stringify(require.resolve('../../lib/cuda'))});` + 'process.stdout.write(JSON.stringify(cuda.info()))';
       const r = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, CUDNN_LIBRARY_PATH: libPath }, encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);
       return JSON.parse(r.stdout) as ReturnType<typeof cuda.info>;
@@ -153,8 +152,10 @@ describe('cuda', () => {
     const e = codeOf(() => native().eventTimerStart('cpu'));
     assert.ok(/eventTimerStart/.test(e.message) && /'device'/.test(e.message) && /cuda device/.test(e.message), e.message);
     assert.throws(() => native().eventTimerStart('gpu7' as never), TypeError);
-    assert.throws(() => native().eventTimerStop({ device: 'cuda:0', stopped: false }), (x: unknown) =>
-      x instanceof TypeError && /'timer'/.test((x as Error).message));
+    assert.throws(
+      () => native().eventTimerStop({ device: 'cuda:0', stopped: false }),
+      (x: unknown) => x instanceof TypeError && /'timer'/.test((x as Error).message),
+    );
   });
 
   describe('with a GPU', () => {
@@ -190,14 +191,14 @@ describe('cuda', () => {
     });
 
     it('caches freed blocks and reuses them without cudaMalloc', () => {
-      const t0 = native().empty([4, MiB / 4], 'float32', 'NCHW', 'cuda:0');  // 4 MiB
+      const t0 = native().empty([4, MiB / 4], 'float32', 'NCHW', 'cuda:0'); // 4 MiB
       const s1 = cuda.memoryStats(0);
       assert.ok(s1.allocated >= 4 * MiB);
       assert.ok(s1.reserved >= s1.allocated);
       assert.ok(s1.peakAllocated >= s1.allocated);
       t0.dispose();
       const s2 = cuda.memoryStats(0);
-      assert.ok(s2.allocated <= s1.allocated - 4 * MiB, 'the block left the allocated count');  // <=: a GC may free others
+      assert.ok(s2.allocated <= s1.allocated - 4 * MiB, 'the block left the allocated count'); // <=: a GC may free others
       assert.equal(s2.reserved, s1.reserved, 'the block stays reserved in the cache');
       const t1 = native().empty([4, MiB / 4], 'float32', 'NCHW', 'cuda:0');
       const s3 = cuda.memoryStats(0);
@@ -250,7 +251,8 @@ describe('cuda', () => {
         return v;
       };
       const maxRel = (x: Float32Array, y: Float32Array): number => {
-        let m = 0, s = 1e-3;
+        let m = 0,
+          s = 1e-3;
         for (const v of y) s = Math.max(s, Math.abs(v));
         for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]) / s);
         return m;
@@ -262,8 +264,11 @@ describe('cuda', () => {
       const gs = Float32Array.from({ length: 8 }, (_, i) => 0.5 + i * 0.1);
       const bs = Float32Array.from({ length: 8 }, (_, i) => i * 0.05 - 0.2);
       const cases: [DTypeName, LayoutName, number, boolean, number][] = [
-        ['float32', 'NCHW', 1e-5, false, 1e-4], ['float32', 'NHWC', 1e-5, true, 1e-4],
-        ['bfloat16', 'NHWC', 1e-5, true, 3e-2], ['float16', 'NHWC', 1e-5, true, 5e-3], ['float32', 'NCHW', 1e-7, true, 1e-4],
+        ['float32', 'NCHW', 1e-5, false, 1e-4],
+        ['float32', 'NHWC', 1e-5, true, 1e-4],
+        ['bfloat16', 'NHWC', 1e-5, true, 3e-2],
+        ['float16', 'NHWC', 1e-5, true, 5e-3],
+        ['float32', 'NCHW', 1e-7, true, 1e-4],
       ];
       for (const [dtype, layout, eps, fused, tol] of cases) {
         const out: Record<string, Float32Array[]> = {};
@@ -275,12 +280,20 @@ describe('cuda', () => {
             t.dispose();
             return u;
           };
-          const x = mk(xs, shape, dtype, layout), res = mk(rs, shape, dtype, layout);
-          const g = mk(gs, [8], 'float32'), b = mk(bs, [8], 'float32');
-          const rm = a.full([8], 'float32', 'NCHW', dev, 0), rv = a.full([8], 'float32', 'NCHW', dev, 1);
+          const x = mk(xs, shape, dtype, layout),
+            res = mk(rs, shape, dtype, layout);
+          const g = mk(gs, [8], 'float32'),
+            b = mk(bs, [8], 'float32');
+          const rm = a.full([8], 'float32', 'NCHW', dev, 0),
+            rv = a.full([8], 'float32', 'NCHW', dev, 1);
           const counts0 = a.cudaInfo().fusedBatchNorm;
           const f = a.batchNormForwardTraining(x, g, b, rm, rv, 0.1, eps, fused ? res : null, fused);
-          const dy = mk(rs.map((v) => v * 0.5 - 0.1), shape, dtype, layout);
+          const dy = mk(
+            rs.map((v) => v * 0.5 - 0.1),
+            shape,
+            dtype,
+            layout,
+          );
           // With the forward's reserve (cuDNN's fused backward where the forward was fused) and
           // without it (mask from y, plain backward): the same gradients either way.
           const bw = a.batchNormBackward(dy, x, g, f.saveMean, f.saveInvStd, eps, fused ? f.y : null, fused, fused, b, f.reserve);
@@ -312,7 +325,7 @@ describe('cuda', () => {
       const w = native().full([4, 3, 3, 3], 'float32', 'NCHW', 'cuda:0', 0.5);
       const y = native().conv2dForward(x, w, null, [1, 1, 1, 1, 1, 1], false);
       const center = y.read()[4 * 8 + 4];
-      assert.ok(Math.abs(center - 13.5) < 1e-4, `center ${center}`);  // 27 taps of 1 * 0.5
+      assert.ok(Math.abs(center - 13.5) < 1e-4, `center ${center}`); // 27 taps of 1 * 0.5
       assert.ok(cuda.info().convAlgorithms.some((l) => l.startsWith('fwd x[2,3,8,8] w[4,3,3,3]')));
       for (const t of [x, w, y]) t.dispose();
     });

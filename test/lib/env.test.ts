@@ -21,13 +21,10 @@ const READERS: Record<string, string> = {
 function sourceFiles(dir: string): string[] {
   const abs = path.join(root, dir);
   if (!fs.existsSync(abs)) return [];
-  return (fs.readdirSync(abs, { recursive: true }) as string[])
-    .filter((f) => /\.(ts|js|cpp|h|cu|cuh|sh)$/.test(f))
-    .map((f) => path.join(dir, f));
+  return (fs.readdirSync(abs, { recursive: true }) as string[]).filter((f) => /\.(ts|js|cpp|h|cu|cuh|sh)$/.test(f)).map((f) => path.join(dir, f));
 }
 
-const CODE = ['lib', 'native', 'scripts', 'bin', 'bench', 'test', 'examples'].flatMap(sourceFiles)
-  .filter((f) => f !== path.join('test', 'lib', 'env.test.ts'));
+const CODE = ['lib', 'native', 'scripts', 'bin', 'bench', 'test', 'examples'].flatMap(sourceFiles).filter((f) => f !== path.join('test', 'lib', 'env.test.ts'));
 
 function readmeTable(): string[] {
   const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');

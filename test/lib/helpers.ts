@@ -30,9 +30,10 @@ export function pickIndices(size: number, n: number, seed: number): number[] {
 export function numericGrad(t: Tensor, f: () => number, indices: number[], h = 1e-2): Float64Array {
   const base = Float32Array.from(t.dataSync() as Float32Array);
   const out = new Float64Array(indices.length);
-  const set = (arr: Float32Array) => tidy(() => {
-    t.copyFrom(Tensor.fromArray(arr, t.shape, { device: t.device, layout: t.layout }));
-  });
+  const set = (arr: Float32Array) =>
+    tidy(() => {
+      t.copyFrom(Tensor.fromArray(arr, t.shape, { device: t.device, layout: t.layout }));
+    });
   indices.forEach((idx, k) => {
     const v = base[idx];
     base[idx] = v + h;
@@ -58,7 +59,14 @@ export function assertGradClose(analytic: ArrayLike<number>, numeric: ArrayLike<
   }
   const rel = Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-6);
   assert.ok(den > 0 || num === 0, `${what}: numeric gradient is all zero`);
-  assert.ok(rel <= tol, `${what}: relative error ${rel.toExponential(2)} > ${tol}\n  analytic ${Array.from(analytic).slice(0, 6).map((v) => v.toFixed(5))}\n  numeric  ${Array.from(numeric).slice(0, 6).map((v) => v.toFixed(5))}`);
+  assert.ok(
+    rel <= tol,
+    `${what}: relative error ${rel.toExponential(2)} > ${tol}\n  analytic ${Array.from(analytic)
+      .slice(0, 6)
+      .map((v) => v.toFixed(5))}\n  numeric  ${Array.from(numeric)
+      .slice(0, 6)
+      .map((v) => v.toFixed(5))}`,
+  );
 }
 
 /** Values of t at indices. */

@@ -17,11 +17,17 @@ function runtimeImports(file: string): string[] {
   const visit = (node: ts.Node): void => {
     if (ts.isImportDeclaration(node) && !node.importClause?.isTypeOnly && ts.isStringLiteral(node.moduleSpecifier)) {
       const named = node.importClause?.namedBindings;
-      const onlyTypes = !node.importClause?.name && named !== undefined && ts.isNamedImports(named) && named.elements.length > 0 && named.elements.every((e) => e.isTypeOnly);
+      const onlyTypes =
+        !node.importClause?.name && named !== undefined && ts.isNamedImports(named) && named.elements.length > 0 && named.elements.every((e) => e.isTypeOnly);
       if (!onlyTypes) out.push(node.moduleSpecifier.text);
     } else if (ts.isExportDeclaration(node) && !node.isTypeOnly && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
       out.push(node.moduleSpecifier.text);
-    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments.length > 0 && ts.isStringLiteral(node.arguments[0])) {
+    } else if (
+      ts.isCallExpression(node) &&
+      node.expression.kind === ts.SyntaxKind.ImportKeyword &&
+      node.arguments.length > 0 &&
+      ts.isStringLiteral(node.arguments[0])
+    ) {
       out.push(node.arguments[0].text);
     }
     ts.forEachChild(node, visit);
@@ -37,7 +43,10 @@ function resolve(from: string, spec: string): string {
 }
 
 function sourceFiles(dir: string): string[] {
-  return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).map((f) => path.join(dir, f));
+  return fs
+    .readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+    .map((f) => path.join(dir, f));
 }
 
 /** The graph's circles, one per strongly connected component of more than one file (or a self-import). */
@@ -78,14 +87,25 @@ describe('lib/ import graph', () => {
   it('has no circular imports', () => {
     const root = path.join(packageRoot(), 'lib');
     const graph = new Map<string, string[]>();
-    for (const f of sourceFiles(root)) graph.set(f, runtimeImports(f).map((s) => resolve(f, s)));
+    for (const f of sourceFiles(root))
+      graph.set(
+        f,
+        runtimeImports(f).map((s) => resolve(f, s)),
+      );
     assert.ok(graph.size > 20, `found only ${graph.size} source files under ${root}`);
     const circles = findCircles(graph).map((c) => c.map((f) => path.relative(root, f)).join(' <-> '));
     assert.deepEqual(circles, [], `import circles in lib/:\n  ${circles.join('\n  ')}`);
   });
 
   it('the search finds a circle through a dynamic import and ignores a chain', () => {
-    const g = new Map([['main', ['train']], ['train', ['args', 'main']], ['args', []], ['a', ['b']], ['b', ['c']], ['c', []]]);
+    const g = new Map([
+      ['main', ['train']],
+      ['train', ['args', 'main']],
+      ['args', []],
+      ['a', ['b']],
+      ['b', ['c']],
+      ['c', []],
+    ]);
     assert.deepEqual(findCircles(g), [['main', 'train']]);
     assert.deepEqual(findCircles(new Map([['x', ['x']]])), [['x']]);
   });

@@ -29,7 +29,7 @@ describeDevices('Tensor', ({ device }) => {
   it('data() reads the value as of the call: later in-place writes and dispose() do not change it', async () => {
     const t = Tensor.fromArray([1, 2, 3, 4], [4], { device });
     const before = t.data();
-    native().fillConstant(t.handle, 7);  // queued after the read
+    native().fillConstant(t.handle, 7); // queued after the read
     const after = t.data();
     const u = Tensor.fromArray([5, 6], [2], { device });
     const gone = u.data();
@@ -160,10 +160,14 @@ describe('Tensor lifetime', () => {
 
   it('tidy cleans up when fn throws, and refuses async functions', () => {
     const before = memory().liveTensors;
-    assert.throws(() => tidy(() => {
-      Tensor.zeros([3]);
-      throw new Error('boom');
-    }), /boom/);
+    assert.throws(
+      () =>
+        tidy(() => {
+          Tensor.zeros([3]);
+          throw new Error('boom');
+        }),
+      /boom/,
+    );
     assert.equal(memory().liveTensors, before);
     assertThrowsNamed(() => tidy((async () => Tensor.zeros([1])) as unknown as () => Tensor), TypeError, 'tidy', 'synchronous');
     assert.equal(memory().tidyDepth, 0);
@@ -182,7 +186,8 @@ describe('Tensor lifetime', () => {
 
 describe('Tensor argument checks', () => {
   it('names the function called and the argument, with a code', () => {
-    const T = 'ERR_INVALID_ARG_TYPE', R = 'ERR_OUT_OF_RANGE';
+    const T = 'ERR_INVALID_ARG_TYPE',
+      R = 'ERR_OUT_OF_RANGE';
     assertArgError(() => Tensor.zeros([2, 0]), RangeError, { code: R, op: 'Tensor.zeros', argument: 'shape[1]' }, '>= 1');
     assertArgError(() => Tensor.zeros([-1]), RangeError, { code: R, op: 'Tensor.zeros', argument: 'shape[0]' }, '>= 1');
     assertArgError(() => Tensor.ones([2.5]), RangeError, { code: R, op: 'Tensor.ones', argument: 'shape[0]' }, 'integer');
@@ -222,7 +227,7 @@ describe('Tensor argument checks', () => {
   it('out of memory names the function that allocated', () => {
     let t: Tensor | undefined;
     try {
-      t = Tensor.empty([2 ** 36]);  // 256 GiB of float32
+      t = Tensor.empty([2 ** 36]); // 256 GiB of float32
     } catch (e) {
       const err = e as Error & { code?: string; op?: string };
       assert.equal(err.code, 'ERR_CPU_OOM', err.message);
@@ -230,12 +235,17 @@ describe('Tensor argument checks', () => {
       assert.match(err.message, /^Tensor\.empty: .*out of memory/);
       return;
     }
-    t.dispose();  // a system that overcommits without limit hands out the address space
+    t.dispose(); // a system that overcommits without limit hands out the address space
   });
 
   it('refuses unknown option names, naming the key and the known ones', () => {
-    assertArgError(() => Tensor.zeros([2], { dtyp: 'float32' } as never), TypeError,
-      { code: 'ERR_UNKNOWN_OPTION', op: 'Tensor.zeros', argument: 'options.dtyp' }, "did you mean 'dtype'", 'dtype, device, layout');
+    assertArgError(
+      () => Tensor.zeros([2], { dtyp: 'float32' } as never),
+      TypeError,
+      { code: 'ERR_UNKNOWN_OPTION', op: 'Tensor.zeros', argument: 'options.dtyp' },
+      "did you mean 'dtype'",
+      'dtype, device, layout',
+    );
     assertArgError(() => Tensor.randn([2], { sd: 3 } as never), TypeError, { code: 'ERR_UNKNOWN_OPTION', op: 'Tensor.randn', argument: 'options.sd' }, 'seed');
     using t = Tensor.zeros([2]);
     assertArgError(() => t.to({ devic: 'cpu' } as never), TypeError, { code: 'ERR_UNKNOWN_OPTION', op: 'Tensor.to', argument: 'target.devic' });

@@ -8,7 +8,12 @@ import { describeDevices, fewer } from '../helpers/devices';
 import { assertClose, assertThrowsNamed, int32Tensor, rng } from '../helpers/reference';
 
 interface Case {
-  M: number; C: number; H: number; W: number; B: number; pad: number;
+  M: number;
+  C: number;
+  H: number;
+  W: number;
+  B: number;
+  pad: number;
 }
 
 function randomBytes(n: number, seed: number): Uint8Array {
@@ -34,8 +39,10 @@ function reference(img: Uint8Array, cs: Case, idx: Int32Array, prm: Int32Array, 
       for (let y = 0; y < H; y++) {
         for (let x = 0; x < W; x++) {
           const col = flip ? W - 1 - x : x;
-          const py = y + dy, px = col + dx;  // in the padded image
-          const sy = py - pad, sx = px - pad;
+          const py = y + dy,
+            px = col + dx; // in the padded image
+          const sy = py - pad,
+            sx = px - pad;
           const v = sy >= 0 && sy < H && sx >= 0 && sx < W ? img[((idx[b] * C + c) * H + sy) * W + sx] : 0;
           const o = layout === 'NCHW' ? ((b * C + c) * H + y) * W + x : ((b * H + y) * W + x) * C + c;
           out[o] = f32norm(v, mean[c], std[c]);
@@ -65,13 +72,17 @@ const CASES: Case[] = [
   { M: 9, C: 3, H: 32, W: 32, B: 17, pad: 4 },
   { M: 5, C: 3, H: 32, W: 32, B: 1, pad: 4 },
   { M: 13, C: 1, H: 7, W: 5, B: 33, pad: 2 },
-  { M: 4, C: 4, H: 6, W: 9, B: 3, pad: 5 },   // padding wider than the image: some crops are all zeros
+  { M: 4, C: 4, H: 6, W: 9, B: 3, pad: 5 }, // padding wider than the image: some crops are all zeros
   { M: 20, C: 3, H: 11, W: 13, B: 64, pad: 0 },
   { M: 2, C: 2, H: 3, W: 3, B: 7, pad: 1 },
 ];
 
 // Tolerances for each output dtype: the reference is fp32; half types round once.
-const DTYPES: Array<[DTypeName, number]> = [['float32', 1e-6], ['float16', 1e-3], ['bfloat16', 8e-3]];
+const DTYPES: Array<[DTypeName, number]> = [
+  ['float32', 1e-6],
+  ['float16', 1e-3],
+  ['bfloat16', 8e-3],
+];
 
 describeDevices('augmentBatch', ({ device }) => {
   const n = () => native();
@@ -124,7 +135,8 @@ describeDevices('augmentBatch', ({ device }) => {
 
   describe('rejects bad arguments, naming them', () => {
     let images: NativeTensor, idx: NativeTensor, prm: NativeTensor;
-    const mean = [0.5, 0.5, 0.5], std = [0.25, 0.25, 0.25];
+    const mean = [0.5, 0.5, 0.5],
+      std = [0.25, 0.25, 0.25];
     beforeEach(() => {
       images = u8(randomBytes(4 * 3 * 8 * 8, 1), [4, 3, 8, 8]);
       idx = int32Tensor([0, 3], [2], device);
@@ -135,7 +147,13 @@ describeDevices('augmentBatch', ({ device }) => {
       const a = { images, indices: idx, params: prm, mean, std, pad: 4, dtype: 'float32', layout: 'NCHW', ...over };
       return (n().augmentBatch as (...args: unknown[]) => NativeTensor)(a.images, a.indices, a.params, a.mean, a.std, a.pad, a.dtype, a.layout).dispose();
     };
-    const withTensor = (t: NativeTensor, f: () => void) => { try { f(); } finally { t.dispose(); } };
+    const withTensor = (t: NativeTensor, f: () => void) => {
+      try {
+        f();
+      } finally {
+        t.dispose();
+      }
+    };
 
     it('accepts the baseline call', () => call({})());
     it('images: not uint8, not 4-D, not NCHW, not a tensor', () => {
@@ -180,7 +198,14 @@ describeDevices('augmentBatch', ({ device }) => {
       // The values are checked for CPU tensors only (device-resident params are not read on the
       // host; the CUDA kernel bounds-checks every read, so a bad offset crops into zeros).
       if (device !== 'cpu') return;
-      for (const row of [[9, 0, 0], [0, 9, 0], [-1, 0, 0], [0, -1, 0], [0, 0, 2], [0, 0, -1]]) {
+      for (const row of [
+        [9, 0, 0],
+        [0, 9, 0],
+        [-1, 0, 0],
+        [0, -1, 0],
+        [0, 0, 2],
+        [0, 0, -1],
+      ]) {
         const t = int32Tensor([0, 0, 0, ...row], [2, 3], device);
         withTensor(t, () => assertThrowsNamed(call({ params: t }), RangeError, "'params'", 'row 1'));
       }
@@ -232,7 +257,13 @@ describeDevices('augmentBatch', ({ device }) => {
 describeDevices('gatherLabels', ({ device }) => {
   const n = () => native();
   it('gathers uint8 labels into int32 (random sizes)', () => {
-    for (const [M, B, seed] of [[10, 7, 1], [1, 1, 2], [1000, 333, 3], [256, 1024, 4], [3, 65, 5]]) {
+    for (const [M, B, seed] of [
+      [10, 7, 1],
+      [1, 1, 2],
+      [1000, 333, 3],
+      [256, 1024, 4],
+      [3, 65, 5],
+    ]) {
       const labels = Uint8Array.from(randomBytes(M, seed));
       const r = rng(seed + 10);
       const idx = Int32Array.from({ length: B }, () => Math.floor(r() * M));
@@ -241,7 +272,10 @@ describeDevices('gatherLabels', ({ device }) => {
       const y = n().gatherLabels(lt, it);
       assert.equal(y.dtype, 'int32');
       assert.deepEqual(y.shape, [B]);
-      assert.deepEqual(Array.from(y.read()), Array.from(idx, (i) => labels[i]));
+      assert.deepEqual(
+        Array.from(y.read()),
+        Array.from(idx, (i) => labels[i]),
+      );
       for (const t of [lt, it, y]) t.dispose();
     }
   });

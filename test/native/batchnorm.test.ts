@@ -17,7 +17,13 @@ function randomShape(r: () => number): number[] {
   }
 }
 
-const SHAPES = [[3, 5, 7, 5], [1, 3, 3, 1], [2, 7, 5, 3], [5, 1, 1, 1], [4, 4, 9, 7]];
+const SHAPES = [
+  [3, 5, 7, 5],
+  [1, 3, 3, 1],
+  [2, 7, 5, 3],
+  [5, 1, 1, 1],
+  [4, 4, 9, 7],
+];
 
 describeDevices('batch norm', (d) => {
   const dev = d.device;
@@ -25,7 +31,9 @@ describeDevices('batch norm', (d) => {
 
   function params(C: number, r: () => number) {
     return {
-      gamma: normals(C, r, 0.5, 1), beta: normals(C, r, 0.5), rm: normals(C, r, 0.3),
+      gamma: normals(C, r, 0.5, 1),
+      beta: normals(C, r, 0.5),
+      rm: normals(C, r, 0.3),
       rv: Float64Array.from(normals(C, r), (v) => Math.fround(0.5 + Math.abs(v))),
     };
   }
@@ -35,11 +43,20 @@ describeDevices('batch norm', (d) => {
     const shapes = fewer([...SHAPES, randomShape(r), randomShape(r)]);
     for (const shape of shapes) {
       const C = shape[1];
-      const x = normals(shape.reduce((a, b) => a * b), r, 2, 0.7);
+      const x = normals(
+        shape.reduce((a, b) => a * b),
+        r,
+        2,
+        0.7,
+      );
       const p = params(C, r);
-      const momentum = [0.1, 0.37, 1, 0][randInt(r, 0, 3)], eps = 1e-5;
-      const tx = make(x, shape, dev), tg = make(p.gamma, [C], dev), tb = make(p.beta, [C], dev);
-      const trm = make(p.rm, [C], dev), trv = make(p.rv, [C], dev);
+      const momentum = [0.1, 0.37, 1, 0][randInt(r, 0, 3)],
+        eps = 1e-5;
+      const tx = make(x, shape, dev),
+        tg = make(p.gamma, [C], dev),
+        tb = make(p.beta, [C], dev);
+      const trm = make(p.rm, [C], dev),
+        trv = make(p.rv, [C], dev);
       const out = nat().batchNormForwardTraining(tx, tg, tb, trm, trv, momentum, eps, null, false);
       const ref = bnRef(x, shape, p.gamma, p.beta, eps, null, false);
       close(readNCHW(out.y), ref.y, 1e-4, `y ${shape}`);
@@ -58,9 +75,13 @@ describeDevices('batch norm', (d) => {
     const shape = [4, 3, 5, 5];
     const x = normals(300, r, 3, -2);
     const ref = bnRef(x, shape, [1, 1, 1], [0, 0, 0], 1e-5, null, false);
-    const tx = make(x, shape, dev), tg = make([1, 1, 1], [3], dev), tb = make([0, 0, 0], [3], dev);
-    const trm = make([0, 0, 0], [3], dev), trv = make([1, 1, 1], [3], dev);
-    let em = [0, 0, 0], ev = [1, 1, 1];
+    const tx = make(x, shape, dev),
+      tg = make([1, 1, 1], [3], dev),
+      tb = make([0, 0, 0], [3], dev);
+    const trm = make([0, 0, 0], [3], dev),
+      trv = make([1, 1, 1], [3], dev);
+    let em = [0, 0, 0],
+      ev = [1, 1, 1];
     for (let step = 0; step < 30; step++) {
       const o = nat().batchNormForwardTraining(tx, tg, tb, trm, trv, 0.25, 1e-5, null, false);
       disposeAll(o.y, o.saveMean, o.saveInvStd);
@@ -76,12 +97,22 @@ describeDevices('batch norm', (d) => {
   it('inference forward uses the running statistics (with residual and ReLU)', () => {
     const r = rng(13);
     for (const shape of fewer([...SHAPES, randomShape(r)])) {
-      const C = shape[1], n = shape.reduce((a, b) => a * b);
-      const x = normals(n, r, 1.5), res = normals(n, r);
+      const C = shape[1],
+        n = shape.reduce((a, b) => a * b);
+      const x = normals(n, r, 1.5),
+        res = normals(n, r);
       const p = params(C, r);
-      for (const [useRes, relu] of [[false, false], [true, true], [false, true]]) {
-        const tx = make(x, shape, dev), tr = useRes ? make(res, shape, dev) : null;
-        const tg = make(p.gamma, [C], dev), tb = make(p.beta, [C], dev), trm = make(p.rm, [C], dev), trv = make(p.rv, [C], dev);
+      for (const [useRes, relu] of [
+        [false, false],
+        [true, true],
+        [false, true],
+      ]) {
+        const tx = make(x, shape, dev),
+          tr = useRes ? make(res, shape, dev) : null;
+        const tg = make(p.gamma, [C], dev),
+          tb = make(p.beta, [C], dev),
+          trm = make(p.rm, [C], dev),
+          trv = make(p.rv, [C], dev);
         const y = nat().batchNormForwardInference(tx, tg, tb, trm, trv, 1e-3, tr, relu);
         const ref = bnRef(x, shape, p.gamma, p.beta, 1e-3, useRes ? res : null, relu, { mean: p.rm, var: p.rv });
         close(readNCHW(y), ref.y, 1e-4, `inference y ${shape} res=${useRes} relu=${relu}`);
@@ -93,13 +124,24 @@ describeDevices('batch norm', (d) => {
 
   it('fused residual + ReLU forward and backward equal the unfused composition', () => {
     const r = rng(14);
-    for (const shape of [[3, 4, 5, 3], [2, 5, 7, 7], [1, 2, 3, 5]]) {
-      const C = shape[1], n = shape.reduce((a, b) => a * b);
-      const x = normals(n, r), res = normals(n, r), dy = normals(n, r);
+    for (const shape of [
+      [3, 4, 5, 3],
+      [2, 5, 7, 7],
+      [1, 2, 3, 5],
+    ]) {
+      const C = shape[1],
+        n = shape.reduce((a, b) => a * b);
+      const x = normals(n, r),
+        res = normals(n, r),
+        dy = normals(n, r);
       const p = params(C, r);
-      const tx = make(x, shape, dev), tres = make(res, shape, dev), tdy = make(dy, shape, dev);
-      const tg = make(p.gamma, [C], dev), tb = make(p.beta, [C], dev);
-      const rm = () => make(p.rm, [C], dev), rv = () => make(p.rv, [C], dev);
+      const tx = make(x, shape, dev),
+        tres = make(res, shape, dev),
+        tdy = make(dy, shape, dev);
+      const tg = make(p.gamma, [C], dev),
+        tb = make(p.beta, [C], dev);
+      const rm = () => make(p.rm, [C], dev),
+        rv = () => make(p.rv, [C], dev);
       const [m1, v1, m2, v2] = [rm(), rv(), rm(), rv()];
       const fused = nat().batchNormForwardTraining(tx, tg, tb, m1, v1, 0.1, 1e-5, tres, true);
       const plain = nat().batchNormForwardTraining(tx, tg, tb, m2, v2, 0.1, 1e-5, null, false);
@@ -116,21 +158,55 @@ describeDevices('batch norm', (d) => {
       close(readNCHW(fb.dgamma), readNCHW(pb.dgamma), 1e-5, 'dgamma', 1e-2);
       close(readNCHW(fb.dbeta), readNCHW(pb.dbeta), 1e-5, 'dbeta', 1e-2);
       close(readNCHW(fb.dresidual!), readNCHW(g), 0, 'dresidual is the masked dy');
-      disposeAll(tx, tres, tdy, tg, tb, m1, v1, m2, v2, fused.y, fused.saveMean, fused.saveInvStd, plain.y, plain.saveMean,
-        plain.saveInvStd, sum, act, fb.dx, fb.dgamma, fb.dbeta, fb.dresidual, g, pb.dx, pb.dgamma, pb.dbeta);
+      disposeAll(
+        tx,
+        tres,
+        tdy,
+        tg,
+        tb,
+        m1,
+        v1,
+        m2,
+        v2,
+        fused.y,
+        fused.saveMean,
+        fused.saveInvStd,
+        plain.y,
+        plain.saveMean,
+        plain.saveInvStd,
+        sum,
+        act,
+        fb.dx,
+        fb.dgamma,
+        fb.dbeta,
+        fb.dresidual,
+        g,
+        pb.dx,
+        pb.dgamma,
+        pb.dbeta,
+      );
     }
   });
 
-  for (const [useRes, relu] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+  for (const [useRes, relu] of [
+    [false, false],
+    [false, true],
+    [true, false],
+    [true, true],
+  ] as const) {
     it(`backward matches the reference and finite differences (residual=${useRes}, relu=${relu})`, () => {
       const r = rng(20 + (useRes ? 2 : 0) + (relu ? 1 : 0));
       const shapes = fewer([[3, 3, 5, 3], [2, 5, 3, 3], [1, 2, 7, 5], [5, 3, 1, 1], randomShape(r)]);
       let tested = 0;
       for (const shape of shapes) {
-        const C = shape[1], n = shape.reduce((a, b) => a * b);
-        const x = normals(n, r, 1.3, 0.4), res = normals(n, r), w = normals(n, r);
+        const C = shape[1],
+          n = shape.reduce((a, b) => a * b);
+        const x = normals(n, r, 1.3, 0.4),
+          res = normals(n, r),
+          w = normals(n, r);
         const p = params(C, r);
-        const tg = make(p.gamma, [C], dev), tb = make(p.beta, [C], dev);
+        const tg = make(p.gamma, [C], dev),
+          tb = make(p.beta, [C], dev);
         const forward = (xv: ArrayLike<number>, gv: ArrayLike<number>, bv: ArrayLike<number>, rv: ArrayLike<number>) => {
           const ts = [make(xv, shape, dev), make(gv, [C], dev), make(bv, [C], dev), make(p.rm, [C], dev), make(p.rv, [C], dev)];
           const tr = useRes ? make(rv, shape, dev) : null;
@@ -139,13 +215,22 @@ describeDevices('batch norm', (d) => {
           disposeAll(...ts, tr, o.y, o.saveMean, o.saveInvStd);
           return y;
         };
-        const project = (y: ArrayLike<number>) => { let s = 0; for (let i = 0; i < y.length; i++) s += w[i] * y[i]; return s; };
+        const project = (y: ArrayLike<number>) => {
+          let s = 0;
+          for (let i = 0; i < y.length; i++) s += w[i] * y[i];
+          return s;
+        };
         // Analytic: dy = w.
-        const tx = make(x, shape, dev), tres = useRes ? make(res, shape, dev) : null;
-        const trm = make(p.rm, [C], dev), trv = make(p.rv, [C], dev), tw = make(w, shape, dev);
+        const tx = make(x, shape, dev),
+          tres = useRes ? make(res, shape, dev) : null;
+        const trm = make(p.rm, [C], dev),
+          trv = make(p.rv, [C], dev),
+          tw = make(w, shape, dev);
         const fw = nat().batchNormForwardTraining(tx, tg, tb, trm, trv, 0.1, 1e-5, tres, relu);
         const b = nat().batchNormBackward(tw, tx, tg, fw.saveMean, fw.saveInvStd, 1e-5, relu ? fw.y : null, relu, useRes);
-        const dx = readNCHW(b.dx), dgamma = readNCHW(b.dgamma), dbeta = readNCHW(b.dbeta);
+        const dx = readNCHW(b.dx),
+          dgamma = readNCHW(b.dgamma),
+          dbeta = readNCHW(b.dbeta);
         // Reference on the saved statistics and the op's own output mask.
         const ref = bnBackwardRef(w, x, shape, p.gamma, readNCHW(fw.saveMean), readNCHW(fw.saveInvStd), relu ? readNCHW(fw.y) : null);
         close(dx, ref.dx, 1e-4, `dx ${shape}`, 1e-2);
@@ -168,13 +253,37 @@ describeDevices('batch norm', (d) => {
         const cidx = (reach: (j: number) => number) => someIndices(C, 4, r).filter((c) => clear(c, reach));
         tested += idx.length;
         checkFiniteDiff((xv) => project(forward(xv, p.gamma, p.beta, res)), Float64Array.from(x), dx, idx, `dx ${shape}`, h, 2e-2, 2e-3);
-        checkFiniteDiff((gv) => project(forward(x, gv, p.beta, res)), Float64Array.from(p.gamma), dgamma,
-          cidx((j) => Math.abs(xhat(j))), `dgamma ${shape}`, h, 2e-2, 2e-3);
-        checkFiniteDiff((bv) => project(forward(x, p.gamma, bv, res)), Float64Array.from(p.beta), dbeta,
-          cidx(() => 1), `dbeta ${shape}`, h, 2e-2, 2e-3);
+        checkFiniteDiff(
+          (gv) => project(forward(x, gv, p.beta, res)),
+          Float64Array.from(p.gamma),
+          dgamma,
+          cidx((j) => Math.abs(xhat(j))),
+          `dgamma ${shape}`,
+          h,
+          2e-2,
+          2e-3,
+        );
+        checkFiniteDiff(
+          (bv) => project(forward(x, p.gamma, bv, res)),
+          Float64Array.from(p.beta),
+          dbeta,
+          cidx(() => 1),
+          `dbeta ${shape}`,
+          h,
+          2e-2,
+          2e-3,
+        );
         if (useRes)
-          checkFiniteDiff((rv) => project(forward(x, p.gamma, p.beta, rv)), Float64Array.from(res), readNCHW(b.dresidual!),
-            idx.filter((i) => !relu || Math.abs(R.pre[i]) > 3 * h), `dresidual ${shape}`, h, 2e-2, 2e-3);
+          checkFiniteDiff(
+            (rv) => project(forward(x, p.gamma, p.beta, rv)),
+            Float64Array.from(res),
+            readNCHW(b.dresidual!),
+            idx.filter((i) => !relu || Math.abs(R.pre[i]) > 3 * h),
+            `dresidual ${shape}`,
+            h,
+            2e-2,
+            2e-3,
+          );
         disposeAll(tg, tb, tx, tres, trm, trv, tw, fw.y, fw.saveMean, fw.saveInvStd, b.dx, b.dgamma, b.dbeta, b.dresidual);
       }
       assert.ok(tested >= 20, `only ${tested} elements were checked by finite differences`);
@@ -185,13 +294,24 @@ describeDevices('batch norm', (d) => {
     it(`${dtype} NHWC forward and backward match the fp32 reference on the rounded inputs`, () => {
       const r = rng(dtype === 'float16' ? 31 : 32);
       const tol = dtype === 'float16' ? 2e-3 : 1.6e-2;
-      for (const shape of [[2, 5, 3, 7], [3, 8, 4, 4], [1, 3, 5, 5]]) {
-        const C = shape[1], n = shape.reduce((a, b) => a * b);
-        const x = rounded(normals(n, r), dtype), res = rounded(normals(n, r), dtype), dy = rounded(normals(n, r), dtype);
+      for (const shape of [
+        [2, 5, 3, 7],
+        [3, 8, 4, 4],
+        [1, 3, 5, 5],
+      ]) {
+        const C = shape[1],
+          n = shape.reduce((a, b) => a * b);
+        const x = rounded(normals(n, r), dtype),
+          res = rounded(normals(n, r), dtype),
+          dy = rounded(normals(n, r), dtype);
         const p = params(C, r);
-        const tx = make(x, shape, dev, dtype, 'NHWC'), tres = make(res, shape, dev, dtype, 'NHWC');
+        const tx = make(x, shape, dev, dtype, 'NHWC'),
+          tres = make(res, shape, dev, dtype, 'NHWC');
         const tdy = make(dy, shape, dev, dtype, 'NHWC');
-        const tg = make(p.gamma, [C], dev), tb = make(p.beta, [C], dev), trm = make(p.rm, [C], dev), trv = make(p.rv, [C], dev);
+        const tg = make(p.gamma, [C], dev),
+          tb = make(p.beta, [C], dev),
+          trm = make(p.rm, [C], dev),
+          trv = make(p.rv, [C], dev);
         const o = nat().batchNormForwardTraining(tx, tg, tb, trm, trv, 0.1, 1e-5, tres, true);
         assert.equal(o.y.dtype, dtype);
         assert.equal(o.y.layout, 'NHWC');
@@ -214,7 +334,11 @@ describeDevices('batch norm', (d) => {
 
   it('refuses bad arguments, naming them', () => {
     const shape = [2, 3, 4, 4];
-    const x = make(new Float32Array(96).map((_, i) => Math.sin(i)), shape, dev);
+    const x = make(
+      new Float32Array(96).map((_, i) => Math.sin(i)),
+      shape,
+      dev,
+    );
     const c3 = () => make([1, 1, 1], [3], dev);
     const [g, b, rm, rv] = [c3(), c3(), c3(), c3()];
     const c4 = make([1, 1, 1, 1], [4], dev);
@@ -223,7 +347,10 @@ describeDevices('batch norm', (d) => {
     const x2 = make(new Float32Array(6), [2, 3], dev);
     const one = make([1, 2, 3], [1, 3, 1, 1], dev);
     const nhwc = nat().toLayout(x, 'NHWC');
-    const train = (...o: unknown[]) => () => (nat().batchNormForwardTraining as (...a: unknown[]) => unknown)(...o);
+    const train =
+      (...o: unknown[]) =>
+      () =>
+        (nat().batchNormForwardTraining as (...a: unknown[]) => unknown)(...o);
     assertThrowsNamed(train(x, c4, b, rm, rv, 0.1, 1e-5, null, false), RangeError, "'gamma'", '[3]');
     assertThrowsNamed(train(x, g, b, rm, g16, 0.1, 1e-5, null, false), TypeError, "'runningVar'", 'float32');
     assertThrowsNamed(train(x, g, b, rm, rv, 1.5, 1e-5, null, false), RangeError, "'momentum'");
@@ -242,7 +369,10 @@ describeDevices('batch norm', (d) => {
     // beta and reserve: the fused backward's inputs, checked whether or not this backend uses them
     const u8 = nat().fromTypedArray(new Uint8Array(16), [16], 'uint8', 'NCHW', dev);
     const u8x2 = nat().fromTypedArray(new Uint8Array(16), [4, 4], 'uint8', 'NCHW', dev);
-    const back = (...o: unknown[]) => () => (nat().batchNormBackward as (...a: unknown[]) => unknown)(x, x, g, rm, rv, 1e-5, x, true, false, ...o);
+    const back =
+      (...o: unknown[]) =>
+      () =>
+        (nat().batchNormBackward as (...a: unknown[]) => unknown)(x, x, g, rm, rv, 1e-5, x, true, false, ...o);
     assertThrowsNamed(back(null, u8), TypeError, "'beta'", 'reserve');
     assertThrowsNamed(back(c4, u8), RangeError, "'beta'", '[3]');
     assertThrowsNamed(back(b, rv), TypeError, "'reserve'", 'uint8');
@@ -258,11 +388,18 @@ describeDevices('batch norm', (d) => {
   });
 
   it('refuses running statistics that share storage with each other or the input', () => {
-    const x = make(new Float32Array(2 * 3 * 2 * 2).map((_, i) => Math.cos(i)), [2, 3, 2, 2], dev);
+    const x = make(
+      new Float32Array(2 * 3 * 2 * 2).map((_, i) => Math.cos(i)),
+      [2, 3, 2, 2],
+      dev,
+    );
     const c3 = () => make([1, 1, 1], [3], dev);
     const [g, b, rm, rv] = [c3(), c3(), c3(), c3()];
     const rmView = nat().reshape(rm, [3]);
-    const train = (...o: unknown[]) => () => (nat().batchNormForwardTraining as (...a: unknown[]) => unknown)(...o);
+    const train =
+      (...o: unknown[]) =>
+      () =>
+        (nat().batchNormForwardTraining as (...a: unknown[]) => unknown)(...o);
     const aliased = { code: 'ERR_ALIASED_ARGS', op: 'batchNormForwardTraining' };
     assertArgError(train(x, g, b, rm, rm, 0.1, 1e-5, null, false), RangeError, { ...aliased, argument: 'runningVar' }, "'runningMean'");
     assertArgError(train(x, g, b, rm, rmView, 0.1, 1e-5, null, false), RangeError, { ...aliased, argument: 'runningVar' }, "'runningMean'");
@@ -276,12 +413,17 @@ describeDevices('batch norm', (d) => {
   });
 
   it('inference refuses a negative running variance on the host', function () {
-    if (dev !== 'cpu') this.skip();  // not read on a GPU: that would cost a copy per call
+    if (dev !== 'cpu') this.skip(); // not read on a GPU: that would cost a copy per call
     const x = make(new Float32Array(2 * 3 * 2 * 2).fill(1), [2, 3, 2, 2], dev);
     const c3 = (v: number[]) => make(v, [3], dev);
     const [g, b, rm, rv] = [c3([1, 1, 1]), c3([0, 0, 0]), c3([0, 0, 0]), c3([1, -0.5, 1])];
-    assertArgError(() => nat().batchNormForwardInference(x, g, b, rm, rv, 1e-5, null, false), RangeError,
-      { code: 'ERR_OUT_OF_RANGE', op: 'batchNormForwardInference', argument: 'runningVar' }, '>= 0', 'channel 1');
+    assertArgError(
+      () => nat().batchNormForwardInference(x, g, b, rm, rv, 1e-5, null, false),
+      RangeError,
+      { code: 'ERR_OUT_OF_RANGE', op: 'batchNormForwardInference', argument: 'runningVar' },
+      '>= 0',
+      'channel 1',
+    );
     disposeAll(x, g, b, rm, rv);
   });
 });

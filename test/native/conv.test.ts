@@ -7,17 +7,7 @@ import * as assert from 'node:assert/strict';
 import { DTypeName, LayoutName, native, NativeAddon, NativeTensor } from '../../lib/native';
 import { cudaUnavailableReason, describeDevices, fewer } from '../helpers/devices';
 import { assertThrowsNamed, dot, finiteDiff, maxRelErr, numel, randn, rng } from '../helpers/reference';
-import {
-  assertRef,
-  assertRel,
-  maxAbs,
-  Case,
-  outDims,
-  refBackwardBias,
-  refBackwardData,
-  refBackwardFilter,
-  refForward,
-} from '../helpers/conv-reference';
+import { assertRef, assertRel, maxAbs, Case, outDims, refBackwardBias, refBackwardData, refBackwardFilter, refForward } from '../helpers/conv-reference';
 
 const CASES: Case[] = [
   { name: '7x7 input, 3x3 kernel, stride 2, padding 1', x: [2, 3, 7, 7], w: [4, 3, 3, 3], p: [2, 2, 1, 1, 1, 1], bias: true },
@@ -138,12 +128,27 @@ describeDevices('conv2d', ({ device, rtol }) => {
           assert.ok(e <= 1e-2, `${what}: finite-difference relative error ${e.toExponential(2)} > 1e-2 (${a} vs ${f})`);
         };
         const xi = pick(d.x.length, ci + 1);
-        check(dx, finiteDiff((x) => loss(x, d.w, d.b), d.x, 1e-2, xi), xi, 'dx');
+        check(
+          dx,
+          finiteDiff((x) => loss(x, d.w, d.b), d.x, 1e-2, xi),
+          xi,
+          'dx',
+        );
         const wi = pick(d.w.length, ci + 2);
-        check(dw, finiteDiff((w) => loss(d.x, w, d.b), d.w, 1e-2, wi), wi, 'dw');
+        check(
+          dw,
+          finiteDiff((w) => loss(d.x, w, d.b), d.w, 1e-2, wi),
+          wi,
+          'dw',
+        );
         const b = d.b ?? new Float32Array(c.w[0]);
         const bi = Array.from({ length: c.w[0] }, (_, i) => i);
-        check(db, finiteDiff((bb) => loss(d.x, d.w, bb), b, 1e-2, bi), bi, 'db');
+        check(
+          db,
+          finiteDiff((bb) => loss(d.x, d.w, bb), b, 1e-2, bi),
+          bi,
+          'db',
+        );
       });
     });
   });
@@ -165,20 +170,27 @@ describeDevices('conv2d', ({ device, rtol }) => {
         const d = data(c, 55);
         // Round the inputs to the dtype once, so both paths see the same values.
         const q = (v: Float32Array, shape: number[]) => values(make(v, shape, dtype));
-        const x = q(d.x, c.x), w = q(d.w, c.w), dy = q(d.dy, d.yShape);
+        const x = q(d.x, c.x),
+          w = q(d.w, c.w),
+          dy = q(d.dy, d.yShape);
         const ref = {
           y: values(keep(A.conv2dForward(make(x, c.x), make(w, c.w), d.b && make(d.b, [c.w[0]]), c.p, false))),
           dx: values(keep(A.conv2dBackwardData(make(dy, d.yShape), make(w, c.w), c.x, c.p, false))),
           dw: values(keep(A.conv2dBackwardFilter(make(dy, d.yShape), make(x, c.x), c.w, c.p, false))),
           db: values(keep(A.conv2dBackwardBias(make(dy, d.yShape)))),
         };
-        const xt = make(d.x, c.x, dtype, layout), wt = make(d.w, c.w, dtype, layout);
+        const xt = make(d.x, c.x, dtype, layout),
+          wt = make(d.w, c.w, dtype, layout);
         const dyt = make(d.dy, d.yShape, dtype, layout);
         const y = keep(A.conv2dForward(xt, wt, d.b && make(d.b, [c.w[0]]), c.p, tf32));
         const dx = keep(A.conv2dBackwardData(dyt, wt, c.x, c.p, tf32));
         const dw = keep(A.conv2dBackwardFilter(dyt, xt, c.w, c.p, tf32));
         const db = keep(A.conv2dBackwardBias(dyt));
-        for (const [t, shape] of [[y, d.yShape], [dx, c.x], [dw, c.w]] as [NativeTensor, number[]][]) {
+        for (const [t, shape] of [
+          [y, d.yShape],
+          [dx, c.x],
+          [dw, c.w],
+        ] as [NativeTensor, number[]][]) {
           assert.equal(t.dtype, dtype);
           assert.equal(t.layout, layout);
           assert.deepEqual(t.shape, shape);
@@ -195,7 +207,9 @@ describeDevices('conv2d', ({ device, rtol }) => {
   it('a ResNet-sized layer (batch 9, 16 channels, 12x12) matches the reference in forward and backward', () => {
     const c: Case = { name: 'resnet', x: [9, 16, 12, 12], w: [16, 16, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: false };
     const d = data(c, 999);
-    const x = make(d.x, c.x), w = make(d.w, c.w), dy = make(d.dy, d.yShape);
+    const x = make(d.x, c.x),
+      w = make(d.w, c.w),
+      dy = make(d.dy, d.yShape);
     assertRef(values(keep(A.conv2dForward(x, w, null, c.p, false))), refForward(c, d.x, d.w, null), rtol, 'y');
     assertRef(values(keep(A.conv2dBackwardData(dy, w, c.x, c.p, false))), refBackwardData(c, d.dy, d.w), rtol, 'dx');
     assertRef(values(keep(A.conv2dBackwardFilter(dy, x, c.w, c.p, false))), refBackwardFilter(c, d.dy, d.x), rtol, 'dw');

@@ -16,7 +16,8 @@ function roundTo(v: number, mantissa: number, minExp: number, max: number): numb
   if (!Number.isFinite(v) || v === 0) return v;
   const a = Math.abs(v);
   let e = Math.floor(Math.log2(a));
-  if (2 ** e > a) e--; // log2 may round up just below a power of two
+  if (2 ** e > a)
+    e--; // log2 may round up just below a power of two
   else if (2 ** (e + 1) <= a) e++;
   const ulp = 2 ** (Math.max(e, minExp) - mantissa);
   const q = a / ulp;
@@ -40,8 +41,7 @@ const numel = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 /** Exact equality element by element (Infinity included), naming the first difference. */
 function assertSame(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
   assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < actual.length; i++)
-    if (actual[i] !== expected[i]) assert.fail(`${what}: element ${i} is ${actual[i]}, expected ${expected[i]}`);
+  for (let i = 0; i < actual.length; i++) if (actual[i] !== expected[i]) assert.fail(`${what}: element ${i} is ${actual[i]}, expected ${expected[i]}`);
 }
 
 /** A tensor of any dtype from logical NCHW values (integers for the integer dtypes). */
@@ -82,7 +82,11 @@ describeDevices('dtype and layout conversions', ({ device }) => {
           for (const to of FLOATS) {
             const y = A().cast(tx, to);
             assert.deepEqual([y.shape, y.dtype, y.layout], [shape, to, layout]);
-            assertSame(readNCHW(y), src.map((v) => stored(v, to)), `${from} -> ${to} ${shape}`);
+            assertSame(
+              readNCHW(y),
+              src.map((v) => stored(v, to)),
+              `${from} -> ${to} ${shape}`,
+            );
             y.dispose();
           }
           tx.dispose();
@@ -97,7 +101,11 @@ describeDevices('dtype and layout conversions', ({ device }) => {
     const ti = A().fromTypedArray(ints, shape, 'int32', 'NCHW', device);
     for (const to of FLOATS) {
       const y = A().cast(ti, to);
-      assertSame(y.read() as Float32Array, Array.from(ints, (v) => stored(v, to)), `int32 -> ${to}`);
+      assertSame(
+        y.read() as Float32Array,
+        Array.from(ints, (v) => stored(v, to)),
+        `int32 -> ${to}`,
+      );
       y.dispose();
     }
     const bytes = Uint8Array.from({ length: n }, () => Math.floor(r() * 256));
@@ -108,7 +116,11 @@ describeDevices('dtype and layout conversions', ({ device }) => {
     const tf = A().fromTypedArray(floats, shape, 'float32', 'NCHW', device);
     const yi = A().cast(tf, 'int32');
     assert.equal(yi.dtype, 'int32');
-    assertSame(yi.read() as Int32Array, Array.from(floats, (v) => Math.trunc(v)), 'float32 -> int32');
+    assertSame(
+      yi.read() as Int32Array,
+      Array.from(floats, (v) => Math.trunc(v)),
+      'float32 -> int32',
+    );
     disposeAll(ti, tb, yb, tf, yi);
   });
 
@@ -143,7 +155,11 @@ describeDevices('dtype and layout conversions', ({ device }) => {
               const y = A().convert(tx, to, layout);
               assert.deepEqual([y.shape, y.dtype, y.layout], [shape, to, layout]);
               assert.notEqual(y, tx);
-              assertSame(readNCHW(y), src.map((v) => stored(v, to)), `${from} ${fromLayout} -> ${to} ${layout} ${shape}`);
+              assertSame(
+                readNCHW(y),
+                src.map((v) => stored(v, to)),
+                `${from} ${fromLayout} -> ${to} ${layout} ${shape}`,
+              );
               y.dispose();
             }
           tx.dispose();
@@ -157,7 +173,10 @@ describeDevices('dtype and layout conversions', ({ device }) => {
   });
 
   it('the inverse conversion is the gradient: finite differences of sum(w * convert(x))', () => {
-    for (const shape of [[2, 3, 4, 5], [1, 7, 3, 2]]) {
+    for (const shape of [
+      [2, 3, 4, 5],
+      [1, 7, 3, 2],
+    ]) {
       const n = numel(shape);
       const x = normals(n, r);
       const w = normals(n, r);
@@ -203,14 +222,17 @@ describeDevices('dtype and layout conversions', ({ device }) => {
       gone.dispose();
       assertThrowsNamed(() => A().cast(gone, 'float16'), TypeError, "'x'", 'disposed');
     });
-
   });
 
   it('refuses values an integer dtype cannot hold instead of wrapping them, as full() does', () => {
     const R = { code: 'ERR_OUT_OF_RANGE', argument: 'x' };
     const cases: [number[], DTypeName, string][] = [
-      [[1, 1e12], 'int32', 'element 1'], [[Number.NaN], 'int32', 'nan'], [[0, -Infinity], 'int32', 'element 1'],
-      [[3, -5], 'uint8', 'element 1'], [[256], 'uint8', '256'], [[Number.NaN], 'uint8', 'nan'],
+      [[1, 1e12], 'int32', 'element 1'],
+      [[Number.NaN], 'int32', 'nan'],
+      [[0, -Infinity], 'int32', 'element 1'],
+      [[3, -5], 'uint8', 'element 1'],
+      [[256], 'uint8', '256'],
+      [[Number.NaN], 'uint8', 'nan'],
     ];
     for (const [values, to, fragment] of cases) {
       const x = A().fromTypedArray(Float32Array.from(values), [values.length], 'float32', 'NCHW', device);

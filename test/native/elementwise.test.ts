@@ -51,11 +51,21 @@ describeDevices('elementwise ops', ({ device }) => {
           const tx = make(x, shape, device, dtype, layout);
           const y = A().reluForward(tx);
           assert.deepEqual([y.shape, y.dtype, y.layout], [shape, dtype, layout]);
-          close(readNCHW(y), map(n, (i) => Math.max(x[i], 0)), 0, `relu ${shape} ${layout}`);
+          close(
+            readNCHW(y),
+            map(n, (i) => Math.max(x[i], 0)),
+            0,
+            `relu ${shape} ${layout}`,
+          );
           const tdy = make(dy, shape, device, dtype, layout);
           const dx = A().reluBackward(tdy, y);
           assert.deepEqual([dx.shape, dx.dtype, dx.layout], [shape, dtype, layout]);
-          close(readNCHW(dx), map(n, (i) => (x[i] > 0 ? dy[i] : 0)), 0, `relu backward ${shape} ${layout}`);
+          close(
+            readNCHW(dx),
+            map(n, (i) => (x[i] > 0 ? dy[i] : 0)),
+            0,
+            `relu backward ${shape} ${layout}`,
+          );
           disposeAll(tx, y, tdy, dx);
         }
     });
@@ -74,15 +84,34 @@ describeDevices('elementwise ops', ({ device }) => {
 
           const sum = A().add(ta, tb);
           assert.deepEqual([sum.shape, sum.dtype, sum.layout], [shape, dtype, layout]);
-          close(readNCHW(sum), stored(map(n, (i) => a[i] + b[i]), dtype), tol, `add ${shape} ${layout}`);
+          close(
+            readNCHW(sum),
+            stored(
+              map(n, (i) => a[i] + b[i]),
+              dtype,
+            ),
+            tol,
+            `add ${shape} ${layout}`,
+          );
 
           const scaled = A().scale(ta, alpha);
           assert.deepEqual([scaled.shape, scaled.dtype, scaled.layout], [shape, dtype, layout]);
-          close(readNCHW(scaled), stored(map(n, (i) => alpha * a[i]), dtype), tol, `scale ${shape} ${layout}`);
+          close(
+            readNCHW(scaled),
+            stored(
+              map(n, (i) => alpha * a[i]),
+              dtype,
+            ),
+            tol,
+            `scale ${shape} ${layout}`,
+          );
 
           // In place: tb += alpha * ta, with the product rounded to fp32 before the sum.
           A().axpy(alpha, ta, tb);
-          const want = stored(map(n, (i) => b[i] + Math.fround(alpha * a[i])), dtype);
+          const want = stored(
+            map(n, (i) => b[i] + Math.fround(alpha * a[i])),
+            dtype,
+          );
           close(readNCHW(tb), want, tol, `axpy ${shape} ${layout}`);
           close(readNCHW(ta), a, 0, `axpy leaves x alone ${shape} ${layout}`);
           disposeAll(ta, tb, sum, scaled);
@@ -100,13 +129,25 @@ describeDevices('elementwise ops', ({ device }) => {
         const ty = make(y, shape, device, dtype, layout);
         A().axpy(0.5, tx, ty);
         assert.equal(ty.dtype, dtype);
-        close(readNCHW(ty), stored(map(n, (i) => y[i] + Math.fround(0.5 * x[i])), dtype), ULP[dtype], `axpy ${dtype} ${layout}`);
+        close(
+          readNCHW(ty),
+          stored(
+            map(n, (i) => y[i] + Math.fround(0.5 * x[i])),
+            dtype,
+          ),
+          ULP[dtype],
+          `axpy ${dtype} ${layout}`,
+        );
         disposeAll(tx, ty);
       }
   });
 
   it('relu backward matches central finite differences of sum(w * relu(x))', () => {
-    for (const shape of [[3, 5], [2, 3, 4, 5], [1, 7, 3, 1]]) {
+    for (const shape of [
+      [3, 5],
+      [2, 3, 4, 5],
+      [1, 7, 3, 1],
+    ]) {
       const n = numel(shape);
       // Kept 0.05 away from the kink, farther than the step h = 1e-2.
       const x = Float64Array.from(Float32Array.from(normals(n, r), (v) => Math.sign(v || 1) * (0.05 + Math.abs(v))));

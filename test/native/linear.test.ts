@@ -24,7 +24,7 @@ const CASES: Case[] = [
   { n: 5, k: 300, m: 29, bias: false },
   { n: 2, k: 5, m: 50, bias: true },
   { n: 70, k: 130, m: 90, bias: true },
-  { n: 2, k: 5, m: 3100, bias: true },  // more outputs than one GEMM column block
+  { n: 2, k: 5, m: 3100, bias: true }, // more outputs than one GEMM column block
 ];
 
 /** A reference result and, per value, the sum of |terms| that produced it (what an fp32
@@ -52,7 +52,9 @@ function refForward(c: Case, x: Float32Array, w: Float32Array, b: Float32Array |
 }
 
 function refBackward(c: Case, dy: Float32Array, x: Float32Array, w: Float32Array) {
-  const dx = newRef(c.n * c.k), dw = newRef(c.m * c.k), db = newRef(c.m);
+  const dx = newRef(c.n * c.k),
+    dw = newRef(c.m * c.k),
+    db = newRef(c.m);
   for (let i = 0; i < c.n; i++)
     for (let j = 0; j < c.m; j++) {
       const g = dy[i * c.m + j];
@@ -97,8 +99,7 @@ describeDevices('linear', ({ device, rtol }) => {
     for (const t of owned) t.dispose();
     owned = [];
   });
-  const make = (v: Float32Array, shape: number[], dtype: DTypeName = 'float32') =>
-    keep(A.fromTypedArray(v, shape, dtype, 'NCHW', device));
+  const make = (v: Float32Array, shape: number[], dtype: DTypeName = 'float32') => keep(A.fromTypedArray(v, shape, dtype, 'NCHW', device));
   const values = (t: NativeTensor) => t.read() as Float32Array;
 
   fewer(CASES, 3).forEach((c, ci) => {
@@ -145,26 +146,50 @@ describeDevices('linear', ({ device, rtol }) => {
         const r = rng(ci + 5);
         const pick = (n: number) => Array.from({ length: Math.min(n, 10) }, () => Math.floor(r() * n));
         const check = (analytic: Float32Array, fd: Float64Array, idx: number[], what: string) => {
-          const a = idx.map((i) => analytic[i]), f = idx.map((i) => fd[i]);
+          const a = idx.map((i) => analytic[i]),
+            f = idx.map((i) => fd[i]);
           const e = maxRelErr(a, f, Math.max(1e-2 * maxAbs(f), 1e-3));
           assert.ok(e <= 1e-2, `${what}: finite-difference relative error ${e.toExponential(2)} > 1e-2`);
         };
-        const xi = pick(x.length), wi = pick(w.length), bi = pick(c.m);
-        check(dx, finiteDiff((v) => loss(v, w, b), x, 1e-2, xi), xi, 'dx');
-        check(dw, finiteDiff((v) => loss(x, v, b), w, 1e-2, wi), wi, 'dw');
-        check(db, finiteDiff((v) => loss(x, w, v), b ?? new Float32Array(c.m), 1e-2, bi), bi, 'db');
+        const xi = pick(x.length),
+          wi = pick(w.length),
+          bi = pick(c.m);
+        check(
+          dx,
+          finiteDiff((v) => loss(v, w, b), x, 1e-2, xi),
+          xi,
+          'dx',
+        );
+        check(
+          dw,
+          finiteDiff((v) => loss(x, v, b), w, 1e-2, wi),
+          wi,
+          'dw',
+        );
+        check(
+          db,
+          finiteDiff((v) => loss(x, w, v), b ?? new Float32Array(c.m), 1e-2, bi),
+          bi,
+          'db',
+        );
       });
     });
   });
 
-  for (const [dtype, tol] of [['float16', 2e-3], ['bfloat16', 1e-2]] as [DTypeName, number][]) {
+  for (const [dtype, tol] of [
+    ['float16', 2e-3],
+    ['bfloat16', 1e-2],
+  ] as [DTypeName, number][]) {
     it(`${dtype} inputs give the fp32 results (within output rounding)`, () => {
       const c = CASES[6];
       const round = (v: Float32Array, shape: number[]) => values(make(v, shape, dtype));
-      const x = round(randn(c.n * c.k, 71), [c.n, c.k]), w = round(randn(c.m * c.k, 72), [c.m, c.k]);
+      const x = round(randn(c.n * c.k, 71), [c.n, c.k]),
+        w = round(randn(c.m * c.k, 72), [c.m, c.k]);
       const dy = round(randn(c.n * c.m, 73), [c.n, c.m]);
       const b = randn(c.m, 74);
-      const xs = [c.n, c.k], ws = [c.m, c.k], ys = [c.n, c.m];
+      const xs = [c.n, c.k],
+        ws = [c.m, c.k],
+        ys = [c.n, c.m];
       const ref = {
         y: values(keep(A.linearForward(make(x, xs), make(w, ws), make(b, [c.m])))),
         dx: values(keep(A.linearBackwardData(make(dy, ys), make(w, ws)))),

@@ -9,11 +9,17 @@ import { assertThrowsNamed, int32Tensor } from '../helpers/reference';
 import { checkFiniteDiff, close, disposeAll, make, normals, randInt, readNCHW, rng, rounded, someIndices } from './ops-common';
 
 function lossRef(x: ArrayLike<number>, labels: ArrayLike<number>, N: number, C: number) {
-  let total = 0, correct = 0;
+  let total = 0,
+    correct = 0;
   const prob = new Float64Array(N * C);
   for (let n = 0; n < N; n++) {
-    let m = -Infinity, arg = 0;
-    for (let j = 0; j < C; j++) if (x[n * C + j] > m) { m = x[n * C + j]; arg = j; }
+    let m = -Infinity,
+      arg = 0;
+    for (let j = 0; j < C; j++)
+      if (x[n * C + j] > m) {
+        m = x[n * C + j];
+        arg = j;
+      }
     let s = 0;
     for (let j = 0; j < C; j++) s += Math.exp(x[n * C + j] - m);
     const lse = m + Math.log(s);
@@ -32,17 +38,33 @@ function gradRef(x: ArrayLike<number>, labels: ArrayLike<number>, N: number, C: 
 describeDevices('softmax cross-entropy', (d) => {
   const dev = d.device;
   const nat = () => native();
-  const shapes = fewer([[1, 1], [3, 10], [7, 5], [13, 3], [33, 17], [128, 100]], 3);
+  const shapes = fewer(
+    [
+      [1, 1],
+      [3, 10],
+      [7, 5],
+      [13, 3],
+      [33, 17],
+      [128, 100],
+    ],
+    3,
+  );
 
   it('loss and correct count match the reference on random shapes and scales', () => {
     const r = rng(51);
     for (const [N, C] of shapes)
-      for (const [scale, offset] of [[1, 0], [8, 0], [30, 1000], [5, -3e4]]) {
+      for (const [scale, offset] of [
+        [1, 0],
+        [8, 0],
+        [30, 1000],
+        [5, -3e4],
+      ]) {
         const x = normals(N * C, r, scale, offset);
         const labels = Int32Array.from({ length: N }, () => randInt(r, 0, C - 1));
         // Make some rows correct on purpose so the count is not trivially 0.
         for (let n = 0; n < N; n += 3) labels[n] = x.slice(n * C, (n + 1) * C).indexOf(Math.max(...x.slice(n * C, (n + 1) * C)));
-        const tx = make(x, [N, C], dev), tl = int32Tensor(labels, [N], dev);
+        const tx = make(x, [N, C], dev),
+          tl = int32Tensor(labels, [N], dev);
         const out = nat().softmaxCrossEntropyForward(tx, tl);
         const ref = lossRef(x, labels, N, C);
         assert.deepEqual(out.loss.shape, [1]);
@@ -70,7 +92,9 @@ describeDevices('softmax cross-entropy', (d) => {
       const x = normals(N * C, r, 2);
       const labels = Int32Array.from({ length: N }, () => randInt(r, 0, C - 1));
       const g = 0.5 + 2 * r();
-      const tx = make(x, [N, C], dev), tl = int32Tensor(labels, [N], dev), tg = make([g], [1], dev);
+      const tx = make(x, [N, C], dev),
+        tl = int32Tensor(labels, [N], dev),
+        tg = make([g], [1], dev);
       const dx = readNCHW(nat().softmaxCrossEntropyBackward(tx, tl, tg));
       close(dx, gradRef(x, labels, N, C, g), 1e-4, `dlogits [${N}, ${C}]`, 1e-2 / N);
       const f = (xv: Float64Array) => {
@@ -88,7 +112,9 @@ describeDevices('softmax cross-entropy', (d) => {
 
   it('backward stays finite and exact for huge logits', () => {
     const x = [1e4, 1e4 - 2, -1e4, 3e4, 3e4, 0];
-    const tx = make(x, [2, 3], dev), tl = int32Tensor([1, 2], [2], dev), tg = make([1], [1], dev);
+    const tx = make(x, [2, 3], dev),
+      tl = int32Tensor([1, 2], [2], dev),
+      tg = make([1], [1], dev);
     const dx = readNCHW(nat().softmaxCrossEntropyBackward(tx, tl, tg));
     close(dx, gradRef(x, [1, 2], 2, 3, 1), 1e-4, 'huge-logit gradient');
     disposeAll(tx, tl, tg);
@@ -100,7 +126,9 @@ describeDevices('softmax cross-entropy', (d) => {
       const [N, C] = [9, 11];
       const x = rounded(normals(N * C, r, 3), dtype);
       const labels = Int32Array.from({ length: N }, () => randInt(r, 0, C - 1));
-      const tx = make(x, [N, C], dev, dtype), tl = int32Tensor(labels, [N], dev), tg = make([1], [1], dev);
+      const tx = make(x, [N, C], dev, dtype),
+        tl = int32Tensor(labels, [N], dev),
+        tg = make([1], [1], dev);
       const o = nat().softmaxCrossEntropyForward(tx, tl);
       assert.equal(o.loss.dtype, 'float32');
       close(readNCHW(o.loss), [lossRef(x, labels, N, C).loss], 1e-4, `${dtype} loss`);

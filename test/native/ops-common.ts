@@ -14,9 +14,7 @@ export function toLayoutOrder(data: ArrayLike<number>, shape: number[], layout: 
   const out = Float32Array.from(data);
   if (layout === 'NCHW' || shape.length !== 4) return out;
   const [N, C, H, W] = shape;
-  for (let n = 0; n < N; n++)
-    for (let c = 0; c < C; c++)
-      for (let p = 0; p < H * W; p++) out[(n * H * W + p) * C + c] = data[(n * C + c) * H * W + p];
+  for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let p = 0; p < H * W; p++) out[(n * H * W + p) * C + c] = data[(n * C + c) * H * W + p];
   return out;
 }
 
@@ -25,14 +23,11 @@ export function fromLayoutOrder(data: ArrayLike<number>, shape: number[], layout
   const out = Float32Array.from(data);
   if (layout === 'NCHW' || shape.length !== 4) return out;
   const [N, C, H, W] = shape;
-  for (let n = 0; n < N; n++)
-    for (let c = 0; c < C; c++)
-      for (let p = 0; p < H * W; p++) out[(n * C + c) * H * W + p] = data[(n * H * W + p) * C + c];
+  for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) for (let p = 0; p < H * W; p++) out[(n * C + c) * H * W + p] = data[(n * H * W + p) * C + c];
   return out;
 }
 
-export function make(data: ArrayLike<number>, shape: number[], device: string, dtype: DTypeName = 'float32',
-  layout: LayoutName = 'NCHW'): NativeTensor {
+export function make(data: ArrayLike<number>, shape: number[], device: string, dtype: DTypeName = 'float32', layout: LayoutName = 'NCHW'): NativeTensor {
   return native().fromTypedArray(toLayoutOrder(data, shape, layout), shape, dtype, layout, device);
 }
 
@@ -82,13 +77,20 @@ export function someIndices(n: number, k: number, r: () => number): number[] {
  * Central differences of f at the given indices of x (x is restored afterwards), compared
  * with the analytic gradient: |fd - g| <= atol + rtol * |g|.
  */
-export function checkFiniteDiff(f: (x: Float64Array) => number, x: Float64Array, grad: ArrayLike<number>,
-  indices: number[], what: string, h = 1e-2, rtol = 1e-2, atol = 1e-3): void {
+export function checkFiniteDiff(
+  f: (x: Float64Array) => number,
+  x: Float64Array,
+  grad: ArrayLike<number>,
+  indices: number[],
+  what: string,
+  h = 1e-2,
+  rtol = 1e-2,
+  atol = 1e-3,
+): void {
   const fdAll = finiteDiff(f, x, h, indices);
   for (const i of indices) {
     const fd = fdAll[i];
-    assert.ok(Math.abs(fd - grad[i]) <= atol + rtol * Math.abs(grad[i]),
-      `${what}[${i}]: finite difference ${fd} vs analytic ${grad[i]}`);
+    assert.ok(Math.abs(fd - grad[i]) <= atol + rtol * Math.abs(grad[i]), `${what}[${i}]: finite difference ${fd} vs analytic ${grad[i]}`);
   }
 }
 

@@ -8,7 +8,13 @@ import { describeDevices, fewer } from '../helpers/devices';
 import { assertThrowsNamed } from '../helpers/reference';
 import { checkFiniteDiff, close, disposeAll, make, normals, randInt, readNCHW, rng, rounded, someIndices } from './ops-common';
 
-interface Pool { mode: PoolModeName; k: [number, number]; s: [number, number]; p: [number, number]; cip: boolean }
+interface Pool {
+  mode: PoolModeName;
+  k: [number, number];
+  s: [number, number];
+  p: [number, number];
+  cip: boolean;
+}
 
 const params = (q: Pool) => [q.k[0], q.k[1], q.s[0], q.s[1], q.p[0], q.p[1]];
 const outSize = (n: number, k: number, s: number, p: number) => Math.floor((n + 2 * p - k) / s) + 1;
@@ -16,7 +22,8 @@ const outSize = (n: number, k: number, s: number, p: number) => Math.floor((n + 
 // For each output, the in-bounds input indices of its window (row-major) and its divisor.
 function windows(shape: number[], q: Pool) {
   const [N, C, H, W] = shape;
-  const Ho = outSize(H, q.k[0], q.s[0], q.p[0]), Wo = outSize(W, q.k[1], q.s[1], q.p[1]);
+  const Ho = outSize(H, q.k[0], q.s[0], q.p[0]),
+    Wo = outSize(W, q.k[1], q.s[1], q.p[1]);
   const out: { idx: number[]; div: number }[] = [];
   for (let nc = 0; nc < N * C; nc++)
     for (let oh = 0; oh < Ho; oh++)
@@ -24,7 +31,8 @@ function windows(shape: number[], q: Pool) {
         const idx: number[] = [];
         for (let i = 0; i < q.k[0]; i++)
           for (let j = 0; j < q.k[1]; j++) {
-            const h = oh * q.s[0] - q.p[0] + i, w = ow * q.s[1] - q.p[1] + j;
+            const h = oh * q.s[0] - q.p[0] + i,
+              w = ow * q.s[1] - q.p[1] + j;
             if (h >= 0 && h < H && w >= 0 && w < W) idx.push((nc * H + h) * W + w);
           }
         out.push({ idx, div: q.mode === 'avg' && q.cip ? q.k[0] * q.k[1] : idx.length });
@@ -34,8 +42,7 @@ function windows(shape: number[], q: Pool) {
 
 function poolRef(x: ArrayLike<number>, shape: number[], q: Pool): Float64Array {
   const { wins } = windows(shape, q);
-  return Float64Array.from(wins, ({ idx, div }) =>
-    q.mode === 'max' ? Math.max(...idx.map((i) => x[i])) : idx.reduce((s, i) => s + x[i], 0) / div);
+  return Float64Array.from(wins, ({ idx, div }) => (q.mode === 'max' ? Math.max(...idx.map((i) => x[i])) : idx.reduce((s, i) => s + x[i], 0) / div));
 }
 
 function poolBackwardRef(dy: ArrayLike<number>, x: ArrayLike<number>, shape: number[], q: Pool): Float64Array {
@@ -87,7 +94,10 @@ describeDevices('pooling', (d) => {
       const r = rng(mode === 'max' ? 41 : 42);
       const cases = fewer([...fixed.filter((f) => f.q.mode === mode), ...Array.from({ length: 8 }, () => randomPool(r, mode))], 3);
       for (const { shape, q } of cases) {
-        const x = normals(shape.reduce((a, b) => a * b), r);
+        const x = normals(
+          shape.reduce((a, b) => a * b),
+          r,
+        );
         const tx = make(x, shape, dev);
         const y = nat().pool2dForward(tx, q.mode, params(q), q.cip);
         assert.deepEqual(y.shape, windows(shape, q).yShape);
@@ -104,7 +114,10 @@ describeDevices('pooling', (d) => {
         const x = distinct(n, r);
         const tx = make(x, shape, dev);
         const ty = nat().pool2dForward(tx, q.mode, params(q), q.cip);
-        const w = normals(ty.shape.reduce((a, b) => a * b), r);
+        const w = normals(
+          ty.shape.reduce((a, b) => a * b),
+          r,
+        );
         const tw = make(w, ty.shape, dev);
         const dx = readNCHW(nat().pool2dBackward(tw, tx, ty, q.mode, params(q), q.cip));
         close(dx, poolBackwardRef(w, x, shape, q), 1e-4, `${mode} dx ${shape} ${params(q)}`, 1e-2);
@@ -121,7 +134,7 @@ describeDevices('pooling', (d) => {
     });
   }
 
-  it('max backward sends a tied window\'s gradient to its first maximum only', () => {
+  it("max backward sends a tied window's gradient to its first maximum only", () => {
     // Every window of a constant input is a tie; with a 2x2 kernel, stride 1 and no padding,
     // the first element of each window is its top-left corner.
     const shape = [1, 1, 3, 4];
@@ -140,7 +153,11 @@ describeDevices('pooling', (d) => {
 
   it('global average pooling (kernel = H x W) is the per-plane mean, its backward spreads dy / (H W)', () => {
     const r = rng(45);
-    for (const shape of [[2, 5, 7, 7], [3, 4, 1, 9], [1, 16, 8, 8]]) {
+    for (const shape of [
+      [2, 5, 7, 7],
+      [3, 4, 1, 9],
+      [1, 16, 8, 8],
+    ]) {
       const [N, C, H, W] = shape;
       const x = normals(N * C * H * W, r);
       const tx = make(x, shape, dev);
@@ -151,7 +168,12 @@ describeDevices('pooling', (d) => {
       const dy = normals(N * C, r);
       const tdy = make(dy, [N, C, 1, 1], dev);
       const dx = readNCHW(nat().pool2dBackward(tdy, tx, y, 'avg', [H, W, 1, 1, 0, 0], true));
-      close(dx, Float64Array.from(dx, (_, i) => dy[Math.floor(i / (H * W))] / (H * W)), 1e-4, `global dx ${shape}`);
+      close(
+        dx,
+        Float64Array.from(dx, (_, i) => dy[Math.floor(i / (H * W))] / (H * W)),
+        1e-4,
+        `global dx ${shape}`,
+      );
       disposeAll(tx, y, tdy);
     }
   });
@@ -169,7 +191,13 @@ describeDevices('pooling', (d) => {
         assert.equal(y.layout, 'NHWC');
         assert.equal(y.dtype, dtype);
         close(readNCHW(y), poolRef(x, shape, q), tol, `${dtype} ${q.mode} forward`, 1e-1);
-        const dy = rounded(normals(y.shape.reduce((a, b) => a * b), r), dtype);
+        const dy = rounded(
+          normals(
+            y.shape.reduce((a, b) => a * b),
+            r,
+          ),
+          dtype,
+        );
         const tdy = make(dy, y.shape, dev, dtype, 'NHWC');
         const dx = nat().pool2dBackward(tdy, tx, y, q.mode, params(q), q.cip);
         assert.equal(dx.layout, 'NHWC');
@@ -184,7 +212,10 @@ describeDevices('pooling', (d) => {
     const y = nat().pool2dForward(x, 'max', [2, 2, 2, 2, 0, 0], true);
     const wrong = make(new Float32Array(2 * 3 * 2 * 2), [2, 3, 2, 2], dev);
     const p = [2, 2, 2, 2, 0, 0];
-    const fwd = (...o: unknown[]) => () => (nat().pool2dForward as (...a: unknown[]) => unknown)(...o);
+    const fwd =
+      (...o: unknown[]) =>
+      () =>
+        (nat().pool2dForward as (...a: unknown[]) => unknown)(...o);
     assertThrowsNamed(fwd(x, 'min', p, true), TypeError, "'mode'");
     assertThrowsNamed(fwd(x, 'max', [2, 2, 2, 2, 0], true), RangeError, "'params'", '6');
     assertThrowsNamed(fwd(x, 'max', [0, 2, 2, 2, 0, 0], true), RangeError, "'params'", 'kernel');

@@ -45,11 +45,25 @@ describeDevices('reductions', (d) => {
     const shapes: number[][] = Array.from({ length: 6 }, () => [randInt(r, 1, 5), randInt(r, 1, 7), randInt(r, 1, 5), randInt(r, 1, 3)]);
     shapes.push([1], [1000, 3]);
     const dtypes = ['float32', 'float16', 'bfloat16'] as const;
-    const xs = shapes.map((s, k) => rounded(normals(s.reduce((a, b) => a * b), r, k + 0.5), dtypes[k % 3]));
+    const xs = shapes.map((s, k) =>
+      rounded(
+        normals(
+          s.reduce((a, b) => a * b),
+          r,
+          k + 0.5,
+        ),
+        dtypes[k % 3],
+      ),
+    );
     const ts = shapes.map((s, k) => make(xs[k], s, dev, dtypes[k % 3], s.length === 4 && k % 2 ? 'NHWC' : 'NCHW'));
     const out = nat().l2Norms(ts);
     assert.deepEqual(out.shape, [shapes.length]);
-    close(readNCHW(out), xs.map((x) => Math.sqrt(x.reduce((a, b) => a + b * b, 0))), 1e-6, 'l2 norms');
+    close(
+      readNCHW(out),
+      xs.map((x) => Math.sqrt(x.reduce((a, b) => a + b * b, 0))),
+      1e-6,
+      'l2 norms',
+    );
     disposeAll(...ts, out);
   });
 

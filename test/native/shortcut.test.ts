@@ -19,8 +19,7 @@ function forwardRef(x: ArrayLike<number>, shape: number[], oc: number, s: number
   const y = new Float64Array(N * oc * Ho * Wo);
   for (let n = 0; n < N; n++)
     for (let c = 0; c < C; c++)
-      for (let h = 0; h < Ho; h++)
-        for (let w = 0; w < Wo; w++) y[((n * oc + c + front) * Ho + h) * Wo + w] = x[((n * C + c) * H + h * s) * W + w * s];
+      for (let h = 0; h < Ho; h++) for (let w = 0; w < Wo; w++) y[((n * oc + c + front) * Ho + h) * Wo + w] = x[((n * C + c) * H + h * s) * W + w * s];
   return y;
 }
 
@@ -31,8 +30,7 @@ function backwardRef(dy: ArrayLike<number>, shape: number[], oc: number, s: numb
   const dx = new Float64Array(N * C * H * W);
   for (let n = 0; n < N; n++)
     for (let c = 0; c < C; c++)
-      for (let h = 0; h < Ho; h++)
-        for (let w = 0; w < Wo; w++) dx[((n * C + c) * H + h * s) * W + w * s] = dy[((n * oc + c + front) * Ho + h) * Wo + w];
+      for (let h = 0; h < Ho; h++) for (let w = 0; w < Wo; w++) dx[((n * C + c) * H + h * s) * W + w * s] = dy[((n * oc + c + front) * Ho + h) * Wo + w];
   return dx;
 }
 
@@ -41,7 +39,11 @@ describeDevices('option-A shortcut', (d) => {
   const nat = () => native();
   const r = rng(81);
   const cases: [number[], number, number][] = [
-    [[2, 16, 32, 32], 32, 2], [[3, 3, 7, 5], 8, 2], [[1, 5, 9, 9], 6, 3], [[2, 4, 5, 6], 4, 1], [[1, 1, 1, 1], 4, 2],
+    [[2, 16, 32, 32], 32, 2],
+    [[3, 3, 7, 5], 8, 2],
+    [[1, 5, 9, 9], 6, 3],
+    [[2, 4, 5, 6], 4, 1],
+    [[1, 1, 1, 1], 4, 2],
     ...Array.from({ length: 4 }, (): [number[], number, number] => {
       const C = randInt(r, 1, 6);
       return [[randInt(r, 1, 3), C, randInt(r, 1, 9), randInt(r, 1, 9)], C + randInt(r, 0, 5), randInt(r, 1, 3)];
@@ -52,14 +54,26 @@ describeDevices('option-A shortcut', (d) => {
     for (const dtype of ['float32', 'float16', 'bfloat16'] as const)
       it(`forward and backward match the reference (${dtype} ${layout})`, () => {
         for (const [shape, oc, s] of fewer(cases, 3)) {
-          const x = rounded(normals(shape.reduce((a, b) => a * b), r), dtype);
+          const x = rounded(
+            normals(
+              shape.reduce((a, b) => a * b),
+              r,
+            ),
+            dtype,
+          );
           const tx = make(x, shape, dev, dtype, layout);
           const y = nat().shortcutAForward(tx, oc, s);
           assert.deepEqual(y.shape, outShape(shape, oc, s));
           assert.equal(y.layout, layout);
           assert.equal(y.dtype, dtype);
           close(readNCHW(y), forwardRef(x, shape, oc, s), 0, `y ${shape} -> ${oc} stride ${s}`);
-          const dy = rounded(normals(y.shape.reduce((a, b) => a * b), r), dtype);
+          const dy = rounded(
+            normals(
+              y.shape.reduce((a, b) => a * b),
+              r,
+            ),
+            dtype,
+          );
           const tdy = make(dy, y.shape, dev, dtype, layout);
           const dx = nat().shortcutABackward(tdy, shape[1], s, shape);
           assert.deepEqual(dx.shape, shape);
@@ -78,7 +92,10 @@ describeDevices('option-A shortcut', (d) => {
       const x = normals(n, r);
       const tx = make(x, shape, dev);
       const y = nat().shortcutAForward(tx, oc, s);
-      const w = normals(y.shape.reduce((a, b) => a * b), r);
+      const w = normals(
+        y.shape.reduce((a, b) => a * b),
+        r,
+      );
       const tw = make(w, y.shape, dev);
       const dx = readNCHW(nat().shortcutABackward(tw, shape[1], s, shape));
       const f = (xv: Float64Array) => {

@@ -109,16 +109,29 @@ interface PackResult {
 /** The package folder as npm would pack it from the repository, with lib/ from distDir. */
 function stage(tmp: string): string {
   const staging = path.join(tmp, 'staging');
-  const dry = JSON.parse(ok(spawnSync(process.execPath, [npmCli()!, 'pack', '--dry-run', '--json', '--ignore-scripts'],
-    { cwd: root, encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'error' } }), 'npm pack --dry-run')) as PackResult[];
+  const dry = JSON.parse(
+    ok(
+      spawnSync(process.execPath, [npmCli()!, 'pack', '--dry-run', '--json', '--ignore-scripts'], {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, npm_config_loglevel: 'error' },
+      }),
+      'npm pack --dry-run',
+    ),
+  ) as PackResult[];
   for (const f of dry[0].files) {
     if (/^(dist|prebuilds)\//.test(f.path)) continue;
     fs.mkdirSync(path.dirname(path.join(staging, f.path)), { recursive: true });
     fs.copyFileSync(path.join(root, f.path), path.join(staging, f.path));
   }
   copyTree(path.join(distDir, 'lib'), path.join(staging, 'dist', 'lib'), (rel) => /\.(js|d\.ts)$/.test(rel));
-  ok(spawnSync(process.execPath, [path.join(root, 'scripts', 'package-prebuilds.js'), '--from', addonToPack()!, '--out', staging],
-    { cwd: root, encoding: 'utf8' }), 'scripts/package-prebuilds.js');
+  ok(
+    spawnSync(process.execPath, [path.join(root, 'scripts', 'package-prebuilds.js'), '--from', addonToPack()!, '--out', staging], {
+      cwd: root,
+      encoding: 'utf8',
+    }),
+    'scripts/package-prebuilds.js',
+  );
   return staging;
 }
 
@@ -138,12 +151,20 @@ describe('npm package: pack, install without a compiler, use', function () {
     const staging = stage(ctx.tmp);
     // --ignore-scripts: prepack would compile TypeScript, and staging has lib/ compiled already
     // (the prepack check itself is tested below).
-    const out = ok(spawnSync(process.execPath, [npmCli()!, 'pack', '--json', '--ignore-scripts', '--pack-destination', ctx.tmp],
-      { cwd: staging, encoding: 'utf8', env: { ...process.env, npm_config_loglevel: 'error' } }), 'npm pack');
+    const out = ok(
+      spawnSync(process.execPath, [npmCli()!, 'pack', '--json', '--ignore-scripts', '--pack-destination', ctx.tmp], {
+        cwd: staging,
+        encoding: 'utf8',
+        env: { ...process.env, npm_config_loglevel: 'error' },
+      }),
+      'npm pack',
+    );
     packed = (JSON.parse(out) as PackResult[])[0];
     ctx.tarball = path.join(ctx.tmp, packed.filename);
-    console.log(`      packed ${packed.filename}: ${(packed.size / 1024).toFixed(0)} KiB, unpacked ` +
-      `${(packed.unpackedSize / 1024).toFixed(0)} KiB, ${packed.entryCount} files`);
+    console.log(
+      `      packed ${packed.filename}: ${(packed.size / 1024).toFixed(0)} KiB, unpacked ` +
+        `${(packed.unpackedSize / 1024).toFixed(0)} KiB, ${packed.entryCount} files`,
+    );
 
     ctx.env = userEnv(ctx.tmp);
     ctx.app = path.join(ctx.tmp, 'app');
@@ -164,19 +185,35 @@ describe('npm package: pack, install without a compiler, use', function () {
 
   it('packs the prebuilt binary, compiled lib, bin, README and LICENSE, and nothing of the workshop', () => {
     const files = packed.files.map((f) => f.path);
-    for (const need of [PREBUILT, PREBUILT.replace(/\.node$/, '.json'), 'dist/lib/index.js', 'dist/lib/index.d.ts',
-      'dist/lib/native.js', 'dist/lib/cli/main.js', 'dist/lib/cli/doctor.js', 'bin/cudnn-resnet.js', 'README.md', 'LICENSE',
-      'package.json', 'scripts/build-from-source.js', 'scripts/env.js']) {
+    for (const need of [
+      PREBUILT,
+      PREBUILT.replace(/\.node$/, '.json'),
+      'dist/lib/index.js',
+      'dist/lib/index.d.ts',
+      'dist/lib/native.js',
+      'dist/lib/cli/main.js',
+      'dist/lib/cli/doctor.js',
+      'bin/cudnn-resnet.js',
+      'README.md',
+      'LICENSE',
+      'package.json',
+      'scripts/build-from-source.js',
+      'scripts/env.js',
+    ]) {
       assert.ok(files.includes(need), `${need} is not in the tarball`);
     }
-    const stray = files.filter((f) => /^(test|bench|docs|build[^/]*|node_modules|dist\/(test|bench)|dist-[^/]*|data|runs)\//.test(f) ||
-      /\.(map|tgz|ts)$/.test(f) && !f.endsWith('.d.ts'));
+    const stray = files.filter(
+      (f) =>
+        /^(test|bench|docs|build[^/]*|node_modules|dist\/(test|bench)|dist-[^/]*|data|runs)\//.test(f) || (/\.(map|tgz|ts)$/.test(f) && !f.endsWith('.d.ts')),
+    );
     assert.deepEqual(stray, [], 'files that must not ship');
   });
 
   it('has no install script, so npm runs nothing; its notice can only name prepare, which it does not run', () => {
-    const manifest = JSON.parse(fs.readFileSync(path.join(ctx.app, 'node_modules', pkg.name, 'package.json'), 'utf8')) as
-      { scripts: Record<string, string>; gypfile?: boolean };
+    const manifest = JSON.parse(fs.readFileSync(path.join(ctx.app, 'node_modules', pkg.name, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+      gypfile?: boolean;
+    };
     for (const s of ['preinstall', 'install', 'postinstall']) assert.equal(manifest.scripts[s], undefined, `scripts.${s}`);
     // binding.gyp ships (for build:from-source); without this npm would run node-gyp on install.
     assert.equal(manifest.gypfile, false);
@@ -192,7 +229,7 @@ describe('npm package: pack, install without a compiler, use', function () {
   it('prepack refuses to pack without the compiled library or a prebuilt binary', () => {
     const scripts = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
     assert.match(scripts.prepack, /build:ts.*&&.*scripts\/check-pack\.js/);
-    assert.match(scripts.prepare, /build:ts/, 'a clone\'s `npm install` compiles the TypeScript (dist/ is not in git)');
+    assert.match(scripts.prepare, /build:ts/, "a clone's `npm install` compiles the TypeScript (dist/ is not in git)");
     const copy = path.join(ctx.tmp, 'unbuilt');
     fs.cpSync(path.join(ctx.tmp, 'staging'), copy, { recursive: true });
     fs.mkdirSync(path.join(copy, 'scripts'), { recursive: true });
@@ -231,10 +268,11 @@ describe('npm package: pack, install without a compiler, use', function () {
     // to): the declarations bring what they use (Buffer, EventEmitter, Disposable).
     fs.writeFileSync(path.join(ctx.app, 'consumer.ts'), CONSUMER_TS);
     fs.writeFileSync(path.join(ctx.app, 'consumer.mts'), CONSUMER_TS);
-    const config = (skipLibCheck: boolean) => JSON.stringify({
-      compilerOptions: { module: 'node16', moduleResolution: 'node16', target: 'ES2022', strict: true, noEmit: true, types: [], skipLibCheck },
-      files: ['consumer.ts', 'consumer.mts'],
-    });
+    const config = (skipLibCheck: boolean) =>
+      JSON.stringify({
+        compilerOptions: { module: 'node16', moduleResolution: 'node16', target: 'ES2022', strict: true, noEmit: true, types: [], skipLibCheck },
+        files: ['consumer.ts', 'consumer.mts'],
+      });
     const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc');
     for (const skip of [false, true]) {
       fs.writeFileSync(path.join(ctx.app, 'tsconfig.json'), config(skip));
@@ -254,10 +292,13 @@ describe('npm package: pack, install without a compiler, use', function () {
     const tsc = path.join(app, 'node_modules', 'typescript', 'bin', 'tsc');
     console.log(`      typescript ${sh('node', [tsc, '--version'], app, ctx.env).stdout.trim()}`);
     for (const skipLibCheck of [false, true]) {
-      fs.writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({
-        compilerOptions: { module: 'node16', moduleResolution: 'node16', target: 'ES2022', strict: true, noEmit: true, skipLibCheck },
-        files: ['consumer.ts', 'consumer.mts'],
-      }));
+      fs.writeFileSync(
+        path.join(app, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: { module: 'node16', moduleResolution: 'node16', target: 'ES2022', strict: true, noEmit: true, skipLibCheck },
+          files: ['consumer.ts', 'consumer.mts'],
+        }),
+      );
       ok(sh('node', [tsc, '-p', 'tsconfig.json'], app, ctx.env), `newest tsc on the consumer, skipLibCheck ${skipLibCheck}`);
     }
   });

@@ -12,8 +12,11 @@ const root = packageRoot();
 describe('package: package-lock.json matches package.json', () => {
   it('the root entry repeats name, version, license, bin, engines, os and every dependency', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as Record<string, unknown>;
-    const lock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as
-      { name: string; version: string; packages: Record<string, Record<string, unknown>> };
+    const lock = JSON.parse(fs.readFileSync(path.join(root, 'package-lock.json'), 'utf8')) as {
+      name: string;
+      version: string;
+      packages: Record<string, Record<string, unknown>>;
+    };
     const entry = lock.packages[''];
     assert.equal(lock.name, pkg.name);
     assert.equal(lock.version, pkg.version);

@@ -40,7 +40,11 @@ describe('package.json scripts', () => {
   });
 
   it('the check sees the accidental hooks it exists for', () => {
-    assert.deepEqual(implicitScripts({ build: 'x', prebuild: 'y', postbuild: 'z', prepack: 'p', 'package:prebuilds': 'q' }), ['prebuild', 'postbuild', 'prepack']);
+    assert.deepEqual(implicitScripts({ build: 'x', prebuild: 'y', postbuild: 'z', prepack: 'p', 'package:prebuilds': 'q' }), [
+      'prebuild',
+      'postbuild',
+      'prepack',
+    ]);
   });
 
   it('every intended one is still there (or this list is stale)', () => {

@@ -52,7 +52,8 @@ void CudaBackend::amp_unscale_(const std::vector<Tensor>& grads, const Tensor& s
   std::vector<int64_t> sizes;
   for (const Tensor& t : grads) sizes.push_back(t.numel());
   cuda::for_each_batch<1>(
-      static_cast<int>(grads.size()), sizes, [&](cuda::TensorBatch<1>& b, int slot, int i) { b.ptr[0][slot] = grads[i].raw(); },
+      static_cast<int>(grads.size()), sizes,
+      [&](cuda::TensorBatch<1>& b, int slot, int i) { b.ptr[0][slot] = grads[i].raw(); },
       [&](cuda::TensorBatch<1>& b, int blocks) {
         cuda::unscale_kernel<<<blocks, 256, 0, ctx_->stream>>>(b, scale.data<float>(), state.data<float>());
         CR_LAUNCH_CHECK(op, std::to_string(grads.size()) + " gradients");

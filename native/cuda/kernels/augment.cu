@@ -26,9 +26,19 @@ __global__ void augment_kernel(const uint8_t* images, int64_t M, const int32_t* 
   CR_GRID_STRIDE(i, total) {
     int64_t b, c, h, w;
     if (nhwc) {
-      c = i % C; int64_t r = i / C; w = r % W; r /= W; h = r % H; b = r / H;
+      c = i % C;
+      int64_t r = i / C;
+      w = r % W;
+      r /= W;
+      h = r % H;
+      b = r / H;
     } else {
-      w = i % W; int64_t r = i / W; h = r % H; r /= H; c = r % C; b = r / C;
+      w = i % W;
+      int64_t r = i / W;
+      h = r % H;
+      r /= H;
+      c = r % C;
+      b = r / C;
     }
     int64_t row = indices[b];
     if (row < 0 || row >= M) {
@@ -44,7 +54,8 @@ __global__ void augment_kernel(const uint8_t* images, int64_t M, const int32_t* 
   }
 }
 
-__global__ void gather_labels_kernel(const uint8_t* labels, int64_t M, const int32_t* indices, int32_t* out, int64_t B) {
+__global__ void gather_labels_kernel(const uint8_t* labels, int64_t M, const int32_t* indices, int32_t* out,
+                                     int64_t B) {
   CR_GRID_STRIDE(i, B) {
     int64_t row = indices[i];
     out[i] = row >= 0 && row < M ? labels[row] : -1;
@@ -61,8 +72,9 @@ Tensor CudaBackend::augment_batch(const Tensor& images, const Tensor& indices, c
   const char* op = "augmentBatch";
   int64_t B = indices.dim(0), C = images.dim(1), H = images.dim(2), W = images.dim(3);
   if (C > cuda::kMaxChannels)
-    throw_range(op, "images", "may have at most " + std::to_string(cuda::kMaxChannels) + " channels on CUDA, got " +
-                                  images.describe());
+    throw_range(
+        op, "images",
+        "may have at most " + std::to_string(cuda::kMaxChannels) + " channels on CUDA, got " + images.describe());
   cuda::Norm norm{};
   for (int64_t c = 0; c < C; c++) {
     norm.mean[c] = mean[c];
@@ -73,8 +85,8 @@ Tensor CudaBackend::augment_batch(const Tensor& images, const Tensor& indices, c
   cuda::dispatch_float(dtype, op, [&](auto t) {
     using T = typename decltype(t)::type;
     cuda::augment_kernel<T><<<cuda::grid_for(*ctx_, out.numel()), 256, 0, ctx_->stream>>>(
-        images.data<uint8_t>(), images.dim(0), indices.data<int32_t>(), params.data<int32_t>(), B, C, H, W, pad, norm, nhwc,
-        out.data<T>());
+        images.data<uint8_t>(), images.dim(0), indices.data<int32_t>(), params.data<int32_t>(), B, C, H, W, pad, norm,
+        nhwc, out.data<T>());
   });
   CR_LAUNCH_CHECK(op, cuda::describe_args({{"images", &images}, {"indices", &indices}}));
   return out;

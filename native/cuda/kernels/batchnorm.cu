@@ -18,14 +18,10 @@ namespace cr {
 namespace cuda {
 namespace {
 
-bool force_native_bn() {
-  return env::batch_norm_path() == env::BatchNormPath::Native;
-}
+bool force_native_bn() { return env::batch_norm_path() == env::BatchNormPath::Native; }
 
 // CUDNN_RESNET_BN=plain keeps cuDNN but skips the fused Ex kernel (for comparisons).
-bool fused_bn_enabled() {
-  return env::batch_norm_path() != env::BatchNormPath::Plain;
-}
+bool fused_bn_enabled() { return env::batch_norm_path() != env::BatchNormPath::Plain; }
 
 template <typename T>
 struct MomentsF {  // acc = {sum x, sum x^2}
@@ -49,8 +45,8 @@ struct BackwardF {  // acc = {sum g, sum g * (x - mean)}
   }
 };
 
-__global__ void bn_stats_finish(const double* sums, int64_t C, double M, double momentum, double eps,
-                                float* save_mean, float* save_invstd, float* running_mean, float* running_var) {
+__global__ void bn_stats_finish(const double* sums, int64_t C, double M, double momentum, double eps, float* save_mean,
+                                float* save_invstd, float* running_mean, float* running_var) {
   int64_t c = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (c >= C) return;
   double mean = sums[2 * c] / M;
@@ -109,7 +105,9 @@ __global__ void add_relu_kernel(T* y, const R* residual, bool relu, int64_t n) {
   }
 }
 
-Tensor f32(DeviceContext& ctx, const Tensor& t, const char* op) { return to_format(ctx, t, DType::F32, Layout::NCHW, op); }
+Tensor f32(DeviceContext& ctx, const Tensor& t, const char* op) {
+  return to_format(ctx, t, DType::F32, Layout::NCHW, op);
+}
 
 void apply(DeviceContext& ctx, const Tensor& x, const Tensor& y, const Tensor& gamma, const Tensor& beta,
            const Tensor& mean, const Tensor& invstd, bool is_var, double eps, const Tensor* residual, bool relu,
@@ -136,8 +134,8 @@ void add_relu_(DeviceContext& ctx, const Tensor& y, const Tensor* residual, bool
   if (residual) res = to_format(ctx, *residual, y.dtype, y.layout, op);
   dispatch_float(y.dtype, op, [&](auto t) {
     using T = typename decltype(t)::type;
-    add_relu_kernel<T, T><<<grid_for(ctx, n), 256, 0, ctx.stream>>>(y.data<T>(), residual ? res.data<T>() : nullptr,
-                                                                     relu, n);
+    add_relu_kernel<T, T>
+        <<<grid_for(ctx, n), 256, 0, ctx.stream>>>(y.data<T>(), residual ? res.data<T>() : nullptr, relu, n);
   });
   CR_LAUNCH_CHECK(op, describe_args({{"y", &y}, {"residual", residual}}));
 }
@@ -164,8 +162,8 @@ BatchNormForward CudaBackend::batchnorm_forward_training(const Tensor& x, const 
       cuda::dnn_bn_forward_training_fused(ctx, x, residual, relu, out.y, gm, bt, running_mean, running_var, momentum,
                                           eps, out.save_mean, out.save_invstd, out.reserve))
     return out;
-  bool done = use_dnn && cuda::dnn_bn_forward_training(ctx, x, out.y, gm, bt, running_mean, running_var, momentum,
-                                                       eps, out.save_mean, out.save_invstd);
+  bool done = use_dnn && cuda::dnn_bn_forward_training(ctx, x, out.y, gm, bt, running_mean, running_var, momentum, eps,
+                                                       out.save_mean, out.save_invstd);
   if (done) {
     // cuDNN stored y rounded to x's dtype; adding a residual to that would round twice. For
     // 16-bit y with a residual the normalisation is redone from the saved statistics with the
@@ -188,8 +186,10 @@ BatchNormForward CudaBackend::batchnorm_forward_training(const Tensor& x, const 
       sums.as<double>(), C, M, momentum, eps, out.save_mean.data<float>(), out.save_invstd.data<float>(),
       rm.data<float>(), rv.data<float>());
   CR_LAUNCH_CHECK(op, cuda::describe_args({{"x", &x}}));
-  if (rm.storage != running_mean.storage) copy_(running_mean, cuda::to_format(ctx, rm, running_mean.dtype, Layout::NCHW, op));
-  if (rv.storage != running_var.storage) copy_(running_var, cuda::to_format(ctx, rv, running_var.dtype, Layout::NCHW, op));
+  if (rm.storage != running_mean.storage)
+    copy_(running_mean, cuda::to_format(ctx, rm, running_mean.dtype, Layout::NCHW, op));
+  if (rv.storage != running_var.storage)
+    copy_(running_var, cuda::to_format(ctx, rv, running_var.dtype, Layout::NCHW, op));
   cuda::apply(ctx, x, out.y, gm, bt, out.save_mean, out.save_invstd, false, eps, residual, relu, op);
   return out;
 }
@@ -208,8 +208,8 @@ Tensor CudaBackend::batchnorm_forward_inference(const Tensor& x, const Tensor& g
 
 BatchNormBackward CudaBackend::batchnorm_backward(const Tensor& dy, const Tensor& x, const Tensor& gamma,
                                                   const Tensor& save_mean, const Tensor& save_invstd, double eps,
-                                                  const Tensor* y, bool relu, bool has_residual,
-                                                  const Tensor* beta, const Tensor* reserve) {
+                                                  const Tensor* y, bool relu, bool has_residual, const Tensor* beta,
+                                                  const Tensor* reserve) {
   cuda::DeviceGuard g(ctx_->index);
   const char* op = "batchNormBackward";
   DeviceContext& ctx = *ctx_;
@@ -241,8 +241,7 @@ BatchNormBackward CudaBackend::batchnorm_backward(const Tensor& dy, const Tensor
   out.dgamma = cuda::new_tensor(ctx, {C}, DType::F32, Layout::NCHW, op);
   out.dbeta = cuda::new_tensor(ctx, {C}, DType::F32, Layout::NCHW, op);
   Tensor gm = cuda::f32(ctx, gamma, op), mean = cuda::f32(ctx, save_mean, op), is = cuda::f32(ctx, save_invstd, op);
-  if (!cuda::force_native_bn() &&
-      cuda::dnn_bn_backward(ctx, x, gr, out.dx, gm, out.dgamma, out.dbeta, eps, mean, is))
+  if (!cuda::force_native_bn() && cuda::dnn_bn_backward(ctx, x, gr, out.dx, gm, out.dgamma, out.dbeta, eps, mean, is))
     return out;
   cuda::ChannelGeom geo = cuda::geom_of(x);
   cuda::Scratch sums(ctx, static_cast<size_t>(C) * 2 * sizeof(double), op);

@@ -94,15 +94,15 @@ void channel_reduce(DeviceContext& ctx, const ChannelGeom& g, F f, double* out, 
   Scratch partial(ctx, static_cast<size_t>(S * g.C * K) * sizeof(double), op);
   if (g.nhwc) {
     dim3 grid(static_cast<unsigned>((g.C + kTileC - 1) / kTileC), static_cast<unsigned>(S));
-    channel_reduce_nhwc_stage1<K, F><<<grid, dim3(kTileC, kTileRows), 0, ctx.stream>>>(g, f, chunk,
-                                                                                       partial.as<double>());
+    channel_reduce_nhwc_stage1<K, F>
+        <<<grid, dim3(kTileC, kTileRows), 0, ctx.stream>>>(g, f, chunk, partial.as<double>());
   } else {
     dim3 grid(static_cast<unsigned>(g.C), static_cast<unsigned>(S));
     channel_reduce_stage1<K, F><<<grid, 256, 0, ctx.stream>>>(g, f, chunk, partial.as<double>());
   }
   CR_LAUNCH_CHECK(op, "channel reduction stage 1");
-  channel_reduce_stage2<K><<<static_cast<unsigned>((g.C + 127) / 128), 128, 0, ctx.stream>>>(partial.as<double>(), S,
-                                                                                              g.C, out);
+  channel_reduce_stage2<K>
+      <<<static_cast<unsigned>((g.C + 127) / 128), 128, 0, ctx.stream>>>(partial.as<double>(), S, g.C, out);
   CR_LAUNCH_CHECK(op, "channel reduction stage 2");
 }
 

@@ -19,12 +19,25 @@ __device__ __forceinline__ float to_f(__nv_bfloat16 v) { return __bfloat162float
 __device__ __forceinline__ float to_f(int32_t v) { return static_cast<float>(v); }
 __device__ __forceinline__ float to_f(uint8_t v) { return static_cast<float>(v); }
 
-template <typename T> __device__ __forceinline__ T from_f(float v);
-template <> __device__ __forceinline__ float from_f<float>(float v) { return v; }
-template <> __device__ __forceinline__ __half from_f<__half>(float v) { return __float2half_rn(v); }
-template <> __device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) { return __float2bfloat16_rn(v); }
+template <typename T>
+__device__ __forceinline__ T from_f(float v);
+template <>
+__device__ __forceinline__ float from_f<float>(float v) {
+  return v;
+}
+template <>
+__device__ __forceinline__ __half from_f<__half>(float v) {
+  return __float2half_rn(v);
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_f<__nv_bfloat16>(float v) {
+  return __float2bfloat16_rn(v);
+}
 
-template <typename T> struct Tag { using type = T; };
+template <typename T>
+struct Tag {
+  using type = T;
+};
 
 // Calls f(Tag<T>{}) with T the storage type of a float dtype.
 template <typename F>
@@ -51,8 +64,8 @@ void dispatch_any(DType t, const char* op, F&& f) {
 }
 
 // Memory offset of logical element (n, c, h, w).
-__device__ __forceinline__ int64_t offset4(bool nhwc, int64_t n, int64_t c, int64_t h, int64_t w, int64_t C,
-                                           int64_t H, int64_t W) {
+__device__ __forceinline__ int64_t offset4(bool nhwc, int64_t n, int64_t c, int64_t h, int64_t w, int64_t C, int64_t H,
+                                           int64_t W) {
   return nhwc ? ((n * H + h) * W + w) * C + c : ((n * C + c) * H + h) * W + w;
 }
 
@@ -62,7 +75,8 @@ __device__ __forceinline__ int64_t channel_of(bool nhwc, int64_t i, int64_t C, i
 }
 
 #define CR_GRID_STRIDE(i, n) \
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
 
 // Block-wide sum of a double (blockDim.x a multiple of 32, at most 1024); thread 0 gets it.
 __device__ __forceinline__ double block_sum(double v) {

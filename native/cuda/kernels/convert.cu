@@ -31,9 +31,19 @@ __global__ void convert_kernel(const In* x, Out* y, int64_t n, bool permute, boo
     if (permute) {
       int64_t c, h, w, nn;
       if (out_nhwc) {  // i = ((n*H + h)*W + w)*C + c
-        c = i % C; int64_t r = i / C; w = r % W; r /= W; h = r % H; nn = r / H;
-      } else {         // i = ((n*C + c)*H + h)*W + w
-        w = i % W; int64_t r = i / W; h = r % H; r /= H; c = r % C; nn = r / C;
+        c = i % C;
+        int64_t r = i / C;
+        w = r % W;
+        r /= W;
+        h = r % H;
+        nn = r / H;
+      } else {  // i = ((n*C + c)*H + h)*W + w
+        w = i % W;
+        int64_t r = i / W;
+        h = r % H;
+        r /= H;
+        c = r % C;
+        nn = r / C;
       }
       src = offset4(!out_nhwc, nn, c, h, w, C, H, W);
     }
@@ -54,8 +64,8 @@ Tensor to_format(DeviceContext& ctx, const Tensor& x, DType dtype, Layout layout
     using Out = typename decltype(o)::type;
     dispatch_any(x.dtype, op, [&](auto in) {
       using In = typename decltype(in)::type;
-      convert_kernel<Out, In><<<grid_for(ctx, n), 256, 0, ctx.stream>>>(x.data<In>(), y.data<Out>(), n, permute,
-                                                                         out_nhwc, C, H, W);
+      convert_kernel<Out, In>
+          <<<grid_for(ctx, n), 256, 0, ctx.stream>>>(x.data<In>(), y.data<Out>(), n, permute, out_nhwc, C, H, W);
     });
   });
   CR_LAUNCH_CHECK(op, describe_args({{"x", &x}}) + std::string(" -> ") + dtype_name(dtype) + " " + layout_name(layout));

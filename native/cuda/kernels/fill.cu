@@ -17,8 +17,10 @@ namespace {
 
 template <typename T>
 __device__ __forceinline__ T from_double(double v) {
-  if constexpr (std::is_integral<T>::value) return static_cast<T>(v);
-  else return from_f<T>(static_cast<float>(v));
+  if constexpr (std::is_integral<T>::value)
+    return static_cast<T>(v);
+  else
+    return from_f<T>(static_cast<float>(v));
 }
 
 template <typename T>

@@ -41,8 +41,8 @@ __global__ void gemm_kernel(const TA* A, int64_t as0, int64_t as1, const TB* B, 
 }
 
 // out[R, S] in a's dtype (+ bias[S] when given); b is converted to a's dtype first when they differ.
-Tensor gemm(DeviceContext& ctx, const Tensor& a, int64_t as0, int64_t as1, const Tensor& b_in, int64_t bs0,
-            int64_t bs1, int64_t R, int64_t S, int64_t K, const char* op, const Tensor* bias = nullptr) {
+Tensor gemm(DeviceContext& ctx, const Tensor& a, int64_t as0, int64_t as1, const Tensor& b_in, int64_t bs0, int64_t bs1,
+            int64_t R, int64_t S, int64_t K, const char* op, const Tensor* bias = nullptr) {
   Tensor b = to_format(ctx, b_in, a.dtype, b_in.layout, op);
   Tensor bias32 = bias ? to_format(ctx, *bias, DType::F32, Layout::NCHW, op) : Tensor();
   Tensor out = new_tensor(ctx, {R, S}, a.dtype, Layout::NCHW, op);
@@ -51,8 +51,8 @@ Tensor gemm(DeviceContext& ctx, const Tensor& a, int64_t as0, int64_t as1, const
             static_cast<unsigned>(std::min<int64_t>((R + kTile - 1) / kTile, 65535)));
   dispatch_float(a.dtype, op, [&](auto t) {
     using T = typename decltype(t)::type;
-    gemm_kernel<T, T, T><<<grid, block, 0, ctx.stream>>>(a.data<T>(), as0, as1, b.data<T>(), bs0, bs1, out.data<T>(),
-                                                         R, S, K, bias ? bias32.data<float>() : nullptr);
+    gemm_kernel<T, T, T><<<grid, block, 0, ctx.stream>>>(a.data<T>(), as0, as1, b.data<T>(), bs0, bs1, out.data<T>(), R,
+                                                         S, K, bias ? bias32.data<float>() : nullptr);
   });
   CR_LAUNCH_CHECK(op, describe_args({{"a", &a}, {"b", &b_in}}));
   return out;

@@ -21,16 +21,26 @@ __device__ void block_argmax(float& v, int& idx) {
   for (int o = 16; o > 0; o >>= 1) {
     float ov = __shfl_down_sync(0xffffffffu, v, o);
     int oi = __shfl_down_sync(0xffffffffu, idx, o);
-    if (ov > v || (ov == v && oi < idx)) { v = ov; idx = oi; }
+    if (ov > v || (ov == v && oi < idx)) {
+      v = ov;
+      idx = oi;
+    }
   }
   int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   __syncthreads();
-  if (lane == 0) { sv[warp] = v; si[warp] = idx; }
+  if (lane == 0) {
+    sv[warp] = v;
+    si[warp] = idx;
+  }
   __syncthreads();
   if (threadIdx.x == 0) {
     for (int w = 1; w < (blockDim.x + 31) / 32; w++)
-      if (sv[w] > v || (sv[w] == v && si[w] < idx)) { v = sv[w]; idx = si[w]; }
-    sv[0] = v; si[0] = idx;
+      if (sv[w] > v || (sv[w] == v && si[w] < idx)) {
+        v = sv[w];
+        idx = si[w];
+      }
+    sv[0] = v;
+    si[0] = idx;
   }
   __syncthreads();
   v = sv[0];
@@ -46,7 +56,10 @@ __device__ void row_stats(const T* row, int64_t C, float& mx, int& arg, double& 
   arg = 0x7fffffff;
   for (int64_t j = threadIdx.x; j < C; j += blockDim.x) {
     float v = to_f(row[j]);
-    if (v > mx || (v == mx && j < arg)) { mx = v; arg = static_cast<int>(j); }
+    if (v > mx || (v == mx && j < arg)) {
+      mx = v;
+      arg = static_cast<int>(j);
+    }
   }
   block_argmax(mx, arg);
   double s = 0;
@@ -131,7 +144,8 @@ CrossEntropyForward CudaBackend::softmax_cross_entropy_forward(const Tensor& log
   return out;
 }
 
-Tensor CudaBackend::softmax_cross_entropy_backward(const Tensor& logits, const Tensor& labels, const Tensor& grad_loss) {
+Tensor CudaBackend::softmax_cross_entropy_backward(const Tensor& logits, const Tensor& labels,
+                                                   const Tensor& grad_loss) {
   cuda::DeviceGuard g(ctx_->index);
   const char* op = "softmaxCrossEntropyBackward";
   int64_t N = logits.dim(0), C = logits.dim(1);

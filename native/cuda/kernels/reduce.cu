@@ -91,8 +91,8 @@ Tensor CudaBackend::sum(const Tensor& x) {
   cuda::Scratch partial(*ctx_, static_cast<size_t>(blocks) * sizeof(double), "sum");
   cuda::dispatch_any(x.dtype, "sum", [&](auto t) {
     using T = typename decltype(t)::type;
-    cuda::sum_stage1<T><<<static_cast<unsigned>(blocks), 256, 0, ctx_->stream>>>(x.data<T>(), n, chunk,
-                                                                                 partial.as<double>());
+    cuda::sum_stage1<T>
+        <<<static_cast<unsigned>(blocks), 256, 0, ctx_->stream>>>(x.data<T>(), n, chunk, partial.as<double>());
   });
   cuda::sum_stage2<<<1, 256, 0, ctx_->stream>>>(partial.as<double>(), blocks, out.data<float>(), false);
   CR_LAUNCH_CHECK("sum", cuda::describe_args({{"x", &x}}));

@@ -62,8 +62,8 @@ void CudaBackend::sgd_update_(const std::vector<Tensor>& params, const std::vect
         b.ptr[2][slot] = s.use_momentum ? bufs[i].raw() : nullptr;
       },
       [&](cuda::TensorBatch<3>& b, int blocks) {
-        cuda::sgd_kernel<<<blocks, 256, 0, ctx_->stream>>>(
-            b, s, p.lr_device ? p.lr_device->data<float>() : nullptr, p.skip_flag ? p.skip_flag->data<float>() : nullptr);
+        cuda::sgd_kernel<<<blocks, 256, 0, ctx_->stream>>>(b, s, p.lr_device ? p.lr_device->data<float>() : nullptr,
+                                                           p.skip_flag ? p.skip_flag->data<float>() : nullptr);
         CR_LAUNCH_CHECK("sgdUpdate", std::to_string(params.size()) + " parameters");
       });
 }

@@ -15,9 +15,19 @@ struct Dims {
 __device__ __forceinline__ void unflatten(int64_t i, bool nhwc, const Dims& d, int64_t& n, int64_t& c, int64_t& h,
                                           int64_t& w) {
   if (nhwc) {
-    c = i % d.C; int64_t r = i / d.C; w = r % d.W; r /= d.W; h = r % d.H; n = r / d.H;
+    c = i % d.C;
+    int64_t r = i / d.C;
+    w = r % d.W;
+    r /= d.W;
+    h = r % d.H;
+    n = r / d.H;
   } else {
-    w = i % d.W; int64_t r = i / d.W; h = r % d.H; r /= d.H; c = r % d.C; n = r / d.C;
+    w = i % d.W;
+    int64_t r = i / d.W;
+    h = r % d.H;
+    r /= d.H;
+    c = r % d.C;
+    n = r / d.C;
   }
 }
 
@@ -55,8 +65,8 @@ Tensor CudaBackend::shortcut_a_forward(const Tensor& x, int64_t out_channels, in
   int64_t front = (out_channels - in.C) / 2;
   cuda::dispatch_float(x.dtype, "shortcutAForward", [&](auto t) {
     using T = typename decltype(t)::type;
-    cuda::shortcut_fwd<T><<<cuda::grid_for(*ctx_, y.numel()), 256, 0, ctx_->stream>>>(x.data<T>(), y.data<T>(), in,
-                                                                                       out, front, stride, nhwc);
+    cuda::shortcut_fwd<T><<<cuda::grid_for(*ctx_, y.numel()), 256, 0, ctx_->stream>>>(x.data<T>(), y.data<T>(), in, out,
+                                                                                      front, stride, nhwc);
   });
   CR_LAUNCH_CHECK("shortcutAForward", cuda::describe_args({{"x", &x}}));
   return y;
@@ -72,7 +82,7 @@ Tensor CudaBackend::shortcut_a_backward(const Tensor& dy, int64_t in_channels, i
   cuda::dispatch_float(dy.dtype, "shortcutABackward", [&](auto t) {
     using T = typename decltype(t)::type;
     cuda::shortcut_bwd<T><<<cuda::grid_for(*ctx_, dx.numel()), 256, 0, ctx_->stream>>>(dy.data<T>(), dx.data<T>(), in,
-                                                                                        out, front, stride, nhwc);
+                                                                                       out, front, stride, nhwc);
   });
   CR_LAUNCH_CHECK("shortcutABackward", cuda::describe_args({{"dy", &dy}}));
   return dx;

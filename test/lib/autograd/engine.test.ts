@@ -80,8 +80,14 @@ describe('autograd engine', () => {
   });
 
   it('frees saved activations as backward uses them, and refuses a second pass', () => {
-    const x = param(Array.from({ length: 64 }, (_, i) => i - 30), [1, 4, 4, 4]);
-    const w = param(Array.from({ length: 4 * 4 * 9 }, (_, i) => Math.sin(i)), [4, 4, 3, 3]);
+    const x = param(
+      Array.from({ length: 64 }, (_, i) => i - 30),
+      [1, 4, 4, 4],
+    );
+    const w = param(
+      Array.from({ length: 4 * 4 * 9 }, (_, i) => Math.sin(i)),
+      [4, 4, 3, 3],
+    );
     const start = memory();
     const c1 = F.conv2d(x, w, null, { padding: 1 }); // relu saves its output, not this
     const a = F.relu(c1);
@@ -117,12 +123,22 @@ describe('autograd engine', () => {
         const logits = model.forward(x());
         F.softmaxCrossEntropy(logits, y()).loss.backward();
         for (const read of [() => logits.dataSync(), () => logits.shape, () => F.relu(logits)]) {
-          assert.throws(read, (e: Error) => e instanceof TypeError && /was freed by backward\(\)/.test(e.message) &&
-            /before calling backward\(\)/.test(e.message) && /keep\(\)/.test(e.message), 'the message names backward() and keep()');
+          assert.throws(
+            read,
+            (e: Error) =>
+              e instanceof TypeError &&
+              /was freed by backward\(\)/.test(e.message) &&
+              /before calling backward\(\)/.test(e.message) &&
+              /keep\(\)/.test(e.message),
+            'the message names backward() and keep()',
+          );
         }
         const gone = Tensor.zeros([2]);
         gone.dispose();
-        assert.throws(() => gone.dataSync(), (e: Error) => e instanceof TypeError && /has been disposed$/.test(e.message));
+        assert.throws(
+          () => gone.dataSync(),
+          (e: Error) => e instanceof TypeError && /has been disposed$/.test(e.message),
+        );
         assert.equal(String(gone), `Tensor(id=${gone.id}, disposed)`);
       });
       model.zeroGrad();
@@ -143,7 +159,10 @@ describe('autograd engine', () => {
 
   it('eval-mode batchNorm explains that it cannot be differentiated', () => {
     tidy(() => {
-      const x = param(Array.from({ length: 8 }, (_, i) => i), [2, 1, 2, 2]);
+      const x = param(
+        Array.from({ length: 8 }, (_, i) => i),
+        [2, 1, 2, 2],
+      );
       const y = F.batchNorm(x, Tensor.ones([1]), Tensor.zeros([1]), Tensor.zeros([1]), Tensor.ones([1]), { training: false });
       assertThrowsNamed(() => backward(y, Tensor.ones([2, 1, 2, 2])), Error, 'eval mode');
     });

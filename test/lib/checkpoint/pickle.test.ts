@@ -25,9 +25,29 @@ describe('restricted unpickler', () => {
   it('reads the plain values a state dict holds', () => {
     // {'a': [1, -2, 300, 70000, 2**70, 1.5, None, True], 'b': ('x', b'\x01')}
     const long70 = [0x8a, 9, ...Array(8).fill(0), 0x40];
-    const v = unpickle(pk(0x7d, 0x28, str('a'), 0x5d, 0x28, [0x4b, 1], [0x4a, 0xfe, 0xff, 0xff, 0xff], [0x4d, 0x2c, 0x01],
-      [0x4a, 0x70, 0x11, 0x01, 0x00], long70, [0x47, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0], 0x4e, 0x88, 0x65,
-      str('b'), str('x'), [0x43, 1, 1], 0x86, 0x75));
+    const v = unpickle(
+      pk(
+        0x7d,
+        0x28,
+        str('a'),
+        0x5d,
+        0x28,
+        [0x4b, 1],
+        [0x4a, 0xfe, 0xff, 0xff, 0xff],
+        [0x4d, 0x2c, 0x01],
+        [0x4a, 0x70, 0x11, 0x01, 0x00],
+        long70,
+        [0x47, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0],
+        0x4e,
+        0x88,
+        0x65,
+        str('b'),
+        str('x'),
+        [0x43, 1, 1],
+        0x86,
+        0x75,
+      ),
+    );
     assert.ok(v instanceof Map);
     assert.deepEqual(v.get('a'), [1, -2, 300, 70000, 2n ** 70n, 1.5, null, true]);
     const t = v.get('b') as PyTuple;
@@ -43,20 +63,50 @@ describe('restricted unpickler', () => {
   });
 
   it('builds OrderedDict() and drops its _metadata attribute', () => {
-    const v = unpickle(pk(global('collections', 'OrderedDict'), 0x29, 0x52, 0x28, str('k'), [0x4b, 3], 0x75,
-      0x7d, str('_metadata'), 0x7d, 0x73, 0x62));
+    const v = unpickle(pk(global('collections', 'OrderedDict'), 0x29, 0x52, 0x28, str('k'), [0x4b, 3], 0x75, 0x7d, str('_metadata'), 0x7d, 0x73, 0x62));
     assert.ok(v instanceof Map);
     assert.deepEqual([...(v as Map<string, unknown>)], [['k', 3]]);
   });
 
   it('turns _rebuild_tensor_v2 on a persistent storage into a tensor descriptor', () => {
     const pid = [0x28, str('storage'), global('torch', 'HalfStorage'), str('0'), str('cpu'), [0x4b, 12], 0x74, 0x51];
-    const v = unpickle(pk(global('torch._utils', '_rebuild_tensor_v2'), 0x28, pid, [0x4b, 2], [0x4b, 3], [0x4b, 2], 0x86,
-      [0x4b, 1], [0x4b, 3], 0x86, 0x89, global('collections', 'OrderedDict'), 0x29, 0x52, 0x74, 0x52));
-    assert.deepEqual(v, { kind: 'tensor', storage: { kind: 'storage', type: 'HalfStorage', key: '0', location: 'cpu', numel: 12 }, offset: 2, shape: [3, 2], stride: [1, 3] });
+    const v = unpickle(
+      pk(
+        global('torch._utils', '_rebuild_tensor_v2'),
+        0x28,
+        pid,
+        [0x4b, 2],
+        [0x4b, 3],
+        [0x4b, 2],
+        0x86,
+        [0x4b, 1],
+        [0x4b, 3],
+        0x86,
+        0x89,
+        global('collections', 'OrderedDict'),
+        0x29,
+        0x52,
+        0x74,
+        0x52,
+      ),
+    );
+    assert.deepEqual(v, {
+      kind: 'tensor',
+      storage: { kind: 'storage', type: 'HalfStorage', key: '0', location: 'cpu', numel: 12 },
+      offset: 2,
+      shape: [3, 2],
+      stride: [1, 3],
+    });
   });
 
-  for (const [module, name] of [['os', 'system'], ['posix', 'system'], ['builtins', 'eval'], ['subprocess', 'Popen'], ['torch', 'load'], ['numpy.core.multiarray', '_reconstruct']]) {
+  for (const [module, name] of [
+    ['os', 'system'],
+    ['posix', 'system'],
+    ['builtins', 'eval'],
+    ['subprocess', 'Popen'],
+    ['torch', 'load'],
+    ['numpy.core.multiarray', '_reconstruct'],
+  ]) {
     it(`refuses the global ${module}.${name} when it is named, before any call`, () => {
       assertThrowsNamed(() => unpickle(pk(global(module, name), str('echo x'), 0x85, 0x52)), UE, `refusing global '${module}.${name}'`);
       // STACK_GLOBAL (protocol 4) is checked the same way.

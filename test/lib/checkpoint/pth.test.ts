@@ -15,7 +15,11 @@ import { expectedLogits, fixture, fixtureInput, maxDiff, PTH_DIR } from './fixtu
 
 const UE = UnpicklingError as unknown as ErrorConstructor;
 
-interface ViewSpec { dtype: string; shape: number[]; values: number[] }
+interface ViewSpec {
+  dtype: string;
+  shape: number[];
+  values: number[];
+}
 const views: Record<string, ViewSpec> = JSON.parse(fs.readFileSync(fixture('views.json'), 'utf8'));
 const FILE_DTYPE: Record<string, string> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16', float64: 'F64', int64: 'I64', int32: 'I32', uint8: 'U8' };
 
@@ -24,11 +28,20 @@ function valuesOf(r: { dtype: string; data: Uint8Array }): number[] {
   const n = r.data.byteLength;
   const out: number[] = [];
   switch (r.dtype) {
-    case 'F64': for (let i = 0; i < n; i += 8) out.push(dv.getFloat64(i, true)); break;
-    case 'I64': for (let i = 0; i < n; i += 8) out.push(Number(dv.getBigInt64(i, true))); break;
-    case 'I32': for (let i = 0; i < n; i += 4) out.push(dv.getInt32(i, true)); break;
-    case 'U8': for (let i = 0; i < n; i++) out.push(dv.getUint8(i)); break;
-    default: throw new Error(`no host decoder for ${r.dtype}`);
+    case 'F64':
+      for (let i = 0; i < n; i += 8) out.push(dv.getFloat64(i, true));
+      break;
+    case 'I64':
+      for (let i = 0; i < n; i += 8) out.push(Number(dv.getBigInt64(i, true)));
+      break;
+    case 'I32':
+      for (let i = 0; i < n; i += 4) out.push(dv.getInt32(i, true));
+      break;
+    case 'U8':
+      for (let i = 0; i < n; i++) out.push(dv.getUint8(i));
+      break;
+    default:
+      throw new Error(`no host decoder for ${r.dtype}`);
   }
   return out;
 }
@@ -41,7 +54,11 @@ function checkView(name: string, r: RawTensor): void {
   if (r.dtype === 'F32' || r.dtype === 'F16' || r.dtype === 'BF16') {
     tidy(() => {
       const t = rawToTensor(name, r) as Tensor;
-      assert.deepEqual(Array.from(t.dataSync()), want.values.map((v) => Math.fround(v)), name);
+      assert.deepEqual(
+        Array.from(t.dataSync()),
+        want.values.map((v) => Math.fround(v)),
+        name,
+      );
     });
   } else {
     assert.deepEqual(valuesOf(r), want.values, name);
@@ -91,20 +108,24 @@ describe('PyTorch checkpoints (.pth)', () => {
 
   it('reads big-endian archives (byteorder "big")', () => {
     const types = readStorageTypes();
-    const file = rewrite('views.pth', (name, data) => {
-      if (name === 'byteorder') return null;
-      const m = /^data\/(.+)$/.exec(name);
-      if (!m) return data;
-      const size = types.get(m[1])!;
-      const out = Buffer.from(data);
-      for (let i = 0; i < out.length; i += size) out.subarray(i, i + size).reverse();
-      return out;
-    }, { byteorder: Buffer.from('big') });
+    const file = rewrite(
+      'views.pth',
+      (name, data) => {
+        if (name === 'byteorder') return null;
+        const m = /^data\/(.+)$/.exec(name);
+        if (!m) return data;
+        const size = types.get(m[1])!;
+        const out = Buffer.from(data);
+        for (let i = 0; i < out.length; i += size) out.subarray(i, i + size).reverse();
+        return out;
+      },
+      { byteorder: Buffer.from('big') },
+    );
     const f = readPth(file);
     for (const [k, r] of f.tensors) checkView(k, r);
   });
 
-  it('loads a CIFAR ResNet-8 state dict and reproduces PyTorch\'s logits', () => {
+  it("loads a CIFAR ResNet-8 state dict and reproduces PyTorch's logits", () => {
     const m = create('resnet8', { weights: fixture('resnet8.pth'), seed: 1 });
     try {
       logitsFor('resnet8', m);
@@ -224,7 +245,15 @@ describe('PyTorch checkpoints (.pth)', () => {
 
 /** Storage key -> element size, from the pickle's persistent ids (via the reader itself). */
 function readStorageTypes(): Map<string, number> {
-  const sizes: Record<string, number> = { FloatStorage: 4, HalfStorage: 2, BFloat16Storage: 2, DoubleStorage: 8, LongStorage: 8, IntStorage: 4, ByteStorage: 1 };
+  const sizes: Record<string, number> = {
+    FloatStorage: 4,
+    HalfStorage: 2,
+    BFloat16Storage: 2,
+    DoubleStorage: 8,
+    LongStorage: 8,
+    IntStorage: 4,
+    ByteStorage: 1,
+  };
   const zip = new AdmZip(fixture('views.pth'));
   const pkl = zip.getEntries().find((e) => e.entryName.endsWith('/data.pkl'))!;
   const root = unpickle(pkl.getData()) as Map<string, { storage: { key: string; type: string } }>;

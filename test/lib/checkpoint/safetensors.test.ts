@@ -5,7 +5,13 @@ import * as path from 'node:path';
 
 import { backward, softmaxCrossEntropy } from '../../../lib/autograd';
 import {
-  decodeSafetensors, encodeSafetensors, loadCheckpoint, loadSafetensors, readSafetensors, saveCheckpoint, saveSafetensors,
+  decodeSafetensors,
+  encodeSafetensors,
+  loadCheckpoint,
+  loadSafetensors,
+  readSafetensors,
+  saveCheckpoint,
+  saveSafetensors,
 } from '../../../lib/checkpoint';
 import { cifarResNet } from '../../../lib/models';
 import { SGD } from '../../../lib/optim';
@@ -22,18 +28,23 @@ describe('safetensors', () => {
   it('writes the documented layout byte for byte', () => {
     const file = path.join(dir, 'exact.safetensors');
     tidy(() => {
-      saveSafetensors(file, [
-        ['w', Tensor.fromArray([1.5, -2], [2, 1])],
-        ['n', 7n],
-        ['i', Tensor.fromArray(Int32Array.from([1, -1, 2]), [3])],
-      ], { format: 'x' });
+      saveSafetensors(
+        file,
+        [
+          ['w', Tensor.fromArray([1.5, -2], [2, 1])],
+          ['n', 7n],
+          ['i', Tensor.fromArray(Int32Array.from([1, -1, 2]), [3])],
+        ],
+        { format: 'x' },
+      );
     });
     // Built by hand from the format: u64 LE header length, JSON header padded with spaces to
     // a multiple of 8, then the data in header order.
-    let header = '{"__metadata__":{"format":"x"},'
-      + '"w":{"dtype":"F32","shape":[2,1],"data_offsets":[0,8]},'
-      + '"n":{"dtype":"I64","shape":[],"data_offsets":[8,16]},'
-      + '"i":{"dtype":"I32","shape":[3],"data_offsets":[16,28]}}';
+    let header =
+      '{"__metadata__":{"format":"x"},' +
+      '"w":{"dtype":"F32","shape":[2,1],"data_offsets":[0,8]},' +
+      '"n":{"dtype":"I64","shape":[],"data_offsets":[8,16]},' +
+      '"i":{"dtype":"I32","shape":[3],"data_offsets":[16,28]}}';
     while (header.length % 8 !== 0) header += ' ';
     const len = header.length;
     const expected = Buffer.concat([
@@ -44,7 +55,11 @@ describe('safetensors', () => {
       Buffer.from([0x01, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0]), // int32 1, -1, 2
     ]);
     assert.deepEqual(fs.readFileSync(file), expected);
-    assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('.tmp')), [], 'no temporary file is left');
+    assert.deepEqual(
+      fs.readdirSync(dir).filter((f) => f.includes('.tmp')),
+      [],
+      'no temporary file is left',
+    );
   });
 
   it('round-trips dtypes and layouts (values in logical order)', () => {
@@ -96,13 +111,17 @@ describe('safetensors', () => {
   }
   const f32 = (n: number, begin: number) => ({ dtype: 'F32', shape: [n], data_offsets: [begin, begin + 4 * n] as [number, number] });
 
-  it('refuses tensors that overlap, leave holes or leave trailing bytes (the format\'s coverage rule)', () => {
-    const bad = (buf: Buffer, ...fragments: string[]) => assert.throws(() => decodeSafetensors(buf, 'f.safetensors'), (e: Error & { code?: string }) => {
-      assert.ok(e instanceof RangeError, String(e));
-      assert.equal(e.code, 'ERR_INVALID_SAFETENSORS');
-      for (const f of ['f.safetensors', ...fragments]) assert.ok(e.message.includes(f), `"${e.message}" lacks "${f}"`);
-      return true;
-    });
+  it("refuses tensors that overlap, leave holes or leave trailing bytes (the format's coverage rule)", () => {
+    const bad = (buf: Buffer, ...fragments: string[]) =>
+      assert.throws(
+        () => decodeSafetensors(buf, 'f.safetensors'),
+        (e: Error & { code?: string }) => {
+          assert.ok(e instanceof RangeError, String(e));
+          assert.equal(e.code, 'ERR_INVALID_SAFETENSORS');
+          for (const f of ['f.safetensors', ...fragments]) assert.ok(e.message.includes(f), `"${e.message}" lacks "${f}"`);
+          return true;
+        },
+      );
     // bn1.bias pointing into bn1.weight's bytes, same size: the aliasing a crafted file could hide.
     bad(crafted({ 'bn1.weight': f32(2, 0), 'bn1.bias': f32(2, 0) }, 8), 'overlaps', "'bn1.weight'");
     bad(crafted({ a: f32(2, 0), b: f32(2, 4) }, 12), 'overlaps');
@@ -118,12 +137,15 @@ describe('safetensors', () => {
   it('a missing file is named with its path, not a raw ENOENT', () => {
     const missing = path.join(dir, 'nope.safetensors');
     using model = cifarResNet(8, { classes: 2, init: false });
-    assert.throws(() => loadCheckpoint(missing, model), (e: Error & { code?: string; file?: string }) => {
-      assert.equal(e.code, 'ERR_FILE_NOT_FOUND');
-      assert.equal(e.file, missing);
-      assert.match(e.message, /nope\.safetensors: no such file/);
-      return true;
-    });
+    assert.throws(
+      () => loadCheckpoint(missing, model),
+      (e: Error & { code?: string; file?: string }) => {
+        assert.equal(e.code, 'ERR_FILE_NOT_FOUND');
+        assert.equal(e.file, missing);
+        assert.match(e.message, /nope\.safetensors: no such file/);
+        return true;
+      },
+    );
   });
 });
 
@@ -173,12 +195,20 @@ describe('checkpoints', () => {
       saveSafetensors(file, state);
     });
     const target = cifarResNet(8, { classes: 3, seed: 1 });
-    assert.throws(() => loadCheckpoint(file, target), (e: Error) => {
-      assert.ok(e instanceof RangeError);
-      for (const part of ['missing tensors: layer2.0.bn2.running_mean', 'unexpected tensors: layer9.weight', 'fc.weight: [5, 64] in the file, [3, 64] in the model', 'fc.bias'])
-        assert.ok(e.message.includes(part), `"${e.message}" lacks "${part}"`);
-      return true;
-    });
+    assert.throws(
+      () => loadCheckpoint(file, target),
+      (e: Error) => {
+        assert.ok(e instanceof RangeError);
+        for (const part of [
+          'missing tensors: layer2.0.bn2.running_mean',
+          'unexpected tensors: layer9.weight',
+          'fc.weight: [5, 64] in the file, [3, 64] in the model',
+          'fc.bias',
+        ])
+          assert.ok(e.message.includes(part), `"${e.message}" lacks "${part}"`);
+        return true;
+      },
+    );
     m.dispose();
     target.dispose();
     assertThrowsNamed(() => loadCheckpoint(path.join(dir, 'absent.safetensors'), cifarResNet(8)), Error, 'absent.safetensors');

@@ -27,7 +27,20 @@ describe('cli: train --weights / --freeze', function () {
 
   it('starts from a .pth state dict and trains only what is not frozen', () => {
     const out = path.join(tmp, 'run');
-    const r = run([...tiny, '--out', out, '--weights', fixture('resnet8.pth'), '--classes', '10', '--freeze', 'conv1,bn1,layer1', '--freeze-bn', '--lr-scale', 'fc=10']);
+    const r = run([
+      ...tiny,
+      '--out',
+      out,
+      '--weights',
+      fixture('resnet8.pth'),
+      '--classes',
+      '10',
+      '--freeze',
+      'conv1,bn1,layer1',
+      '--freeze-bn',
+      '--lr-scale',
+      'fc=10',
+    ]);
     assert.equal(r.status, 0, r.stderr + r.stdout);
     const start = readPth(fixture('resnet8.pth')).tensors;
     const end = readSafetensors(path.join(out, 'checkpoint.safetensors')).tensors;

@@ -77,7 +77,7 @@ describe('cli: train', function () {
     };
     const label200 = await corrupt('label200', (f) => {
       const b = fs.readFileSync(f);
-      b[3073] = 200;  // the label byte of record 1
+      b[3073] = 200; // the label byte of record 1
       fs.writeFileSync(f, b);
     });
     oneLine(['train', ...tiny, '--data', label200, '--out', path.join(tmp, 'o1')], /data_batch_1\.bin \(byte offset 3073\).*label 200/);
@@ -93,7 +93,24 @@ describe('cli: train', function () {
     assert.match(r.stderr, /--out: .*a-file exists and is not a folder/);
 
     const runDir = path.join(tmp, 'to-corrupt');
-    const ok = run(['train', '--model', 'resnet8', '--train-images', '32', '--test-images', '32', '--batch', '32', '--device', 'cpu', '--quiet', '--epochs', '1', '--out', runDir]);
+    const ok = run([
+      'train',
+      '--model',
+      'resnet8',
+      '--train-images',
+      '32',
+      '--test-images',
+      '32',
+      '--batch',
+      '32',
+      '--device',
+      'cpu',
+      '--quiet',
+      '--epochs',
+      '1',
+      '--out',
+      runDir,
+    ]);
     assert.equal(ok.status, 0, ok.stderr);
     const weights = path.join(runDir, 'checkpoint.safetensors');
     fs.truncateSync(weights, fs.statSync(weights).size - 10);
@@ -132,16 +149,24 @@ describe('cli: train', function () {
     assert.equal(res.status, 0, res.stderr);
     assert.match(res.stdout, new RegExp(`resuming at iteration ${side.iteration}`));
 
-    const strip = (f: string) => fs.readFileSync(f, 'utf8').trim().split('\n').map((l) => {
-      const o = JSON.parse(l);
-      delete o.imagesPerSec;
-      delete o.elapsed;
-      return o;
-    });
+    const strip = (f: string) =>
+      fs
+        .readFileSync(f, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => {
+          const o = JSON.parse(l);
+          delete o.imagesPerSec;
+          delete o.elapsed;
+          return o;
+        });
     const a = strip(path.join(full, 'metrics.jsonl'));
     assert.equal(a.length, 9 + 3);
     assert.deepEqual(strip(metrics), a);
-    assert.ok(fs.readFileSync(path.join(cut, 'checkpoint.safetensors')).equals(fs.readFileSync(path.join(full, 'checkpoint.safetensors'))), 'identical weights');
+    assert.ok(
+      fs.readFileSync(path.join(cut, 'checkpoint.safetensors')).equals(fs.readFileSync(path.join(full, 'checkpoint.safetensors'))),
+      'identical weights',
+    );
   });
 
   it('refuses --out over a run (suggesting --resume or --overwrite); --resume with more epochs keeps the lr schedule', () => {
@@ -160,8 +185,13 @@ describe('cli: train', function () {
     assert.equal(more.status, 0, more.stderr);
     assert.match(more.stdout, /^resuming at iteration 9 \(epoch 3\) with lr 0\.001$/m);
     assert.match(more.stdout, /^schedule: paper: 0\.1, \/10 at iterations 5 and 7 \(drop points of the original 9-iteration run\)$/m);
-    const lrs = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))
-      .filter((r) => r.type === 'step' && r.iteration > 9).map((r) => Number(r.lr.toPrecision(6)));
+    const lrs = fs
+      .readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((r) => r.type === 'step' && r.iteration > 9)
+      .map((r) => Number(r.lr.toPrecision(6)));
     assert.deepEqual(lrs, Array(9).fill(0.001));
 
     const replaced = run(['train', ...tiny, '--iterations', '2', '--out', out, '--overwrite']);
@@ -176,11 +206,14 @@ describe('cli: train', function () {
     fs.appendFileSync(file, Buffer.alloc(1000));
     const r = run(['train', '--data', w.folder!, '--model', 'resnet8', '--device', 'cpu', '--quiet', '--out', path.join(tmp, 'bad-run')]);
     assert.equal(r.status, 1, r.stderr);
-    assert.equal(r.stderr.trim(), `cudnn-resnet train: ${file} (byte offset 30730): 1000 extra bytes after the last record: ` +
-      'the file has 31730 bytes, it must hold 10 records of 3073 bytes (30730 bytes)');
+    assert.equal(
+      r.stderr.trim(),
+      `cudnn-resnet train: ${file} (byte offset 30730): 1000 extra bytes after the last record: ` +
+        'the file has 31730 bytes, it must hold 10 records of 3073 bytes (30730 bytes)',
+    );
   });
 
-  it('--device auto without a GPU says so in one line, whatever the reason\'s length', async () => {
+  it("--device auto without a GPU says so in one line, whatever the reason's length", async () => {
     const device = await import('../../../lib/train/device');
     const { main } = await import('../../../lib/cli/main');
     const real = device.resolveDevice;
@@ -190,8 +223,10 @@ describe('cli: train', function () {
     const prevCache = process.env.CUDNN_RESNET_CACHE;
     process.env.CUDNN_RESNET_CACHE = env.CUDNN_RESNET_CACHE;
     try {
-      const code = await main(['train', '--model', 'resnet8', '--train-images', '32', '--test-images', '32', '--batch', '32', '--iterations', '1',
-        '--out', path.join(tmp, 'auto')], { out: (t) => (out += t.endsWith('\n') ? t : `${t}\n`), err: (t) => (out += t) });
+      const code = await main(
+        ['train', '--model', 'resnet8', '--train-images', '32', '--test-images', '32', '--batch', '32', '--iterations', '1', '--out', path.join(tmp, 'auto')],
+        { out: (t) => (out += t.endsWith('\n') ? t : `${t}\n`), err: (t) => (out += t) },
+      );
       assert.equal(code, 0, out);
     } finally {
       (device as { resolveDevice: typeof real }).resolveDevice = real;

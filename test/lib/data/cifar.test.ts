@@ -8,8 +8,18 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 
 import {
-  CIFAR10, CIFAR100, CifarFormatError, Dataset, encodeRecords, loadCifar, loadCifar10, loadCifar100, loadCifarSplits, syntheticDataset,
-  writeSyntheticCifar, writeTarGz,
+  CIFAR10,
+  CIFAR100,
+  CifarFormatError,
+  Dataset,
+  encodeRecords,
+  loadCifar,
+  loadCifar10,
+  loadCifar100,
+  loadCifarSplits,
+  syntheticDataset,
+  writeSyntheticCifar,
+  writeTarGz,
 } from '../../../lib/data';
 
 async function rejectsWith(p: Promise<unknown>, code: string, ...fragments: string[]): Promise<CifarFormatError> {
@@ -19,7 +29,10 @@ async function rejectsWith(p: Promise<unknown>, code: string, ...fragments: stri
   } catch (e) {
     caught = e;
   }
-  assert.ok(caught instanceof CifarFormatError, `expected a CifarFormatError ${code}, got ${caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught)}`);
+  assert.ok(
+    caught instanceof CifarFormatError,
+    `expected a CifarFormatError ${code}, got ${caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught)}`,
+  );
   assert.equal(caught.code, code, caught.message);
   for (const f of fragments) assert.ok(caught.message.includes(f), `message "${caught.message}" lacks "${f}"`);
   return caught;
@@ -34,7 +47,9 @@ function sameData(a: Dataset, b: Dataset): void {
 describe('data: CIFAR readers', function () {
   this.timeout(30000);
   let tmp: string;
-  before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-cifar-')); });
+  before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-cifar-'));
+  });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
   const dir = (name: string): string => path.join(tmp, name);
 
@@ -54,7 +69,7 @@ describe('data: CIFAR readers', function () {
         assert.equal(tr.kind, 'cifar10');
         assert.equal(tr.classes, 10);
         assert.equal(tr.images.length, 103 * 3072);
-        assert.deepEqual(tr.classNames, train.classNames);  // read from batches.meta.txt
+        assert.deepEqual(tr.classNames, train.classNames); // read from batches.meta.txt
         assert.equal(tr.classNames[0], 'disc_red');
         assert.equal(tr.source, src);
         const both = await loadCifarSplits('cifar10', src);
@@ -75,7 +90,10 @@ describe('data: CIFAR readers', function () {
         const coarse = await loadCifar100(src, 'train', 'coarse');
         assert.equal(coarse.classes, 20);
         assert.equal(coarse.classNames.length, 20);
-        assert.deepEqual(Array.from(coarse.labels), Array.from(train.labels, (f) => Math.floor(f / 5)));
+        assert.deepEqual(
+          Array.from(coarse.labels),
+          Array.from(train.labels, (f) => Math.floor(f / 5)),
+        );
         assert.deepEqual(Array.from(coarse.fineLabels!), Array.from(train.labels));
         assert.ok(coarse.images.equals(train.images));
         assert.equal((await loadCifar100(src, 'test')).count, 40);
@@ -131,13 +149,12 @@ describe('data: CIFAR readers', function () {
       await writeTarGz(file, folder, files);
       return file;
     };
-    const folderFiles = (folder: string): Map<string, Buffer> =>
-      new Map(fs.readdirSync(folder).map((f) => [f, fs.readFileSync(path.join(folder, f))]));
+    const folderFiles = (folder: string): Map<string, Buffer> => new Map(fs.readdirSync(folder).map((f) => [f, fs.readFileSync(path.join(folder, f))]));
 
     it('truncated batch file: names the file and where the partial record starts', async () => {
       const f = copy(clean10, 'trunc');
       const file = path.join(f, 'data_batch_3.bin');
-      const size = fs.statSync(file).size;  // 10 records
+      const size = fs.statSync(file).size; // 10 records
       fs.truncateSync(file, size - 100);
       const e = await rejectsWith(loadCifar10(f), 'ERR_CIFAR_TRUNCATED', 'data_batch_3.bin', 'truncated: the file ends', 'record 9', `byte offset ${9 * 3073}`);
       assert.equal(e.file, file);
@@ -149,9 +166,15 @@ describe('data: CIFAR readers', function () {
     it('extra bytes are called extra bytes, with the offset where they start', async () => {
       const f = copy(clean10, 'extra');
       const file = path.join(f, 'data_batch_2.bin');
-      fs.appendFileSync(file, Buffer.alloc(1000, 7));  // 10 records + 1000 bytes
-      const e = await rejectsWith(loadCifar10(f), 'ERR_CIFAR_EXTRA_BYTES', 'data_batch_2.bin', '1000 extra bytes after the last record',
-        `byte offset ${10 * 3073}`, 'must hold 10 records');
+      fs.appendFileSync(file, Buffer.alloc(1000, 7)); // 10 records + 1000 bytes
+      const e = await rejectsWith(
+        loadCifar10(f),
+        'ERR_CIFAR_EXTRA_BYTES',
+        'data_batch_2.bin',
+        '1000 extra bytes after the last record',
+        `byte offset ${10 * 3073}`,
+        'must hold 10 records',
+      );
       assert.equal(e.offset, 10 * 3073);
       assert.ok(!/truncated/.test(e.message), e.message);
     });
@@ -161,8 +184,14 @@ describe('data: CIFAR readers', function () {
       const official = dir('official');
       fs.mkdirSync(official);
       fs.writeFileSync(path.join(official, 'test_batch.bin'), Buffer.alloc(1700 * 3073));
-      const e = await rejectsWith(loadCifar10(official, 'test'), 'ERR_CIFAR_TRUNCATED', 'test_batch.bin',
-        'truncated at a record boundary', 'holds 1700 of its 10000 records', `byte offset ${1700 * 3073}`);
+      const e = await rejectsWith(
+        loadCifar10(official, 'test'),
+        'ERR_CIFAR_TRUNCATED',
+        'test_batch.bin',
+        'truncated at a record boundary',
+        'holds 1700 of its 10000 records',
+        `byte offset ${1700 * 3073}`,
+      );
       assert.equal(e.offset, 1700 * 3073);
       // A synthetic set declares its own counts; one cut at a boundary, in a folder and in an archive.
       const f = copy(clean10, 'boundary');
@@ -188,7 +217,7 @@ describe('data: CIFAR readers', function () {
 
     it('record size that does not divide: CIFAR-100 records read as CIFAR-10, and the reverse', async () => {
       const f = copy(clean10, 'recsize10');
-      const c100 = fs.readFileSync(path.join(clean100, 'train.bin'));  // 30 records of 3074 bytes
+      const c100 = fs.readFileSync(path.join(clean100, 'train.bin')); // 30 records of 3074 bytes
       fs.writeFileSync(path.join(f, 'data_batch_2.bin'), c100);
       const e = await rejectsWith(loadCifar10(f), 'ERR_CIFAR_RECORD_SIZE', 'data_batch_2.bin', '3073', '3074', 'cifar100');
       assert.equal(e.offset, c100.length - (c100.length % 3073));
@@ -207,7 +236,7 @@ describe('data: CIFAR readers', function () {
       fs.rmSync(path.join(f, 'data_batch_4.bin'));
       const e = await rejectsWith(loadCifar10(f), 'ERR_CIFAR_MISSING_FILE', 'data_batch_4.bin');
       assert.equal(e.file, path.join(f, 'data_batch_4.bin'));
-      await loadCifar10(f, 'test');  // the test split does not need it
+      await loadCifar10(f, 'test'); // the test split does not need it
       const files = folderFiles(clean10);
       files.delete('data_batch_1.bin');
       const archive = await archiveOf('missingtar', CIFAR10.folder, files);

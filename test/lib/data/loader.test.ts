@@ -5,7 +5,15 @@
 import * as assert from 'node:assert/strict';
 
 import {
-  channelStats, CIFAR100_NORMALIZATION, CIFAR10_NORMALIZATION, CifarLoader, Dataset, drawAugmentParams, evalLoader, Rng, syntheticDataset,
+  channelStats,
+  CIFAR100_NORMALIZATION,
+  CIFAR10_NORMALIZATION,
+  CifarLoader,
+  Dataset,
+  drawAugmentParams,
+  evalLoader,
+  Rng,
+  syntheticDataset,
 } from '../../../lib/data';
 import { create as createModel } from '../../../lib/models/resnet';
 import { native } from '../../../lib/native';
@@ -21,7 +29,8 @@ function expectedImage(ds: Dataset, row: number, dy: number, dx: number, flip: n
   for (let c = 0; c < 3; c++) {
     for (let y = 0; y < 32; y++) {
       for (let x = 0; x < 32; x++) {
-        const sy = y + dy - pad, sx = (flip ? 31 - x : x) + dx - pad;
+        const sy = y + dy - pad,
+          sx = (flip ? 31 - x : x) + dx - pad;
         const v = sy >= 0 && sy < 32 && sx >= 0 && sx < 32 ? ds.images[row * 3072 + c * 1024 + sy * 32 + sx] : 0;
         out[c * 1024 + y * 32 + x] = norm(v, mean[c], std[c]);
       }
@@ -63,14 +72,18 @@ describe('data: augmentation parameters', () => {
 
 describeDevices('data: CifarLoader', ({ device }) => {
   let ds: Dataset;
-  before(() => { ds = syntheticDataset({ count: 300, seed: 5 }); });
+  before(() => {
+    ds = syntheticDataset({ count: 300, seed: 5 });
+  });
   const loaders: CifarLoader[] = [];
   const make = (opts: Partial<ConstructorParameters<typeof CifarLoader>[1]> = {}): CifarLoader => {
     const l = new CifarLoader(ds, { batchSize: 64, device, ...opts });
     loaders.push(l);
     return l;
   };
-  afterEach(() => { while (loaders.length) loaders.pop()!.dispose(); });
+  afterEach(() => {
+    while (loaders.length) loaders.pop()!.dispose();
+  });
 
   it('each batch is exactly the augmented, normalised images of its rows, with their labels', () => {
     const l = make({ batchSize: 37, seed: 9 });
@@ -82,7 +95,10 @@ describeDevices('data: CifarLoader', ({ device }) => {
       const x = b.x.handle.read() as Float32Array;
       assert.deepEqual(b.x.shape, [b.size, 3, 32, 32]);
       assert.deepEqual(Array.from(b.indices), Array.from(order.subarray(pos, pos + b.size)));
-      assert.deepEqual(Array.from(b.y.handle.read()), Array.from(b.indices, (i) => ds.labels[i]));
+      assert.deepEqual(
+        Array.from(b.y.handle.read()),
+        Array.from(b.indices, (i) => ds.labels[i]),
+      );
       for (let j = 0; j < b.size; j++) {
         const k = pos + j;
         const want = expectedImage(ds, b.indices[j], params[k * 3], params[k * 3 + 1], params[k * 3 + 2], 4, mean, std);
@@ -100,9 +116,11 @@ describeDevices('data: CifarLoader', ({ device }) => {
     const params = l.epochParams(0);
     const [b] = collect(l.epoch(0));
     const [p] = collect(plain.epoch(0));
-    const x = b.x.handle.read() as Float32Array, ref = p.x.handle.read() as Float32Array;
+    const x = b.x.handle.read() as Float32Array,
+      ref = p.x.handle.read() as Float32Array;
     const { mean, std } = l.normalization;
-    let mirrored = 0, padded = 0;
+    let mirrored = 0,
+      padded = 0;
     for (let i = 0; i < 300; i++) {
       const [dy, dx, flip] = [params[i * 3], params[i * 3 + 1], params[i * 3 + 2]];
       for (let c = 0; c < 3; c++) {
@@ -111,7 +129,8 @@ describeDevices('data: CifarLoader', ({ device }) => {
             const got = x[i * 3072 + c * 1024 + y * 32 + xx];
             // Undo the mirror, then the crop: the crop column, then the source pixel.
             const cx = flip ? 31 - xx : xx;
-            const sy = y + dy - 4, sx = cx + dx - 4;
+            const sy = y + dy - 4,
+              sx = cx + dx - 4;
             if (sy < 0 || sy >= 32 || sx < 0 || sx >= 32) {
               assert.equal(got, norm(0, mean[c], std[c]));
               padded++;
@@ -141,8 +160,12 @@ describeDevices('data: CifarLoader', ({ device }) => {
     const l = evalLoader(ds, { batchSize: 128, device, normalization: stats });
     loaders.push(l);
     const batches = collect(l.epoch(0));
-    assert.deepEqual(batches.map((b) => b.size), [128, 128, 44]);
-    const sums = [0, 0, 0], sq = [0, 0, 0];
+    assert.deepEqual(
+      batches.map((b) => b.size),
+      [128, 128, 44],
+    );
+    const sums = [0, 0, 0],
+      sq = [0, 0, 0];
     let row = 0;
     for (const b of batches) {
       const x = b.x.handle.read() as Float32Array;
@@ -194,19 +217,35 @@ describeDevices('data: CifarLoader', ({ device }) => {
   it('an epoch visits a permutation of the rows; without shuffle, in order', () => {
     const l = make({ batchSize: 50, seed: 8 });
     const seen: number[] = [];
-    for (const b of l.epoch(0)) { seen.push(...b.indices); b.dispose(); }
+    for (const b of l.epoch(0)) {
+      seen.push(...b.indices);
+      b.dispose();
+    }
     assert.equal(seen.length, 300);
-    assert.deepEqual([...seen].sort((a, b) => a - b), Array.from({ length: 300 }, (_, i) => i));
-    assert.notDeepEqual(seen, Array.from({ length: 300 }, (_, i) => i));
+    assert.deepEqual(
+      [...seen].sort((a, b) => a - b),
+      Array.from({ length: 300 }, (_, i) => i),
+    );
+    assert.notDeepEqual(
+      seen,
+      Array.from({ length: 300 }, (_, i) => i),
+    );
     assert.notDeepEqual(Array.from(l.epochOrder(1)), seen);
     const fixed = make({ shuffle: false });
-    assert.deepEqual(Array.from(fixed.epochOrder(3)), Array.from({ length: 300 }, (_, i) => i));
+    assert.deepEqual(
+      Array.from(fixed.epochOrder(3)),
+      Array.from({ length: 300 }, (_, i) => i),
+    );
   });
 
   it('drop-last drops only the short final batch', () => {
     const keep = make({ batchSize: 64 });
     const drop = make({ batchSize: 64, dropLast: true });
-    const sizes = (l: CifarLoader): number[] => collect(l.epoch(0)).map((b) => { b.dispose(); return b.size; });
+    const sizes = (l: CifarLoader): number[] =>
+      collect(l.epoch(0)).map((b) => {
+        b.dispose();
+        return b.size;
+      });
     assert.deepEqual(sizes(keep), [64, 64, 64, 64, 44]);
     assert.deepEqual(sizes(drop), [64, 64, 64, 64]);
     assert.equal(drop.batchesPerEpoch, 4);
@@ -219,14 +258,17 @@ describeDevices('data: CifarLoader', ({ device }) => {
     const ref = make({ batchSize: 16, seed: 2 });
     const [r] = collect(ref.epoch(0)).slice(0, 1);
     const rx = r.x.handle.read() as Float32Array;
-    for (const [dtype, tol] of [['float16', 2e-3], ['bfloat16', 1.6e-2]] as const) {
+    for (const [dtype, tol] of [
+      ['float16', 2e-3],
+      ['bfloat16', 1.6e-2],
+    ] as const) {
       const l = make({ batchSize: 16, seed: 2, dtype, layout: 'NHWC' });
       const it = l.epoch(0);
       const b = it.next().value!;
       it.return!();
       assert.equal(b.x.dtype, dtype);
       assert.equal(b.x.layout, 'NHWC');
-      const x = b.x.handle.read() as Float32Array;  // NHWC memory order
+      const x = b.x.handle.read() as Float32Array; // NHWC memory order
       for (let j = 0; j < 16; j++) {
         for (let c = 0; c < 3; c++) {
           for (let p = 0; p < 1024; p++) {
@@ -251,13 +293,13 @@ describeDevices('data: CifarLoader', ({ device }) => {
     for (const b of { [Symbol.iterator]: () => it }) {
       assert.equal(b.index, 1);
       b.dispose();
-      break;  // calls it.return(), which disposes the prefetched batch 2
+      break; // calls it.return(), which disposes the prefetched batch 2
     }
     assert.equal(native().memoryStats().liveTensors, base);
     assert.equal(it.next().done, true);
   });
 
-  it('evaluation without a normalization uses the dataset\'s fixed constants, not the evaluated data\'s statistics', () => {
+  it("evaluation without a normalization uses the dataset's fixed constants, not the evaluated data's statistics", () => {
     for (const kind of ['cifar10', 'cifar100'] as const) {
       const test = syntheticDataset({ kind, split: 'test', count: 40, seed: 9 });
       const l = evalLoader(test, { batchSize: 40, device });
@@ -296,12 +338,31 @@ describeDevices('data: CifarLoader', ({ device }) => {
   });
 
   it('rejects bad options', () => {
-    assert.throws(() => make({ batchSize: 0 }), (e: Error) => e instanceof RangeError && e.message.includes("'batchSize'"));
-    assert.throws(() => make({ batchSize: 2.5 }), (e: Error) => e instanceof RangeError && e.message.includes("'batchSize'"));
-    assert.throws(() => make({ seed: -1 }), (e: Error) => e instanceof RangeError && e.message.includes("'seed'"));
-    assert.throws(() => make().epoch(-1), (e: Error) => e instanceof RangeError && e.message.includes("'epoch'"));
-    for (const normalization of [{ mean: [0, 0, 0], std: [1, 0, 1] }, { mean: [0, 0], std: [1, 1, 1] }, { mean: [0, NaN, 0], std: [1, 1, 1] }]) {
-      assert.throws(() => make({ normalization }), (e: Error) => e instanceof RangeError && e.message.includes("'normalization'"));
+    assert.throws(
+      () => make({ batchSize: 0 }),
+      (e: Error) => e instanceof RangeError && e.message.includes("'batchSize'"),
+    );
+    assert.throws(
+      () => make({ batchSize: 2.5 }),
+      (e: Error) => e instanceof RangeError && e.message.includes("'batchSize'"),
+    );
+    assert.throws(
+      () => make({ seed: -1 }),
+      (e: Error) => e instanceof RangeError && e.message.includes("'seed'"),
+    );
+    assert.throws(
+      () => make().epoch(-1),
+      (e: Error) => e instanceof RangeError && e.message.includes("'epoch'"),
+    );
+    for (const normalization of [
+      { mean: [0, 0, 0], std: [1, 0, 1] },
+      { mean: [0, 0], std: [1, 1, 1] },
+      { mean: [0, NaN, 0], std: [1, 1, 1] },
+    ]) {
+      assert.throws(
+        () => make({ normalization }),
+        (e: Error) => e instanceof RangeError && e.message.includes("'normalization'"),
+      );
     }
   });
 });

@@ -24,14 +24,22 @@ describe('data: Rng', () => {
     // Chi-square with 8 degrees of freedom: 26.1 is its 0.999 quantile.
     const chi2 = counts.reduce((s, c) => s + (c - N / 9) ** 2 / (N / 9), 0);
     assert.ok(chi2 < 26.1, `chi2 ${chi2}, counts ${counts}`);
-    let s = 0, s2 = 0;
-    for (let i = 0; i < 20000; i++) { const z = r.nextNormal(); s += z; s2 += z * z; }
+    let s = 0,
+      s2 = 0;
+    for (let i = 0; i < 20000; i++) {
+      const z = r.nextNormal();
+      s += z;
+      s2 += z * z;
+    }
     assert.ok(Math.abs(s / 20000) < 0.04 && Math.abs(s2 / 20000 - 1) < 0.06);
   });
 
   it('permutation() is a permutation, and different seeds give different ones', () => {
     const p = new Rng(5).permutation(1000);
-    assert.deepEqual(Array.from(p).sort((a, b) => a - b), Array.from({ length: 1000 }, (_, i) => i));
+    assert.deepEqual(
+      Array.from(p).sort((a, b) => a - b),
+      Array.from({ length: 1000 }, (_, i) => i),
+    );
     assert.notDeepEqual(Array.from(p), Array.from(new Rng(6).permutation(1000)));
     // Every position is reached by element 0 about equally often over many small shuffles.
     const where = new Array(5).fill(0);

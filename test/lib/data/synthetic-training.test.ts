@@ -16,7 +16,9 @@ import { tidy } from '../../../lib/tensor';
 describe('data: synthetic CIFAR-10 trains a ResNet-8 on the CPU', function () {
   this.timeout(180000);
   let tmp: string;
-  before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-train-')); });
+  before(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cr-train-'));
+  });
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
   it('reaches held-out accuracy far above chance within four short epochs', async () => {
@@ -51,7 +53,9 @@ describe('data: synthetic CIFAR-10 trains a ResNet-8 on the CPU', function () {
       F.noGrad(() => {
         for (const b of evaluate.epoch(0)) {
           using batch = b;
-          tidy(() => { correct += F.softmaxCrossEntropy(model.forward(batch.x), batch.y).correct.item(); });
+          tidy(() => {
+            correct += F.softmaxCrossEntropy(model.forward(batch.x), batch.y).correct.item();
+          });
         }
       });
       const accuracy = correct / test.count;

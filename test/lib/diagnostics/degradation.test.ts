@@ -27,27 +27,49 @@ describe('diagnostics: degradation', function () {
   it('trains each model with the same settings and reports curves, an SVG and a table', async () => {
     const seen: string[] = [];
     const r = await degradation({
-      models: ['plain8', 'resnet8'], iterations: 4, evalEvery: 2, batchSize: 16, trainImages: 64, testImages: 32, device: 'cpu',
-      out: path.join(tmp, 'runs'), onEval: (m, e) => seen.push(`${m}@${e.iteration}`),
+      models: ['plain8', 'resnet8'],
+      iterations: 4,
+      evalEvery: 2,
+      batchSize: 16,
+      trainImages: 64,
+      testImages: 32,
+      device: 'cpu',
+      out: path.join(tmp, 'runs'),
+      onEval: (m, e) => seen.push(`${m}@${e.iteration}`),
     });
     assert.deepEqual(seen, ['plain8@2', 'plain8@4', 'resnet8@2', 'resnet8@4']);
-    assert.deepEqual(r.curves.map((c) => c.model), ['plain8', 'resnet8']);
+    assert.deepEqual(
+      r.curves.map((c) => c.model),
+      ['plain8', 'resnet8'],
+    );
     for (const c of r.curves) {
-      assert.deepEqual(c.points.map((p) => p.iteration), [2, 4]);
+      assert.deepEqual(
+        c.points.map((p) => p.iteration),
+        [2, 4],
+      );
       for (const p of c.points) assert.ok(p.trainError >= 0 && p.trainError <= 1 && p.testError >= 0 && p.testError <= 1);
       assert.ok(fs.existsSync(path.join(tmp, 'runs', c.model, 'metrics.csv')));
     }
     const root = parseXml(degradationSvg(r));
     const panels = root.children.filter((c) => c.name === 'svg');
     assert.equal(panels.length, 2, 'a plain panel and a residual panel');
-    for (const [panel, model] of [[panels[0], 'plain-8'], [panels[1], 'ResNet-8']] as const) {
+    for (const [panel, model] of [
+      [panels[0], 'plain-8'],
+      [panels[1], 'ResNet-8'],
+    ] as const) {
       const paths = findAll(panel, 'path');
-      assert.deepEqual(paths.map((p) => findAll(p, 'title')[0].text), [`${model} test`, `${model} train`]);
+      assert.deepEqual(
+        paths.map((p) => findAll(p, 'title')[0].text),
+        [`${model} test`, `${model} train`],
+      );
       assert.equal(paths[0].attrs['stroke-dasharray'], undefined, 'test error solid');
       assert.ok(paths[1].attrs['stroke-dasharray'], 'training error dashed');
       assert.equal(paths[0].attrs.stroke, paths[1].attrs.stroke, 'one colour per model');
     }
-    const yTicks = (p: typeof panels[0]) => findAll(p, 'text').filter((t) => t.attrs['text-anchor'] === 'end').map((t) => t.text);
+    const yTicks = (p: (typeof panels)[0]) =>
+      findAll(p, 'text')
+        .filter((t) => t.attrs['text-anchor'] === 'end')
+        .map((t) => t.text);
     assert.deepEqual(yTicks(panels[0]), yTicks(panels[1]), 'the panels share the y axis');
     const table = degradationTable(r).split('\n');
     assert.ok(table.includes('| model | final training error | final test error | best test error | final training loss | wall time |'));

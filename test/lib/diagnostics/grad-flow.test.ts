@@ -10,7 +10,13 @@ import * as path from 'node:path';
 import { CifarLoader } from '../../../lib/data/loader';
 import { syntheticDataset } from '../../../lib/data/synthetic';
 import {
-  blocksOf, DEFAULT_SMALL_BATCH_LR, gradFlow, GradFlowResult, gradFlowSvg, measureGradients, weightParameters,
+  blocksOf,
+  DEFAULT_SMALL_BATCH_LR,
+  gradFlow,
+  GradFlowResult,
+  gradFlowSvg,
+  measureGradients,
+  weightParameters,
 } from '../../../lib/diagnostics/grad-flow';
 import { create } from '../../../lib/models/resnet';
 import { Tensor } from '../../../lib/tensor';
@@ -47,13 +53,19 @@ describe('diagnostics: grad-flow', function () {
         assert.ok(Number.isFinite(r.loss) && r.loss > 0);
         const params = weightParameters(model);
         assert.equal(r.weights.length, params.length);
-        assert.deepEqual(r.weights.map((e) => e.depth), params.map((_, i) => i + 1));
+        assert.deepEqual(
+          r.weights.map((e) => e.depth),
+          params.map((_, i) => i + 1),
+        );
         params.forEach(([pn, p], i) => {
           assert.equal(r.weights[i].name, pn);
           assert.ok(p.grad, `${pn} has a gradient`);
           close(r.weights[i].norm, norm(p.grad as Tensor), pn);
         });
-        assert.deepEqual(r.blockInputs.map((e) => e.name), blocks.map(([n]) => n));
+        assert.deepEqual(
+          r.blockInputs.map((e) => e.name),
+          blocks.map(([n]) => n),
+        );
         for (let k = 1; k < blocks.length; k++) close(r.blockInputs[k].norm, outputNorms.get(blocks[k - 1][0]) as number, `input of ${blocks[k][0]}`);
         // The hooks were removed: another backward records nothing new.
         model.zeroGrad();
@@ -70,15 +82,24 @@ describe('diagnostics: grad-flow', function () {
   it('the CLI prints a table and writes JSON and a well-formed SVG with one line per model in each chart', () => {
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'grad-flow-'));
     try {
-      const r = spawnSync(process.execPath, [cli, 'grad-flow', '--models', 'plain8,resnet8', '--steps', '1', '--batch', '8', '--out', out],
-        { encoding: 'utf8', env: process.env, timeout: 60000 });
+      const r = spawnSync(process.execPath, [cli, 'grad-flow', '--models', 'plain8,resnet8', '--steps', '1', '--batch', '8', '--out', out], {
+        encoding: 'utf8',
+        env: process.env,
+        timeout: 60000,
+      });
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stdout, /weight-gradient L2 norm by layer/);
       assert.match(r.stdout, /depth\s+layer\s+plain8\s+resnet8/);
       const result = JSON.parse(fs.readFileSync(path.join(out, 'grad-flow.json'), 'utf8')) as GradFlowResult;
-      assert.deepEqual(result.measurements.map((m) => [m.model, m.step]), [['plain8', 1], ['resnet8', 1]]);
+      assert.deepEqual(
+        result.measurements.map((m) => [m.model, m.step]),
+        [
+          ['plain8', 1],
+          ['resnet8', 1],
+        ],
+      );
       for (const m of result.measurements) {
-        assert.equal(m.weights.length, 8);  // conv1, 3 x 2 block convs, fc
+        assert.equal(m.weights.length, 8); // conv1, 3 x 2 block convs, fc
         assert.equal(m.blockInputs.length, 3);
         for (const e of [...m.weights, ...m.blockInputs]) assert.ok(Number.isFinite(e.norm) && e.norm > 0, `${m.model} ${e.name}: ${e.norm}`);
       }
@@ -90,12 +111,18 @@ describe('diagnostics: grad-flow', function () {
       assert.equal(charts.length, 2);
       for (const chart of charts) {
         const paths = findAll(chart, 'path');
-        assert.deepEqual(paths.map((p) => findAll(p, 'title')[0]?.text), ['plain8', 'resnet8']);
+        assert.deepEqual(
+          paths.map((p) => findAll(p, 'title')[0]?.text),
+          ['plain8', 'resnet8'],
+        );
         // One vertex per layer (or block), log-scale labels on the y axis.
         const vertices = paths.map((p) => (p.attrs.d.match(/[ML]/g) ?? []).length);
         assert.ok(vertices[0] === 8 || vertices[0] === 3, `vertices ${vertices}`);
         assert.equal(vertices[0], vertices[1]);
-        assert.ok(findAll(chart, 'text').some((t) => /^1e-?\d+$/.test(t.text)), 'log-scale tick labels');
+        assert.ok(
+          findAll(chart, 'text').some((t) => /^1e-?\d+$/.test(t.text)),
+          'log-scale tick labels',
+        );
       }
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
@@ -103,7 +130,7 @@ describe('diagnostics: grad-flow', function () {
   });
 
   it('the default learning rate trains a 56-layer ResNet at batch 32 without blowing up its loss', async function () {
-    this.timeout(600000);  // four ResNet-56 steps: seconds on an idle machine, minutes on a loaded one
+    this.timeout(600000); // four ResNet-56 steps: seconds on an idle machine, minutes on a loaded one
     // At lr 0.1 (the old default) ResNet-56's loss went from 2.7 to ~9 by the third step.
     const r = await gradFlow({ models: ['resnet56'], steps: [0, 3] });
     assert.equal(r.options.lr, DEFAULT_SMALL_BATCH_LR);

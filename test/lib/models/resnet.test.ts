@@ -13,11 +13,20 @@ const IMAGENET = /^(resnet|plain|preact-resnet)(18|34|50|101|152)$/;
 describe('models: parameter counts', () => {
   // torchvision's numbers (sum of p.numel() over model.parameters()).
   const torchvision: [string, number][] = [
-    ['resnet18', 11_689_512], ['resnet34', 21_797_672], ['resnet50', 25_557_032], ['resnet101', 44_549_160], ['resnet152', 60_192_808],
+    ['resnet18', 11_689_512],
+    ['resnet34', 21_797_672],
+    ['resnet50', 25_557_032],
+    ['resnet101', 44_549_160],
+    ['resnet152', 60_192_808],
   ];
   // CIFAR, option A: conv and fc weights, fc bias, BN weight and bias.
   const cifar: [string, number][] = [
-    ['resnet20', 269_722], ['resnet32', 464_154], ['resnet44', 658_586], ['resnet56', 853_018], ['resnet110', 1_727_962], ['resnet1202', 19_421_274],
+    ['resnet20', 269_722],
+    ['resnet32', 464_154],
+    ['resnet44', 658_586],
+    ['resnet56', 853_018],
+    ['resnet110', 1_727_962],
+    ['resnet1202', 19_421_274],
   ];
   for (const [name, count] of [...torchvision, ...cifar]) {
     it(`${name}: ${count.toLocaleString('en')}`, () => {
@@ -30,7 +39,7 @@ describe('models: parameter counts', () => {
     });
   }
 
-  it('plain nets have the residual nets\' parameters (option A shortcuts have none)', () => {
+  it("plain nets have the residual nets' parameters (option A shortcuts have none)", () => {
     for (const d of [20, 56]) {
       const p = create(`plain${d}`, { init: false });
       const r = create(`resnet${d}`, { init: false });
@@ -68,11 +77,13 @@ describe('models: every name builds and maps images to logits', () => {
         assert.ok(m.parameterCount() > 0);
         if (skipForward) return;
         const size = imagenet ? (name.endsWith('18') || name.endsWith('50') ? 64 : 32) : 16;
-        tidy(() => noGrad(() => {
-          const y = m.forward(Tensor.randn([2, 3, size, size], { seed: 3 }));
-          assert.deepEqual(y.shape, [2, 7]);
-          if (!imagenet) assert.ok((y.dataSync() as Float32Array).every(Number.isFinite));
-        }));
+        tidy(() =>
+          noGrad(() => {
+            const y = m.forward(Tensor.randn([2, 3, size, size], { seed: 3 }));
+            assert.deepEqual(y.shape, [2, 7]);
+            if (!imagenet) assert.ok((y.dataSync() as Float32Array).every(Number.isFinite));
+          }),
+        );
       } finally {
         m.dispose();
       }
@@ -95,10 +106,19 @@ describe('models: every name builds and maps images to logits', () => {
   it('errors name models.create and the option, not an internal op', () => {
     assertArgError(() => create('resnet20', { classes: 2 ** 40 }), RangeError, { code: 'ERR_OUT_OF_RANGE', op: 'models.create', argument: 'classes' }, '<=');
     assertArgError(() => create('resnet20', { classes: 0 }), RangeError, { code: 'ERR_OUT_OF_RANGE', op: 'models.create', argument: 'classes' });
-    assertArgError(() => create('resnet18', { weigths: 'f.pth' } as never), TypeError,
-      { code: 'ERR_UNKNOWN_OPTION', op: 'models.create', argument: 'options.weigths' }, 'classes', 'seed');
-    assertArgError(() => cifarResNet(20, { clases: 3 } as never), TypeError,
-      { code: 'ERR_UNKNOWN_OPTION', op: 'cifarResNet', argument: 'options.clases' }, "did you mean 'classes'");
+    assertArgError(
+      () => create('resnet18', { weigths: 'f.pth' } as never),
+      TypeError,
+      { code: 'ERR_UNKNOWN_OPTION', op: 'models.create', argument: 'options.weigths' },
+      'classes',
+      'seed',
+    );
+    assertArgError(
+      () => cifarResNet(20, { clases: 3 } as never),
+      TypeError,
+      { code: 'ERR_UNKNOWN_OPTION', op: 'cifarResNet', argument: 'options.clases' },
+      "did you mean 'classes'",
+    );
     assertArgError(() => create('vgg16'), RangeError, { code: 'ERR_OUT_OF_RANGE', op: 'models.create', argument: 'name' }, 'unknown model name');
   });
 });
@@ -109,11 +129,16 @@ describe('models: torchvision state-dict names', () => {
     const keys = [...m.stateDict().keys()];
     assert.equal(keys.length, 122);
     assert.deepEqual(keys.slice(0, 8), [
-      'conv1.weight', 'bn1.weight', 'bn1.bias', 'bn1.running_mean', 'bn1.running_var', 'bn1.num_batches_tracked',
-      'layer1.0.conv1.weight', 'layer1.0.bn1.weight',
+      'conv1.weight',
+      'bn1.weight',
+      'bn1.bias',
+      'bn1.running_mean',
+      'bn1.running_var',
+      'bn1.num_batches_tracked',
+      'layer1.0.conv1.weight',
+      'layer1.0.bn1.weight',
     ]);
-    for (const k of ['layer2.0.downsample.0.weight', 'layer2.0.downsample.1.running_var', 'layer4.1.bn2.num_batches_tracked'])
-      assert.ok(keys.includes(k), k);
+    for (const k of ['layer2.0.downsample.0.weight', 'layer2.0.downsample.1.running_var', 'layer4.1.bn2.num_batches_tracked']) assert.ok(keys.includes(k), k);
     assert.ok(!keys.includes('layer1.0.downsample.0.weight'));
     assert.deepEqual(keys.slice(-2), ['fc.weight', 'fc.bias']);
     assert.equal(m.stateDict().get('bn1.num_batches_tracked'), 0n);
@@ -124,9 +149,11 @@ describe('models: torchvision state-dict names', () => {
     const m = create('resnet50', { init: false });
     const keys = [...m.stateDict().keys()];
     assert.equal(keys.length, 320);
-    for (const k of ['layer1.0.conv3.weight', 'layer1.0.bn3.bias', 'layer1.0.downsample.0.weight', 'layer3.5.conv2.weight'])
-      assert.ok(keys.includes(k), k);
-    assert.deepEqual(m.stateDict().get('layer1.0.conv3.weight') instanceof Tensor && (m.stateDict().get('layer1.0.conv3.weight') as Tensor).shape, [256, 64, 1, 1]);
+    for (const k of ['layer1.0.conv3.weight', 'layer1.0.bn3.bias', 'layer1.0.downsample.0.weight', 'layer3.5.conv2.weight']) assert.ok(keys.includes(k), k);
+    assert.deepEqual(
+      m.stateDict().get('layer1.0.conv3.weight') instanceof Tensor && (m.stateDict().get('layer1.0.conv3.weight') as Tensor).shape,
+      [256, 64, 1, 1],
+    );
     m.dispose();
   });
 });
@@ -155,7 +182,12 @@ describe('models: blocks against finite differences', () => {
           const check = (t: Tensor, what: string, seed: number) => {
             const idx = pickIndices(t.size, 12, seed);
             const g = t.grad!.dataSync();
-            assertGradClose(idx.map((i) => g[i]), numericGrad(t, f, idx, 5e-4), 3e-2, `${title}: ${what}`);
+            assertGradClose(
+              idx.map((i) => g[i]),
+              numericGrad(t, f, idx, 5e-4),
+              3e-2,
+              `${title}: ${what}`,
+            );
           };
           check(x, 'input', 1);
           const params = block.namedParameters();
@@ -262,18 +294,19 @@ describe('models: training', () => {
   });
 
   it('an NHWC model on NHWC input gives the NCHW loss and gradients', () => {
-    const run = (layout: 'NCHW' | 'NHWC') => tidy(() => {
-      const m = cifarResNet(8, { classes: 4, seed: 8 });
-      if (layout === 'NHWC') m.toLayout('NHWC');
-      const x = Tensor.randn([4, 3, 8, 8], { seed: 9 }).to(layout);
-      const { loss } = softmaxCrossEntropy(m.forward(x), Tensor.fromArray(Int32Array.from([0, 1, 2, 3]), [4]));
-      backward(loss);
-      const w = m.stages[1].at(0) as BasicBlock;
-      assert.equal(w.conv1.weight.grad!.layout, layout);
-      const out = { loss: loss.item(), grad: Array.from(w.conv1.weight.grad!.dataSync()), bn: Array.from(w.bn2.weight.grad!.dataSync()) };
-      m.dispose();
-      return out;
-    });
+    const run = (layout: 'NCHW' | 'NHWC') =>
+      tidy(() => {
+        const m = cifarResNet(8, { classes: 4, seed: 8 });
+        if (layout === 'NHWC') m.toLayout('NHWC');
+        const x = Tensor.randn([4, 3, 8, 8], { seed: 9 }).to(layout);
+        const { loss } = softmaxCrossEntropy(m.forward(x), Tensor.fromArray(Int32Array.from([0, 1, 2, 3]), [4]));
+        backward(loss);
+        const w = m.stages[1].at(0) as BasicBlock;
+        assert.equal(w.conv1.weight.grad!.layout, layout);
+        const out = { loss: loss.item(), grad: Array.from(w.conv1.weight.grad!.dataSync()), bn: Array.from(w.bn2.weight.grad!.dataSync()) };
+        m.dispose();
+        return out;
+      });
     const a = run('NCHW');
     const b = run('NHWC');
     assert.ok(Math.abs(a.loss - b.loss) < 1e-5);
@@ -281,7 +314,7 @@ describe('models: training', () => {
     a.bn.forEach((v, i) => assert.ok(Math.abs(v - b.bn[i]) <= 1e-4 * (1 + Math.abs(v)), `bn grad ${i}`));
   });
 
-  it('grad hooks on modules see each block output\'s gradient', () => {
+  it("grad hooks on modules see each block output's gradient", () => {
     const model = cifarResNet(8, { classes: 3, seed: 5 });
     const seen: [string, number[]][] = [];
     for (const [name, m] of model.namedModules()) {
@@ -291,7 +324,11 @@ describe('models: training', () => {
       const { loss } = softmaxCrossEntropy(model.forward(Tensor.randn([2, 3, 8, 8], { seed: 2 })), Tensor.fromArray(Int32Array.from([0, 2]), [2]));
       backward(loss);
     });
-    assert.deepEqual(seen, [['layer3.0', [2, 64, 2, 2]], ['layer2.0', [2, 32, 4, 4]], ['layer1.0', [2, 16, 8, 8]]]);
+    assert.deepEqual(seen, [
+      ['layer3.0', [2, 64, 2, 2]],
+      ['layer2.0', [2, 32, 4, 4]],
+      ['layer1.0', [2, 16, 8, 8]],
+    ]);
     model.dispose();
   });
 

@@ -52,13 +52,16 @@ describe('nn.freeze', () => {
     }
   });
 
-  it('bnEval holds the frozen part\'s batch norm in eval mode through model.train()', () => {
+  it("bnEval holds the frozen part's batch norm in eval mode through model.train()", () => {
     const m = cifarResNet(8, { seed: 2 });
     const opt = new SGD(m, { lr: 0.1 });
     try {
       freeze(m, 'conv1,bn1,layer1', { bnEval: true });
       m.train();
-      const held = m.namedModules().filter(([, x]) => x instanceof BatchNorm2d && !x.training).map(([n]) => n);
+      const held = m
+        .namedModules()
+        .filter(([, x]) => x instanceof BatchNorm2d && !x.training)
+        .map(([n]) => n);
       assert.deepEqual(held, ['bn1', 'layer1.0.bn1', 'layer1.0.bn2']);
       const before = snapshot(m);
       trainStep(m, opt, 8);

@@ -22,9 +22,15 @@ describe('nn layers', () => {
     assert.ok(Math.abs(s.std / expected - 1) < 0.03, `std ${s.std} vs ${expected}`);
     assert.deepEqual(a.weight.dataSync(), b.weight.dataSync());
     assert.equal(a.bias, null);
-    assert.deepEqual(a.namedParameters().map(([n]) => n), ['weight']);
+    assert.deepEqual(
+      a.namedParameters().map(([n]) => n),
+      ['weight'],
+    );
     const c = new Conv2d(3, 4, 3, { seed: 6, bias: true });
-    assert.deepEqual(c.namedParameters().map(([n]) => n), ['weight', 'bias']);
+    assert.deepEqual(
+      c.namedParameters().map(([n]) => n),
+      ['weight', 'bias'],
+    );
     const bs = stats(c.bias!);
     assert.ok(bs.max <= 1 / Math.sqrt(27) && bs.min >= -1 / Math.sqrt(27));
     for (const m of [a, b, c]) m.dispose();
@@ -49,7 +55,10 @@ describe('nn layers', () => {
     assert.deepEqual(Array.from(bn.runningVar.dataSync()), [1, 1, 1]);
     assert.equal(bn.parameterCount(), 6);
     tidy(() => {
-      const x = Tensor.fromArray(Array.from({ length: 2 * 3 * 2 * 2 }, (_, i) => i % 5), [2, 3, 2, 2]);
+      const x = Tensor.fromArray(
+        Array.from({ length: 2 * 3 * 2 * 2 }, (_, i) => i % 5),
+        [2, 3, 2, 2],
+      );
       bn.forward(x);
       assert.equal(bn.numBatchesTracked, 1n);
       // running_mean moved 10% of the way to the batch mean
@@ -62,9 +71,24 @@ describe('nn layers', () => {
   });
 
   it('Sequential names children 0, 1, ... and runs them in order', () => {
-    const seq = new Sequential(new Conv2d(2, 4, 3, { padding: 1, seed: 1 }), new BatchNorm2d(4), new ReLU(), new MaxPool2d(2), new AvgPool2d(1), new GlobalAvgPool2d(), new Flatten(), new Linear(4, 3, { seed: 2 }));
-    assert.deepEqual(seq.namedParameters().map(([n]) => n), ['0.weight', '1.weight', '1.bias', '7.weight', '7.bias']);
-    assert.deepEqual(seq.namedModules().map(([n]) => n), ['', '0', '1', '2', '3', '4', '5', '6', '7']);
+    const seq = new Sequential(
+      new Conv2d(2, 4, 3, { padding: 1, seed: 1 }),
+      new BatchNorm2d(4),
+      new ReLU(),
+      new MaxPool2d(2),
+      new AvgPool2d(1),
+      new GlobalAvgPool2d(),
+      new Flatten(),
+      new Linear(4, 3, { seed: 2 }),
+    );
+    assert.deepEqual(
+      seq.namedParameters().map(([n]) => n),
+      ['0.weight', '1.weight', '1.bias', '7.weight', '7.bias'],
+    );
+    assert.deepEqual(
+      seq.namedModules().map(([n]) => n),
+      ['', '0', '1', '2', '3', '4', '5', '6', '7'],
+    );
     assert.equal(seq.buffers().length, 2);
     tidy(() => {
       const y = seq.forward(Tensor.randn([2, 2, 6, 6], { seed: 1 }));
@@ -122,8 +146,14 @@ describe('nn layers', () => {
     assert.equal(w.dtype, 'float32');
     l.dispose();
     const seq = new Sequential(new Conv2d(2, 2, 1, { seed: 1 }), new BatchNorm2d(2)).to('float16');
-    assert.deepEqual(seq.namedParameters().map(([n, t]) => `${n}:${t.dtype}`), ['0.weight:float16', '1.weight:float32', '1.bias:float32']);
-    assert.ok(seq.buffers().every((b) => b.dtype === 'float32'), 'BN running statistics stay fp32');
+    assert.deepEqual(
+      seq.namedParameters().map(([n, t]) => `${n}:${t.dtype}`),
+      ['0.weight:float16', '1.weight:float32', '1.bias:float32'],
+    );
+    assert.ok(
+      seq.buffers().every((b) => b.dtype === 'float32'),
+      'BN running statistics stay fp32',
+    );
     seq.dispose();
   });
 

@@ -20,7 +20,15 @@ interface Case {
 }
 
 function leaf(shape: number[], seed: number, device: string, scale = 1): Tensor {
-  const t = Tensor.fromArray(randn(shape.reduce((a, b) => a * b, 1), seed, scale), shape, { device });
+  const t = Tensor.fromArray(
+    randn(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+      scale,
+    ),
+    shape,
+    { device },
+  );
   t.requiresGrad = true;
   return t;
 }
@@ -38,7 +46,12 @@ function gradCheck(c: Case): void {
       const idx = pickIndices(x.size, 24, 5 + i);
       const analytic = x.grad.dataSync();
       const numeric = numericGrad(x, () => project(c.fn(xs), w), idx, c.h ?? 1e-2);
-      assertGradClose(idx.map((j) => analytic[j]), numeric, c.tol ?? 1e-2, `${c.name} d/d input ${i}`);
+      assertGradClose(
+        idx.map((j) => analytic[j]),
+        numeric,
+        c.tol ?? 1e-2,
+        `${c.name} d/d input ${i}`,
+      );
     });
     for (const x of xs) x.dispose();
   });
@@ -110,14 +123,31 @@ describeDevices('autograd functions', ({ device }) => {
 
   it('flatten of an NHWC tensor keeps logical order and its gradient comes back NHWC', () => {
     tidy(() => {
-      const x = Tensor.fromArray(Array.from({ length: 12 }, (_, i) => i), [1, 3, 2, 2], { device, layout: 'NHWC' });
+      const x = Tensor.fromArray(
+        Array.from({ length: 12 }, (_, i) => i),
+        [1, 3, 2, 2],
+        { device, layout: 'NHWC' },
+      );
       x.requiresGrad = true;
       const y = F.flatten(x);
       assert.deepEqual(y.shape, [1, 12]);
-      assert.deepEqual(Array.from(y.dataSync()), Array.from({ length: 12 }, (_, i) => i));
-      backward(y, Tensor.fromArray(Array.from({ length: 12 }, (_, i) => -i), [1, 12], { device }));
+      assert.deepEqual(
+        Array.from(y.dataSync()),
+        Array.from({ length: 12 }, (_, i) => i),
+      );
+      backward(
+        y,
+        Tensor.fromArray(
+          Array.from({ length: 12 }, (_, i) => -i),
+          [1, 12],
+          { device },
+        ),
+      );
       assert.equal(x.grad!.layout, 'NHWC');
-      assert.deepEqual(Array.from(x.grad!.dataSync()), Array.from({ length: 12 }, (_, i) => -i));
+      assert.deepEqual(
+        Array.from(x.grad!.dataSync()),
+        Array.from({ length: 12 }, (_, i) => -i),
+      );
     });
   });
 
@@ -133,10 +163,20 @@ describeDevices('autograd functions', ({ device }) => {
       assert.equal(wh.gradFn?.name, 'convert');
       const want = w.to({ dtype: 'float16', layout: 'NHWC' });
       assert.deepEqual(Array.from(wh.dataSync()), Array.from(want.dataSync()));
-      backward(wh, Tensor.fromArray(vals.map((v) => -v), [2, 4, 3, 2], { device, dtype: 'float16', layout: 'NHWC' }));
+      backward(
+        wh,
+        Tensor.fromArray(
+          vals.map((v) => -v),
+          [2, 4, 3, 2],
+          { device, dtype: 'float16', layout: 'NHWC' },
+        ),
+      );
       assert.equal(w.grad!.dtype, 'float32');
       assert.equal(w.grad!.layout, 'NCHW');
-      assert.deepEqual(Array.from(w.grad!.dataSync()), Array.from(want.dataSync(), (v) => -v));
+      assert.deepEqual(
+        Array.from(w.grad!.dataSync()),
+        Array.from(want.dataSync(), (v) => -v),
+      );
       assert.equal(F.matchActivation(w, Tensor.zeros([1, 4, 3, 2], { device })), w);
       const lin = Tensor.zeros([3, 4], { device });
       assert.equal(F.matchActivation(lin, Tensor.zeros([2, 4], { device, dtype: 'bfloat16' })).dtype, 'bfloat16');
@@ -169,13 +209,33 @@ describe('autograd function argument checks', () => {
     tidy(() => {
       const x = Tensor.zeros([1, 3, 4, 4]);
       assertArgError(() => F.conv2d(x, Tensor.zeros([2, 4, 3, 3])), RangeError, { code: 'ERR_OUT_OF_RANGE', op: 'conv2d', argument: 'weight' }, 'channels');
-      assertArgError(() => F.conv2d(Tensor.zeros([3, 4]), Tensor.zeros([2, 3, 3, 3])), RangeError, { code: 'ERR_OUT_OF_RANGE', op: 'conv2d', argument: 'x' }, '4-D');
+      assertArgError(
+        () => F.conv2d(Tensor.zeros([3, 4]), Tensor.zeros([2, 3, 3, 3])),
+        RangeError,
+        { code: 'ERR_OUT_OF_RANGE', op: 'conv2d', argument: 'x' },
+        '4-D',
+      );
       assertThrowsNamed(() => F.conv2d(x, Tensor.zeros([2, 3, 3, 3]), null, { stride: 0 }), RangeError, 'stride');
       assertArgError(() => F.conv2d(x, 'w' as unknown as Tensor), TypeError, { code: 'ERR_INVALID_ARG_TYPE', op: 'conv2d', argument: 'weight' });
-      assertArgError(() => F.batchNorm(x, Tensor.ones([2]), Tensor.zeros([3]), Tensor.zeros([3]), Tensor.ones([3]), { training: true }), RangeError, { code: 'ERR_OUT_OF_RANGE', op: 'batchNorm', argument: 'weight' }, '[3]');
-      assertArgError(() => F.linear(Tensor.zeros([2, 3]), Tensor.zeros([4, 5])), RangeError, { code: 'ERR_OUT_OF_RANGE', op: 'linear', argument: 'weight' }, 'dimension 1');
+      assertArgError(
+        () => F.batchNorm(x, Tensor.ones([2]), Tensor.zeros([3]), Tensor.zeros([3]), Tensor.ones([3]), { training: true }),
+        RangeError,
+        { code: 'ERR_OUT_OF_RANGE', op: 'batchNorm', argument: 'weight' },
+        '[3]',
+      );
+      assertArgError(
+        () => F.linear(Tensor.zeros([2, 3]), Tensor.zeros([4, 5])),
+        RangeError,
+        { code: 'ERR_OUT_OF_RANGE', op: 'linear', argument: 'weight' },
+        'dimension 1',
+      );
       assertArgError(() => F.add(Tensor.zeros([2]), Tensor.zeros([3])), RangeError, { code: 'ERR_OUT_OF_RANGE', op: 'add', argument: 'b' });
-      assertArgError(() => F.softmaxCrossEntropy(Tensor.zeros([2, 3]), Tensor.zeros([2])), TypeError, { code: 'ERR_INVALID_ARG_TYPE', op: 'softmaxCrossEntropy', argument: 'labels' }, 'int32');
+      assertArgError(
+        () => F.softmaxCrossEntropy(Tensor.zeros([2, 3]), Tensor.zeros([2])),
+        TypeError,
+        { code: 'ERR_INVALID_ARG_TYPE', op: 'softmaxCrossEntropy', argument: 'labels' },
+        'int32',
+      );
       assertThrowsNamed(() => F.maxPool2d(x, { kernelSize: 9 }), RangeError, 'kernelSize');
       assertThrowsNamed(() => F.reshape(x, [5, -1]), RangeError, 'reshape', 'shape');
       assertThrowsNamed(() => F.shortcutA(x, 2, 2), RangeError, 'outChannels');

@@ -21,7 +21,7 @@ function reference(p0: Float32Array, grads: Float32Array[], lrs: number[], momen
 }
 
 describeDevices('SGD parameter groups', ({ device, rtol }) => {
-  it('applies each group\'s lr multiplier and weight decay, first match winning, through lr changes', () => {
+  it("applies each group's lr multiplier and weight decay, first match winning, through lr changes", () => {
     const names = ['layer1.0.conv1.weight', 'layer1.0.bn1.bias', 'fc.weight', 'fc.bias'];
     const shapes = [[4, 3, 3, 3], [4], [5, 4], [5]];
     const size = (s: number[]) => s.reduce((a, b) => a * b, 1);
@@ -29,7 +29,9 @@ describeDevices('SGD parameter groups', ({ device, rtol }) => {
     const grads = shapes.map((s, i) => [0, 1, 2].map((k) => randn(size(s), 200 + 10 * i + k)));
     const params: [string, Tensor][] = names.map((n, i) => [n, Tensor.fromArray(init[i], shapes[i], { device })]);
     const opt = new SGD(params, {
-      lr: 0.1, momentum: 0.9, weightDecay: 1e-3,
+      lr: 0.1,
+      momentum: 0.9,
+      weightDecay: 1e-3,
       groups: [
         { params: ['fc.bias'], lrScale: 2, weightDecay: 0 },
         { params: ['fc'], lrScale: 10 },
@@ -45,10 +47,26 @@ describeDevices('SGD parameter groups', ({ device, rtol }) => {
       });
       opt.step();
     }
-    const expect: [number, number][] = [[1, 1e-3], [1, 0], [10, 1e-3], [2, 0]]; // [lr scale, decay] per parameter
+    const expect: [number, number][] = [
+      [1, 1e-3],
+      [1, 0],
+      [10, 1e-3],
+      [2, 0],
+    ]; // [lr scale, decay] per parameter
     params.forEach(([n, p], i) => {
       const [scale, wd] = expect[i];
-      assertClose(p.dataSync(), reference(init[i], grads[i], lrs.map((l) => l * scale), 0.9, wd), rtol * 10, n);
+      assertClose(
+        p.dataSync(),
+        reference(
+          init[i],
+          grads[i],
+          lrs.map((l) => l * scale),
+          0.9,
+          wd,
+        ),
+        rtol * 10,
+        n,
+      );
     });
     opt.dispose();
     for (const [, p] of params) p.dispose();

@@ -1,14 +1,18 @@
 import * as assert from 'node:assert/strict';
 
 import { BatchNorm2d, Linear, Sequential } from '../../../lib/nn';
-import {
-  clipGradNorm, constantWarmup, cosine, linearWarmup, LRScheduler, multiStep, paperCifar, ResNet110Warmup, SGD, stepByEpochs,
-} from '../../../lib/optim';
+import { clipGradNorm, constantWarmup, cosine, linearWarmup, LRScheduler, multiStep, paperCifar, ResNet110Warmup, SGD, stepByEpochs } from '../../../lib/optim';
 import { Tensor, tidy } from '../../../lib/tensor';
 import { describeDevices } from '../../helpers/devices';
 import { assertClose, assertThrowsNamed, randn } from '../../helpers/reference';
 
-interface Hyper { lr: number; momentum: number; dampening: number; nesterov: boolean; weightDecay: number }
+interface Hyper {
+  lr: number;
+  momentum: number;
+  dampening: number;
+  nesterov: boolean;
+  weightDecay: number;
+}
 
 /** torch.optim.SGD's update, written out in float64. */
 function referenceSteps(p0: Float32Array, grads: Float32Array[], h: Hyper, decay: boolean): Float64Array {
@@ -38,8 +42,20 @@ describeDevices('SGD', ({ device, rtol }) => {
     for (const exclude of [false, true]) {
       it(`matches torch.optim.SGD over 3 steps: ${JSON.stringify(h)}${exclude ? ', 1-D parameters undecayed' : ''}`, () => {
         const shapes = [[3, 2, 3, 3], [7], [5, 4]];
-        const init = shapes.map((s, i) => randn(s.reduce((a, b) => a * b, 1), 10 + i));
-        const grads = shapes.map((s, i) => [0, 1, 2].map((k) => randn(s.reduce((a, b) => a * b, 1), 100 + 10 * i + k)));
+        const init = shapes.map((s, i) =>
+          randn(
+            s.reduce((a, b) => a * b, 1),
+            10 + i,
+          ),
+        );
+        const grads = shapes.map((s, i) =>
+          [0, 1, 2].map((k) =>
+            randn(
+              s.reduce((a, b) => a * b, 1),
+              100 + 10 * i + k,
+            ),
+          ),
+        );
         const params = shapes.map((s, i) => Tensor.fromArray(init[i], s, { device }));
         const opt = new SGD(params, { ...h, excludeBnAndBiasFromDecay: exclude });
         for (let k = 0; k < 3; k++) {
@@ -109,11 +125,11 @@ describeDevices('SGD: device-side lr and skip', ({ device, rtol }) => {
     const flag = Tensor.fromArray([1, 0, 0], [3], { device });
     const opt = new SGD([p], { lr: 0.5, momentum: 0.9 });
     p.grad = Tensor.fromArray([1, 1, 1], [3], { device });
-    opt.step({ skipIf: flag });  // the first step, skipped: the buffer stays zero
+    opt.step({ skipIf: flag }); // the first step, skipped: the buffer stays zero
     assert.deepEqual(Array.from(p.dataSync()), [1, 2, 3]);
     assert.deepEqual(Array.from(opt.stateDict().get('momentum_buffer.0')!.dataSync()), [0, 0, 0]);
     flag.copyFrom(Tensor.zeros([3], { device }));
-    opt.step({ skipIf: flag });  // acts as the first step: buf = grad
+    opt.step({ skipIf: flag }); // acts as the first step: buf = grad
     assert.deepEqual(Array.from(p.dataSync()), [0.5, 1.5, 2.5]);
     assert.deepEqual(Array.from(opt.stateDict().get('momentum_buffer.0')!.dataSync()), [1, 1, 1]);
     opt.dispose();
@@ -127,7 +143,7 @@ describeDevices('SGD: device-side lr and skip', ({ device, rtol }) => {
     const opt = new SGD([a, b], { lr: 0.1, momentum: 0.9 });
     a.grad = Tensor.fromArray([1, 1, 1], [3], { device });
     b.grad = Tensor.fromArray([2, 2], [2], { device });
-    opt.step();  // creates both buffers
+    opt.step(); // creates both buffers
     const before = opt.stateDict();
     const handles = [...before.values()].map((t) => t.handle);
     const v0 = opt.stateVersion;
@@ -138,7 +154,11 @@ describeDevices('SGD: device-side lr and skip', ({ device, rtol }) => {
     ]);
     opt.loadStateDict(loaded);
     const after = opt.stateDict();
-    assert.deepEqual([...after.values()].map((t) => t.handle), handles, 'the same buffer tensors (a graph addresses them)');
+    assert.deepEqual(
+      [...after.values()].map((t) => t.handle),
+      handles,
+      'the same buffer tensors (a graph addresses them)',
+    );
     assert.deepEqual(Array.from(after.get('momentum_buffer.0')!.dataSync()), [0.5, -1, 2]);
     assert.deepEqual(Array.from(after.get('momentum_buffer.1')!.dataSync()), [3, 4]);
     assert.equal(opt.stateVersion, v0);
@@ -149,7 +169,7 @@ describeDevices('SGD: device-side lr and skip', ({ device, rtol }) => {
     assert.deepEqual([...opt.stateDict().keys()], ['momentum_buffer.1']);
     assert.notEqual(opt.stateVersion, v0);
     const v1 = opt.stateVersion;
-    opt.loadStateDict(loaded);  // and bringing it back adds one
+    opt.loadStateDict(loaded); // and bringing it back adds one
     assert.notEqual(opt.stateVersion, v1);
     assert.deepEqual(Array.from(opt.stateDict().get('momentum_buffer.0')!.dataSync()), [0.5, -1, 2]);
     for (const t of loaded.values()) t.dispose();
@@ -206,22 +226,37 @@ describe('SGD from a Module', () => {
 describe('learning-rate schedules', () => {
   it("the paper's CIFAR schedule: 0.1, /10 at 32k and 48k", () => {
     const s = paperCifar();
-    assert.deepEqual([0, 31999, 32000, 47999, 48000, 63999].map((i) => +s.lrAt(i).toPrecision(6)), [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]);
+    assert.deepEqual(
+      [0, 31999, 32000, 47999, 48000, 63999].map((i) => +s.lrAt(i).toPrecision(6)),
+      [0.1, 0.1, 0.01, 0.01, 0.001, 0.001],
+    );
   });
 
   it('multiStep, stepByEpochs, cosine, warmups', () => {
     const ms = multiStep({ lr: 1, milestones: [2, 4], gamma: 0.5 });
-    assert.deepEqual([0, 1, 2, 3, 4, 9].map((i) => ms.lrAt(i)), [1, 1, 0.5, 0.5, 0.25, 0.25]);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4, 9].map((i) => ms.lrAt(i)),
+      [1, 1, 0.5, 0.5, 0.25, 0.25],
+    );
     const se = stepByEpochs({ lr: 1, epochs: [1], itersPerEpoch: 10, gamma: 0.1 });
-    assert.deepEqual([9, 10].map((i) => se.lrAt(i)), [1, 0.1]);
+    assert.deepEqual(
+      [9, 10].map((i) => se.lrAt(i)),
+      [1, 0.1],
+    );
     const c = cosine({ lr: 1, totalIters: 100, minLr: 0.1 });
     assert.equal(c.lrAt(0), 1);
     assert.ok(Math.abs(c.lrAt(50) - 0.55) < 1e-12);
     assert.equal(c.lrAt(100), 0.1);
     const lw = linearWarmup(multiStep({ lr: 0.4, milestones: [] }), { iters: 4 });
-    assert.deepEqual([0, 1, 2, 3, 4].map((i) => +lw.lrAt(i).toFixed(10)), [0, 0.1, 0.2, 0.3, 0.4]);
+    assert.deepEqual(
+      [0, 1, 2, 3, 4].map((i) => +lw.lrAt(i).toFixed(10)),
+      [0, 0.1, 0.2, 0.3, 0.4],
+    );
     const cw = constantWarmup(paperCifar(), { lr: 0.01, iters: 400 });
-    assert.deepEqual([0, 399, 400].map((i) => cw.lrAt(i)), [0.01, 0.01, 0.1]);
+    assert.deepEqual(
+      [0, 399, 400].map((i) => cw.lrAt(i)),
+      [0.01, 0.01, 0.1],
+    );
   });
 
   it("ResNet-110's warm-up: 0.01 until the training error is below 80% or 400 iterations pass", () => {

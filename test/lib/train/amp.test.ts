@@ -18,12 +18,17 @@ describeDevices('MixedPrecision', ({ device }) => {
     const mp = new MixedPrecision(model, 'fp16', { initScale, growthInterval });
     const opt = new SGD(mp.masters, { lr: 0.1, momentum: 0.9 });
     // Large inputs: weight gradients reach |dlogit| * 50, past fp32's range at a scale of 2^127.
-    const x = Tensor.fromArray(randn(5 * 6, 9).map((v) => v * 50), [5, 6], { device });
+    const x = Tensor.fromArray(
+      randn(5 * 6, 9).map((v) => v * 50),
+      [5, 6],
+      { device },
+    );
     const y = Tensor.fromArray([0, 1, 2, 1, 0], [5], { device, dtype: 'int32' });
-    const backward = (scaled: boolean) => tidy(() => {
-      const r = softmaxCrossEntropy(model.forward(x), y);
-      r.loss.backward(scaled ? mp.seed(r.loss) : undefined);
-    });
+    const backward = (scaled: boolean) =>
+      tidy(() => {
+        const r = softmaxCrossEntropy(model.forward(x), y);
+        r.loss.backward(scaled ? mp.seed(r.loss) : undefined);
+      });
     // The Trainer's sequence: scaled backward, unscale, conditional update, scale update.
     const trainStep = () => {
       backward(true);
@@ -33,7 +38,13 @@ describeDevices('MixedPrecision', ({ device }) => {
     };
     const grads = () => model.parameters().map((p) => Array.from((p.grad as Tensor).dataSync()));
     const params = () => model.parameters().map((p) => Array.from(p.dataSync()));
-    const dispose = () => { opt.dispose(); mp.dispose(); model.dispose(); x.dispose(); y.dispose(); };
+    const dispose = () => {
+      opt.dispose();
+      mp.dispose();
+      model.dispose();
+      x.dispose();
+      y.dispose();
+    };
     return { model, mp, opt, backward, trainStep, grads, params, dispose };
   };
 
@@ -43,7 +54,7 @@ describeDevices('MixedPrecision', ({ device }) => {
     const plain = s.grads();
     s.opt.zeroGrad();
     s.backward(true);
-    assert.notDeepEqual(s.grads(), plain);  // scaled by 1024
+    assert.notDeepEqual(s.grads(), plain); // scaled by 1024
     const flag = s.mp.unscale();
     assert.ok(flag !== null);
     assert.deepEqual(s.grads(), plain);
@@ -53,7 +64,7 @@ describeDevices('MixedPrecision', ({ device }) => {
 
   it('an overflow skips the update, halves the scale and counts the skip; growth after the interval', () => {
     const live = memory().liveTensors;
-    const s = setup(2 ** 127, 2);  // the seed fits fp32; the weight gradients do not
+    const s = setup(2 ** 127, 2); // the seed fits fp32; the weight gradients do not
     const before = s.params();
     s.trainStep();
     assert.deepEqual(s.params(), before);
@@ -72,18 +83,18 @@ describeDevices('MixedPrecision', ({ device }) => {
 
   it('scalerState() round-trips through loadScalerState(), before and after the device state exists', () => {
     const s = setup(2 ** 127, 3);
-    s.trainStep();  // overflow: skipped
+    s.trainStep(); // overflow: skipped
     s.mp.lossScale = 2 ** 8;
-    s.trainStep();  // good
+    s.trainStep(); // good
     const saved = s.mp.scalerState();
     assert.deepEqual(saved, { scale: 2 ** 8, goodSteps: 1, skipped: 1 });
     const t = setup(1, 3);
-    t.mp.loadScalerState(saved);  // no device state yet: kept until the first step
+    t.mp.loadScalerState(saved); // no device state yet: kept until the first step
     assert.deepEqual(t.mp.scalerState(), saved);
     t.trainStep();
-    t.trainStep();  // the third good step in a row: grows, as the saved run would have
+    t.trainStep(); // the third good step in a row: grows, as the saved run would have
     assert.deepEqual(t.mp.scalerState(), { scale: 2 ** 9, goodSteps: 0, skipped: 1 });
-    t.mp.loadScalerState(saved);  // with device state: rewritten in place
+    t.mp.loadScalerState(saved); // with device state: rewritten in place
     assert.deepEqual(t.mp.scalerState(), saved);
     assertThrowsNamed(() => t.mp.loadScalerState({ scale: 1, goodSteps: -1, skipped: 0 }), RangeError, 'goodSteps');
     s.dispose();

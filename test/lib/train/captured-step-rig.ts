@@ -41,11 +41,20 @@ export function rig(device: string, precision: 'fp32' | 'fp16' = 'fp32', initSca
   const mp = new MixedPrecision(model, precision, { initScale });
   const opt = new SGD(mp.masters, { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
   const fn = trainingStepFn({ model, mp, opt });
-  return { model, opt, mp, fn, dispose: () => { opt.dispose(); mp.dispose(); model.dispose(); } };
+  return {
+    model,
+    opt,
+    mp,
+    fn,
+    dispose: () => {
+      opt.dispose();
+      mp.dispose();
+      model.dispose();
+    },
+  };
 }
 
-export function eagerLosses(device: string, data: { x: Tensor; y: Tensor }[], lrAt: (i: number) => number,
-  make: () => Rig = () => rig(device)): number[] {
+export function eagerLosses(device: string, data: { x: Tensor; y: Tensor }[], lrAt: (i: number) => number, make: () => Rig = () => rig(device)): number[] {
   const r = make();
   try {
     return data.map((b, i) => {
@@ -57,13 +66,19 @@ export function eagerLosses(device: string, data: { x: Tensor; y: Tensor }[], lr
   }
 }
 
-export function capturedLosses(device: string, data: { x: Tensor; y: Tensor }[], lrAt: (i: number) => number,
-  log: string[], inspect?: (cs: CapturedStep<Tensor[]>, r: Rig) => void,
-  opts: { make?: () => Rig; keyAt?: (i: number) => unknown } = {}): number[] {
+export function capturedLosses(
+  device: string,
+  data: { x: Tensor; y: Tensor }[],
+  lrAt: (i: number) => number,
+  log: string[],
+  inspect?: (cs: CapturedStep<Tensor[]>, r: Rig) => void,
+  opts: { make?: () => Rig; keyAt?: (i: number) => unknown } = {},
+): number[] {
   const r = (opts.make ?? (() => rig(device)))();
   let i = 0;
   const cs = capturedTrainingStep(r, {
-    captureKey: opts.keyAt ? () => opts.keyAt?.(i) : undefined, log: (m) => log.push(m),
+    captureKey: opts.keyAt ? () => opts.keyAt?.(i) : undefined,
+    log: (m) => log.push(m),
   });
   try {
     const losses = data.map((b, k) => {
@@ -71,7 +86,7 @@ export function capturedLosses(device: string, data: { x: Tensor; y: Tensor }[],
       r.opt.lr = lrAt(k);
       return cs.step(b.x, b.y)[0].item();
     });
-    assert.equal(r.opt.stepCount, data.length);  // onReplay keeps the optimizer's count
+    assert.equal(r.opt.stepCount, data.length); // onReplay keeps the optimizer's count
     for (const bn of batchNormLayers(r.model)) assert.equal(bn.numBatchesTracked, BigInt(data.length));
     inspect?.(cs, r);
     return losses;

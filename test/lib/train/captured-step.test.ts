@@ -24,22 +24,30 @@ describe('train: captured step [cpu]', function () {
 
   it('the capture API refuses the CPU with ERR_CAPTURE_UNSUPPORTED naming the function', () => {
     for (const fn of ['graphCaptureBegin', 'graphCaptureEnd', 'graphCaptureAbort'] as const) {
-      assert.throws(() => native()[fn]('cpu'), (e: unknown) => {
-        assert.ok(e instanceof Error);
-        assert.equal(codeOf(e), 'ERR_CAPTURE_UNSUPPORTED');
-        assert.match(e.message, new RegExp(`^${fn}: .*cuda device`));
-        return true;
-      });
+      assert.throws(
+        () => native()[fn]('cpu'),
+        (e: unknown) => {
+          assert.ok(e instanceof Error);
+          assert.equal(codeOf(e), 'ERR_CAPTURE_UNSUPPORTED');
+          assert.match(e.message, new RegExp(`^${fn}: .*cuda device`));
+          return true;
+        },
+      );
     }
-    assert.throws(() => native().graphCaptureBegin('tpu:0'), (e: unknown) => e instanceof TypeError && /device/.test(e.message));
+    assert.throws(
+      () => native().graphCaptureBegin('tpu:0'),
+      (e: unknown) => e instanceof TypeError && /device/.test(e.message),
+    );
   });
 
   it('graphReplay refuses anything but a graph handle, with or without the CUDA backend', () => {
     const t = Tensor.zeros([1]);
     try {
       for (const bad of [{}, null, t.handle, { device: 'cuda:0', disposed: false, dispose() {} }]) {
-        assert.throws(() => native().graphReplay(bad as never), (e: unknown) =>
-          e instanceof TypeError && /graphReplay: argument 'graph' must be a graph handle/.test(e.message));
+        assert.throws(
+          () => native().graphReplay(bad as never),
+          (e: unknown) => e instanceof TypeError && /graphReplay: argument 'graph' must be a graph handle/.test(e.message),
+        );
       }
     } finally {
       t.dispose();
@@ -48,8 +56,10 @@ describe('train: captured step [cpu]', function () {
 
   it('without a usable GPU, capture on cuda:0 fails with a clear error instead of capturing', function () {
     if (cudaUnavailableReason() === null) this.skip();
-    assert.throws(() => native().graphCaptureBegin('cuda:0'), (e: unknown) =>
-      ['ERR_CAPTURE_UNSUPPORTED', 'ERR_CUDA_UNAVAILABLE'].includes(codeOf(e) ?? '') && /cuda:0|CUDA/.test((e as Error).message));
+    assert.throws(
+      () => native().graphCaptureBegin('cuda:0'),
+      (e: unknown) => ['ERR_CAPTURE_UNSUPPORTED', 'ERR_CUDA_UNAVAILABLE'].includes(codeOf(e) ?? '') && /cuda:0|CUDA/.test((e as Error).message),
+    );
   });
 
   it('falls back to eager on the CPU (logged once) with exactly the eager losses', () => {
@@ -59,13 +69,19 @@ describe('train: captured step [cpu]', function () {
       const want = eagerLosses('cpu', data, lrAt);
       const log: string[] = [];
       let mode = '';
-      const got = capturedLosses('cpu', data, lrAt, log, (cs) => { mode = cs.mode; assert.equal(cs.captures, 0); });
-      assert.deepEqual(got, want);  // the same ops in the same order: bit for bit
+      const got = capturedLosses('cpu', data, lrAt, log, (cs) => {
+        mode = cs.mode;
+        assert.equal(cs.captures, 0);
+      });
+      assert.deepEqual(got, want); // the same ops in the same order: bit for bit
       assert.equal(mode, 'eager');
       assert.equal(log.length, 1);
       assert.match(log[0], /running eagerly: device cpu/);
     } finally {
-      for (const b of data) { b.x.dispose(); b.y.dispose(); }
+      for (const b of data) {
+        b.x.dispose();
+        b.y.dispose();
+      }
     }
   });
 
@@ -86,16 +102,31 @@ describe('train: captured step [cpu]', function () {
     } finally {
       cs.dispose();
       r.dispose();
-      for (const b of data) { b.x.dispose(); b.y.dispose(); }
+      for (const b of data) {
+        b.x.dispose();
+        b.y.dispose();
+      }
     }
     assert.throws(() => cs.step(data[2].x, data[2].y), /disposed/);
   });
 
   it('checks its options', () => {
-    assert.throws(() => new CapturedStep(42 as never), (e: unknown) => e instanceof TypeError && /fn/.test((e as Error).message));
-    assert.throws(() => new CapturedStep(() => [], { warmup: 0 }), (e: unknown) => e instanceof RangeError && /warmup/.test((e as Error).message));
-    assert.throws(() => new CapturedStep(() => [], { maxRecaptures: -1 }), (e: unknown) => e instanceof RangeError && /maxRecaptures/.test((e as Error).message));
-    assert.throws(() => new Trainer({ capture: 'yes' as never }), (e: unknown) => e instanceof TypeError && /capture/.test((e as Error).message));
+    assert.throws(
+      () => new CapturedStep(42 as never),
+      (e: unknown) => e instanceof TypeError && /fn/.test((e as Error).message),
+    );
+    assert.throws(
+      () => new CapturedStep(() => [], { warmup: 0 }),
+      (e: unknown) => e instanceof RangeError && /warmup/.test((e as Error).message),
+    );
+    assert.throws(
+      () => new CapturedStep(() => [], { maxRecaptures: -1 }),
+      (e: unknown) => e instanceof RangeError && /maxRecaptures/.test((e as Error).message),
+    );
+    assert.throws(
+      () => new Trainer({ capture: 'yes' as never }),
+      (e: unknown) => e instanceof TypeError && /capture/.test((e as Error).message),
+    );
   });
 });
 
@@ -117,13 +148,16 @@ describe('train: captured step [cuda:0]', function () {
       const got = capturedLosses(dev, data, lrAt, log, (cs) => {
         assert.equal(cs.mode, 'captured', `fell back: ${cs.eagerReason}`);
         assert.equal(cs.captures, 1);
-        assert.equal(cs.replays, 20 - 2 - 1);  // 2 warm-up steps, 1 captured (and replayed at once)
+        assert.equal(cs.replays, 20 - 2 - 1); // 2 warm-up steps, 1 captured (and replayed at once)
       });
       assert.deepEqual(log, []);
       for (let i = 0; i < want.length; i++)
         assert.ok(Math.abs(got[i] - want[i]) <= 1e-3 * Math.abs(want[i]) + 1e-5, `step ${i}: captured ${got[i]} vs eager ${want[i]}`);
     } finally {
-      for (const b of data) { b.x.dispose(); b.y.dispose(); }
+      for (const b of data) {
+        b.x.dispose();
+        b.y.dispose();
+      }
     }
   });
 
@@ -139,21 +173,34 @@ describe('train: captured step [cuda:0]', function () {
       for (let i = 0; i < want.length; i++)
         assert.ok(Math.abs(got[i] - want[i]) <= 1e-3 * Math.abs(want[i]) + 1e-5, `step ${i}: captured ${got[i]} vs eager ${want[i]}`);
     } finally {
-      for (const b of data) { b.x.dispose(); b.y.dispose(); }
+      for (const b of data) {
+        b.x.dispose();
+        b.y.dispose();
+      }
     }
   });
 
   it('re-captures when its captureKey changes', () => {
     const data = batches(8, 24, dev);
     try {
-      const got = capturedLosses(dev, data, () => 0.1, [], (cs) => {
-        assert.equal(cs.mode, 'captured', `fell back: ${cs.eagerReason}`);
-        assert.equal(cs.captures, 2);
-      }, { keyAt: (i) => (i < 5 ? 'a' : 'b') });
+      const got = capturedLosses(
+        dev,
+        data,
+        () => 0.1,
+        [],
+        (cs) => {
+          assert.equal(cs.mode, 'captured', `fell back: ${cs.eagerReason}`);
+          assert.equal(cs.captures, 2);
+        },
+        { keyAt: (i) => (i < 5 ? 'a' : 'b') },
+      );
       const want = eagerLosses(dev, data, () => 0.1);
       for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) <= 1e-3 * Math.abs(want[i]) + 1e-5, `step ${i}`);
     } finally {
-      for (const b of data) { b.x.dispose(); b.y.dispose(); }
+      for (const b of data) {
+        b.x.dispose();
+        b.y.dispose();
+      }
     }
   });
 
@@ -168,21 +215,42 @@ describe('train: captured step [cuda:0]', function () {
     try {
       const make = () => rig(dev, 'fp16', 2 ** 20);
       let eagerSkips = 0;
-      const want = eagerLosses(dev, data, () => 0.1, () => {
-        const r = make();
-        const dispose = r.dispose;
-        return { ...r, dispose: () => { eagerSkips = r.mp.skipped; dispose(); } };
-      });
-      const got = capturedLosses(dev, data, () => 0.1, [], (cs, r) => {
-        assert.equal(cs.mode, 'captured', `fell back: ${cs.eagerReason}`);
-        assert.equal(cs.captures, 1);
-        assert.equal(r.mp.skipped, eagerSkips);
-      }, { make });
+      const want = eagerLosses(
+        dev,
+        data,
+        () => 0.1,
+        () => {
+          const r = make();
+          const dispose = r.dispose;
+          return {
+            ...r,
+            dispose: () => {
+              eagerSkips = r.mp.skipped;
+              dispose();
+            },
+          };
+        },
+      );
+      const got = capturedLosses(
+        dev,
+        data,
+        () => 0.1,
+        [],
+        (cs, r) => {
+          assert.equal(cs.mode, 'captured', `fell back: ${cs.eagerReason}`);
+          assert.equal(cs.captures, 1);
+          assert.equal(r.mp.skipped, eagerSkips);
+        },
+        { make },
+      );
       assert.ok(eagerSkips > 0, 'the start scale should have overflowed at least once');
       for (let i = 0; i < want.length; i++)
         assert.ok(Math.abs(got[i] - want[i]) <= 2e-3 * Math.abs(want[i]) + 1e-4, `step ${i}: captured ${got[i]} vs eager ${want[i]}`);
     } finally {
-      for (const b of data) { b.x.dispose(); b.y.dispose(); }
+      for (const b of data) {
+        b.x.dispose();
+        b.y.dispose();
+      }
     }
   });
 
@@ -213,7 +281,7 @@ describe('train: captured step [cuda:0]', function () {
           assert.equal(cs.captures, 1, 'loading values into existing buffers keeps the graph');
           const bufs = (saved as unknown as { bufs: Map<string, Tensor> }).bufs;
           const first = [...bufs.keys()][0];
-          r.opt.loadStateDict(new Map([...bufs].filter(([k]) => k !== first)));  // drops a buffer
+          r.opt.loadStateDict(new Map([...bufs].filter(([k]) => k !== first))); // drops a buffer
           cs.step(data[0].x, data[0].y);
           assert.equal(cs.captures, 2, 'a dropped buffer must not be replayed into');
         }
@@ -230,7 +298,10 @@ describe('train: captured step [cuda:0]', function () {
       for (let i = 0; i < want.length; i++)
         assert.ok(Math.abs(got[i] - want[i]) <= 2e-3 * Math.abs(want[i]) + 1e-4, `step ${i}: captured ${got[i]} vs eager ${want[i]}`);
     } finally {
-      for (const b of data) { b.x.dispose(); b.y.dispose(); }
+      for (const b of data) {
+        b.x.dispose();
+        b.y.dispose();
+      }
     }
   });
 
@@ -239,14 +310,26 @@ describe('train: captured step [cuda:0]', function () {
     try {
       native().graphCaptureBegin(dev);
       try {
-        assert.throws(() => t.dataSync(), (e: unknown) => codeOf(e) === 'ERR_CAPTURE_FORBIDDEN' && /copyToHost/.test((e as Error).message));
-        assert.throws(() => native().synchronize(dev as never), (e: unknown) => codeOf(e) === 'ERR_CAPTURE_FORBIDDEN' && /synchronize/.test((e as Error).message));
-        assert.throws(() => native().graphCaptureBegin(dev), (e: unknown) => codeOf(e) === 'ERR_CAPTURE_STATE');
+        assert.throws(
+          () => t.dataSync(),
+          (e: unknown) => codeOf(e) === 'ERR_CAPTURE_FORBIDDEN' && /copyToHost/.test((e as Error).message),
+        );
+        assert.throws(
+          () => native().synchronize(dev as never),
+          (e: unknown) => codeOf(e) === 'ERR_CAPTURE_FORBIDDEN' && /synchronize/.test((e as Error).message),
+        );
+        assert.throws(
+          () => native().graphCaptureBegin(dev),
+          (e: unknown) => codeOf(e) === 'ERR_CAPTURE_STATE',
+        );
       } finally {
         native().graphCaptureAbort(dev);
       }
       assert.deepEqual(Array.from(t.dataSync()), [2, 2, 2, 2]);
-      assert.throws(() => native().graphCaptureEnd(dev), (e: unknown) => codeOf(e) === 'ERR_CAPTURE_STATE');
+      assert.throws(
+        () => native().graphCaptureEnd(dev),
+        (e: unknown) => codeOf(e) === 'ERR_CAPTURE_STATE',
+      );
     } finally {
       t.dispose();
     }
@@ -256,7 +339,7 @@ describe('train: captured step [cuda:0]', function () {
     const t = Tensor.full([16], 1, { device: dev });
     try {
       native().graphCaptureBegin(dev);
-      native().axpy(1, t.handle, t.handle);  // t += t: recorded, not run
+      native().axpy(1, t.handle, t.handle); // t += t: recorded, not run
       const g = native().graphCaptureEnd(dev);
       assert.equal(g.device, dev);
       assert.equal(g.disposed, false);
@@ -267,7 +350,10 @@ describe('train: captured step [cuda:0]', function () {
       g.dispose();
       g.dispose();
       assert.equal(g.disposed, true);
-      assert.throws(() => native().graphReplay(g), (e: unknown) => e instanceof TypeError && /disposed/.test((e as Error).message));
+      assert.throws(
+        () => native().graphReplay(g),
+        (e: unknown) => e instanceof TypeError && /disposed/.test((e as Error).message),
+      );
     } finally {
       t.dispose();
     }
@@ -278,11 +364,14 @@ describe('train: captured step [cuda:0]', function () {
     const r = rig(dev);
     const log: string[] = [];
     const seen: number[] = [];
-    const cs = new CapturedStep((x, y) => {
-      const out = r.fn(x, y);
-      seen.push(out[0].item());  // a host read: forbidden in a capture
-      return out;
-    }, { reset: () => r.opt.zeroGrad(), log: (m) => log.push(m) });
+    const cs = new CapturedStep(
+      (x, y) => {
+        const out = r.fn(x, y);
+        seen.push(out[0].item()); // a host read: forbidden in a capture
+        return out;
+      },
+      { reset: () => r.opt.zeroGrad(), log: (m) => log.push(m) },
+    );
     try {
       const got = data.map((b) => cs.step(b.x, b.y)[0].item());
       assert.equal(cs.mode, 'eager');
@@ -293,7 +382,10 @@ describe('train: captured step [cuda:0]', function () {
     } finally {
       cs.dispose();
       r.dispose();
-      for (const b of data) { b.x.dispose(); b.y.dispose(); }
+      for (const b of data) {
+        b.x.dispose();
+        b.y.dispose();
+      }
     }
   });
 });

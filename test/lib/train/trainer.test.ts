@@ -37,11 +37,20 @@ describe('train: Trainer', function () {
     try {
       const r = await t.fit();
       assert.equal(r.stopped, false);
-      assert.equal(r.iterations, 8);  // 64 images / 16 per batch x 2 epochs
-      assert.deepEqual(steps.map((s) => s.iteration), [1, 2, 3, 4, 5, 6, 7, 8]);
-      assert.deepEqual(steps.map((s) => s.epoch), [1, 1, 1, 1, 2, 2, 2, 2]);
+      assert.equal(r.iterations, 8); // 64 images / 16 per batch x 2 epochs
+      assert.deepEqual(
+        steps.map((s) => s.iteration),
+        [1, 2, 3, 4, 5, 6, 7, 8],
+      );
+      assert.deepEqual(
+        steps.map((s) => s.epoch),
+        [1, 1, 1, 1, 2, 2, 2, 2],
+      );
       assert.deepEqual(epochs, [1, 2]);
-      assert.deepEqual(evals.map((e) => e.iteration), [4, 8]);
+      assert.deepEqual(
+        evals.map((e) => e.iteration),
+        [4, 8],
+      );
       for (const s of steps) assert.ok(Number.isFinite(s.loss) && s.loss > 0 && s.error >= 0 && s.error <= 1);
       for (const e of evals) {
         assert.ok(e.testError >= 0 && e.testError <= 1 && Number.isFinite(e.testLoss));
@@ -49,8 +58,14 @@ describe('train: Trainer', function () {
         assert.ok(Math.abs(e.testError * 32 - Math.round(e.testError * 32)) < 1e-9);
       }
       // 'paper' schedule: /10 at 50% and 75% of the 8 iterations.
-      assert.deepEqual(steps.map((s) => Number(s.lr.toPrecision(6))), [0.1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.001, 0.001]);
-      assert.deepEqual(readMetrics(path.join(dir, 'metrics.jsonl')).map((m) => m.type), ['step', 'step', 'step', 'step', 'eval', 'step', 'step', 'step', 'step', 'eval']);
+      assert.deepEqual(
+        steps.map((s) => Number(s.lr.toPrecision(6))),
+        [0.1, 0.1, 0.1, 0.1, 0.01, 0.01, 0.001, 0.001],
+      );
+      assert.deepEqual(
+        readMetrics(path.join(dir, 'metrics.jsonl')).map((m) => m.type),
+        ['step', 'step', 'step', 'step', 'eval', 'step', 'step', 'step', 'step', 'eval'],
+      );
       const csv = fs.readFileSync(path.join(dir, 'metrics.csv'), 'utf8').trim().split('\n');
       assert.equal(csv.length, 3);
       assert.match(csv[0], /^epoch,iteration,lr,trainLoss,trainError,testLoss,testError/);
@@ -74,13 +89,13 @@ describe('train: Trainer', function () {
     const seen: number[] = [];
     t.on('step', (s: StepMetrics) => {
       seen.push(s.iteration);
-      if (s.iteration === 2) t.stop();  // step 3 is already queued (metrics are read one step behind)
+      if (s.iteration === 2) t.stop(); // step 3 is already queued (metrics are read one step behind)
     });
     try {
       const r = await t.fit();
       assert.equal(r.stopped, true);
       assert.equal(r.iterations, 3);
-      assert.deepEqual(seen, [1, 2, 3]);  // the step in flight still reports
+      assert.deepEqual(seen, [1, 2, 3]); // the step in flight still reports
       const { sidecar } = readSidecar(dir);
       assert.equal(sidecar.reason, 'interrupt');
       assert.deepEqual([sidecar.iteration, sidecar.rng.nextEpoch, sidecar.rng.nextBatch], [3, 0, 3]);
@@ -99,7 +114,10 @@ describe('train: Trainer', function () {
         const info = await t.setup();
         assert.match(info.precision, new RegExp(`^${precision} on cpu: .*fp32 master weights`));
         await t.fit();
-        assert.ok(losses.every((l) => Number.isFinite(l) && l > 0), `losses ${losses}`);
+        assert.ok(
+          losses.every((l) => Number.isFinite(l) && l > 0),
+          `losses ${losses}`,
+        );
         // The model keeps fp32 (master) weights; the layers cast them to the batches' dtype.
         assert.equal(t.model.namedParameters().find(([n]) => n === 'conv1.weight')?.[1].dtype, 'float32');
         const f = readSafetensors(path.join(dir, 'checkpoint.safetensors'));
@@ -141,7 +159,7 @@ describe('train: Trainer', function () {
     }
   });
 
-  it('step throughput is each step\'s own time, also for steps that end on an evaluation, an epoch or a stop', async () => {
+  it("step throughput is each step's own time, also for steps that end on an evaluation, an epoch or a stop", async () => {
     // Evaluations at 3, 6 and 9, epoch ends at 4 and 8; stopped in step 10's event, so step 11
     // (already queued) is the last, settled right after step 10.
     const t = new Trainer({ ...base, epochs: 3, evalEvery: 3, out: dir });
@@ -179,8 +197,14 @@ describe('train: Trainer', function () {
     const before = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8');
     const again = new Trainer({ ...base, iterations: 3, out: dir });
     try {
-      await assert.rejects(again.fit(), (e: Error) => e instanceof RangeError &&
-        e.message.includes(`out: ${dir} already holds a run (finished at iteration 2`) && /resume/.test(e.message) && /overwrite: true/.test(e.message));
+      await assert.rejects(
+        again.fit(),
+        (e: Error) =>
+          e instanceof RangeError &&
+          e.message.includes(`out: ${dir} already holds a run (finished at iteration 2`) &&
+          /resume/.test(e.message) &&
+          /overwrite: true/.test(e.message),
+      );
     } finally {
       again.dispose();
     }
@@ -194,8 +218,8 @@ describe('train: Trainer', function () {
     assert.equal(readSidecar(dir).sidecar.iteration, 3);
   });
 
-  it('resumeOptions() continues in the run folder; more epochs keep the schedule\'s drop points', async () => {
-    const first = new Trainer({ ...base, epochs: 2, out: dir });  // 8 iterations, 'paper': /10 at 4 and 6
+  it("resumeOptions() continues in the run folder; more epochs keep the schedule's drop points", async () => {
+    const first = new Trainer({ ...base, epochs: 2, out: dir }); // 8 iterations, 'paper': /10 at 4 and 6
     try {
       await first.fit();
     } finally {
@@ -218,7 +242,10 @@ describe('train: Trainer', function () {
     }
     assert.deepEqual(lrs, Array(8).fill(0.001), 'the finished run goes on at its last lr');
     const records = readMetrics(path.join(dir, 'metrics.jsonl'));
-    assert.deepEqual(records.filter((r) => r.type === 'step').map((r) => r.iteration), Array.from({ length: 16 }, (_, i) => i + 1));
+    assert.deepEqual(
+      records.filter((r) => r.type === 'step').map((r) => r.iteration),
+      Array.from({ length: 16 }, (_, i) => i + 1),
+    );
     // A schedule asked for afresh spans the new length.
     const fresh = new Trainer({ ...resumeOptions(dir), data, epochs: 6, schedule: 'paper', scheduleIterations: undefined });
     try {
@@ -240,7 +267,10 @@ describe('train: Trainer', function () {
       t.dispose();
     }
     // BN momentum 0.1: after n training steps, 0.9^n of the running statistics is their start.
-    assert.deepEqual(evals.map((e) => e.bnInitialShare), [0.81, 0.6561]);
+    assert.deepEqual(
+      evals.map((e) => e.bnInitialShare),
+      [0.81, 0.6561],
+    );
     let text = '';
     const p = new Progress({ write: (s) => (text += s), tty: false, totalIterations: 4, itersPerEpoch: 4 });
     p.eval(evals[0]);
@@ -252,7 +282,12 @@ describe('train: Trainer', function () {
 
   it('options are checked and named in errors', () => {
     assertArgError(() => resolveSpec({ batchSize: 0 }), RangeError, { code: 'ERR_OUT_OF_RANGE', op: 'Trainer', argument: 'batchSize' }, 'must be >= 1');
-    assertArgError(() => resolveSpec({ lr: Number.NaN }), TypeError, { code: 'ERR_INVALID_ARG_TYPE', op: 'Trainer', argument: 'lr' }, 'must be a finite number');
+    assertArgError(
+      () => resolveSpec({ lr: Number.NaN }),
+      TypeError,
+      { code: 'ERR_INVALID_ARG_TYPE', op: 'Trainer', argument: 'lr' },
+      'must be a finite number',
+    );
     assert.throws(() => resolveSpec({ precision: 'fp8' as never }), /precision must be one of fp32, bf16, fp16/);
     assert.throws(() => resolveSpec({ dataset: 'mnist' as never }), /dataset must be 'cifar10' or 'cifar100'/);
     assert.throws(() => resolveSpec({ nesterov: true, momentum: 0 }), /nesterov needs momentum/);
@@ -279,7 +314,7 @@ describe('train: Trainer', function () {
     const step: StepMetrics = { type: 'step', epoch: 1, iteration: 1, lr: 0.1, loss: 2.5, error: 0.9, imagesPerSec: 100, elapsed: 1 };
     const plain = new Progress({ write: (t) => (text += t), tty: false, totalIterations: 10, itersPerEpoch: 5 });
     plain.step(step);
-    plain.step({ ...step, iteration: 2 });  // within the interval: no line
+    plain.step({ ...step, iteration: 2 }); // within the interval: no line
     assert.match(text, /^epoch 1\/2 iter 1\/5 \| 100 img\/s \| loss 2\.5000 \| lr 0\.100 \| ETA .*\n$/);
     assert.ok(!text.includes('\r'));
     text = '';
