@@ -10,11 +10,8 @@
 // step, so signals, timers and progress output run while it trains; stop() ends it after
 // the step in flight and (with `out`) saves a checkpoint that `resume` continues from exactly.
 import { EventEmitter } from 'node:events';
-import * as path from 'node:path';
 
-import { noGrad, softmaxCrossEntropy } from '../autograd';
-import { loadCheckpoint, saveCheckpoint } from '../checkpoint';
-import { readSafetensors } from '../checkpoint/safetensors';
+import { loadCheckpoint } from '../checkpoint';
 import { BatchLoader, RunFeed } from '../data/dataset';
 import { create as createModel } from '../models/resnet';
 import { freeze } from '../nn/freeze';
@@ -22,11 +19,13 @@ import { Module } from '../nn/module';
 import { SGD } from '../optim/sgd';
 import { LRSchedule } from '../optim/schedules';
 import { describe, tidy } from '../tensor';
-import { existingRun, readSidecar, RunSpec, Sidecar, WEIGHTS_FILE, writeSidecar } from '../checkpoint/run';
+import { existingRun, RunSpec, Sidecar } from '../checkpoint/run';
 import { runLoaders } from './loaders';
 import { capturedTrainingStep } from './training-step';
 import { activationDType, activationLayout, describePrecision, resolveDevice } from './device';
-import { bnInitialShare, EvalMetrics, MetricsLog, StepMetrics } from './metrics';
+import { EvalMetrics, MetricsLog, StepMetrics } from './metrics';
+import { evalRecord, evaluateModel, RunningTotals } from './evaluation';
+import { readResume, writeRunCheckpoint } from './run-checkpoint';
 import { MixedPrecision } from './amp';
 import { describeSchedule, parseSchedule } from '../optim/schedules';
 import { EpochEvent, resolveSpec, StartInfo, TrainerOptions, TrainResult } from './options';
@@ -47,7 +46,7 @@ interface Setup {
   /** The next iteration to run: the resumed one at first, then where the last fit() ended. */
   start: number;
   metrics: MetricsLog | null;
-  running: { loss: number; wrong: number; images: number };
+  running: RunningTotals;
   info: StartInfo;
 }
 
@@ -91,20 +90,7 @@ export class Trainer extends EventEmitter {
       const found = existingRun(o.out);
       if (found) throw new RangeError(`out: ${o.out} already holds a run (${found}); pass resume to continue it or overwrite: true to replace it`);
     }
-    let resume: { sidecar: Sidecar; weights: string } | null = null;
-    if (o.resume !== undefined) {
-      resume = readSidecar(o.resume);
-      const saved = resume.sidecar.spec;
-      for (const k of ['model', 'dataset', 'batchSize', 'seed', 'precision', 'trainImages'] as const)
-        if (saved[k] !== s[k]) throw new RangeError(`resume: the checkpoint was made with ${k} ${describe(saved[k])}, this run asks for ${describe(s[k])}`);
-      const [was, now] = [saved.images, s.images].map((x) => (x ? `image size ${x.imageSize}, augment ${x.augment}` : 'CIFAR data'));
-      if (was !== now) throw new RangeError(`resume: the checkpoint was made with ${was}, this run asks for ${now}`);
-      const meta = readSafetensors(resume.weights).metadata;
-      if (meta['train.iteration'] !== String(resume.sidecar.iteration))
-        throw new RangeError(
-          `resume: ${resume.weights} holds iteration ${meta['train.iteration']} but its sidecar says ${resume.sidecar.iteration} (interrupted while saving?)`,
-        );
-    }
+    const resume = o.resume !== undefined ? readResume(o.resume, s) : null;
 
     const dtype = activationDType(s.precision);
     const layout = activationLayout(s.precision, device);
@@ -194,29 +180,7 @@ export class Trainer extends EventEmitter {
   async evaluate(): Promise<{ loss: number; error: number }> {
     const st = this.setupDone;
     if (!st) throw new Error('Trainer: call setup() or fit() first');
-    st.model.eval();
-    let loss = 0;
-    let correct = 0;
-    let n = 0;
-    try {
-      for await (const b of st.test.epoch(0)) {
-        try {
-          noGrad(() =>
-            tidy(() => {
-              const r = softmaxCrossEntropy(st.model.forward(b.x), b.y);
-              loss += r.loss.item() * b.size;
-              correct += r.correct.item();
-            }),
-          );
-        } finally {
-          b.dispose();
-        }
-        n += b.size;
-      }
-    } finally {
-      st.model.train();
-    }
-    return { loss: loss / n, error: 1 - correct / n };
+    return evaluateModel(st.model, st.test);
   }
 
   /** Runs to the end (or until stop()). */
@@ -319,20 +283,8 @@ export class Trainer extends EventEmitter {
         if (evalNow || epochEnd) await settle(); // metrics in order: this step's before the evaluation and checkpoint
         if (evalNow) {
           const ev = await this.evaluate();
-          const r = st.running;
-          last = {
-            type: 'eval',
-            epoch: Number((it / bpe).toFixed(4)),
-            iteration: it,
-            lr,
-            trainLoss: r.images ? r.loss / r.images : NaN,
-            trainError: r.images ? r.wrong / r.images : NaN,
-            testLoss: ev.loss,
-            testError: ev.error,
-            imagesPerSec: imagesSinceEval / Math.max((Date.now() - evalClock) / 1000, 1e-6),
-            elapsed: elapsed(),
-            bnInitialShare: Number(bnInitialShare(model).toPrecision(4)),
-          };
+          const imagesPerSec = imagesSinceEval / Math.max((Date.now() - evalClock) / 1000, 1e-6);
+          last = evalRecord(model, { iteration: it, itersPerEpoch: bpe, lr, elapsed: elapsed(), imagesPerSec }, st.running, ev);
           st.running = { loss: 0, wrong: 0, images: 0 };
           imagesSinceEval = 0;
           st.metrics?.write(last);
@@ -369,25 +321,7 @@ export class Trainer extends EventEmitter {
     const st = this.setupDone;
     const out = this.options.out;
     if (!st || !out) throw new Error('Trainer.saveCheckpoint: needs setup() and the `out` option');
-    const weights = path.join(out, WEIGHTS_FILE);
-    saveCheckpoint(weights, st.model, { optimizer: st.opt, metadata: { 'train.iteration': iteration, 'train.model': this.spec.model } });
-    const bpe = st.itersPerEpoch;
-    const scaler = st.mp.scalerState();
-    const file = writeSidecar(out, {
-      format: 'cudnn-resnet-training-checkpoint',
-      version: 1,
-      weights: WEIGHTS_FILE,
-      reason,
-      iteration,
-      epoch: Number((iteration / bpe).toFixed(4)),
-      itersPerEpoch: bpe,
-      rng: { dataSeed: this.spec.seed, modelSeed: this.spec.seed, nextEpoch: Math.floor(iteration / bpe), nextBatch: iteration % bpe, lossScale: scaler.scale },
-      optimizer: { step: st.opt.stepCount, lr: st.opt.lr },
-      scaler: { goodSteps: scaler.goodSteps, skipped: scaler.skipped },
-      running: { ...st.running },
-      spec: this.spec,
-      savedAt: new Date().toISOString(),
-    });
+    const file = writeRunCheckpoint(out, st, this.spec, reason, iteration);
     this.emit('checkpoint', { file, reason, iteration });
     return file;
   }
