@@ -11,7 +11,7 @@ import { create } from '../../../lib/models';
 import { Tensor, tidy } from '../../../lib/tensor';
 import { unpickle } from '../../../lib/checkpoint/pickle';
 import { assertThrowsNamed } from '../../helpers/reference';
-import { expectedLogits, fixture, fixtureInput, maxDiff, PTH_DIR } from './fixtures';
+import { expectedLogits, fixture, fixtureInput, maxDiff } from './fixtures';
 
 const UE = UnpicklingError as unknown as ErrorConstructor;
 
@@ -189,7 +189,8 @@ describe('PyTorch checkpoints (.pth)', () => {
   });
 
   it('refuses a pickle that would run a command, without running it', () => {
-    const marker = path.join(PTH_DIR, 'malicious-ran.txt');
+    // The payload writes malicious-ran.txt into the working folder, wherever that is.
+    const marker = path.join(process.cwd(), 'malicious-ran.txt');
     assertThrowsNamed(() => readPth(fixture('malicious.pth')), UE, "refusing global 'posix.system'");
     const m = create('resnet8', { seed: 5 });
     try {
