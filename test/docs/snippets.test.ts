@@ -74,7 +74,7 @@ async function optionsOf(command: string): Promise<Set<string>> {
 
 /** Checks one shell command against package.json and the CLI; returns what was checked. */
 async function checkCommand(cmd: string): Promise<string> {
-  const w = words(cmd.replace(/^[A-Z_]+=\S+\s+/g, ''));
+  const w = words(cmd.replace(/^(?:[A-Z_]+=\S+\s+)+/, ''));
   if (w[0] === 'npm') {
     if (w[1] === 'install' || w[1] === 'ci') return 'npm install';
     const script = w[1] === 'run' ? w[2] : w[1];
