@@ -1,5 +1,6 @@
-// Entry point of the CUDA backend, compiled only when CMake finds nvcc (CR_WITH_CUDA). This
-// header is plain C++ (no CUDA headers) so core/ and bindings/ can include it from g++.
+// Entry points of the CUDA backend. Defined by the .cu files when CMake finds nvcc, else by
+// placeholders.cpp (each raises "unavailable: <why>"); plain C++ (no CUDA headers), so the
+// bindings include it from g++ in both builds.
 #pragma once
 #include <cstdint>
 #include <string>
