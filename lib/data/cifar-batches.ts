@@ -28,7 +28,9 @@ export class CifarDataLoader implements BatchLoader {
     const p = options.prefetch ?? 1;
     if (!Number.isInteger(p) || p < 0) throw new RangeError(`CifarDataLoader: option 'prefetch' must be an integer >= 0, got ${p}`);
     this.prefetch = p;
-    this.loader = new CifarLoader(dataset, options);
+    // The sharding and prefetch options are this wrapper's; the inner loader is told the rest.
+    const { rank: _rank, worldSize: _worldSize, prefetch: _prefetch, ...loaderOptions } = options;
+    this.loader = new CifarLoader(dataset, loaderOptions);
     if (this.batchesPerEpoch === 0) {
       this.loader.dispose();
       throw new RangeError(`CifarDataLoader: rank ${this.rank} of ${this.worldSize} gets ${this.shardLength} images, no batch of ${this.batchSize}`);

@@ -80,7 +80,7 @@ describe('cli: train --weights / --freeze', function () {
   it('bad fine-tuning flags exit 2 with the reason', () => {
     const cases: [string[], RegExp][] = [
       [['--weights', path.join(tmp, 'none.pth')], /--weights: no such file/],
-      [['--classes', '0'], /--classes must be an integer >= 1/],
+      [['--classes', '0'], /--classes must be >= 1, got 0/],
       [['--freeze-bn'], /--freeze-bn needs --freeze/],
       [['--freeze', ','], /--freeze needs module names/],
       [[...tiny, '--freeze', 'layer7'], /freeze: no parameters under 'layer7'/],
