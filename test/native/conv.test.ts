@@ -4,9 +4,10 @@
 // bindings throw TypeError or RangeError naming the op and the argument.
 import * as assert from 'node:assert/strict';
 
-import { DTypeName, LayoutName, native, NativeAddon, NativeTensor } from '../../lib/native';
+import { DTypeName, LayoutName, native, NativeTensor } from '../../lib/native';
 import { cudaUnavailableReason, describeDevices, fewer } from '../helpers/devices';
 import { assertThrowsNamed, dot, finiteDiff, maxRelErr, numel, randn, rng } from '../helpers/reference';
+import { badCallKit } from './ops-common';
 import { assertRef, assertRel, maxAbs, Case, outDims, refBackwardBias, refBackwardData, refBackwardFilter, refForward } from '../helpers/conv-reference';
 
 const CASES: Case[] = [
@@ -235,18 +236,7 @@ const P1: number[] = [1, 1, 1, 1, 1, 1];
 
 describeDevices('conv2d bindings refuse bad arguments', ({ device }) => {
   const A = native();
-  // The raw addon with its types erased, to make the calls TypeScript would refuse.
-  const raw = A as unknown as Record<keyof NativeAddon, (...args: unknown[]) => unknown>;
-  let owned: NativeTensor[] = [];
-  const t = (shape: number[], dtype: 'float32' | 'float16' | 'int32' = 'float32', layout: 'NCHW' | 'NHWC' = 'NCHW', dev = device) => {
-    const x = A.empty(shape, dtype, layout, dev);
-    owned.push(x);
-    return x;
-  };
-  afterEach(() => {
-    for (const x of owned) x.dispose();
-    owned = [];
-  });
+  const { raw, t } = badCallKit(device);
 
   // x [2, 3, 8, 8], w [4, 3, 3, 3] -> y [2, 4, 8, 8] with padding 1.
   const x = () => t([2, 3, 8, 8]);

@@ -3,9 +3,10 @@
 // calls that must throw TypeError or RangeError naming the argument.
 import * as assert from 'node:assert/strict';
 
-import { DTypeName, native, NativeAddon, NativeTensor } from '../../lib/native';
+import { DTypeName, native, NativeTensor } from '../../lib/native';
 import { cudaUnavailableReason, describeDevices, fewer } from '../helpers/devices';
 import { assertThrowsNamed, dot, finiteDiff, maxRelErr, randn, rng } from '../helpers/reference';
+import { badCallKit } from './ops-common';
 
 interface Case {
   n: number;
@@ -223,18 +224,7 @@ describeDevices('linear', ({ device, rtol }) => {
 
 describeDevices('linear bindings refuse bad arguments', ({ device }) => {
   const A = native();
-  // The raw addon with its types erased, to make the calls TypeScript would refuse.
-  const raw = A as unknown as Record<keyof NativeAddon, (...args: unknown[]) => unknown>;
-  let owned: NativeTensor[] = [];
-  const t = (shape: number[], dtype: 'float32' | 'float16' | 'int32' = 'float32', layout: 'NCHW' | 'NHWC' = 'NCHW', dev = device) => {
-    const x = A.empty(shape, dtype, layout, dev);
-    owned.push(x);
-    return x;
-  };
-  afterEach(() => {
-    for (const x of owned) x.dispose();
-    owned = [];
-  });
+  const { raw, t } = badCallKit(device);
 
   it('accepts the well-formed call these tests corrupt', () => {
     A.linearForward(t([5, 7]), t([3, 7]), t([3])).dispose();

@@ -4,7 +4,7 @@
 // near-zero values.
 import * as assert from 'node:assert/strict';
 
-import { DTypeName, LayoutName, native, NativeTensor } from '../../lib/native';
+import { DTypeName, LayoutName, native, NativeAddon, NativeTensor } from '../../lib/native';
 import { finiteDiff, maxRelErr, rng } from '../helpers/reference';
 
 export { rng };
@@ -103,4 +103,29 @@ export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
 /** Disposes the given tensors, skipping absent ones. */
 export function disposeAll(...ts: (NativeTensor | undefined | null)[]): void {
   for (const t of ts) t?.dispose();
+}
+
+/**
+ * For the bad-argument suites: the addon with its types erased (to make the calls TypeScript
+ * would refuse) and a maker of empty tensors on `device` that are freed after each test.
+ * Call inside a describe block (it registers an afterEach).
+ */
+export function badCallKit(device: string): {
+  raw: Record<keyof NativeAddon, (...args: unknown[]) => unknown>;
+  t: (shape: number[], dtype?: 'float32' | 'float16' | 'int32', layout?: 'NCHW' | 'NHWC', dev?: string) => NativeTensor;
+} {
+  const A = native();
+  let owned: NativeTensor[] = [];
+  afterEach(() => {
+    for (const x of owned) x.dispose();
+    owned = [];
+  });
+  return {
+    raw: A as unknown as Record<keyof NativeAddon, (...args: unknown[]) => unknown>,
+    t: (shape, dtype = 'float32', layout = 'NCHW', dev = device) => {
+      const x = A.empty(shape, dtype, layout, dev);
+      owned.push(x);
+      return x;
+    },
+  };
 }
