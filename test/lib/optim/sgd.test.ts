@@ -128,7 +128,9 @@ describeDevices('SGD: device-side lr and skip', ({ device, rtol }) => {
     opt.step({ skipIf: flag }); // the first step, skipped: the buffer stays zero
     assert.deepEqual(Array.from(p.dataSync()), [1, 2, 3]);
     assert.deepEqual(Array.from(opt.stateDict().get('momentum_buffer.0')!.dataSync()), [0, 0, 0]);
-    flag.copyFrom(Tensor.zeros([3], { device }));
+    const zeros = Tensor.zeros([3], { device });
+    flag.copyFrom(zeros);
+    zeros.dispose();
     opt.step({ skipIf: flag }); // acts as the first step: buf = grad
     assert.deepEqual(Array.from(p.dataSync()), [0.5, 1.5, 2.5]);
     assert.deepEqual(Array.from(opt.stateDict().get('momentum_buffer.0')!.dataSync()), [1, 1, 1]);
