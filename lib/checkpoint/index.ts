@@ -4,7 +4,7 @@
 // in one safetensors file. A file holding only model keys loads into torchvision with
 // safetensors.torch.load_file + load_state_dict.
 import { Module, StateValue } from '../nn/module';
-import { SGD } from '../optim/sgd';
+import { Optimizer } from '../optim/optimizer';
 import { checkOptions, optionNames } from '../checks';
 import { describe, Tensor } from '../tensor';
 
@@ -30,7 +30,7 @@ export function readWeightsFile(file: string): SafetensorsFile {
 const OPT_PREFIX = 'optimizer.';
 
 export interface SaveCheckpointOptions {
-  optimizer?: SGD;
+  optimizer?: Optimizer;
   /** Extra string metadata (numbers and booleans are converted). */
   metadata?: Record<string, string | number | boolean>;
 }
@@ -52,7 +52,7 @@ export function saveCheckpoint(file: string, model: Module, opts: SaveCheckpoint
 }
 
 export interface LoadCheckpointOptions {
-  optimizer?: SGD;
+  optimizer?: Optimizer;
   /** Fail on missing or unexpected model keys (default true); wrong shapes always fail. */
   strict?: boolean;
   /**

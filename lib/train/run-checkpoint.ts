@@ -8,7 +8,7 @@ import { saveCheckpoint } from '../checkpoint';
 import { readSafetensors } from '../checkpoint/safetensors';
 import { readSidecar, RunSpec, Sidecar, WEIGHTS_FILE, writeSidecar } from '../checkpoint/run';
 import { Module } from '../nn/module';
-import { SGD } from '../optim/sgd';
+import { Optimizer } from '../optim/optimizer';
 import { describe } from '../tensor';
 import { MixedPrecision } from './amp';
 import { RunningTotals } from './evaluation';
@@ -32,7 +32,7 @@ export function readResume(resume: string, spec: RunSpec): { sidecar: Sidecar; w
 /** What a checkpoint captures of a run in progress. */
 export interface RunState {
   model: Module;
-  opt: SGD;
+  opt: Optimizer;
   mp: MixedPrecision;
   itersPerEpoch: number;
   running: RunningTotals;
