@@ -10,6 +10,8 @@ import { checkNumber, checkTensor, describe, keep, Tensor } from '../tensor';
 
 /** What every optimizer of this package offers (SGD, AdamW). */
 export interface Optimizer {
+  /** 'SGD' or 'AdamW' (saved in checkpoints as optimizer.type). */
+  readonly name: string;
   /** The learning rate; setting it updates the device copies the update kernels read. */
   lr: number;
   /** Steps taken (updated by step(), and by a captured step's replays). */
@@ -68,7 +70,7 @@ export abstract class GroupedOptimizer implements Optimizer {
 
   /** params: a Module (its named parameters), a list of tensors, or [name, tensor] pairs. */
   constructor(
-    protected readonly name: string,
+    readonly name: string,
     params: Module | Tensor[] | [string, Tensor][],
     options: BaseOptions,
     known: readonly string[],
