@@ -19,6 +19,8 @@ export function readResume(resume: string, spec: RunSpec): { sidecar: Sidecar; w
   const saved = found.sidecar.spec;
   for (const k of ['model', 'dataset', 'batchSize', 'seed', 'precision', 'trainImages'] as const)
     if (saved[k] !== spec[k]) throw new RangeError(`resume: the checkpoint was made with ${k} ${describe(saved[k])}, this run asks for ${describe(spec[k])}`);
+  if ((saved.optimizer ?? 'sgd') !== (spec.optimizer ?? 'sgd'))
+    throw new RangeError(`resume: the checkpoint was made with optimizer ${saved.optimizer ?? 'sgd'}, this run asks for ${spec.optimizer ?? 'sgd'}`);
   const [was, now] = [saved.images, spec.images].map((x) => (x ? `image size ${x.imageSize}, augment ${x.augment}` : 'CIFAR data'));
   if (was !== now) throw new RangeError(`resume: the checkpoint was made with ${was}, this run asks for ${now}`);
   const meta = readSafetensors(found.weights).metadata;
