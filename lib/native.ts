@@ -232,9 +232,9 @@ export interface NativeAddon {
   linearBackwardWeight(dy: NativeTensor, x: NativeTensor): NativeTensor;
   linearBackwardBias(dy: NativeTensor): NativeTensor;
 
-  // ---- loss (bindings/loss_binding.cpp): logits [N, C] float, labels [N] int32 ----
-  softmaxCrossEntropyForward(logits: NativeTensor, labels: NativeTensor): NativeCrossEntropy;
-  softmaxCrossEntropyBackward(logits: NativeTensor, labels: NativeTensor, gradLoss: NativeTensor): NativeTensor;
+  // ---- loss (bindings/loss_binding.cpp): logits [N, C] float, labels [N] int32, labelSmoothing in [0, 1] (default 0) ----
+  softmaxCrossEntropyForward(logits: NativeTensor, labels: NativeTensor, labelSmoothing?: number): NativeCrossEntropy;
+  softmaxCrossEntropyBackward(logits: NativeTensor, labels: NativeTensor, gradLoss: NativeTensor, labelSmoothing?: number): NativeTensor;
 
   // ---- optimizer (bindings/sgd_binding.cpp): in place over many tensors; bufs [] when momentum is 0 ----
   sgdUpdate(
@@ -250,6 +250,27 @@ export interface NativeAddon {
     /** [1] float32 on the params' device, read by the update in place of lr. */
     lrDevice?: NativeTensor | null,
     /** float32 on the params' device: when element 0 is non-zero the update changes nothing. */
+    skipFlag?: NativeTensor | null,
+  ): void;
+
+  // ---- AdamW (bindings/adamw_binding.cpp): torch.optim.AdamW in place over many float32 tensors;
+  // maxExpAvgSqs [] without amsgrad; steps: one [1] float32 count per parameter, incremented first ----
+  adamwUpdate(
+    params: NativeTensor[],
+    grads: NativeTensor[],
+    expAvgs: NativeTensor[],
+    expAvgSqs: NativeTensor[],
+    maxExpAvgSqs: NativeTensor[],
+    steps: NativeTensor[],
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    amsgrad: boolean,
+    /** [1] float32 on the params' device, read by the update in place of lr. */
+    lrDevice?: NativeTensor | null,
+    /** float32 on the params' device: when element 0 is non-zero nothing changes, step counts included. */
     skipFlag?: NativeTensor | null,
   ): void;
 

@@ -1,10 +1,10 @@
 // Checkpoints: a model's state dict (torchvision's key names: conv1.weight, bn1.running_mean,
 // bn1.num_batches_tracked as an I64 scalar, layer1.0.conv1.weight, ..., fc.bias) and, when
-// given, the optimizer's momentum buffers under 'optimizer.momentum_buffer.<param name>',
-// in one safetensors file. A file holding only model keys loads into torchvision with
+// given, the optimizer's state under 'optimizer.<state>.<param name>' (SGD's momentum_buffer,
+// AdamW's exp_avg, exp_avg_sq, max_exp_avg_sq and step), in one safetensors file. A file holding only model keys loads into torchvision with
 // safetensors.torch.load_file + load_state_dict.
 import { Module, StateValue } from '../nn/module';
-import { SGD } from '../optim/sgd';
+import { Optimizer } from '../optim/optimizer';
 import { checkOptions, optionNames } from '../checks';
 import { describe, Tensor } from '../tensor';
 
@@ -30,7 +30,7 @@ export function readWeightsFile(file: string): SafetensorsFile {
 const OPT_PREFIX = 'optimizer.';
 
 export interface SaveCheckpointOptions {
-  optimizer?: SGD;
+  optimizer?: Optimizer;
   /** Extra string metadata (numbers and booleans are converted). */
   metadata?: Record<string, string | number | boolean>;
 }
@@ -44,6 +44,7 @@ export function saveCheckpoint(file: string, model: Module, opts: SaveCheckpoint
   const metadata: Record<string, string> = { format: 'cudnn-resnet' };
   if (opts.optimizer) {
     for (const [k, t] of opts.optimizer.stateDict()) entries.push([OPT_PREFIX + k, t]);
+    metadata['optimizer.type'] = opts.optimizer.name;
     metadata['optimizer.step'] = String(opts.optimizer.stepCount);
     metadata['optimizer.lr'] = String(opts.optimizer.lr);
   }
@@ -52,7 +53,7 @@ export function saveCheckpoint(file: string, model: Module, opts: SaveCheckpoint
 }
 
 export interface LoadCheckpointOptions {
-  optimizer?: SGD;
+  optimizer?: Optimizer;
   /** Fail on missing or unexpected model keys (default true); wrong shapes always fail. */
   strict?: boolean;
   /**

@@ -42,6 +42,14 @@ export interface RunSpec {
   freeze?: string[];
   freezeBn?: boolean;
   lrScale?: Record<string, number>;
+  /** The optimizer (absent in older files: 'sgd'); betas and eps are AdamW's. */
+  optimizer?: 'sgd' | 'adamw';
+  betas?: [number, number];
+  eps?: number;
+  /** No weight decay on 1-D parameters (BN weights and biases, layer biases). */
+  excludeBnAndBiasFromDecay?: boolean;
+  /** Label smoothing of the training loss (absent in older files: 0). */
+  labelSmoothing?: number;
 }
 
 export interface Sidecar {

@@ -21,10 +21,14 @@ GPU if there is one.
   --epochs N            epochs to train (default 1)
   --iterations N        iterations to train (instead of --epochs)
   --batch N             batch size (default 128)
-  --lr X                base learning rate (default 0.1)
+  --lr X                base learning rate (default 0.1; 1e-3 with adamw)
   --schedule S          paper (default: /10 at 50% and 75% of the run, i.e. 32k/48k of 64k),
                         multistep:I1,I2 | epochs:E1,E2 | cosine | constant
-  --weight-decay X      (default 1e-4)      --momentum X (default 0.9)      --nesterov
+  --optimizer O         sgd (default) | adamw (torch.optim.AdamW: decoupled weight decay)
+  --weight-decay X      (default 1e-4; 1e-2 with adamw)   --no-decay-bn-bias: none on BN and biases
+  --momentum X          SGD's (default 0.9)     --nesterov
+  --betas B1,B2         AdamW's (default 0.9,0.999)     --eps X  AdamW's (default 1e-8)
+  --label-smoothing X   label smoothing of the training loss, in [0, 1] (default 0)
   --device D            auto (default) | cpu | cuda:N
   --precision P         fp32 (default) | bf16 | fp16: 16-bit activations and conv weights with
                         fp32 master weights and fp32 batch norm (fp16 adds loss scaling). Both
@@ -81,6 +85,11 @@ const OPTIONS = {
   freeze: { type: 'string' },
   'freeze-bn': { type: 'boolean' },
   'lr-scale': { type: 'string' },
+  optimizer: { type: 'string' },
+  betas: { type: 'string' },
+  eps: { type: 'string' },
+  'no-decay-bn-bias': { type: 'boolean' },
+  'label-smoothing': { type: 'string' },
   quiet: { type: 'boolean' },
   ...IMAGE_OPTIONS,
 } as const;
@@ -93,6 +102,36 @@ export function noGpuLine(reason: string): string {
   const first = reason.split('\n')[0].trim().replace(/[.:]$/, '');
   const short = first.length > 120 ? `${first.slice(0, 117)}...` : first;
   return `no usable GPU (${short}): training on the CPU; \`cudnn-resnet doctor\` says why`;
+}
+
+/** --optimizer, --betas, --eps, --no-decay-bn-bias, --label-smoothing into opts (over a resumed run's). */
+function optimizerArgs(v: { [k: string]: string | boolean | undefined }, opts: import('../train/trainer').TrainerOptions): void {
+  const str = (k: string) => v[k] as string | undefined;
+  const optimizer = str('optimizer');
+  if (optimizer !== undefined) {
+    if (optimizer !== 'sgd' && optimizer !== 'adamw') throw new UsageError(`--optimizer must be sgd or adamw, got '${optimizer}'`);
+    opts.optimizer = optimizer;
+  }
+  const adamw = opts.optimizer === 'adamw';
+  const betas = str('betas');
+  if (betas !== undefined) {
+    const parts = betas.split(',');
+    if (parts.length !== 2) throw new UsageError(`--betas takes B1,B2 (e.g. 0.9,0.999), got '${betas}'`);
+    opts.betas = [floatArg(parts[0], 'betas'), floatArg(parts[1], 'betas')];
+    if (opts.betas.some((b) => b >= 1)) throw new UsageError(`--betas must each be < 1, got '${betas}'`);
+  }
+  if (str('eps') !== undefined) opts.eps = floatArg(str('eps') as string, 'eps');
+  if (!adamw && (betas !== undefined || str('eps') !== undefined)) throw new UsageError(`--${betas !== undefined ? 'betas' : 'eps'} needs --optimizer adamw`);
+  if (!adamw) {
+    delete opts.betas;
+    delete opts.eps;
+  }
+  if (v['no-decay-bn-bias']) opts.excludeBnAndBiasFromDecay = true;
+  const ls = str('label-smoothing');
+  if (ls !== undefined) {
+    opts.labelSmoothing = floatArg(ls, 'label-smoothing');
+    if (opts.labelSmoothing > 1) throw new UsageError(`--label-smoothing must lie in [0, 1], got '${ls}'`);
+  }
 }
 
 /** The no-argument demo's run folder, under the cache folder (replaced by each demo). */
@@ -189,6 +228,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     }
     opts.lrScale = scales;
   }
+  optimizerArgs(v, opts);
   const deviceSpec = v.device ?? 'auto';
   if (!/^(auto|cpu|cuda:\d+)$/.test(deviceSpec)) throw new UsageError(`--device must be auto, cpu or cuda:N, got '${deviceSpec}'`);
   if (opts.nesterov && (opts.momentum ?? 0.9) === 0) throw new UsageError('--nesterov needs --momentum > 0');
@@ -247,6 +287,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       `precision: ${info.precision}`,
       `data: ${info.dataSource}: ${info.trainImages} training, ${info.testImages} test images; ${info.itersPerEpoch} iterations per epoch, ${info.totalIterations} in all`,
       `schedule: ${info.schedule}`,
+      `optimizer: ${info.optimizer}`,
       info.startIteration > 0
         ? `resuming at iteration ${info.startIteration} (epoch ${+(info.startIteration / info.itersPerEpoch).toFixed(2)}) with lr ${+info.lr.toPrecision(6)}`
         : '',
@@ -286,8 +327,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     result = await trainer.fit();
   } catch (e) {
     if (e instanceof RangeError && /^(resume|freeze|classes): /.test(e.message)) throw new UsageError(e.message);
-    if (e instanceof RangeError && /^SGD: groups\[\d+\]\.params/.test(e.message))
-      throw new UsageError(`--lr-scale: ${e.message.replace(/^SGD: groups\[\d+\]\.params /, '')}`);
+    if (e instanceof RangeError && /^(SGD|AdamW): groups\[\d+\]\.params/.test(e.message))
+      throw new UsageError(`--lr-scale: ${e.message.replace(/^(SGD|AdamW): groups\[\d+\]\.params /, '')}`);
     if (v.weights !== undefined && e instanceof Error && e.message.includes(v.weights)) {
       io.err(`cudnn-resnet train: --weights: ${e.message}`);
       return 1;

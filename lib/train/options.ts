@@ -84,8 +84,20 @@ export interface TrainerOptions {
   freeze?: string[];
   /** Hold the batch norm of the frozen modules in eval mode (see nn.FreezeOptions.bnEval). */
   freezeBn?: boolean;
-  /** Learning-rate multipliers by module name or prefix, e.g. { fc: 10 } (SGD parameter groups; first match wins). */
+  /** Learning-rate multipliers by module name or prefix, e.g. { fc: 10 } (parameter groups; first match wins). */
   lrScale?: Record<string, number>;
+  /**
+   * 'sgd' (default: momentum, nesterov, L2 decay) or 'adamw' (torch.optim.AdamW: betas, eps,
+   * decoupled decay). With 'adamw', lr defaults to 1e-3 and weightDecay to 1e-2.
+   */
+  optimizer?: 'sgd' | 'adamw';
+  /** AdamW's moment coefficients (default [0.9, 0.999]) and denominator term (default 1e-8). */
+  betas?: [number, number];
+  eps?: number;
+  /** No weight decay on BN weights and biases and on layer biases (every 1-D parameter). Default false. */
+  excludeBnAndBiasFromDecay?: boolean;
+  /** Label smoothing of the training cross-entropy, in [0, 1] (PyTorch's label_smoothing). Default 0. */
+  labelSmoothing?: number;
   /** Continue from a checkpoint: a run folder, its checkpoint.json or checkpoint.safetensors. */
   resume?: string;
   /**
@@ -123,6 +135,8 @@ export interface StartInfo {
   lr: number;
   /** The schedule in words, with its drop points, e.g. "paper: 0.1, /10 at iterations 8 and 12". */
   schedule: string;
+  /** The optimizer and loss in words, e.g. "adamw (betas 0.9, 0.999, eps 1e-8, weight decay 0.01), label smoothing 0.1". */
+  optimizer: string;
 }
 
 export interface TrainResult {
@@ -177,6 +191,11 @@ const TRAINER_OPTIONS = optionNames<TrainerOptions>({
   freeze: true,
   freezeBn: true,
   lrScale: true,
+  optimizer: true,
+  betas: true,
+  eps: true,
+  excludeBnAndBiasFromDecay: true,
+  labelSmoothing: true,
 });
 
 export function resolveSpec(o: TrainerOptions): RunSpec {
@@ -188,6 +207,9 @@ export function resolveSpec(o: TrainerOptions): RunSpec {
   const precision = o.precision ?? 'fp32';
   if (!PRECISIONS.includes(precision)) throw new RangeError(`precision must be one of ${PRECISIONS.join(', ')}, got ${describe(precision)}`);
   const opt = (v: number | undefined, arg: string, min: number, integer: boolean) => (v === undefined ? null : num(v, arg, { min, integer }));
+  const optimizer = o.optimizer ?? 'sgd';
+  if (optimizer !== 'sgd' && optimizer !== 'adamw') throw new RangeError(`optimizer must be 'sgd' or 'adamw', got ${describe(optimizer)}`);
+  const adamw = optimizer === 'adamw';
   const iterations = opt(o.iterations, 'iterations', 1, true);
   const epochs = opt(o.epochs, 'epochs', 1, true);
   const spec: RunSpec = {
@@ -197,9 +219,9 @@ export function resolveSpec(o: TrainerOptions): RunSpec {
     trainImages: opt(o.trainImages, 'trainImages', 1, true),
     testImages: opt(o.testImages, 'testImages', 1, true),
     batchSize: num(o.batchSize ?? 128, 'batchSize', { min: 1, integer: true }),
-    lr: num(o.lr ?? 0.1, 'lr', { min: 0 }),
+    lr: num(o.lr ?? (adamw ? 1e-3 : 0.1), 'lr', { min: 0 }),
     schedule: typeof o.schedule === 'string' ? o.schedule : o.schedule ? 'custom' : 'paper',
-    weightDecay: num(o.weightDecay ?? 1e-4, 'weightDecay', { min: 0 }),
+    weightDecay: num(o.weightDecay ?? (adamw ? 1e-2 : 1e-4), 'weightDecay', { min: 0 }),
     momentum: num(o.momentum ?? 0.9, 'momentum', { min: 0 }),
     nesterov: o.nesterov ?? false,
     precision,
@@ -234,9 +256,31 @@ export function resolveSpec(o: TrainerOptions): RunSpec {
     for (const [k, v] of Object.entries(o.lrScale)) num(v, `lrScale['${k}']`, { min: 0 });
     spec.lrScale = { ...o.lrScale };
   }
+  Object.assign(spec, optimizerSpec(o, optimizer));
   if (typeof spec.nesterov !== 'boolean') throw new TypeError(`nesterov must be a boolean, got ${describe(spec.nesterov)}`);
   if (spec.nesterov && spec.momentum === 0) throw new RangeError('nesterov needs momentum > 0');
   return spec;
+}
+
+/** The optimizer's and the loss's part of the spec: optimizer and labelSmoothing always, the rest when they apply. */
+function optimizerSpec(o: TrainerOptions, optimizer: 'sgd' | 'adamw'): Partial<RunSpec> {
+  const out: Partial<RunSpec> = { optimizer, labelSmoothing: num(o.labelSmoothing ?? 0, 'labelSmoothing', { min: 0 }) };
+  if ((out.labelSmoothing as number) > 1) throw new RangeError(`labelSmoothing must be <= 1, got ${o.labelSmoothing}`);
+  if (optimizer === 'adamw') {
+    const betas = o.betas ?? [0.9, 0.999];
+    if (!Array.isArray(betas) || betas.length !== 2) throw new TypeError(`betas must be a pair of numbers, got ${describe(betas)}`);
+    betas.forEach((b, i) => {
+      if (num(b, `betas[${i}]`, { min: 0 }) >= 1) throw new RangeError(`betas[${i}] must be < 1, got ${b}`);
+    });
+    out.betas = [betas[0], betas[1]];
+    out.eps = num(o.eps ?? 1e-8, 'eps', { min: 0 });
+  } else if (o.betas !== undefined || o.eps !== undefined) throw new RangeError(`${o.betas !== undefined ? 'betas' : 'eps'} needs optimizer 'adamw'`);
+  if (o.excludeBnAndBiasFromDecay !== undefined) {
+    if (typeof o.excludeBnAndBiasFromDecay !== 'boolean')
+      throw new TypeError(`excludeBnAndBiasFromDecay must be a boolean, got ${describe(o.excludeBnAndBiasFromDecay)}`);
+    if (o.excludeBnAndBiasFromDecay) out.excludeBnAndBiasFromDecay = true;
+  }
+  return out;
 }
 
 /**
@@ -273,6 +317,11 @@ export function resumeOptions(resume: string): TrainerOptions {
     freeze: s.freeze,
     freezeBn: s.freezeBn,
     lrScale: s.lrScale,
+    optimizer: s.optimizer,
+    betas: s.betas,
+    eps: s.eps,
+    excludeBnAndBiasFromDecay: s.excludeBnAndBiasFromDecay,
+    labelSmoothing: s.labelSmoothing,
     resume,
     out: path.dirname(file),
   };

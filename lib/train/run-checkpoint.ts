@@ -8,7 +8,7 @@ import { saveCheckpoint } from '../checkpoint';
 import { readSafetensors } from '../checkpoint/safetensors';
 import { readSidecar, RunSpec, Sidecar, WEIGHTS_FILE, writeSidecar } from '../checkpoint/run';
 import { Module } from '../nn/module';
-import { SGD } from '../optim/sgd';
+import { Optimizer } from '../optim/optimizer';
 import { describe } from '../tensor';
 import { MixedPrecision } from './amp';
 import { RunningTotals } from './evaluation';
@@ -19,6 +19,8 @@ export function readResume(resume: string, spec: RunSpec): { sidecar: Sidecar; w
   const saved = found.sidecar.spec;
   for (const k of ['model', 'dataset', 'batchSize', 'seed', 'precision', 'trainImages'] as const)
     if (saved[k] !== spec[k]) throw new RangeError(`resume: the checkpoint was made with ${k} ${describe(saved[k])}, this run asks for ${describe(spec[k])}`);
+  if ((saved.optimizer ?? 'sgd') !== (spec.optimizer ?? 'sgd'))
+    throw new RangeError(`resume: the checkpoint was made with optimizer ${saved.optimizer ?? 'sgd'}, this run asks for ${spec.optimizer ?? 'sgd'}`);
   const [was, now] = [saved.images, spec.images].map((x) => (x ? `image size ${x.imageSize}, augment ${x.augment}` : 'CIFAR data'));
   if (was !== now) throw new RangeError(`resume: the checkpoint was made with ${was}, this run asks for ${now}`);
   const meta = readSafetensors(found.weights).metadata;
@@ -32,7 +34,7 @@ export function readResume(resume: string, spec: RunSpec): { sidecar: Sidecar; w
 /** What a checkpoint captures of a run in progress. */
 export interface RunState {
   model: Module;
-  opt: SGD;
+  opt: Optimizer;
   mp: MixedPrecision;
   itersPerEpoch: number;
   running: RunningTotals;

@@ -4,7 +4,7 @@
 //   t.on('step', (s) => ...).on('eval', (e) => ...);
 //   const result = await t.fit();
 //
-// Each step is forward, softmax cross-entropy, backward, SGD; only two scalars (loss and
+// Each step is forward, softmax cross-entropy, backward, SGD or AdamW; only two scalars (loss and
 // correct count) come back to the host, read asynchronously one step behind, so the 'step'
 // event of step i arrives while step i + 1 runs. The loop yields to the event loop every
 // step, so signals, timers and progress output run while it trains; stop() ends it after
@@ -16,7 +16,8 @@ import { BatchLoader, RunFeed } from '../data/dataset';
 import { create as createModel } from '../models/resnet';
 import { freeze } from '../nn/freeze';
 import { Module } from '../nn/module';
-import { SGD } from '../optim/sgd';
+import { Optimizer } from '../optim/optimizer';
+import { createOptimizer, describeOptimizer } from './optimizer-spec';
 import { LRSchedule } from '../optim/schedules';
 import { describe, tidy } from '../tensor';
 import { existingRun, RunSpec, Sidecar } from '../checkpoint/run';
@@ -36,7 +37,7 @@ export type { EpochEvent, StartInfo, TrainerOptions, TrainResult } from './optio
 interface Setup {
   model: Module;
   mp: MixedPrecision;
-  opt: SGD;
+  opt: Optimizer;
   schedule: LRSchedule;
   loader: BatchLoader;
   test: BatchLoader;
@@ -117,8 +118,7 @@ export class Trainer extends EventEmitter {
     if (typeof o.model === 'object' && weights) loadCheckpoint(weights, model);
     if (s.freeze) freeze(model, s.freeze, { bnEval: s.freezeBn ?? false });
     const mp = new MixedPrecision(model, s.precision);
-    const groups = s.lrScale ? Object.entries(s.lrScale).map(([m, lrScale]) => ({ params: [m], lrScale })) : undefined;
-    const opt = new SGD(mp.masters, { lr: s.lr, momentum: s.momentum, weightDecay: s.weightDecay, nesterov: s.nesterov, groups });
+    const opt = createOptimizer(mp.masters, s);
     if (resume) {
       loadCheckpoint(resume.weights, model, { optimizer: opt });
       const sc = resume.sidecar.scaler ?? { goodSteps: 0, skipped: 0 };
@@ -147,6 +147,7 @@ export class Trainer extends EventEmitter {
       totalIterations: total,
       startIteration: start,
       lr: schedule.lrAt(start),
+      optimizer: describeOptimizer(s),
       schedule:
         describeSchedule(o.schedule ?? s.schedule, s.lr, scheduleTotal, itersPerEpoch) +
         (scheduleTotal !== total ? ` (drop points of the original ${scheduleTotal}-iteration run)` : ''),
@@ -192,7 +193,7 @@ export class Trainer extends EventEmitter {
     const t0 = Date.now();
     const capture = this.options.capture ?? 'auto';
     const stepper = capturedTrainingStep(
-      { model, mp, opt },
+      { model, mp, opt, labelSmoothing: this.spec.labelSmoothing ?? 0 },
       {
         capture: capture === 'auto' ? st.device.startsWith('cuda') : capture,
       },

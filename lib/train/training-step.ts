@@ -1,11 +1,11 @@
 // The library's training step, shared by the Trainer, the bench and the tests: forward,
-// softmax cross-entropy, backward seeded with the loss scale, unscale, SGD skipped on
-// overflow, loss-scale update. Everything it needs between steps (lr, loss scale, overflow
+// softmax cross-entropy (label smoothing optional), backward seeded with the loss scale,
+// unscale, the optimizer's update (SGD or AdamW) skipped on overflow, loss-scale update. Everything it needs between steps (lr, loss scale, overflow
 // flag) is on the device, so a CUDA-graph replay of it behaves like an eager step.
 import { softmaxCrossEntropy } from '../autograd';
 import { batchNormLayers } from '../nn/layers';
 import { Module } from '../nn/module';
-import { SGD } from '../optim/sgd';
+import { Optimizer } from '../optim/optimizer';
 import { Tensor } from '../tensor';
 import { CapturedStep, CapturedStepOptions } from './captured-step';
 import { MixedPrecision } from './amp';
@@ -13,13 +13,15 @@ import { MixedPrecision } from './amp';
 export interface TrainingParts {
   model: Module;
   mp: MixedPrecision;
-  opt: SGD;
+  opt: Optimizer;
+  /** Label smoothing of the training loss (default 0). */
+  labelSmoothing?: number;
 }
 
 /** One eager step on (x, y); returns [loss, correct] (the step's own tensors). */
-export function trainingStepFn({ model, mp, opt }: TrainingParts): (x: Tensor, y: Tensor) => Tensor[] {
+export function trainingStepFn({ model, mp, opt, labelSmoothing }: TrainingParts): (x: Tensor, y: Tensor) => Tensor[] {
   return (x, y) => {
-    const r = softmaxCrossEntropy(model.forward(x), y);
+    const r = softmaxCrossEntropy(model.forward(x), y, { labelSmoothing: labelSmoothing ?? 0 });
     r.loss.backward(mp.seed(r.loss));
     opt.step({ skipIf: mp.unscale() });
     mp.update();
@@ -30,7 +32,7 @@ export function trainingStepFn({ model, mp, opt }: TrainingParts): (x: Tensor, y
 
 /**
  * The step wrapped in a CapturedStep whose hooks keep the step's JS-side counts right: a
- * replay runs no JS, so SGD's step count and BatchNorm2d's num_batches_tracked advance in
+ * replay runs no JS, so the optimizer's step count and BatchNorm2d's num_batches_tracked advance in
  * onReplay, and a capture that failed part-way (its JS ran, its GPU work did not) restores
  * them and drops the gradients it recorded.
  */

@@ -1,4 +1,5 @@
-// Softmax cross-entropy bindings: logits [N, C] float, labels [N] int32 in [0, C).
+// Softmax cross-entropy bindings: logits [N, C] float, labels [N] int32 in [0, C), and an
+// optional label smoothing in [0, 1] (default 0) as the last argument.
 //
 // Label range: for CPU tensors the binding reads the labels and throws a RangeError naming
 // 'labels' for any value outside [0, C). For CUDA tensors it does NOT: reading them would
@@ -29,14 +30,23 @@ void check_logits_labels(const Args& a, const cr::Tensor& logits, const cr::Tens
                           std::to_string(n));
 }
 
+// The optional last argument; undefined means no smoothing (PyTorch's range [0, 1]).
+float label_smoothing(const Napi::CallbackInfo& info, const Args& a, size_t i) {
+  if (info.Length() <= i || info[i].IsUndefined()) return 0.f;
+  double eps = a.number(i, "labelSmoothing");
+  if (eps < 0 || eps > 1) cr::throw_range(a.op(), "labelSmoothing", "must lie in [0, 1], got " + std::to_string(eps));
+  return static_cast<float>(eps);
+}
+
 }  // namespace
 
 Napi::Value SoftmaxCrossEntropyForward(const Napi::CallbackInfo& info) {
-  Args a(info, "softmaxCrossEntropyForward", 2);
+  Args a(info, "softmaxCrossEntropyForward", 2, 3);
   const cr::Tensor& logits = a.tensor(0, "logits");
   const cr::Tensor& labels = a.tensor(1, "labels");
   check_logits_labels(a, logits, labels);
-  cr::CrossEntropyForward r = cr::backend_for(logits.device()).softmax_cross_entropy_forward(logits, labels);
+  const float eps = label_smoothing(info, a, 2);
+  cr::CrossEntropyForward r = cr::backend_for(logits.device()).softmax_cross_entropy_forward(logits, labels, eps);
   Napi::Object o = Napi::Object::New(a.env());
   o.Set("loss", TensorHandle::Wrap(a.env(), r.loss));
   o.Set("correct", TensorHandle::Wrap(a.env(), r.correct));
@@ -44,7 +54,7 @@ Napi::Value SoftmaxCrossEntropyForward(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SoftmaxCrossEntropyBackward(const Napi::CallbackInfo& info) {
-  Args a(info, "softmaxCrossEntropyBackward", 3);
+  Args a(info, "softmaxCrossEntropyBackward", 3, 4);
   const cr::Tensor& logits = a.tensor(0, "logits");
   const cr::Tensor& labels = a.tensor(1, "labels");
   const cr::Tensor& grad_loss = a.tensor(2, "gradLoss");
@@ -52,8 +62,9 @@ Napi::Value SoftmaxCrossEntropyBackward(const Napi::CallbackInfo& info) {
   expect_same_device(a.op(), "gradLoss", grad_loss, "logits", logits);
   expect_dtype(a.op(), "gradLoss", grad_loss, cr::DType::F32);
   expect_shape(a.op(), "gradLoss", grad_loss, {1});
-  return TensorHandle::Wrap(a.env(),
-                            cr::backend_for(logits.device()).softmax_cross_entropy_backward(logits, labels, grad_loss));
+  const float eps = label_smoothing(info, a, 3);
+  return TensorHandle::Wrap(
+      a.env(), cr::backend_for(logits.device()).softmax_cross_entropy_backward(logits, labels, grad_loss, eps));
 }
 
 }  // namespace crjs

@@ -58,6 +58,9 @@ CR_BINDING(softmaxCrossEntropyBackward, SoftmaxCrossEntropyBackward)
 // sgd_binding.cpp
 CR_BINDING(sgdUpdate, SgdUpdate)
 
+// adamw_binding.cpp
+CR_BINDING(adamwUpdate, AdamwUpdate)
+
 // amp_binding.cpp
 CR_BINDING(ampUnscale, AmpUnscale)
 CR_BINDING(ampUpdateScale, AmpUpdateScale)

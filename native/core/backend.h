@@ -57,7 +57,7 @@ struct BatchNormBackward {
 };
 
 struct CrossEntropyForward {
-  Tensor loss;     // [1] fp32: mean over the batch of -log softmax(logits)[label]
+  Tensor loss;     // [1] fp32: mean over the batch of -sum(target * log softmax(logits))
   Tensor correct;  // [1] int32: rows whose argmax equals the label (first max wins)
 };
 
@@ -71,6 +71,18 @@ struct SgdParams {
   // fp16 steps without re-capture or a host round trip. lr_device: [1] fp32 on the params'
   // device, read in place of `lr`. skip_flag: [>= 1] fp32 there; when element 0 is non-zero
   // the update leaves every parameter and buffer untouched (amp_unscale_'s found-inf flag).
+  const Tensor* lr_device = nullptr;
+  const Tensor* skip_flag = nullptr;
+};
+
+// AdamW (torch.optim.AdamW). The betas and eps stay double: the bias corrections are
+// computed in double, as PyTorch computes them in Python; element-wise math is fp32.
+struct AdamwParams {
+  float lr = 1e-3f;
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 1e-2;
+  bool amsgrad = false;
+  // As in SgdParams: lr_device ([1] fp32) replaces lr, skip_flag (element 0 non-zero) skips
+  // the whole update, step counts included; both are read on the device when it runs.
   const Tensor* lr_device = nullptr;
   const Tensor* skip_flag = nullptr;
 };
@@ -146,16 +158,27 @@ struct LossScaleParams {
   X(Tensor, linear_backward_weight, (const Tensor& dy, const Tensor& x)) /* [M, K] */ \
   X(Tensor, linear_backward_bias, (const Tensor& dy))                    /* [M] */ \
 \
-  /* ---- loss (loss.cpp): logits [N, C] float, labels [N] int32 ---- */ \
-  X(CrossEntropyForward, softmax_cross_entropy_forward, (const Tensor& logits, const Tensor& labels)) \
-  /* dlogits = (softmax(logits) - onehot(labels)) * grad_loss[0] / N; grad_loss is [1] fp32. */ \
-  X(Tensor, softmax_cross_entropy_backward, (const Tensor& logits, const Tensor& labels, const Tensor& grad_loss)) \
+  /* ---- loss (loss.cpp): logits [N, C] float, labels [N] int32; label_smoothing eps in */ \
+  /* [0, 1]: target = (1 - eps) * onehot(labels) + eps / C (PyTorch's label_smoothing) ---- */ \
+  X(CrossEntropyForward, softmax_cross_entropy_forward, \
+    (const Tensor& logits, const Tensor& labels, float label_smoothing)) \
+  /* dlogits = (softmax(logits) - target) * grad_loss[0] / N; grad_loss is [1] fp32. */ \
+  X(Tensor, softmax_cross_entropy_backward, \
+    (const Tensor& logits, const Tensor& labels, const Tensor& grad_loss, float label_smoothing)) \
 \
   /* ---- optimizer (sgd.cpp): one call updates many tensors; bufs may be empty when */ \
   /* momentum == 0. Params and bufs are fp32; grads fp32. ---- */ \
   X(void, sgd_update_, \
     (const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& bufs, \
      const SgdParams& p)) \
+\
+  /* ---- AdamW (adamw.cpp): one call updates many fp32 tensors in place; per parameter an */ \
+  /* exp_avg, an exp_avg_sq, a max_exp_avg_sq (AMSGrad only; else the list is empty) and a */ \
+  /* [1] fp32 step count, incremented before it is used. ---- */ \
+  X(void, adamw_update_, \
+    (const std::vector<Tensor>& params, const std::vector<Tensor>& grads, const std::vector<Tensor>& exp_avgs, \
+     const std::vector<Tensor>& exp_avg_sqs, const std::vector<Tensor>& max_exp_avg_sqs, \
+     const std::vector<Tensor>& steps, const AdamwParams& p)) \
 \
   /* ---- dynamic loss scaling (amp.cpp), all on the device: scale is [1] fp32, the */ \
   /* current loss scale; state is [3] fp32 {found_inf, good_steps, skipped_steps}. ---- */ \

@@ -1,6 +1,9 @@
 // Softmax cross-entropy over logits [N, C] (any float dtype) and int32 labels [N]. Each row
 // subtracts its maximum before exponentiating (log-sum-exp), so large logits cannot
 // overflow; sums are in double. The binding has checked that labels lie in [0, C).
+// Label smoothing eps (PyTorch's label_smoothing): the target is (1 - eps) * onehot + eps / C,
+// so a row's loss is (1 - eps) * (lse - x[y]) + eps * (lse - mean(x)) and its gradient
+// softmax(x) - target. With eps = 0 both reduce to the unsmoothed expressions exactly.
 #include <cmath>
 #include <vector>
 
@@ -31,7 +34,8 @@ RowStats row_stats(const float* row, int64_t C) {
 
 }  // namespace
 
-CrossEntropyForward CpuBackend::softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels) {
+CrossEntropyForward CpuBackend::softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels,
+                                                              float label_smoothing) {
   const int64_t N = logits.shape[0], C = logits.shape[1];
   std::vector<float> xs = to_f32_nchw(logits);
   const int32_t* lab = labels.data<int32_t>();
@@ -42,6 +46,12 @@ CrossEntropyForward CpuBackend::softmax_cross_entropy_forward(const Tensor& logi
       const float* row = xs.data() + n * C;
       RowStats r = row_stats(row, C);
       loss[n] = r.lse - row[lab[n]];
+      if (label_smoothing != 0.f) {
+        double sum = 0;
+        for (int64_t j = 0; j < C; j++) sum += row[j];
+        const double eps = label_smoothing;
+        loss[n] = (1.0 - eps) * loss[n] + eps * (r.lse - sum / static_cast<double>(C));
+      }
       hit[n] = r.argmax == lab[n] ? 1 : 0;
     }
   });
@@ -59,11 +69,13 @@ CrossEntropyForward CpuBackend::softmax_cross_entropy_forward(const Tensor& logi
   return out;
 }
 
-Tensor CpuBackend::softmax_cross_entropy_backward(const Tensor& logits, const Tensor& labels, const Tensor& grad_loss) {
+Tensor CpuBackend::softmax_cross_entropy_backward(const Tensor& logits, const Tensor& labels, const Tensor& grad_loss,
+                                                  float label_smoothing) {
   const int64_t N = logits.shape[0], C = logits.shape[1];
   std::vector<float> xs = to_f32_nchw(logits);
   const int32_t* lab = labels.data<int32_t>();
   const double k = static_cast<double>(grad_loss.data<float>()[0]) / static_cast<double>(N);
+  const double eps = label_smoothing, on = 1.0 - eps, off = eps / static_cast<double>(C);
   std::vector<float> dx(xs.size());
   parallel_for(N, 64, [&](int64_t b, int64_t e) {
     for (int64_t n = b; n < e; n++) {
@@ -71,7 +83,7 @@ Tensor CpuBackend::softmax_cross_entropy_backward(const Tensor& logits, const Te
       RowStats r = row_stats(row, C);
       for (int64_t j = 0; j < C; j++) {
         double p = std::exp(row[j] - r.lse);
-        dx[n * C + j] = static_cast<float>(k * (p - (j == lab[n] ? 1.0 : 0.0)));
+        dx[n * C + j] = static_cast<float>(k * (p - ((j == lab[n] ? on : 0.0) + off)));
       }
     }
   });

@@ -1,6 +1,8 @@
 // Softmax cross-entropy: loss and correct count against a float64 reference (including
 // logits far beyond exp's range), backward against the reference and central differences,
-// first-max tie rule, fp16/bf16 logits, and argument checks (label range on CPU).
+// first-max tie rule, fp16/bf16 logits, label smoothing (against its definition, central
+// differences, and bit-identity of eps = 0 with no smoothing), and argument checks (label
+// range on CPU).
 import * as assert from 'node:assert/strict';
 
 import { native } from '../../lib/native';
@@ -33,6 +35,24 @@ function lossRef(x: ArrayLike<number>, labels: ArrayLike<number>, N: number, C: 
 function gradRef(x: ArrayLike<number>, labels: ArrayLike<number>, N: number, C: number, g: number): Float64Array {
   const { prob } = lossRef(x, labels, N, C);
   return Float64Array.from(prob, (p, i) => (g * (p - (i % C === labels[Math.floor(i / C)] ? 1 : 0))) / N);
+}
+
+// Label smoothing by its definition: the mean over rows of -sum_j t_j log softmax(x)_j with
+// t = (1 - eps) onehot(label) + eps / C; and its gradient (softmax - t) * g / N.
+function smoothedRef(x: ArrayLike<number>, labels: ArrayLike<number>, N: number, C: number, eps: number, g: number) {
+  let total = 0;
+  const grad = new Float64Array(N * C);
+  for (let n = 0; n < N; n++) {
+    const row = Array.from({ length: C }, (_, j) => x[n * C + j]);
+    const m = Math.max(...row);
+    const lse = m + Math.log(row.reduce((a, v) => a + Math.exp(v - m), 0));
+    for (let j = 0; j < C; j++) {
+      const t = (j === labels[n] ? 1 - eps : 0) + eps / C;
+      total -= t * (row[j] - lse);
+      grad[n * C + j] = (g * (Math.exp(row[j] - lse) - t)) / N;
+    }
+  }
+  return { loss: total / N, grad };
 }
 
 describeDevices('softmax cross-entropy', (d) => {
@@ -139,6 +159,54 @@ describeDevices('softmax cross-entropy', (d) => {
     });
   }
 
+  it('label smoothing: loss and gradient match the definition and finite differences', () => {
+    const r = rng(54);
+    for (const [N, C] of shapes)
+      for (const eps of [0.1, 0.37, 1]) {
+        const x = normals(N * C, r, 3);
+        const labels = Int32Array.from({ length: N }, () => randInt(r, 0, C - 1));
+        const g = 0.5 + 2 * r();
+        const tx = make(x, [N, C], dev),
+          tl = int32Tensor(labels, [N], dev),
+          tg = make([g], [1], dev);
+        const ref = smoothedRef(x, labels, N, C, eps, g);
+        const o = nat().softmaxCrossEntropyForward(tx, tl, eps);
+        close(readNCHW(o.loss), [ref.loss], 1e-5, `loss [${N}, ${C}] eps ${eps}`);
+        const dx = readNCHW(nat().softmaxCrossEntropyBackward(tx, tl, tg, eps));
+        close(dx, ref.grad, 1e-4, `dlogits [${N}, ${C}] eps ${eps}`, 1e-2 / N);
+        const f = (xv: Float64Array) => {
+          const t = make(xv, [N, C], dev);
+          const out = nat().softmaxCrossEntropyForward(t, tl, eps);
+          const v = g * readNCHW(out.loss)[0];
+          disposeAll(t, out.loss, out.correct);
+          return v;
+        };
+        // The loss is an fp32 scalar: its rounding (a few ulps of g * loss) over 2h bounds the difference quotient's error.
+        const h = 5e-2;
+        const atol = (4 * g * ref.loss * 2 ** -24) / (2 * h) + 2e-3 / N;
+        checkFiniteDiff(f, Float64Array.from(x), dx, someIndices(N * C, 20, r), `dlogits [${N}, ${C}] eps ${eps}`, h, 1e-2, atol);
+        disposeAll(tx, tl, tg, o.loss, o.correct);
+      }
+  });
+
+  it('label smoothing 0 is bit for bit the unsmoothed loss and gradient', () => {
+    const r = rng(55);
+    const [N, C] = [17, 10];
+    const x = normals(N * C, r, 4);
+    const labels = Int32Array.from({ length: N }, () => randInt(r, 0, C - 1));
+    const tx = make(x, [N, C], dev),
+      tl = int32Tensor(labels, [N], dev),
+      tg = make([1.5], [1], dev);
+    const [a, b] = [nat().softmaxCrossEntropyForward(tx, tl), nat().softmaxCrossEntropyForward(tx, tl, 0)];
+    assert.deepEqual(readNCHW(b.loss), readNCHW(a.loss));
+    const [da, db] = [nat().softmaxCrossEntropyBackward(tx, tl, tg), nat().softmaxCrossEntropyBackward(tx, tl, tg, 0)];
+    assert.deepEqual(readNCHW(db), readNCHW(da));
+    const c = nat().softmaxCrossEntropyForward(tx, tl, 0.2);
+    assert.notDeepEqual(readNCHW(c.loss), readNCHW(a.loss));
+    assert.equal((c.correct.read() as Int32Array)[0], (a.correct.read() as Int32Array)[0], 'smoothing does not change the count');
+    disposeAll(tx, tl, tg, a.loss, a.correct, b.loss, b.correct, c.loss, c.correct, da, db);
+  });
+
   it('refuses bad arguments, naming them', () => {
     const x = make(new Float32Array(12), [3, 4], dev);
     const good = int32Tensor([0, 1, 3], [3], dev);
@@ -154,6 +222,10 @@ describeDevices('softmax cross-entropy', (d) => {
     assertThrowsNamed(() => nat().softmaxCrossEntropyForward(make(new Float32Array(12), [3, 4, 1], dev), good), RangeError, "'logits'", '2-D');
     assertThrowsNamed(() => nat().softmaxCrossEntropyBackward(x, good, make([1, 1], [2], dev)), RangeError, "'gradLoss'", '[1]');
     assertThrowsNamed(() => nat().softmaxCrossEntropyBackward(x, good, int32Tensor([1], [1], dev)), TypeError, "'gradLoss'");
+    assertThrowsNamed(() => nat().softmaxCrossEntropyForward(x, good, -0.1), RangeError, "'labelSmoothing'", '[0, 1]');
+    assertThrowsNamed(() => nat().softmaxCrossEntropyForward(x, good, 1.5), RangeError, "'labelSmoothing'");
+    assertThrowsNamed(() => nat().softmaxCrossEntropyBackward(x, good, g, Number.NaN), RangeError, "'labelSmoothing'");
+    assertThrowsNamed(() => (nat().softmaxCrossEntropyForward as (...a: unknown[]) => unknown)(x, good, '0.1'), TypeError, "'labelSmoothing'");
     disposeAll(x, good, g);
   });
 });

@@ -1,6 +1,8 @@
 // Softmax cross-entropy over logits [N, C] with int32 labels: the mean loss, the number of
 // rows whose argmax (first maximum wins) equals the label, and the gradient. One block per
 // row; the batch mean is a fixed-order pass so the loss is bit-reproducible.
+// Label smoothing eps mixes the mean of the row into the loss and eps / C into the target,
+// as on the CPU (native/cpu/loss.cpp); eps = 0 takes the unsmoothed expressions unchanged.
 // A label outside [0, C) cannot raise an exception from the GPU: its row's loss is NaN (so
 // the mean is NaN) and its gradient row is NaN, which a training loop notices at once.
 #include <cmath>
@@ -72,17 +74,25 @@ __device__ void row_stats(const T* row, int64_t C, float& mx, int& arg, double& 
 }
 
 template <typename T>
-__global__ void ce_rows(const T* logits, const int32_t* labels, int64_t C, double* row_loss, int* row_correct) {
+__global__ void ce_rows(const T* logits, const int32_t* labels, int64_t C, float eps, double* row_loss,
+                        int* row_correct) {
   int64_t r = blockIdx.x;
   const T* row = logits + r * C;
   float mx;
   double lse;
   int arg;
   row_stats(row, C, mx, arg, lse);
+  double sum = 0;
+  if (eps != 0.f) {
+    for (int64_t j = threadIdx.x; j < C; j += blockDim.x) sum += static_cast<double>(to_f(row[j]));
+    sum = block_sum(sum);
+  }
   if (threadIdx.x == 0) {
     int32_t y = labels[r];
     bool ok = y >= 0 && y < C;
-    row_loss[r] = ok ? lse - to_f(row[y]) : NAN;
+    double loss = lse - to_f(row[y]);
+    if (eps != 0.f) loss = (1.0 - eps) * loss + eps * (lse - sum / static_cast<double>(C));
+    row_loss[r] = ok ? loss : NAN;
     row_correct[r] = ok && arg == y ? 1 : 0;
   }
 }
@@ -103,7 +113,7 @@ __global__ void ce_finish(const double* row_loss, const int* row_correct, int64_
 
 template <typename T>
 __global__ void ce_backward(const T* logits, const int32_t* labels, const float* grad_loss, int64_t N, int64_t C,
-                            T* dlogits) {
+                            float eps, T* dlogits) {
   int64_t r = blockIdx.x;
   const T* row = logits + r * C;
   float mx;
@@ -113,9 +123,10 @@ __global__ void ce_backward(const T* logits, const int32_t* labels, const float*
   int32_t y = labels[r];
   bool ok = y >= 0 && y < C;
   double scale = static_cast<double>(grad_loss[0]) / static_cast<double>(N);
+  const double on = 1.0 - static_cast<double>(eps), off = static_cast<double>(eps) / static_cast<double>(C);
   for (int64_t j = threadIdx.x; j < C; j += blockDim.x) {
     double p = exp(static_cast<double>(to_f(row[j])) - lse);
-    float g = ok ? static_cast<float>(scale * (p - (j == y ? 1.0 : 0.0))) : NAN;
+    float g = ok ? static_cast<float>(scale * (p - ((j == y ? on : 0.0) + off))) : NAN;
     dlogits[r * C + j] = from_f<T>(g);
   }
 }
@@ -123,7 +134,8 @@ __global__ void ce_backward(const T* logits, const int32_t* labels, const float*
 }  // namespace
 }  // namespace cuda
 
-CrossEntropyForward CudaBackend::softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels) {
+CrossEntropyForward CudaBackend::softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels,
+                                                               float label_smoothing) {
   cuda::DeviceGuard g(ctx_->index);
   const char* op = "softmaxCrossEntropyForward";
   int64_t N = logits.dim(0), C = logits.dim(1);
@@ -136,7 +148,7 @@ CrossEntropyForward CudaBackend::softmax_cross_entropy_forward(const Tensor& log
   cuda::dispatch_float(logits.dtype, op, [&](auto t) {
     using T = typename decltype(t)::type;
     cuda::ce_rows<T><<<static_cast<unsigned>(N), cuda::kThreads, 0, ctx_->stream>>>(
-        logits.data<T>(), labels.data<int32_t>(), C, row_loss, row_correct);
+        logits.data<T>(), labels.data<int32_t>(), C, label_smoothing, row_loss, row_correct);
   });
   cuda::ce_finish<<<1, 256, 0, ctx_->stream>>>(row_loss, row_correct, N, out.loss.data<float>(),
                                                out.correct.data<int32_t>());
@@ -144,8 +156,8 @@ CrossEntropyForward CudaBackend::softmax_cross_entropy_forward(const Tensor& log
   return out;
 }
 
-Tensor CudaBackend::softmax_cross_entropy_backward(const Tensor& logits, const Tensor& labels,
-                                                   const Tensor& grad_loss) {
+Tensor CudaBackend::softmax_cross_entropy_backward(const Tensor& logits, const Tensor& labels, const Tensor& grad_loss,
+                                                   float label_smoothing) {
   cuda::DeviceGuard g(ctx_->index);
   const char* op = "softmaxCrossEntropyBackward";
   int64_t N = logits.dim(0), C = logits.dim(1);
@@ -153,7 +165,7 @@ Tensor CudaBackend::softmax_cross_entropy_backward(const Tensor& logits, const T
   cuda::dispatch_float(logits.dtype, op, [&](auto t) {
     using T = typename decltype(t)::type;
     cuda::ce_backward<T><<<static_cast<unsigned>(N), cuda::kThreads, 0, ctx_->stream>>>(
-        logits.data<T>(), labels.data<int32_t>(), grad_loss.data<float>(), N, C, d.data<T>());
+        logits.data<T>(), labels.data<int32_t>(), grad_loss.data<float>(), N, C, label_smoothing, d.data<T>());
   });
   CR_LAUNCH_CHECK(op, cuda::describe_args({{"logits", &logits}, {"labels", &labels}}));
   return d;

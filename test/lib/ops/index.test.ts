@@ -118,6 +118,11 @@ describeDevices('autograd functions', ({ device }) => {
       inputs: () => [leaf([5, 4], 29, device)],
       fn: ([x]) => F.softmaxCrossEntropy(x, Tensor.fromArray(Int32Array.from([0, 3, 1, 1, 2]), [5], { device })).loss,
     },
+    {
+      name: 'softmaxCrossEntropy with label smoothing 0.2',
+      inputs: () => [leaf([5, 4], 31, device)],
+      fn: ([x]) => F.softmaxCrossEntropy(x, Tensor.fromArray(Int32Array.from([2, 0, 1, 3, 3]), [5], { device }), { labelSmoothing: 0.2 }).loss,
+    },
   ];
   for (const c of cases) it(`${c.name}: gradients match finite differences`, () => gradCheck(c));
 

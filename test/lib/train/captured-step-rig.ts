@@ -5,6 +5,8 @@ import * as assert from 'node:assert/strict';
 import { create as createModel } from '../../../lib/models/resnet';
 import { batchNormLayers } from '../../../lib/nn/layers';
 import { Module } from '../../../lib/nn/module';
+import { AdamW } from '../../../lib/optim/adamw';
+import { Optimizer } from '../../../lib/optim/optimizer';
 import { SGD } from '../../../lib/optim/sgd';
 import { Tensor, tidy } from '../../../lib/tensor';
 import { CapturedStep } from '../../../lib/train/captured-step';
@@ -28,23 +30,30 @@ export function batches(n: number, seed: number, device: string): { x: Tensor; y
 
 export interface Rig {
   model: Module;
-  opt: SGD;
+  opt: Optimizer;
   mp: MixedPrecision;
+  labelSmoothing?: number;
   fn: (x: Tensor, y: Tensor) => Tensor[];
   dispose(): void;
 }
 
 // fp16: NHWC half batches, fp32 masters, the loss scaled from `initScale` on the device.
-export function rig(device: string, precision: 'fp32' | 'fp16' = 'fp32', initScale = 2 ** 16): Rig {
+// 'adamw': AdamW without decay on 1-D parameters, and a label-smoothed loss.
+export function rig(device: string, precision: 'fp32' | 'fp16' = 'fp32', initScale = 2 ** 16, optimizer: 'sgd' | 'adamw' = 'sgd'): Rig {
   const model = createModel('resnet8', { classes: CLASSES, seed: 3, device });
   model.train();
   const mp = new MixedPrecision(model, precision, { initScale });
-  const opt = new SGD(mp.masters, { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
-  const fn = trainingStepFn({ model, mp, opt });
+  const opt =
+    optimizer === 'adamw'
+      ? new AdamW(mp.masters, { lr: 1e-3, weightDecay: 0.05, excludeBnAndBiasFromDecay: true })
+      : new SGD(mp.masters, { lr: 0.1, momentum: 0.9, weightDecay: 1e-4 });
+  const labelSmoothing = optimizer === 'adamw' ? 0.1 : 0;
+  const fn = trainingStepFn({ model, mp, opt, labelSmoothing });
   return {
     model,
     opt,
     mp,
+    labelSmoothing,
     fn,
     dispose: () => {
       opt.dispose();
