@@ -80,6 +80,7 @@ export class DataLoader implements BatchLoader {
   readonly layout: LayoutName;
   private readonly limiter: Limiter;
   private orders = new Map<number, Int32Array>();
+  private staging: Uint8Array | Float32Array | null = null;
   private disposed = false;
 
   constructor(dataset: SampleDataset, options: DataLoaderOptions) {
@@ -189,7 +190,7 @@ export class DataLoader implements BatchLoader {
     const float = first.image instanceof Float32Array;
     const hwc = first.layout === 'HWC';
     const per = c * h * w;
-    const buf = float ? new Float32Array(size * per) : new Uint8Array(size * per);
+    const buf = this.stagingBuffer(float, size * per);
     const labels = new Int32Array(size);
     samples.forEach((s, k) => {
       const [sc, sh, sw] = checkSample(s, indices[k], this.dataset.classes);
@@ -242,7 +243,19 @@ export class DataLoader implements BatchLoader {
     }
   }
 
+  /**
+   * The host buffer a batch is assembled in, kept between batches: the upload copies it at
+   * once, and a fresh 10-40 MB buffer per batch would cost its zeroing and page faults again.
+   */
+  private stagingBuffer(float: boolean, length: number): Uint8Array | Float32Array {
+    const s = this.staging;
+    if (s && s instanceof Float32Array === float && s.length >= length) return s.subarray(0, length);
+    this.staging = float ? new Float32Array(length) : new Uint8Array(length);
+    return this.staging;
+  }
+
   dispose(): void {
+    this.staging = null;
     this.disposed = true;
     this.orders.clear();
   }
