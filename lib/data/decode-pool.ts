@@ -118,7 +118,10 @@ export class DecodePool {
   private queued: { spec: string; job: FastJob; resolve: (r: FastResult | null) => void }[] = [];
   private flushScheduled = false;
 
-  constructor(readonly size = Math.max(1, Math.min(8, os.availableParallelism()))) {}
+  constructor(
+    readonly size = Math.max(1, Math.min(8, os.availableParallelism())),
+    private readonly script = path.join(__dirname, 'decode-worker.js'),
+  ) {}
 
   /** False once a worker could not start or died: everything then goes to sharp. */
   get usable(): boolean {
@@ -189,7 +192,7 @@ export class DecodePool {
   }
 
   private start(): Slot {
-    const worker = new Worker(path.join(__dirname, 'decode-worker.js'));
+    const worker = new Worker(this.script);
     const slot: Slot = { worker, pending: new Map(), load: 0 };
     worker.on('message', (msg: Reply) => {
       const p = slot.pending.get(msg.id);
@@ -204,7 +207,8 @@ export class DecodePool {
       this.broken = true;
       for (const p of slot.pending.values()) p.resolve(new Array<null>(p.count).fill(null));
       slot.pending.clear();
-      this.slots.splice(this.slots.indexOf(slot), 1);
+      const at = this.slots.indexOf(slot);
+      if (at >= 0) this.slots.splice(at, 1); // 'error' is followed by 'exit'
     };
     worker.on('error', fail);
     worker.on('exit', fail);

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 
 import { CenterCrop, Compose, imageList, RandomCrop, RandomHorizontalFlip, RandomResizedCrop, Resize, Rng } from '../../../lib/data';
-import { decodePool, runFastJob } from '../../../lib/data/decode-pool';
+import { DecodePool, decodePool, runFastJob } from '../../../lib/data/decode-pool';
 import { decodePng } from '../../../lib/data/png-decode';
 import { applyPlan } from '../../../lib/data/resample';
 import { CropPlan, identityPlan, RandomShorterSide, Transform, transformFromSpec, transformSpec } from '../../../lib/data/transforms';
@@ -256,6 +256,11 @@ describe('data: small-PNG fast path', function () {
     const job = { file, rng: new Rng(9).state(), maxPixels: 1e6 };
     const [viaPool] = await decodePool().decodeMany(spec, [job]);
     assert.deepEqual(Buffer.from(viaPool?.data ?? []), Buffer.from(runFastJob(spec, job)?.data ?? [1]));
+    // A worker that cannot start answers null (the sharp path) and retires the pool.
+    const broken = new DecodePool(2, path.join(root, 'no-such-worker.js'));
+    assert.deepEqual(await broken.decodeMany(spec, [job, job]), [null, null]);
+    assert.equal(broken.usable, false);
+    assert.deepEqual(await broken.decode(spec, job), null);
   });
 
   it("resizes with PIL's bilinear filter, within a bounded distance of libvips' linear kernel", async () => {
