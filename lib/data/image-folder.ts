@@ -170,8 +170,8 @@ export class ImageFolder implements SampleDataset {
   }
 
   /** Image `index` after the transform: uint8 HWC RGB. */
-  get(index: number, context?: Partial<SampleContext>): Promise<Sample> {
-    this.checkIndex(index, 'ImageFolder.get');
+  async get(index: number, context?: Partial<SampleContext>): Promise<Sample> {
+    this.checkIndex(index, 'ImageFolder.get'); // inside an async function: a bad index rejects, as it always did
     return this.fetch(index, context?.rng, true);
   }
 
