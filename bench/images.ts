@@ -7,7 +7,7 @@
 //
 //   node dist/bench/images.js [--jpegs 1000] [--pngs 5000] [--cores 1,2] [--batch 64] [--runs 3]
 //                             [--python EXE (default: python3 or /usr/bin/python3, whichever has torchvision)] [--no-torchvision] [--cache-dir DIR] [--out FILE.md]
-//   node dist/bench/images.js --measure --root DIR --size N --workers K   (one child measurement)
+//   node dist/bench/images.js --measure --root DIR --size N --workers K [--decoder auto|sharp]   (one child measurement)
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -85,7 +85,8 @@ async function measure(argv: string[]): Promise<void> {
   const workers = Number(option(argv, 'workers', '1'));
   const batch = Number(option(argv, 'batch', '64'));
   const runs = Number(option(argv, 'runs', '3'));
-  const ds = imageFolder(root, { transform: trainTransform('torchvision', size) });
+  const decoder = option(argv, 'decoder', 'auto') as 'auto' | 'sharp';
+  const ds = imageFolder(root, { transform: trainTransform('torchvision', size), decoder });
   const loader = new DataLoader(ds, { batchSize: batch, seed: 1, workers: 2 * workers, prefetch: 2, normalization: IMAGENET_NORMALIZATION });
   const epoch = async (e: number, limit = Infinity): Promise<number> => {
     let n = 0;
@@ -165,20 +166,23 @@ export async function imageBench(argv: string[]): Promise<string> {
     `image loader bench: ${jpegs} JPEGs (~500 x 375) -> 224 px, ${pngs} PNGs (32 x 32) -> 32 px; RandomResizedCrop + flip + normalise; ` +
       `batch ${batch}, median of ${runs} epochs; cores ${cores.join(', ')}; load ${loadStart}`,
   );
-  const sets: [string, number, string][] = [
-    ['224 px from ~500 x 375 JPEG', 224, await imageSet('jpeg', jpegs, cache)],
-    ['32 px from 32 x 32 PNG', 32, await imageSet('png32', pngs, cache)],
+  const pngRoot = await imageSet('png32', pngs, cache);
+  // The last row: the same PNGs through libvips (decoder: 'sharp'), what the fast path replaces; ours only.
+  const sets: [string, number, string, 'auto' | 'sharp'][] = [
+    ['224 px from ~500 x 375 JPEG', 224, await imageSet('jpeg', jpegs, cache), 'auto'],
+    ['32 px from 32 x 32 PNG', 32, pngRoot, 'auto'],
+    ["32 px from 32 x 32 PNG, decoder: 'sharp'", 32, pngRoot, 'sharp'],
   ];
   const tvAvailable = withTv && spawnSync(python, ['-c', 'import torchvision'], { stdio: 'ignore' }).status === 0;
   if (withTv && !tvAvailable)
     console.log(`torchvision comparison skipped: ${python} cannot import torchvision (apt-get install python3-torch python3-torchvision)`);
   const cells: { set: string; cores: number; cell: Cell }[] = [];
   let versions = '';
-  for (const [name, size, root] of sets) {
+  for (const [name, size, root, decoder] of sets) {
     for (const k of cores) {
       const env = { ...process.env, UV_THREADPOOL_SIZE: String(k), CUDNN_RESNET_CPU_THREADS: String(k), OMP_NUM_THREADS: '1' };
       const args = ['--root', root, '--size', String(size), '--workers', String(k), '--batch', batch, '--runs', runs];
-      const ours = runJson([...pinned(k), process.execPath, __filename, '--measure', ...args], env, 1800);
+      const ours = runJson([...pinned(k), process.execPath, __filename, '--measure', ...args, '--decoder', decoder], env, 1800);
       const cell: Cell = {
         ours: typeof ours === 'string' ? null : (ours.imagesPerS as number),
         torchvision: null,
@@ -187,7 +191,7 @@ export async function imageBench(argv: string[]): Promise<string> {
         tvCpuMs: null,
       };
       if (typeof ours === 'string') cell.note = `ours failed: ${ours}`;
-      if (tvAvailable) {
+      if (tvAvailable && decoder === 'auto') {
         const tv = runJson([...pinned(k), python, path.join(__dirname, '..', '..', 'bench', 'torchvision_loader.py'), ...args], env, 3600);
         if (typeof tv === 'string' || tv.error) cell.note = `${cell.note ?? ''} torchvision failed: ${typeof tv === 'string' ? tv : String(tv.error)}`.trim();
         else {

@@ -9,7 +9,18 @@ import * as os from 'node:os';
 import { DTypeName, LayoutName, native, NativeTensor } from '../native';
 import { Tensor } from '../tensor';
 import { Normalization } from './augment';
-import { BatchLoader, checkEpochIndex, checkShard, prefetchEpoch, Sample, SampleDataset, shardOrder, ShardOptions, TensorBatch } from './dataset';
+import {
+  BatchLoader,
+  checkEpochIndex,
+  checkShard,
+  prefetchEpoch,
+  Sample,
+  SampleContext,
+  SampleDataset,
+  shardOrder,
+  ShardOptions,
+  TensorBatch,
+} from './dataset';
 import { Rng } from './prng';
 
 export interface DataLoaderOptions extends ShardOptions {
@@ -69,6 +80,7 @@ export class DataLoader implements BatchLoader {
   readonly layout: LayoutName;
   private readonly limiter: Limiter;
   private orders = new Map<number, Int32Array>();
+  private staging: Uint8Array | Float32Array | null = null;
   private disposed = false;
 
   constructor(dataset: SampleDataset, options: DataLoaderOptions) {
@@ -138,7 +150,21 @@ export class DataLoader implements BatchLoader {
 
   /** The sample at dataset index `index` as epoch `epoch` sees it (its random stream included). */
   sample(epoch: number, index: number): Promise<Sample> {
-    return this.limiter.run(() => this.dataset.get(index, { epoch, index, rng: new Rng(this.seed, SAMPLE_STREAM, epoch, index) }));
+    return this.limiter.run(() => this.dataset.get(index, this.context(epoch, index)));
+  }
+
+  private context(epoch: number, index: number): SampleContext {
+    return { epoch, index, rng: new Rng(this.seed, SAMPLE_STREAM, epoch, index) };
+  }
+
+  /** The samples at dataset indices `indices` as epoch `epoch` sees them, through getMany() where the dataset has it. */
+  private samples(epoch: number, indices: Int32Array): Promise<Sample[]> {
+    const ds = this.dataset;
+    if (!ds.getMany) return Promise.all(Array.from(indices, (i) => this.sample(epoch, i)));
+    return ds.getMany(
+      Array.from(indices, (index) => ({ index, context: this.context(epoch, index) })),
+      (task) => this.limiter.run(task),
+    );
   }
 
   async batch(epoch: number, index: number): Promise<TensorBatch> {
@@ -146,7 +172,7 @@ export class DataLoader implements BatchLoader {
     checkEpochIndex('DataLoader.batch', epoch, index, this.batchesPerEpoch);
     const order = this.epochOrder(epoch);
     const indices = order.slice(index * this.batchSize, Math.min((index + 1) * this.batchSize, order.length));
-    const samples = await Promise.all(Array.from(indices, (i) => this.sample(epoch, i)));
+    const samples = await this.samples(epoch, indices);
     if (this.disposed) throw new Error('DataLoader: disposed while a batch was being made');
     return this.assemble(samples, indices, epoch, index);
   }
@@ -164,7 +190,7 @@ export class DataLoader implements BatchLoader {
     const float = first.image instanceof Float32Array;
     const hwc = first.layout === 'HWC';
     const per = c * h * w;
-    const buf = float ? new Float32Array(size * per) : new Uint8Array(size * per);
+    const buf = this.stagingBuffer(float, size * per);
     const labels = new Int32Array(size);
     samples.forEach((s, k) => {
       const [sc, sh, sw] = checkSample(s, indices[k], this.dataset.classes);
@@ -217,7 +243,19 @@ export class DataLoader implements BatchLoader {
     }
   }
 
+  /**
+   * The host buffer a batch is assembled in, kept between batches: the upload copies it at
+   * once, and a fresh 10-40 MB buffer per batch would cost its zeroing and page faults again.
+   */
+  private stagingBuffer(float: boolean, length: number): Uint8Array | Float32Array {
+    const s = this.staging;
+    if (s && s instanceof Float32Array === float && s.length >= length) return s.subarray(0, length);
+    this.staging = float ? new Float32Array(length) : new Uint8Array(length);
+    return this.staging;
+  }
+
   dispose(): void {
+    this.staging = null;
     this.disposed = true;
     this.orders.clear();
   }

@@ -35,6 +35,12 @@ export interface SampleContext {
 export interface SampleDataset {
   readonly length: number;
   get(index: number, context: SampleContext): Sample | Promise<Sample>;
+  /**
+   * Optional: several samples at once, each exactly what get() gives, for a source that
+   * shares work between them (an image folder decodes small files in groups). `run` is the
+   * loader's limit on samples in flight: wrap each unit of work that occupies a decoder.
+   */
+  getMany?(requests: { index: number; context: SampleContext }[], run: <T>(task: () => Promise<T>) => Promise<T>): Promise<Sample[]>;
   /** Number of classes (default: found from labels by the Trainer when it builds a model). */
   readonly classes?: number;
   readonly classNames?: readonly string[];

@@ -4,13 +4,17 @@
 // (sharp, off the JS thread). A file that cannot be decoded is an ImageError naming it, or
 // with onError: 'skip' is recorded in `skipped` and replaced by the next readable image of
 // the dataset (with its own label), so batches keep their size and labels stay right.
+// Small PNGs take a faster path (lib/data/decode-pool.ts: worker threads, no libvips) when
+// the transform is built from this package's classes; option decoder: 'sharp' turns it off.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { Normalization } from './augment';
 import { Sample, SampleContext, SampleDataset } from './dataset';
+import { decodePool, FastResult } from './decode-pool';
 import { checkMaxPixels, decodeImage, DEFAULT_MAX_PIXELS, ImageError } from './image-decode';
-import { evalTransform, Transform } from './transforms';
+import { Rng } from './prng';
+import { evalTransform, Transform, transformSpec } from './transforms';
 
 /** torchvision's IMG_EXTENSIONS (what ImageFolder lists), compared case-insensitively. */
 export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif', '.tiff', '.webp'];
@@ -31,6 +35,12 @@ export interface ImageDatasetOptions {
   normalization?: Normalization;
   /** Called once per newly skipped file (onError: 'skip'). */
   onSkip?: (error: ImageError) => void;
+  /**
+   * 'auto' (default): PNGs up to 256 x 256 are decoded and transformed in worker threads
+   * without libvips (same pixels; a resize is PIL's bilinear filter, as torchvision's,
+   * within a few levels of libvips' linear one); 'sharp': every image through libvips.
+   */
+  decoder?: 'auto' | 'sharp';
 }
 
 /** Python's sort order of str: by code point (JS's default compares UTF-16 units). */
@@ -103,9 +113,12 @@ export class ImageFolder implements SampleDataset {
   readonly onError: 'raise' | 'skip';
   readonly maxPixels: number;
   readonly normalization?: Normalization;
+  readonly decoder: 'auto' | 'sharp';
   /** Files found unreadable so far (onError: 'skip'), with the reason. */
   readonly skipped = new Map<string, ImageError>();
   private readonly onSkip?: (error: ImageError) => void;
+  /** JSON of the transform's spec when small PNGs may take the fast path, else null. */
+  private readonly fastSpec: string | null;
 
   constructor(samples: ImageEntry[], classNames: string[], options: ImageDatasetOptions = {}) {
     if (classNames.length === 0) throw new RangeError('ImageFolder: no classes');
@@ -126,6 +139,12 @@ export class ImageFolder implements SampleDataset {
     this.maxPixels = checkMaxPixels(options.maxPixels ?? DEFAULT_MAX_PIXELS, 'ImageFolder');
     this.normalization = options.normalization;
     this.onSkip = options.onSkip;
+    const decoder = options.decoder ?? 'auto';
+    if (decoder !== 'auto' && decoder !== 'sharp')
+      throw new RangeError(`ImageFolder: option 'decoder' must be 'auto' or 'sharp', got ${JSON.stringify(decoder)}`);
+    this.decoder = decoder;
+    const spec = decoder === 'auto' ? transformSpec(this.transform) : null;
+    this.fastSpec = spec ? JSON.stringify(spec) : null;
   }
 
   get length(): number {
@@ -145,22 +164,72 @@ export class ImageFolder implements SampleDataset {
       maxPixels: this.maxPixels,
       normalization: this.normalization,
       onSkip: this.onSkip,
+      decoder: this.decoder,
       ...options,
     });
   }
 
   /** Image `index` after the transform: uint8 HWC RGB. */
   async get(index: number, context?: Partial<SampleContext>): Promise<Sample> {
-    if (!Number.isInteger(index) || index < 0 || index >= this.samples.length) {
-      throw new RangeError(`ImageFolder.get: 'index' must be an integer in [0, ${this.samples.length}), got ${index}`);
+    this.checkIndex(index, 'ImageFolder.get'); // inside an async function: a bad index rejects, as it always did
+    return this.fetch(index, context?.rng, true);
+  }
+
+  /** Several images at once (what get() gives each): small PNGs go to the decoding workers in a few messages. */
+  async getMany(
+    requests: { index: number; context?: Partial<SampleContext> }[],
+    run: <T>(task: () => Promise<T>) => Promise<T> = (t) => t(),
+  ): Promise<Sample[]> {
+    requests.forEach((r) => this.checkIndex(r?.index, 'ImageFolder.getMany'));
+    const out: (Sample | null)[] = requests.map(() => null);
+    const fast = requests.map((r) => !this.skipped.has(this.samples[r.index].path) && this.fastEligible(this.samples[r.index].path));
+    const picked = requests.filter((_, k) => fast[k]);
+    if (picked.length > 0 && this.fastSpec !== null) {
+      const spec = this.fastSpec;
+      const results = await run(() =>
+        decodePool().decodeMany(
+          spec,
+          picked.map((r) => this.fastJob(this.samples[r.index].path, r.context?.rng)),
+        ),
+      );
+      let i = 0;
+      requests.forEach((r, k) => {
+        if (fast[k]) out[k] = this.toSample(results[i++], this.samples[r.index].label);
+      });
     }
-    const rng = context?.rng;
+    return Promise.all(requests.map((r, k) => out[k] ?? run(() => this.fetch(r.index, r.context?.rng, !fast[k]))));
+  }
+
+  private checkIndex(index: number, op: string): void {
+    if (!Number.isInteger(index) || index < 0 || index >= this.samples.length) {
+      throw new RangeError(`${op}: 'index' must be an integer in [0, ${this.samples.length}), got ${index}`);
+    }
+  }
+
+  private fastEligible(file: string): boolean {
+    return this.fastSpec !== null && /\.png$/i.test(file) && decodePool().usable;
+  }
+
+  private fastJob(file: string, rng: Rng | undefined): { file: string; rng: number[]; maxPixels: number } {
+    return { file, rng: (rng ?? new Rng(0)).state(), maxPixels: this.maxPixels };
+  }
+
+  private toSample(r: FastResult | null, label: number): Sample | null {
+    return r && { image: r.data, shape: [3, r.height, r.width], layout: 'HWC', label };
+  }
+
+  /** Entry `index`, or with onError 'skip' the next readable one; the first is tried on the fast path only when `tryFastFirst`. */
+  private async fetch(index: number, rng: Rng | undefined, tryFastFirst: boolean): Promise<Sample> {
     for (let k = 0; k < this.samples.length; k++) {
       const entry = this.samples[(index + k) % this.samples.length];
       if (this.skipped.has(entry.path)) continue;
       try {
         // Every attempt draws the same numbers, so a replacement does not depend on whether
         // the bad file was already known (a resumed run learns it again).
+        if ((k > 0 || tryFastFirst) && this.fastEligible(entry.path) && this.fastSpec !== null) {
+          const fast = this.toSample(await decodePool().decode(this.fastSpec, this.fastJob(entry.path, rng)), entry.label);
+          if (fast) return fast;
+        }
         const img = await decodeImage(entry.path, this.transform, rng?.clone(), { maxPixels: this.maxPixels });
         return { image: img.data, shape: [3, img.height, img.width], layout: 'HWC', label: entry.label };
       } catch (e) {

@@ -50,6 +50,18 @@ export class Rng {
     return r;
   }
 
+  /** The four state words (to hand the stream to another thread). */
+  state(): [number, number, number, number] {
+    return [this.s0, this.s1, this.s2, this.s3];
+  }
+
+  /** The generator at a state() taken elsewhere. */
+  static fromState(state: readonly number[]): Rng {
+    const r = new Rng(0);
+    [r.s0, r.s1, r.s2, r.s3] = state.map((v) => v >>> 0);
+    return r;
+  }
+
   /** Uniform integer in [0, 2^32). */
   nextUint32(): number {
     const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;

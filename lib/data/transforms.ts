@@ -86,7 +86,7 @@ function cropTo(p: CropPlan, left: number, top: number, width: number, height: n
 /** torchvision.transforms.Resize: an int scales the shorter side to it (the longer keeps the aspect, truncated); [h, w] is exact. */
 export class Resize implements Transform {
   readonly name: string;
-  private readonly size: Size;
+  readonly size: Size;
   constructor(size: Size) {
     checkSize(size, 'Resize');
     this.size = size;
@@ -107,7 +107,7 @@ export function shorterSideTo(width: number, height: number, size: number): [num
 /** torchvision.transforms.CenterCrop: offsets round((dim - crop) / 2); a crop larger than the image pads with zeros. */
 export class CenterCrop implements Transform {
   readonly name: string;
-  private readonly hw: [number, number];
+  readonly hw: [number, number];
   constructor(size: Size) {
     this.hw = checkSize(size, 'CenterCrop');
     this.name = `CenterCrop(${JSON.stringify(size)})`;
@@ -126,7 +126,7 @@ function centreOffset(dim: number, crop: number): number {
 /** torchvision.transforms.RandomCrop without padding: top in [0, h - crop], left in [0, w - crop]; a smaller image is centred. */
 export class RandomCrop implements Transform {
   readonly name: string;
-  private readonly hw: [number, number];
+  readonly hw: [number, number];
   constructor(size: Size) {
     this.hw = checkSize(size, 'RandomCrop');
     this.name = `RandomCrop(${JSON.stringify(size)})`;
@@ -185,7 +185,7 @@ export function randomResizedCropBox(
 /** torchvision.transforms.RandomResizedCrop(size, scale=(0.08, 1), ratio=(3/4, 4/3)). */
 export class RandomResizedCrop implements Transform {
   readonly name: string;
-  private readonly hw: [number, number];
+  readonly hw: [number, number];
   readonly scale: [number, number];
   readonly ratio: [number, number];
   constructor(size: Size, options: { scale?: [number, number]; ratio?: [number, number] } = {}) {
@@ -288,4 +288,52 @@ export function trainTransform(preset: AugmentPreset, size = 224): Compose {
   }
   if (preset === 'none') return evalTransform(size);
   throw new RangeError(`augment must be 'torchvision', 'paper' or 'none', got ${JSON.stringify(preset)}`);
+}
+
+/** A built-in transform as plain data (what a decoding worker rebuilds it from). */
+export type TransformSpec =
+  | ['Resize', Size]
+  | ['CenterCrop' | 'RandomCrop', [number, number]]
+  | ['RandomResizedCrop', [number, number], [number, number], [number, number]]
+  | ['RandomHorizontalFlip', number]
+  | ['RandomShorterSide', number, number]
+  | ['Compose', TransformSpec[]];
+
+/**
+ * The spec of a transform built only from this module's classes (not subclasses, whose plan
+ * may differ), else null.
+ */
+export function transformSpec(t: Transform): TransformSpec | null {
+  const is = (cls: { prototype: object }): boolean => Object.getPrototypeOf(t) === cls.prototype;
+  if (is(Resize)) return ['Resize', (t as Resize).size];
+  if (is(CenterCrop)) return ['CenterCrop', (t as CenterCrop).hw];
+  if (is(RandomCrop)) return ['RandomCrop', (t as RandomCrop).hw];
+  if (is(RandomResizedCrop)) return ['RandomResizedCrop', (t as RandomResizedCrop).hw, (t as RandomResizedCrop).scale, (t as RandomResizedCrop).ratio];
+  if (is(RandomHorizontalFlip)) return ['RandomHorizontalFlip', (t as RandomHorizontalFlip).p];
+  if (is(RandomShorterSide)) return ['RandomShorterSide', (t as RandomShorterSide).min, (t as RandomShorterSide).max];
+  if (is(Compose)) {
+    const parts = (t as Compose).transforms.map(transformSpec);
+    return parts.every((p) => p !== null) ? ['Compose', parts as TransformSpec[]] : null;
+  }
+  return null;
+}
+
+/** The transform a spec describes. */
+export function transformFromSpec(s: TransformSpec): Transform {
+  switch (s[0]) {
+    case 'Resize':
+      return new Resize(s[1]);
+    case 'CenterCrop':
+      return new CenterCrop(s[1]);
+    case 'RandomCrop':
+      return new RandomCrop(s[1]);
+    case 'RandomResizedCrop':
+      return new RandomResizedCrop(s[1], { scale: s[2], ratio: s[3] });
+    case 'RandomHorizontalFlip':
+      return new RandomHorizontalFlip(s[1]);
+    case 'RandomShorterSide':
+      return new RandomShorterSide(s[1], s[2]);
+    case 'Compose':
+      return new Compose(s[1].map(transformFromSpec));
+  }
 }
