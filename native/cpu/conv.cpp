@@ -15,6 +15,7 @@
 #include <mutex>
 
 #include "../core/errors.h"
+#include "conv_direct.h"
 #include "conv_unfold.h"
 #include "cpu_backend.h"
 #include "gemm.h"
@@ -102,6 +103,17 @@ Tensor CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor
   F32Result out(*this, {g.N, g.K, g.P, g.Q}, x.dtype, x.layout);
   float* y = out.data();
   const int64_t crs = g.crs(), pq = g.pq();
+  if (cpu_conv::direct3x3_applies(g)) {
+    const Scratch pk = scratch_floats(cpu_conv::direct_packed_floats(g.K, g.C));
+    cpu_conv::pack_direct3x3(ws, g.K, g.C, false, pk.get());
+    over_images(
+        g.N, [] { return 0; },
+        [&](int64_t n, int&) {
+          cpu_conv::direct3x3_image(xs + n * g.chw(), g.C, g.H, g.W, pk.get(), g.K, bs, y + n * g.K * pq);
+        },
+        [](int&) {});
+    return out.finish();
+  }
   if (const int64_t per = images_per_gemm(g); per > 1) {
     over_images((g.N + per - 1) / per,
                 [&] {
@@ -152,6 +164,17 @@ Tensor CpuBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, const
   F32Result out(*this, x_shape, dy.dtype, dy.layout);
   float* dx = out.data();
   const int64_t crs = g.crs(), pq = g.pq();
+  if (cpu_conv::direct3x3_applies(g)) {  // dx = dy convolved with w transposed and rotated
+    const Scratch pk = scratch_floats(cpu_conv::direct_packed_floats(g.C, g.K));
+    cpu_conv::pack_direct3x3(ws, g.K, g.C, true, pk.get());
+    over_images(
+        g.N, [] { return 0; },
+        [&](int64_t n, int&) {
+          cpu_conv::direct3x3_image(dys + n * g.K * pq, g.K, g.H, g.W, pk.get(), g.C, nullptr, dx + n * g.chw());
+        },
+        [](int&) {});
+    return out.finish();
+  }
   if (const int64_t per = images_per_gemm(g); per > 1) {
     over_images((g.N + per - 1) / per,
                 [&] {

@@ -1,0 +1,152 @@
+// The direct 3x3 convolution declared in conv_direct.h. A register tile is 8 output
+// channels x 2 vectors of 16 output pixels (16 accumulators); for each input channel and
+// tap it loads the 2 input vectors straight from the image, shifted by the tap, with the
+// lanes that fall into the padding masked to zero, and multiplies them by 8 broadcast
+// filter values. That is the GEMM micro-kernel's ratio of loads to FMAs, without the
+// unfolded copy of the input (9x its size) and its packing. The tile's vectors run along
+// the image in row-major order: one 32-pixel row, or two 16-pixel rows, per tile.
+#include "conv_direct.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "gemm.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CR_DIRECT_X86 1
+#include <immintrin.h>
+#endif
+
+namespace cr::cpu_conv {
+
+namespace {
+
+constexpr int64_t kVec = 16;  // floats per AVX-512 vector
+
+#ifdef CR_DIRECT_X86
+// Where one tile vector reads and writes: the output pixel (oh, q0) and its 16 lanes.
+struct VecSite {
+  int64_t offset = 0;             // oh * W + q0
+  __mmask16 store = 0;            // lanes inside the row
+  __mmask16 rows[3] = {0, 0, 0};  // tap row r: all lanes, when input row oh + r - 1 exists
+  __mmask16 cols[3] = {0, 0, 0};  // tap column s: lanes whose input column q + s - 1 exists
+};
+
+VecSite site_of(int64_t v, int64_t H, int64_t W) {
+  VecSite site;
+  const int64_t per_row = (W + kVec - 1) / kVec;
+  if (v >= H * per_row) return site;  // a tile's unused second vector: every mask empty
+  const int64_t oh = v / per_row, q0 = (v % per_row) * kVec;
+  site.offset = oh * W + q0;
+  for (int64_t j = 0; j < kVec; j++) {
+    const int64_t q = q0 + j;
+    if (q >= W) continue;
+    site.store |= static_cast<__mmask16>(1u << j);
+    for (int s = 0; s < 3; s++)
+      if (q + s - 1 >= 0 && q + s - 1 < W) site.cols[s] |= static_cast<__mmask16>(1u << j);
+  }
+  for (int r = 0; r < 3; r++) site.rows[r] = oh + r - 1 >= 0 && oh + r - 1 < H ? 0xFFFF : 0;
+  return site;
+}
+
+// Masked-out lanes are never read, so a tap's address may lie before or after the image
+// (rows and columns of padding); it is formed in integers so no out-of-range pointer exists.
+__attribute__((target("avx512f"))) inline __m512 load_tap(const float* plane, int64_t at, __mmask16 m) {
+  return _mm512_maskz_loadu_ps(
+      m, reinterpret_cast<const float*>(reinterpret_cast<intptr_t>(plane) + static_cast<intptr_t>(at * 4)));
+}
+
+__attribute__((target("avx512f"))) void tile_avx512(const float* in, int64_t in_ch, int64_t HW, int64_t W,
+                                                    const float* pk, const VecSite& a, const VecSite& b, int valid,
+                                                    const float* bias, float* out) {
+  __m512 acc0[kDirectBlock], acc1[kDirectBlock];
+  for (int j = 0; j < kDirectBlock; j++) acc0[j] = acc1[j] = _mm512_setzero_ps();
+  __mmask16 ma[9], mb[9];
+  int64_t off[9];
+  for (int r = 0; r < 3; r++)
+    for (int s = 0; s < 3; s++) {
+      ma[r * 3 + s] = a.rows[r] & a.cols[s];
+      mb[r * 3 + s] = b.rows[r] & b.cols[s];
+      off[r * 3 + s] = (r - 1) * W + s - 1;
+    }
+  for (int64_t i = 0; i < in_ch; i++, in += HW, pk += 9 * kDirectBlock) {
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; t++) {
+      const __m512 xa = load_tap(in, a.offset + off[t], ma[t]);
+      const __m512 xb = load_tap(in, b.offset + off[t], mb[t]);
+#pragma GCC unroll 8
+      for (int j = 0; j < kDirectBlock; j++) {
+        const __m512 wv = _mm512_set1_ps(pk[t * kDirectBlock + j]);
+        acc0[j] = _mm512_fmadd_ps(wv, xa, acc0[j]);
+        acc1[j] = _mm512_fmadd_ps(wv, xb, acc1[j]);
+      }
+    }
+  }
+  for (int j = 0; j < valid; j++) {
+    const __m512 bv = _mm512_set1_ps(bias ? bias[j] : 0.f);
+    float* o = out + j * HW;
+    _mm512_mask_storeu_ps(o + a.offset, a.store, _mm512_add_ps(acc0[j], bv));
+    if (b.store) _mm512_mask_storeu_ps(o + b.offset, b.store, _mm512_add_ps(acc1[j], bv));
+  }
+}
+#else
+// The same sum in plain loops, for builds without the x86 kernel (direct3x3_applies is then
+// false, so conv.cpp never calls it; kept so the entry point is correct everywhere).
+void image_portable(const float* in, int64_t in_ch, int64_t H, int64_t W, const float* packed, int64_t out_ch,
+                    const float* bias, float* out) {
+  for (int64_t o = 0; o < out_ch; o++) {
+    const float* pk = packed + (o / kDirectBlock) * in_ch * 9 * kDirectBlock + o % kDirectBlock;
+    for (int64_t h = 0; h < H; h++)
+      for (int64_t w = 0; w < W; w++) {
+        float acc = 0.f;
+        for (int64_t i = 0; i < in_ch; i++)
+          for (int64_t r = 0; r < 3; r++)
+            for (int64_t s = 0; s < 3; s++) {
+              const int64_t ih = h + r - 1, iw = w + s - 1;
+              if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+              acc += pk[((i * 3 + r) * 3 + s) * kDirectBlock] * in[(i * H + ih) * W + iw];
+            }
+        out[(o * H + h) * W + w] = acc + (bias ? bias[o] : 0.f);
+      }
+  }
+}
+
+#endif
+
+}  // namespace
+
+bool direct3x3_applies(const ConvGeom& g) {
+  const Conv2dParams& p = g.p;
+  return g.R == 3 && g.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 1 && p.pad_w == 1 &&
+         p.dilation_h == 1 && p.dilation_w == 1 && g.W >= kVec && std::strcmp(gemm_kernel_name(), "avx512") == 0;
+}
+
+void pack_direct3x3(const float* w, int64_t K, int64_t C, bool backward_data, float* packed) {
+  const int64_t out_ch = backward_data ? C : K, in_ch = backward_data ? K : C;
+  std::fill(packed, packed + direct_packed_floats(out_ch, in_ch), 0.f);
+  for (int64_t o = 0; o < out_ch; o++)
+    for (int64_t i = 0; i < in_ch; i++)
+      for (int64_t t = 0; t < 9; t++) {
+        // Backward data reads w[i (= k), o (= c)] rotated: tap (r, s) takes (2 - r, 2 - s).
+        const float v = backward_data ? w[(i * C + o) * 9 + (8 - t)] : w[(o * C + i) * 9 + t];
+        packed[((o / kDirectBlock * in_ch + i) * 9 + t) * kDirectBlock + o % kDirectBlock] = v;
+      }
+}
+
+void direct3x3_image(const float* in, int64_t in_ch, int64_t H, int64_t W, const float* packed, int64_t out_ch,
+                     const float* bias, float* out) {
+#ifdef CR_DIRECT_X86
+  const int64_t HW = H * W, vecs = H * ((W + kVec - 1) / kVec);
+  for (int64_t ob = 0; ob < out_ch; ob += kDirectBlock) {
+    const float* pk = packed + ob * in_ch * 9;
+    const int valid = static_cast<int>(std::min<int64_t>(kDirectBlock, out_ch - ob));
+    for (int64_t v = 0; v < vecs; v += 2)
+      tile_avx512(in, in_ch, HW, W, pk, site_of(v, H, W), site_of(v + 1, H, W), valid, bias ? bias + ob : nullptr,
+                  out + ob * HW);
+  }
+#else
+  image_portable(in, in_ch, H, W, packed, out_ch, bias, out);
+#endif
+}
+
+}  // namespace cr::cpu_conv
