@@ -4,11 +4,12 @@
 // lanes that fall into the padding masked to zero, and multiplies them by 8 broadcast
 // filter values. That is the GEMM micro-kernel's ratio of loads to FMAs, without the
 // unfolded copy of the input (9x its size) and its packing. The tile's vectors run along
-// the image in row-major order: one 32-pixel row, or two 16-pixel rows, per tile.
+// the image in row-major order: half a 32-pixel row, a 16-pixel row or two 8-pixel rows each.
 #include "conv_direct.h"
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "gemm.h"
 
@@ -22,30 +23,33 @@ namespace cr::cpu_conv {
 namespace {
 
 constexpr int64_t kVec = 16;  // floats per AVX-512 vector
+// Smaller planes leave most lanes of the vectors empty (a 4x4 image fills one, a 2x2 image a
+// quarter of one); there the GEMM, which takes several images at a time, wins.
+constexpr int64_t kMinPixels = 64;
 
 #ifdef CR_DIRECT_X86
-// Where one tile vector reads and writes: the output pixel (oh, q0) and its 16 lanes.
+// Where one tile vector reads and writes: 16 consecutive pixels of the output plane, which
+// may span rows (an 8-column image puts two rows in a vector), starting at `offset`. The
+// convolution keeps the size, so tap (r, s) of a lane reads the input plane at the lane's
+// own offset + (r - 1) * W + s - 1, where the lane's input row and column exist.
 struct VecSite {
-  int64_t offset = 0;             // oh * W + q0
-  __mmask16 store = 0;            // lanes inside the row
-  __mmask16 rows[3] = {0, 0, 0};  // tap row r: all lanes, when input row oh + r - 1 exists
-  __mmask16 cols[3] = {0, 0, 0};  // tap column s: lanes whose input column q + s - 1 exists
+  int64_t offset = 0;
+  __mmask16 store = 0;     // lanes inside the plane
+  __mmask16 taps[9] = {};  // per tap: lanes whose input pixel exists
 };
 
 VecSite site_of(int64_t v, int64_t H, int64_t W) {
   VecSite site;
-  const int64_t per_row = (W + kVec - 1) / kVec;
-  if (v >= H * per_row) return site;  // a tile's unused second vector: every mask empty
-  const int64_t oh = v / per_row, q0 = (v % per_row) * kVec;
-  site.offset = oh * W + q0;
+  site.offset = v * kVec;
   for (int64_t j = 0; j < kVec; j++) {
-    const int64_t q = q0 + j;
-    if (q >= W) continue;
+    const int64_t at = v * kVec + j, h = at / W, w = at % W;
+    if (at >= H * W) break;  // the rest, or all of a tile's unused second vector: masked off
     site.store |= static_cast<__mmask16>(1u << j);
-    for (int s = 0; s < 3; s++)
-      if (q + s - 1 >= 0 && q + s - 1 < W) site.cols[s] |= static_cast<__mmask16>(1u << j);
+    for (int t = 0; t < 9; t++) {
+      const int64_t ih = h + t / 3 - 1, iw = w + t % 3 - 1;
+      if (ih >= 0 && ih < H && iw >= 0 && iw < W) site.taps[t] |= static_cast<__mmask16>(1u << j);
+    }
   }
-  for (int r = 0; r < 3; r++) site.rows[r] = oh + r - 1 >= 0 && oh + r - 1 < H ? 0xFFFF : 0;
   return site;
 }
 
@@ -61,19 +65,19 @@ __attribute__((target("avx512f"))) void tile_avx512(const float* in, int64_t in_
                                                     const float* bias, float* out) {
   __m512 acc0[kDirectBlock], acc1[kDirectBlock];
   for (int j = 0; j < kDirectBlock; j++) acc0[j] = acc1[j] = _mm512_setzero_ps();
+  // Local copies: read through the references, the compiler reloads them inside the loop.
   __mmask16 ma[9], mb[9];
-  int64_t off[9];
-  for (int r = 0; r < 3; r++)
-    for (int s = 0; s < 3; s++) {
-      ma[r * 3 + s] = a.rows[r] & a.cols[s];
-      mb[r * 3 + s] = b.rows[r] & b.cols[s];
-      off[r * 3 + s] = (r - 1) * W + s - 1;
-    }
+  int64_t at_a[9], at_b[9];
+  for (int t = 0; t < 9; t++) {
+    ma[t] = a.taps[t], mb[t] = b.taps[t];
+    at_a[t] = a.offset + (t / 3 - 1) * W + t % 3 - 1;
+    at_b[t] = b.offset + (t / 3 - 1) * W + t % 3 - 1;
+  }
   for (int64_t i = 0; i < in_ch; i++, in += HW, pk += 9 * kDirectBlock) {
 #pragma GCC unroll 9
     for (int t = 0; t < 9; t++) {
-      const __m512 xa = load_tap(in, a.offset + off[t], ma[t]);
-      const __m512 xb = load_tap(in, b.offset + off[t], mb[t]);
+      const __m512 xa = load_tap(in, at_a[t], ma[t]);
+      const __m512 xb = load_tap(in, at_b[t], mb[t]);
 #pragma GCC unroll 8
       for (int j = 0; j < kDirectBlock; j++) {
         const __m512 wv = _mm512_set1_ps(pk[t * kDirectBlock + j]);
@@ -118,7 +122,8 @@ void image_portable(const float* in, int64_t in_ch, int64_t H, int64_t W, const 
 bool direct3x3_applies(const ConvGeom& g) {
   const Conv2dParams& p = g.p;
   return g.R == 3 && g.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 1 && p.pad_w == 1 &&
-         p.dilation_h == 1 && p.dilation_w == 1 && g.W >= kVec && std::strcmp(gemm_kernel_name(), "avx512") == 0;
+         p.dilation_h == 1 && p.dilation_w == 1 && g.H * g.W >= kMinPixels &&
+         std::strcmp(gemm_kernel_name(), "avx512") == 0;
 }
 
 void pack_direct3x3(const float* w, int64_t K, int64_t C, bool backward_data, float* packed) {
@@ -136,13 +141,23 @@ void pack_direct3x3(const float* w, int64_t K, int64_t C, bool backward_data, fl
 void direct3x3_image(const float* in, int64_t in_ch, int64_t H, int64_t W, const float* packed, int64_t out_ch,
                      const float* bias, float* out) {
 #ifdef CR_DIRECT_X86
-  const int64_t HW = H * W, vecs = H * ((W + kVec - 1) / kVec);
+  // The sites (one more, masked off, for an odd count) are worked out once per image size
+  // and thread, not per tile: with 16 input channels a tile is only ~2300 FMAs, and the
+  // per-lane masks would cost a sizeable share of that.
+  const int64_t HW = H * W, vecs = (HW + kVec - 1) / kVec;
+  thread_local std::vector<VecSite> sites;
+  thread_local int64_t sites_h = -1, sites_w = -1;
+  if (sites_h != H || sites_w != W) {
+    sites.resize(static_cast<size_t>(vecs + 1));
+    for (int64_t v = 0; v <= vecs; v++) sites[static_cast<size_t>(v)] = site_of(v, H, W);
+    sites_h = H, sites_w = W;
+  }
   for (int64_t ob = 0; ob < out_ch; ob += kDirectBlock) {
     const float* pk = packed + ob * in_ch * 9;
     const int valid = static_cast<int>(std::min<int64_t>(kDirectBlock, out_ch - ob));
     for (int64_t v = 0; v < vecs; v += 2)
-      tile_avx512(in, in_ch, HW, W, pk, site_of(v, H, W), site_of(v + 1, H, W), valid, bias ? bias + ob : nullptr,
-                  out + ob * HW);
+      tile_avx512(in, in_ch, HW, W, pk, sites[static_cast<size_t>(v)], sites[static_cast<size_t>(v + 1)], valid,
+                  bias ? bias + ob : nullptr, out + ob * HW);
   }
 #else
   image_portable(in, in_ch, H, W, packed, out_ch, bias, out);

@@ -13,7 +13,7 @@ namespace cr::cpu_conv {
 constexpr int64_t kDirectBlock = 8;
 
 // Whether the direct kernel serves this convolution on this CPU: 3x3, stride 1, padding 1,
-// dilation 1, at least 16 columns, and the AVX-512 kernel chosen (CUDNN_RESNET_CPU_GEMM
+// dilation 1, at least 64 pixels per plane, and the AVX-512 kernel chosen (CUDNN_RESNET_CPU_GEMM
 // caps it off along with the AVX-512 GEMM).
 bool direct3x3_applies(const ConvGeom& g);
 
