@@ -106,12 +106,14 @@ Tensor CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor
   if (cpu_conv::direct3x3_applies(g)) {
     const Scratch pk = scratch_floats(cpu_conv::direct_packed_floats(g.K, g.C));
     cpu_conv::pack_direct3x3(ws, g.K, g.C, false, pk.get());
-    over_images(
-        g.N, [] { return 0; },
-        [&](int64_t n, int&) {
-          cpu_conv::direct3x3_image(xs + n * g.chw(), g.C, g.H, g.W, pk.get(), g.K, bs, y + n * g.K * pq);
-        },
-        [](int&) {});
+    const int64_t per = cpu_conv::direct_images_per_call(g);
+    over_images((g.N + per - 1) / per, [] { return 0; },
+                [&](int64_t gi, int&) {
+                  const int64_t n = gi * per;
+                  cpu_conv::direct3x3_images(xs + n * g.chw(), std::min(per, g.N - n), g.C, g.H, g.W, pk.get(), g.K, bs,
+                                             y + n * g.K * pq);
+                },
+                [](int&) {});
     return out.finish();
   }
   if (const int64_t per = images_per_gemm(g); per > 1) {
@@ -167,12 +169,14 @@ Tensor CpuBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, const
   if (cpu_conv::direct3x3_applies(g)) {  // dx = dy convolved with w transposed and rotated
     const Scratch pk = scratch_floats(cpu_conv::direct_packed_floats(g.C, g.K));
     cpu_conv::pack_direct3x3(ws, g.K, g.C, true, pk.get());
-    over_images(
-        g.N, [] { return 0; },
-        [&](int64_t n, int&) {
-          cpu_conv::direct3x3_image(dys + n * g.K * pq, g.K, g.H, g.W, pk.get(), g.C, nullptr, dx + n * g.chw());
-        },
-        [](int&) {});
+    const int64_t per = cpu_conv::direct_images_per_call(g);
+    over_images((g.N + per - 1) / per, [] { return 0; },
+                [&](int64_t gi, int&) {
+                  const int64_t n = gi * per;
+                  cpu_conv::direct3x3_images(dys + n * g.K * pq, std::min(per, g.N - n), g.K, g.H, g.W, pk.get(), g.C,
+                                             nullptr, dx + n * g.chw());
+                },
+                [](int&) {});
     return out.finish();
   }
   if (const int64_t per = images_per_gemm(g); per > 1) {

@@ -23,8 +23,8 @@ namespace cr::cpu_conv {
 namespace {
 
 constexpr int64_t kVec = 16;  // floats per AVX-512 vector
-// Smaller planes leave most lanes of the vectors empty (a 4x4 image fills one, a 2x2 image a
-// quarter of one); there the GEMM, which takes several images at a time, wins.
+// Smaller planes leave many lanes of the vectors empty (a 2x2 image fills a quarter of one);
+// there the GEMM, which takes several images at a time, wins. A 4x4 plane fills exactly one.
 constexpr int64_t kMinPixels = 64;
 
 #ifdef CR_DIRECT_X86
@@ -60,9 +60,13 @@ __attribute__((target("avx512f"))) inline __m512 load_tap(const float* plane, in
       m, reinterpret_cast<const float*>(reinterpret_cast<intptr_t>(plane) + static_cast<intptr_t>(at * 4)));
 }
 
-__attribute__((target("avx512f"))) void tile_avx512(const float* in, int64_t in_ch, int64_t HW, int64_t W,
-                                                    const float* pk, const VecSite& a, const VecSite& b, int valid,
-                                                    const float* bias, float* out) {
+// Vectors a and b may belong to different images (in_a / out_a, in_b / out_b): with 4x4
+// planes each image is one vector, and a tile takes two images. kSplit says so at compile
+// time, so the common tile within one image walks one input pointer, not two.
+template <bool kSplit>
+__attribute__((target("avx512f"))) void tile_avx512(const float* in_a, const float* in_b, int64_t in_ch, int64_t HW,
+                                                    int64_t W, const float* pk, const VecSite& a, const VecSite& b,
+                                                    int valid, const float* bias, float* out_a, float* out_b) {
   __m512 acc0[kDirectBlock], acc1[kDirectBlock];
   for (int j = 0; j < kDirectBlock; j++) acc0[j] = acc1[j] = _mm512_setzero_ps();
   // Local copies: read through the references, the compiler reloads them inside the loop.
@@ -73,11 +77,11 @@ __attribute__((target("avx512f"))) void tile_avx512(const float* in, int64_t in_
     at_a[t] = a.offset + (t / 3 - 1) * W + t % 3 - 1;
     at_b[t] = b.offset + (t / 3 - 1) * W + t % 3 - 1;
   }
-  for (int64_t i = 0; i < in_ch; i++, in += HW, pk += 9 * kDirectBlock) {
+  for (int64_t i = 0; i < in_ch; i++, in_a += HW, in_b += kSplit ? HW : 0, pk += 9 * kDirectBlock) {
 #pragma GCC unroll 9
     for (int t = 0; t < 9; t++) {
-      const __m512 xa = load_tap(in, at_a[t], ma[t]);
-      const __m512 xb = load_tap(in, at_b[t], mb[t]);
+      const __m512 xa = load_tap(in_a, at_a[t], ma[t]);
+      const __m512 xb = load_tap(kSplit ? in_b : in_a, at_b[t], mb[t]);
 #pragma GCC unroll 8
       for (int j = 0; j < kDirectBlock; j++) {
         const __m512 wv = _mm512_set1_ps(pk[t * kDirectBlock + j]);
@@ -88,9 +92,9 @@ __attribute__((target("avx512f"))) void tile_avx512(const float* in, int64_t in_
   }
   for (int j = 0; j < valid; j++) {
     const __m512 bv = _mm512_set1_ps(bias ? bias[j] : 0.f);
-    float* o = out + j * HW;
-    _mm512_mask_storeu_ps(o + a.offset, a.store, _mm512_add_ps(acc0[j], bv));
-    if (b.store) _mm512_mask_storeu_ps(o + b.offset, b.store, _mm512_add_ps(acc1[j], bv));
+    _mm512_mask_storeu_ps(out_a + j * HW + a.offset, a.store, _mm512_add_ps(acc0[j], bv));
+    if (b.store)
+      _mm512_mask_storeu_ps((kSplit ? out_b : out_a) + j * HW + b.offset, b.store, _mm512_add_ps(acc1[j], bv));
   }
 }
 #else
@@ -122,7 +126,7 @@ void image_portable(const float* in, int64_t in_ch, int64_t H, int64_t W, const 
 bool direct3x3_applies(const ConvGeom& g) {
   const Conv2dParams& p = g.p;
   return g.R == 3 && g.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 1 && p.pad_w == 1 &&
-         p.dilation_h == 1 && p.dilation_w == 1 && g.H * g.W >= kMinPixels &&
+         p.dilation_h == 1 && p.dilation_w == 1 && (g.H * g.W >= kMinPixels || g.H * g.W == kVec) &&
          std::strcmp(gemm_kernel_name(), "avx512") == 0;
 }
 
@@ -138,13 +142,14 @@ void pack_direct3x3(const float* w, int64_t K, int64_t C, bool backward_data, fl
       }
 }
 
-void direct3x3_image(const float* in, int64_t in_ch, int64_t H, int64_t W, const float* packed, int64_t out_ch,
-                     const float* bias, float* out) {
+void direct3x3_images(const float* in, int64_t images, int64_t in_ch, int64_t H, int64_t W, const float* packed,
+                      int64_t out_ch, const float* bias, float* out) {
+  const int64_t HW = H * W;
 #ifdef CR_DIRECT_X86
-  // The sites (one more, masked off, for an odd count) are worked out once per image size
-  // and thread, not per tile: with 16 input channels a tile is only ~2300 FMAs, and the
-  // per-lane masks would cost a sizeable share of that.
-  const int64_t HW = H * W, vecs = (HW + kVec - 1) / kVec;
+  // The sites (one more, masked off, for a tile's missing second vector) are worked out
+  // once per image size and thread, not per tile: with 16 input channels a tile is only
+  // ~2300 FMAs, and the per-lane masks would cost a sizeable share of that.
+  const int64_t vecs = (HW + kVec - 1) / kVec;
   thread_local std::vector<VecSite> sites;
   thread_local int64_t sites_h = -1, sites_w = -1;
   if (sites_h != H || sites_w != W) {
@@ -155,12 +160,31 @@ void direct3x3_image(const float* in, int64_t in_ch, int64_t H, int64_t W, const
   for (int64_t ob = 0; ob < out_ch; ob += kDirectBlock) {
     const float* pk = packed + ob * in_ch * 9;
     const int valid = static_cast<int>(std::min<int64_t>(kDirectBlock, out_ch - ob));
-    for (int64_t v = 0; v < vecs; v += 2)
-      tile_avx512(in, in_ch, HW, W, pk, sites[static_cast<size_t>(v)], sites[static_cast<size_t>(v + 1)], valid,
-                  bias ? bias + ob : nullptr, out + ob * HW);
+    const float* bo = bias ? bias + ob : nullptr;
+    if (vecs == 1) {  // one vector per image: a tile takes two images (the last alone)
+      const VecSite& site = sites[0];
+      for (int64_t n = 0; n < images; n += 2) {
+        const float* in_n = in + n * in_ch * HW;
+        float* out_n = out + (n * out_ch + ob) * HW;
+        if (n + 1 < images)
+          tile_avx512<true>(in_n, in_n + in_ch * HW, in_ch, HW, W, pk, site, site, valid, bo, out_n,
+                            out_n + out_ch * HW);
+        else
+          tile_avx512<false>(in_n, in_n, in_ch, HW, W, pk, site, sites[1], valid, bo, out_n, out_n);
+      }
+      continue;
+    }
+    for (int64_t n = 0; n < images; n++) {
+      const float* in_n = in + n * in_ch * HW;
+      float* out_n = out + (n * out_ch + ob) * HW;
+      for (int64_t v = 0; v < vecs; v += 2)
+        tile_avx512<false>(in_n, in_n, in_ch, HW, W, pk, sites[static_cast<size_t>(v)],
+                           sites[static_cast<size_t>(v + 1)], valid, bo, out_n, out_n);
+    }
   }
 #else
-  image_portable(in, in_ch, H, W, packed, out_ch, bias, out);
+  for (int64_t n = 0; n < images; n++)
+    image_portable(in + n * in_ch * HW, in_ch, H, W, packed, out_ch, bias, out + n * out_ch * HW);
 #endif
 }
 

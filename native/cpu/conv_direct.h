@@ -13,7 +13,7 @@ namespace cr::cpu_conv {
 constexpr int64_t kDirectBlock = 8;
 
 // Whether the direct kernel serves this convolution on this CPU: 3x3, stride 1, padding 1,
-// dilation 1, at least 64 pixels per plane, and the AVX-512 kernel chosen (CUDNN_RESNET_CPU_GEMM
+// dilation 1, at least 64 pixels per plane or exactly 16, and the AVX-512 kernel chosen (CUDNN_RESNET_CPU_GEMM
 // caps it off along with the AVX-512 GEMM).
 bool direct3x3_applies(const ConvGeom& g);
 
@@ -26,9 +26,13 @@ inline int64_t direct_packed_floats(int64_t out_ch, int64_t in_ch) {
 // transposed and rotated (out = C, in = K). Blocks past the last output channel are zero.
 void pack_direct3x3(const float* w, int64_t K, int64_t C, bool backward_data, float* packed);
 
-// One image: out[out_ch, H, W] = sum over in, r, s of packed(o, i, r, s) * in[i, h + r - 1,
-// w + s - 1] (+ bias[o] when bias is not null), out overwritten.
-void direct3x3_image(const float* in, int64_t in_ch, int64_t H, int64_t W, const float* packed, int64_t out_ch,
-                     const float* bias, float* out);
+// Images per direct3x3_images call: two for 16-pixel planes (one tile), else one.
+inline int64_t direct_images_per_call(const ConvGeom& g) { return g.H * g.W <= 16 ? 2 : 1; }
+
+// `images` consecutive images: out[n, o, h, w] = sum over i, r, s of packed(o, i, r, s) *
+// in[n, i, h + r - 1, w + s - 1] (+ bias[o] when bias is not null), out overwritten. More
+// than one image per call lets 4x4 planes (one vector each) share a register tile.
+void direct3x3_images(const float* in, int64_t images, int64_t in_ch, int64_t H, int64_t W, const float* packed,
+                      int64_t out_ch, const float* bias, float* out);
 
 }  // namespace cr::cpu_conv

@@ -32,6 +32,7 @@ const CASES: Case[] = [
   { name: 'direct 3x3: 32 columns, 12 filters, 5 channels', x: [3, 5, 7, 32], w: [12, 5, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
   { name: 'direct 3x3: one row of 70 columns', x: [2, 9, 1, 70], w: [9, 9, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: false },
   { name: 'direct 3x3: 8 x 8, two rows per vector', x: [3, 10, 8, 8], w: [6, 10, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
+  { name: 'direct 3x3: 4 x 4, two images per tile, odd batch', x: [3, 6, 4, 4], w: [10, 6, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
   { name: 'direct 3x3: 5 x 13, vectors straddling rows', x: [2, 3, 5, 13], w: [4, 3, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: false },
   { name: 'direct 3x3: 16 x 16, 8 channels in and out', x: [2, 8, 16, 16], w: [8, 8, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
   { name: 'direct 3x3: 3 rows of 48 columns, 3 filters', x: [1, 2, 3, 48], w: [3, 2, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
