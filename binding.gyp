@@ -13,6 +13,7 @@
         "native/cpu/gemm.cpp",
         "native/cpu/elementwise.cpp",
         "native/cpu/conv.cpp",
+        "native/cpu/conv_direct.cpp",
         "native/cpu/conv_unfold.cpp",
         "native/cpu/linear.cpp",
         "native/cpu/batchnorm.cpp",

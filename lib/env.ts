@@ -32,7 +32,8 @@ export const ENVIRONMENT: readonly EnvVariable[] = [
   {
     name: 'CUDNN_RESNET_CPU_GEMM',
     readBy: 'addon',
-    meaning: 'caps the CPU GEMM micro-kernel: avx2 = AVX2/FMA even where AVX-512 exists, generic = the portable kernel',
+    meaning:
+      'caps the CPU GEMM micro-kernel: avx2 = AVX2/FMA even where AVX-512 exists, generic = the portable kernel (either also turns off the AVX-512 direct 3x3 convolution)',
   },
   { name: 'CUDNN_LIBRARY_PATH', readBy: 'addon', meaning: 'libcudnn.so.9 or its folder, tried before the default search' },
   { name: 'CUDNN_RESNET_NO_CUDA', readBy: 'build', meaning: '1 = build the addon without the CUDA backend even where nvcc exists' },

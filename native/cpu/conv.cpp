@@ -15,6 +15,7 @@
 #include <mutex>
 
 #include "../core/errors.h"
+#include "conv_direct.h"
 #include "conv_unfold.h"
 #include "cpu_backend.h"
 #include "gemm.h"
@@ -72,8 +73,14 @@ void over_images(int64_t N, Make&& make, Body&& body, Done&& done) {
   });
 }
 
-// An uninitialized float buffer (every element is written before it is read).
-std::unique_ptr<float[]> scratch_floats(int64_t n) { return std::unique_ptr<float[]>(new float[n > 0 ? n : 1]); }
+// An uninitialized float buffer (every element is written before it is read), taken from
+// the backend's block cache: fresh heap blocks of this size are mmapped and returned on free,
+// so every call would page-fault its megabytes in again.
+struct Scratch {
+  Tensor t;
+  float* get() const { return t.data<float>(); }
+};
+Scratch scratch_floats(int64_t n) { return {cpu_backend().empty({std::max<int64_t>(n, 1)}, DType::F32, Layout::NCHW)}; }
 
 // Forward and backward data take small images (unfolded, not direct) several per GEMM too:
 // per image, a 2x2 output makes a GEMM 4 columns wide that packs all of w for 4 columns.
@@ -82,7 +89,7 @@ int64_t images_per_gemm(const ConvGeom& g) {
 }
 
 struct GroupScratch {
-  std::unique_ptr<float[]> col, mat;  // unfolded columns [CRS, ld]; GEMM result or operand [K, ld]
+  Scratch col, mat;  // unfolded columns [CRS, ld]; GEMM result or operand [K, ld]
 };
 
 }  // namespace
@@ -96,6 +103,19 @@ Tensor CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor
   F32Result out(*this, {g.N, g.K, g.P, g.Q}, x.dtype, x.layout);
   float* y = out.data();
   const int64_t crs = g.crs(), pq = g.pq();
+  if (cpu_conv::direct3x3_applies(g)) {
+    const Scratch pk = scratch_floats(cpu_conv::direct_packed_floats(g.K, g.C));
+    cpu_conv::pack_direct3x3(ws, g.K, g.C, false, pk.get());
+    const int64_t per = cpu_conv::direct_images_per_call(g);
+    over_images((g.N + per - 1) / per, [] { return 0; },
+                [&](int64_t gi, int&) {
+                  const int64_t n = gi * per;
+                  cpu_conv::direct3x3_images(xs + n * g.chw(), std::min(per, g.N - n), g.C, g.H, g.W, pk.get(), g.K, bs,
+                                             y + n * g.K * pq);
+                },
+                [](int&) {});
+    return out.finish();
+  }
   if (const int64_t per = images_per_gemm(g); per > 1) {
     over_images((g.N + per - 1) / per,
                 [&] {
@@ -119,7 +139,7 @@ Tensor CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor
   }
   over_images(
       g.N, [&] { return scratch_floats(g.col_floats()); },
-      [&](int64_t n, std::unique_ptr<float[]>& col) {
+      [&](int64_t n, Scratch& col) {
         float* yn = y + n * g.K * pq;
         if (bs)
           for (int64_t k = 0; k < g.K; k++) std::fill(yn + k * pq, yn + (k + 1) * pq, bs[k]);
@@ -133,7 +153,7 @@ Tensor CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor
           sgemm(g.K, cols, crs, 1.f, ws, crs, 1, src, cols, 1, bs ? 1.f : 0.f, yn + oh0 * g.Q, pq, 1);
         }
       },
-      [](std::unique_ptr<float[]>&) {});
+      [](Scratch&) {});
   return out.finish();
 }
 
@@ -146,6 +166,19 @@ Tensor CpuBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, const
   F32Result out(*this, x_shape, dy.dtype, dy.layout);
   float* dx = out.data();
   const int64_t crs = g.crs(), pq = g.pq();
+  if (cpu_conv::direct3x3_applies(g)) {  // dx = dy convolved with w transposed and rotated
+    const Scratch pk = scratch_floats(cpu_conv::direct_packed_floats(g.C, g.K));
+    cpu_conv::pack_direct3x3(ws, g.K, g.C, true, pk.get());
+    const int64_t per = cpu_conv::direct_images_per_call(g);
+    over_images((g.N + per - 1) / per, [] { return 0; },
+                [&](int64_t gi, int&) {
+                  const int64_t n = gi * per;
+                  cpu_conv::direct3x3_images(dys + n * g.K * pq, std::min(per, g.N - n), g.K, g.H, g.W, pk.get(), g.C,
+                                             nullptr, dx + n * g.chw());
+                },
+                [](int&) {});
+    return out.finish();
+  }
   if (const int64_t per = images_per_gemm(g); per > 1) {
     over_images((g.N + per - 1) / per,
                 [&] {
@@ -170,7 +203,7 @@ Tensor CpuBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, const
   }
   over_images(
       g.N, [&] { return scratch_floats(g.col_floats()); },
-      [&](int64_t n, std::unique_ptr<float[]>& dcol) {
+      [&](int64_t n, Scratch& dcol) {
         float* dxn = dx + n * g.chw();
         const float* dyn = dys + n * g.K * pq;
         if (g.direct()) {
@@ -185,7 +218,7 @@ Tensor CpuBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, const
           col2im(g, dcol.get(), oh0, oh1, dxn);
         }
       },
-      [](std::unique_ptr<float[]>&) {});
+      [](Scratch&) {});
   return out.finish();
 }
 
@@ -208,14 +241,16 @@ Tensor CpuBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, con
   constexpr int64_t kFilterRuns = 8;
   const int64_t per = pq >= kSmallImage ? 1 : std::clamp<int64_t>(kBatchColumns / pq, 1, g.N);
   const int64_t runs = std::min<int64_t>(kFilterRuns, (g.N + per - 1) / per);
-  std::vector<std::vector<float>> parts(static_cast<size_t>(runs));
+  // Run 0 sums straight into dw (0 + part0 is part0 exactly), the others into cached buffers.
+  std::vector<Scratch> parts(static_cast<size_t>(runs));
+  for (int64_t r = 1; r < runs; r++) parts[static_cast<size_t>(r)] = scratch_floats(kcrs);
   std::atomic<int64_t> next{0};
   parallel_for(std::min<int64_t>(cpu_threads(), runs), 1, [&](int64_t, int64_t) {
-    std::unique_ptr<float[]> col = scratch_floats(per > 1 ? crs * per * pq : g.col_floats());
-    std::unique_ptr<float[]> dyb = scratch_floats(per > 1 ? g.K * per * pq : 0);
+    const Scratch col = scratch_floats(per > 1 ? crs * per * pq : g.col_floats());
+    const Scratch dyb = scratch_floats(per > 1 ? g.K * per * pq : 0);
     for (int64_t r = next.fetch_add(1); r < runs; r = next.fetch_add(1)) {
-      std::vector<float>& part = parts[static_cast<size_t>(r)];
-      part.assign(static_cast<size_t>(kcrs), 0.f);
+      float* part = r == 0 ? dw : parts[static_cast<size_t>(r)].get();
+      if (r > 0) std::fill(part, part + kcrs, 0.f);
       const int64_t n_end = (r + 1) * g.N / runs;
       if (per > 1) {  // small images: whole images, several per GEMM
         for (int64_t n0 = r * g.N / runs; n0 < n_end; n0 += per) {
@@ -232,7 +267,7 @@ Tensor CpuBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, con
               std::copy(src, src + pq, dyb.get() + k * ld + j * pq);
             }
           }
-          sgemm(g.K, crs, ld, 1.f, dyb.get(), ld, 1, col.get(), 1, ld, 1.f, part.data(), crs, 1);
+          sgemm(g.K, crs, ld, 1.f, dyb.get(), ld, 1, col.get(), 1, ld, 1.f, part, crs, 1);
         }
         continue;
       }
@@ -245,13 +280,15 @@ Tensor CpuBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, con
             src = col.get();
           }
           // part += dy_n[:, band] . col^T: col read as [cols, CRS] through swapped strides.
-          sgemm(g.K, crs, cols, 1.f, dys + n * g.K * pq + oh0 * g.Q, pq, 1, src, 1, cols, 1.f, part.data(), crs, 1);
+          sgemm(g.K, crs, cols, 1.f, dys + n * g.K * pq + oh0 * g.Q, pq, 1, src, 1, cols, 1.f, part, crs, 1);
         }
       }
     }
   });
-  for (const std::vector<float>& part : parts)
-    for (int64_t i = 0; i < kcrs; i++) dw[i] += part[static_cast<size_t>(i)];
+  for (int64_t r = 1; r < runs; r++) {
+    const float* part = parts[static_cast<size_t>(r)].get();
+    for (int64_t i = 0; i < kcrs; i++) dw[i] += part[i];
+  }
   return out.finish();
 }
 

@@ -45,11 +45,19 @@ struct Window {
 
 // Index within the plane of the first maximum of the window (the binding guarantees every
 // window holds at least one in-bounds element: pad <= kernel / 2).
+// The running maximum is kept in a register and updated by selects, not branches: which
+// element wins is data-dependent, so a branch mispredicted on about every other element.
 int64_t argmax(const float* plane, const Geometry& g, const Window& win) {
   int64_t best = win.h0 * g.W + win.w0;
+  float bv = plane[best];
   for (int64_t h = win.h0; h < win.h1; h++)
-    for (int64_t w = win.w0; w < win.w1; w++)
-      if (plane[h * g.W + w] > plane[best]) best = h * g.W + w;
+    for (int64_t w = win.w0; w < win.w1; w++) {
+      const int64_t i = h * g.W + w;
+      const float v = plane[i];
+      const bool more = v > bv;
+      best = more ? i : best;
+      bv = more ? v : bv;
+    }
   return best;
 }
 
@@ -57,58 +65,61 @@ int64_t argmax(const float* plane, const Geometry& g, const Window& win) {
 
 Tensor CpuBackend::pool2d_forward(const Tensor& x, const Pool2dParams& p) {
   Geometry g(x.shape, p);
-  std::vector<float> xs = to_f32_nchw(x);
-  std::vector<float> ys(static_cast<size_t>(g.NC * g.Ho * g.Wo));
+  std::vector<float> hx;
+  const float* xs = f32_view(x, hx);
+  F32Result out(*this, {x.shape[0], x.shape[1], g.Ho, g.Wo}, x.dtype, x.layout);
+  float* ys = out.data();
   parallel_for(g.NC, 4, [&](int64_t b, int64_t e) {
     for (int64_t nc = b; nc < e; nc++) {
-      const float* plane = xs.data() + nc * g.H * g.W;
-      float* out = ys.data() + nc * g.Ho * g.Wo;
+      const float* plane = xs + nc * g.H * g.W;
+      float* yp = ys + nc * g.Ho * g.Wo;
       for (int64_t oh = 0; oh < g.Ho; oh++)
         for (int64_t ow = 0; ow < g.Wo; ow++) {
           Window win(g, p, oh, ow);
           if (p.mode == PoolMode::Max) {
-            out[oh * g.Wo + ow] = plane[argmax(plane, g, win)];
+            yp[oh * g.Wo + ow] = plane[argmax(plane, g, win)];
           } else {
             double s = 0;
             for (int64_t h = win.h0; h < win.h1; h++)
               for (int64_t w = win.w0; w < win.w1; w++) s += plane[h * g.W + w];
-            out[oh * g.Wo + ow] = static_cast<float>(s / win.divisor(p));
+            yp[oh * g.Wo + ow] = static_cast<float>(s / win.divisor(p));
           }
         }
     }
   });
-  return from_f32_nchw(ys, {x.shape[0], x.shape[1], g.Ho, g.Wo}, x.dtype, x.layout);
+  return out.finish();
 }
 
 Tensor CpuBackend::pool2d_backward(const Tensor& dy, const Tensor& x, const Tensor& y, const Pool2dParams& p) {
   Geometry g(x.shape, p);
-  std::vector<float> gs = to_f32_nchw(dy);
-  std::vector<float> xs;
-  if (p.mode == PoolMode::Max) xs = to_f32_nchw(x);
+  std::vector<float> hdy, hx;
+  const float* gs = f32_view(dy, hdy);
+  const float* xs = p.mode == PoolMode::Max ? f32_view(x, hx) : nullptr;
+  F32Result out(*this, x.shape, dy.dtype, dy.layout);
+  float* dxs = out.data();
   // Accumulated in double per plane: overlapping windows add several contributions.
-  std::vector<float> dxs(static_cast<size_t>(g.NC * g.H * g.W));
   parallel_for(g.NC, 4, [&](int64_t b, int64_t e) {
     std::vector<double> acc(static_cast<size_t>(g.H * g.W));
     for (int64_t nc = b; nc < e; nc++) {
       std::fill(acc.begin(), acc.end(), 0.0);
-      const float* grad = gs.data() + nc * g.Ho * g.Wo;
+      const float* grad = gs + nc * g.Ho * g.Wo;
       for (int64_t oh = 0; oh < g.Ho; oh++)
         for (int64_t ow = 0; ow < g.Wo; ow++) {
           Window win(g, p, oh, ow);
           double v = grad[oh * g.Wo + ow];
           if (p.mode == PoolMode::Max) {
-            acc[argmax(xs.data() + nc * g.H * g.W, g, win)] += v;
+            acc[argmax(xs + nc * g.H * g.W, g, win)] += v;
           } else {
             v /= win.divisor(p);
             for (int64_t h = win.h0; h < win.h1; h++)
               for (int64_t w = win.w0; w < win.w1; w++) acc[h * g.W + w] += v;
           }
         }
-      float* out = dxs.data() + nc * g.H * g.W;
-      for (int64_t i = 0; i < g.H * g.W; i++) out[i] = static_cast<float>(acc[i]);
+      float* dp = dxs + nc * g.H * g.W;
+      for (int64_t i = 0; i < g.H * g.W; i++) dp[i] = static_cast<float>(acc[i]);
     }
   });
-  return from_f32_nchw(dxs, x.shape, dy.dtype, dy.layout);
+  return out.finish();
 }
 
 }  // namespace cr

@@ -25,6 +25,17 @@ const CASES: Case[] = [
   // Small images: backward filter takes several per GEMM, in fixed runs of the batch.
   { name: 'batch 20 of 6x5 images, same-size 3x3', x: [20, 5, 6, 5], w: [4, 5, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: false },
   { name: '1x1 kernel, batch 6 of 5x5 images (direct, several per GEMM)', x: [6, 4, 5, 5], w: [3, 4, 1, 1], p: [1, 1, 0, 0, 1, 1], bias: true },
+  // Same-size 3x3 on planes of 64 pixels or more: the direct kernel where the CPU has AVX-512
+  // (two 16-pixel vectors per tile: half rows, whole rows, two rows, vectors that straddle
+  // rows, a partial vector, a lone last vector; output channels that fill no 8-channel block
+  // exactly, in forward and backward data).
+  { name: 'direct 3x3: 32 columns, 12 filters, 5 channels', x: [3, 5, 7, 32], w: [12, 5, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
+  { name: 'direct 3x3: one row of 70 columns', x: [2, 9, 1, 70], w: [9, 9, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: false },
+  { name: 'direct 3x3: 8 x 8, two rows per vector', x: [3, 10, 8, 8], w: [6, 10, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
+  { name: 'direct 3x3: 4 x 4, two images per tile, odd batch', x: [3, 6, 4, 4], w: [10, 6, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
+  { name: 'direct 3x3: 5 x 13, vectors straddling rows', x: [2, 3, 5, 13], w: [4, 3, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: false },
+  { name: 'direct 3x3: 16 x 16, 8 channels in and out', x: [2, 8, 16, 16], w: [8, 8, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
+  { name: 'direct 3x3: 3 rows of 48 columns, 3 filters', x: [1, 2, 3, 48], w: [3, 2, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
   // 3600 output pixels per image: more columns than one GEMM column block.
   { name: '1x1 over 60x60 pixels', x: [2, 2, 60, 60], w: [3, 2, 1, 1], p: [1, 1, 0, 0, 1, 1], bias: true },
 ];

@@ -1,0 +1,191 @@
+// The direct 3x3 convolution declared in conv_direct.h. A register tile is 8 output
+// channels x 2 vectors of 16 output pixels (16 accumulators); for each input channel and
+// tap it loads the 2 input vectors straight from the image, shifted by the tap, with the
+// lanes that fall into the padding masked to zero, and multiplies them by 8 broadcast
+// filter values. That is the GEMM micro-kernel's ratio of loads to FMAs, without the
+// unfolded copy of the input (9x its size) and its packing. The tile's vectors run along
+// the image in row-major order: half a 32-pixel row, a 16-pixel row or two 8-pixel rows each.
+#include "conv_direct.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "gemm.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CR_DIRECT_X86 1
+#include <immintrin.h>
+#endif
+
+namespace cr::cpu_conv {
+
+namespace {
+
+constexpr int64_t kVec = 16;  // floats per AVX-512 vector
+// Smaller planes leave many lanes of the vectors empty (a 2x2 image fills a quarter of one);
+// there the GEMM, which takes several images at a time, wins. A 4x4 plane fills exactly one.
+constexpr int64_t kMinPixels = 64;
+
+#ifdef CR_DIRECT_X86
+// Where one tile vector reads and writes: 16 consecutive pixels of the output plane, which
+// may span rows (an 8-column image puts two rows in a vector), starting at `offset`. The
+// convolution keeps the size, so tap (r, s) of a lane reads the input plane at the lane's
+// own offset + (r - 1) * W + s - 1, where the lane's input row and column exist.
+struct VecSite {
+  int64_t offset = 0;
+  __mmask16 store = 0;     // lanes inside the plane
+  __mmask16 taps[9] = {};  // per tap: lanes whose input pixel exists
+};
+
+VecSite site_of(int64_t v, int64_t H, int64_t W) {
+  VecSite site;
+  site.offset = v * kVec;
+  for (int64_t j = 0; j < kVec; j++) {
+    const int64_t at = v * kVec + j, h = at / W, w = at % W;
+    if (at >= H * W) break;  // the rest, or all of a tile's unused second vector: masked off
+    site.store |= static_cast<__mmask16>(1u << j);
+    for (int t = 0; t < 9; t++) {
+      const int64_t ih = h + t / 3 - 1, iw = w + t % 3 - 1;
+      if (ih >= 0 && ih < H && iw >= 0 && iw < W) site.taps[t] |= static_cast<__mmask16>(1u << j);
+    }
+  }
+  return site;
+}
+
+// Masked-out lanes are never read, so a tap's address may lie before or after the image
+// (rows and columns of padding); it is formed in integers so no out-of-range pointer exists.
+__attribute__((target("avx512f"))) inline __m512 load_tap(const float* plane, int64_t at, __mmask16 m) {
+  return _mm512_maskz_loadu_ps(
+      m, reinterpret_cast<const float*>(reinterpret_cast<intptr_t>(plane) + static_cast<intptr_t>(at * 4)));
+}
+
+// Vectors a and b may belong to different images (in_a / out_a, in_b / out_b): with 4x4
+// planes each image is one vector, and a tile takes two images. kSplit says so at compile
+// time, so the common tile within one image walks one input pointer, not two.
+template <bool kSplit>
+__attribute__((target("avx512f"))) void tile_avx512(const float* in_a, const float* in_b, int64_t in_ch, int64_t HW,
+                                                    int64_t W, const float* pk, const VecSite& a, const VecSite& b,
+                                                    int valid, const float* bias, float* out_a, float* out_b) {
+  __m512 acc0[kDirectBlock], acc1[kDirectBlock];
+  for (int j = 0; j < kDirectBlock; j++) acc0[j] = acc1[j] = _mm512_setzero_ps();
+  // Local copies: read through the references, the compiler reloads them inside the loop.
+  __mmask16 ma[9], mb[9];
+  int64_t at_a[9], at_b[9];
+  for (int t = 0; t < 9; t++) {
+    ma[t] = a.taps[t], mb[t] = b.taps[t];
+    at_a[t] = a.offset + (t / 3 - 1) * W + t % 3 - 1;
+    at_b[t] = b.offset + (t / 3 - 1) * W + t % 3 - 1;
+  }
+  for (int64_t i = 0; i < in_ch; i++, in_a += HW, in_b += kSplit ? HW : 0, pk += 9 * kDirectBlock) {
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; t++) {
+      const __m512 xa = load_tap(in_a, at_a[t], ma[t]);
+      const __m512 xb = load_tap(kSplit ? in_b : in_a, at_b[t], mb[t]);
+#pragma GCC unroll 8
+      for (int j = 0; j < kDirectBlock; j++) {
+        const __m512 wv = _mm512_set1_ps(pk[t * kDirectBlock + j]);
+        acc0[j] = _mm512_fmadd_ps(wv, xa, acc0[j]);
+        acc1[j] = _mm512_fmadd_ps(wv, xb, acc1[j]);
+      }
+    }
+  }
+  for (int j = 0; j < valid; j++) {
+    const __m512 bv = _mm512_set1_ps(bias ? bias[j] : 0.f);
+    _mm512_mask_storeu_ps(out_a + j * HW + a.offset, a.store, _mm512_add_ps(acc0[j], bv));
+    if (b.store)
+      _mm512_mask_storeu_ps((kSplit ? out_b : out_a) + j * HW + b.offset, b.store, _mm512_add_ps(acc1[j], bv));
+  }
+}
+#else
+// The same sum in plain loops, for builds without the x86 kernel (direct3x3_applies is then
+// false, so conv.cpp never calls it; kept so the entry point is correct everywhere).
+void image_portable(const float* in, int64_t in_ch, int64_t H, int64_t W, const float* packed, int64_t out_ch,
+                    const float* bias, float* out) {
+  for (int64_t o = 0; o < out_ch; o++) {
+    const float* pk = packed + (o / kDirectBlock) * in_ch * 9 * kDirectBlock + o % kDirectBlock;
+    for (int64_t h = 0; h < H; h++)
+      for (int64_t w = 0; w < W; w++) {
+        float acc = 0.f;
+        for (int64_t i = 0; i < in_ch; i++)
+          for (int64_t r = 0; r < 3; r++)
+            for (int64_t s = 0; s < 3; s++) {
+              const int64_t ih = h + r - 1, iw = w + s - 1;
+              if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+              acc += pk[((i * 3 + r) * 3 + s) * kDirectBlock] * in[(i * H + ih) * W + iw];
+            }
+        out[(o * H + h) * W + w] = acc + (bias ? bias[o] : 0.f);
+      }
+  }
+}
+
+#endif
+
+}  // namespace
+
+bool direct3x3_applies(const ConvGeom& g) {
+  const Conv2dParams& p = g.p;
+  return g.R == 3 && g.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 1 && p.pad_w == 1 &&
+         p.dilation_h == 1 && p.dilation_w == 1 && (g.H * g.W >= kMinPixels || g.H * g.W == kVec) &&
+         std::strcmp(gemm_kernel_name(), "avx512") == 0;
+}
+
+void pack_direct3x3(const float* w, int64_t K, int64_t C, bool backward_data, float* packed) {
+  const int64_t out_ch = backward_data ? C : K, in_ch = backward_data ? K : C;
+  std::fill(packed, packed + direct_packed_floats(out_ch, in_ch), 0.f);
+  for (int64_t o = 0; o < out_ch; o++)
+    for (int64_t i = 0; i < in_ch; i++)
+      for (int64_t t = 0; t < 9; t++) {
+        // Backward data reads w[i (= k), o (= c)] rotated: tap (r, s) takes (2 - r, 2 - s).
+        const float v = backward_data ? w[(i * C + o) * 9 + (8 - t)] : w[(o * C + i) * 9 + t];
+        packed[((o / kDirectBlock * in_ch + i) * 9 + t) * kDirectBlock + o % kDirectBlock] = v;
+      }
+}
+
+void direct3x3_images(const float* in, int64_t images, int64_t in_ch, int64_t H, int64_t W, const float* packed,
+                      int64_t out_ch, const float* bias, float* out) {
+  const int64_t HW = H * W;
+#ifdef CR_DIRECT_X86
+  // The sites (one more, masked off, for a tile's missing second vector) are worked out
+  // once per image size and thread, not per tile: with 16 input channels a tile is only
+  // ~2300 FMAs, and the per-lane masks would cost a sizeable share of that.
+  const int64_t vecs = (HW + kVec - 1) / kVec;
+  thread_local std::vector<VecSite> sites;
+  thread_local int64_t sites_h = -1, sites_w = -1;
+  if (sites_h != H || sites_w != W) {
+    sites.resize(static_cast<size_t>(vecs + 1));
+    for (int64_t v = 0; v <= vecs; v++) sites[static_cast<size_t>(v)] = site_of(v, H, W);
+    sites_h = H, sites_w = W;
+  }
+  for (int64_t ob = 0; ob < out_ch; ob += kDirectBlock) {
+    const float* pk = packed + ob * in_ch * 9;
+    const int valid = static_cast<int>(std::min<int64_t>(kDirectBlock, out_ch - ob));
+    const float* bo = bias ? bias + ob : nullptr;
+    if (vecs == 1) {  // one vector per image: a tile takes two images (the last alone)
+      const VecSite& site = sites[0];
+      for (int64_t n = 0; n < images; n += 2) {
+        const float* in_n = in + n * in_ch * HW;
+        float* out_n = out + (n * out_ch + ob) * HW;
+        if (n + 1 < images)
+          tile_avx512<true>(in_n, in_n + in_ch * HW, in_ch, HW, W, pk, site, site, valid, bo, out_n,
+                            out_n + out_ch * HW);
+        else
+          tile_avx512<false>(in_n, in_n, in_ch, HW, W, pk, site, sites[1], valid, bo, out_n, out_n);
+      }
+      continue;
+    }
+    for (int64_t n = 0; n < images; n++) {
+      const float* in_n = in + n * in_ch * HW;
+      float* out_n = out + (n * out_ch + ob) * HW;
+      for (int64_t v = 0; v < vecs; v += 2)
+        tile_avx512<false>(in_n, in_n, in_ch, HW, W, pk, sites[static_cast<size_t>(v)],
+                           sites[static_cast<size_t>(v + 1)], valid, bo, out_n, out_n);
+    }
+  }
+#else
+  for (int64_t n = 0; n < images; n++)
+    image_portable(in + n * in_ch * HW, in_ch, H, W, packed, out_ch, bias, out + n * out_ch * HW);
+#endif
+}
+
+}  // namespace cr::cpu_conv

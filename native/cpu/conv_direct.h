@@ -1,0 +1,38 @@
+// Direct 3x3 convolution (stride 1, padding 1, same size) for the CPU backend's layers with
+// few channels, where unfolding and packing for the GEMM cost about as much as the
+// multiply-adds. Used by conv.cpp for the forward pass and for backward data, which is the
+// same convolution of dy with the filters transposed and rotated by 180 degrees.
+#pragma once
+#include <cstdint>
+
+#include "conv_unfold.h"
+
+namespace cr::cpu_conv {
+
+// Output channels per packed filter block (the register tile's height).
+constexpr int64_t kDirectBlock = 8;
+
+// Whether the direct kernel serves this convolution on this CPU: 3x3, stride 1, padding 1,
+// dilation 1, at least 64 pixels per plane or exactly 16, and the AVX-512 kernel chosen (CUDNN_RESNET_CPU_GEMM
+// caps it off along with the AVX-512 GEMM).
+bool direct3x3_applies(const ConvGeom& g);
+
+// Floats of a packed filter for `out_ch` output and `in_ch` input channels.
+inline int64_t direct_packed_floats(int64_t out_ch, int64_t in_ch) {
+  return (out_ch + kDirectBlock - 1) / kDirectBlock * in_ch * 9 * kDirectBlock;
+}
+
+// Packs w [K, C, 3, 3] for the kernel: forward (out = K, in = C) or, with `backward_data`,
+// transposed and rotated (out = C, in = K). Blocks past the last output channel are zero.
+void pack_direct3x3(const float* w, int64_t K, int64_t C, bool backward_data, float* packed);
+
+// Images per direct3x3_images call: two for 16-pixel planes (one tile), else one.
+inline int64_t direct_images_per_call(const ConvGeom& g) { return g.H * g.W <= 16 ? 2 : 1; }
+
+// `images` consecutive images: out[n, o, h, w] = sum over i, r, s of packed(o, i, r, s) *
+// in[n, i, h + r - 1, w + s - 1] (+ bias[o] when bias is not null), out overwritten. More
+// than one image per call lets 4x4 planes (one vector each) share a register tile.
+void direct3x3_images(const float* in, int64_t images, int64_t in_ch, int64_t H, int64_t W, const float* packed,
+                      int64_t out_ch, const float* bias, float* out);
+
+}  // namespace cr::cpu_conv
