@@ -71,8 +71,10 @@ function logitsFor(name: string, model: ReturnType<typeof create>): void {
     const y = noGrad(() => model.eval().forward(fixtureInput(e.input_shape)));
     assert.deepEqual(y.shape, [e.input_shape[0], e.classes]);
     const { diff, scale } = maxDiff(y.dataSync(), e.logits.flat());
-    // fp32 sums in a different order than PyTorch's; the fp16 net's calibrated BNs amplify that.
-    assert.ok(diff <= 1e-4 * Math.max(1, scale), `${name}: logits differ by ${diff} (scale ${scale})`);
+    // fp32 sums in a different order than PyTorch's, and the fp16 net's calibrated BNs amplify
+    // that: ResNet-18 lands at 2-3e-4 of the logits' scale depending on the CPU convolution
+    // kernel chosen. A wrongly loaded tensor moves logits by a sizeable fraction of the scale.
+    assert.ok(diff <= 1e-3 * Math.max(1, scale), `${name}: logits differ by ${diff} (scale ${scale})`);
   });
 }
 
