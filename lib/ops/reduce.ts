@@ -2,7 +2,7 @@
 // topk, PyTorch's names and conventions: `dim` is an axis or a list of axes (negative counts
 // from the end; omitted: all of them), keepdim keeps reduced axes as size 1. A reduction to
 // a single value without keepdim has shape [1] (tensors have at least one dimension).
-import { native, NativeTensor } from '../native';
+import { native, NativeTensor, NativeTopk } from '../native';
 import { asOp } from '../errors';
 import { badArg, checkOptions, numel, optionNames } from '../checks';
 import { checkTensor, describe, Tensor } from '../tensor';
@@ -49,6 +49,18 @@ function flatLogical(x: Tensor): NativeTensor {
   const v = n.reshape(c, [x.size]);
   c.dispose(); // the view keeps the storage
   return v;
+}
+
+/** maxAxis over the flattened x (logical order). */
+function maxOfAll(op: string, x: Tensor): NativeTopk {
+  return asOp(op, () => {
+    const flat = flatLogical(x);
+    try {
+      return native().maxAxis(flat, 0, false);
+    } finally {
+      flat.dispose();
+    }
+  });
 }
 
 function reduce(op: 'sum' | 'mean', x: Tensor, dim: unknown, opts: ReduceOptions | undefined): Tensor {
@@ -114,9 +126,7 @@ export function max(x: Tensor, dim?: number, opts?: ReduceOptions): Tensor | Val
   const shape = x.shape,
     layout = x.layout;
   if (dim === undefined) {
-    const flat = flatLogical(x);
-    const r = native().maxAxis(flat, 0, false);
-    flat.dispose();
+    const r = maxOfAll('max', x);
     const y = wrap(r.values);
     const idx = wrap(r.indices);
     record('max', y, [x], (g) => {
@@ -142,9 +152,7 @@ export function argmax(x: Tensor, dim?: number, opts?: ReduceOptions): Tensor {
   checkTensor(x, 'argmax: x');
   const o = checkOptions('argmax', opts, REDUCE_OPTIONS);
   if (dim === undefined) {
-    const flat = flatLogical(x);
-    const r = native().maxAxis(flat, 0, false);
-    flat.dispose();
+    const r = maxOfAll('argmax', x);
     r.values.dispose();
     return wrap(r.indices);
   }
