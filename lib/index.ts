@@ -9,7 +9,7 @@ export { InputFileError } from './errors';
 export type { ArgumentError, InputFileErrorCode } from './errors';
 export { cuda } from './cuda';
 export type { CudaDevice, CudaMemoryStats, CudaVersions } from './cuda';
-export type { NativeAddon, NativeTensor, DTypeName, LayoutName } from './native';
+export type { NativeAddon, NativeTensor, NativeTopk, DTypeName, LayoutName } from './native';
 export { Tensor, tidy, keep, memory, manualSeed } from './tensor';
 export type { DType, Layout, Device, TensorOptions, TensorData } from './tensor';
 export { backward, noGrad } from './autograd';

@@ -128,6 +128,12 @@ export interface NativeCudaMemoryStats {
 }
 
 /** The op table. Argument order is positional; null stands for an absent optional tensor. */
+/** Values and their int32 indices (maxAxis, topk). */
+export interface NativeTopk {
+  values: NativeTensor;
+  indices: NativeTensor;
+}
+
 export interface NativeAddon {
   // ---- tensors (bindings/tensor_binding.cpp) ----
   empty(shape: number[], dtype: DTypeName, layout: LayoutName, device: DeviceName): NativeTensor;
@@ -291,6 +297,33 @@ export interface NativeAddon {
   // ---- reductions (bindings/reduce_binding.cpp) ----
   sum(x: NativeTensor): NativeTensor;
   l2Norms(xs: NativeTensor[]): NativeTensor;
+
+  // ---- tensor math (bindings/arith_binding.cpp, reduce_binding.cpp, softmax_binding.cpp,
+  // index_binding.cpp): float tensors of any dtype and layout, read in logical order;
+  // results NCHW in the input's dtype; axes may be negative; indices int32 ----
+  /** a op b with NumPy broadcasting; same dtype and device. */
+  arithBinary(a: NativeTensor, b: NativeTensor, op: 'add' | 'sub' | 'mul' | 'div'): NativeTensor;
+  /** x op s; rsub = s - x, rdiv = s / x, pow = x ** s. */
+  arithScalar(x: NativeTensor, scalar: number, op: 'add' | 'sub' | 'rsub' | 'mul' | 'div' | 'rdiv' | 'pow'): NativeTensor;
+  arithUnary(x: NativeTensor, op: 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'sign'): NativeTensor;
+  broadcastTo(x: NativeTensor, shape: number[]): NativeTensor;
+  /** Sum or mean over distinct axes; keepdim leaves them as size 1 (all removed: [1]). */
+  reduceAxes(x: NativeTensor, dim: number[], keepdim: boolean, mode: 'sum' | 'mean'): NativeTensor;
+  /** Max along an axis and the index of its first occurrence (NaN is the max). */
+  maxAxis(x: NativeTensor, dim: number, keepdim: boolean): NativeTopk;
+  /** The k largest (or smallest) along an axis, in that order; ties in index order. */
+  topk(x: NativeTensor, k: number, dim: number, largest: boolean): NativeTopk;
+  /** zeros(shape), then out[.., indices[.., j, ..], ..] += src[.., j, ..] along axis. */
+  scatterAddAxis(src: NativeTensor, indices: NativeTensor, dim: number, shape: number[]): NativeTensor;
+  softmaxForward(x: NativeTensor, dim: number, log: boolean): NativeTensor;
+  /** y is the forward's output. */
+  softmaxBackward(dy: NativeTensor, y: NativeTensor, dim: number, log: boolean): NativeTensor;
+  /** x[.., start:end:step, ..] along axis; 0 <= start < end <= size, step >= 1. */
+  slice(x: NativeTensor, dim: number, start: number, end: number, step: number): NativeTensor;
+  sliceBackward(dy: NativeTensor, dim: number, start: number, step: number, shape: number[]): NativeTensor;
+  /** index: 1-D int32 within the axis. */
+  indexSelect(x: NativeTensor, dim: number, index: NativeTensor): NativeTensor;
+  indexSelectBackward(dy: NativeTensor, dim: number, index: NativeTensor, shape: number[]): NativeTensor;
 
   // ---- option-A shortcut (bindings/shortcut_binding.cpp) ----
   shortcutAForward(x: NativeTensor, outChannels: number, stride: number): NativeTensor;

@@ -1,6 +1,6 @@
-// relu, add, scale: elementwise ops and their gradients.
+// relu and scale: elementwise ops and their gradients (add and the rest of the arithmetic
+// are in arith.ts).
 import { native } from '../native';
-import { asOp } from '../errors';
 import { checkNumber, checkTensor, Tensor } from '../tensor';
 import { record } from '../autograd/engine';
 import { wrap, expectFloat } from './shared';
@@ -10,15 +10,6 @@ export function relu(x: Tensor): Tensor {
   expectFloat(x, 'relu: x');
   const y = wrap(native().reluForward(x.handle));
   record('relu', y, [x], (g) => [wrap(native().reluBackward(g.handle, y.handle))])?.save(y);
-  return y;
-}
-
-/** a + b, same shape, dtype and layout. */
-export function add(a: Tensor, b: Tensor): Tensor {
-  checkTensor(a, 'add: a');
-  checkTensor(b, 'add: b');
-  const y = wrap(asOp('add', () => native().add(a.handle, b.handle)));
-  record('add', y, [a, b], (g) => [g, g]);
   return y;
 }
 

@@ -11,3 +11,7 @@ export * from './convert';
 export * from './reshape';
 export * from './shortcut';
 export * from './loss';
+export * from './arith';
+export * from './reduce';
+export * from './softmax';
+export * from './index-slice';

@@ -75,6 +75,22 @@ CR_BINDING(fillKaimingNormal, FillKaimingNormal)
 CR_BINDING(sum, Sum)
 CR_BINDING(l2Norms, L2Norms)
 
+// tensor math: arith_binding.cpp, reduce_binding.cpp (axes), softmax_binding.cpp, index_binding.cpp
+CR_BINDING(arithBinary, ArithBinary)
+CR_BINDING(arithScalar, ArithScalar)
+CR_BINDING(arithUnary, ArithUnary)
+CR_BINDING(broadcastTo, BroadcastTo)
+CR_BINDING(reduceAxes, ReduceAxes)
+CR_BINDING(maxAxis, MaxAxis)
+CR_BINDING(topk, Topk)
+CR_BINDING(scatterAddAxis, ScatterAddAxis)
+CR_BINDING(softmaxForward, SoftmaxForward)
+CR_BINDING(softmaxBackward, SoftmaxBackward)
+CR_BINDING(slice, Slice)
+CR_BINDING(sliceBackward, SliceBackward)
+CR_BINDING(indexSelect, IndexSelect)
+CR_BINDING(indexSelectBackward, IndexSelectBackward)
+
 // shortcut_binding.cpp
 CR_BINDING(shortcutAForward, ShortcutAForward)
 CR_BINDING(shortcutABackward, ShortcutABackward)

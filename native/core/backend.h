@@ -16,6 +16,7 @@
 #include <memory>
 #include <vector>
 
+#include "axes.h"
 #include "tensor.h"
 
 namespace cr {
@@ -59,6 +60,11 @@ struct BatchNormBackward {
 struct CrossEntropyForward {
   Tensor loss;     // [1] fp32: mean over the batch of -sum(target * log softmax(logits))
   Tensor correct;  // [1] int32: rows whose argmax equals the label (first max wins)
+};
+
+// Two results of one op: values and their int32 indices (max_axis, topk).
+struct TensorPair {
+  Tensor values, indices;
 };
 
 struct SgdParams {
@@ -199,6 +205,32 @@ struct LossScaleParams {
   /* ---- reductions (reduce.cpp): results are [1] / [n] fp32 tensors on this device ---- */ \
   X(Tensor, sum, (const Tensor& x)) \
   X(Tensor, l2_norms, (const std::vector<Tensor>& xs)) /* [n]: ||x_i||_2 */ \
+\
+  /* ---- tensor math (arith.cpp, reduce.cpp, softmax.cpp, index.cpp): logical row-major */ \
+  /* order whatever the layout; results are NCHW in the input's float dtype (fp32 math), */ \
+  /* indices int32. Axes are already normalised to [0, rank). ---- */ \
+  X(Tensor, arith_binary, (const Tensor& a, const Tensor& b, ArithOp op)) /* broadcasting */ \
+  X(Tensor, arith_scalar, (const Tensor& x, double scalar, ScalarOp op)) \
+  X(Tensor, arith_unary, (const Tensor& x, UnaryOp op)) \
+  X(Tensor, broadcast_to, (const Tensor& x, const Shape& shape)) \
+  /* axes sorted, distinct; keepdim keeps them as size 1, else they go (all gone: [1]). */ \
+  X(Tensor, reduce_axes, (const Tensor& x, const std::vector<int>& axes, bool keepdim, ReduceMode mode)) \
+  /* Along `axis`: the max and the index of its first occurrence (NaN counts as the max). */ \
+  X(TensorPair, max_axis, (const Tensor& x, int axis, bool keepdim)) \
+  /* The k largest (smallest) along `axis` in that order; equal values in index order. */ \
+  X(TensorPair, topk, (const Tensor& x, int64_t k, int axis, bool largest)) \
+  /* zeros(shape), then out[.., indices[.., j, ..], ..] += src[.., j, ..] along `axis`; */ \
+  /* src and indices share a shape that equals `shape` except along the axis. */ \
+  X(Tensor, scatter_add_axis, (const Tensor& src, const Tensor& indices, int axis, const Shape& shape)) \
+  X(Tensor, softmax_forward, (const Tensor& x, int axis, bool log)) \
+  /* y is the forward's output; dx = y (dy - sum(dy y)), or dy - exp(y) sum(dy) for log. */ \
+  X(Tensor, softmax_backward, (const Tensor& dy, const Tensor& y, int axis, bool log)) \
+  /* x[.., start : start + count * step : step, ..] along `axis` (a copy). */ \
+  X(Tensor, slice, (const Tensor& x, int axis, int64_t start, int64_t step, int64_t count)) \
+  X(Tensor, slice_backward, (const Tensor& dy, int axis, int64_t start, int64_t step, const Shape& shape)) \
+  /* indices: 1-D int32, each in [0, x.shape[axis]). The backward scatter-adds into zeros. */ \
+  X(Tensor, index_select, (const Tensor& x, int axis, const Tensor& indices)) \
+  X(Tensor, index_select_backward, (const Tensor& dy, int axis, const Tensor& indices, const Shape& shape)) \
 \
   /* ---- CIFAR option-A shortcut (shortcut.cpp): y = zero-pad channels of x[:, :, ::s, ::s] */ \
   /* with (out_channels - C) / 2 zero channels in front and the rest behind. ---- */ \

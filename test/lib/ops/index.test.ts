@@ -33,6 +33,23 @@ function leaf(shape: number[], seed: number, device: string, scale = 1): Tensor 
   return t;
 }
 
+/** The same values as an NHWC leaf (x is disposed). */
+function nhwc(x: Tensor): Tensor {
+  const y = x.to('NHWC');
+  x.dispose();
+  y.requiresGrad = true;
+  return y;
+}
+
+/** x + offset as a new leaf (x is disposed): keeps inputs away from kinks and poles. */
+function shifted(x: Tensor, offset: number): Tensor {
+  const v = Float32Array.from(x.dataSync(), (a) => a + offset);
+  const y = Tensor.fromArray(v, x.shape, { device: x.device });
+  x.dispose();
+  y.requiresGrad = true;
+  return y;
+}
+
 /** Checks d sum(w * fn(xs)) / d xs[i] against finite differences for every input. */
 function gradCheck(c: Case): void {
   tidy(() => {
@@ -122,6 +139,44 @@ describeDevices('autograd functions', ({ device }) => {
       name: 'softmaxCrossEntropy with label smoothing 0.2',
       inputs: () => [leaf([5, 4], 31, device)],
       fn: ([x]) => F.softmaxCrossEntropy(x, Tensor.fromArray(Int32Array.from([2, 0, 1, 3, 3]), [5], { device }), { labelSmoothing: 0.2 }).loss,
+    },
+    // ---- tensor math: broadcasting arithmetic, reductions, softmax, slicing and indexing
+    { name: 'add broadcast [2,3,4] + [3,1]', inputs: () => [leaf([2, 3, 4], 40, device), leaf([3, 1], 41, device)], fn: ([a, b]) => F.add(a, b) },
+    { name: 'sub broadcast [4] - [2,1,4]', inputs: () => [leaf([4], 42, device), leaf([2, 1, 4], 43, device)], fn: ([a, b]) => F.sub(a, b) },
+    {
+      name: 'mul broadcast NHWC [2,3,2,2] * [3,1,1]',
+      inputs: () => [nhwc(leaf([2, 3, 2, 2], 44, device)), leaf([3, 1, 1], 45, device)],
+      fn: ([a, b]) => F.mul(a, b),
+    },
+    {
+      name: 'div broadcast [3,5] / [5] (b away from 0)',
+      inputs: () => [leaf([3, 5], 46, device), shifted(leaf([5], 47, device, 0.2), 2)],
+      fn: ([a, b]) => F.div(a, b),
+    },
+    { name: 'scalar add, sub, mul, div', inputs: () => [leaf([2, 3], 48, device)], fn: ([x]) => F.div(F.mul(F.sub(F.add(x, 1.5), 0.25), -2), 3) },
+    { name: 'neg, exp', inputs: () => [leaf([3, 4], 49, device, 0.5)], fn: ([x]) => F.exp(F.neg(x)) },
+    { name: 'log, sqrt (inputs > 0)', inputs: () => [shifted(leaf([7], 50, device, 0.2), 2)], fn: ([x]) => F.add(F.log(x), F.sqrt(x)) },
+    { name: 'abs (away from 0)', inputs: () => [shifted(leaf([6], 51, device, 0.2), 1)], fn: ([x]) => F.abs(F.sub(x, 2)) },
+    { name: 'pow 3 and 0.5', inputs: () => [shifted(leaf([5], 52, device, 0.2), 1.5)], fn: ([x]) => F.add(F.pow(x, 3), F.pow(x, 0.5)) },
+    { name: 'broadcastTo [3,1] -> [2,3,4]', inputs: () => [leaf([3, 1], 53, device)], fn: ([x]) => F.broadcastTo(x, [2, 3, 4]) },
+    { name: 'sum over dims 0 and -1', inputs: () => [leaf([3, 4, 5], 54, device)], fn: ([x]) => F.sum(x, [0, -1]) },
+    { name: 'sum of an NHWC tensor, keepdim', inputs: () => [nhwc(leaf([2, 3, 2, 3], 55, device))], fn: ([x]) => F.sum(x, 1, { keepdim: true }) },
+    { name: 'mean of everything', inputs: () => [leaf([4, 3], 56, device)], fn: ([x]) => F.mean(x) },
+    { name: 'mean over dim 1', inputs: () => [leaf([2, 5, 3], 57, device)], fn: ([x]) => F.mean(x, 1) },
+    { name: 'max over dim 1', inputs: () => [leaf([3, 5, 2], 58, device)], fn: ([x]) => F.max(x, 1).values, h: 1e-3 },
+    { name: 'max over dim 0, keepdim', inputs: () => [leaf([4, 3], 59, device)], fn: ([x]) => F.max(x, 0, { keepdim: true }).values, h: 1e-3 },
+    { name: 'max of everything (NHWC)', inputs: () => [nhwc(leaf([2, 2, 3, 2], 60, device))], fn: ([x]) => F.max(x), h: 1e-3 },
+    { name: 'topk 3 along dim 1', inputs: () => [leaf([2, 7], 61, device)], fn: ([x]) => F.topk(x, 3).values, h: 1e-3 },
+    { name: 'topk 2 smallest along dim 0', inputs: () => [leaf([5, 3], 62, device)], fn: ([x]) => F.topk(x, 2, { dim: 0, largest: false }).values, h: 1e-3 },
+    { name: 'softmax along dim 1', inputs: () => [leaf([3, 5, 2], 63, device)], fn: ([x]) => F.softmax(x, 1) },
+    { name: 'logSoftmax along the last dim', inputs: () => [leaf([4, 6], 64, device)], fn: ([x]) => F.logSoftmax(x) },
+    { name: 'softmax of an NHWC tensor along C', inputs: () => [nhwc(leaf([2, 3, 2, 2], 65, device))], fn: ([x]) => F.softmax(x, 1) },
+    { name: 'slice 1:-1:2 along dim 1', inputs: () => [leaf([3, 8, 2], 66, device)], fn: ([x]) => F.slice(x, 1, 1, -1, 2) },
+    { name: 'narrow dim 0', inputs: () => [nhwc(leaf([4, 3, 2, 2], 67, device))], fn: ([x]) => F.narrow(x, 0, -3, 2) },
+    {
+      name: 'indexSelect with repeats along dim 1',
+      inputs: () => [leaf([3, 4, 2], 68, device)],
+      fn: ([x]) => F.indexSelect(x, 1, Tensor.fromArray(Int32Array.from([3, 0, 3, 1]), [4], { device })),
     },
   ];
   for (const c of cases) it(`${c.name}: gradients match finite differences`, () => gradCheck(c));
