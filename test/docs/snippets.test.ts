@@ -63,6 +63,8 @@ async function optionsOf(command: string): Promise<Set<string>> {
   const modules: Record<string, () => Promise<{ usage: string }>> = {
     train: () => import('../../lib/cli/train'),
     convert: () => import('../../lib/cli/convert'),
+    predict: () => import('../../lib/cli/predict'),
+    eval: () => import('../../lib/cli/eval'),
     doctor: () => import('../../lib/cli/doctor'),
     'grad-flow': () => import('../../lib/cli/grad-flow'),
     degradation: () => import('../../lib/cli/degradation'),
