@@ -6,6 +6,7 @@ import { noGrad } from '../autograd/engine';
 import { BatchLoader } from '../data/dataset';
 import { escapeXml } from '../diagnostics/svg';
 import { tidy } from '../tensor';
+import { inEvalMode } from './predict';
 import type { Module } from '../nn/module';
 
 /** Counts of a classification pass; add() takes one batch of logits and labels. */
@@ -124,9 +125,7 @@ export function confusionSvg(confusion: number[][], names: readonly string[], ti
 /** Runs `model` over one pass of `loader` (eval mode, no tape; each module's mode restored) and counts. */
 export async function evaluate(model: Module, loader: BatchLoader, classes: number, k = Math.min(5, classes)): Promise<ClassificationMetrics> {
   const m = new ClassificationMetrics(classes, k);
-  const modes = model.namedModules().map(([, mod]) => [mod, mod.training] as const);
-  model.eval();
-  try {
+  await inEvalMode(model, async () => {
     for await (const b of loader.epoch(0)) {
       try {
         const [logits, labels] = noGrad(() =>
@@ -140,8 +139,6 @@ export async function evaluate(model: Module, loader: BatchLoader, classes: numb
         b.dispose();
       }
     }
-  } finally {
-    for (const [mod, training] of modes) mod.training = training;
-  }
+  });
   return m;
 }

@@ -11,7 +11,7 @@ import { badArg, checkOptions, optionNames } from '../checks';
 import { Normalization, CIFAR10_NORMALIZATION } from '../data/augment';
 import { DataLoader } from '../data/data-loader';
 import { Sample, SampleDataset } from '../data/dataset';
-import { decodeImage, decodeImageData, DEFAULT_MAX_PIXELS, headerInfo } from '../data/image-decode';
+import { DecodedImage, decodeImage, decodeImageData, DEFAULT_MAX_PIXELS, headerInfo } from '../data/image-decode';
 import { evalTransform, IMAGENET_NORMALIZATION, Transform } from '../data/transforms';
 import { describe, Tensor, tidy } from '../tensor';
 import type { Module } from '../nn/module';
@@ -91,14 +91,21 @@ export function topK(logits: ArrayLike<number>, k: number, names: readonly strin
   return order.slice(0, k).map((i) => ({ index: i, name: names ? names[i] : String(i), probability: p[i] / sum }));
 }
 
+// Decoded pixels (interleaved) as channel planes, so decoded images and raw arrays share a batch.
+function decodedSample(img: DecodedImage): Sample {
+  const plane = img.width * img.height;
+  const chw = new Uint8Array(plane * 3);
+  for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) chw[c * plane + p] = img.data[p * 3 + c];
+  return { image: chw, shape: [3, img.height, img.width], layout: 'CHW', label: 0 };
+}
+
 // One image input as a sample: decoded through `transform`, or raw CHW pixels as they are.
 function imageSample(input: ImageInput, i: number, size: number, transform: Transform): () => Promise<Sample> {
   const arg = `${OP}: images[${i}]`;
   if (typeof input === 'string') {
     if (input === '') throw badArg('type', arg, 'must be a file path, encoded image bytes or pixels, got an empty string');
     return async () => {
-      const img = await decodeImage(input, transform, undefined, { maxPixels: DEFAULT_MAX_PIXELS });
-      return { image: img.data, shape: [3, img.height, img.width], layout: 'HWC', label: 0 };
+      return decodedSample(await decodeImage(input, transform, undefined, { maxPixels: DEFAULT_MAX_PIXELS }));
     };
   }
   if (!(input instanceof Uint8Array))
@@ -114,8 +121,7 @@ function imageSample(input: ImageInput, i: number, size: number, transform: Tran
       `holds ${input.length} bytes: pixels must be 3 x ${size} x ${size} = ${raw} bytes (channel planes, as CIFAR records), or give the bytes of a JPEG, PNG or WebP file`,
     );
   return async () => {
-    const img = await decodeImageData(input, `images[${i}]`, transform, undefined, { maxPixels: DEFAULT_MAX_PIXELS });
-    return { image: img.data, shape: [3, img.height, img.width], layout: 'HWC', label: 0 };
+    return decodedSample(await decodeImageData(input, `images[${i}]`, transform, undefined, { maxPixels: DEFAULT_MAX_PIXELS }));
   };
 }
 
@@ -126,14 +132,29 @@ function checkClassNames(names: unknown): readonly string[] | undefined {
   return names;
 }
 
-/** Runs fn with every module of `model` in eval mode, then gives each its own mode back. */
-async function inEvalMode<T>(model: Module, fn: () => Promise<T>): Promise<T> {
-  const modes = model.namedModules().map(([, m]) => [m, m.training] as const);
-  model.eval();
+// Models inside inEvalMode: how many calls are running, and each module's mode before the first.
+const evalCalls = new WeakMap<Module, { calls: number; modes: [Module, boolean][] }>();
+
+/**
+ * Runs fn with every module of `model` in eval mode, then gives each its own mode back.
+ * Overlapping calls on one model (predictions awaited together) share one eval period: the
+ * first saves the modes, the last restores them.
+ */
+export async function inEvalMode<T>(model: Module, fn: () => Promise<T>): Promise<T> {
+  let state = evalCalls.get(model);
+  if (!state) {
+    state = { calls: 0, modes: model.namedModules().map(([, m]) => [m, m.training]) };
+    evalCalls.set(model, state);
+    model.eval();
+  }
+  state.calls++;
   try {
     return await fn();
   } finally {
-    for (const [m, training] of modes) m.training = training;
+    if (--state.calls === 0) {
+      evalCalls.delete(model);
+      for (const [m, training] of state.modes) m.training = training;
+    }
   }
 }
 
