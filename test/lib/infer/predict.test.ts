@@ -12,7 +12,7 @@ import { decodeImage, DEFAULT_MAX_PIXELS } from '../../../lib/data/image-decode'
 import { evalTransform, IMAGENET_NORMALIZATION } from '../../../lib/data/transforms';
 import { inputNormalization, predict } from '../../../lib/infer/predict';
 import { create, ResNet } from '../../../lib/models/resnet';
-import { memory, Tensor } from '../../../lib/tensor';
+import { memory, Tensor, tidy } from '../../../lib/tensor';
 import { rng } from '../../helpers/reference';
 import { tempDir, writeImage } from '../../helpers/images';
 
@@ -40,14 +40,9 @@ function hwcToChw(hwc: Uint8Array, size: number): Uint8Array {
 function manualProbabilities(model: ResNet, x: Float32Array, n: number, size = SIZE): number[][] {
   const was = model.training;
   model.eval();
-  const logits = noGrad(() => {
-    const t = Tensor.fromArray(x, [n, 3, size, size]);
-    const y = model.forward(t);
-    const v = Array.from(y.dataSync());
-    t.dispose();
-    y.dispose();
-    return v;
-  });
+  // tidy: the activations inside forward are freed here, not later by the garbage collector
+  // (which would move the live-tensor count under a later test's feet).
+  const logits = noGrad(() => tidy(() => Array.from(model.forward(Tensor.fromArray(x, [n, 3, size, size])).dataSync())));
   model.train(was);
   const c = logits.length / n;
   return Array.from({ length: n }, (_, i) => {
