@@ -24,6 +24,7 @@ export { Trainer } from './train';
 export type { TrainerOptions, TrainResult, StepMetrics, EvalMetrics } from './train';
 export * as train from './train';
 export * as diagnostics from './diagnostics';
+export * as infer from './infer';
 export * as onnx from './onnx';
 export { exportOnnx } from './onnx';
 export type { OnnxExportOptions } from './onnx';

@@ -90,7 +90,8 @@ function gather(name: string, t: TensorRef, storage: Buffer, itemBytes: number, 
     const idx = new Array<number>(rank).fill(0);
     let src = t.offset;
     for (let i = 0; i < n; i++) {
-      out.set(storage.subarray(src * itemBytes, (src + 1) * itemBytes), i * itemBytes);
+      // Byte by byte: a subarray per element costs more than the copy (millions of elements).
+      for (let b = 0, o = i * itemBytes, from = src * itemBytes; b < itemBytes; b++) out[o + b] = storage[from + b];
       for (let d = rank - 1; d >= 0; d--) {
         idx[d]++;
         src += t.stride[d];

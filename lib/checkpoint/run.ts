@@ -9,6 +9,7 @@ import * as path from 'node:path';
 
 import { writeFileAtomic } from './safetensors';
 import type { ImageRunSpec } from '../train/loaders';
+import type { Normalization } from '../data/augment';
 
 export const WEIGHTS_FILE = 'checkpoint.safetensors';
 export const SIDECAR_FILE = 'checkpoint.json';
@@ -52,6 +53,47 @@ export interface RunSpec {
   labelSmoothing?: number;
 }
 
+/** What predicting with a run's weights needs: class names (null: indices only), input statistics, crop size. */
+export interface InferenceInfo {
+  classNames: string[] | null;
+  normalization: Normalization;
+  imageSize: number;
+}
+
+const META_CLASSES = 'inference.class_names';
+const META_NORMALIZATION = 'inference.normalization';
+const META_IMAGE_SIZE = 'inference.image_size';
+
+/** InferenceInfo as safetensors metadata (strings), so the weights file carries it alone. */
+export function inferenceMetadata(info: InferenceInfo): Record<string, string> {
+  const out: Record<string, string> = {
+    [META_NORMALIZATION]: JSON.stringify({ mean: info.normalization.mean, std: info.normalization.std }),
+    [META_IMAGE_SIZE]: String(info.imageSize),
+  };
+  if (info.classNames) out[META_CLASSES] = JSON.stringify(info.classNames);
+  return out;
+}
+
+/** What a weights file's metadata records of InferenceInfo (absent or unreadable parts left out). */
+export function readInferenceMetadata(meta: Record<string, string>): Partial<InferenceInfo> {
+  const out: Partial<InferenceInfo> = {};
+  const json = (k: string): unknown => {
+    try {
+      return meta[k] === undefined ? undefined : JSON.parse(meta[k]);
+    } catch {
+      return undefined;
+    }
+  };
+  const names = json(META_CLASSES);
+  if (Array.isArray(names) && names.every((n) => typeof n === 'string')) out.classNames = names;
+  const n = json(META_NORMALIZATION) as Normalization | undefined;
+  const three = (a: unknown) => Array.isArray(a) && a.length === 3 && a.every((x) => typeof x === 'number' && Number.isFinite(x));
+  if (n && three(n.mean) && three(n.std)) out.normalization = { mean: n.mean, std: n.std };
+  const size = Number(meta[META_IMAGE_SIZE]);
+  if (Number.isInteger(size) && size >= 1) out.imageSize = size;
+  return out;
+}
+
 export interface Sidecar {
   format: 'cudnn-resnet-training-checkpoint';
   version: 1;
@@ -75,6 +117,8 @@ export interface Sidecar {
   /** Training loss / error sums since the last evaluation (so the next evaluation's train columns match). */
   running: { loss: number; wrong: number; images: number };
   spec: RunSpec;
+  /** Class names, input statistics and crop size for inference (absent in older files). */
+  inference?: InferenceInfo;
   savedAt: string;
 }
 

@@ -18,6 +18,8 @@ interface CommandEntry {
 const COMMANDS: CommandEntry[] = [
   { name: 'doctor', summary: 'check the platform, addon build, GPU, driver, CUDA runtime and cuDNN', load: () => import('./doctor') },
   { name: 'train', summary: 'train a ResNet on CIFAR-10/100 or synthetic data (no arguments: a short demo)', load: () => import('./train') },
+  { name: 'predict', summary: 'the top-k classes of images, from a trained run or a weights file', load: () => import('./predict') },
+  { name: 'eval', summary: 'top-1/top-5 error, per-class accuracy and confusion matrix on labelled images', load: () => import('./eval') },
   { name: 'convert', summary: 'rewrite a PyTorch .pth/.pt state dict as safetensors', load: () => import('./convert') },
   { name: 'grad-flow', summary: 'per-layer gradient norms of plain vs residual nets: table, JSON, SVG', load: () => import('./grad-flow') },
   { name: 'degradation', summary: "plain vs ResNet training/test error against iterations (the paper's Figure 6)", load: () => import('./degradation') },

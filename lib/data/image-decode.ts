@@ -96,6 +96,17 @@ export async function decodeImage(file: string, transform: Transform, rng: Rng |
   } catch (e) {
     throw new ImageError('ERR_IMAGE_READ', file, `cannot read the file: ${reason(e)}`, { cause: e });
   }
+  return decodeImageData(buf, file, transform, rng, options);
+}
+
+/** decodeImage for bytes already in memory (an encoded JPEG, PNG, WebP...); `file` names them in errors. */
+export async function decodeImageData(
+  buf: Uint8Array,
+  file: string,
+  transform: Transform,
+  rng: Rng | undefined,
+  options: { maxPixels: number },
+): Promise<DecodedImage> {
   if (buf.length === 0) throw new ImageError('ERR_IMAGE_EMPTY', file, 'empty file (0 bytes), not an image');
   const sharp = loadSharp();
   // JPEG, PNG and WebP headers are read here, which saves libvips a header pass per image.

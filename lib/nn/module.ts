@@ -3,6 +3,7 @@
 // child's, depth first) and with its names.
 import { native } from '../native';
 import { checkDevice, checkDType, describe, keep, Tensor, DType, Device, Layout } from '../tensor';
+import type { PredictInput, PredictOptions, Predictions } from '../infer/predict';
 
 /** A state value: a tensor, or a bigint for an int64 scalar such as num_batches_tracked. */
 export type StateValue = Tensor | bigint;
@@ -10,10 +11,22 @@ export type StateDict = Map<string, StateValue>;
 
 export type GradHook = (grad: Tensor, module: Module) => void;
 
+/** What a model's weights come with for inference; infer.load() fills it from a run's checkpoint. */
+export interface ModelMeta {
+  /** One name per output class. */
+  classNames?: readonly string[];
+  /** The per-channel statistics the model was trained with (pixel values in [0, 1]). */
+  normalization?: { mean: number[]; std: number[] };
+  /** The crop size it was trained at. */
+  imageSize?: number;
+}
+
 export abstract class Module {
   training = true;
   /** Stays in eval mode whatever train() asks (batch norm of a frozen part, see freeze()). */
   evalOnly = false;
+  /** Class names, input statistics and image size for predict() (empty unless loaded with them). */
+  meta: ModelMeta = {};
   private readonly _params = new Map<string, Tensor | null>();
   private readonly _buffers = new Map<string, Tensor | bigint>();
   private readonly _modules = new Map<string, Module>();
@@ -104,6 +117,17 @@ export abstract class Module {
 
   eval(): this {
     return this.train(false);
+  }
+
+  /**
+   * The top-k classes of each image with their probabilities: file paths, encoded image
+   * bytes or 3 x size x size pixel arrays (resized and normalised as the run's validation
+   * images were), or a Tensor batch used as it is. Eval mode and no tape for the call; every
+   * module's mode is restored after. See infer.predict.
+   */
+  async predict(images: PredictInput, options?: PredictOptions): Promise<Predictions> {
+    const { predict } = await import('../infer/predict');
+    return predict(this, images, options);
   }
 
   /** Parameters and buffers by dotted name, in PyTorch's state_dict order. The tensors are the module's own (not copies). */

@@ -107,6 +107,8 @@ export interface RunLoaders {
   train: BatchLoader;
   test: BatchLoader;
   classes: number;
+  /** The training set's class names, when it has them. */
+  classNames?: readonly string[];
   trainImages: number;
   testImages: number;
   source: string;
@@ -171,7 +173,7 @@ export async function runLoaders(
     const loader = new DataLoader(train, { ...common, batchSize: bs, seed: s.seed, shuffle: true, dropLast: train.length >= bs });
     const evaluation = new DataLoader(test, { ...common, batchSize: Math.min(bs, testBatch), shuffle: false, dropLast: false });
     const classes = train.classes ?? Math.max(test.classes ?? 0, 1);
-    return { train: loader, test: evaluation, classes, trainImages: train.length, testImages: test.length, source };
+    return { train: loader, test: evaluation, classes, classNames: train.classNames, trainImages: train.length, testImages: test.length, source };
   }
   let splits: { train: Dataset; test: Dataset };
   let source: string;
@@ -209,5 +211,6 @@ export async function runLoaders(
     train.dispose();
     throw e;
   }
-  return { train, test, classes: splits.train.classes, trainImages: splits.train.count, testImages: splits.test.count, source };
+  const classNames = splits.train.classNames.length === splits.train.classes ? splits.train.classNames : undefined;
+  return { train, test, classes: splits.train.classes, classNames, trainImages: splits.train.count, testImages: splits.test.count, source };
 }

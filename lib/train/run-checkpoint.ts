@@ -6,7 +6,7 @@ import * as path from 'node:path';
 
 import { saveCheckpoint } from '../checkpoint';
 import { readSafetensors } from '../checkpoint/safetensors';
-import { readSidecar, RunSpec, Sidecar, WEIGHTS_FILE, writeSidecar } from '../checkpoint/run';
+import { inferenceMetadata, InferenceInfo, readSidecar, RunSpec, Sidecar, WEIGHTS_FILE, writeSidecar } from '../checkpoint/run';
 import { Module } from '../nn/module';
 import { Optimizer } from '../optim/optimizer';
 import { describe } from '../tensor';
@@ -38,12 +38,17 @@ export interface RunState {
   mp: MixedPrecision;
   itersPerEpoch: number;
   running: RunningTotals;
+  /** Class names, input statistics and crop size, recorded for inference. */
+  inference?: InferenceInfo;
 }
 
 /** Writes checkpoint.safetensors + checkpoint.json into `out`; returns the sidecar's path. */
 export function writeRunCheckpoint(out: string, st: RunState, spec: RunSpec, reason: Sidecar['reason'], iteration: number): string {
   const weights = path.join(out, WEIGHTS_FILE);
-  saveCheckpoint(weights, st.model, { optimizer: st.opt, metadata: { 'train.iteration': iteration, 'train.model': spec.model } });
+  saveCheckpoint(weights, st.model, {
+    optimizer: st.opt,
+    metadata: { 'train.iteration': iteration, 'train.model': spec.model, ...(st.inference ? inferenceMetadata(st.inference) : {}) },
+  });
   const bpe = st.itersPerEpoch;
   const scaler = st.mp.scalerState();
   return writeSidecar(out, {
@@ -59,6 +64,7 @@ export function writeRunCheckpoint(out: string, st: RunState, spec: RunSpec, rea
     scaler: { goodSteps: scaler.goodSteps, skipped: scaler.skipped },
     running: { ...st.running },
     spec,
+    ...(st.inference ? { inference: st.inference } : {}),
     savedAt: new Date().toISOString(),
   });
 }

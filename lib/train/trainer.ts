@@ -20,7 +20,7 @@ import { Optimizer } from '../optim/optimizer';
 import { createOptimizer, describeOptimizer } from './optimizer-spec';
 import { LRSchedule } from '../optim/schedules';
 import { describe, tidy } from '../tensor';
-import { existingRun, RunSpec, Sidecar } from '../checkpoint/run';
+import { existingRun, InferenceInfo, RunSpec, Sidecar } from '../checkpoint/run';
 import { runLoaders } from './loaders';
 import { capturedTrainingStep } from './training-step';
 import { activationDType, activationLayout, describePrecision, resolveDevice } from './device';
@@ -49,6 +49,7 @@ interface Setup {
   metrics: MetricsLog | null;
   running: RunningTotals;
   info: StartInfo;
+  inference: InferenceInfo;
 }
 
 export class Trainer extends EventEmitter {
@@ -152,6 +153,13 @@ export class Trainer extends EventEmitter {
         describeSchedule(o.schedule ?? s.schedule, s.lr, scheduleTotal, itersPerEpoch) +
         (scheduleTotal !== total ? ` (drop points of the original ${scheduleTotal}-iteration run)` : ''),
     };
+    // predict() then names classes and normalises images as this run's data was.
+    model.meta = {
+      ...model.meta,
+      ...(data.classNames?.length === classes ? { classNames: [...data.classNames] } : {}),
+      normalization: { mean: [...loader.normalization.mean], std: [...loader.normalization.std] },
+      imageSize: s.images?.imageSize ?? 32,
+    };
     this.setupDone = {
       model,
       mp,
@@ -166,6 +174,11 @@ export class Trainer extends EventEmitter {
       metrics,
       running: resume ? { ...resume.sidecar.running } : { loss: 0, wrong: 0, images: 0 },
       info,
+      inference: {
+        classNames: model.meta.classNames ? [...model.meta.classNames] : null,
+        normalization: model.meta.normalization as InferenceInfo['normalization'],
+        imageSize: model.meta.imageSize as number,
+      },
     };
     this.emit('start', info);
     return info;

@@ -63,6 +63,8 @@ async function optionsOf(command: string): Promise<Set<string>> {
   const modules: Record<string, () => Promise<{ usage: string }>> = {
     train: () => import('../../lib/cli/train'),
     convert: () => import('../../lib/cli/convert'),
+    predict: () => import('../../lib/cli/predict'),
+    eval: () => import('../../lib/cli/eval'),
     doctor: () => import('../../lib/cli/doctor'),
     'grad-flow': () => import('../../lib/cli/grad-flow'),
     degradation: () => import('../../lib/cli/degradation'),
@@ -107,6 +109,11 @@ describe('docs: README and examples/ code, as written', function () {
     fs.writeFileSync(path.join(shim, 'package.json'), JSON.stringify({ name: 'cudnn-resnet', main: 'index.js' }));
     fs.writeFileSync(path.join(shim, 'index.js'), `module.exports = require(${JSON.stringify(libIndex)});\n`);
     env = { ...process.env, CUDNN_RESNET_CACHE: path.join(app, 'cache') };
+    // The fine-tuning example expects torchvision's resnet50-11ad3fa6.pth, which cannot be
+    // downloaded here: a stand-in with the same names, shapes and format takes its place.
+    fs.copyFileSync(path.join(root, 'test', 'fixtures', 'pth', 'resnet50-standin.pth'), path.join(app, 'resnet50-11ad3fa6.pth'));
+    // onnxruntime-node, which the ONNX example requires, as a reader would have installed it.
+    fs.symlinkSync(path.join(root, 'node_modules', 'onnxruntime-node'), path.join(app, 'node_modules', 'onnxruntime-node'), 'dir');
   });
   after(() => fs.rmSync(app, { recursive: true, force: true }));
 
