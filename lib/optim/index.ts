@@ -2,4 +2,13 @@
 export { SGD, clipGradNorm } from './sgd';
 export type { SGDOptions, ParamGroup } from './sgd';
 export { multiStep, paperCifar, stepByEpochs, cosine, linearWarmup, constantWarmup, ResNet110Warmup, LRScheduler } from './schedules';
-export type { LRSchedule } from './schedules';
+export type {
+  LRSchedule,
+  MultiStepOptions,
+  PaperCifarOptions,
+  StepByEpochsOptions,
+  CosineOptions,
+  LinearWarmupOptions,
+  ConstantWarmupOptions,
+  ResNet110WarmupOptions,
+} from './schedules';

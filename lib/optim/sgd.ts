@@ -10,7 +10,7 @@
 // round trip.
 import { native } from '../native';
 import { Module } from '../nn/module';
-import { checkOptions, optionNames } from '../checks';
+import { badArg, checkOptions, optionNames } from '../checks';
 import { argError, asOp } from '../errors';
 import { checkNumber, checkTensor, describe, keep, Tensor } from '../tensor';
 
@@ -52,6 +52,8 @@ const SGD_OPTIONS = optionNames<SGDOptions>({
   groups: true,
 });
 
+const PARAM_GROUP_KEYS = optionNames<ParamGroup>({ params: true, lrScale: true, weightDecay: true });
+
 export class SGD {
   private readonly params: [string, Tensor][];
   private readonly buffers = new Map<Tensor, Tensor>();
@@ -72,8 +74,8 @@ export class SGD {
     if (params instanceof Module) this.params = params.namedParameters();
     else if (Array.isArray(params)) {
       this.params = params.map((p, i) => (Array.isArray(p) ? [String(p[0]), p[1]] : [String(i), p]));
-    } else throw new TypeError(`SGD: params must be a Module or an array of tensors, got ${describe(params)}`);
-    for (const [n, t] of this.params) if (!(t instanceof Tensor)) throw new TypeError(`SGD: params['${n}'] must be a Tensor, got ${describe(t)}`);
+    } else throw badArg('type', 'SGD: params', `must be a Module or an array of tensors, got ${describe(params)}`);
+    for (const [n, t] of this.params) if (!(t instanceof Tensor)) throw badArg('type', `SGD: params['${n}']`, `must be a Tensor, got ${describe(t)}`);
     const seen = new Map<Tensor, string>();
     for (const [n, t] of this.params) {
       const first = seen.get(t);
@@ -81,26 +83,27 @@ export class SGD {
         throw argError('range', 'SGD', 'params', `lists one tensor twice ('${first}' and '${n}'); each step would update it twice`, 'ERR_ALIASED_ARGS');
       seen.set(t, n);
     }
-    if (options === null || typeof options !== 'object') throw new TypeError(`SGD: options must be an object with lr, got ${describe(options)}`);
+    if (options === null || typeof options !== 'object') throw badArg('type', 'SGD: options', `must be an object with lr, got ${describe(options)}`);
     checkOptions('SGD', options, SGD_OPTIONS);
     this._lr = checkNumber(options.lr, 'SGD: lr', { min: 0 });
     this.momentum = checkNumber(options.momentum ?? 0, 'SGD: momentum', { min: 0 });
     this.dampening = checkNumber(options.dampening ?? 0, 'SGD: dampening', { min: 0, max: 1 });
     this.weightDecay = checkNumber(options.weightDecay ?? 0, 'SGD: weightDecay', { min: 0 });
     this.nesterov = options.nesterov ?? false;
-    if (typeof this.nesterov !== 'boolean') throw new TypeError(`SGD: nesterov must be a boolean, got ${describe(this.nesterov)}`);
+    if (typeof this.nesterov !== 'boolean') throw badArg('type', 'SGD: nesterov', `must be a boolean, got ${describe(this.nesterov)}`);
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0))
-      throw new RangeError(`SGD: nesterov requires momentum > 0 and dampening 0 (got momentum ${this.momentum}, dampening ${this.dampening})`);
+      throw badArg('range', 'SGD: nesterov', `requires momentum > 0 and dampening 0 (got momentum ${this.momentum}, dampening ${this.dampening})`);
     this.excludeBnAndBiasFromDecay = options.excludeBnAndBiasFromDecay ?? false;
     this.assignGroups(options.groups);
   }
 
   private assignGroups(groups: ParamGroup[] | undefined): void {
     if (groups === undefined) return;
-    if (!Array.isArray(groups)) throw new TypeError(`SGD: groups must be an array, got ${describe(groups)}`);
+    if (!Array.isArray(groups)) throw badArg('type', 'SGD: groups', `must be an array, got ${describe(groups)}`);
     groups.forEach((g, i) => {
       const arg = `SGD: groups[${i}]`;
-      if (g === null || typeof g !== 'object') throw new TypeError(`${arg} must be an object, got ${describe(g)}`);
+      checkOptions('SGD', g, PARAM_GROUP_KEYS, `groups[${i}]`);
+      if (g === undefined) throw badArg('type', arg, 'must be an object, got undefined');
       const scale = checkNumber(g.lrScale ?? 1, `${arg}.lrScale`, { min: 0 });
       const wd = checkNumber(g.weightDecay ?? this.weightDecay, `${arg}.weightDecay`, { min: 0 });
       let match: (name: string) => boolean;
@@ -108,7 +111,7 @@ export class SGD {
       else if (Array.isArray(g.params) && g.params.length > 0 && g.params.every((p) => typeof p === 'string' && p !== '')) {
         const ps = g.params.map((p) => p.replace(/\.$/, ''));
         match = (n) => ps.some((p) => n === p || n.startsWith(`${p}.`));
-      } else throw new TypeError(`${arg}.params must be a non-empty list of module names or a function, got ${describe(g.params)}`);
+      } else throw badArg('type', `${arg}.params`, `must be a non-empty list of module names or a function, got ${describe(g.params)}`);
       let any = false;
       for (const [n, t] of this.params) {
         if (!match(n)) continue;
@@ -117,8 +120,10 @@ export class SGD {
       }
       const what = typeof g.params === 'function' ? '' : ` (${g.params.join(', ')})`;
       if (!any)
-        throw new RangeError(
-          `${arg}.params${what} matches no parameter (names look like ${this.params
+        throw badArg(
+          'range',
+          `${arg}.params`,
+          `${what ? `${what.trim()} ` : ''}matches no parameter (names look like ${this.params
             .slice(0, 3)
             .map(([n]) => n)
             .join(', ')})`,
@@ -161,7 +166,7 @@ export class SGD {
     const skip = checkOptions('SGD.step', opts, ['skipIf']).skipIf ?? null;
     if (skip !== null) {
       checkTensor(skip, 'SGD.step: skipIf');
-      if (this.dampening !== 0) throw new RangeError(`SGD.step: skipIf requires dampening 0, got ${this.dampening}`);
+      if (this.dampening !== 0) throw badArg('range', 'SGD.step: skipIf', `requires dampening 0, got ${this.dampening}`);
     }
     // Groups by (device, decay, lr scale, first step), what one native call cannot vary.
     const groups = new Map<string, { p: Tensor[]; g: Tensor[]; b: Tensor[]; wd: number; scale: number; first: boolean; device: string }>();
@@ -185,7 +190,7 @@ export class SGD {
       if (buf && this.momentum !== 0) grp.b.push(buf);
     }
     for (const g of groups.values())
-      if (skip && skip.device !== g.device) throw new RangeError(`SGD.step: skipIf is on ${skip.device}, parameters on ${g.device}`);
+      if (skip && skip.device !== g.device) throw badArg('range', 'SGD.step: skipIf', `is on ${skip.device}, parameters on ${g.device}`);
     for (const g of groups.values()) {
       asOp('SGD.step', () =>
         native().sgdUpdate(
@@ -233,6 +238,8 @@ export class SGD {
    * (capturedTrainingStep) captures again instead of replaying into freed memory.
    */
   loadStateDict(state: Map<string, Tensor>, stepCount?: number): void {
+    if (!(state instanceof Map)) throw badArg('type', 'SGD.loadStateDict: state', `must be a Map of name -> Tensor, got ${describe(state)}`);
+    for (const [k, v] of state) if (!(v instanceof Tensor)) throw badArg('type', `SGD.loadStateDict: state['${k}']`, `must be a Tensor, got ${describe(v)}`);
     const byName = new Map(this.params);
     const unexpected: string[] = [];
     const wrong: string[] = [];
@@ -242,8 +249,10 @@ export class SGD {
       else if (v.shape.join() !== p.shape.join()) wrong.push(`${k}: [${v.shape.join(', ')}] vs parameter [${p.shape.join(', ')}]`);
     }
     if (unexpected.length || wrong.length)
-      throw new RangeError(
-        `SGD.loadStateDict: ${[unexpected.length ? `unexpected keys: ${unexpected.join(', ')}` : '', wrong.length ? `wrong shapes: ${wrong.join('; ')}` : ''].filter(Boolean).join('\n  ')}`,
+      throw badArg(
+        'range',
+        'SGD.loadStateDict: state',
+        `does not fit the parameters: ${[unexpected.length ? `unexpected keys: ${unexpected.join(', ')}` : '', wrong.length ? `wrong shapes: ${wrong.join('; ')}` : ''].filter(Boolean).join('\n  ')}`,
       );
     const loaded = new Set<Tensor>();
     for (const [k, v] of state) {
@@ -265,7 +274,7 @@ export class SGD {
       this.buffers.delete(p);
       this.version++;
     }
-    if (stepCount !== undefined) this.stepCount = checkNumber(stepCount, 'stepCount', { integer: true, min: 0 });
+    if (stepCount !== undefined) this.stepCount = checkNumber(stepCount, 'SGD.loadStateDict: stepCount', { integer: true, min: 0 });
   }
 
   /**

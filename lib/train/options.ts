@@ -10,7 +10,7 @@ import { AugmentPreset } from '../data/transforms';
 import { type LayoutName } from '../native';
 import { Module } from '../nn/module';
 import { LRSchedule } from '../optim/schedules';
-import { checkOptions, optionNames } from '../checks';
+import { badArg, checkOptions, optionNames } from '../checks';
 import { checkNumber, describe } from '../tensor';
 import { readSidecar, RunSpec } from '../checkpoint/run';
 import { Precision, PRECISIONS } from './device';
@@ -137,6 +137,7 @@ export interface TrainResult {
 }
 
 const num = (v: unknown, arg: string, o: { min?: number; integer?: boolean }) => checkNumber(v, `Trainer: ${arg}`, o);
+const bad = (kind: 'type' | 'range', arg: string, what: string) => badArg(kind, `Trainer: ${arg}`, what);
 
 /** Fills in defaults and checks every option; throws TypeError / RangeError naming the option. */
 const TRAINER_OPTIONS = optionNames<TrainerOptions>({
@@ -180,13 +181,13 @@ const TRAINER_OPTIONS = optionNames<TrainerOptions>({
 });
 
 export function resolveSpec(o: TrainerOptions): RunSpec {
-  if (o === null || typeof o !== 'object') throw new TypeError(`Trainer: options must be an object, got ${describe(o)}`);
+  if (o === null || typeof o !== 'object') throw bad('type', 'options', `must be an object, got ${describe(o)}`);
   checkOptions('Trainer', o, TRAINER_OPTIONS);
   const model = o.model ?? 'resnet20';
   const dataset = o.dataset ?? 'cifar10';
-  if (dataset !== 'cifar10' && dataset !== 'cifar100') throw new RangeError(`dataset must be 'cifar10' or 'cifar100', got ${describe(dataset)}`);
+  if (dataset !== 'cifar10' && dataset !== 'cifar100') throw bad('range', 'dataset', `must be 'cifar10' or 'cifar100', got ${describe(dataset)}`);
   const precision = o.precision ?? 'fp32';
-  if (!PRECISIONS.includes(precision)) throw new RangeError(`precision must be one of ${PRECISIONS.join(', ')}, got ${describe(precision)}`);
+  if (!PRECISIONS.includes(precision)) throw bad('range', 'precision', `must be one of ${PRECISIONS.join(', ')}, got ${describe(precision)}`);
   const opt = (v: number | undefined, arg: string, min: number, integer: boolean) => (v === undefined ? null : num(v, arg, { min, integer }));
   const iterations = opt(o.iterations, 'iterations', 1, true);
   const epochs = opt(o.epochs, 'epochs', 1, true);
@@ -210,32 +211,32 @@ export function resolveSpec(o: TrainerOptions): RunSpec {
     evalEvery: opt(o.evalEvery, 'evalEvery', 1, true),
     scheduleIterations: opt(o.scheduleIterations, 'scheduleIterations', 1, true),
   };
-  if (o.overwrite !== undefined && typeof o.overwrite !== 'boolean') throw new TypeError(`overwrite must be a boolean, got ${describe(o.overwrite)}`);
+  if (o.overwrite !== undefined && typeof o.overwrite !== 'boolean') throw bad('type', 'overwrite', `must be a boolean, got ${describe(o.overwrite)}`);
   const images = imageSpec(o);
   if (images) spec.images = images;
   if (o.weights !== undefined) {
-    if (typeof o.weights !== 'string' || o.weights === '') throw new TypeError(`weights must be a file path, got ${describe(o.weights)}`);
+    if (typeof o.weights !== 'string' || o.weights === '') throw bad('type', 'weights', `must be a file path, got ${describe(o.weights)}`);
     spec.weights = o.weights;
   }
   if (o.freeze !== undefined) {
     if (!Array.isArray(o.freeze) || o.freeze.length === 0 || !o.freeze.every((f) => typeof f === 'string' && f !== ''))
-      throw new TypeError(`freeze must be a non-empty list of module names, got ${describe(o.freeze)}`);
+      throw bad('type', 'freeze', `must be a non-empty list of module names, got ${describe(o.freeze)}`);
     spec.freeze = o.freeze.slice();
   }
   if (o.freezeBn !== undefined) {
-    if (typeof o.freezeBn !== 'boolean') throw new TypeError(`freezeBn must be a boolean, got ${describe(o.freezeBn)}`);
-    if (!spec.freeze) throw new RangeError('freezeBn needs freeze');
+    if (typeof o.freezeBn !== 'boolean') throw bad('type', 'freezeBn', `must be a boolean, got ${describe(o.freezeBn)}`);
+    if (!spec.freeze) throw bad('range', 'freezeBn', 'needs freeze');
     spec.freezeBn = o.freezeBn;
   }
   if (o.classes !== undefined) num(o.classes, 'classes', { min: 1, integer: true });
   if (o.lrScale !== undefined) {
     if (o.lrScale === null || typeof o.lrScale !== 'object' || Array.isArray(o.lrScale) || Object.keys(o.lrScale).length === 0)
-      throw new TypeError(`lrScale must be an object of module name -> multiplier, got ${describe(o.lrScale)}`);
+      throw bad('type', 'lrScale', `must be an object of module name -> multiplier, got ${describe(o.lrScale)}`);
     for (const [k, v] of Object.entries(o.lrScale)) num(v, `lrScale['${k}']`, { min: 0 });
     spec.lrScale = { ...o.lrScale };
   }
-  if (typeof spec.nesterov !== 'boolean') throw new TypeError(`nesterov must be a boolean, got ${describe(spec.nesterov)}`);
-  if (spec.nesterov && spec.momentum === 0) throw new RangeError('nesterov needs momentum > 0');
+  if (typeof spec.nesterov !== 'boolean') throw bad('type', 'nesterov', `must be a boolean, got ${describe(spec.nesterov)}`);
+  if (spec.nesterov && spec.momentum === 0) throw bad('range', 'nesterov', 'needs momentum > 0');
   return spec;
 }
 

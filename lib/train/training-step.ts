@@ -6,8 +6,9 @@ import { softmaxCrossEntropy } from '../autograd';
 import { batchNormLayers } from '../nn/layers';
 import { Module } from '../nn/module';
 import { SGD } from '../optim/sgd';
-import { Tensor } from '../tensor';
-import { CapturedStep, CapturedStepOptions } from './captured-step';
+import { badArg, checkOptions } from '../checks';
+import { describe, Tensor } from '../tensor';
+import { CAPTURED_STEP_OPTIONS, CapturedStep, CapturedStepOptions } from './captured-step';
 import { MixedPrecision } from './amp';
 
 export interface TrainingParts {
@@ -16,8 +17,22 @@ export interface TrainingParts {
   opt: SGD;
 }
 
+// The hooks are the helper's own: a caller's would be replaced.
+const STEP_OPTIONS = CAPTURED_STEP_OPTIONS.filter((k) => k !== 'onReplay' && k !== 'onCaptureStart' && k !== 'reset');
+const PART_NAMES = ['model', 'mp', 'opt'];
+
+// The parts are a bundle, not options: a larger object that holds them (a test rig) is fine.
+function checkParts(op: string, parts: TrainingParts): TrainingParts {
+  if (typeof parts !== 'object' || parts === null) throw badArg('type', `${op}: parts`, `must be { model, mp, opt }, got ${describe(parts)}`);
+  const want = { model: Module, mp: MixedPrecision, opt: SGD } as const;
+  for (const k of PART_NAMES as (keyof TrainingParts)[])
+    if (!(parts[k] instanceof want[k])) throw badArg('type', `${op}: parts.${k}`, `must be a ${want[k].name}, got ${describe(parts[k])}`);
+  return parts;
+}
+
 /** One eager step on (x, y); returns [loss, correct] (the step's own tensors). */
-export function trainingStepFn({ model, mp, opt }: TrainingParts): (x: Tensor, y: Tensor) => Tensor[] {
+export function trainingStepFn(parts: TrainingParts): (x: Tensor, y: Tensor) => Tensor[] {
+  const { model, mp, opt } = checkParts('trainingStepFn', parts);
   return (x, y) => {
     const r = softmaxCrossEntropy(model.forward(x), y);
     r.loss.backward(mp.seed(r.loss));
@@ -38,7 +53,8 @@ export function capturedTrainingStep(
   parts: TrainingParts,
   options: Omit<CapturedStepOptions, 'onReplay' | 'onCaptureStart' | 'reset'> = {},
 ): CapturedStep<Tensor[]> {
-  const { model, opt } = parts;
+  const { model, opt } = checkParts('capturedTrainingStep', parts);
+  checkOptions('capturedTrainingStep', options, STEP_OPTIONS);
   const bns = batchNormLayers(model);
   let stepsBefore = 0;
   let bnBefore: bigint[] = [];

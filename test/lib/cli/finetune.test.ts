@@ -83,7 +83,7 @@ describe('cli: train --weights / --freeze', function () {
       [['--classes', '0'], /--classes must be >= 1, got 0/],
       [['--freeze-bn'], /--freeze-bn needs --freeze/],
       [['--freeze', ','], /--freeze needs module names/],
-      [[...tiny, '--freeze', 'layer7'], /freeze: no parameters under 'layer7'/],
+      [[...tiny, '--freeze', 'layer7'], /freeze: argument 'modules' names no module with parameters: 'layer7'/],
       [[...tiny, '--classes', '37'], /classes: 37 asked for, but the dataset has 10/],
       [['--lr-scale', 'fc'], /--lr-scale takes MODULE=X/],
       [['--lr-scale', 'fc=-1'], /--lr-scale must be a number >= 0/],
