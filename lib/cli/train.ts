@@ -285,7 +285,9 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   try {
     result = await trainer.fit();
   } catch (e) {
-    if (e instanceof RangeError && /^(resume|freeze|classes): /.test(e.message)) throw new UsageError(e.message);
+    if (e instanceof RangeError && /^(resume|freeze): /.test(e.message)) throw new UsageError(e.message);
+    if (e instanceof RangeError && /^Trainer: argument 'classes' /.test(e.message))
+      throw new UsageError(`--classes ${e.message.replace(/^Trainer: argument 'classes' /, '')}`);
     if (e instanceof RangeError && /^groups\[\d+\]\.params$/.test((e as Error & { argument?: string }).argument ?? ''))
       throw new UsageError(`--lr-scale: ${e.message.replace(/^SGD: argument 'groups\[\d+\]\.params' /, '')}`);
     if (v.weights !== undefined && e instanceof Error && e.message.includes(v.weights)) {

@@ -115,11 +115,12 @@ export class ImageFolder implements SampleDataset {
     if (!Array.isArray(classNames)) throw badArg('type', `${op}: classNames`, `must be an array of class names, got ${describe(classNames)}`);
     if (classNames.length === 0) throw badArg('range', `${op}: classNames`, 'must name at least one class');
     checkOptions(op, options, IMAGE_DATASET_OPTIONS);
+    const list = op.startsWith('ImageFolder') ? 'samples' : 'entries';
     samples.forEach((s, i) => {
       if (typeof s?.path !== 'string' || s.path.length === 0)
-        throw badArg('type', `${op}: samples[${i}].path`, `must be a non-empty string, got ${describe(s?.path)}`);
+        throw badArg('type', `${op}: ${list}[${i}].path`, `must be a non-empty string, got ${describe(s?.path)}`);
       if (!Number.isInteger(s.label) || s.label < 0 || s.label >= classNames.length) {
-        throw badArg('range', `${op}: samples[${i}].label`, `(${s.path}) is ${s.label}, outside [0, ${classNames.length - 1}]`);
+        throw badArg('range', `${op}: ${list}[${i}].label`, `(${s.path}) is ${s.label}, outside [0, ${classNames.length - 1}]`);
       }
     });
     const onError = options.onError ?? 'raise';

@@ -84,7 +84,7 @@ describe('cli: train --weights / --freeze', function () {
       [['--freeze-bn'], /--freeze-bn needs --freeze/],
       [['--freeze', ','], /--freeze needs module names/],
       [[...tiny, '--freeze', 'layer7'], /freeze: argument 'modules' names no module with parameters: 'layer7'/],
-      [[...tiny, '--classes', '37'], /classes: 37 asked for, but the dataset has 10/],
+      [[...tiny, '--classes', '37'], /--classes is 37, but the dataset has 10/],
       [['--lr-scale', 'fc'], /--lr-scale takes MODULE=X/],
       [['--lr-scale', 'fc=-1'], /--lr-scale must be a number >= 0/],
       [[...tiny, '--lr-scale', 'fc9=2'], /--lr-scale: \(fc9\) matches no parameter/],
