@@ -1,6 +1,7 @@
 // CUDA availability, versions and the caching allocator, for users and for tests that must
 // skip cleanly without a GPU. Nothing here throws for lack of a GPU, driver or cuDNN except
 // memoryStats(), which names the device it cannot use.
+import { badArg, describe } from './checks';
 import { native, type NativeCudaDevice, type NativeCudaInfo, type NativeCudaMemoryStats } from './native';
 
 export type CudaDevice = NativeCudaDevice;
@@ -29,11 +30,11 @@ function cudnnVersion(v: number): string | null {
 function parseDevice(device: number | string | undefined): number {
   if (device === undefined) return 0;
   if (typeof device === 'number') {
-    if (!Number.isInteger(device) || device < 0) throw new RangeError(`cuda.memoryStats: argument 'device' must be a device index >= 0, got ${device}`);
+    if (!Number.isInteger(device) || device < 0) throw badArg('range', 'cuda.memoryStats: device', `must be a device index >= 0, got ${describe(device)}`);
     return device;
   }
   const m = /^cuda(?::(\d+))?$/.exec(device);
-  if (!m) throw new TypeError(`cuda.memoryStats: argument 'device' must be 'cuda:N' or an index, got '${device}'`);
+  if (!m) throw badArg('type', 'cuda.memoryStats: device', `must be 'cuda:N' or an index, got ${describe(device)}`);
   return m[1] === undefined ? 0 : Number(m[1]);
 }
 

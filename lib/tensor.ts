@@ -51,7 +51,7 @@ function collectTensors(v: unknown, out: Set<Tensor>, depth = 0): void {
  * scope cannot span an await.
  */
 export function tidy<T>(fn: () => T): T {
-  if (typeof fn !== 'function') throw new TypeError(`tidy: fn must be a function, got ${describe(fn)}`);
+  if (typeof fn !== 'function') throw badArg('type', 'tidy: fn', `must be a function, got ${describe(fn)}`);
   const scope: Scope = new Set();
   scopes.push(scope);
   let result: T;
@@ -63,7 +63,7 @@ export function tidy<T>(fn: () => T): T {
   }
   if (result instanceof Promise) {
     popScope(scope, new Set());
-    throw new TypeError('tidy: fn must be synchronous (it returned a Promise); a scope cannot span an await');
+    throw badArg('type', 'tidy: fn', 'must be synchronous (it returned a Promise); a scope cannot span an await');
   }
   const returned = new Set<Tensor>();
   collectTensors(result, returned);
@@ -219,7 +219,7 @@ export class Tensor implements Disposable {
 
   /** The single value of a one-element tensor. */
   item(): number {
-    if (this.size !== 1) throw new RangeError(`item: tensor must have one element, has shape [${this.shape.join(', ')}]`);
+    if (this.size !== 1) throw badArg('range', 'Tensor.item: this', `must have one element, has shape [${this.shape.join(', ')}]`);
     return this.dataSync()[0];
   }
 
@@ -274,9 +274,9 @@ export class Tensor implements Disposable {
 
   /** Copies src into this tensor in place (same shape, dtype and layout; any devices). */
   copyFrom(src: Tensor): this {
-    checkTensor(src, 'copyFrom: src');
+    checkTensor(src, 'Tensor.copyFrom: src');
     if (src.shape.join() !== this.shape.join())
-      throw new RangeError(`copyFrom: src has shape [${src.shape.join(', ')}], this tensor [${this.shape.join(', ')}]`);
+      throw badArg('range', 'Tensor.copyFrom: src', `has shape [${src.shape.join(', ')}], this tensor [${this.shape.join(', ')}]`);
     native().copyInto(this.handle, src.handle);
     return this;
   }
@@ -289,7 +289,7 @@ export class Tensor implements Disposable {
 
   /** Runs fn with this tensor's gradient during backward(); returns a remover. */
   registerHook(fn: (grad: Tensor) => void): () => void {
-    if (typeof fn !== 'function') throw new TypeError(`registerHook: fn must be a function, got ${describe(fn)}`);
+    if (typeof fn !== 'function') throw badArg('type', 'Tensor.registerHook: fn', `must be a function, got ${describe(fn)}`);
     this.hooks.push(fn);
     return () => {
       const i = this.hooks.indexOf(fn);

@@ -10,7 +10,7 @@
 // node's backward (batch-norm statistics) are disposed right after it.
 import { autogradHooks, checkTensor, keep, Tensor, GradNode } from '../tensor';
 import { native } from '../native';
-import { checkOptions } from '../checks';
+import { badArg, checkOptions, optionNames } from '../checks';
 
 export type BackwardFn = (grad: Tensor) => (Tensor | null)[];
 
@@ -117,16 +117,17 @@ export interface BackwardOptions {
  */
 export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}): void {
   checkTensor(root, 'backward: root');
-  checkOptions('backward', opts, ['retainGraph']);
-  if (!root.requiresGrad) throw new TypeError('backward: root does not require a gradient (no recorded op produced it; was it computed under noGrad()?)');
+  checkOptions('backward', opts, optionNames<BackwardOptions>({ retainGraph: true }));
+  if (!root.requiresGrad) throw badArg('type', 'backward: root', 'does not require a gradient (no recorded op produced it; was it computed under noGrad()?)');
   let seed: Tensor;
   if (grad === undefined) {
-    if (root.size !== 1) throw new TypeError(`backward: grad is required for a root of shape [${root.shape.join(', ')}] (only one-element roots default to 1)`);
+    if (root.size !== 1)
+      throw badArg('type', 'backward: grad', `is required for a root of shape [${root.shape.join(', ')}] (only one-element roots default to 1)`);
     seed = new Tensor(native().full(root.shape, root.dtype, root.layout, root.device, 1));
   } else {
     checkTensor(grad, 'backward: grad');
     if (grad.shape.join() !== root.shape.join() || grad.dtype !== root.dtype || grad.device !== root.device)
-      throw new TypeError(`backward: grad must match root (${root}), got ${grad}`);
+      throw badArg('type', 'backward: grad', `must match root (${root}), got ${grad}`);
     seed = grad;
   }
 

@@ -5,7 +5,7 @@
 // safetensors.torch.load_file + load_state_dict.
 import { Module, StateValue } from '../nn/module';
 import { Optimizer } from '../optim/optimizer';
-import { checkOptions, optionNames } from '../checks';
+import { badArg, checkOptions, optionNames } from '../checks';
 import { describe, Tensor } from '../tensor';
 
 import { decodePth } from './pth';
@@ -21,7 +21,7 @@ export { UnpicklingError } from './pickle';
  * No tensors are made.
  */
 export function readWeightsFile(file: string): SafetensorsFile {
-  if (typeof file !== 'string' || file === '') throw new TypeError(`readWeightsFile: file must be a path, got ${describe(file)}`);
+  if (typeof file !== 'string' || file === '') throw badArg('type', 'readWeightsFile: file', `must be a path, got ${describe(file)}`);
   const buf = readInput(file);
   if (isZip(buf) || /\.(pth|pt)$/i.test(file)) return decodePth(buf, file);
   return decodeSafetensors(buf, file);
@@ -37,8 +37,8 @@ export interface SaveCheckpointOptions {
 
 /** Saves model (and optimizer) state to a safetensors file, atomically. */
 export function saveCheckpoint(file: string, model: Module, opts: SaveCheckpointOptions = {}): void {
-  if (!(model instanceof Module)) throw new TypeError(`saveCheckpoint: model must be a Module, got ${describe(model)}`);
-  if (typeof file !== 'string' || file === '') throw new TypeError(`saveCheckpoint: file must be a path, got ${describe(file)}`);
+  if (!(model instanceof Module)) throw badArg('type', 'saveCheckpoint: model', `must be a Module, got ${describe(model)}`);
+  if (typeof file !== 'string' || file === '') throw badArg('type', 'saveCheckpoint: file', `must be a path, got ${describe(file)}`);
   checkOptions('saveCheckpoint', opts, optionNames<SaveCheckpointOptions>({ optimizer: true, metadata: true }));
   const entries: [string, Tensor | bigint][] = [...model.stateDict()];
   const metadata: Record<string, string> = { format: 'cudnn-resnet' };
@@ -76,17 +76,17 @@ export function matchesModules(patterns: string[]): (key: string) => boolean {
  * file's metadata.
  */
 export function loadCheckpoint(file: string, model: Module, opts: LoadCheckpointOptions = {}): Record<string, string> {
-  if (!(model instanceof Module)) throw new TypeError(`loadCheckpoint: model must be a Module, got ${describe(model)}`);
+  if (!(model instanceof Module)) throw badArg('type', 'loadCheckpoint: model', `must be a Module, got ${describe(model)}`);
   checkOptions('loadCheckpoint', opts, optionNames<LoadCheckpointOptions>({ optimizer: true, strict: true, exclude: true }));
   return applyCheckpoint(readWeightsFile(file), model, opts, file);
 }
 
 /** loadCheckpoint for a file already read (readWeightsFile); `file` names it in errors. */
 export function applyCheckpoint(f: SafetensorsFile, model: Module, opts: LoadCheckpointOptions = {}, file = 'checkpoint'): Record<string, string> {
-  if (!(model instanceof Module)) throw new TypeError(`applyCheckpoint: model must be a Module, got ${describe(model)}`);
+  if (!(model instanceof Module)) throw badArg('type', 'applyCheckpoint: model', `must be a Module, got ${describe(model)}`);
   const ex = opts.exclude;
   if (ex !== undefined && typeof ex !== 'function' && !(Array.isArray(ex) && ex.every((p) => typeof p === 'string')))
-    throw new TypeError(`loadCheckpoint: exclude must be a list of module names or a function, got ${describe(ex)}`);
+    throw badArg('type', 'loadCheckpoint: exclude', `must be a list of module names or a function, got ${describe(ex)}`);
   const excluded = ex === undefined ? () => false : typeof ex === 'function' ? ex : matchesModules(ex);
   const own = new Map([...model.stateDict()].filter(([k]) => !excluded(k)));
   const strict = opts.strict ?? true;

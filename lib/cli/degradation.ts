@@ -18,6 +18,9 @@ minutes; it shows the early phase only, the README has the paper's full recipe.
   --schedule S        constant (default) | paper | multistep:I1,I2 | epochs:E1,E2 | cosine
   --weight-decay X    (default 1e-4)       --momentum X     (default 0.9)
   --seed N            (default 0)          --device D       auto (default) | cpu | cuda:N
+  --seeds LIST        run every seed of LIST (0-4, or 0,2,7) into --out/seed-N and print the
+                      spread over them (median, min .. max; markdown). Fix the thread count
+                      (CUDNN_RESNET_CPU_THREADS) for figures that rerun
   --data PATH         CIFAR-10 folder or .tar.gz (default: synthetic)
   --train-images N    --test-images N      use only the first N images (synthetic default: 250 test)
   --out DIR           (default degradation-out)
@@ -34,6 +37,7 @@ const OPTIONS = {
   'weight-decay': { type: 'string' },
   momentum: { type: 'string' },
   seed: { type: 'string' },
+  seeds: { type: 'string' },
   device: { type: 'string' },
   data: { type: 'string' },
   'train-images': { type: 'string' },
@@ -76,14 +80,44 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     try {
       parseSchedule(opts.schedule, 0.1, 100, 10);
     } catch (e) {
-      throw new UsageError(`--schedule: ${(e as Error).message}`);
+      throw new UsageError(`--schedule ${(e as Error).message.replace(/^parseSchedule: argument 'spec' /, '')}`);
     }
   }
   if (opts.device !== undefined && !/^(auto|cpu|cuda:\d+)$/.test(opts.device))
     throw new UsageError(`--device must be auto, cpu or cuda:N, got '${opts.device}'`);
   if (opts.data !== undefined) await checkDataArg('cifar10', opts.data);
   const out = v.out ?? 'degradation-out';
+  if (v.seed !== undefined && v.seeds !== undefined) throw new UsageError('give --seed or --seeds, not both');
+  const { parseSeeds, degradationSpreadTable } = await import('../diagnostics/spread');
+  let seeds: number[] | null = null;
+  try {
+    if (v.seeds !== undefined) seeds = parseSeeds(v.seeds);
+  } catch (e) {
+    throw new UsageError(`--seeds ${(e as Error).message.replace(/^parseSeeds: argument 'spec' /, '')}`);
+  }
+  if (seeds) {
+    const { resolveDevice } = await import('../train/device');
+    const { native } = await import('../native');
+    const device = resolveDevice(opts.device ?? 'auto').device;
+    const threads = device === 'cpu' ? native().buildInfo().cpuThreads : null;
+    const results = [];
+    for (const seed of seeds) {
+      io.out(`seed ${seed}:`);
+      results.push(await runOne({ ...opts, seed, device }, path.join(out, `seed-${seed}`), io));
+    }
+    const table = degradationSpreadTable(results, threads);
+    const md = path.join(out, 'degradation-seeds.md');
+    fs.writeFileSync(md, table);
+    io.out(`\n${table}\nwrote ${md}`);
+    return 0;
+  }
+  await runOne(opts, out, io);
+  return 0;
+}
 
+type Settings = import('../diagnostics/degradation').DegradationOptions;
+
+async function runOne(opts: Settings, out: string, io: CliIO): Promise<import('../diagnostics/degradation').DegradationResult> {
   const { degradation, degradationSvg, degradationTable } = await import('../diagnostics/degradation');
   const { evalNote } = await import('../train/metrics');
   const t0 = Date.now();
@@ -105,5 +139,5 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   fs.writeFileSync(path.join(out, 'degradation.md'), `# Degradation experiment\n\n${table}\nTotal wall time: ${result.seconds.toFixed(1)} s.\n`);
   fs.writeFileSync(path.join(out, 'degradation.json'), JSON.stringify(result, null, 2) + '\n');
   io.out(`\n${table}\ntotal wall time ${result.seconds.toFixed(1)} s; wrote ${path.join(out, 'degradation.svg')}, degradation.md, degradation.json`);
-  return 0;
+  return result;
 }

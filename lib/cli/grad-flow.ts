@@ -16,6 +16,9 @@ same batches (same seed). Prints a table; writes grad-flow.json and grad-flow.sv
   --batch N          batch size (default 32)
   --lr X             learning rate of the steps (default 0.02; momentum 0.9, weight decay 1e-4)
   --seed N           (default 0)
+  --seeds LIST       run every seed of LIST (0-4, or 0,2,7) and print the spread over them
+                     (median, min .. max; markdown); each seed's files go to --out/seed-N.
+                     Fix the thread count (CUDNN_RESNET_CPU_THREADS) for figures that rerun
   --data PATH        CIFAR-10 folder or .tar.gz, or an image folder (its train/ class folders,
                      with --image-size N, --augment torchvision|paper|none, --workers N as for train)
                      (default: 1024 synthetic images)
@@ -29,6 +32,7 @@ const OPTIONS = {
   batch: { type: 'string' },
   lr: { type: 'string' },
   seed: { type: 'string' },
+  seeds: { type: 'string' },
   data: { type: 'string' },
   'train-images': { type: 'string' },
   device: { type: 'string' },
@@ -49,7 +53,15 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const steps = (v.steps ?? '0,10').split(',').map((s) => intArg(s, 'steps', 0));
   const batchSize = v.batch !== undefined ? intArg(v.batch, 'batch') : 32;
   const lr = v.lr !== undefined ? floatArg(v.lr, 'lr') : undefined;
-  const seed = v.seed !== undefined ? intArg(v.seed, 'seed', 0) : 0;
+  if (v.seed !== undefined && v.seeds !== undefined) throw new UsageError('give --seed or --seeds, not both');
+  const { parseSeeds, gradFlowSpreadTable } = await import('../diagnostics/spread');
+  let seeds: number[];
+  try {
+    seeds = v.seeds !== undefined ? parseSeeds(v.seeds) : [v.seed !== undefined ? intArg(v.seed, 'seed', 0) : 0];
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`--seeds ${(e as Error).message.replace(/^parseSeeds: argument 'spec' /, '')}`);
+  }
   const trainImages = v['train-images'] !== undefined ? intArg(v['train-images'], 'train-images') : undefined;
   const images = v.data !== undefined && (await isImageFolderArg(v.data));
   const imageOpts = imageArgs(v, images);
@@ -69,42 +81,59 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     io.err(`cudnn-resnet grad-flow: ${(e as Error).message}`);
     return 1;
   }
-  let data: import('../diagnostics/grad-flow').GradFlowOptions['data'];
-  if (images) {
+  type Data = import('../diagnostics/grad-flow').GradFlowOptions['data'];
+  const cifar = !images && v.data !== undefined ? limitDataset(await loadCifar('cifar10', v.data, { split: 'train' }), trainImages) : undefined;
+  const dataFor = async (seed: number): Promise<Data> => {
+    if (!images) return cifar;
     const { imageFolder, DataLoader, trainTransform } = await import('../data');
     const { imageRoots, limitSamples, defaultImageSize } = await import('../train/loaders');
     const { IMAGENET_NORMALIZATION } = await import('../data/transforms');
     const root = (imageRoots(v.data as string) as { train: string }).train;
     const size = imageOpts.imageSize ?? defaultImageSize(models[0]);
     const ds = limitSamples(imageFolder(root, { transform: trainTransform(imageOpts.augment ?? 'torchvision', size) }), trainImages);
-    data = new DataLoader(ds, { batchSize, seed, device, workers: imageOpts.workers, normalization: IMAGENET_NORMALIZATION, dropLast: ds.length >= batchSize });
-  } else if (v.data !== undefined) {
-    data = limitDataset(await loadCifar('cifar10', v.data, { split: 'train' }), trainImages);
+    return new DataLoader(ds, { batchSize, seed, device, workers: imageOpts.workers, normalization: IMAGENET_NORMALIZATION, dropLast: ds.length >= batchSize });
+  };
+  const { native } = await import('../native');
+  const threads = device === 'cpu' ? native().buildInfo().cpuThreads : null;
+  io.out(
+    `grad-flow: ${models.join(', ')} on ${device}${threads === null ? '' : ` (${threads} CPU thread${threads > 1 ? 's' : ''})`}, batch ${batchSize}, ` +
+      `measured after ${steps.join(', ')} SGD steps, seed${seeds.length > 1 ? 's' : ''} ${seeds.join(', ')}`,
+  );
+  const results: Awaited<ReturnType<typeof gradFlow>>[] = [];
+  for (const seed of seeds) {
+    const t0 = Date.now();
+    const data = await dataFor(seed);
+    const tag = seeds.length > 1 ? `seed ${seed}: ` : '';
+    let result: Awaited<ReturnType<typeof gradFlow>>;
+    try {
+      result = await gradFlow({
+        models,
+        steps,
+        batchSize,
+        lr,
+        seed,
+        device,
+        data,
+        onMeasurement: (m) => io.out(`  ${tag}measured ${m.model} at step ${m.step} (loss ${m.loss.toFixed(4)}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`),
+      });
+    } finally {
+      if (data && 'dispose' in data) data.dispose();
+    }
+    results.push(result);
+    const dir = v.seeds !== undefined ? path.join(out, `seed-${seed}`) : out;
+    if (v.seeds === undefined) io.out(`\n${gradFlowTable(result)}\n`);
+    fs.mkdirSync(dir, { recursive: true });
+    const json = path.join(dir, 'grad-flow.json');
+    const svg = path.join(dir, 'grad-flow.svg');
+    fs.writeFileSync(json, JSON.stringify(result, null, 2) + '\n');
+    fs.writeFileSync(svg, gradFlowSvg(result));
+    io.out(`wrote ${json} and ${svg}`);
   }
-  io.out(`grad-flow: ${models.join(', ')} on ${device}, batch ${batchSize}, measured after ${steps.join(', ')} SGD steps`);
-  const t0 = Date.now();
-  let result: Awaited<ReturnType<typeof gradFlow>>;
-  try {
-    result = await gradFlow({
-      models,
-      steps,
-      batchSize,
-      lr,
-      seed,
-      device,
-      data,
-      onMeasurement: (m) => io.out(`  measured ${m.model} at step ${m.step} (loss ${m.loss.toFixed(4)}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`),
-    });
-  } finally {
-    if (data && 'dispose' in data) data.dispose();
+  if (v.seeds !== undefined) {
+    const table = gradFlowSpreadTable(results, threads);
+    const md = path.join(out, 'grad-flow-seeds.md');
+    fs.writeFileSync(md, table);
+    io.out(`\n${table}\nwrote ${md}`);
   }
-  io.out('');
-  io.out(gradFlowTable(result));
-  fs.mkdirSync(out, { recursive: true });
-  const json = path.join(out, 'grad-flow.json');
-  const svg = path.join(out, 'grad-flow.svg');
-  fs.writeFileSync(json, JSON.stringify(result, null, 2) + '\n');
-  fs.writeFileSync(svg, gradFlowSvg(result));
-  io.out(`\nwrote ${json} and ${svg}`);
   return 0;
 }

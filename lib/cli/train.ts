@@ -197,7 +197,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     try {
       parseSchedule(v.schedule, 0.1, 100, 10);
     } catch (e) {
-      throw new UsageError(`--schedule: ${(e as Error).message}`);
+      throw new UsageError(`--schedule ${(e as Error).message.replace(/^parseSchedule: argument 'spec' /, '')}`);
     }
     opts.schedule = v.schedule;
     delete opts.scheduleIterations; // a schedule asked for afresh spans this run
@@ -326,9 +326,11 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   try {
     result = await trainer.fit();
   } catch (e) {
-    if (e instanceof RangeError && /^(resume|freeze|classes): /.test(e.message)) throw new UsageError(e.message);
-    if (e instanceof RangeError && /^(SGD|AdamW): groups\[\d+\]\.params/.test(e.message))
-      throw new UsageError(`--lr-scale: ${e.message.replace(/^(SGD|AdamW): groups\[\d+\]\.params /, '')}`);
+    if (e instanceof RangeError && /^(resume|freeze): /.test(e.message)) throw new UsageError(e.message);
+    if (e instanceof RangeError && /^Trainer: argument 'classes' /.test(e.message))
+      throw new UsageError(`--classes ${e.message.replace(/^Trainer: argument 'classes' /, '')}`);
+    if (e instanceof RangeError && /^groups\[\d+\]\.params$/.test((e as Error & { argument?: string }).argument ?? ''))
+      throw new UsageError(`--lr-scale: ${e.message.replace(/^(SGD|AdamW): argument 'groups\[\d+\]\.params' /, '')}`);
     if (v.weights !== undefined && e instanceof Error && e.message.includes(v.weights)) {
       io.err(`cudnn-resnet train: --weights: ${e.message}`);
       return 1;

@@ -4,6 +4,7 @@
 // seeded generator; the pixels are produced by the native augmentBatch op on the device
 // that holds the dataset, so CPU and CUDA give the same batches for the same seed.
 import { Dataset, IMAGE_SIZE } from './format';
+import { badArg, checkOptions, describe, optionNames } from '../checks';
 import { Rng } from './prng';
 
 /** Per-channel mean and standard deviation of pixel values scaled to [0, 1]. */
@@ -67,10 +68,11 @@ export interface AugmentSettings {
  * fair coin. The layout is augmentBatch's `params` tensor.
  */
 export function drawAugmentParams(rng: Rng, count: number, settings: AugmentSettings = {}): Int32Array {
+  checkOptions('drawAugmentParams', settings, optionNames<AugmentSettings>({ pad: true, crop: true, flip: true }), 'settings');
   const pad = settings.pad ?? 4;
   const crop = settings.crop ?? true;
   const flip = settings.flip ?? true;
-  if (!Number.isInteger(pad) || pad < 0 || pad > 64) throw new RangeError(`drawAugmentParams: 'pad' must be an integer in [0, 64], got ${pad}`);
+  if (!Number.isInteger(pad) || pad < 0 || pad > 64) throw badArg('range', 'drawAugmentParams: pad', `must be an integer in [0, 64], got ${describe(pad)}`);
   const out = new Int32Array(count * 3);
   for (let i = 0; i < count; i++) {
     out[i * 3] = crop ? rng.nextInt(2 * pad + 1) : pad;

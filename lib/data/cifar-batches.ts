@@ -4,17 +4,20 @@
 // prefetching epoch iterator and sharding by rank. Also a SampleDataset view of a CIFAR
 // split, for code written against the generic interface.
 import { LayoutName, native, NativeTensor } from '../native';
+import { badArg, checkOptions, describe, optionNames } from '../checks';
 import { Tensor } from '../tensor';
 import { Normalization } from './augment';
 import { BatchLoader, checkEpochIndex, checkShard, prefetchEpoch, Sample, SampleDataset, shardOrder, ShardOptions, TensorBatch } from './dataset';
 import { tensorBatch } from './data-loader';
 import { Dataset, IMAGE_BYTES, IMAGE_CHANNELS, IMAGE_SIZE } from './format';
-import { CifarLoader, LoaderOptions } from './loader';
+import { CifarLoader, LOADER_OPTIONS, LoaderOptions } from './loader';
 
 export interface CifarDataLoaderOptions extends LoaderOptions, ShardOptions {
   /** Batches requested ahead of the one in use (default 1: the device queue already runs ahead). */
   prefetch?: number;
 }
+
+const CIFAR_DATA_LOADER_OPTIONS = [...LOADER_OPTIONS, ...optionNames<ShardOptions & { prefetch?: number }>({ rank: true, worldSize: true, prefetch: true })];
 
 export class CifarDataLoader implements BatchLoader {
   readonly loader: CifarLoader;
@@ -24,9 +27,10 @@ export class CifarDataLoader implements BatchLoader {
   private cache: { epoch: number; order: Int32Array; params: Int32Array } | null = null;
 
   constructor(dataset: Dataset, options: CifarDataLoaderOptions) {
+    checkOptions('CifarDataLoader', options, CIFAR_DATA_LOADER_OPTIONS);
     ({ rank: this.rank, worldSize: this.worldSize } = checkShard(options, 'CifarDataLoader'));
     const p = options.prefetch ?? 1;
-    if (!Number.isInteger(p) || p < 0) throw new RangeError(`CifarDataLoader: option 'prefetch' must be an integer >= 0, got ${p}`);
+    if (!Number.isInteger(p) || p < 0) throw badArg('range', 'CifarDataLoader: prefetch', `must be an integer >= 0, got ${describe(p)}`);
     this.prefetch = p;
     // The sharding and prefetch options are this wrapper's; the inner loader is told the rest.
     const { rank: _rank, worldSize: _worldSize, prefetch: _prefetch, ...loaderOptions } = options;
@@ -128,7 +132,7 @@ export class CifarDataLoader implements BatchLoader {
   }
 
   epoch(epoch: number, from = 0): AsyncIterableIterator<TensorBatch> {
-    checkEpochIndex('CifarDataLoader.epoch', epoch, from, this.batchesPerEpoch + 1);
+    checkEpochIndex('CifarDataLoader.epoch', epoch, from, this.batchesPerEpoch + 1, 'from');
     return prefetchEpoch(this, epoch, from, this.prefetch);
   }
 

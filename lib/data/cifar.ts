@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import * as tar from 'tar-stream';
 
-import { checkOptions } from '../checks';
+import { badArg, checkOptions, describe } from '../checks';
 import { CifarFormatError } from './errors';
 import {
   assemble,
@@ -38,7 +38,7 @@ export type CifarSource = { container: 'folder'; path: string } | { container: '
  * the batch folder or the archive (the folder wins), or the archive file.
  */
 export function locateCifar(kind: CifarKind, source: string): CifarSource {
-  const fmt = formatOf(kind);
+  const fmt = formatOf(kind, 'locateCifar');
   let st: fs.Stats;
   try {
     st = fs.statSync(source);
@@ -63,9 +63,8 @@ export function locateCifar(kind: CifarKind, source: string): CifarSource {
 function checkLoadOptions(kind: CifarKind, options: LoadOptions, fn: string, known: readonly string[]): 'fine' | 'coarse' {
   checkOptions(fn, options, known);
   const labelMode = options.labels ?? 'fine';
-  if (labelMode !== 'fine' && labelMode !== 'coarse')
-    throw new TypeError(`${fn}: option 'labels' must be 'fine' or 'coarse', got ${JSON.stringify(labelMode)}`);
-  if (labelMode === 'coarse' && kind !== 'cifar100') throw new TypeError(`${fn}: option 'labels' = 'coarse' needs CIFAR-100`);
+  if (labelMode !== 'fine' && labelMode !== 'coarse') throw badArg('type', `${fn}: labels`, `must be 'fine' or 'coarse', got ${describe(labelMode)}`);
+  if (labelMode === 'coarse' && kind !== 'cifar100') throw badArg('range', `${fn}: labels`, `'coarse' needs CIFAR-100`);
   return labelMode;
 }
 
@@ -97,16 +96,16 @@ async function loadSplits(kind: CifarKind, source: string, splits: Split[], labe
 
 /** Loads one split of CIFAR-10 or CIFAR-100 from a folder or a .tar.gz (see locateCifar). */
 export async function loadCifar(kind: CifarKind, source: string, options: LoadOptions = {}): Promise<Dataset> {
-  formatOf(kind);
+  formatOf(kind, 'loadCifar');
   const split = options.split ?? 'train';
-  if (split !== 'train' && split !== 'test') throw new TypeError(`loadCifar: option 'split' must be 'train' or 'test', got ${JSON.stringify(split)}`);
+  if (split !== 'train' && split !== 'test') throw badArg('type', 'loadCifar: split', `must be 'train' or 'test', got ${describe(split)}`);
   const [ds] = await loadSplits(kind, source, [split], checkLoadOptions(kind, options, 'loadCifar', ['split', 'labels']));
   return ds;
 }
 
 /** Loads both splits, reading an archive once instead of twice. */
 export async function loadCifarSplits(kind: CifarKind, source: string, options: Omit<LoadOptions, 'split'> = {}): Promise<{ train: Dataset; test: Dataset }> {
-  formatOf(kind);
+  formatOf(kind, 'loadCifarSplits');
   const [train, test] = await loadSplits(kind, source, ['train', 'test'], checkLoadOptions(kind, options, 'loadCifarSplits', ['labels']));
   return { train, test };
 }

@@ -7,6 +7,7 @@
 import * as os from 'node:os';
 
 import { DTypeName, LayoutName, native, NativeTensor } from '../native';
+import { badArg, checkOptions, describe, optionNames } from '../checks';
 import { Tensor } from '../tensor';
 import { Normalization } from './augment';
 import {
@@ -64,6 +65,21 @@ class Limiter {
   }
 }
 
+const DATA_LOADER_OPTIONS = optionNames<DataLoaderOptions>({
+  batchSize: true,
+  shuffle: true,
+  dropLast: true,
+  seed: true,
+  prefetch: true,
+  workers: true,
+  device: true,
+  normalization: true,
+  dtype: true,
+  layout: true,
+  rank: true,
+  worldSize: true,
+});
+
 export class DataLoader implements BatchLoader {
   readonly dataset: SampleDataset;
   readonly batchSize: number;
@@ -86,15 +102,16 @@ export class DataLoader implements BatchLoader {
   constructor(dataset: SampleDataset, options: DataLoaderOptions) {
     const op = 'DataLoader';
     if (!dataset || typeof dataset.get !== 'function' || !Number.isInteger(dataset.length) || dataset.length < 0) {
-      throw new TypeError(`${op}: argument 'dataset' must have an integer 'length' and a get(index) method`);
+      throw badArg('type', `${op}: dataset`, `must have an integer 'length' and a get(index) method, got ${describe(dataset)}`);
     }
+    options = checkOptions(op, options, DATA_LOADER_OPTIONS);
     const int = (v: number | undefined, name: string, fallback: number, min: number): number => {
       const x = v ?? fallback;
-      if (!Number.isSafeInteger(x) || x < min) throw new RangeError(`${op}: option '${name}' must be an integer >= ${min}, got ${String(v)}`);
+      if (!Number.isSafeInteger(x) || x < min) throw badArg('range', `${op}: ${name}`, `must be an integer >= ${min}, got ${describe(v)}`);
       return x;
     };
     this.dataset = dataset;
-    this.batchSize = int(options?.batchSize, 'batchSize', NaN, 1);
+    this.batchSize = int(options.batchSize, 'batchSize', NaN, 1);
     this.seed = int(options.seed, 'seed', 0, 0);
     this.prefetch = int(options.prefetch, 'prefetch', 2, 0);
     this.workers = int(options.workers, 'workers', Math.max(2, os.availableParallelism()), 1);
@@ -178,7 +195,7 @@ export class DataLoader implements BatchLoader {
   }
 
   epoch(epoch: number, from = 0): AsyncIterableIterator<TensorBatch> {
-    checkEpochIndex('DataLoader.epoch', epoch, from, this.batchesPerEpoch + 1);
+    checkEpochIndex('DataLoader.epoch', epoch, from, this.batchesPerEpoch + 1, 'from');
     return prefetchEpoch(this, epoch, from, this.prefetch);
   }
 

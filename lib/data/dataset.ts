@@ -4,6 +4,7 @@
 // (epoch, position), so a run can start anywhere and resume exactly. The Trainer, the CLI,
 // the gradient-flow tool and evaluation take any BatchLoader: the generic DataLoader over a
 // SampleDataset (image folders, a user's class) or the CIFAR loader's resident fast path.
+import { badArg, describe } from '../checks';
 import { Tensor } from '../tensor';
 import { Normalization } from './augment';
 import { Rng } from './prng';
@@ -101,15 +102,17 @@ export function shardOrder(order: Int32Array, rank: number, worldSize: number, d
 export function checkShard(o: ShardOptions, op: string): { rank: number; worldSize: number } {
   const worldSize = o.worldSize ?? 1;
   const rank = o.rank ?? 0;
-  if (!Number.isInteger(worldSize) || worldSize < 1) throw new RangeError(`${op}: option 'worldSize' must be a positive integer, got ${worldSize}`);
+  if (!Number.isInteger(worldSize) || worldSize < 1) throw badArg('range', `${op}: worldSize`, `must be a positive integer, got ${describe(worldSize)}`);
   if (!Number.isInteger(rank) || rank < 0 || rank >= worldSize)
-    throw new RangeError(`${op}: option 'rank' must be an integer in [0, ${worldSize}), got ${rank}`);
+    throw badArg('range', `${op}: rank`, `must be an integer in [0, ${worldSize}), got ${describe(rank)}`);
   return { rank, worldSize };
 }
 
-export function checkEpochIndex(op: string, epoch: number, index: number, batches: number): void {
-  if (!Number.isInteger(epoch) || epoch < 0 || epoch > 0xffffffff) throw new RangeError(`${op}: 'epoch' must be an integer in [0, 2^32), got ${epoch}`);
-  if (!Number.isInteger(index) || index < 0 || index >= batches) throw new RangeError(`${op}: 'index' must be an integer in [0, ${batches}), got ${index}`);
+export function checkEpochIndex(op: string, epoch: number, index: number, batches: number, indexName = 'index'): void {
+  if (!Number.isInteger(epoch) || epoch < 0 || epoch > 0xffffffff)
+    throw badArg('range', `${op}: epoch`, `must be an integer in [0, 2^32), got ${describe(epoch)}`);
+  if (!Number.isInteger(index) || index < 0 || index >= batches)
+    throw badArg('range', `${op}: ${indexName}`, `must be an integer in [0, ${batches}), got ${describe(index)}`);
 }
 
 /**

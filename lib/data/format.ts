@@ -2,6 +2,7 @@
 // records of label byte(s) followed by a 32x32 RGB image stored channel-major (1024 red,
 // 1024 green, 1024 blue bytes, each plane row-major). CIFAR-10 has one label byte per
 // record; CIFAR-100 has a coarse (20 superclasses) then a fine (100 classes) label byte.
+import { badArg, describe } from '../checks';
 import { CifarFormatError } from './errors';
 
 export type CifarKind = 'cifar10' | 'cifar100';
@@ -68,10 +69,10 @@ export const CIFAR100: CifarFormat = {
   coarseNamesFile: 'coarse_label_names.txt',
 };
 
-export function formatOf(kind: CifarKind): CifarFormat {
+export function formatOf(kind: CifarKind, op = 'formatOf'): CifarFormat {
   if (kind === 'cifar10') return CIFAR10;
   if (kind === 'cifar100') return CIFAR100;
-  throw new TypeError(`argument 'kind' must be 'cifar10' or 'cifar100', got ${JSON.stringify(kind)}`);
+  throw badArg('type', `${op}: kind`, `must be 'cifar10' or 'cifar100', got ${describe(kind)}`);
 }
 
 export const CIFAR10_CLASS_NAMES: readonly string[] = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];

@@ -6,6 +6,7 @@
 // orientation is not applied, so pixels match what torchvision sees.
 import * as fs from 'node:fs';
 
+import { badArg, checkOptions, describe, optionNames } from '../checks';
 import { Rng } from './prng';
 import { CropPlan, identityPlan, Transform } from './transforms';
 
@@ -43,7 +44,7 @@ export class ImageError extends Error {
 export const DEFAULT_MAX_PIXELS = 89_478_485;
 
 export function checkMaxPixels(v: number, op: string): number {
-  if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${op}: option 'maxPixels' must be a positive integer, got ${v}`);
+  if (!Number.isSafeInteger(v) || v < 1) throw badArg('range', `${op}: maxPixels`, `must be a positive integer, got ${describe(v)}`);
   return v;
 }
 
@@ -90,6 +91,7 @@ function reason(e: unknown): string {
 
 /** Reads, decodes and transforms one file; every failure is an ImageError naming it. */
 export async function decodeImage(file: string, transform: Transform, rng: Rng | undefined, options: { maxPixels: number }): Promise<DecodedImage> {
+  options = checkOptions('decodeImage', options, optionNames<{ maxPixels: number }>({ maxPixels: true }));
   let buf: Buffer;
   try {
     buf = await fs.promises.readFile(file);

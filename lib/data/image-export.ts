@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { Dataset, IMAGE_BYTES, IMAGE_SIZE } from './format';
+import { badArg, checkOptions, describe, optionNames } from '../checks';
 import { compareCodePoints } from './image-folder';
 
 type SharpFactory = typeof import('sharp').default;
@@ -14,9 +15,9 @@ type SharpFactory = typeof import('sharp').default;
  * gives back the same labels), else the names prefixed with the zero-padded label.
  */
 export async function writeImageFolder(root: string, ds: Dataset, options: { format?: 'png' | 'jpeg' | 'webp' } = {}): Promise<number> {
+  checkOptions('writeImageFolder', options, optionNames<{ format?: 'png' | 'jpeg' | 'webp' }>({ format: true }));
   const format = options.format ?? 'png';
-  if (!['png', 'jpeg', 'webp'].includes(format))
-    throw new RangeError(`writeImageFolder: option 'format' must be 'png', 'jpeg' or 'webp', got ${JSON.stringify(format)}`);
+  if (!['png', 'jpeg', 'webp'].includes(format)) throw badArg('range', 'writeImageFolder: format', `must be 'png', 'jpeg' or 'webp', got ${describe(format)}`);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const sharp = require('sharp') as SharpFactory;
   const names = ds.classNames.length === ds.classes ? [...ds.classNames] : Array.from({ length: ds.classes }, (_, i) => String(i));

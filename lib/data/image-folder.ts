@@ -9,6 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { badArg, checkOptions, describe, optionNames } from '../checks';
 import { Normalization } from './augment';
 import { Sample, SampleContext, SampleDataset } from './dataset';
 import { decodePool, FastResult } from './decode-pool';
@@ -42,6 +43,15 @@ export interface ImageDatasetOptions {
    */
   decoder?: 'auto' | 'sharp';
 }
+
+const IMAGE_DATASET_OPTIONS = optionNames<ImageDatasetOptions>({
+  transform: true,
+  onError: true,
+  maxPixels: true,
+  normalization: true,
+  onSkip: true,
+  decoder: true,
+});
 
 /** Python's sort order of str: by code point (JS's default compares UTF-16 units). */
 export function compareCodePoints(a: string, b: string): number {
@@ -120,28 +130,31 @@ export class ImageFolder implements SampleDataset {
   /** JSON of the transform's spec when small PNGs may take the fast path, else null. */
   private readonly fastSpec: string | null;
 
-  constructor(samples: ImageEntry[], classNames: string[], options: ImageDatasetOptions = {}) {
-    if (classNames.length === 0) throw new RangeError('ImageFolder: no classes');
+  constructor(samples: ImageEntry[], classNames: string[], options: ImageDatasetOptions = {}, op = 'ImageFolder') {
+    if (!Array.isArray(samples)) throw badArg('type', `${op}: samples`, `must be an array of { path, label }, got ${describe(samples)}`);
+    if (!Array.isArray(classNames)) throw badArg('type', `${op}: classNames`, `must be an array of class names, got ${describe(classNames)}`);
+    if (classNames.length === 0) throw badArg('range', `${op}: classNames`, 'must name at least one class');
+    checkOptions(op, options, IMAGE_DATASET_OPTIONS);
+    const list = op.startsWith('ImageFolder') ? 'samples' : 'entries';
     samples.forEach((s, i) => {
-      if (typeof s?.path !== 'string' || s.path.length === 0) throw new TypeError(`ImageFolder: samples[${i}].path must be a non-empty string`);
+      if (typeof s?.path !== 'string' || s.path.length === 0)
+        throw badArg('type', `${op}: ${list}[${i}].path`, `must be a non-empty string, got ${describe(s?.path)}`);
       if (!Number.isInteger(s.label) || s.label < 0 || s.label >= classNames.length) {
-        throw new RangeError(`ImageFolder: samples[${i}] (${s.path}) has label ${s.label}, outside [0, ${classNames.length - 1}]`);
+        throw badArg('range', `${op}: ${list}[${i}].label`, `(${s.path}) is ${s.label}, outside [0, ${classNames.length - 1}]`);
       }
     });
     const onError = options.onError ?? 'raise';
-    if (onError !== 'raise' && onError !== 'skip')
-      throw new RangeError(`ImageFolder: option 'onError' must be 'raise' or 'skip', got ${JSON.stringify(onError)}`);
+    if (onError !== 'raise' && onError !== 'skip') throw badArg('range', `${op}: onError`, `must be 'raise' or 'skip', got ${describe(onError)}`);
     this.samples = samples;
     this.classNames = classNames;
     this.classes = classNames.length;
     this.transform = options.transform ?? evalTransform(224);
     this.onError = onError;
-    this.maxPixels = checkMaxPixels(options.maxPixels ?? DEFAULT_MAX_PIXELS, 'ImageFolder');
+    this.maxPixels = checkMaxPixels(options.maxPixels ?? DEFAULT_MAX_PIXELS, op);
     this.normalization = options.normalization;
     this.onSkip = options.onSkip;
     const decoder = options.decoder ?? 'auto';
-    if (decoder !== 'auto' && decoder !== 'sharp')
-      throw new RangeError(`ImageFolder: option 'decoder' must be 'auto' or 'sharp', got ${JSON.stringify(decoder)}`);
+    if (decoder !== 'auto' && decoder !== 'sharp') throw badArg('range', `${op}: decoder`, `must be 'auto' or 'sharp', got ${describe(decoder)}`);
     this.decoder = decoder;
     const spec = decoder === 'auto' ? transformSpec(this.transform) : null;
     this.fastSpec = spec ? JSON.stringify(spec) : null;
@@ -158,15 +171,21 @@ export class ImageFolder implements SampleDataset {
 
   /** A dataset over the same files and classes with other options (e.g. the training transform). */
   with(options: ImageDatasetOptions): ImageFolder {
-    return new ImageFolder([...this.samples], [...this.classNames], {
-      transform: this.transform,
-      onError: this.onError,
-      maxPixels: this.maxPixels,
-      normalization: this.normalization,
-      onSkip: this.onSkip,
-      decoder: this.decoder,
-      ...options,
-    });
+    checkOptions('ImageFolder.with', options, IMAGE_DATASET_OPTIONS);
+    return new ImageFolder(
+      [...this.samples],
+      [...this.classNames],
+      {
+        transform: this.transform,
+        onError: this.onError,
+        maxPixels: this.maxPixels,
+        normalization: this.normalization,
+        onSkip: this.onSkip,
+        decoder: this.decoder,
+        ...options,
+      },
+      'ImageFolder.with',
+    );
   }
 
   /** Image `index` after the transform: uint8 HWC RGB. */
@@ -202,7 +221,7 @@ export class ImageFolder implements SampleDataset {
 
   private checkIndex(index: number, op: string): void {
     if (!Number.isInteger(index) || index < 0 || index >= this.samples.length) {
-      throw new RangeError(`${op}: 'index' must be an integer in [0, ${this.samples.length}), got ${index}`);
+      throw badArg('range', `${op}: index`, `must be an integer in [0, ${this.samples.length}), got ${describe(index)}`);
     }
   }
 
@@ -250,7 +269,8 @@ export class ImageFolder implements SampleDataset {
 
 /** torchvision.datasets.ImageFolder: root/<class>/.../<image> (subfolders too); classes sorted by name. */
 export function imageFolder(root: string, options: ImageDatasetOptions & { allowEmptyClasses?: boolean } = {}): ImageFolder {
-  if (typeof root !== 'string' || root.length === 0) throw new TypeError(`imageFolder: argument 'root' must be a folder path, got ${JSON.stringify(root)}`);
+  if (typeof root !== 'string' || root.length === 0) throw badArg('type', 'imageFolder: root', `must be a folder path, got ${describe(root)}`);
+  const { allowEmptyClasses, ...datasetOptions } = checkOptions('imageFolder', options, [...IMAGE_DATASET_OPTIONS, 'allowEmptyClasses']);
   const classes = findClasses(root);
   const samples: ImageEntry[] = [];
   const empty: string[] = [];
@@ -259,7 +279,7 @@ export function imageFolder(root: string, options: ImageDatasetOptions & { allow
     if (files.length === 0) empty.push(c);
     for (const f of files) samples.push({ path: f, label });
   });
-  if (empty.length > 0 && !options.allowEmptyClasses) {
+  if (empty.length > 0 && !allowEmptyClasses) {
     throw new ImageError(
       'ERR_IMAGE_FOLDER',
       root,
@@ -267,18 +287,24 @@ export function imageFolder(root: string, options: ImageDatasetOptions & { allow
         '(the labels of the others would shift; remove the folders or pass allowEmptyClasses)',
     );
   }
-  return new ImageFolder(samples, classes, options);
+  return new ImageFolder(samples, classes, datasetOptions, 'imageFolder');
 }
 
 /** An explicit list of { path, label }; `classNames` defaults to "0" ... String(max label). */
 export function imageList(entries: ImageEntry[], options: ImageDatasetOptions & { classNames?: string[] } = {}): ImageFolder {
-  if (!Array.isArray(entries)) throw new TypeError("imageList: argument 'entries' must be an array of { path, label }");
+  return imageListAs('imageList', entries, options);
+}
+
+function imageListAs(op: string, entries: ImageEntry[], options: ImageDatasetOptions & { classNames?: string[] }): ImageFolder {
+  if (!Array.isArray(entries)) throw badArg('type', `${op}: entries`, `must be an array of { path, label }, got ${describe(entries)}`);
+  const { classNames, ...datasetOptions } = checkOptions(op, options, [...IMAGE_DATASET_OPTIONS, 'classNames']);
   const max = entries.reduce((m, e) => Math.max(m, Number.isInteger(e?.label) ? e.label : -1), -1);
-  const names = options.classNames ?? Array.from({ length: max + 1 }, (_, i) => String(i));
+  const names = classNames ?? Array.from({ length: max + 1 }, (_, i) => String(i));
   return new ImageFolder(
     entries.map((e) => ({ path: e?.path, label: e?.label })),
     names,
-    options,
+    datasetOptions,
+    op,
   );
 }
 
@@ -288,6 +314,8 @@ export function imageList(entries: ImageEntry[], options: ImageDatasetOptions & 
  * indices, or class names, which are then sorted like ImageFolder's folders.
  */
 export function imageCsv(file: string, options: ImageDatasetOptions = {}): ImageFolder {
+  if (typeof file !== 'string' || file === '') throw badArg('type', 'imageCsv: file', `must be a file path, got ${describe(file)}`);
+  checkOptions('imageCsv', options, IMAGE_DATASET_OPTIONS);
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -302,7 +330,7 @@ export function imageCsv(file: string, options: ImageDatasetOptions = {}): Image
   const numeric = labels.every((l) => /^\d+$/.test(l));
   const names = numeric ? null : [...new Set(labels)].sort(compareCodePoints);
   const entries = rows.map((r, i) => ({ path: path.resolve(base, r.fields[0]), label: numeric ? Number(labels[i]) : (names as string[]).indexOf(labels[i]) }));
-  return imageList(entries, { ...options, classNames: names ?? undefined });
+  return imageListAs('imageCsv', entries, { ...options, classNames: names ?? undefined });
 }
 
 function parseCsv(text: string, file: string): { line: number; fields: string[] }[] {

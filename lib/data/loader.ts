@@ -12,7 +12,7 @@ import { DTypeName, LayoutName, native, NativeTensor } from '../native';
 import { Tensor } from '../tensor';
 import { AugmentSettings, channelStats, CIFAR100_NORMALIZATION, CIFAR10_NORMALIZATION, drawAugmentParams, Normalization } from './augment';
 import { Dataset, IMAGE_CHANNELS, IMAGE_SIZE } from './format';
-import { checkOptions, optionNames } from '../checks';
+import { badArg, checkOptions, describe, optionNames } from '../checks';
 import { Rng } from './prng';
 
 export interface LoaderOptions {
@@ -33,7 +33,9 @@ export interface LoaderOptions {
   layout?: LayoutName;
 }
 
-const LOADER_OPTIONS = optionNames<LoaderOptions>({
+const AUGMENT_KEYS = optionNames<AugmentSettings>({ pad: true, crop: true, flip: true });
+
+export const LOADER_OPTIONS = optionNames<LoaderOptions>({
   batchSize: true,
   device: true,
   shuffle: true,
@@ -81,12 +83,14 @@ export class CifarLoader implements Disposable {
   constructor(dataset: Dataset, options: LoaderOptions) {
     checkOptions('CifarLoader', options, LOADER_OPTIONS);
     const bs = options.batchSize;
-    if (!Number.isInteger(bs) || bs < 1) throw new RangeError(`CifarLoader: option 'batchSize' must be a positive integer, got ${bs}`);
+    if (!Number.isInteger(bs) || bs < 1) throw badArg('range', 'CifarLoader: batchSize', `must be a positive integer, got ${describe(bs)}`);
     const seed = options.seed ?? 0;
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`CifarLoader: option 'seed' must be an integer in [0, 2^53), got ${seed}`);
+    if (!Number.isSafeInteger(seed) || seed < 0) throw badArg('range', 'CifarLoader: seed', `must be an integer in [0, 2^53), got ${describe(seed)}`);
     if (dataset.images.length !== dataset.count * IMAGE_CHANNELS * IMAGE_SIZE * IMAGE_SIZE || dataset.labels.length !== dataset.count) {
-      throw new RangeError(
-        `CifarLoader: argument 'dataset' is inconsistent: ${dataset.count} images but ${dataset.images.length} image bytes and ${dataset.labels.length} labels`,
+      throw badArg(
+        'range',
+        'CifarLoader: dataset',
+        `is inconsistent: ${dataset.count} images but ${dataset.images.length} image bytes and ${dataset.labels.length} labels`,
       );
     }
     this.dataset = dataset;
@@ -98,10 +102,12 @@ export class CifarLoader implements Disposable {
     this.normalization = options.normalization ?? channelStats(dataset);
     checkNormalization(this.normalization);
     const aug = options.augment ?? true;
+    if (typeof aug === 'object') checkOptions('CifarLoader', aug, AUGMENT_KEYS, 'augment');
+    else if (typeof aug !== 'boolean') throw badArg('type', 'CifarLoader: augment', `must be a boolean or { pad, crop, flip }, got ${describe(aug)}`);
     this.augment = aug === false ? null : { pad: 4, crop: true, flip: true, ...(aug === true ? {} : aug) };
     this.dtype = options.dtype ?? 'float32';
     this.layout = options.layout ?? 'NCHW';
-    if (this.batchesPerEpoch === 0) throw new RangeError(`CifarLoader: dropLast with batchSize ${bs} > ${dataset.count} images leaves no batch`);
+    if (this.batchesPerEpoch === 0) throw badArg('range', 'CifarLoader: batchSize', `${bs} > ${dataset.count} images leaves no batch with dropLast`);
     const n = native();
     this.images = n.fromTypedArray(dataset.images, [dataset.count, IMAGE_CHANNELS, IMAGE_SIZE, IMAGE_SIZE], 'uint8', 'NCHW', this.device);
     try {
@@ -251,12 +257,15 @@ function checkNormalization(n: Normalization): void {
   const ok = (a: unknown, positive: boolean): boolean =>
     Array.isArray(a) && a.length === IMAGE_CHANNELS && a.every((v) => typeof v === 'number' && Number.isFinite(v) && (!positive || v > 0));
   if (!ok(n?.mean, false) || !ok(n?.std, true)) {
-    throw new RangeError(
-      `CifarLoader: option 'normalization' must hold ${IMAGE_CHANNELS} finite means and ${IMAGE_CHANNELS} positive finite stds, got ${JSON.stringify(n)}`,
+    throw badArg(
+      'range',
+      'CifarLoader: normalization',
+      `must hold ${IMAGE_CHANNELS} finite means and ${IMAGE_CHANNELS} positive finite stds, got ${JSON.stringify(n)}`,
     );
   }
 }
 
 function checkEpoch(epoch: number): void {
-  if (!Number.isInteger(epoch) || epoch < 0 || epoch > 0xffffffff) throw new RangeError(`CifarLoader: 'epoch' must be an integer in [0, 2^32), got ${epoch}`);
+  if (!Number.isInteger(epoch) || epoch < 0 || epoch > 0xffffffff)
+    throw badArg('range', 'CifarLoader: epoch', `must be an integer in [0, 2^32), got ${describe(epoch)}`);
 }

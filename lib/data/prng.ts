@@ -4,6 +4,8 @@
 // epoch 3, ...) without any of them depending on how far another was consumed.
 
 /** Finaliser of splitmix32 / murmur3: a bijective avalanche of a 32-bit word. */
+import { badArg, describe } from '../checks';
+
 function mix32(x: number): number {
   x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
   x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
@@ -21,9 +23,9 @@ export class Rng {
    * @param streams further integers in [0, 2^32) naming an independent sequence
    */
   constructor(seed: number, ...streams: number[]) {
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`Rng: 'seed' must be an integer in [0, 2^53), got ${seed}`);
+    if (!Number.isSafeInteger(seed) || seed < 0) throw badArg('range', 'Rng: seed', `must be an integer in [0, 2^53), got ${describe(seed)}`);
     for (const s of streams) {
-      if (!Number.isInteger(s) || s < 0 || s > 0xffffffff) throw new RangeError(`Rng: stream words must be integers in [0, 2^32), got ${s}`);
+      if (!Number.isInteger(s) || s < 0 || s > 0xffffffff) throw badArg('range', 'Rng: streams', `must be integers in [0, 2^32), got ${describe(s)}`);
     }
     const words = [seed >>> 0, Math.floor(seed / 0x100000000) >>> 0, streams.length, ...streams];
     let h = 0x9e3779b9;
@@ -82,7 +84,7 @@ export class Rng {
 
   /** Uniform integer in [0, n) for 1 <= n <= 2^32, without modulo bias (rejection). */
   nextInt(n: number): number {
-    if (!Number.isInteger(n) || n < 1 || n > 4294967296) throw new RangeError(`Rng.nextInt: 'n' must be an integer in [1, 2^32], got ${n}`);
+    if (!Number.isInteger(n) || n < 1 || n > 4294967296) throw badArg('range', 'Rng.nextInt: n', `must be an integer in [1, 2^32], got ${describe(n)}`);
     const limit = 4294967296 - (4294967296 % n);
     for (;;) {
       const r = this.nextUint32();

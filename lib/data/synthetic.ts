@@ -8,7 +8,7 @@ import * as zlib from 'node:zlib';
 import * as tar from 'tar-stream';
 
 import { assemble, CifarFormat, CifarKind, Dataset, formatOf, IMAGE_BYTES, IMAGE_SIZE, RECORDS_FILE, Split } from './format';
-import { checkOptions, optionNames } from '../checks';
+import { badArg, checkOptions, describe, optionNames } from '../checks';
 import { Rng } from './prng';
 
 const SHAPES = ['disc', 'square', 'ring', 'hbars', 'vbars', 'plus', 'cross', 'triangle', 'checker', 'diamond'] as const;
@@ -110,12 +110,12 @@ export interface SyntheticSplitOptions {
  */
 export function syntheticDataset(options: SyntheticSplitOptions = {}): Dataset {
   checkOptions('syntheticDataset', options, optionNames<SyntheticSplitOptions>({ kind: true, split: true, count: true, seed: true, noise: true }));
-  const fmt = formatOf(options.kind ?? 'cifar10');
+  const fmt = formatOf(options.kind ?? 'cifar10', 'syntheticDataset');
   const split = options.split ?? 'train';
   const count = options.count ?? (split === 'train' ? 1000 : 200);
   const seed = options.seed ?? 0;
   const noise = options.noise ?? 24;
-  if (!Number.isInteger(count) || count < 1) throw new RangeError(`syntheticDataset: option 'count' must be a positive integer, got ${count}`);
+  if (!Number.isInteger(count) || count < 1) throw badArg('range', 'syntheticDataset: count', `must be a positive integer, got ${describe(count)}`);
   const rng = new Rng(seed, fmt.kind === 'cifar10' ? 10 : 100, split === 'train' ? 0 : 1);
   const fine = new Uint8Array(count);
   for (let i = 0; i < count; i++) fine[i] = i % fmt.classes;
@@ -204,14 +204,14 @@ export async function writeSyntheticCifar(dir: string, options: SyntheticWriteOp
     optionNames<SyntheticWriteOptions>({ kind: true, container: true, train: true, test: true, seed: true, noise: true }),
   );
   const kind = options.kind ?? 'cifar10';
-  const fmt = formatOf(kind);
+  const fmt = formatOf(kind, 'writeSyntheticCifar');
   const container = options.container ?? 'folder';
   if (!['folder', 'archive', 'both'].includes(container))
-    throw new TypeError(`writeSyntheticCifar: option 'container' must be 'folder', 'archive' or 'both', got ${JSON.stringify(container)}`);
+    throw badArg('type', 'writeSyntheticCifar: container', `must be 'folder', 'archive' or 'both', got ${describe(container)}`);
   const trainCount = options.train ?? 1000;
   const testCount = options.test ?? 200;
   if (trainCount < fmt.files.train.length)
-    throw new RangeError(`writeSyntheticCifar: option 'train' must be >= ${fmt.files.train.length} for ${kind}, got ${trainCount}`);
+    throw badArg('range', 'writeSyntheticCifar: train', `must be >= ${fmt.files.train.length} for ${kind}, got ${describe(trainCount)}`);
   const seed = options.seed ?? 0;
   const train = syntheticDataset({ kind, split: 'train', count: trainCount, seed, noise: options.noise });
   const test = syntheticDataset({ kind, split: 'test', count: testCount, seed, noise: options.noise });

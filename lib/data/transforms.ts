@@ -5,6 +5,7 @@
 // The decoder then runs the final plan in one libvips pipeline, so a JPEG is shrunk while it
 // is decoded and only the window is computed. Random choices come from the Rng handed in
 // (one counter-based stream per sample and epoch), never from global state.
+import { badArg, checkOptions, describe, optionNames } from '../checks';
 import { Rng } from './prng';
 
 /**
@@ -48,14 +49,14 @@ type Size = number | [number, number];
 function checkSize(size: Size, op: string, arg = 'size'): [number, number] {
   const hw = typeof size === 'number' ? [size, size] : size;
   if (!Array.isArray(hw) || hw.length !== 2 || !hw.every((v) => Number.isInteger(v) && v >= 1 && v <= 65535)) {
-    throw new RangeError(`${op}: '${arg}' must be an integer in [1, 65535] or [height, width] of such, got ${JSON.stringify(size)}`);
+    throw badArg('range', `${op}: ${arg}`, `must be an integer in [1, 65535] or [height, width] of such, got ${describe(size)}`);
   }
   return [hw[0], hw[1]];
 }
 
 function checkRange(r: [number, number], op: string, arg: string, positive: boolean): [number, number] {
   if (!Array.isArray(r) || r.length !== 2 || !r.every((v) => Number.isFinite(v) && (positive ? v > 0 : v >= 0)) || r[0] > r[1]) {
-    throw new RangeError(`${op}: '${arg}' must be [min, max] with 0 ${positive ? '<' : '<='} min <= max, got ${JSON.stringify(r)}`);
+    throw badArg('range', `${op}: ${arg}`, `must be [min, max] with 0 ${positive ? '<' : '<='} min <= max, got ${describe(r)}`);
   }
   return [r[0], r[1]];
 }
@@ -143,7 +144,7 @@ export class RandomCrop implements Transform {
 export class RandomHorizontalFlip implements Transform {
   readonly name: string;
   constructor(readonly p = 0.5) {
-    if (!(p >= 0 && p <= 1)) throw new RangeError(`RandomHorizontalFlip: 'p' must be in [0, 1], got ${p}`);
+    if (!(p >= 0 && p <= 1)) throw badArg('range', 'RandomHorizontalFlip: p', `must be in [0, 1], got ${describe(p)}`);
     this.name = `RandomHorizontalFlip(${p})`;
   }
   plan(plan: CropPlan, rng: Rng): CropPlan {
@@ -189,6 +190,7 @@ export class RandomResizedCrop implements Transform {
   readonly scale: [number, number];
   readonly ratio: [number, number];
   constructor(size: Size, options: { scale?: [number, number]; ratio?: [number, number] } = {}) {
+    checkOptions('RandomResizedCrop', options, optionNames<{ scale?: [number, number]; ratio?: [number, number] }>({ scale: true, ratio: true }));
     this.hw = checkSize(size, 'RandomResizedCrop');
     this.scale = checkRange(options.scale ?? [0.08, 1], 'RandomResizedCrop', 'scale', false);
     this.ratio = checkRange(options.ratio ?? [3 / 4, 4 / 3], 'RandomResizedCrop', 'ratio', true);
@@ -212,7 +214,7 @@ export class RandomShorterSide implements Transform {
   ) {
     checkSize(min, 'RandomShorterSide', 'min');
     checkSize(max, 'RandomShorterSide', 'max');
-    if (min > max) throw new RangeError(`RandomShorterSide: 'min' (${min}) must not exceed 'max' (${max})`);
+    if (min > max) throw badArg('range', 'RandomShorterSide: min', `(${min}) must not exceed max (${max})`);
     this.name = `RandomShorterSide(${min}, ${max})`;
   }
   plan(p: CropPlan, rng: Rng): CropPlan {
@@ -236,7 +238,11 @@ export class Normalize {
       !mean.every(Number.isFinite) ||
       !std.every((s) => Number.isFinite(s) && s > 0)
     ) {
-      throw new RangeError(`Normalize: 'mean' and 'std' must be equally long lists of finite numbers, std > 0; got ${JSON.stringify({ mean, std })}`);
+      throw badArg(
+        'range',
+        `Normalize: ${Array.isArray(mean) && mean.length > 0 && mean.every(Number.isFinite) ? 'std' : 'mean'}`,
+        `must be one of two equally long lists of finite numbers, std > 0; got ${JSON.stringify({ mean, std })}`,
+      );
     }
     this.name = `Normalize(mean=${JSON.stringify(mean)}, std=${JSON.stringify(std)})`;
   }
@@ -248,13 +254,13 @@ export class Compose implements Transform {
   readonly transforms: Transform[];
   readonly normalize: Normalize | null;
   constructor(transforms: (Transform | Normalize)[]) {
-    if (!Array.isArray(transforms)) throw new TypeError(`Compose: 'transforms' must be an array, got ${typeof transforms}`);
+    if (!Array.isArray(transforms)) throw badArg('type', 'Compose: transforms', `must be an array, got ${describe(transforms)}`);
     this.transforms = [];
     let normalize: Normalize | null = null;
     transforms.forEach((t, i) => {
       if (t instanceof Normalize) normalize = t;
       else if (t && typeof (t as Transform).plan === 'function') this.transforms.push(t as Transform);
-      else throw new TypeError(`Compose: transforms[${i}] is not a transform`);
+      else throw badArg('type', `Compose: transforms[${i}]`, `is not a transform, got ${describe(t)}`);
     });
     this.normalize = normalize;
     this.name = `Compose([${transforms.map((t) => t.name).join(', ')}])`;
@@ -287,7 +293,7 @@ export function trainTransform(preset: AugmentPreset, size = 224): Compose {
     return new Compose([new RandomShorterSide(Math.round(256 * k), Math.round(480 * k)), new RandomCrop(size), new RandomHorizontalFlip()]);
   }
   if (preset === 'none') return evalTransform(size);
-  throw new RangeError(`augment must be 'torchvision', 'paper' or 'none', got ${JSON.stringify(preset)}`);
+  throw badArg('range', 'trainTransform: preset', `must be 'torchvision', 'paper' or 'none', got ${describe(preset)}`);
 }
 
 /** A built-in transform as plain data (what a decoding worker rebuilds it from). */

@@ -2,6 +2,7 @@
 // and ResNets of the same depths trained with identical settings, with training and test
 // error against iterations. In the paper the deeper plain net has the higher *training*
 // error (degradation, not overfitting) while the deeper ResNet is better.
+import { checkOptions, optionNames } from '../checks';
 import { EvalMetrics } from '../train/metrics';
 import { Trainer, TrainerOptions } from '../train/trainer';
 import { DEFAULT_SMALL_BATCH_LR } from './grad-flow';
@@ -48,8 +49,28 @@ export interface DegradationResult {
   seconds: number;
 }
 
+const DEGRADATION_OPTIONS = optionNames<DegradationOptions>({
+  models: true,
+  iterations: true,
+  batchSize: true,
+  evalEvery: true,
+  lr: true,
+  schedule: true,
+  weightDecay: true,
+  momentum: true,
+  seed: true,
+  device: true,
+  data: true,
+  trainImages: true,
+  testImages: true,
+  out: true,
+  onEval: true,
+  onStart: true,
+});
+
 /** Trains each model in turn with the same settings and seed. */
 export async function degradation(opts: DegradationOptions = {}): Promise<DegradationResult> {
+  checkOptions('degradation', opts, DEGRADATION_OPTIONS);
   const settings: DegradationResult['settings'] = {
     models: opts.models ?? DEFAULT_DEGRADATION_MODELS,
     iterations: opts.iterations ?? 40,

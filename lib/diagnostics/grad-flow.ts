@@ -16,6 +16,7 @@ import { create as createModel } from '../models/resnet';
 import { native, NativeTensor } from '../native';
 import { Module } from '../nn/module';
 import { SGD } from '../optim/sgd';
+import { badArg, checkOptions, describe, optionNames } from '../checks';
 import { Tensor, tidy } from '../tensor';
 import { escapeXml, lineChart, Series } from './svg';
 
@@ -153,11 +154,28 @@ export function measureGradients(model: Module, x: Tensor, y: Tensor): { loss: n
   }
 }
 
+const GRAD_FLOW_OPTIONS = optionNames<GradFlowOptions>({
+  models: true,
+  steps: true,
+  batchSize: true,
+  seed: true,
+  lr: true,
+  momentum: true,
+  weightDecay: true,
+  device: true,
+  data: true,
+  onMeasurement: true,
+});
+
 /** Trains each model from the same seed on the same batches and measures at the given steps. */
 export async function gradFlow(opts: GradFlowOptions): Promise<GradFlowResult> {
+  opts = checkOptions('gradFlow', opts, GRAD_FLOW_OPTIONS);
+  if (!Array.isArray(opts.models) || opts.models.length === 0)
+    throw badArg('type', 'gradFlow: models', `must list at least one model name, got ${describe(opts.models)}`);
+  if (opts.steps !== undefined && !Array.isArray(opts.steps))
+    throw badArg('type', 'gradFlow: steps', `must be an array of step counts, got ${describe(opts.steps)}`);
   const steps = [...new Set(opts.steps ?? [0, 10])].sort((a, b) => a - b);
-  if (!Array.isArray(opts.models) || opts.models.length === 0) throw new TypeError('gradFlow: models must list at least one model name');
-  if (steps.some((s) => !Number.isInteger(s) || s < 0)) throw new RangeError(`gradFlow: steps must be non-negative integers, got [${steps.join(', ')}]`);
+  if (steps.some((s) => !Number.isInteger(s) || s < 0)) throw badArg('range', 'gradFlow: steps', `must be non-negative integers, got [${steps.join(', ')}]`);
   const given = opts.data !== undefined && typeof (opts.data as BatchLoader).batch === 'function' ? (opts.data as BatchLoader) : null;
   const cifar = given ? null : ((opts.data as Dataset | undefined) ?? null);
   const o = {
@@ -176,7 +194,7 @@ export async function gradFlow(opts: GradFlowOptions): Promise<GradFlowResult> {
   let classes: number;
   if (given) {
     loader = given;
-    if (given.classes === undefined) throw new TypeError('gradFlow: the data loader must know its number of classes (dataset.classes)');
+    if (given.classes === undefined) throw badArg('type', 'gradFlow: data', 'must be a loader that knows its number of classes (dataset.classes)');
     classes = given.classes;
   } else {
     const data = cifar ?? syntheticDataset({ count: 1024, seed: o.seed });

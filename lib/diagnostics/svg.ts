@@ -1,5 +1,6 @@
 // A dependency-free SVG line chart, enough for gradient-norm profiles and training curves:
 // linear or log-scale y, one polyline per series, axes with round-number ticks, a legend.
+import { badArg, checkOptions, describe, optionNames } from '../checks';
 
 export interface Series {
   name: string;
@@ -22,6 +23,9 @@ export interface ChartOptions {
   width?: number;
   height?: number;
 }
+
+const CHART_OPTIONS = optionNames<ChartOptions>({ title: true, xLabel: true, yLabel: true, logY: true, xRange: true, yRange: true, width: true, height: true });
+const SERIES_KEYS = optionNames<Series>({ name: true, points: true, color: true, dash: true });
 
 const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf'];
 
@@ -48,6 +52,12 @@ function formatTick(v: number): string {
 }
 
 export function lineChart(series: Series[], opts: ChartOptions): string {
+  if (!Array.isArray(series)) throw badArg('type', 'lineChart: series', `must be an array of { name, points }, got ${describe(series)}`);
+  series.forEach((s, i) => {
+    checkOptions('lineChart', s, SERIES_KEYS, `series[${i}]`);
+    if (!Array.isArray(s?.points)) throw badArg('type', `lineChart: series[${i}].points`, `must be an array of [x, y] pairs, got ${describe(s?.points)}`);
+  });
+  checkOptions('lineChart', opts, CHART_OPTIONS);
   const W = opts.width ?? 720;
   const H = opts.height ?? 440;
   const m = { left: 78, right: 170, top: 40, bottom: 56 };

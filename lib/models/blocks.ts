@@ -12,6 +12,7 @@ import * as F from '../ops';
 import { BatchNorm2d, Conv2d, Sequential } from '../nn/layers';
 import { constant_ } from '../ops/fill';
 import { Module } from '../nn/module';
+import { badArg, checkOptions, describe, optionNames } from '../checks';
 import { Device, Tensor } from '../tensor';
 
 export type ShortcutOption = 'A' | 'B' | 'C';
@@ -34,11 +35,22 @@ export interface BlockOptions {
 
 type ShortcutKind = 'identity' | 'A' | 'projection' | 'none';
 
-function shortcutKind(inC: number, outC: number, stride: number, o: BlockOptions): ShortcutKind {
+const BLOCK_OPTIONS = optionNames<BlockOptions>({
+  stride: true,
+  shortcut: true,
+  plain: true,
+  zeroInitResidual: true,
+  skipFirstPreact: true,
+  seed: true,
+  device: true,
+  init: true,
+});
+
+function shortcutKind(op: string, inC: number, outC: number, stride: number, o: BlockOptions): ShortcutKind {
   if (o.plain) return 'none';
   const changes = stride !== 1 || inC !== outC;
   const opt = o.shortcut ?? 'B';
-  if (opt !== 'A' && opt !== 'B' && opt !== 'C') throw new TypeError(`shortcut must be 'A', 'B' or 'C', got ${String(opt)}`);
+  if (opt !== 'A' && opt !== 'B' && opt !== 'C') throw badArg('type', `${op}: shortcut`, `must be 'A', 'B' or 'C', got ${describe(opt)}`);
   if (opt === 'C') return 'projection';
   if (!changes) return 'identity';
   return opt === 'A' ? 'A' : 'projection';
@@ -64,7 +76,10 @@ abstract class ResidualBlock extends Module {
     o: BlockOptions,
   ) {
     super();
-    this.kind = shortcutKind(inChannels, outChannels, stride, o);
+    const op = new.target.name;
+    checkOptions(op, o, BLOCK_OPTIONS, 'o');
+    if (typeof o.seed !== 'function') throw badArg('type', `${op}: seed`, `must be a function returning each initialiser's seed, got ${describe(o.seed)}`);
+    this.kind = shortcutKind(op, inChannels, outChannels, stride, o);
   }
 
   /** Registers the projection after the branch, as torchvision does (state-dict order). */

@@ -6,6 +6,7 @@ import { applyCheckpoint, readWeightsFile, SafetensorsFile } from '../checkpoint
 import { Linear } from '../nn/layers';
 import { uniform_ } from '../ops/fill';
 import { Module } from '../nn/module';
+import { badArg } from '../checks';
 import { deriveSeed, describe } from '../tensor';
 
 export type MessageHandler = (message: string) => void;
@@ -15,7 +16,7 @@ export const stderrMessage: MessageHandler = (m) => void process.stderr.write(`$
 
 /** Reads options.weights; a bad path is a TypeError naming the option. */
 export function readWeightsOption(weights: unknown): SafetensorsFile {
-  if (typeof weights !== 'string' || weights === '') throw new TypeError(`models.create: weights must be a file path, got ${describe(weights)}`);
+  if (typeof weights !== 'string' || weights === '') throw badArg('type', 'models.create: weights', `must be a file path, got ${describe(weights)}`);
   return readWeightsFile(weights);
 }
 

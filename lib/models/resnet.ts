@@ -62,6 +62,7 @@ const MODEL_OPTIONS = optionNames<ModelOptions>({
   onMessage: true,
 });
 const CIFAR_OPTIONS = [...MODEL_OPTIONS, 'plain', 'preact'];
+const RESNET_CONFIG_KEYS = optionNames<ResNetConfig>({ block: true, layers: true, stem: true, preact: true, plain: true });
 
 export class ResNet extends Module {
   readonly conv1: Conv2d;
@@ -76,6 +77,15 @@ export class ResNet extends Module {
     options: ModelOptions = {},
   ) {
     super();
+    checkOptions('ResNet', config, RESNET_CONFIG_KEYS, 'config');
+    if (config === undefined) throw badArg('type', 'ResNet: config', 'must be an object { block, layers, stem }, got undefined');
+    if (config.block !== 'basic' && config.block !== 'bottleneck')
+      throw badArg('range', 'ResNet: config.block', `must be 'basic' or 'bottleneck', got ${describe(config.block)}`);
+    if (config.stem !== 'imagenet' && config.stem !== 'cifar')
+      throw badArg('range', 'ResNet: config.stem', `must be 'imagenet' or 'cifar', got ${describe(config.stem)}`);
+    for (const k of ['preact', 'plain'] as const)
+      if (config[k] !== undefined && typeof config[k] !== 'boolean')
+        throw badArg('type', `ResNet: config.${k}`, `must be a boolean, got ${describe(config[k])}`);
     checkOptions('ResNet', options, MODEL_OPTIONS);
     const cifar = config.stem === 'cifar';
     // Bounds that keep every tensor of the model within what a tensor can hold (the fc
@@ -92,7 +102,7 @@ export class ResNet extends Module {
 
     const widths = cifar ? [16, 32, 64] : [64, 128, 256, 512];
     if (!Array.isArray(config.layers) || config.layers.length !== widths.length || config.layers.some((l) => !Number.isInteger(l) || l < 1))
-      throw new RangeError(`ResNet: config.layers must list ${widths.length} positive block counts, got ${describe(config.layers)}`);
+      throw badArg('range', 'ResNet: config.layers', `must list ${widths.length} positive block counts, got ${describe(config.layers)}`);
     const preact = config.preact ?? false;
     const Block = config.block === 'bottleneck' ? (preact ? PreActBottleneck : Bottleneck) : preact ? PreActBlock : BasicBlock;
     const expansion = Block.expansion;

@@ -3,6 +3,7 @@
 // only parameters with a gradient) leave them as they are. Batch norm inside the frozen
 // part can also be held in eval mode (running statistics used and not updated), which
 // model.train() then respects.
+import { badArg, checkOptions, optionNames } from '../checks';
 import { describe } from '../tensor';
 import { BatchNorm2d } from './layers';
 import { Module } from './module';
@@ -19,9 +20,9 @@ export interface FreezeOptions {
 function patternsOf(modules: string | string[], fn: string): string[] {
   const list = typeof modules === 'string' ? modules.split(',') : modules;
   if (!Array.isArray(list) || !list.every((p) => typeof p === 'string'))
-    throw new TypeError(`${fn}: modules must be a name or a list of names, got ${describe(modules)}`);
+    throw badArg('type', `${fn}: modules`, `must be a name or a list of names, got ${describe(modules)}`);
   const ps = list.map((p) => p.trim().replace(/\.$/, '')).filter((p) => p !== '');
-  if (ps.length === 0) throw new RangeError(`${fn}: no module names given`);
+  if (ps.length === 0) throw badArg('range', `${fn}: modules`, 'has no module names given');
   return ps;
 }
 
@@ -33,8 +34,10 @@ function resolve(model: Module, patterns: string[], fn: string): string[] {
   const unknown = patterns.filter((p) => !names.some((n) => under(n, p)));
   if (unknown.length) {
     const top = [...model.children()].map(([n]) => n);
-    throw new RangeError(
-      `${fn}: no parameters under ${unknown.map((p) => `'${p}'`).join(', ')}; top-level modules: ${top.join(', ')} (name a module, e.g. layer1 or layer2.0.conv1, or a parameter)`,
+    throw badArg(
+      'range',
+      `${fn}: modules`,
+      `names no module with parameters: ${unknown.map((p) => `'${p}'`).join(', ')}; top-level modules: ${top.join(', ')} (name a module, e.g. layer1 or layer2.0.conv1, or a parameter)`,
     );
   }
   return names.filter((n) => patterns.some((p) => under(n, p)));
@@ -46,9 +49,9 @@ function resolve(model: Module, patterns: string[], fn: string): string[] {
  * frozen parameter names.
  */
 export function freeze(model: Module, modules: string | string[], opts: FreezeOptions = {}): string[] {
-  if (!(model instanceof Module)) throw new TypeError(`freeze: model must be a Module, got ${describe(model)}`);
-  const bnEval = opts?.bnEval ?? false;
-  if (typeof bnEval !== 'boolean') throw new TypeError(`freeze: bnEval must be a boolean, got ${describe(bnEval)}`);
+  if (!(model instanceof Module)) throw badArg('type', 'freeze: model', `must be a Module, got ${describe(model)}`);
+  const bnEval = checkOptions('freeze', opts, optionNames<FreezeOptions>({ bnEval: true })).bnEval ?? false;
+  if (typeof bnEval !== 'boolean') throw badArg('type', 'freeze: bnEval', `must be a boolean, got ${describe(bnEval)}`);
   const patterns = patternsOf(modules, 'freeze');
   const frozen = new Set(resolve(model, patterns, 'freeze'));
   const params = model.namedParameters();
@@ -62,8 +65,10 @@ export function freeze(model: Module, modules: string | string[], opts: FreezeOp
       .filter(([n, t]) => t.requiresGrad && !frozen.has(n))
       .map(([n]) => n);
     if (trainable.length)
-      throw new RangeError(
-        `freeze: bnEval holds ${lastBn} in eval mode, which has no backward, but ${trainable.slice(0, 4).join(', ')}${trainable.length > 4 ? ', ...' : ''} before it would still train; freeze those too or leave bnEval off`,
+      throw badArg(
+        'range',
+        'freeze: bnEval',
+        `holds ${lastBn} in eval mode, which has no backward, but ${trainable.slice(0, 4).join(', ')}${trainable.length > 4 ? ', ...' : ''} before it would still train; freeze those too or leave bnEval off`,
       );
   }
   for (const [n, t] of params) {
@@ -82,7 +87,7 @@ export function freeze(model: Module, modules: string | string[], opts: FreezeOp
 
 /** Makes the parameters under the named modules (default: all) trainable again and releases held BN layers. */
 export function unfreeze(model: Module, modules?: string | string[]): string[] {
-  if (!(model instanceof Module)) throw new TypeError(`unfreeze: model must be a Module, got ${describe(model)}`);
+  if (!(model instanceof Module)) throw badArg('type', 'unfreeze: model', `must be a Module, got ${describe(model)}`);
   const patterns = modules === undefined ? null : patternsOf(modules, 'unfreeze');
   const names = patterns ? resolve(model, patterns, 'unfreeze') : model.namedParameters().map(([n]) => n);
   const set = new Set(names);

@@ -3,7 +3,7 @@
 // in +-1/sqrt(fan_in). Every random initialiser takes a seed (or draws one from the global
 // generator, see manualSeed()).
 import * as F from '../ops';
-import { checkOptions, optionNames } from '../checks';
+import { badArg, checkOptions, optionNames } from '../checks';
 import { asOp } from '../errors';
 import { checkNumber, checkSeed, describe, nextSeed, Tensor, DType, Device } from '../tensor';
 import { kaimingNormal_, uniform_ } from '../ops/fill';
@@ -151,7 +151,7 @@ export class BatchNorm2d extends Module {
    * so the Trainer advances it for each replay (and puts it back after a failed capture).
    */
   set numBatchesTracked(v: bigint) {
-    if (typeof v !== 'bigint' || v < 0n) throw new TypeError(`BatchNorm2d: numBatchesTracked must be a bigint >= 0, got ${describe(v)}`);
+    if (typeof v !== 'bigint' || v < 0n) throw badArg('type', 'BatchNorm2d.numBatchesTracked: v', `must be a bigint >= 0, got ${describe(v)}`);
     this.setBuffer('num_batches_tracked', v);
   }
 
@@ -277,7 +277,7 @@ export class Sequential extends Module {
   }
 
   append(m: Module): this {
-    if (!(m instanceof Module)) throw new TypeError(`Sequential: layer ${this.layers.length} must be a Module, got ${describe(m)}`);
+    if (!(m instanceof Module)) throw badArg('type', `Sequential.append: m`, `must be a Module (layer ${this.layers.length}), got ${describe(m)}`);
     this.registerModule(String(this.layers.length), m);
     this.layers.push(m);
     return this;
@@ -289,7 +289,7 @@ export class Sequential extends Module {
 
   at(i: number): Module {
     const m = this.layers[i];
-    if (!m) throw new RangeError(`Sequential.at: index ${i} is out of range (length ${this.layers.length})`);
+    if (!m) throw badArg('range', 'Sequential.at: i', `is out of range: ${describe(i)} (length ${this.layers.length})`);
     return m;
   }
 

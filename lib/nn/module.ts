@@ -1,6 +1,7 @@
 // Module: a tree of named parameters, buffers and child modules, in registration order, so
 // that state-dict keys come out in PyTorch's order (own parameters, own buffers, then each
 // child's, depth first) and with its names.
+import { badArg, checkOptions, optionNames } from '../checks';
 import { native } from '../native';
 import { checkDevice, checkDType, describe, keep, Tensor, DType, Device, Layout } from '../tensor';
 import type { PredictInput, PredictOptions, Predictions } from '../infer/predict';
@@ -38,7 +39,7 @@ export abstract class Module {
 
   /** Adds a trainable tensor (kept, requiresGrad) under `name`; null registers an absent one. */
   protected registerParameter(name: string, t: Tensor | null): Tensor | null {
-    checkName(name, this._params, 'registerParameter');
+    checkName(name, this._params, 'Module.registerParameter');
     if (t) {
       keep(t);
       t.requiresGrad = true;
@@ -49,25 +50,25 @@ export abstract class Module {
 
   /** Adds non-trainable state (kept), e.g. running statistics; bigint for int64 scalars. */
   protected registerBuffer(name: string, t: Tensor | bigint): void {
-    checkName(name, this._buffers, 'registerBuffer');
+    checkName(name, this._buffers, 'Module.registerBuffer');
     if (t instanceof Tensor) keep(t);
     this._buffers.set(name, t);
   }
 
   protected setBuffer(name: string, v: bigint): void {
-    if (!this._buffers.has(name)) throw new RangeError(`setBuffer: no buffer named '${name}'`);
+    if (!this._buffers.has(name)) throw badArg('range', 'Module.setBuffer: name', `names no buffer: '${name}'`);
     this._buffers.set(name, v);
   }
 
   protected getBuffer(name: string): Tensor | bigint {
     const v = this._buffers.get(name);
-    if (v === undefined) throw new RangeError(`getBuffer: no buffer named '${name}'`);
+    if (v === undefined) throw badArg('range', 'Module.getBuffer: name', `names no buffer: '${name}'`);
     return v;
   }
 
   registerModule<M extends Module>(name: string, m: M): M {
-    checkName(name, this._modules, 'registerModule');
-    if (!(m instanceof Module)) throw new TypeError(`registerModule: module '${name}' must be a Module, got ${describe(m)}`);
+    checkName(name, this._modules, 'Module.registerModule');
+    if (!(m instanceof Module)) throw badArg('type', 'Module.registerModule: m', `must be a Module (for '${name}'), got ${describe(m)}`);
     this._modules.set(name, m);
     return m;
   }
@@ -110,7 +111,7 @@ export abstract class Module {
   }
 
   train(mode = true): this {
-    if (typeof mode !== 'boolean') throw new TypeError(`train: mode must be a boolean, got ${describe(mode)}`);
+    if (typeof mode !== 'boolean') throw badArg('type', 'Module.train: mode', `must be a boolean, got ${describe(mode)}`);
     for (const [, m] of this.namedModules()) m.training = mode && !m.evalOnly;
     return this;
   }
@@ -147,9 +148,13 @@ export abstract class Module {
    * The error lists every problem at once.
    */
   loadStateDict(state: Map<string, StateValue> | Record<string, StateValue>, opts: { strict?: boolean } = {}): void {
-    const src = state instanceof Map ? state : new Map(Object.entries(state ?? {}));
+    if (typeof state !== 'object' || state === null)
+      throw badArg('type', 'Module.loadStateDict: state', `must be a Map or an object of name -> tensor, got ${describe(state)}`);
+    checkOptions('Module.loadStateDict', opts, LOAD_STATE_OPTIONS);
+    const src = state instanceof Map ? state : new Map(Object.entries(state));
     const own = this.stateDict();
     const strict = opts.strict ?? true;
+    if (typeof strict !== 'boolean') throw badArg('type', 'Module.loadStateDict: strict', `must be a boolean, got ${describe(strict)}`);
     const missing = [...own.keys()].filter((k) => !src.has(k));
     const unexpected = [...src.keys()].filter((k) => !own.has(k));
     const wrong: string[] = [];
@@ -167,7 +172,7 @@ export abstract class Module {
     if (strict && missing.length) problems.push(`missing keys: ${missing.join(', ')}`);
     if (strict && unexpected.length) problems.push(`unexpected keys: ${unexpected.join(', ')}`);
     if (wrong.length) problems.push(`wrong shapes: ${wrong.join('; ')}`);
-    if (problems.length) throw new RangeError(`loadStateDict: ${problems.join('\n  ')}`);
+    if (problems.length) throw badArg('range', 'Module.loadStateDict: state', `does not fit the module: ${problems.join('\n  ')}`);
     for (const [prefix, m] of this.namedModules()) {
       const p = prefix ? `${prefix}.` : '';
       for (const [n, t] of m._params) if (t && src.has(p + n)) copyConverted(t, src.get(p + n) as Tensor);
@@ -188,8 +193,14 @@ export abstract class Module {
    * state does not move). Gradients are dropped.
    */
   to(target: Device | DType | { device?: Device; dtype?: DType }): this {
-    const o = typeof target === 'string' ? (/^(cpu|cuda:\d+)$/.test(target) ? { device: target } : { dtype: checkDType(target, 'to: target') }) : target;
-    if (o.device !== undefined) checkDevice(o.device, 'to: device');
+    const o =
+      typeof target === 'string'
+        ? /^(cpu|cuda:\d+)$/.test(target)
+          ? { device: target }
+          : { dtype: checkDType(target, 'Module.to: target') }
+        : checkOptions('Module.to', target, MODULE_TO_OPTIONS, 'target');
+    if (o.device !== undefined) checkDevice(o.device, 'Module.to: target.device');
+    if (o.dtype !== undefined) checkDType(o.dtype, 'Module.to: target.dtype');
     const fp32 = new Set<Tensor>();
     for (const [, m] of this.namedModules()) if (m.keepsFp32()) for (const [, t] of [...m._params, ...m._buffers]) if (t instanceof Tensor) fp32.add(t);
     for (const t of [...this.parameters(), ...this.buffers()]) {
@@ -246,7 +257,7 @@ export abstract class Module {
    * a remover.
    */
   registerGradHook(fn: GradHook): () => void {
-    if (typeof fn !== 'function') throw new TypeError(`registerGradHook: fn must be a function, got ${describe(fn)}`);
+    if (typeof fn !== 'function') throw badArg('type', 'Module.registerGradHook: fn', `must be a function, got ${describe(fn)}`);
     this._gradHooks.push(fn);
     if (!this._hooked) {
       // Wraps this instance's forward once; hooks attach to each output that records a gradient.
@@ -268,10 +279,13 @@ export abstract class Module {
   }
 }
 
+const LOAD_STATE_OPTIONS = optionNames<{ strict?: boolean }>({ strict: true });
+const MODULE_TO_OPTIONS = optionNames<{ device?: Device; dtype?: DType }>({ device: true, dtype: true });
+
 function checkName(name: string, map: Map<string, unknown>, fn: string): void {
   if (typeof name !== 'string' || name === '' || name.includes('.'))
-    throw new TypeError(`${fn}: name must be a non-empty string without dots, got ${describe(name)}`);
-  if (map.has(name)) throw new RangeError(`${fn}: '${name}' is already registered`);
+    throw badArg('type', `${fn}: name`, `must be a non-empty string without dots, got ${describe(name)}`);
+  if (map.has(name)) throw badArg('range', `${fn}: name`, `'${name}' is already registered`);
 }
 
 function copyConverted(dst: Tensor, src: Tensor): void {

@@ -13,6 +13,7 @@ import { BasicBlock, Bottleneck, PreActBlock, PreActBottleneck } from '../models
 import { ResNet } from '../models/resnet';
 import { BatchNorm2d, Conv2d, Sequential } from '../nn/layers';
 import { Module } from '../nn/module';
+import { badArg, checkOptions, optionNames } from '../checks';
 import { describe } from '../tensor';
 import { GraphBuilder } from './graph';
 import { DataType, encodeModel, OnnxModel, OnnxValueInfo } from './proto';
@@ -187,11 +188,18 @@ function valueInfo(name: string, dims: (number | string)[]): OnnxValueInfo {
 
 /** The ONNX model (protobuf bytes) of a ResNet in eval mode. Reads every weight to the host. */
 export function toOnnx(model: ResNet, opts: OnnxExportOptions = {}): Uint8Array {
-  if (!(model instanceof ResNet)) throw new TypeError(`exportOnnx: model must be a ResNet (models.create), got ${describe(model)}`);
-  if (opts === null || typeof opts !== 'object') throw new TypeError(`exportOnnx: options must be an object, got ${describe(opts)}`);
+  return onnxBytes('toOnnx', model, opts);
+}
+
+const ONNX_EXPORT_OPTIONS = optionNames<OnnxExportOptions>({ batch: true, imageSize: true, foldBatchNorm: true, inputName: true, outputName: true });
+
+// toOnnx under the name of the public function that was called (errors name it).
+function onnxBytes(op: string, model: ResNet, opts: OnnxExportOptions): Uint8Array {
+  if (!(model instanceof ResNet)) throw badArg('type', `${op}: model`, `must be a ResNet (models.create), got ${describe(model)}`);
+  checkOptions(op, opts, ONNX_EXPORT_OPTIONS);
   const batch = opts.batch ?? 'dynamic';
   if (batch !== 'dynamic' && !(Number.isSafeInteger(batch) && batch >= 1))
-    throw new RangeError(`exportOnnx: batch must be 'dynamic' or an integer >= 1, got ${describe(batch)}`);
+    throw badArg('range', `${op}: batch`, `must be 'dynamic' or an integer >= 1, got ${describe(batch)}`);
   const cifar = model.config.stem === 'cifar';
   const size = opts.imageSize ?? (cifar ? 32 : 224);
   const [H, W] = Array.isArray(size) ? size : [size, size];
@@ -199,13 +207,17 @@ export function toOnnx(model: ResNet, opts: OnnxExportOptions = {}): Uint8Array 
     [H, 'height'],
     [W, 'width'],
   ] as const)
-    if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`exportOnnx: imageSize ${arg} must be an integer >= 1, got ${describe(v)}`);
+    if (!Number.isSafeInteger(v) || v < 1) throw badArg('range', `${op}: imageSize`, `(${arg}) must be an integer >= 1, got ${describe(v)}`);
   const fold = opts.foldBatchNorm ?? true;
-  if (typeof fold !== 'boolean') throw new TypeError(`exportOnnx: foldBatchNorm must be a boolean, got ${describe(fold)}`);
+  if (typeof fold !== 'boolean') throw badArg('type', `${op}: foldBatchNorm`, `must be a boolean, got ${describe(fold)}`);
   const inputName = opts.inputName ?? 'input';
   const outputName = opts.outputName ?? 'logits';
   if (typeof inputName !== 'string' || typeof outputName !== 'string' || !inputName || !outputName || inputName === outputName)
-    throw new TypeError(`exportOnnx: inputName and outputName must be two different non-empty strings, got ${describe(inputName)} and ${describe(outputName)}`);
+    throw badArg(
+      'type',
+      `${op}: ${typeof inputName === 'string' && inputName ? 'outputName' : 'inputName'}`,
+      `must be a non-empty string, inputName and outputName different, got ${describe(inputName)} and ${describe(outputName)}`,
+    );
 
   const e = new Exporter(fold);
   const g = e.g;
@@ -243,6 +255,6 @@ export function toOnnx(model: ResNet, opts: OnnxExportOptions = {}): Uint8Array 
 
 /** Writes the ONNX model of a ResNet (eval mode) to `file`, atomically. See toOnnx. */
 export function exportOnnx(model: ResNet, file: string, opts: OnnxExportOptions = {}): void {
-  if (typeof file !== 'string' || file === '') throw new TypeError(`exportOnnx: file must be a path, got ${describe(file)}`);
-  writeFileAtomic(file, toOnnx(model, opts));
+  if (typeof file !== 'string' || file === '') throw badArg('type', 'exportOnnx: file', `must be a path, got ${describe(file)}`);
+  writeFileAtomic(file, onnxBytes('exportOnnx', model, opts));
 }

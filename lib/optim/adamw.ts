@@ -52,7 +52,7 @@ export class AdamW extends GroupedOptimizer {
   constructor(params: Module | Tensor[] | [string, Tensor][], options: AdamWOptions = {}) {
     super('AdamW', params, options, ADAMW_OPTIONS, { lr: 1e-3, weightDecay: 1e-2 });
     const betas = options.betas ?? [0.9, 0.999];
-    if (!Array.isArray(betas) || betas.length !== 2) throw new TypeError(`AdamW: betas must be a pair of numbers, got ${describe(betas)}`);
+    if (!Array.isArray(betas) || betas.length !== 2) throw badArg('type', 'AdamW: betas', `must be a pair of numbers, got ${describe(betas)}`);
     const beta = (i: number) => {
       const b = checkNumber(betas[i], `AdamW: betas[${i}]`, { min: 0 });
       if (b >= 1) throw badArg('range', `AdamW: betas[${i}]`, `must be < 1, got ${b}`);
@@ -61,7 +61,7 @@ export class AdamW extends GroupedOptimizer {
     this.betas = [beta(0), beta(1)];
     this.eps = checkNumber(options.eps ?? 1e-8, 'AdamW: eps', { min: 0 });
     this.amsgrad = options.amsgrad ?? false;
-    if (typeof this.amsgrad !== 'boolean') throw new TypeError(`AdamW: amsgrad must be a boolean, got ${describe(this.amsgrad)}`);
+    if (typeof this.amsgrad !== 'boolean') throw badArg('type', 'AdamW: amsgrad', `must be a boolean, got ${describe(this.amsgrad)}`);
   }
 
   private own(kind: Kind): Map<Tensor, Tensor> {
@@ -140,7 +140,7 @@ export class AdamW extends GroupedOptimizer {
       (kind, p, v) => (kind === 'step' ? v.to({ device: p.device, dtype: 'float32' }) : v.to({ device: p.device, dtype: p.dtype, layout: p.layout })),
     );
     if (changed) this.version++;
-    if (stepCount !== undefined) this.stepCount = checkNumber(stepCount, 'stepCount', { integer: true, min: 0 });
+    if (stepCount !== undefined) this.stepCount = checkNumber(stepCount, 'AdamW.loadStateDict: stepCount', { integer: true, min: 0 });
   }
 
   /** Frees the state tensors and the device copies of lr. */

@@ -5,4 +5,13 @@ export { AdamW } from './adamw';
 export type { AdamWOptions } from './adamw';
 export type { Optimizer, ParamGroup } from './optimizer';
 export { multiStep, paperCifar, stepByEpochs, cosine, linearWarmup, constantWarmup, ResNet110Warmup, LRScheduler } from './schedules';
-export type { LRSchedule } from './schedules';
+export type {
+  LRSchedule,
+  MultiStepOptions,
+  PaperCifarOptions,
+  StepByEpochsOptions,
+  CosineOptions,
+  LinearWarmupOptions,
+  ConstantWarmupOptions,
+  ResNet110WarmupOptions,
+} from './schedules';

@@ -4,7 +4,7 @@
 // captured step program against.
 import { native } from '../native';
 import { Module } from '../nn/module';
-import { checkOptions } from '../checks';
+import { badArg, checkOptions, optionNames } from '../checks';
 import { argError } from '../errors';
 import { checkNumber, checkTensor, describe, keep, Tensor } from '../tensor';
 
@@ -35,6 +35,8 @@ export interface ParamGroup {
   /** Default: the optimizer's weightDecay. */
   weightDecay?: number;
 }
+
+const PARAM_GROUP_KEYS = optionNames<ParamGroup>({ params: true, lrScale: true, weightDecay: true });
 
 /** The options every optimizer takes. */
 export interface BaseOptions {
@@ -79,8 +81,8 @@ export abstract class GroupedOptimizer implements Optimizer {
     if (params instanceof Module) this.params = params.namedParameters();
     else if (Array.isArray(params)) {
       this.params = params.map((p, i) => (Array.isArray(p) ? [String(p[0]), p[1]] : [String(i), p]));
-    } else throw new TypeError(`${name}: params must be a Module or an array of tensors, got ${describe(params)}`);
-    for (const [n, t] of this.params) if (!(t instanceof Tensor)) throw new TypeError(`${name}: params['${n}'] must be a Tensor, got ${describe(t)}`);
+    } else throw badArg('type', `${name}: params`, `must be a Module or an array of tensors, got ${describe(params)}`);
+    for (const [n, t] of this.params) if (!(t instanceof Tensor)) throw badArg('type', `${name}: params['${n}']`, `must be a Tensor, got ${describe(t)}`);
     const seen = new Map<Tensor, string>();
     for (const [n, t] of this.params) {
       const first = seen.get(t);
@@ -88,22 +90,23 @@ export abstract class GroupedOptimizer implements Optimizer {
         throw argError('range', name, 'params', `lists one tensor twice ('${first}' and '${n}'); each step would update it twice`, 'ERR_ALIASED_ARGS');
       seen.set(t, n);
     }
-    if (options === null || typeof options !== 'object') throw new TypeError(`${name}: options must be an object with lr, got ${describe(options)}`);
+    if (options === null || typeof options !== 'object') throw badArg('type', `${name}: options`, `must be an object with lr, got ${describe(options)}`);
     checkOptions(name, options, known);
     this._lr = checkNumber(options.lr ?? defaults.lr, `${name}: lr`, { min: 0 });
     this.weightDecay = checkNumber(options.weightDecay ?? defaults.weightDecay, `${name}: weightDecay`, { min: 0 });
     this.excludeBnAndBiasFromDecay = options.excludeBnAndBiasFromDecay ?? false;
     if (typeof this.excludeBnAndBiasFromDecay !== 'boolean')
-      throw new TypeError(`${name}: excludeBnAndBiasFromDecay must be a boolean, got ${describe(this.excludeBnAndBiasFromDecay)}`);
+      throw badArg('type', `${name}: excludeBnAndBiasFromDecay`, `must be a boolean, got ${describe(this.excludeBnAndBiasFromDecay)}`);
     this.assignGroups(options.groups);
   }
 
   private assignGroups(groups: ParamGroup[] | undefined): void {
     if (groups === undefined) return;
-    if (!Array.isArray(groups)) throw new TypeError(`${this.name}: groups must be an array, got ${describe(groups)}`);
+    if (!Array.isArray(groups)) throw badArg('type', `${this.name}: groups`, `must be an array, got ${describe(groups)}`);
     groups.forEach((g, i) => {
       const arg = `${this.name}: groups[${i}]`;
-      if (g === null || typeof g !== 'object') throw new TypeError(`${arg} must be an object, got ${describe(g)}`);
+      if (g === null || typeof g !== 'object') throw badArg('type', arg, `must be an object, got ${describe(g)}`);
+      checkOptions(this.name, g, PARAM_GROUP_KEYS, `groups[${i}]`);
       const scale = checkNumber(g.lrScale ?? 1, `${arg}.lrScale`, { min: 0 });
       const wd = checkNumber(g.weightDecay ?? this.weightDecay, `${arg}.weightDecay`, { min: 0 });
       let match: (name: string) => boolean;
@@ -111,7 +114,7 @@ export abstract class GroupedOptimizer implements Optimizer {
       else if (Array.isArray(g.params) && g.params.length > 0 && g.params.every((p) => typeof p === 'string' && p !== '')) {
         const ps = g.params.map((p) => p.replace(/\.$/, ''));
         match = (n) => ps.some((p) => n === p || n.startsWith(`${p}.`));
-      } else throw new TypeError(`${arg}.params must be a non-empty list of module names or a function, got ${describe(g.params)}`);
+      } else throw badArg('type', `${arg}.params`, `must be a non-empty list of module names or a function, got ${describe(g.params)}`);
       let any = false;
       for (const [n, t] of this.params) {
         if (!match(n)) continue;
@@ -120,8 +123,10 @@ export abstract class GroupedOptimizer implements Optimizer {
       }
       const what = typeof g.params === 'function' ? '' : ` (${g.params.join(', ')})`;
       if (!any)
-        throw new RangeError(
-          `${arg}.params${what} matches no parameter (names look like ${this.params
+        throw badArg(
+          'range',
+          `${arg}.params`,
+          `${what ? `${what.trim()} ` : ''}matches no parameter (names look like ${this.params
             .slice(0, 3)
             .map(([n]) => n)
             .join(', ')})`,
@@ -177,7 +182,7 @@ export abstract class GroupedOptimizer implements Optimizer {
       grp.params.push(p);
     }
     for (const g of groups.values())
-      if (skip && skip.device !== g.device) throw new RangeError(`${this.name}.step: skipIf is on ${skip.device}, parameters on ${g.device}`);
+      if (skip && skip.device !== g.device) throw badArg('range', `${this.name}.step: skipIf`, `is on ${skip.device}, parameters on ${g.device}`);
     return [...groups.values()];
   }
 
@@ -237,8 +242,10 @@ export function loadParamState(
     else parsed.push([kind, p, v]);
   }
   if (unexpected.length || wrong.length)
-    throw new RangeError(
-      `${op}: ${[unexpected.length ? `unexpected keys: ${unexpected.join(', ')}` : '', wrong.length ? `wrong shapes: ${wrong.join('; ')}` : ''].filter(Boolean).join('\n  ')}`,
+    throw badArg(
+      'range',
+      `${op}: state`,
+      `does not fit the parameters: ${[unexpected.length ? `unexpected keys: ${unexpected.join(', ')}` : '', wrong.length ? `wrong shapes: ${wrong.join('; ')}` : ''].filter(Boolean).join('\n  ')}`,
     );
   let changed = false;
   const loaded = new Map<string, Set<Tensor>>(kinds.map((k) => [k, new Set<Tensor>()]));

@@ -10,7 +10,7 @@
 // round trip.
 import { native } from '../native';
 import { Module } from '../nn/module';
-import { optionNames } from '../checks';
+import { badArg, optionNames } from '../checks';
 import { asOp } from '../errors';
 import { checkNumber, describe, keep, Tensor } from '../tensor';
 import { BaseOptions, GroupedOptimizer, loadParamState } from './optimizer';
@@ -46,9 +46,9 @@ export class SGD extends GroupedOptimizer {
     this.momentum = checkNumber(options.momentum ?? 0, 'SGD: momentum', { min: 0 });
     this.dampening = checkNumber(options.dampening ?? 0, 'SGD: dampening', { min: 0, max: 1 });
     this.nesterov = options.nesterov ?? false;
-    if (typeof this.nesterov !== 'boolean') throw new TypeError(`SGD: nesterov must be a boolean, got ${describe(this.nesterov)}`);
+    if (typeof this.nesterov !== 'boolean') throw badArg('type', 'SGD: nesterov', `must be a boolean, got ${describe(this.nesterov)}`);
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0))
-      throw new RangeError(`SGD: nesterov requires momentum > 0 and dampening 0 (got momentum ${this.momentum}, dampening ${this.dampening})`);
+      throw badArg('range', 'SGD: nesterov', `requires momentum > 0 and dampening 0 (got momentum ${this.momentum}, dampening ${this.dampening})`);
   }
 
   /**
@@ -60,7 +60,7 @@ export class SGD extends GroupedOptimizer {
    */
   step(opts: { skipIf?: Tensor | null } = {}): void {
     const skip = this.skipFlag(opts);
-    if (skip !== null && this.dampening !== 0) throw new RangeError(`SGD.step: skipIf requires dampening 0, got ${this.dampening}`);
+    if (skip !== null && this.dampening !== 0) throw badArg('range', 'SGD.step: skipIf', `requires dampening 0, got ${this.dampening}`);
     // Whether this is a parameter's first update is one more thing a native call cannot vary.
     const first = (p: Tensor) => this.momentum !== 0 && !this.buffers.has(p);
     const groups = this.updateGroups(skip, (p) => String(first(p)));
@@ -125,7 +125,7 @@ export class SGD extends GroupedOptimizer {
       (_, p, v) => v.to({ device: p.device, dtype: p.dtype, layout: p.layout }),
     );
     if (changed) this.version++;
-    if (stepCount !== undefined) this.stepCount = checkNumber(stepCount, 'stepCount', { integer: true, min: 0 });
+    if (stepCount !== undefined) this.stepCount = checkNumber(stepCount, 'SGD.loadStateDict: stepCount', { integer: true, min: 0 });
   }
 
   /** Frees the momentum buffers and the device copies of lr. */

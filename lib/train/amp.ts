@@ -17,8 +17,9 @@
 //   mp.update();
 import { native } from '../native';
 import { Module } from '../nn/module';
-import { checkNumber, keep, Tensor } from '../tensor';
-import { activationDType, Precision } from './device';
+import { badArg, checkOptions, optionNames } from '../checks';
+import { checkNumber, describe, keep, Tensor } from '../tensor';
+import { activationDType, Precision, PRECISIONS } from './device';
 
 export interface LossScaleOptions {
   /** Starting scale. Default 2^16 (GradScaler's). */
@@ -27,6 +28,8 @@ export interface LossScaleOptions {
   backoffFactor?: number;
   growthInterval?: number;
 }
+
+const LOSS_SCALE_OPTIONS = optionNames<LossScaleOptions>({ initScale: true, growthFactor: true, backoffFactor: true, growthInterval: true });
 
 /** Dynamic loss scaling's state: the scale, good steps since the last change, updates skipped. */
 export interface ScalerState {
@@ -52,13 +55,17 @@ export class MixedPrecision {
     readonly precision: Precision,
     opts: LossScaleOptions = {},
   ) {
+    if (!(model instanceof Module)) throw badArg('type', 'MixedPrecision: model', `must be a Module, got ${describe(model)}`);
+    if (!PRECISIONS.includes(precision))
+      throw badArg('range', 'MixedPrecision: precision', `must be one of ${PRECISIONS.join(', ')}, got ${describe(precision)}`);
+    checkOptions('MixedPrecision', opts, LOSS_SCALE_OPTIONS);
     this.dtype = activationDType(precision);
     this.scaling = precision === 'fp16';
     this.initScale = checkNumber(opts.initScale ?? 2 ** 16, 'MixedPrecision: initScale', { min: Number.MIN_VALUE });
     this.growthFactor = checkNumber(opts.growthFactor ?? 2, 'MixedPrecision: growthFactor', { min: 1 });
     this.backoffFactor = checkNumber(opts.backoffFactor ?? 0.5, 'MixedPrecision: backoffFactor', { min: Number.MIN_VALUE, max: 1 });
-    if (this.growthFactor === 1) throw new RangeError('MixedPrecision: growthFactor must be > 1, got 1');
-    if (this.backoffFactor === 1) throw new RangeError('MixedPrecision: backoffFactor must be < 1, got 1');
+    if (this.growthFactor === 1) throw badArg('range', 'MixedPrecision: growthFactor', 'must be > 1, got 1');
+    if (this.backoffFactor === 1) throw badArg('range', 'MixedPrecision: backoffFactor', 'must be < 1, got 1');
     this.growthInterval = checkNumber(opts.growthInterval ?? 2000, 'MixedPrecision: growthInterval', { integer: true, min: 1 });
   }
 

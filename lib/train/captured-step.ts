@@ -34,6 +34,7 @@
 // gradient-free persistent state (momentum buffers, BN running statistics) and the cuDNN
 // workspace (kept alive by the native side while graphs exist). Dispose this helper before
 // the model and the optimizer.
+import { badArg, checkNumber, checkOptions, optionNames } from '../checks';
 import { native, NativeCudaGraph } from '../native';
 import { checkTensor, describe, keep, Tensor, tidy } from '../tensor';
 
@@ -60,6 +61,17 @@ export interface CapturedStepOptions {
 
 type Mode = 'warmup' | 'captured' | 'eager';
 
+export const CAPTURED_STEP_OPTIONS = optionNames<CapturedStepOptions>({
+  capture: true,
+  warmup: true,
+  captureKey: true,
+  maxRecaptures: true,
+  onReplay: true,
+  onCaptureStart: true,
+  reset: true,
+  log: true,
+});
+
 const sameLayout = (a: Tensor, b: Tensor) => a.shape.join() === b.shape.join() && a.dtype === b.dtype && a.layout === b.layout && a.device === b.device;
 
 const list = <T extends StepOutputs>(o: T): Tensor[] => (Array.isArray(o) ? o : [o]);
@@ -85,12 +97,13 @@ export class CapturedStep<T extends StepOutputs> {
     private readonly fn: (x: Tensor, y: Tensor) => T,
     options: CapturedStepOptions = {},
   ) {
-    if (typeof fn !== 'function') throw new TypeError(`CapturedStep: fn must be a function, got ${describe(fn)}`);
-    const warmup = options.warmup ?? 2;
-    const maxRecaptures = options.maxRecaptures ?? 8;
-    if (!Number.isInteger(warmup) || warmup < 1) throw new RangeError(`CapturedStep: warmup must be an integer >= 1, got ${describe(warmup)}`);
-    if (!Number.isInteger(maxRecaptures) || maxRecaptures < 0)
-      throw new RangeError(`CapturedStep: maxRecaptures must be an integer >= 0, got ${describe(maxRecaptures)}`);
+    if (typeof fn !== 'function') throw badArg('type', 'CapturedStep: fn', `must be a function, got ${describe(fn)}`);
+    checkOptions('CapturedStep', options, CAPTURED_STEP_OPTIONS);
+    const warmup = checkNumber(options.warmup ?? 2, 'CapturedStep: warmup', { integer: true, min: 1 });
+    const maxRecaptures = checkNumber(options.maxRecaptures ?? 8, 'CapturedStep: maxRecaptures', { integer: true, min: 0 });
+    for (const k of ['captureKey', 'onReplay', 'onCaptureStart', 'reset', 'log'] as const)
+      if (options[k] !== undefined && typeof options[k] !== 'function')
+        throw badArg('type', `CapturedStep: ${k}`, `must be a function, got ${describe(options[k])}`);
     this.opts = {
       capture: options.capture ?? true,
       warmup,

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { loadCifar, locateCifar } from '../data/cifar';
 import { CifarKind, Dataset } from '../data/format';
 import { writeSyntheticCifar } from '../data/synthetic';
+import { checkOptions, optionNames } from '../checks';
 import { cacheDir } from '../env';
 
 export const SYNTHETIC_TRAIN = 2000;
@@ -19,12 +20,22 @@ export { cacheDir } from '../env';
  * Where the synthetic dataset of these sizes lives in the cache. ('v2': the sets carry a
  * records.json with their record counts, which the reader needs for non-official sizes.)
  */
-export function syntheticDir(kind: CifarKind, opts: { train?: number; test?: number; seed?: number } = {}): string {
+export interface SyntheticSourceOptions {
+  /** Training images (default 2000). */
+  train?: number;
+  /** Test images (default 500). */
+  test?: number;
+  seed?: number;
+}
+const SYNTHETIC_SOURCE_OPTIONS = optionNames<SyntheticSourceOptions>({ train: true, test: true, seed: true });
+
+export function syntheticDir(kind: CifarKind, opts: SyntheticSourceOptions = {}): string {
   return path.join(cacheDir(), `synthetic-v2-${kind}-${opts.train ?? SYNTHETIC_TRAIN}-${opts.test ?? SYNTHETIC_TEST}-seed${opts.seed ?? 0}`);
 }
 
 /** The synthetic dataset's folder, generated on first use. Returns the folder to read. */
-export async function syntheticSource(kind: CifarKind, opts: { train?: number; test?: number; seed?: number } = {}): Promise<string> {
+export async function syntheticSource(kind: CifarKind, opts: SyntheticSourceOptions = {}): Promise<string> {
+  checkOptions('syntheticSource', opts, SYNTHETIC_SOURCE_OPTIONS);
   const train = opts.train ?? SYNTHETIC_TRAIN;
   const test = opts.test ?? SYNTHETIC_TEST;
   const seed = opts.seed ?? 0;

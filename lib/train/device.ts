@@ -3,6 +3,7 @@
 // GPU), else the CPU; the reason is kept so the CLI can say why it fell back.
 import { cuda } from '../cuda';
 import { native, type LayoutName } from '../native';
+import { badArg } from '../checks';
 import { describe, Tensor } from '../tensor';
 
 export type Precision = 'fp32' | 'bf16' | 'fp16';
@@ -33,15 +34,16 @@ export function probeDevice(device: string): string | null {
 }
 
 /** 'auto' | 'cpu' | 'cuda:N' -> a concrete device. Throws RangeError for an unusable explicit device. */
-export function resolveDevice(spec: string): ResolvedDevice {
+export function resolveDevice(spec: string, op = 'resolveDevice', argument = 'spec'): ResolvedDevice {
   if (spec === 'auto') {
     const why = probeDevice('cuda:0');
     return why === null ? { device: 'cuda:0', fallbackReason: null } : { device: 'cpu', fallbackReason: why };
   }
   if (spec === 'cpu') return { device: 'cpu', fallbackReason: null };
-  if (!/^cuda:\d+$/.test(spec)) throw new TypeError(`device must be 'auto', 'cpu' or 'cuda:N', got ${describe(spec)}`);
+  if (typeof spec !== 'string' || !/^cuda:\d+$/.test(spec))
+    throw badArg('type', `${op}: ${argument}`, `must be 'auto', 'cpu' or 'cuda:N', got ${describe(spec)}`);
   const why = probeDevice(spec);
-  if (why !== null) throw new RangeError(`device ${spec} is not usable: ${why}`);
+  if (why !== null) throw badArg('range', `${op}: ${argument}`, `names a device that is not usable: ${spec}: ${why}`);
   return { device: spec, fallbackReason: null };
 }
 

@@ -11,6 +11,7 @@ export type { Precision } from './device';
 export { parseSchedule } from '../optim/schedules';
 export { Progress, formatDuration } from './progress';
 export { cacheDir, syntheticSource } from './data';
+export type { SyntheticSourceOptions } from './data';
 export { MixedPrecision } from './amp';
 export type { LossScaleOptions, ScalerState } from './amp';
 export { CapturedStep } from './captured-step';

@@ -15,6 +15,7 @@ import { ImageError } from '../data/image-decode';
 import { IMAGE_EXTENSIONS, imageFolder } from '../data/image-folder';
 import { AugmentPreset, evalTransform, IMAGENET_NORMALIZATION, trainTransform } from '../data/transforms';
 import { DTypeName, LayoutName } from '../native';
+import { badArg } from '../checks';
 import { describe } from '../tensor';
 import type { RunSpec } from '../checkpoint/run';
 import { loadSplits, syntheticSource } from './data';
@@ -74,15 +75,15 @@ export function imageSpec(o: {
 }): ImageRunSpec | undefined {
   const objects = typeof o.data === 'object' && o.data !== null && !isCifarSplit((o.data as { train?: unknown }).train);
   if (!objects && (typeof o.data !== 'string' || !imageRoots(o.data, o.valData))) {
-    if (o.imageSize !== undefined) throw new RangeError(`imageSize applies to image folders; data ${describe(o.data)} is CIFAR`);
-    if (o.valData !== undefined) throw new RangeError('valData applies to image folders');
+    if (o.imageSize !== undefined) throw badArg('range', 'Trainer: imageSize', `applies to image folders; data ${describe(o.data)} is CIFAR`);
+    if (o.valData !== undefined) throw badArg('range', 'Trainer: valData', 'applies to image folders');
     return undefined;
   }
   const size = o.imageSize ?? defaultImageSize((o.model ?? 'resnet20') as string | { config?: { stem?: string } });
-  if (!Number.isInteger(size) || size < 1 || size > 4096) throw new RangeError(`imageSize must be an integer in [1, 4096], got ${describe(size)}`);
+  if (!Number.isInteger(size) || size < 1 || size > 4096) throw badArg('range', 'Trainer: imageSize', `must be an integer in [1, 4096], got ${describe(size)}`);
   const augment: AugmentPreset = o.augment === false ? 'none' : o.augment === true || o.augment === undefined ? 'torchvision' : o.augment;
   if (!['torchvision', 'paper', 'none'].includes(augment))
-    throw new RangeError(`augment must be a boolean or 'torchvision', 'paper' or 'none', got ${describe(o.augment)}`);
+    throw badArg('range', 'Trainer: augment', `must be a boolean or 'torchvision', 'paper' or 'none', got ${describe(o.augment)}`);
   return { imageSize: size, augment, valData: o.valData ?? null };
 }
 
@@ -140,16 +141,18 @@ export async function runLoaders(
     let source: string;
     const size = s.images?.imageSize ?? 224;
     if (typeof data === 'object') {
-      if (isCifarSplit(data.test)) throw new TypeError('data: train and test must both be CIFAR splits or both SampleDatasets');
+      if (isCifarSplit(data.test)) throw badArg('type', 'Trainer: data', 'must hold train and test of one kind: both CIFAR splits or both SampleDatasets');
       train = data.train as SampleDataset;
       test = data.test as SampleDataset;
       source = 'user datasets';
     } else {
       const roots = imageRoots(data as string, s.images?.valData);
-      if (!roots) throw new RangeError(`data: ${data} is not an image folder`);
+      if (!roots) throw badArg('range', 'Trainer: data', `is not an image folder: ${data}`);
       if (!roots.val) {
-        throw new RangeError(
-          `data: ${data} has no validation images: add ${VAL_NAMES.map((n) => path.join(data as string, n)).join(' or ')} ` +
+        throw badArg(
+          'range',
+          'Trainer: data',
+          `${data} has no validation images: add ${VAL_NAMES.map((n) => path.join(data as string, n)).join(' or ')} ` +
             '(class folders like train/), or name one with valData (--val-data)',
         );
       }
@@ -157,8 +160,10 @@ export async function runLoaders(
       const base = imageFolder(roots.train, { ...common, transform: trainTransform(s.images?.augment ?? 'torchvision', size) });
       const val = imageFolder(roots.val, { ...common, transform: evalTransform(size) });
       if (val.classNames.join('\n') !== base.classNames.join('\n')) {
-        throw new RangeError(
-          `data: the validation classes (${val.classes}: ${val.classNames.slice(0, 5).join(', ')}...) differ from the training classes ` +
+        throw badArg(
+          'range',
+          'Trainer: data',
+          `has validation classes (${val.classes}: ${val.classNames.slice(0, 5).join(', ')}...) that differ from the training classes ` +
             `(${base.classes}: ${base.classNames.slice(0, 5).join(', ')}...) in ${roots.val}; labels would not match`,
         );
       }

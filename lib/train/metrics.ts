@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { badArg, checkNumber, checkOptions, describe, optionNames } from '../checks';
 import { BatchNorm2d } from '../nn/layers';
 import { Module } from '../nn/module';
 
@@ -54,6 +55,9 @@ export class MetricsLog {
   readonly csv: string;
 
   constructor(dir: string, opts: { resumeAt?: number } = {}) {
+    if (typeof dir !== 'string' || dir === '') throw badArg('type', 'MetricsLog: dir', `must be a folder path, got ${describe(dir)}`);
+    checkOptions('MetricsLog', opts, optionNames<{ resumeAt?: number }>({ resumeAt: true }));
+    if (opts.resumeAt !== undefined) checkNumber(opts.resumeAt, 'MetricsLog: resumeAt', { integer: true, min: 0 });
     fs.mkdirSync(dir, { recursive: true });
     this.jsonl = path.join(dir, 'metrics.jsonl');
     this.csv = path.join(dir, 'metrics.csv');

@@ -10,7 +10,7 @@ import { AugmentPreset } from '../data/transforms';
 import { type LayoutName } from '../native';
 import { Module } from '../nn/module';
 import { LRSchedule } from '../optim/schedules';
-import { checkOptions, optionNames } from '../checks';
+import { badArg, checkOptions, optionNames } from '../checks';
 import { checkNumber, describe } from '../tensor';
 import { readSidecar, RunSpec } from '../checkpoint/run';
 import { Precision, PRECISIONS } from './device';
@@ -151,6 +151,7 @@ export interface TrainResult {
 }
 
 const num = (v: unknown, arg: string, o: { min?: number; integer?: boolean }) => checkNumber(v, `Trainer: ${arg}`, o);
+const bad = (kind: 'type' | 'range', arg: string, what: string) => badArg(kind, `Trainer: ${arg}`, what);
 
 /** Fills in defaults and checks every option; throws TypeError / RangeError naming the option. */
 const TRAINER_OPTIONS = optionNames<TrainerOptions>({
@@ -199,16 +200,16 @@ const TRAINER_OPTIONS = optionNames<TrainerOptions>({
 });
 
 export function resolveSpec(o: TrainerOptions): RunSpec {
-  if (o === null || typeof o !== 'object') throw new TypeError(`Trainer: options must be an object, got ${describe(o)}`);
+  if (o === null || typeof o !== 'object') throw bad('type', 'options', `must be an object, got ${describe(o)}`);
   checkOptions('Trainer', o, TRAINER_OPTIONS);
   const model = o.model ?? 'resnet20';
   const dataset = o.dataset ?? 'cifar10';
-  if (dataset !== 'cifar10' && dataset !== 'cifar100') throw new RangeError(`dataset must be 'cifar10' or 'cifar100', got ${describe(dataset)}`);
+  if (dataset !== 'cifar10' && dataset !== 'cifar100') throw bad('range', 'dataset', `must be 'cifar10' or 'cifar100', got ${describe(dataset)}`);
   const precision = o.precision ?? 'fp32';
-  if (!PRECISIONS.includes(precision)) throw new RangeError(`precision must be one of ${PRECISIONS.join(', ')}, got ${describe(precision)}`);
+  if (!PRECISIONS.includes(precision)) throw bad('range', 'precision', `must be one of ${PRECISIONS.join(', ')}, got ${describe(precision)}`);
   const opt = (v: number | undefined, arg: string, min: number, integer: boolean) => (v === undefined ? null : num(v, arg, { min, integer }));
   const optimizer = o.optimizer ?? 'sgd';
-  if (optimizer !== 'sgd' && optimizer !== 'adamw') throw new RangeError(`optimizer must be 'sgd' or 'adamw', got ${describe(optimizer)}`);
+  if (optimizer !== 'sgd' && optimizer !== 'adamw') throw bad('range', 'optimizer', `must be 'sgd' or 'adamw', got ${describe(optimizer)}`);
   const adamw = optimizer === 'adamw';
   const iterations = opt(o.iterations, 'iterations', 1, true);
   const epochs = opt(o.epochs, 'epochs', 1, true);
@@ -232,52 +233,52 @@ export function resolveSpec(o: TrainerOptions): RunSpec {
     evalEvery: opt(o.evalEvery, 'evalEvery', 1, true),
     scheduleIterations: opt(o.scheduleIterations, 'scheduleIterations', 1, true),
   };
-  if (o.overwrite !== undefined && typeof o.overwrite !== 'boolean') throw new TypeError(`overwrite must be a boolean, got ${describe(o.overwrite)}`);
+  if (o.overwrite !== undefined && typeof o.overwrite !== 'boolean') throw bad('type', 'overwrite', `must be a boolean, got ${describe(o.overwrite)}`);
   const images = imageSpec(o);
   if (images) spec.images = images;
   if (o.weights !== undefined) {
-    if (typeof o.weights !== 'string' || o.weights === '') throw new TypeError(`weights must be a file path, got ${describe(o.weights)}`);
+    if (typeof o.weights !== 'string' || o.weights === '') throw bad('type', 'weights', `must be a file path, got ${describe(o.weights)}`);
     spec.weights = o.weights;
   }
   if (o.freeze !== undefined) {
     if (!Array.isArray(o.freeze) || o.freeze.length === 0 || !o.freeze.every((f) => typeof f === 'string' && f !== ''))
-      throw new TypeError(`freeze must be a non-empty list of module names, got ${describe(o.freeze)}`);
+      throw bad('type', 'freeze', `must be a non-empty list of module names, got ${describe(o.freeze)}`);
     spec.freeze = o.freeze.slice();
   }
   if (o.freezeBn !== undefined) {
-    if (typeof o.freezeBn !== 'boolean') throw new TypeError(`freezeBn must be a boolean, got ${describe(o.freezeBn)}`);
-    if (!spec.freeze) throw new RangeError('freezeBn needs freeze');
+    if (typeof o.freezeBn !== 'boolean') throw bad('type', 'freezeBn', `must be a boolean, got ${describe(o.freezeBn)}`);
+    if (!spec.freeze) throw bad('range', 'freezeBn', 'needs freeze');
     spec.freezeBn = o.freezeBn;
   }
   if (o.classes !== undefined) num(o.classes, 'classes', { min: 1, integer: true });
   if (o.lrScale !== undefined) {
     if (o.lrScale === null || typeof o.lrScale !== 'object' || Array.isArray(o.lrScale) || Object.keys(o.lrScale).length === 0)
-      throw new TypeError(`lrScale must be an object of module name -> multiplier, got ${describe(o.lrScale)}`);
+      throw bad('type', 'lrScale', `must be an object of module name -> multiplier, got ${describe(o.lrScale)}`);
     for (const [k, v] of Object.entries(o.lrScale)) num(v, `lrScale['${k}']`, { min: 0 });
     spec.lrScale = { ...o.lrScale };
   }
   Object.assign(spec, optimizerSpec(o, optimizer));
-  if (typeof spec.nesterov !== 'boolean') throw new TypeError(`nesterov must be a boolean, got ${describe(spec.nesterov)}`);
-  if (spec.nesterov && spec.momentum === 0) throw new RangeError('nesterov needs momentum > 0');
+  if (typeof spec.nesterov !== 'boolean') throw bad('type', 'nesterov', `must be a boolean, got ${describe(spec.nesterov)}`);
+  if (spec.nesterov && spec.momentum === 0) throw bad('range', 'nesterov', 'needs momentum > 0');
   return spec;
 }
 
 /** The optimizer's and the loss's part of the spec: optimizer and labelSmoothing always, the rest when they apply. */
 function optimizerSpec(o: TrainerOptions, optimizer: 'sgd' | 'adamw'): Partial<RunSpec> {
   const out: Partial<RunSpec> = { optimizer, labelSmoothing: num(o.labelSmoothing ?? 0, 'labelSmoothing', { min: 0 }) };
-  if ((out.labelSmoothing as number) > 1) throw new RangeError(`labelSmoothing must be <= 1, got ${o.labelSmoothing}`);
+  if ((out.labelSmoothing as number) > 1) throw bad('range', 'labelSmoothing', `must be <= 1, got ${o.labelSmoothing}`);
   if (optimizer === 'adamw') {
     const betas = o.betas ?? [0.9, 0.999];
-    if (!Array.isArray(betas) || betas.length !== 2) throw new TypeError(`betas must be a pair of numbers, got ${describe(betas)}`);
+    if (!Array.isArray(betas) || betas.length !== 2) throw bad('type', 'betas', `must be a pair of numbers, got ${describe(betas)}`);
     betas.forEach((b, i) => {
-      if (num(b, `betas[${i}]`, { min: 0 }) >= 1) throw new RangeError(`betas[${i}] must be < 1, got ${b}`);
+      if (num(b, `betas[${i}]`, { min: 0 }) >= 1) throw bad('range', `betas[${i}]`, `must be < 1, got ${b}`);
     });
     out.betas = [betas[0], betas[1]];
     out.eps = num(o.eps ?? 1e-8, 'eps', { min: 0 });
-  } else if (o.betas !== undefined || o.eps !== undefined) throw new RangeError(`${o.betas !== undefined ? 'betas' : 'eps'} needs optimizer 'adamw'`);
+  } else if (o.betas !== undefined || o.eps !== undefined) throw bad('range', o.betas !== undefined ? 'betas' : 'eps', "needs optimizer 'adamw'");
   if (o.excludeBnAndBiasFromDecay !== undefined) {
     if (typeof o.excludeBnAndBiasFromDecay !== 'boolean')
-      throw new TypeError(`excludeBnAndBiasFromDecay must be a boolean, got ${describe(o.excludeBnAndBiasFromDecay)}`);
+      throw bad('type', 'excludeBnAndBiasFromDecay', `must be a boolean, got ${describe(o.excludeBnAndBiasFromDecay)}`);
     if (o.excludeBnAndBiasFromDecay) out.excludeBnAndBiasFromDecay = true;
   }
   return out;

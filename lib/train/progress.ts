@@ -1,5 +1,6 @@
 // Progress output for a run: on a TTY one line redrawn in place (bar, images/s, loss, ETA);
 // otherwise (a log file, CI) a plain line every `intervalSec` seconds and at each epoch end.
+import { checkOptions, optionNames } from '../checks';
 import { evalNote, type EvalMetrics, type StepMetrics } from './metrics';
 
 export interface ProgressOptions {
@@ -11,6 +12,8 @@ export interface ProgressOptions {
   intervalSec?: number;
   width?: number;
 }
+
+const PROGRESS_OPTIONS = optionNames<ProgressOptions>({ write: true, tty: true, totalIterations: true, itersPerEpoch: true, intervalSec: true, width: true });
 
 export function formatDuration(sec: number): string {
   if (!Number.isFinite(sec) || sec < 0) return '--:--';
@@ -30,6 +33,7 @@ export class Progress {
   private readonly intervalMs: number;
 
   constructor(private readonly o: ProgressOptions) {
+    checkOptions('Progress', o, PROGRESS_OPTIONS);
     this.intervalMs = (o.intervalSec ?? 10) * 1000;
   }
 

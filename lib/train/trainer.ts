@@ -19,6 +19,7 @@ import { Module } from '../nn/module';
 import { Optimizer } from '../optim/optimizer';
 import { createOptimizer, describeOptimizer } from './optimizer-spec';
 import { LRSchedule } from '../optim/schedules';
+import { badArg } from '../checks';
 import { describe, tidy } from '../tensor';
 import { existingRun, InferenceInfo, RunSpec, Sidecar } from '../checkpoint/run';
 import { runLoaders } from './loaders';
@@ -63,7 +64,7 @@ export class Trainer extends EventEmitter {
     super();
     this.spec = resolveSpec(options);
     const c = options.capture ?? 'auto';
-    if (c !== true && c !== false && c !== 'auto') throw new TypeError(`capture must be true, false or 'auto', got ${describe(c)}`);
+    if (c !== true && c !== false && c !== 'auto') throw badArg('type', 'Trainer: capture', `must be true, false or 'auto', got ${describe(c)}`);
     if (options.onStep) this.on('step', options.onStep);
     if (options.onEval) this.on('eval', options.onEval);
     if (options.onEpoch) this.on('epoch', options.onEpoch);
@@ -86,11 +87,11 @@ export class Trainer extends EventEmitter {
     if (this.setupDone) return this.setupDone.info;
     const o = this.options;
     const s = this.spec;
-    const { device, fallbackReason } = resolveDevice(o.device ?? 'auto');
+    const { device, fallbackReason } = resolveDevice(o.device ?? 'auto', 'Trainer', 'device');
 
     if (o.out !== undefined && o.resume === undefined && !o.overwrite) {
       const found = existingRun(o.out);
-      if (found) throw new RangeError(`out: ${o.out} already holds a run (${found}); pass resume to continue it or overwrite: true to replace it`);
+      if (found) throw badArg('range', 'Trainer: out', `${o.out} already holds a run (${found}); pass resume to continue it or overwrite: true to replace it`);
     }
     const resume = o.resume !== undefined ? readResume(o.resume, s) : null;
 
@@ -110,7 +111,7 @@ export class Trainer extends EventEmitter {
       },
     });
     const classes = data.classes;
-    if (o.classes !== undefined && o.classes !== classes) throw new RangeError(`classes: ${o.classes} asked for, but the dataset has ${classes}`);
+    if (o.classes !== undefined && o.classes !== classes) throw badArg('range', 'Trainer: classes', `is ${o.classes}, but the dataset has ${classes}`);
     // A resumed run's weights come from its checkpoint; the starting weights are not read again.
     const weights = resume ? undefined : s.weights;
     const model =
@@ -130,7 +131,7 @@ export class Trainer extends EventEmitter {
     const itersPerEpoch = loader.batchesPerEpoch;
     const total = s.iterations ?? (s.epochs as number) * itersPerEpoch;
     const scheduleTotal = s.scheduleIterations ?? total;
-    const schedule = parseSchedule(o.schedule ?? s.schedule, s.lr, scheduleTotal, itersPerEpoch);
+    const schedule = parseSchedule(o.schedule ?? s.schedule, s.lr, scheduleTotal, itersPerEpoch, 'Trainer', 'schedule');
     const start = resume ? resume.sidecar.iteration : 0;
     if (start > total) throw new RangeError(`resume: the checkpoint is at iteration ${start}, past this run's ${total} iterations`);
     const metrics = o.out ? new MetricsLog(o.out, resume ? { resumeAt: start } : {}) : null;

@@ -6,8 +6,9 @@ import { softmaxCrossEntropy } from '../autograd';
 import { batchNormLayers } from '../nn/layers';
 import { Module } from '../nn/module';
 import { Optimizer } from '../optim/optimizer';
-import { Tensor } from '../tensor';
-import { CapturedStep, CapturedStepOptions } from './captured-step';
+import { badArg, checkOptions } from '../checks';
+import { describe, Tensor } from '../tensor';
+import { CAPTURED_STEP_OPTIONS, CapturedStep, CapturedStepOptions } from './captured-step';
 import { MixedPrecision } from './amp';
 
 export interface TrainingParts {
@@ -18,8 +19,25 @@ export interface TrainingParts {
   labelSmoothing?: number;
 }
 
+// The hooks are the helper's own: a caller's would be replaced.
+const STEP_OPTIONS = CAPTURED_STEP_OPTIONS.filter((k) => k !== 'onReplay' && k !== 'onCaptureStart' && k !== 'reset');
+
+// The parts are a bundle, not options: a larger object that holds them (a test rig) is fine.
+function checkParts(op: string, parts: TrainingParts): TrainingParts {
+  if (typeof parts !== 'object' || parts === null) throw badArg('type', `${op}: parts`, `must be { model, mp, opt }, got ${describe(parts)}`);
+  const want = { model: Module, mp: MixedPrecision } as const;
+  for (const k of ['model', 'mp'] as const)
+    if (!(parts[k] instanceof want[k])) throw badArg('type', `${op}: parts.${k}`, `must be a ${want[k].name}, got ${describe(parts[k])}`);
+  // Any Optimizer will do (SGD, AdamW or one of the caller's): check its shape, not its class.
+  const opt = parts.opt as Partial<Optimizer> | null | undefined;
+  if (typeof opt !== 'object' || opt === null || typeof opt.step !== 'function' || typeof opt.zeroGrad !== 'function')
+    throw badArg('type', `${op}: parts.opt`, `must be an Optimizer (SGD, AdamW), got ${describe(parts.opt)}`);
+  return parts;
+}
+
 /** One eager step on (x, y); returns [loss, correct] (the step's own tensors). */
-export function trainingStepFn({ model, mp, opt, labelSmoothing }: TrainingParts): (x: Tensor, y: Tensor) => Tensor[] {
+export function trainingStepFn(parts: TrainingParts): (x: Tensor, y: Tensor) => Tensor[] {
+  const { model, mp, opt, labelSmoothing } = checkParts('trainingStepFn', parts);
   return (x, y) => {
     const r = softmaxCrossEntropy(model.forward(x), y, { labelSmoothing: labelSmoothing ?? 0 });
     r.loss.backward(mp.seed(r.loss));
@@ -40,7 +58,8 @@ export function capturedTrainingStep(
   parts: TrainingParts,
   options: Omit<CapturedStepOptions, 'onReplay' | 'onCaptureStart' | 'reset'> = {},
 ): CapturedStep<Tensor[]> {
-  const { model, opt } = parts;
+  const { model, opt } = checkParts('capturedTrainingStep', parts);
+  checkOptions('capturedTrainingStep', options, STEP_OPTIONS);
   const bns = batchNormLayers(model);
   let stepsBefore = 0;
   let bnBefore: bigint[] = [];

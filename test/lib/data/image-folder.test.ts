@@ -154,7 +154,13 @@ describe('data: image folders', function () {
     );
     const c = imageList([{ path: path.join(dir, 'img', 'p.png'), label: 1 }], { classNames: ['x', 'y'] });
     assert.equal((await c.get(0)).label, 1);
-    assert.throws(() => imageList([{ path: 'a.png', label: 2 }], { classNames: ['x', 'y'] }), /label 2, outside \[0, 1\]/);
+    assert.throws(() => imageList([{ path: 'a.png', label: 2 }], { classNames: ['x', 'y'] }), {
+      name: 'RangeError',
+      code: 'ERR_OUT_OF_RANGE',
+      op: 'imageList',
+      argument: 'entries[0].label',
+      message: "imageList: argument 'entries[0].label' (a.png) is 2, outside [0, 1]",
+    } as never);
   });
 
   it('crops and flips exactly as the plan says, on known pixels', async () => {

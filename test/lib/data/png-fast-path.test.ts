@@ -329,7 +329,7 @@ describe('data: small-PNG fast path', function () {
     rng.nextUint32();
     const copy = Rng.fromState(rng.state());
     assert.equal(copy.nextUint32(), rng.nextUint32());
-    assert.throws(() => imageList([{ path: 'a.png', label: 0 }], { decoder: 'vips' as 'sharp' }), /option 'decoder' must be 'auto' or 'sharp'/);
+    assert.throws(() => imageList([{ path: 'a.png', label: 0 }], { decoder: 'vips' as 'sharp' }), /argument 'decoder' must be 'auto' or 'sharp'/);
   });
 
   it('applyPlan writes zeros outside the image and mirrors the window', () => {

@@ -162,10 +162,17 @@ describe('nn layers', () => {
     assertArgError(() => new Conv2d(3, 3, 3, { stride: 1.5 }), TypeError, { code: 'ERR_INVALID_ARG_TYPE', op: 'Conv2d', argument: 'stride' });
     assertArgError(() => new Linear(3, 2, { seed: -4 }), RangeError, { code: 'ERR_OUT_OF_RANGE', op: 'Linear', argument: 'seed' });
     assertThrowsNamed(() => new BatchNorm2d(4, { momentum: 2 }), RangeError, 'momentum');
-    assertThrowsNamed(() => new Sequential({} as never), TypeError, 'Sequential', 'layer 0');
+    assertArgError(() => new Sequential({} as never), TypeError, { code: 'ERR_INVALID_ARG_TYPE', op: 'Sequential.append', argument: 'm' }, 'layer 0');
     const bn = new BatchNorm2d(2);
-    assertThrowsNamed(() => bn.train('yes' as never), TypeError, 'train: mode');
-    assertThrowsNamed(() => bn.registerGradHook(3 as never), TypeError, 'registerGradHook');
+    assertArgError(() => bn.train('yes' as never), TypeError, { code: 'ERR_INVALID_ARG_TYPE', op: 'Module.train', argument: 'mode' });
+    assertArgError(() => bn.registerGradHook(3 as never), TypeError, { code: 'ERR_INVALID_ARG_TYPE', op: 'Module.registerGradHook', argument: 'fn' });
+    assertArgError(
+      () => bn.loadStateDict({ nope: 1 } as never),
+      RangeError,
+      { code: 'ERR_OUT_OF_RANGE', op: 'Module.loadStateDict', argument: 'state' },
+      'unexpected keys: nope',
+    );
+    assertArgError(() => bn.to({ device: 'gpu' } as never), TypeError, { op: 'Module.to', argument: 'target.device' });
     bn.dispose();
   });
 });

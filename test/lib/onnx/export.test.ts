@@ -14,7 +14,7 @@ import { batchNormLayers } from '../../../lib/nn';
 import { decodeModel, exportOnnx, toOnnx } from '../../../lib/onnx';
 import { SGD } from '../../../lib/optim';
 import { Tensor, tidy } from '../../../lib/tensor';
-import { rng, assertThrowsNamed } from '../../helpers/reference';
+import { rng, assertArgError, assertThrowsNamed } from '../../helpers/reference';
 import { fixture } from '../checkpoint/fixtures';
 
 const STANDARD_OPS = new Set(['Conv', 'BatchNormalization', 'Relu', 'Add', 'MaxPool', 'GlobalAveragePool', 'Flatten', 'Gemm', 'Slice', 'Pad']);
@@ -184,14 +184,15 @@ describe('ONNX export (checked with onnxruntime-node)', function () {
   it('argument errors name the argument', () => {
     const m = create('resnet8', { seed: 5 });
     try {
-      assertThrowsNamed(() => toOnnx({} as ResNet), TypeError, 'model must be a ResNet');
+      assertArgError(() => toOnnx({} as ResNet), TypeError, { op: 'toOnnx', argument: 'model' }, 'must be a ResNet');
       assertThrowsNamed(() => toOnnx(m, { batch: 0 }), RangeError, 'batch');
       assertThrowsNamed(() => toOnnx(m, { batch: 'auto' as 'dynamic' }), RangeError, 'batch');
-      assertThrowsNamed(() => toOnnx(m, { imageSize: 0 }), RangeError, 'imageSize height');
-      assertThrowsNamed(() => toOnnx(m, { imageSize: [8, 2.5] }), RangeError, 'imageSize width');
+      assertArgError(() => toOnnx(m, { imageSize: 0 }), RangeError, { op: 'toOnnx', argument: 'imageSize' }, 'height');
+      assertArgError(() => toOnnx(m, { imageSize: [8, 2.5] }), RangeError, { op: 'toOnnx', argument: 'imageSize' }, 'width');
       assertThrowsNamed(() => toOnnx(m, { foldBatchNorm: 1 as unknown as boolean }), TypeError, 'foldBatchNorm');
       assertThrowsNamed(() => toOnnx(m, { inputName: 'x', outputName: 'x' }), TypeError, 'inputName');
-      assertThrowsNamed(() => exportOnnx(m, ''), TypeError, 'file');
+      assertArgError(() => exportOnnx(m, ''), TypeError, { op: 'exportOnnx', argument: 'file' });
+      assertArgError(() => exportOnnx(m, 'm.onnx', { batch: 0 }), RangeError, { op: 'exportOnnx', argument: 'batch' });
     } finally {
       m.dispose();
     }

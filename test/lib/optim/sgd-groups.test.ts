@@ -5,7 +5,7 @@ import * as assert from 'node:assert/strict';
 import { SGD } from '../../../lib/optim';
 import { Tensor } from '../../../lib/tensor';
 import { describeDevices } from '../../helpers/devices';
-import { assertClose, assertThrowsNamed, randn } from '../../helpers/reference';
+import { assertArgError, assertClose, assertThrowsNamed, randn } from '../../helpers/reference';
 
 /** Momentum SGD with decay added to the gradient (torch.optim.SGD, dampening 0), in float64. */
 function reference(p0: Float32Array, grads: Float32Array[], lrs: number[], momentum: number, wd: number): Float64Array {
@@ -75,12 +75,12 @@ describeDevices('SGD parameter groups', ({ device, rtol }) => {
   it('argument errors name the group and field', () => {
     const p = Tensor.fromArray([1, 2], [2], { device });
     const make = (groups: unknown) => () => new SGD([['w', p]], { lr: 0.1, groups: groups as never });
-    assertThrowsNamed(make({}), TypeError, 'groups must be an array');
+    assertArgError(make({}), TypeError, { op: 'SGD', argument: 'groups' }, 'must be an array');
     assertThrowsNamed(make([null]), TypeError, 'groups[0]');
     assertThrowsNamed(make([{ params: [] }]), TypeError, 'groups[0].params');
     assertThrowsNamed(make([{ params: ['w'], lrScale: -1 }]), RangeError, 'groups[0].lrScale');
     assertThrowsNamed(make([{ params: ['w'], weightDecay: 'x' }]), TypeError, 'groups[0].weightDecay');
-    assertThrowsNamed(make([{ params: ['w'] }, { params: ['fc'] }]), RangeError, 'groups[1].params (fc) matches no parameter');
+    assertArgError(make([{ params: ['w'] }, { params: ['fc'] }]), RangeError, { op: 'SGD', argument: 'groups[1].params' }, '(fc) matches no parameter');
     assert.doesNotThrow(make([{ params: ['w'], lrScale: 0 }]));
     p.dispose();
   });

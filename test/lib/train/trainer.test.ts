@@ -201,7 +201,8 @@ describe('train: Trainer', function () {
         again.fit(),
         (e: Error) =>
           e instanceof RangeError &&
-          e.message.includes(`out: ${dir} already holds a run (finished at iteration 2`) &&
+          (e as Error & { argument?: string }).argument === 'out' &&
+          e.message.includes(`Trainer: argument 'out' ${dir} already holds a run (finished at iteration 2`) &&
           /resume/.test(e.message) &&
           /overwrite: true/.test(e.message),
       );
@@ -288,9 +289,16 @@ describe('train: Trainer', function () {
       { code: 'ERR_INVALID_ARG_TYPE', op: 'Trainer', argument: 'lr' },
       'must be a finite number',
     );
-    assert.throws(() => resolveSpec({ precision: 'fp8' as never }), /precision must be one of fp32, bf16, fp16/);
-    assert.throws(() => resolveSpec({ dataset: 'mnist' as never }), /dataset must be 'cifar10' or 'cifar100'/);
-    assert.throws(() => resolveSpec({ nesterov: true, momentum: 0 }), /nesterov needs momentum/);
+    assertArgError(() => resolveSpec({ precision: 'fp8' as never }), RangeError, { op: 'Trainer', argument: 'precision' }, 'must be one of fp32, bf16, fp16');
+    assertArgError(() => resolveSpec({ dataset: 'mnist' as never }), RangeError, { op: 'Trainer', argument: 'dataset' }, "must be 'cifar10' or 'cifar100'");
+    assertArgError(() => resolveSpec({ nesterov: true, momentum: 0 }), RangeError, { op: 'Trainer', argument: 'nesterov' }, 'needs momentum');
+    assertArgError(() => resolveSpec({ nesterov: 1 as never }), TypeError, { op: 'Trainer', argument: 'nesterov' });
+    assertArgError(() => resolveSpec({ freezeBn: true }), RangeError, { op: 'Trainer', argument: 'freezeBn' }, 'needs freeze');
+    assertArgError(() => resolveSpec({ weights: '' }), TypeError, { op: 'Trainer', argument: 'weights' });
+    assertArgError(() => resolveSpec({ lrScale: {} }), TypeError, { op: 'Trainer', argument: 'lrScale' });
+    assertArgError(() => resolveSpec({ imageSize: 64 }), RangeError, { op: 'Trainer', argument: 'imageSize' }, 'applies to image folders');
+    assertArgError(() => new Trainer({ capture: 'yes' as never }), TypeError, { op: 'Trainer', argument: 'capture' });
+    assertArgError(() => parseSchedule('warp', 0.1, 100, 10, 'Trainer', 'schedule'), RangeError, { op: 'Trainer', argument: 'schedule' }, 'unknown schedule');
     assert.equal(resolveSpec({}).epochs, 1);
     assert.equal(resolveSpec({ iterations: 5 }).epochs, null);
   });
