@@ -121,10 +121,10 @@ describe('train: Trainer with AdamW and label smoothing', function () {
     assert.deepEqual([s.lr, s.weightDecay, s.betas, s.eps, s.labelSmoothing], [1e-3, 1e-2, [0.9, 0.999], 1e-8, 0]);
     const sgd = resolveSpec({});
     assert.deepEqual([sgd.optimizer, sgd.lr, sgd.weightDecay, sgd.betas, sgd.labelSmoothing], ['sgd', 0.1, 1e-4, undefined, 0]);
-    assert.throws(() => resolveSpec({ optimizer: 'adam' as never }), /optimizer must be 'sgd' or 'adamw', got 'adam'/);
-    assert.throws(() => resolveSpec({ betas: [0.9, 0.99] }), /betas needs optimizer 'adamw'/);
-    assert.throws(() => resolveSpec({ optimizer: 'adamw', betas: [0.9, 1] }), /betas\[1\] must be < 1/);
-    assert.throws(() => resolveSpec({ labelSmoothing: 1.5 }), /labelSmoothing must be <= 1/);
+    assert.throws(() => resolveSpec({ optimizer: 'adam' as never }), /argument 'optimizer' must be 'sgd' or 'adamw', got 'adam'/);
+    assert.throws(() => resolveSpec({ betas: [0.9, 0.99] }), /argument 'betas' needs optimizer 'adamw'/);
+    assert.throws(() => resolveSpec({ optimizer: 'adamw', betas: [0.9, 1] }), /argument 'betas\[1\]' must be < 1/);
+    assert.throws(() => resolveSpec({ labelSmoothing: 1.5 }), /argument 'labelSmoothing' must be <= 1/);
     assert.throws(
       () => resolveSpec({ labelSmoothing: -0.1 }),
       (e: Error & { argument?: string }) => e instanceof RangeError && e.argument === 'labelSmoothing',
