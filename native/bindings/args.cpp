@@ -246,6 +246,20 @@ void expect_layout_fits(const char* op, const char* name, cr::Layout layout, siz
                 "must be NCHW for a " + std::to_string(rank) + "-D tensor (only 4-D tensors have a layout), got NHWC");
 }
 
+void expect_update_scalars(const char* op, const cr::Tensor* lr_device, const cr::Tensor* skip_flag,
+                           const cr::Tensor& first_param) {
+  if (lr_device) {
+    expect_dtype(op, "lrDevice", *lr_device, cr::DType::F32);
+    expect_shape(op, "lrDevice", *lr_device, {1});
+    expect_same_device(op, "lrDevice", *lr_device, "params[0]", first_param);
+  }
+  if (skip_flag) {
+    expect_dtype(op, "skipFlag", *skip_flag, cr::DType::F32);
+    if (skip_flag->numel() < 1) throw_range(op, "skipFlag", "must have at least one element");
+    expect_same_device(op, "skipFlag", *skip_flag, "params[0]", first_param);
+  }
+}
+
 void expect_no_alias(const char* op, const std::vector<TensorUse>& uses) {
   struct Span {
     const void* storage;

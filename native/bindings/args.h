@@ -64,6 +64,11 @@ void expect_shape(const char* op, const char* name, const cr::Tensor& t, const c
 // Only 4-D tensors have a memory layout; NHWC asked for any other rank is refused.
 void expect_layout_fits(const char* op, const char* name, cr::Layout layout, size_t rank);
 
+// The optimizer updates' optional device scalars: lrDevice ([1] fp32, read in place of lr)
+// and skipFlag (fp32, element 0 non-zero skips the update), both on the parameters' device.
+void expect_update_scalars(const char* op, const cr::Tensor* lr_device, const cr::Tensor* skip_flag,
+                           const cr::Tensor& first_param);
+
 // One tensor argument of an op, for the aliasing check: `written` when the op writes it.
 struct TensorUse {
   const cr::Tensor* tensor;

@@ -71,16 +71,7 @@ Napi::Value SgdUpdate(const Napi::CallbackInfo& info) {
   }
   p.lr_device = a.optional_tensor(9, "lrDevice");
   p.skip_flag = a.optional_tensor(10, "skipFlag");
-  if (p.lr_device) {
-    expect_dtype(op, "lrDevice", *p.lr_device, cr::DType::F32);
-    expect_shape(op, "lrDevice", *p.lr_device, {1});
-    expect_same_device(op, "lrDevice", *p.lr_device, "params[0]", first);
-  }
-  if (p.skip_flag) {
-    expect_dtype(op, "skipFlag", *p.skip_flag, cr::DType::F32);
-    if (p.skip_flag->numel() < 1) cr::throw_range(op, "skipFlag", "must have at least one element");
-    expect_same_device(op, "skipFlag", *p.skip_flag, "params[0]", first);
-  }
+  expect_update_scalars(op, p.lr_device, p.skip_flag, first);
   cr::backend_for(first.device()).sgd_update_(params, grads, bufs, p);
   return a.env().Undefined();
 }
