@@ -92,6 +92,23 @@ struct GroupScratch {
   Scratch col, mat;  // unfolded columns [CRS, ld]; GEMM result or operand [K, ld]
 };
 
+// Forward (x -> y) and backward data (dy -> dx, the filters transposed and rotated) run the
+// same direct kernel over the batch; only the packing and which side has C or K channels differ.
+void direct3x3_batch(const ConvGeom& g, const float* in, bool backward_data, const float* w, const float* bias,
+                     float* out) {
+  const int64_t in_ch = backward_data ? g.K : g.C, out_ch = backward_data ? g.C : g.K, plane = g.H * g.W;
+  const Scratch pk = scratch_floats(cpu_conv::direct_packed_floats(out_ch, in_ch));
+  cpu_conv::pack_direct3x3(w, g.K, g.C, backward_data, pk.get());
+  const int64_t per = cpu_conv::direct_images_per_call(g);
+  over_images((g.N + per - 1) / per, [] { return 0; },
+              [&](int64_t gi, int&) {
+                const int64_t n = gi * per;
+                cpu_conv::direct3x3_images(in + n * in_ch * plane, std::min(per, g.N - n), in_ch, g.H, g.W, pk.get(),
+                                           out_ch, bias, out + n * out_ch * plane);
+              },
+              [](int&) {});
+}
+
 }  // namespace
 
 Tensor CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor* bias, const Conv2dParams& p) {
@@ -104,16 +121,7 @@ Tensor CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor
   float* y = out.data();
   const int64_t crs = g.crs(), pq = g.pq();
   if (cpu_conv::direct3x3_applies(g)) {
-    const Scratch pk = scratch_floats(cpu_conv::direct_packed_floats(g.K, g.C));
-    cpu_conv::pack_direct3x3(ws, g.K, g.C, false, pk.get());
-    const int64_t per = cpu_conv::direct_images_per_call(g);
-    over_images((g.N + per - 1) / per, [] { return 0; },
-                [&](int64_t gi, int&) {
-                  const int64_t n = gi * per;
-                  cpu_conv::direct3x3_images(xs + n * g.chw(), std::min(per, g.N - n), g.C, g.H, g.W, pk.get(), g.K, bs,
-                                             y + n * g.K * pq);
-                },
-                [](int&) {});
+    direct3x3_batch(g, xs, false, ws, bs, y);
     return out.finish();
   }
   if (const int64_t per = images_per_gemm(g); per > 1) {
@@ -167,16 +175,7 @@ Tensor CpuBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, const
   float* dx = out.data();
   const int64_t crs = g.crs(), pq = g.pq();
   if (cpu_conv::direct3x3_applies(g)) {  // dx = dy convolved with w transposed and rotated
-    const Scratch pk = scratch_floats(cpu_conv::direct_packed_floats(g.C, g.K));
-    cpu_conv::pack_direct3x3(ws, g.K, g.C, true, pk.get());
-    const int64_t per = cpu_conv::direct_images_per_call(g);
-    over_images((g.N + per - 1) / per, [] { return 0; },
-                [&](int64_t gi, int&) {
-                  const int64_t n = gi * per;
-                  cpu_conv::direct3x3_images(dys + n * g.K * pq, std::min(per, g.N - n), g.K, g.H, g.W, pk.get(), g.C,
-                                             nullptr, dx + n * g.chw());
-                },
-                [](int&) {});
+    direct3x3_batch(g, dys, true, ws, nullptr, dx);
     return out.finish();
   }
   if (const int64_t per = images_per_gemm(g); per > 1) {
