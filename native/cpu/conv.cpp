@@ -16,6 +16,7 @@
 
 #include "../core/errors.h"
 #include "conv_direct.h"
+#include "conv_filter.h"
 #include "conv_unfold.h"
 #include "cpu_backend.h"
 #include "gemm.h"
@@ -244,46 +245,63 @@ Tensor CpuBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, con
   std::vector<Scratch> parts(static_cast<size_t>(runs));
   for (int64_t r = 1; r < runs; r++) parts[static_cast<size_t>(r)] = scratch_floats(kcrs);
   std::atomic<int64_t> next{0};
-  parallel_for(std::min<int64_t>(cpu_threads(), runs), 1, [&](int64_t, int64_t) {
-    const Scratch col = scratch_floats(per > 1 ? crs * per * pq : g.col_floats());
-    const Scratch dyb = scratch_floats(per > 1 ? g.K * per * pq : 0);
-    for (int64_t r = next.fetch_add(1); r < runs; r = next.fetch_add(1)) {
-      float* part = r == 0 ? dw : parts[static_cast<size_t>(r)].get();
-      if (r > 0) std::fill(part, part + kcrs, 0.f);
-      const int64_t n_end = (r + 1) * g.N / runs;
-      if (per > 1) {  // small images: whole images, several per GEMM
-        for (int64_t n0 = r * g.N / runs; n0 < n_end; n0 += per) {
-          const int64_t cnt = std::min(per, n_end - n0), ld = cnt * pq;
-          for (int64_t j = 0; j < cnt; j++) {
-            const float* xn = xs + (n0 + j) * g.chw();
-            if (g.direct()) {
-              for (int64_t c = 0; c < g.C; c++) std::copy(xn + c * pq, xn + (c + 1) * pq, col.get() + c * ld + j * pq);
-            } else {
-              im2col(g, xn, 0, g.P, col.get() + j * pq, ld);
-            }
-            for (int64_t k = 0; k < g.K; k++) {
-              const float* src = dys + ((n0 + j) * g.K + k) * pq;
-              std::copy(src, src + pq, dyb.get() + k * ld + j * pq);
-            }
-          }
-          sgemm(g.K, crs, ld, 1.f, dyb.get(), ld, 1, col.get(), 1, ld, 1.f, part, crs, 1);
-        }
-        continue;
+  if (cpu_conv::filter3x3_applies(g)) {  // the direct kernel: whole images, a group at a time
+    const int64_t group = cpu_conv::filter3x3_group(g), sum_floats = cpu_conv::filter3x3_sum_floats(g.C, g.K);
+    const int64_t dy_image = g.K * pq, x_image = g.chw();
+    parallel_for(std::min<int64_t>(cpu_threads(), runs), 1, [&](int64_t, int64_t) {
+      const Scratch sum = scratch_floats(sum_floats);
+      for (int64_t r = next.fetch_add(1); r < runs; r = next.fetch_add(1)) {
+        std::fill(sum.get(), sum.get() + sum_floats, 0.f);
+        const int64_t n_end = (r + 1) * g.N / runs;
+        for (int64_t n0 = r * g.N / runs; n0 < n_end; n0 += group)
+          cpu_conv::filter3x3_images(dys + n0 * dy_image, xs + n0 * x_image, std::min(group, n_end - n0), g.C, g.K, g.H,
+                                     g.W, sum.get());
+        cpu_conv::filter3x3_finish(sum.get(), g.C, g.K, r == 0 ? dw : parts[static_cast<size_t>(r)].get());
       }
-      for (int64_t n = r * g.N / runs; n < n_end; n++) {
-        for (int64_t oh0 = 0; oh0 < g.P; oh0 += g.band) {
-          const int64_t oh1 = std::min(g.P, oh0 + g.band), cols = (oh1 - oh0) * g.Q;
-          const float* src = xs + n * g.chw();
-          if (!g.direct()) {
-            im2col(g, src, oh0, oh1, col.get());
-            src = col.get();
+    });
+  } else {
+    parallel_for(std::min<int64_t>(cpu_threads(), runs), 1, [&](int64_t, int64_t) {
+      const Scratch col = scratch_floats(per > 1 ? crs * per * pq : g.col_floats());
+      const Scratch dyb = scratch_floats(per > 1 ? g.K * per * pq : 0);
+      for (int64_t r = next.fetch_add(1); r < runs; r = next.fetch_add(1)) {
+        float* part = r == 0 ? dw : parts[static_cast<size_t>(r)].get();
+        if (r > 0) std::fill(part, part + kcrs, 0.f);
+        const int64_t n_end = (r + 1) * g.N / runs;
+        if (per > 1) {  // small images: whole images, several per GEMM
+          for (int64_t n0 = r * g.N / runs; n0 < n_end; n0 += per) {
+            const int64_t cnt = std::min(per, n_end - n0), ld = cnt * pq;
+            for (int64_t j = 0; j < cnt; j++) {
+              const float* xn = xs + (n0 + j) * g.chw();
+              if (g.direct()) {
+                for (int64_t c = 0; c < g.C; c++)
+                  std::copy(xn + c * pq, xn + (c + 1) * pq, col.get() + c * ld + j * pq);
+              } else {
+                im2col(g, xn, 0, g.P, col.get() + j * pq, ld);
+              }
+              for (int64_t k = 0; k < g.K; k++) {
+                const float* src = dys + ((n0 + j) * g.K + k) * pq;
+                std::copy(src, src + pq, dyb.get() + k * ld + j * pq);
+              }
+            }
+            sgemm(g.K, crs, ld, 1.f, dyb.get(), ld, 1, col.get(), 1, ld, 1.f, part, crs, 1);
           }
-          // part += dy_n[:, band] . col^T: col read as [cols, CRS] through swapped strides.
-          sgemm(g.K, crs, cols, 1.f, dys + n * g.K * pq + oh0 * g.Q, pq, 1, src, 1, cols, 1.f, part, crs, 1);
+          continue;
+        }
+        for (int64_t n = r * g.N / runs; n < n_end; n++) {
+          for (int64_t oh0 = 0; oh0 < g.P; oh0 += g.band) {
+            const int64_t oh1 = std::min(g.P, oh0 + g.band), cols = (oh1 - oh0) * g.Q;
+            const float* src = xs + n * g.chw();
+            if (!g.direct()) {
+              im2col(g, src, oh0, oh1, col.get());
+              src = col.get();
+            }
+            // part += dy_n[:, band] . col^T: col read as [cols, CRS] through swapped strides.
+            sgemm(g.K, crs, cols, 1.f, dys + n * g.K * pq + oh0 * g.Q, pq, 1, src, 1, cols, 1.f, part, crs, 1);
+          }
         }
       }
-    }
-  });
+    });
+  }
   for (int64_t r = 1; r < runs; r++) {
     const float* part = parts[static_cast<size_t>(r)].get();
     for (int64_t i = 0; i < kcrs; i++) dw[i] += part[i];

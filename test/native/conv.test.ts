@@ -36,6 +36,13 @@ const CASES: Case[] = [
   { name: 'direct 3x3: 5 x 13, vectors straddling rows', x: [2, 3, 5, 13], w: [4, 3, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: false },
   { name: 'direct 3x3: 16 x 16, 8 channels in and out', x: [2, 8, 16, 16], w: [8, 8, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
   { name: 'direct 3x3: 3 rows of 48 columns, 3 filters', x: [1, 2, 3, 48], w: [3, 2, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
+  // The direct weight gradient (same planes, AVX-512): filters in vectors of 16, two vectors
+  // per tile where 32 are left, else two input channels per tile; images in groups sized for
+  // the L2, within fixed runs of the batch.
+  { name: 'direct dw: 9 x 9, 13 channels, 19 filters, odd batch', x: [5, 13, 9, 9], w: [19, 13, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: false },
+  { name: 'direct dw: 4 x 4, 20 channels, 37 filters (two vectors and a tail)', x: [7, 20, 4, 4], w: [37, 20, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
+  { name: 'direct dw: 32 x 32, 16 in, 16 out, several groups per run', x: [17, 16, 32, 32], w: [16, 16, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: false },
+  { name: 'direct dw: 11 x 12, 3 channels, 33 filters', x: [3, 3, 11, 12], w: [33, 3, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: false },
   // 3600 output pixels per image: more columns than one GEMM column block.
   { name: '1x1 over 60x60 pixels', x: [2, 2, 60, 60], w: [3, 2, 1, 1], p: [1, 1, 0, 0, 1, 1], bias: true },
 ];
