@@ -241,67 +241,76 @@ Tensor CpuBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, con
   constexpr int64_t kFilterRuns = 8;
   const int64_t per = pq >= kSmallImage ? 1 : std::clamp<int64_t>(kBatchColumns / pq, 1, g.N);
   const int64_t runs = std::min<int64_t>(kFilterRuns, (g.N + per - 1) / per);
+  if (cpu_conv::filter3x3_applies(g)) {  // the direct kernel: whole images, a group at a time
+    // Runs sum filters-last; the sums are added in run order and reordered into dw once
+    // (per run, reordering a 256 x 256 x 9 sum cost about as much as computing it at 4x4).
+    const int64_t group = cpu_conv::filter3x3_group(g), sum_floats = cpu_conv::filter3x3_sum_floats(g.C, g.K);
+    const int64_t dy_image = g.K * pq, x_image = g.chw();
+    std::vector<Scratch> sums(static_cast<size_t>(runs));
+    for (auto& sum : sums) sum = scratch_floats(sum_floats);
+    std::atomic<int64_t> next{0};
+    parallel_for(std::min<int64_t>(cpu_threads(), runs), 1, [&](int64_t, int64_t) {
+      for (int64_t r = next.fetch_add(1); r < runs; r = next.fetch_add(1)) {
+        float* sum = sums[static_cast<size_t>(r)].get();
+        std::fill(sum, sum + sum_floats, 0.f);
+        const int64_t n_end = (r + 1) * g.N / runs;
+        for (int64_t n0 = r * g.N / runs; n0 < n_end; n0 += group)
+          cpu_conv::filter3x3_images(dys + n0 * dy_image, xs + n0 * x_image, std::min(group, n_end - n0), g.C, g.K, g.H,
+                                     g.W, sum);
+      }
+    });
+    float* total = sums[0].get();
+    for (int64_t r = 1; r < runs; r++) {
+      const float* sum = sums[static_cast<size_t>(r)].get();
+      for (int64_t i = 0; i < sum_floats; i++) total[i] += sum[i];
+    }
+    cpu_conv::filter3x3_finish(total, g.C, g.K, dw);
+    return out.finish();
+  }
   // Run 0 sums straight into dw (0 + part0 is part0 exactly), the others into cached buffers.
   std::vector<Scratch> parts(static_cast<size_t>(runs));
   for (int64_t r = 1; r < runs; r++) parts[static_cast<size_t>(r)] = scratch_floats(kcrs);
   std::atomic<int64_t> next{0};
-  if (cpu_conv::filter3x3_applies(g)) {  // the direct kernel: whole images, a group at a time
-    const int64_t group = cpu_conv::filter3x3_group(g), sum_floats = cpu_conv::filter3x3_sum_floats(g.C, g.K);
-    const int64_t dy_image = g.K * pq, x_image = g.chw();
-    parallel_for(std::min<int64_t>(cpu_threads(), runs), 1, [&](int64_t, int64_t) {
-      const Scratch sum = scratch_floats(sum_floats);
-      for (int64_t r = next.fetch_add(1); r < runs; r = next.fetch_add(1)) {
-        std::fill(sum.get(), sum.get() + sum_floats, 0.f);
-        const int64_t n_end = (r + 1) * g.N / runs;
-        for (int64_t n0 = r * g.N / runs; n0 < n_end; n0 += group)
-          cpu_conv::filter3x3_images(dys + n0 * dy_image, xs + n0 * x_image, std::min(group, n_end - n0), g.C, g.K, g.H,
-                                     g.W, sum.get());
-        cpu_conv::filter3x3_finish(sum.get(), g.C, g.K, r == 0 ? dw : parts[static_cast<size_t>(r)].get());
-      }
-    });
-  } else {
-    parallel_for(std::min<int64_t>(cpu_threads(), runs), 1, [&](int64_t, int64_t) {
-      const Scratch col = scratch_floats(per > 1 ? crs * per * pq : g.col_floats());
-      const Scratch dyb = scratch_floats(per > 1 ? g.K * per * pq : 0);
-      for (int64_t r = next.fetch_add(1); r < runs; r = next.fetch_add(1)) {
-        float* part = r == 0 ? dw : parts[static_cast<size_t>(r)].get();
-        if (r > 0) std::fill(part, part + kcrs, 0.f);
-        const int64_t n_end = (r + 1) * g.N / runs;
-        if (per > 1) {  // small images: whole images, several per GEMM
-          for (int64_t n0 = r * g.N / runs; n0 < n_end; n0 += per) {
-            const int64_t cnt = std::min(per, n_end - n0), ld = cnt * pq;
-            for (int64_t j = 0; j < cnt; j++) {
-              const float* xn = xs + (n0 + j) * g.chw();
-              if (g.direct()) {
-                for (int64_t c = 0; c < g.C; c++)
-                  std::copy(xn + c * pq, xn + (c + 1) * pq, col.get() + c * ld + j * pq);
-              } else {
-                im2col(g, xn, 0, g.P, col.get() + j * pq, ld);
-              }
-              for (int64_t k = 0; k < g.K; k++) {
-                const float* src = dys + ((n0 + j) * g.K + k) * pq;
-                std::copy(src, src + pq, dyb.get() + k * ld + j * pq);
-              }
+  parallel_for(std::min<int64_t>(cpu_threads(), runs), 1, [&](int64_t, int64_t) {
+    const Scratch col = scratch_floats(per > 1 ? crs * per * pq : g.col_floats());
+    const Scratch dyb = scratch_floats(per > 1 ? g.K * per * pq : 0);
+    for (int64_t r = next.fetch_add(1); r < runs; r = next.fetch_add(1)) {
+      float* part = r == 0 ? dw : parts[static_cast<size_t>(r)].get();
+      if (r > 0) std::fill(part, part + kcrs, 0.f);
+      const int64_t n_end = (r + 1) * g.N / runs;
+      if (per > 1) {  // small images: whole images, several per GEMM
+        for (int64_t n0 = r * g.N / runs; n0 < n_end; n0 += per) {
+          const int64_t cnt = std::min(per, n_end - n0), ld = cnt * pq;
+          for (int64_t j = 0; j < cnt; j++) {
+            const float* xn = xs + (n0 + j) * g.chw();
+            if (g.direct()) {
+              for (int64_t c = 0; c < g.C; c++) std::copy(xn + c * pq, xn + (c + 1) * pq, col.get() + c * ld + j * pq);
+            } else {
+              im2col(g, xn, 0, g.P, col.get() + j * pq, ld);
             }
-            sgemm(g.K, crs, ld, 1.f, dyb.get(), ld, 1, col.get(), 1, ld, 1.f, part, crs, 1);
+            for (int64_t k = 0; k < g.K; k++) {
+              const float* src = dys + ((n0 + j) * g.K + k) * pq;
+              std::copy(src, src + pq, dyb.get() + k * ld + j * pq);
+            }
           }
-          continue;
+          sgemm(g.K, crs, ld, 1.f, dyb.get(), ld, 1, col.get(), 1, ld, 1.f, part, crs, 1);
         }
-        for (int64_t n = r * g.N / runs; n < n_end; n++) {
-          for (int64_t oh0 = 0; oh0 < g.P; oh0 += g.band) {
-            const int64_t oh1 = std::min(g.P, oh0 + g.band), cols = (oh1 - oh0) * g.Q;
-            const float* src = xs + n * g.chw();
-            if (!g.direct()) {
-              im2col(g, src, oh0, oh1, col.get());
-              src = col.get();
-            }
-            // part += dy_n[:, band] . col^T: col read as [cols, CRS] through swapped strides.
-            sgemm(g.K, crs, cols, 1.f, dys + n * g.K * pq + oh0 * g.Q, pq, 1, src, 1, cols, 1.f, part, crs, 1);
+        continue;
+      }
+      for (int64_t n = r * g.N / runs; n < n_end; n++) {
+        for (int64_t oh0 = 0; oh0 < g.P; oh0 += g.band) {
+          const int64_t oh1 = std::min(g.P, oh0 + g.band), cols = (oh1 - oh0) * g.Q;
+          const float* src = xs + n * g.chw();
+          if (!g.direct()) {
+            im2col(g, src, oh0, oh1, col.get());
+            src = col.get();
           }
+          // part += dy_n[:, band] . col^T: col read as [cols, CRS] through swapped strides.
+          sgemm(g.K, crs, cols, 1.f, dys + n * g.K * pq + oh0 * g.Q, pq, 1, src, 1, cols, 1.f, part, crs, 1);
         }
       }
-    });
-  }
+    }
+  });
   for (int64_t r = 1; r < runs; r++) {
     const float* part = parts[static_cast<size_t>(r)].get();
     for (int64_t i = 0; i < kcrs; i++) dw[i] += part[i];

@@ -101,6 +101,21 @@ __attribute__((target("avx512f"))) void transpose_image(const float* dy, int64_t
     }
   }
 }
+
+// sum [CT][Kp] -> dw [K][CT], 16 x 16 blocks at a time.
+__attribute__((target("avx512f"))) void finish_avx512(const float* sum, int64_t CT, int64_t K, int64_t Kp, float* dw) {
+  for (int64_t ct0 = 0; ct0 < CT; ct0 += kLanes) {
+    const int64_t nct = std::min(kLanes, CT - ct0);
+    const __mmask16 m = static_cast<__mmask16>((1u << nct) - 1);
+    for (int64_t k0 = 0; k0 < K; k0 += kLanes) {
+      __m512 r[16];
+      for (int64_t i = 0; i < kLanes; i++)
+        r[i] = i < nct ? _mm512_loadu_ps(sum + (ct0 + i) * Kp + k0) : _mm512_setzero_ps();
+      transpose16(r);
+      for (int64_t j = 0; j < std::min(kLanes, K - k0); j++) _mm512_mask_storeu_ps(dw + (k0 + j) * CT + ct0, m, r[j]);
+    }
+  }
+}
 #pragma GCC diagnostic pop
 #endif
 
@@ -213,9 +228,13 @@ void filter3x3_images(const float* dy, const float* x, int64_t images, int64_t C
 }
 
 void filter3x3_finish(const float* sum, int64_t C, int64_t K, float* dw) {
-  const int64_t Kp = lanes_of(K);
+  const int64_t Kp = lanes_of(K), CT = C * 9;
+#ifdef CR_FILTER_X86
+  finish_avx512(sum, CT, K, Kp, dw);
+#else
   for (int64_t k = 0; k < K; k++)
-    for (int64_t ct = 0; ct < C * 9; ct++) dw[k * C * 9 + ct] = sum[ct * Kp + k];
+    for (int64_t ct = 0; ct < CT; ct++) dw[k * CT + ct] = sum[ct * Kp + k];
+#endif
 }
 
 }  // namespace cr::cpu_conv

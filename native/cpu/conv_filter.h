@@ -29,7 +29,7 @@ int64_t filter3x3_sum_floats(int64_t C, int64_t K);
 void filter3x3_images(const float* dy, const float* x, int64_t images, int64_t C, int64_t K, int64_t H, int64_t W,
                       float* sum);
 
-// dw [K, C, 3, 3] = sum, reordered.
+// dw [K, C, 3, 3] = sum, reordered (once per call of the op: runs add their sums first).
 void filter3x3_finish(const float* sum, int64_t C, int64_t K, float* dw);
 
 }  // namespace cr::cpu_conv
