@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "conv_direct.h"
-#include "gemm.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define CR_FILTER_X86 1
@@ -170,7 +169,7 @@ __attribute__((target("avx512f"))) void filter_tile(const float* dyt, int64_t Kp
 }  // namespace
 
 bool filter3x3_applies(const ConvGeom& g) {
-  return direct3x3_applies(g) && std::strcmp(gemm_kernel_name(), "avx512") == 0;
+  return direct3x3_applies(g) && std::strcmp(direct3x3_kernel_name(), "avx512") == 0;
 }
 
 int64_t filter3x3_group(const ConvGeom& g) {

@@ -10,9 +10,9 @@
 
 namespace cr::cpu_conv {
 
-// Whether the direct weight gradient serves this convolution on this CPU: wherever the
-// direct forward kernel does, and only with the AVX-512 kernels chosen (so
-// CUDNN_RESNET_CPU_GEMM=avx2 or =generic keep the GEMM path, bit for bit).
+// Whether the direct weight gradient serves this convolution: wherever the AVX-512 direct
+// forward kernel does, so CUDNN_RESNET_CPU_CONV=gemm and CUDNN_RESNET_CPU_GEMM=avx2 or
+// =generic keep unfold + GEMM, bit for bit as before.
 bool filter3x3_applies(const ConvGeom& g);
 
 // Images per filter3x3_images call: as many as keep the group's copies of x and dy (which
