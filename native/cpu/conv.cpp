@@ -8,7 +8,9 @@
 // from a shared counter, so a thread slowed by a busy core simply takes fewer. With a
 // single image the loop runs inline and the GEMM splits itself across the threads instead.
 // All arithmetic is fp32; other dtypes and NHWC are converted on the way in and out.
-// The unfolding and folding themselves are in conv_unfold.cpp.
+// The unfolding and folding themselves are in conv_unfold.cpp; same-size 3x3 layers skip them
+// through the direct kernels of conv_direct.cpp (forward, backward data) and conv_filter.cpp
+// (backward filter) where the CPU has AVX-512.
 #include <algorithm>
 #include <atomic>
 #include <memory>
