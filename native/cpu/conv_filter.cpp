@@ -29,6 +29,7 @@ constexpr int64_t kGroupBytes = 256 * 1024;
 
 int64_t lanes_of(int64_t K) { return (K + kLanes - 1) / kLanes * kLanes; }
 
+#ifdef CR_FILTER_X86
 // Each starts on a 64-byte boundary, so dy's vectors never straddle two cache lines.
 struct GroupCopy {
   std::vector<float> dyt_buf, xp_buf;
@@ -55,7 +56,6 @@ void pad_image(const float* x, int64_t C, int64_t H, int64_t W, float* xp) {
   }
 }
 
-#ifdef CR_FILTER_X86
 // GCC 12's own shuffle intrinsics start from an undefined vector, which -Wall reports as
 // "may be used uninitialized" (GCC bug 105593); the results do not depend on it.
 #pragma GCC diagnostic push
@@ -116,7 +116,6 @@ __attribute__((target("avx512f"))) void finish_avx512(const float* sum, int64_t 
   }
 }
 #pragma GCC diagnostic pop
-#endif
 
 // The copies one group works on: dy channels-last [images][H * W][Kp] (filters past K zero)
 // and x with a one-pixel zero border [images][C][H + 2][W + 2].
@@ -126,14 +125,11 @@ void copy_group(const float* dy, const float* x, int64_t images, int64_t C, int6
   g.dyt = aligned_floats(g.dyt_buf, images * HW * Kp);
   g.xp = aligned_floats(g.xp_buf, images * C * plane);
   for (int64_t n = 0; n < images; n++) {
-#ifdef CR_FILTER_X86
     transpose_image(dy + n * K * HW, K, HW, g.dyt + n * HW * Kp);
-#endif
     pad_image(x + n * C * HW, C, H, W, g.xp + n * C * plane);
   }
 }
 
-#ifdef CR_FILTER_X86
 // dwt[(c0 + i) * 9 + t, k0 + l] += the group's sum of dy[k0 + l] * x[c0 + i] shifted by tap t,
 // for i < CB and all 16 lanes l (rows of dwt Kp floats apart).
 template <int CB, int KV>
