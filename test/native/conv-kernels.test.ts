@@ -32,7 +32,7 @@ function buildInfoUnder(switches: Switches): NativeBuildInfo {
 /** The direct 3x3 kernel a process with these switches must choose, given the GEMM kernel it chose. */
 function expectedDirect(switches: Switches, gemmKernel: string): string {
   if (switches.CUDNN_RESNET_CPU_CONV === 'gemm') return 'none';
-  return gemmKernel === 'avx512' ? gemmKernel : 'none';
+  return gemmKernel === 'avx512' || gemmKernel === 'avx2-fma' ? gemmKernel : 'none';
 }
 
 const SETTINGS: Switches[] = [
