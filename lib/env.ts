@@ -33,7 +33,7 @@ export const ENVIRONMENT: readonly EnvVariable[] = [
     name: 'CUDNN_RESNET_CPU_GEMM',
     readBy: 'addon',
     meaning:
-      'caps the CPU GEMM micro-kernel: avx2 = AVX2/FMA even where AVX-512 exists, generic = the portable kernel (either also turns off the AVX-512 direct 3x3 convolution)',
+      "caps the CPU GEMM micro-kernel and the direct 3x3 convolution's with it: avx2 = AVX2/FMA even where AVX-512 exists, generic = the portable GEMM kernel and no direct convolution",
   },
   {
     name: 'CUDNN_RESNET_CPU_CONV',

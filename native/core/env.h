@@ -19,8 +19,9 @@ BatchNormPath batch_norm_path();
 // or not a positive integer (then the hardware concurrency decides).
 int cpu_threads_override();
 
-// CUDNN_RESNET_CPU_GEMM: caps the CPU GEMM's micro-kernel choice, to test the older paths on a
-// newer CPU: `avx2` = AVX2/FMA even where AVX-512 is available, `generic` = the portable one.
+// CUDNN_RESNET_CPU_GEMM: caps the CPU GEMM's micro-kernel choice, and the direct 3x3
+// convolution's with it, to test the older paths on a newer CPU: `avx2` = AVX2/FMA even where
+// AVX-512 is available, `generic` = the portable GEMM kernel (and no direct convolution).
 enum class GemmKernelCap { Auto, Avx2, Generic };
 GemmKernelCap cpu_gemm_cap();
 

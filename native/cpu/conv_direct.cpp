@@ -1,10 +1,15 @@
-// The direct 3x3 convolution declared in conv_direct.h. A register tile is 8 output
-// channels x 2 vectors of 16 output pixels (16 accumulators); for each input channel and
-// tap it loads the 2 input vectors straight from the image, shifted by the tap, with the
-// lanes that fall into the padding masked to zero, and multiplies them by 8 broadcast
-// filter values. That is the GEMM micro-kernel's ratio of loads to FMAs, without the
-// unfolded copy of the input (9x its size) and its packing. The tile's vectors run along
-// the image in row-major order: half a 32-pixel row, a 16-pixel row or two 8-pixel rows each.
+// The direct 3x3 convolution declared in conv_direct.h. A register tile is a few output
+// channels x a few vectors of output pixels; for each input channel and tap it loads the
+// tile's input vectors straight from the image, shifted by the tap, with the lanes that fall
+// into the padding masked to zero, and multiplies them by broadcast filter values. That is
+// the GEMM micro-kernel's ratio of loads to FMAs, without the unfolded copy of the input (9x
+// its size) and its packing. The vectors run along the image in row-major order (a vector
+// may hold parts of two rows). Both kernels sum each output over input channels, then taps,
+// in the same order, one FMA at a time, so they give the same bits:
+// - AVX-512 (32 registers): 8 channels x 2 vectors of 16 pixels, 16 accumulators;
+// - AVX2 + FMA (16 registers): 4 channels (half a packed block) x 3 vectors of 8 pixels,
+//   12 accumulators, 3 input vectors and one broadcast filter value. Its vectors may come
+//   from different images, so small planes fill whole tiles.
 #include "conv_direct.h"
 
 #include <algorithm>
@@ -98,67 +103,15 @@ __attribute__((target("avx512f"))) void tile_avx512(const float* in_a, const flo
       _mm512_mask_storeu_ps((kSplit ? out_b : out_a) + j * HW + b.offset, b.store, _mm512_add_ps(acc1[j], bv));
   }
 }
-#else
-// The same sum in plain loops, for builds without the x86 kernel (direct3x3_applies is then
-// false, so conv.cpp never calls it; kept so the entry point is correct everywhere).
-void image_portable(const float* in, int64_t in_ch, int64_t H, int64_t W, const float* packed, int64_t out_ch,
-                    const float* bias, float* out) {
-  for (int64_t o = 0; o < out_ch; o++) {
-    const float* pk = packed + (o / kDirectBlock) * in_ch * 9 * kDirectBlock + o % kDirectBlock;
-    for (int64_t h = 0; h < H; h++)
-      for (int64_t w = 0; w < W; w++) {
-        float acc = 0.f;
-        for (int64_t i = 0; i < in_ch; i++)
-          for (int64_t r = 0; r < 3; r++)
-            for (int64_t s = 0; s < 3; s++) {
-              const int64_t ih = h + r - 1, iw = w + s - 1;
-              if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
-              acc += pk[((i * 3 + r) * 3 + s) * kDirectBlock] * in[(i * H + ih) * W + iw];
-            }
-        out[(o * H + h) * W + w] = acc + (bias ? bias[o] : 0.f);
-      }
-  }
-}
 
-#endif
-
-}  // namespace
-
-const char* direct3x3_kernel_name() {
-  static const char* const name = [] {
-    if (env::cpu_conv_path() == env::ConvPath::Gemm) return "none";
-    return std::strcmp(gemm_kernel_name(), "avx512") == 0 ? "avx512" : "none";
-  }();
-  return name;
-}
-
-bool direct3x3_applies(const ConvGeom& g) {
-  const Conv2dParams& p = g.p;
-  return g.R == 3 && g.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 1 && p.pad_w == 1 &&
-         p.dilation_h == 1 && p.dilation_w == 1 && (g.H * g.W >= kMinPixels || g.H * g.W == kVec) &&
-         std::strcmp(direct3x3_kernel_name(), "none") != 0;
-}
-
-void pack_direct3x3(const float* w, int64_t K, int64_t C, bool backward_data, float* packed) {
-  const int64_t out_ch = backward_data ? C : K, in_ch = backward_data ? K : C;
-  std::fill(packed, packed + direct_packed_floats(out_ch, in_ch), 0.f);
-  for (int64_t o = 0; o < out_ch; o++)
-    for (int64_t i = 0; i < in_ch; i++)
-      for (int64_t t = 0; t < 9; t++) {
-        // Backward data reads w[i (= k), o (= c)] rotated: tap (r, s) takes (2 - r, 2 - s).
-        const float v = backward_data ? w[(i * C + o) * 9 + (8 - t)] : w[(o * C + i) * 9 + t];
-        packed[((o / kDirectBlock * in_ch + i) * 9 + t) * kDirectBlock + o % kDirectBlock] = v;
-      }
-}
-
-void direct3x3_images(const float* in, int64_t images, int64_t in_ch, int64_t H, int64_t W, const float* packed,
-                      int64_t out_ch, const float* bias, float* out) {
-  const int64_t HW = H * W;
-#ifdef CR_DIRECT_X86
+// The vectors of `images` consecutive images, two per tile; 16-pixel planes (one vector)
+// put two images in a tile.
+void images_avx512(const float* in, int64_t images, int64_t in_ch, int64_t H, int64_t W, const float* packed,
+                   int64_t out_ch, const float* bias, float* out) {
   // The sites (one more, masked off, for a tile's missing second vector) are worked out
   // once per image size and thread, not per tile: with 16 input channels a tile is only
   // ~2300 FMAs, and the per-lane masks would cost a sizeable share of that.
-  const int64_t vecs = (HW + kVec - 1) / kVec;
+  const int64_t HW = H * W, vecs = (HW + kVec - 1) / kVec;
   thread_local std::vector<VecSite> sites;
   thread_local int64_t sites_h = -1, sites_w = -1;
   if (sites_h != H || sites_w != W) {
@@ -191,10 +144,210 @@ void direct3x3_images(const float* in, int64_t images, int64_t in_ch, int64_t H,
                            sites[static_cast<size_t>(v + 1)], valid, bo, out_n, out_n);
     }
   }
-#else
+}
+
+constexpr int64_t kVec8 = 8;   // floats per AVX2 vector
+constexpr int kTileCh8 = 4;    // output channels per AVX2 tile
+constexpr int kTileVecs8 = 3;  // vectors per AVX2 tile
+
+// An 8-pixel vector of the output plane, as VecSite, with AVX2's lane masks (all bits of a
+// lane set = in use).
+struct VecSite8 {
+  alignas(32) int32_t taps[9][kVec8] = {};
+  alignas(32) int32_t store[kVec8] = {};
+  int64_t offset = 0;
+};
+
+VecSite8 site8_of(int64_t v, int64_t H, int64_t W) {
+  VecSite8 site;
+  site.offset = v * kVec8;
+  for (int64_t j = 0; j < kVec8; j++) {
+    const int64_t at = v * kVec8 + j, h = at / W, w = at % W;
+    if (at >= H * W) break;
+    site.store[j] = -1;
+    for (int t = 0; t < 9; t++) {
+      const int64_t ih = h + t / 3 - 1, iw = w + t % 3 - 1;
+      if (ih >= 0 && ih < H && iw >= 0 && iw < W) site.taps[t][j] = -1;
+    }
+  }
+  return site;
+}
+
+// One vector of an AVX2 tile: its site, and the planes of its image it reads and writes.
+struct Slot8 {
+  const VecSite8* site;
+  const float* in;
+  float* out;
+};
+
+__attribute__((target("avx2,fma"))) inline __m256 load_tap8(intptr_t base, int64_t shift, const int32_t* mask) {
+  return _mm256_maskload_ps(reinterpret_cast<const float*>(base + static_cast<intptr_t>(shift * 4)),
+                            _mm256_load_si256(reinterpret_cast<const __m256i*>(mask)));
+}
+
+// pk points at the tile's first channel within a packed block; only the first `used` slots
+// are stored.
+__attribute__((target("avx2,fma"))) void tile_avx2(const Slot8 (&slot)[kTileVecs8], int used, int64_t in_ch, int64_t HW,
+                                                   int64_t W, const float* pk, int valid, const float* bias) {
+  __m256 acc[kTileCh8][kTileVecs8];
+  for (auto& row : acc)
+    for (auto& a : row) a = _mm256_setzero_ps();
+  // Base addresses in integers: a tap's address may lie outside the image (masked lanes).
+  intptr_t base[kTileVecs8];
+  const int32_t* masks[kTileVecs8];
+  for (int v = 0; v < kTileVecs8; v++) {
+    base[v] = reinterpret_cast<intptr_t>(slot[v].in) + static_cast<intptr_t>(slot[v].site->offset * 4);
+    masks[v] = &slot[v].site->taps[0][0];
+  }
+  const intptr_t plane_bytes = static_cast<intptr_t>(HW * 4);
+  for (int64_t i = 0; i < in_ch; i++, pk += 9 * kDirectBlock) {
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; t++) {
+      const int64_t shift = (t / 3 - 1) * W + t % 3 - 1;
+      __m256 x[kTileVecs8];
+#pragma GCC unroll 3
+      for (int v = 0; v < kTileVecs8; v++) x[v] = load_tap8(base[v], shift, masks[v] + t * kVec8);
+#pragma GCC unroll 4
+      for (int j = 0; j < kTileCh8; j++) {
+        const __m256 wv = _mm256_broadcast_ss(pk + t * kDirectBlock + j);
+#pragma GCC unroll 3
+        for (int v = 0; v < kTileVecs8; v++) acc[j][v] = _mm256_fmadd_ps(wv, x[v], acc[j][v]);
+      }
+    }
+    for (auto& b : base) b += plane_bytes;
+  }
+  for (int j = 0; j < valid; j++) {
+    const __m256 bv = _mm256_set1_ps(bias ? bias[j] : 0.f);
+    for (int v = 0; v < used; v++)
+      _mm256_maskstore_ps(slot[v].out + j * HW + slot[v].site->offset,
+                          _mm256_load_si256(reinterpret_cast<const __m256i*>(slot[v].site->store)),
+                          _mm256_add_ps(acc[j][v], bv));
+  }
+}
+
+// The vectors of `images` consecutive images, taken kTileVecs8 at a time across image
+// boundaries; the last tile's missing vectors get the masked-off site, which reads and
+// writes nothing.
+void images_avx2(const float* in, int64_t images, int64_t in_ch, int64_t H, int64_t W, const float* packed,
+                 int64_t out_ch, const float* bias, float* out) {
+  const int64_t HW = H * W, vecs = (HW + kVec8 - 1) / kVec8, total = images * vecs;
+  thread_local std::vector<VecSite8> sites;
+  thread_local int64_t sites_h = -1, sites_w = -1;
+  if (sites_h != H || sites_w != W) {
+    sites.resize(static_cast<size_t>(vecs + 1));
+    for (int64_t v = 0; v <= vecs; v++) sites[static_cast<size_t>(v)] = site8_of(v, H, W);
+    sites_h = H, sites_w = W;
+  }
+  for (int64_t ob = 0; ob < out_ch; ob += kDirectBlock) {
+    const float* pk = packed + ob * in_ch * 9;
+    for (int64_t first = 0; first < total; first += kTileVecs8) {
+      Slot8 slot[kTileVecs8];
+      for (int v = 0; v < kTileVecs8; v++) {
+        const int64_t at = std::min(first + v, total), n = std::min(at / vecs, images - 1);
+        slot[v] = {&sites[static_cast<size_t>(at < total ? at % vecs : vecs)], in + n * in_ch * HW,
+                   out + (n * out_ch + ob) * HW};
+      }
+      // Both halves of the packed block over the same input vectors, while they are in cache.
+      for (int64_t half = 0; half < kDirectBlock; half += kTileCh8) {
+        const int valid = static_cast<int>(std::min<int64_t>(kTileCh8, out_ch - ob - half));
+        if (valid <= 0) break;
+        Slot8 shifted[kTileVecs8];
+        for (int v = 0; v < kTileVecs8; v++) shifted[v] = {slot[v].site, slot[v].in, slot[v].out + half * HW};
+        tile_avx2(shifted, static_cast<int>(std::min<int64_t>(kTileVecs8, total - first)), in_ch, HW, W, pk + half,
+                  valid, bias ? bias + ob + half : nullptr);
+      }
+    }
+  }
+}
+#endif
+
+// The same sum in plain loops, for builds without an x86 kernel (direct3x3_applies is then
+// false, so conv.cpp never calls it; kept so the entry point is correct everywhere).
+void image_portable(const float* in, int64_t in_ch, int64_t H, int64_t W, const float* packed, int64_t out_ch,
+                    const float* bias, float* out) {
+  for (int64_t o = 0; o < out_ch; o++) {
+    const float* pk = packed + (o / kDirectBlock) * in_ch * 9 * kDirectBlock + o % kDirectBlock;
+    for (int64_t h = 0; h < H; h++)
+      for (int64_t w = 0; w < W; w++) {
+        float acc = 0.f;
+        for (int64_t i = 0; i < in_ch; i++)
+          for (int64_t r = 0; r < 3; r++)
+            for (int64_t s = 0; s < 3; s++) {
+              const int64_t ih = h + r - 1, iw = w + s - 1;
+              if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+              acc += pk[((i * 3 + r) * 3 + s) * kDirectBlock] * in[(i * H + ih) * W + iw];
+            }
+        out[(o * H + h) * W + w] = acc + (bias ? bias[o] : 0.f);
+      }
+  }
+}
+
+enum class DirectKernel { None, Avx512, Avx2 };
+
+DirectKernel direct_kernel() {
+  static const DirectKernel k = [] {
+    if (env::cpu_conv_path() == env::ConvPath::Gemm) return DirectKernel::None;
+    // The direct kernel follows the GEMM's choice, so CUDNN_RESNET_CPU_GEMM caps both.
+    const char* gemm = gemm_kernel_name();
+#ifdef CR_DIRECT_X86
+    if (std::strcmp(gemm, "avx512") == 0) return DirectKernel::Avx512;
+    if (std::strcmp(gemm, "avx2-fma") == 0) return DirectKernel::Avx2;
+#endif
+    (void)gemm;
+    return DirectKernel::None;
+  }();
+  return k;
+}
+
+}  // namespace
+
+const char* direct3x3_kernel_name() {
+  switch (direct_kernel()) {
+    case DirectKernel::Avx512: return "avx512";
+    case DirectKernel::Avx2: return "avx2-fma";
+    default: return "none";
+  }
+}
+
+bool direct3x3_applies(const ConvGeom& g) {
+  const Conv2dParams& p = g.p;
+  return g.R == 3 && g.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 1 && p.pad_w == 1 &&
+         p.dilation_h == 1 && p.dilation_w == 1 && (g.H * g.W >= kMinPixels || g.H * g.W == kVec) &&
+         direct_kernel() != DirectKernel::None;
+}
+
+int64_t direct_images_per_call(const ConvGeom& g) {
+#ifdef CR_DIRECT_X86
+  if (direct_kernel() == DirectKernel::Avx2) {
+    // Three images fill whole 3-vector tiles whatever the number of vectors per plane.
+    const int64_t vecs = (g.H * g.W + kVec8 - 1) / kVec8;
+    return vecs % kTileVecs8 == 0 ? 1 : kTileVecs8;
+  }
+#endif
+  return g.H * g.W <= kVec ? 2 : 1;
+}
+
+void pack_direct3x3(const float* w, int64_t K, int64_t C, bool backward_data, float* packed) {
+  const int64_t out_ch = backward_data ? C : K, in_ch = backward_data ? K : C;
+  std::fill(packed, packed + direct_packed_floats(out_ch, in_ch), 0.f);
+  for (int64_t o = 0; o < out_ch; o++)
+    for (int64_t i = 0; i < in_ch; i++)
+      for (int64_t t = 0; t < 9; t++) {
+        // Backward data reads w[i (= k), o (= c)] rotated: tap (r, s) takes (2 - r, 2 - s).
+        const float v = backward_data ? w[(i * C + o) * 9 + (8 - t)] : w[(o * C + i) * 9 + t];
+        packed[((o / kDirectBlock * in_ch + i) * 9 + t) * kDirectBlock + o % kDirectBlock] = v;
+      }
+}
+
+void direct3x3_images(const float* in, int64_t images, int64_t in_ch, int64_t H, int64_t W, const float* packed,
+                      int64_t out_ch, const float* bias, float* out) {
+#ifdef CR_DIRECT_X86
+  if (direct_kernel() == DirectKernel::Avx2) return images_avx2(in, images, in_ch, H, W, packed, out_ch, bias, out);
+  if (direct_kernel() == DirectKernel::Avx512) return images_avx512(in, images, in_ch, H, W, packed, out_ch, bias, out);
+#endif
+  const int64_t HW = H * W;
   for (int64_t n = 0; n < images; n++)
     image_portable(in + n * in_ch * HW, in_ch, H, W, packed, out_ch, bias, out + n * out_ch * HW);
-#endif
 }
 
 }  // namespace cr::cpu_conv

@@ -9,12 +9,12 @@
 
 namespace cr::cpu_conv {
 
-// Output channels per packed filter block (the register tile's height).
+// Output channels per packed filter block (the AVX-512 tile's height; the AVX2 tile takes half).
 constexpr int64_t kDirectBlock = 8;
 
-// Which direct kernel serves the convolutions it applies to: "avx512", or "none" when
-// unfold + GEMM serves them all (CUDNN_RESNET_CPU_CONV=gemm, or the AVX-512 GEMM kernel capped
-// off by CUDNN_RESNET_CPU_GEMM or missing). Fixed when the addon loads.
+// Which direct kernel serves the convolutions it applies to, fixed when the addon loads: the
+// GEMM's ("avx512" or "avx2-fma", so CUDNN_RESNET_CPU_GEMM caps both), or "none" when unfold +
+// GEMM serves them all (CUDNN_RESNET_CPU_CONV=gemm, or the portable GEMM kernel).
 const char* direct3x3_kernel_name();
 
 // Whether the direct kernel serves this convolution: 3x3, stride 1, padding 1, dilation 1,
@@ -30,8 +30,9 @@ inline int64_t direct_packed_floats(int64_t out_ch, int64_t in_ch) {
 // transposed and rotated (out = C, in = K). Blocks past the last output channel are zero.
 void pack_direct3x3(const float* w, int64_t K, int64_t C, bool backward_data, float* packed);
 
-// Images per direct3x3_images call: two for 16-pixel planes (one tile), else one.
-inline int64_t direct_images_per_call(const ConvGeom& g) { return g.H * g.W <= 16 ? 2 : 1; }
+// Images per direct3x3_images call, so that the kernel's tiles are full: with AVX-512, two
+// for 16-pixel planes (one tile), else one; with AVX2, three unless a plane fills whole tiles.
+int64_t direct_images_per_call(const ConvGeom& g);
 
 // `images` consecutive images: out[n, o, h, w] = sum over i, r, s of packed(o, i, r, s) *
 // in[n, i, h + r - 1, w + s - 1] (+ bias[o] when bias is not null), out overwritten. More

@@ -32,7 +32,7 @@ function buildInfoUnder(switches: Switches): NativeBuildInfo {
 /** The direct 3x3 kernel a process with these switches must choose, given the GEMM kernel it chose. */
 function expectedDirect(switches: Switches, gemmKernel: string): string {
   if (switches.CUDNN_RESNET_CPU_CONV === 'gemm') return 'none';
-  return gemmKernel === 'avx512' ? gemmKernel : 'none';
+  return gemmKernel === 'avx512' || gemmKernel === 'avx2-fma' ? gemmKernel : 'none';
 }
 
 const SETTINGS: Switches[] = [
@@ -43,8 +43,44 @@ const SETTINGS: Switches[] = [
   { CUDNN_RESNET_CPU_GEMM: 'generic' },
 ];
 
+// Forward and backward data of direct-eligible convolutions (16-pixel and larger planes, odd
+// channel counts) on fixed pseudo-random data; prints a digest of the results' bytes.
+const directDigest = `
+const { native } = require(${JSON.stringify(nativeModule)});
+const hash = require('node:crypto').createHash('sha256');
+let seed = 12345;
+const fill = (n) => Float32Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 1073741824 - 1));
+const A = native();
+for (const [x, w] of [[[3, 13, 16, 16], [11, 13, 3, 3]], [[5, 9, 4, 4], [6, 9, 3, 3]], [[2, 5, 7, 17], [7, 5, 3, 3]]]) {
+  const xt = A.fromTypedArray(fill(x.reduce((a, b) => a * b)), x, 'float32', 'NCHW', 'cpu');
+  const wt = A.fromTypedArray(fill(w.reduce((a, b) => a * b)), w, 'float32', 'NCHW', 'cpu');
+  const y = A.conv2dForward(xt, wt, null, [1, 1, 1, 1, 1, 1], false);
+  const dx = A.conv2dBackwardData(y, wt, x, [1, 1, 1, 1, 1, 1], false);
+  for (const t of [y, dx]) hash.update(new Uint8Array(t.read().buffer));
+  for (const t of [xt, wt, y, dx]) t.dispose();
+}
+process.stdout.write(JSON.stringify({ kernel: A.buildInfo().cpuDirectConv, digest: hash.digest('hex') }));
+`;
+
+function digestUnder(switches: Switches): { kernel: string; digest: string } {
+  const r = child(['-e', directDigest], switches);
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout) as { kernel: string; digest: string };
+}
+
 describe('conv2d under each CPU kernel switch', function () {
   this.timeout(300000);
+
+  // Both direct kernels sum each output over input channels, then taps, one FMA at a time.
+  it('the AVX-512 and AVX2 direct kernels give the same bits (where the CPU has both)', function () {
+    const wide = digestUnder({});
+    if (wide.kernel !== 'avx512') this.skip();
+    const narrow = digestUnder({ CUDNN_RESNET_CPU_GEMM: 'avx2' });
+    assert.equal(narrow.kernel, 'avx2-fma');
+    assert.equal(narrow.digest, wide.digest);
+    // The unfolded path rounds differently: the comparison above can tell kernels apart.
+    assert.notEqual(digestUnder({ CUDNN_RESNET_CPU_CONV: 'gemm' }).digest, wide.digest);
+  });
 
   for (const switches of SETTINGS) {
     const label = Object.entries(switches)

@@ -47,6 +47,31 @@ const CASES: Case[] = [
   { name: '1x1 over 60x60 pixels', x: [2, 2, 60, 60], w: [3, 2, 1, 1], p: [1, 1, 0, 0, 1, 1], bias: true },
 ];
 
+/**
+ * Same-size 3x3 convolutions of random shape (seeded) that the direct kernels serve: planes
+ * of exactly 16 pixels and of 64 or more in any aspect, odd batches and channel counts that
+ * are no multiple of 4 or 8 (the kernels' channel blocks), so that tiles span images and
+ * rows and end part-full.
+ */
+function randomDirectCases(count: number, seed: number): Case[] {
+  const r = rng(seed);
+  const int = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
+  const channels = () => [1, 3, 5, 6, 7, 9, 11, 13, 15, 17, 19][int(0, 10)];
+  const sixteen: [number, number][] = [
+    [4, 4],
+    [2, 8],
+    [16, 1],
+    [1, 16],
+  ];
+  return Array.from({ length: count }, (_, i): Case => {
+    const W = int(3, 41);
+    const [H, Wd] = i < sixteen.length ? sixteen[i] : [Math.max(int(1, 13), Math.ceil(64 / W)), W];
+    const [n, C, K] = [int(1, 5), channels(), channels()];
+    return { name: `direct 3x3, random: ${H} x ${Wd}`, x: [n, C, H, Wd], w: [K, C, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: r() < 0.5 };
+  });
+}
+CASES.push(...randomDirectCases(8, 99));
+
 describeDevices('conv2d', ({ device, rtol }) => {
   const A = native();
   let owned: NativeTensor[] = [];
