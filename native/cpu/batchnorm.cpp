@@ -5,6 +5,7 @@
 // contiguous plane per (n, c). Each plane is reduced in fp32 over 8 independent lanes (which
 // the compiler vectorises) and the plane totals in double: accurate to well below the
 // output's rounding, and an order of magnitude faster than a serial double sum.
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -22,6 +23,8 @@ struct Dims {
 };
 
 constexpr int kLanes = 8;
+// Elements per parallel chunk of plane-wise loops: enough work to be worth a thread.
+constexpr int64_t kPlaneGrain = 1 << 14;
 
 // sum over a plane of f(i), i the element's offset in the plane.
 template <typename F>
@@ -58,6 +61,17 @@ void plane_sum2(int64_t len, F f, H h, double& sf, double& sh) {
   }
   sf += tf;
   sh += th;
+}
+
+// A plane's sum and its sum of squares about its own mean. The plane is small enough
+// (at most a few KB for CIFAR shapes) that the second read comes from L1.
+void plane_moments(const float* p, int64_t len, double& sum, double& m2) {
+  sum = plane_sum(len, [p](int64_t i) { return p[i]; });
+  const float mf = static_cast<float>(sum / len);
+  const double centred = plane_sum(len, [p, mf](int64_t i) { return (p[i] - mf) * (p[i] - mf); });
+  // Sum of squares about the exact mean, from the one about its rounding mf.
+  const double dm = sum / len - mf;
+  m2 = std::max(0.0, centred - len * dm * dm);
 }
 
 // y = act(scale[c] * x + shift[c] + residual), delivered in x's dtype and layout.
@@ -105,33 +119,35 @@ BatchNormForward CpuBackend::batchnorm_forward_training(const Tensor& x, const T
   float* si = out.save_invstd.data<float>();
   std::vector<float> scale(d.C), shift(d.C);
 
-  // Two passes per channel (mean, then centred squares): no cancellation for large means.
-  parallel_for(d.C, 1, [&](int64_t b, int64_t e) {
-    for (int64_t c = b; c < e; c++) {
-      double s = 0;
-      for (int64_t n = 0; n < d.N; n++) {
-        const float* p = xs + d.at(n, c);
-        s += plane_sum(d.HW, [p](int64_t i) { return p[i]; });
-      }
-      const double mean = s / M;
-      const float mf = static_cast<float>(mean);
-      double ss = 0;
-      for (int64_t n = 0; n < d.N; n++) {
-        const float* p = xs + d.at(n, c);
-        ss += plane_sum(d.HW, [p, mf](int64_t i) { return (p[i] - mf) * (p[i] - mf); });
-      }
-      const double var = ss / M;  // biased: what normalises this batch
-      const double invstd = 1.0 / std::sqrt(var + eps);
-      sm[c] = mf;
-      si[c] = static_cast<float>(invstd);
-      // The running estimate takes the unbiased variance (PyTorch and cuDNN alike); the
-      // binding guarantees M >= 2.
-      rm[c] = static_cast<float>((1 - momentum) * rm[c] + momentum * mean);
-      rv[c] = static_cast<float>((1 - momentum) * rv[c] + momentum * ss / (M - 1));
-      scale[c] = static_cast<float>(g[c] * invstd);
-      shift[c] = static_cast<float>(bt[c] - mean * g[c] * invstd);
-    }
+  // One pass over memory: each plane's sum and its squares about its own mean (the second
+  // read hits L1), then per channel the planes combine in n order (Chan et al.'s pairwise
+  // update, exact up to rounding, no cancellation for large means). The work splits over
+  // planes, so both threads stream contiguous memory whatever C is, and the result does not
+  // depend on the thread count.
+  std::vector<double> psum(d.N * d.C), pm2(d.N * d.C);
+  parallel_for(d.N * d.C, std::max<int64_t>(1, kPlaneGrain / d.HW), [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; p++) plane_moments(xs + p * d.HW, d.HW, psum[p], pm2[p]);
   });
+  for (int64_t c = 0; c < d.C; c++) {
+    double s = 0;
+    for (int64_t n = 0; n < d.N; n++) s += psum[n * d.C + c];
+    const double mean = s / M;
+    double ss = 0;
+    for (int64_t n = 0; n < d.N; n++) {
+      const double dm = psum[n * d.C + c] / d.HW - mean;
+      ss += pm2[n * d.C + c] + d.HW * dm * dm;
+    }
+    const double var = ss / M;  // biased: what normalises this batch
+    const double invstd = 1.0 / std::sqrt(var + eps);
+    sm[c] = static_cast<float>(mean);
+    si[c] = static_cast<float>(invstd);
+    // The running estimate takes the unbiased variance (PyTorch and cuDNN alike); the
+    // binding guarantees M >= 2.
+    rm[c] = static_cast<float>((1 - momentum) * rm[c] + momentum * mean);
+    rv[c] = static_cast<float>((1 - momentum) * rv[c] + momentum * ss / (M - 1));
+    scale[c] = static_cast<float>(g[c] * invstd);
+    shift[c] = static_cast<float>(bt[c] - mean * g[c] * invstd);
+  }
   out.y = affine_act(*this, x, xs, scale, shift, residual, relu);
   return out;
 }
@@ -164,64 +180,81 @@ BatchNormBackward CpuBackend::batchnorm_backward(const Tensor& dy, const Tensor&
   const float* xs = f32_view(x, xhold);
   const float* gs = f32_view(dy, ghold);
   const float* ys = relu ? f32_view(*y, yhold) : nullptr;
-  // The ReLU-masked gradient is materialised first (a branch-free pass the compiler
-  // vectorises; masking inside the reductions mispredicts on every other element). It is
-  // the residual's gradient too, so then it goes straight into that output.
-  F32Result dres(*this, has_residual ? x.shape : Shape{1}, dy.dtype, dy.layout);
-  Tensor scratch;
-  float* gm = nullptr;
-  if (has_residual) {
-    gm = dres.data();
-  } else if (relu) {
-    scratch = empty(x.shape, DType::F32, Layout::NCHW);
-    gm = scratch.data<float>();
-  }
-  if (gm) {
-    const int64_t total = x.numel();
-    parallel_for(total, 1 << 15, [&](int64_t b, int64_t e) {
-      if (ys)  // both loads unconditional, so this is a select, not a branch
-        for (int64_t i = b; i < e; i++) {
-          const float g = gs[i];
-          gm[i] = ys[i] > 0.f ? g : 0.f;
-        }
-      else
-        for (int64_t i = b; i < e; i++) gm[i] = gs[i];
-    });
-    gs = gm;
-  }
+  const float* mean = save_mean.data<float>();
   const double M = static_cast<double>(d.N * d.HW);
   BatchNormBackward out;
   out.dgamma = empty({d.C}, DType::F32, Layout::NCHW);
   out.dbeta = empty({d.C}, DType::F32, Layout::NCHW);
+  F32Result dxr(*this, x.shape, dy.dtype, dy.layout);
+  F32Result dres(*this, has_residual ? x.shape : Shape{1}, dy.dtype, dy.layout);
+  float* dxs = dxr.data();
+  // The ReLU-masked gradient is written where it is needed next: into the residual's
+  // gradient (it is that gradient), else into dx, which the second pass then overwrites in
+  // place. Without a ReLU there is nothing to mask and dy is read directly.
+  float* gm = has_residual ? dres.data() : relu ? dxs : nullptr;
+
+  // Pass 1, plane by plane: mask, store and reduce in one read of dy, y and x.
+  std::vector<double> psg(d.N * d.C), psgx(d.N * d.C);
+  const int64_t grain = std::max<int64_t>(1, kPlaneGrain / d.HW);
+  parallel_for(d.N * d.C, grain, [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; p++) {
+      const int64_t o = p * d.HW;
+      const float m = mean[p % d.C];
+      const float* xp = xs + o;
+      const float* gp = gs + o;
+      if (gm) {
+        float* mp = gm + o;
+        if (ys) {
+          const float* yp = ys + o;
+          for (int64_t i = 0; i < d.HW; i++) {  // both loads unconditional: a select, not a branch
+            const float g = gp[i];
+            mp[i] = yp[i] > 0.f ? g : 0.f;  // as relu_backward
+          }
+        } else {
+          for (int64_t i = 0; i < d.HW; i++) mp[i] = gp[i];
+        }
+        gp = mp;  // still in L1: the sums below read it back
+      }
+      double sg = 0, sgx = 0;
+      plane_sum2(
+          d.HW, [gp](int64_t i) { return gp[i]; }, [gp, xp, m](int64_t i) { return gp[i] * (xp[i] - m); }, sg, sgx);
+      psg[p] = sg;
+      psgx[p] = sgx;
+    }
+  });
+  const float* gsrc = gm ? gm : gs;
+
+  // Per channel, the planes' sums in n order (the same bits whatever the thread count).
   float* dg = out.dgamma.data<float>();
   float* db = out.dbeta.data<float>();
-  F32Result dxr(*this, x.shape, dy.dtype, dy.layout);
-  float* dxs = dxr.data();
-  parallel_for(d.C, 1, [&](int64_t b, int64_t e) {
-    for (int64_t c = b; c < e; c++) {
-      const float mean = save_mean.data<float>()[c], invstd = save_invstd.data<float>()[c];
-      double sg = 0, sgx = 0;
-      for (int64_t n = 0; n < d.N; n++) {
-        const int64_t o = d.at(n, c);
-        const float* gp = gs + o;
-        const float* xp = xs + o;
-        plane_sum2(
-            d.HW, [gp](int64_t i) { return gp[i]; }, [gp, xp, mean](int64_t i) { return gp[i] * (xp[i] - mean); }, sg,
-            sgx);
-      }
-      sgx *= invstd;
-      db[c] = static_cast<float>(sg);
-      dg[c] = static_cast<float>(sgx);
-      const float k = static_cast<float>(gamma.data<float>()[c] * invstd / M);
-      const float fm = static_cast<float>(M), fsg = static_cast<float>(sg);
-      const float fsgx = static_cast<float>(sgx * invstd);
-      for (int64_t n = 0; n < d.N; n++) {
-        const int64_t o = d.at(n, c);
-        const float* gp = gs + o;
-        const float* xp = xs + o;
-        float* dp = dxs + o;
-        for (int64_t i = 0; i < d.HW; i++) dp[i] = k * (fm * gp[i] - fsg - (xp[i] - mean) * fsgx);
-      }
+  std::vector<float> k(d.C), fsg(d.C), fsgx(d.C);
+  for (int64_t c = 0; c < d.C; c++) {
+    double sg = 0, sgx = 0;
+    for (int64_t n = 0; n < d.N; n++) {
+      sg += psg[n * d.C + c];
+      sgx += psgx[n * d.C + c];
+    }
+    const double invstd = save_invstd.data<float>()[c];
+    sgx *= invstd;
+    db[c] = static_cast<float>(sg);
+    dg[c] = static_cast<float>(sgx);
+    k[c] = static_cast<float>(gamma.data<float>()[c] * invstd / M);
+    fsg[c] = static_cast<float>(sg);
+    fsgx[c] = static_cast<float>(sgx * invstd);
+  }
+
+  // Pass 2: dx from the (masked) gradient and x; in place when the masked gradient is in dx.
+  const float fm = static_cast<float>(M);
+  parallel_for(d.N * d.C, grain, [&](int64_t b, int64_t e) {
+    for (int64_t p = b; p < e; p++) {
+      const int64_t o = p * d.HW, c = p % d.C;
+      const float kc = k[c], sgc = fsg[c], sgxc = fsgx[c], m = mean[c];
+      const float* xp = xs + o;
+      float* dp = dxs + o;
+      if (gsrc == dxs)  // one pointer, so the compiler vectorises without an overlap check
+        for (int64_t i = 0; i < d.HW; i++) dp[i] = kc * (fm * dp[i] - sgc - (xp[i] - m) * sgxc);
+      else
+        for (int64_t i = 0; i < d.HW; i++) dp[i] = kc * (fm * gsrc[o + i] - sgc - (xp[i] - m) * sgxc);
     }
   });
   out.dx = dxr.finish();
