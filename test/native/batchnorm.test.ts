@@ -93,6 +93,32 @@ describeDevices('batch norm', (d) => {
     disposeAll(tx, tg, tb, trm, trv);
   });
 
+  it('statistics of large planes far from zero keep their precision (no cancellation)', () => {
+    // Planes longer than the kernels' vector lanes, with an odd tail, and a mean 2000 times
+    // the spread: an fp32 one-pass sum of squares would lose every digit here.
+    const r = rng(13);
+    const shape = [3, 4, 37, 41];
+    const C = shape[1];
+    const x = normals(
+      shape.reduce((a, b) => a * b),
+      r,
+      0.5,
+      1000,
+    );
+    const p = params(C, r);
+    const tx = make(x, shape, dev),
+      tg = make(p.gamma, [C], dev),
+      tb = make(p.beta, [C], dev);
+    const trm = make(p.rm, [C], dev),
+      trv = make(p.rv, [C], dev);
+    const out = nat().batchNormForwardTraining(tx, tg, tb, trm, trv, 1, 1e-5, null, false);
+    const ref = bnRef(x, shape, p.gamma, p.beta, 1e-5, null, false);
+    close(readNCHW(out.saveMean), ref.mean, 1e-6, 'saveMean');
+    close(readNCHW(out.saveInvStd), ref.invstd, 1e-4, 'saveInvStd');
+    close(readNCHW(trv), ref.varUnbiased, 1e-4, 'runningVar (unbiased)');
+    disposeAll(tx, tg, tb, trm, trv, out.y, out.saveMean, out.saveInvStd);
+  });
+
   it('inference forward uses the running statistics (with residual and ReLU)', () => {
     const r = rng(13);
     for (const shape of fewer([...SHAPES, randomShape(r)])) {
