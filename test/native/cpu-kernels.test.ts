@@ -1,8 +1,10 @@
-// The CPU convolution under each kernel switch. CUDNN_RESNET_CPU_CONV and CUDNN_RESNET_CPU_GEMM
+// The CPU kernels under each kernel switch. CUDNN_RESNET_CPU_CONV and CUDNN_RESNET_CPU_GEMM
 // are read once, when the addon loads, so each setting gets its own process: a child reports
 // its buildInfo() (which GEMM and which direct kernel it chose), and the conv suite
 // (test/native/conv.test.ts, naive references and finite differences) runs again in a child
 // under the setting, so every kernel this CPU can run is tested, not just the one it picks.
+// The batch-norm plane loops follow the GEMM cap (AVX-512, AVX2, baseline), so the batch-norm
+// suite runs again under each cap too, and all three must give the same bits.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
@@ -11,6 +13,7 @@ import { NativeBuildInfo } from '../../lib/native';
 
 const nativeModule = path.resolve(__dirname, '..', '..', 'lib', 'native.js');
 const convSuite = path.resolve(__dirname, 'conv.test.js');
+const batchNormSuite = path.resolve(__dirname, 'batchnorm.test.js');
 
 type Switches = Record<string, string>;
 
@@ -62,14 +65,49 @@ for (const [x, w] of [[[3, 13, 16, 16], [11, 13, 3, 3]], [[5, 9, 4, 4], [6, 9, 3
 process.stdout.write(JSON.stringify({ kernel: A.buildInfo().cpuDirectConv, digest: hash.digest('hex') }));
 `;
 
-function digestUnder(switches: Switches): { kernel: string; digest: string } {
-  const r = child(['-e', directDigest], switches);
+// Batch-norm forward (plain, and with residual + ReLU) and backward on odd shapes; a digest of
+// every output's bytes.
+const batchNormDigest = `
+const { native } = require(${JSON.stringify(nativeModule)});
+const hash = require('node:crypto').createHash('sha256');
+let seed = 777;
+const fill = (n, mean) => Float32Array.from({ length: n }, () => mean + ((seed = (seed * 1103515245 + 12345) % 2147483648) / 1073741824 - 1));
+const A = native();
+const t = (a, shape) => A.fromTypedArray(a, shape, 'float32', 'NCHW', 'cpu');
+for (const [N, C, H, W] of [[3, 5, 7, 9], [2, 16, 32, 33], [5, 3, 1, 1]]) {
+  const n = N * C * H * W;
+  const x = t(fill(n, 3), [N, C, H, W]), res = t(fill(n, 0), [N, C, H, W]), dy = t(fill(n, 0), [N, C, H, W]);
+  const g = t(fill(C, 1), [C]), b = t(fill(C, 0), [C]);
+  for (const fused of [false, true]) {
+    const rm = t(new Float32Array(C), [C]), rv = t(new Float32Array(C).fill(1), [C]);
+    const f = A.batchNormForwardTraining(x, g, b, rm, rv, 0.1, 1e-5, fused ? res : null, fused);
+    const bw = A.batchNormBackward(dy, x, g, f.saveMean, f.saveInvStd, 1e-5, fused ? f.y : null, fused, fused);
+    const outs = [f.y, f.saveMean, f.saveInvStd, rm, rv, bw.dx, bw.dgamma, bw.dbeta, ...(bw.dresidual ? [bw.dresidual] : [])];
+    for (const o of outs) hash.update(new Uint8Array(o.read().buffer));
+    for (const o of outs) o.dispose();
+  }
+  for (const o of [x, res, dy, g, b]) o.dispose();
+}
+process.stdout.write(JSON.stringify({ kernel: A.buildInfo().cpuKernel, digest: hash.digest('hex') }));
+`;
+
+function digestUnder(switches: Switches, script = directDigest): { kernel: string; digest: string } {
+  const r = child(['-e', script], switches);
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as { kernel: string; digest: string };
 }
 
-describe('conv2d under each CPU kernel switch', function () {
+describe('CPU kernels under each kernel switch', function () {
   this.timeout(300000);
+
+  // The plane loops add in 16 lanes in a fixed order and never contract to FMA.
+  it('batch norm gives the same bits with its AVX-512, AVX2 and baseline loops', () => {
+    const wide = digestUnder({}, batchNormDigest);
+    for (const cap of ['avx2', 'generic']) {
+      const capped = digestUnder({ CUDNN_RESNET_CPU_GEMM: cap }, batchNormDigest);
+      assert.equal(capped.digest, wide.digest, `CUDNN_RESNET_CPU_GEMM=${cap} (kernel ${capped.kernel})`);
+    }
+  });
 
   // Both direct kernels sum each output over input channels, then taps, one FMA at a time.
   it('the AVX-512 and AVX2 direct kernels give the same bits (where the CPU has both)', function () {
@@ -95,9 +133,11 @@ describe('conv2d under each CPU kernel switch', function () {
       });
 
       // The whole setting list costs a few seconds; the default setting is the parent's own run.
+      // Batch norm reads only the GEMM cap.
+      const suites = [convSuite, ...(switches.CUDNN_RESNET_CPU_GEMM ? [batchNormSuite] : [])];
       if (label)
-        it('passes the conv suite', () => {
-          const r = child([require.resolve('mocha/bin/mocha.js'), '--no-config', '--timeout', '300000', '--reporter', 'dot', convSuite], switches);
+        it(`passes the ${suites.length > 1 ? 'conv and batch-norm suites' : 'conv suite'}`, () => {
+          const r = child([require.resolve('mocha/bin/mocha.js'), '--no-config', '--timeout', '300000', '--reporter', 'dot', ...suites], switches);
           assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
           assert.match(r.stdout, /\d+ passing/);
           assert.doesNotMatch(r.stdout, /failing/);
