@@ -54,6 +54,17 @@ export interface NativeBuildInfo {
   /** The CPU GEMM micro-kernel chosen at load for this CPU: 'avx512', 'avx2-fma' or 'generic'. */
   cpuKernel: string;
   napiVersion: number;
+  /** The libjpeg-turbo version linked in for JPEG decoding ('2.1.5'), or '' when built without it (JPEG then goes through sharp). */
+  jpeg: string;
+}
+
+export interface NativeJpegInfo {
+  width: number;
+  height: number;
+  components: number;
+  progressive: boolean;
+  /** Why the JPEG decoder leaves this file to sharp (CMYK, YCCK, an ICC profile), or null. */
+  unsupported: string | null;
 }
 
 export interface NativeBatchNormForward {
@@ -154,6 +165,16 @@ export interface NativeAddon {
   toLayout(x: NativeTensor, layout: LayoutName): NativeTensor;
   /** cast + toLayout in one pass (one kernel on CUDA); layout must be NCHW unless x is 4-D. Always a new tensor. */
   convert(x: NativeTensor, dtype: DTypeName, layout: LayoutName): NativeTensor;
+
+  // ---- JPEG decoding (bindings/jpeg_binding.cpp): libjpeg-turbo, when buildInfo().jpeg is not '' ----
+  /** The header; more than maxPixels pixels, or a libjpeg error or warning, throws (code ERR_JPEG_DECODE). */
+  jpegInfo(data: Uint8Array, maxPixels: number): NativeJpegInfo;
+  /**
+   * The window (left, top, width, height) of the image DCT-scaled by 1/denom (1, 2, 4, 8) as
+   * height x width x 3 RGB bytes. The whole file is read: a corrupt or truncated one throws
+   * (ERR_JPEG_DECODE, libjpeg's message) whatever the window.
+   */
+  jpegDecode(data: Uint8Array, denom: number, left: number, top: number, width: number, height: number, maxPixels: number): Uint8Array;
 
   // ---- CUDA runtime (bindings/cuda_binding.cpp): never throws for lack of a GPU ----
   cudaInfo(): NativeCudaInfo;

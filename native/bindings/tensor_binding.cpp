@@ -5,6 +5,7 @@
 
 #include "../core/backend.h"
 #include "../cpu/gemm.h"
+#include "../cpu/jpeg.h"
 #include "../cpu/parallel.h"
 #include "args.h"
 #include "ops.h"
@@ -202,6 +203,7 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   o.Set("cpuThreads", static_cast<double>(cr::cpu_threads()));
   o.Set("cpuKernel", cr::gemm_kernel_name());
   o.Set("napiVersion", static_cast<double>(NAPI_VERSION));
+  o.Set("jpeg", cr::jpeg::version());
   return o;
 }
 
