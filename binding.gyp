@@ -30,6 +30,7 @@
         "native/cpu/shortcut.cpp",
         "native/cpu/augment.cpp",
         "native/cpu/jpeg.cpp",
+        "native/cpu/resample.cpp",
         "native/bindings/addon.cpp",
         "native/bindings/backend_for.cpp",
         "native/bindings/args.cpp",

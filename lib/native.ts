@@ -6,6 +6,7 @@ import * as path from 'node:path';
 
 import { loadFailure, nodeGypBuild, packageRoot } from './addon-load';
 import { addonPath } from './env';
+import type { NativeJpegInfo, NativeResampleArgs } from './native-image';
 
 export type DTypeName = 'float32' | 'float16' | 'bfloat16' | 'int32' | 'uint8';
 export type LayoutName = 'NCHW' | 'NHWC';
@@ -56,15 +57,6 @@ export interface NativeBuildInfo {
   napiVersion: number;
   /** The libjpeg-turbo version linked in for JPEG decoding ('2.1.5'), or '' when built without it (JPEG then goes through sharp). */
   jpeg: string;
-}
-
-export interface NativeJpegInfo {
-  width: number;
-  height: number;
-  components: number;
-  progressive: boolean;
-  /** Why the JPEG decoder leaves this file to sharp (CMYK, YCCK, an ICC profile), or null. */
-  unsupported: string | null;
 }
 
 export interface NativeBatchNormForward {
@@ -175,6 +167,8 @@ export interface NativeAddon {
    * (ERR_JPEG_DECODE, libjpeg's message) whatever the window.
    */
   jpegDecode(data: Uint8Array, denom: number, left: number, top: number, width: number, height: number, maxPixels: number): Uint8Array;
+  /** lib/data/resample.ts's resize of RGB bytes, with the same result (see NativeResampleArgs). */
+  resampleRgb(...args: NativeResampleArgs): void;
 
   // ---- CUDA runtime (bindings/cuda_binding.cpp): never throws for lack of a GPU ----
   cudaInfo(): NativeCudaInfo;
@@ -366,6 +360,7 @@ export interface NativeAddon {
 
 export { packageRoot, readPrebuildRecord } from './addon-load';
 export type { PrebuildRecord } from './addon-load';
+export type { NativeJpegInfo, NativeResampleArgs } from './native-image';
 
 let cached: NativeAddon | undefined;
 let cachedFile: string | undefined;

@@ -98,6 +98,7 @@ CR_BINDING(shortcutABackward, ShortcutABackward)
 // jpeg_binding.cpp
 CR_BINDING(jpegInfo, JpegInfo)
 CR_BINDING(jpegDecode, JpegDecode)
+CR_BINDING(resampleRgb, ResampleRgb)
 
 // cuda_binding.cpp
 CR_BINDING(cudaInfo, CudaInfo)

@@ -11,7 +11,7 @@ import { CenterCrop, Compose, imageList, RandomHorizontalFlip, RandomResizedCrop
 import { decodePool, runFastJob } from '../../../lib/data/decode-pool';
 import { ImageError } from '../../../lib/data/image-decode';
 import { isJpeg, jpegDecoderVersion, jpegDenom, planJpeg } from '../../../lib/data/jpeg-decode';
-import { applyPlan } from '../../../lib/data/resample';
+import { applyPlan, planTaps, resampleRegion } from '../../../lib/data/resample';
 import { identityPlan, RandomShorterSide, Transform, transformSpec } from '../../../lib/data/transforms';
 import { native } from '../../../lib/native';
 import { sharp, tempDir } from '../../helpers/images';
@@ -302,6 +302,39 @@ describe('lib/data/jpeg-decode: JPEG through libjpeg-turbo', function () {
     const file = path.join(dir, 'huge.jpg');
     fs.writeFileSync(file, buf);
     await assert.rejects(imageList([{ path: file, label: 0 }]).get(0), (e: unknown) => e instanceof ImageError && e.code === 'ERR_IMAGE_TOO_LARGE');
+  });
+
+  it("resampleRgb gives resampleRegion's bytes (random sizes, crops, flips), and reads only the pixels it is given", () => {
+    const rng = new Rng(21);
+    let checked = 0;
+    for (let t = 0; t < 40; t++) {
+      const w = 1 + rng.nextInt(120),
+        h = 1 + rng.nextInt(90);
+      const crop = new Compose([new RandomResizedCrop([1 + rng.nextInt(60), 1 + rng.nextInt(60)]), new RandomHorizontalFlip()]);
+      const plan = crop.plan(identityPlan(w, h), rng);
+      const taps = planTaps({ width: w, height: h, extentWidth: w, extentHeight: h }, plan);
+      if (!taps) continue;
+      const r = taps.region;
+      const region = windowOf(photo(w, h, t), w, r.left, r.top, r.width, r.height);
+      const js = resampleRegion({ data: region, width: r.width, height: r.height }, taps, plan, new Uint8Array(plan.width * plan.height * 3));
+      const out = new Uint8Array(plan.width * plan.height * 3);
+      const { tx, ty } = taps;
+      const args = [tx.start, tx.count, tx.weights, tx.maxTaps, ty.start, ty.count, ty.weights, ty.maxTaps] as const;
+      addon.resampleRgb(region, r.width, r.height, r.left, r.top, ...args, out, plan.width, taps.x0 - plan.left, taps.y0 - plan.top, plan.flip);
+      assert.deepEqual(Buffer.from(out), Buffer.from(js), `${w} x ${h}, ${JSON.stringify(plan)}`);
+      checked++;
+      if (checked === 1) {
+        assertArgError(() => addon.resampleRgb(region, r.width, r.height, r.left + 1, r.top, ...args, out, plan.width, 0, 0, false), RangeError, {
+          op: 'resampleRgb',
+          argument: 'xStart',
+        });
+        assertArgError(() => addon.resampleRgb(region, r.width, r.height, r.left, r.top, ...args, out.subarray(3), plan.width, 0, 0, false), RangeError, {
+          op: 'resampleRgb',
+          argument: 'out',
+        });
+      }
+    }
+    assert.ok(checked > 30);
   });
 
   it('bad arguments to the bindings', async () => {
