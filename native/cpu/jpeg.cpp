@@ -25,8 +25,10 @@ namespace cr::jpeg {
 
 const char* version() { return ""; }
 
-Result read_info(const uint8_t*, size_t, uint64_t, Info*) {
-  return {Status::Unsupported, "this build has no JPEG decoder (libjpeg-turbo was not found)"};
+Result read_info(const uint8_t*, size_t, uint64_t, Info* info) {
+  const char* why = "this build has no JPEG decoder (libjpeg-turbo was not found)";
+  if (info) info->unsupported = why;
+  return {Status::Unsupported, why};
 }
 
 Result decode(const uint8_t*, size_t, const Window&, uint64_t, uint8_t*) {
