@@ -30,6 +30,8 @@
         "native/cpu/index.cpp",
         "native/cpu/shortcut.cpp",
         "native/cpu/augment.cpp",
+        "native/cpu/jpeg.cpp",
+        "native/cpu/resample.cpp",
         "native/bindings/addon.cpp",
         "native/bindings/backend_for.cpp",
         "native/bindings/args.cpp",
@@ -52,6 +54,7 @@
         "native/bindings/index_binding.cpp",
         "native/bindings/shortcut_binding.cpp",
         "native/bindings/augment_binding.cpp",
+        "native/bindings/jpeg_binding.cpp",
         "native/bindings/cuda_binding.cpp",
         "native/cuda/placeholders.cpp"
       ],

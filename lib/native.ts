@@ -6,6 +6,7 @@ import * as path from 'node:path';
 
 import { loadFailure, nodeGypBuild, packageRoot } from './addon-load';
 import { addonPath } from './env';
+import type { NativeJpegInfo, NativeResampleArgs } from './native-image';
 
 export type DTypeName = 'float32' | 'float16' | 'bfloat16' | 'int32' | 'uint8';
 export type LayoutName = 'NCHW' | 'NHWC';
@@ -60,6 +61,8 @@ export interface NativeBuildInfo {
    */
   cpuDirectConv: string;
   napiVersion: number;
+  /** The libjpeg-turbo version linked in for JPEG decoding ('2.1.5'), or '' when built without it (JPEG then goes through sharp). */
+  jpeg: string;
 }
 
 export interface NativeBatchNormForward {
@@ -160,6 +163,18 @@ export interface NativeAddon {
   toLayout(x: NativeTensor, layout: LayoutName): NativeTensor;
   /** cast + toLayout in one pass (one kernel on CUDA); layout must be NCHW unless x is 4-D. Always a new tensor. */
   convert(x: NativeTensor, dtype: DTypeName, layout: LayoutName): NativeTensor;
+
+  // ---- JPEG decoding (bindings/jpeg_binding.cpp): libjpeg-turbo, when buildInfo().jpeg is not '' ----
+  /** The header; more than maxPixels pixels, or a libjpeg error or warning, throws (code ERR_JPEG_DECODE). */
+  jpegInfo(data: Uint8Array, maxPixels: number): NativeJpegInfo;
+  /**
+   * The window (left, top, width, height) of the image DCT-scaled by 1/denom (1, 2, 4, 8) as
+   * height x width x 3 RGB bytes. The whole file is read: a corrupt or truncated one throws
+   * (ERR_JPEG_DECODE, libjpeg's message) whatever the window.
+   */
+  jpegDecode(data: Uint8Array, denom: number, left: number, top: number, width: number, height: number, maxPixels: number): Uint8Array;
+  /** lib/data/resample.ts's resize of RGB bytes, with the same result (see NativeResampleArgs). */
+  resampleRgb(...args: NativeResampleArgs): void;
 
   // ---- CUDA runtime (bindings/cuda_binding.cpp): never throws for lack of a GPU ----
   cudaInfo(): NativeCudaInfo;
@@ -351,6 +366,7 @@ export interface NativeAddon {
 
 export { packageRoot, readPrebuildRecord } from './addon-load';
 export type { PrebuildRecord } from './addon-load';
+export type { NativeJpegInfo, NativeResampleArgs } from './native-image';
 
 let cached: NativeAddon | undefined;
 let cachedFile: string | undefined;

@@ -4,16 +4,18 @@
 // (sharp, off the JS thread). A file that cannot be decoded is an ImageError naming it, or
 // with onError: 'skip' is recorded in `skipped` and replaced by the next readable image of
 // the dataset (with its own label), so batches keep their size and labels stay right.
-// Small PNGs take a faster path (lib/data/decode-pool.ts: worker threads, no libvips) when
-// the transform is built from this package's classes; option decoder: 'sharp' turns it off.
+// Small PNGs and JPEGs take a faster path (lib/data/decode-pool.ts: worker threads, no
+// libvips; JPEG through libjpeg-turbo in the addon when it was built with it) when the
+// transform is built from this package's classes; option decoder: 'sharp' turns it off.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { badArg, checkOptions, describe, optionNames } from '../checks';
 import { Normalization } from './augment';
 import { Sample, SampleContext, SampleDataset } from './dataset';
-import { decodePool, FastResult } from './decode-pool';
+import { decodePool, FastOutcome } from './decode-pool';
 import { checkMaxPixels, decodeImage, DEFAULT_MAX_PIXELS, ImageError } from './image-decode';
+import { jpegDecoderVersion } from './jpeg-decode';
 import { Rng } from './prng';
 import { evalTransform, Transform, transformSpec } from './transforms';
 
@@ -37,9 +39,10 @@ export interface ImageDatasetOptions {
   /** Called once per newly skipped file (onError: 'skip'). */
   onSkip?: (error: ImageError) => void;
   /**
-   * 'auto' (default): PNGs up to 256 x 256 are decoded and transformed in worker threads
-   * without libvips (same pixels; a resize is PIL's bilinear filter, as torchvision's,
-   * within a few levels of libvips' linear one); 'sharp': every image through libvips.
+   * 'auto' (default): PNGs up to 256 x 256, and JPEGs when the addon has libjpeg-turbo
+   * (buildInfo().jpeg), are decoded and transformed in worker threads without libvips (a
+   * resize is PIL's bilinear filter, as torchvision's, within a few levels of libvips' linear
+   * one; JPEGs are DCT-scaled and cropped while decoded); 'sharp': every image through libvips.
    */
   decoder?: 'auto' | 'sharp';
 }
@@ -202,6 +205,7 @@ export class ImageFolder implements SampleDataset {
     requests.forEach((r) => this.checkIndex(r?.index, 'ImageFolder.getMany'));
     const out: (Sample | null)[] = requests.map(() => null);
     const fast = requests.map((r) => !this.skipped.has(this.samples[r.index].path) && this.fastEligible(this.samples[r.index].path));
+    const retry = requests.map(() => false);
     const picked = requests.filter((_, k) => fast[k]);
     if (picked.length > 0 && this.fastSpec !== null) {
       const spec = this.fastSpec;
@@ -213,10 +217,14 @@ export class ImageFolder implements SampleDataset {
       );
       let i = 0;
       requests.forEach((r, k) => {
-        if (fast[k]) out[k] = this.toSample(results[i++], this.samples[r.index].label);
+        if (!fast[k]) return;
+        const res = results[i++];
+        if (res !== null && 'error' in res)
+          retry[k] = true; // decoded again below, where onError applies
+        else out[k] = this.toSample(res, this.samples[r.index]);
       });
     }
-    return Promise.all(requests.map((r, k) => out[k] ?? run(() => this.fetch(r.index, r.context?.rng, !fast[k]))));
+    return Promise.all(requests.map((r, k) => out[k] ?? run(() => this.fetch(r.index, r.context?.rng, !fast[k] || retry[k]))));
   }
 
   private checkIndex(index: number, op: string): void {
@@ -226,15 +234,18 @@ export class ImageFolder implements SampleDataset {
   }
 
   private fastEligible(file: string): boolean {
-    return this.fastSpec !== null && /\.png$/i.test(file) && decodePool().usable;
+    if (this.fastSpec === null || !decodePool().usable) return false;
+    return /\.png$/i.test(file) || (/\.jpe?g$/i.test(file) && jpegDecoderVersion() !== '');
   }
 
   private fastJob(file: string, rng: Rng | undefined): { file: string; rng: number[]; maxPixels: number } {
     return { file, rng: (rng ?? new Rng(0)).state(), maxPixels: this.maxPixels };
   }
 
-  private toSample(r: FastResult | null, label: number): Sample | null {
-    return r && { image: r.data, shape: [3, r.height, r.width], layout: 'HWC', label };
+  /** The sample of a fast-path outcome; a corrupt file is an ImageError naming it. */
+  private toSample(r: FastOutcome, entry: ImageEntry): Sample | null {
+    if (r !== null && 'error' in r) throw new ImageError('ERR_IMAGE_DECODE', entry.path, `cannot decode (corrupt or truncated?): ${r.error}`);
+    return r && { image: r.data, shape: [3, r.height, r.width], layout: 'HWC', label: entry.label };
   }
 
   /** Entry `index`, or with onError 'skip' the next readable one; the first is tried on the fast path only when `tryFastFirst`. */
@@ -246,7 +257,7 @@ export class ImageFolder implements SampleDataset {
         // Every attempt draws the same numbers, so a replacement does not depend on whether
         // the bad file was already known (a resumed run learns it again).
         if ((k > 0 || tryFastFirst) && this.fastEligible(entry.path) && this.fastSpec !== null) {
-          const fast = this.toSample(await decodePool().decode(this.fastSpec, this.fastJob(entry.path, rng)), entry.label);
+          const fast = this.toSample(await decodePool().decode(this.fastSpec, this.fastJob(entry.path, rng)), entry);
           if (fast) return fast;
         }
         const img = await decodeImage(entry.path, this.transform, rng?.clone(), { maxPixels: this.maxPixels });

@@ -95,6 +95,11 @@ CR_BINDING(indexSelectBackward, IndexSelectBackward)
 CR_BINDING(shortcutAForward, ShortcutAForward)
 CR_BINDING(shortcutABackward, ShortcutABackward)
 
+// jpeg_binding.cpp
+CR_BINDING(jpegInfo, JpegInfo)
+CR_BINDING(jpegDecode, JpegDecode)
+CR_BINDING(resampleRgb, ResampleRgb)
+
 // cuda_binding.cpp
 CR_BINDING(cudaInfo, CudaInfo)
 CR_BINDING(cudaMemoryStats, CudaMemoryStats)

@@ -6,6 +6,7 @@
 #include "../core/backend.h"
 #include "../cpu/conv_direct.h"
 #include "../cpu/gemm.h"
+#include "../cpu/jpeg.h"
 #include "../cpu/parallel.h"
 #include "args.h"
 #include "ops.h"
@@ -204,6 +205,7 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   o.Set("cpuKernel", cr::gemm_kernel_name());
   o.Set("cpuDirectConv", cr::cpu_conv::direct3x3_kernel_name());
   o.Set("napiVersion", static_cast<double>(NAPI_VERSION));
+  o.Set("jpeg", cr::jpeg::version());
   return o;
 }
 

@@ -51,4 +51,23 @@ describe('build: the addon binary\'s runtime requirements', () => {
     }
     assert.deepEqual(tooNew, [], `${file} needs runtime versions newer than RHEL 9's`);
   });
+
+  it('needs no shared library beyond the C runtime, and exports none of the libjpeg-turbo linked in', function () {
+    native();
+    const file = nativeAddonFile();
+    if (!file) this.skip();
+    const headers = spawnSync('objdump', ['-p', file as string], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    if (headers.error || headers.status !== 0) this.skip();
+    const needed = [...headers.stdout.matchAll(/^\s*NEEDED\s+(\S+)/gm)].map((m) => m[1]);
+    assert.ok(needed.length > 0, 'objdump lists what the addon needs');
+    const allowed = /^(libc|libm|libgcc_s|libdl|libpthread|librt|ld-linux-x86-64|ld-linux-aarch64)\.so/;
+    assert.deepEqual(
+      needed.filter((n) => !allowed.test(n)),
+      [],
+      `${file} needs shared libraries a user may not have (libjpeg goes in statically)`,
+    );
+    const symbols = spawnSync('objdump', ['-T', file as string], { encoding: 'utf8', maxBuffer: 64 << 20 });
+    const exported = symbols.stdout.split('\n').filter((l) => !l.includes('*UND*') && /\bj(peg|init|round|div|copy|zero)_\w+$/.test(l.trim()));
+    assert.deepEqual(exported, [], 'libjpeg symbols stay private (--exclude-libs), so they never meet another libjpeg in the process');
+  });
 });
