@@ -36,6 +36,16 @@ const CASES: Case[] = [
   { name: 'direct 3x3: 5 x 13, vectors straddling rows', x: [2, 3, 5, 13], w: [4, 3, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: false },
   { name: 'direct 3x3: 16 x 16, 8 channels in and out', x: [2, 8, 16, 16], w: [8, 8, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
   { name: 'direct 3x3: 3 rows of 48 columns, 3 filters', x: [1, 2, 3, 48], w: [3, 2, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
+  // Output planes under 64 pixels where most unfolded entries would be padding: one GEMM per
+  // filter tap over the pixels it reaches (output channels in blocks of 32 and a partial one;
+  // taps that reach no pixel; strides and dilation that leave input pixels unreached).
+  { name: 'tap-wise: 2x2 planes, 3x3 padding 1, 70 filters', x: [3, 9, 2, 2], w: [70, 9, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
+  { name: 'tap-wise: 1x1 planes, 3x3 padding 1, 37 channels', x: [5, 37, 1, 1], w: [6, 37, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: false },
+  { name: 'tap-wise: 2x3 planes, 5x5 padding 2', x: [2, 3, 2, 3], w: [4, 3, 5, 5], p: [1, 1, 2, 2, 1, 1], bias: true },
+  { name: 'tap-wise: 3x3 input, stride 2, 2x2 output', x: [2, 6, 3, 3], w: [5, 6, 3, 3], p: [2, 2, 1, 1, 1, 1], bias: false },
+  { name: 'tap-wise: dilation 2 on 2x2 planes', x: [2, 4, 2, 2], w: [3, 4, 3, 3], p: [1, 1, 2, 2, 2, 2], bias: true },
+  // 1100 images of 300 channels: more gathered pixels than one group of images holds.
+  { name: 'tap-wise: batch 1100 of 1x1 planes, in groups', x: [1100, 300, 1, 1], w: [3, 300, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
   // 3600 output pixels per image: more columns than one GEMM column block.
   { name: '1x1 over 60x60 pixels', x: [2, 2, 60, 60], w: [3, 2, 1, 1], p: [1, 1, 0, 0, 1, 1], bias: true },
 ];
