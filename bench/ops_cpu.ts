@@ -115,7 +115,7 @@ function main(): void {
   phases.set('js (outside ops)', [total - rows.reduce((s, r) => s + r.msPerStep, 0), totalCpu - rows.reduce((s, r) => s + r.cpuMsPerStep, 0)]);
   const info = native().buildInfo();
   console.log(
-    `${model} batch ${batch} fp32 on cpu: ${info.cpuThreads} threads, gemm ${info.cpuKernel ?? '?'}, ` +
+    `${model} batch ${batch} fp32 on cpu: ${info.cpuThreads} threads, gemm ${info.cpuKernel ?? '?'}, direct conv ${info.cpuDirectConv ?? '?'}, ` +
       `load ${os
         .loadavg()
         .map((l) => l.toFixed(2))
@@ -138,6 +138,8 @@ function main(): void {
           model,
           batch,
           threads: info.cpuThreads,
+          gemmKernel: info.cpuKernel,
+          directConv: info.cpuDirectConv ?? null,
           load: os.loadavg(),
           msPerStep: total,
           cpuMsPerStep: totalCpu,

@@ -17,6 +17,9 @@ export interface PytorchResult {
   runs_ms?: number[];
   /** CPU runs: process CPU time per timed step, all threads. */
   cpu_ms_per_step?: number;
+  /** CPU runs: minor page faults per timed step, and the malloc settings it ran under. */
+  minor_faults_per_step?: number;
+  malloc_env?: Record<string, string>;
   error?: string;
   torch?: string;
   cudnn?: number;
@@ -74,11 +77,25 @@ export function findPython(device: string, candidates: readonly string[] = ['pyt
 }
 
 /**
- * Eager modes for the precisions asked for, plus compile-bf16 (the fastest compiled
- * mode); on the CPU only eager-fp32 (PyTorch's CPU step in other precisions is no reference).
+ * glibc malloc settings for the CPU `heap` modes. PyTorch's CPU allocator hands every tensor
+ * to malloc, and by default glibc serves large blocks with fresh mmaps and trims freed heap
+ * back to the kernel, so a training step can page-fault (and zero) its activations anew each
+ * step: on a 2-core EPYC that tripled PyTorch's ResNet-20 step time in some runs and not in
+ * others. With both thresholds this high, freed blocks stay in the heap and are reused - what
+ * a tuned PyTorch install gets from jemalloc or tcmalloc.
+ */
+export const HEAP_MALLOC_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: '4294967296', MALLOC_TRIM_THRESHOLD_: '4294967296' };
+
+/** Whether a mode runs under HEAP_MALLOC_ENV. */
+export const isHeapMode = (mode: string): boolean => mode.split('-').includes('heap');
+
+/**
+ * Eager modes for the precisions asked for, plus compile-bf16 (the fastest compiled mode);
+ * on the CPU eager-fp32 as installed and under HEAP_MALLOC_ENV (PyTorch's CPU step in other
+ * precisions is no reference), so the comparison is against the faster of the two.
  */
 export function defaultModes(precisions: readonly string[], compile: boolean, device = 'cuda'): string[] {
-  if (device === 'cpu') return ['eager-fp32'];
+  if (device === 'cpu') return ['eager-fp32', 'eager-heap-fp32'];
   return [...precisions.map((p) => `eager-${p}`), ...(compile ? ['compile-bf16'] : [])];
 }
 
@@ -98,8 +115,17 @@ export function parsePytorchOutput(stdout: string): PytorchResult[] {
   return out;
 }
 
-/** Runs the reference script for one row; a failure comes back as error results, never a throw. */
+/**
+ * Runs the reference script for one row (heap modes in a child of their own, started under
+ * HEAP_MALLOC_ENV); a failure comes back as error results, never a throw.
+ */
 export function runPytorchRow(row: Row, modes: string[], o: PytorchOptions): PytorchResult[] {
+  const plain = modes.filter((m) => !isHeapMode(m));
+  const heap = modes.filter(isHeapMode);
+  return [...(plain.length ? runChild(row, plain, o, {}) : []), ...(heap.length ? runChild(row, heap, o, HEAP_MALLOC_ENV) : [])];
+}
+
+function runChild(row: Row, modes: string[], o: PytorchOptions, extraEnv: Readonly<Record<string, string>>): PytorchResult[] {
   const size = rowImageSize(row);
   const args = [
     o.script,
@@ -122,6 +148,7 @@ export function runPytorchRow(row: Row, modes: string[], o: PytorchOptions): Pyt
     killSignal: 'SIGKILL',
     maxBuffer: 64 << 20,
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...extraEnv },
   });
   const got = parsePytorchOutput(r.stdout ?? '');
   if (r.stderr)

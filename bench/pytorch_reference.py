@@ -11,10 +11,13 @@ Usage: python3 bench/pytorch_reference.py [--rows resnet20:128,resnet56:512] [--
        [--device cuda|cpu] [--threads N] [--image-size PX] [--warmup 10] [--steps 50] [--runs 3]
        [--json out.json]. Prints one JSON object per (row, mode) on stdout; bench/run.ts
        (npm run bench -- --pytorch) runs it row by row and parses those lines. On the CPU,
-       --threads sets torch.set_num_threads (default: all cores) and only eager-fp32 is meaningful.
+       --threads sets torch.set_num_threads (default: all cores) and the modes are eager-fp32 and
+       eager-heap-fp32 (the same step, run by the caller with glibc malloc keeping freed memory).
 """
 import argparse
 import json
+import os
+import resource
 import statistics
 import sys
 import time
@@ -125,9 +128,15 @@ def run_row(model_name, batch, mode, steps=50, runs=3, warmup=10, device="cuda",
         scaler.update()
 
     if not on_gpu:
-        if mode != "eager-fp32":
-            raise ValueError(f"mode {mode!r} is GPU-only: the CPU comparison is eager-fp32")
+        if mode not in ("eager-fp32", "eager-heap-fp32"):
+            raise ValueError(f"mode {mode!r} is GPU-only: the CPU comparison is eager-fp32 (or eager-heap-fp32)")
+        # eager-heap-fp32 is the same step; the caller starts it with glibc's malloc told to
+        # keep freed memory (see HEAP_MALLOC_ENV in bench/pytorch.ts). Check that it did.
+        if "heap" in mode and not os.environ.get("MALLOC_TRIM_THRESHOLD_"):
+            raise ValueError("eager-heap-fp32 needs MALLOC_MMAP_THRESHOLD_ and MALLOC_TRIM_THRESHOLD_ in the environment")
         step = cpu_step
+    elif "heap" in mode:
+        raise ValueError(f"mode {mode!r} is CPU-only")
     if mode.startswith("compile"):
         torch._dynamo.reset()  # each row's step is the same code object: start from an empty cache
         step = torch.compile(step, mode="max-autotune-no-cudagraphs" if "nograph" in mode else "reduce-overhead")
@@ -139,15 +148,20 @@ def run_row(model_name, batch, mode, steps=50, runs=3, warmup=10, device="cuda",
         # clock also measures the neighbours. OpenMP workers that spin while waiting count
         # here too (OMP_WAIT_POLICY=PASSIVE makes them sleep instead).
         c0 = time.process_time()
+        faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         for _ in range(runs):
             t0 = time.perf_counter()
             for _ in range(steps):
                 step()
             times.append((time.perf_counter() - t0) * 1e3 / steps)
         cpu_ms = (time.process_time() - c0) * 1e3 / (runs * steps)
+        # Minor page faults per timed step: memory the allocator gave back to the kernel and
+        # took again, each page zeroed anew (glibc's default for large blocks).
+        faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0) / (runs * steps)
         ms = statistics.median(times)
+        malloc = {k: os.environ[k] for k in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_") if k in os.environ}
         return {"model": model_name, "batch": batch, "mode": mode, "ms_per_step": ms, "images_per_s": batch * 1000.0 / ms,
-                "runs_ms": times, "cpu_ms_per_step": cpu_ms}
+                "runs_ms": times, "cpu_ms_per_step": cpu_ms, "minor_faults_per_step": faults, "malloc_env": malloc}
     torch.cuda.synchronize()
     for _ in range(runs):
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)

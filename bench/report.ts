@@ -24,7 +24,7 @@ export interface Comparison {
   ratioBest: number | null;
   /**
    * CPU runs: process CPU time per step (all threads, median over repeats) of our fp32 step
-   * and PyTorch's eager-fp32 step, and PyTorch's / ours: the cost ratio, which a busy
+   * and of PyTorch's fastest eager mode, and PyTorch's / ours: the cost ratio, which a busy
    * machine disturbs less than the wall clock.
    */
   oursCpuMs?: number | null;
@@ -68,7 +68,11 @@ export function compare(rows: Row[], ours: StepResult[], pytorch: PytorchResult[
     const cpuTorch = pytorch
       .filter(
         (r) =>
-          r.model === row.model && r.batch === row.batch && (r.image_size ?? size) === size && r.mode === 'eager-fp32' && typeof r.cpu_ms_per_step === 'number',
+          r.model === row.model &&
+          r.batch === row.batch &&
+          (r.image_size ?? size) === size &&
+          r.mode === (eager?.mode ?? 'eager-fp32') &&
+          typeof r.cpu_ms_per_step === 'number',
       )
       .map((r) => r.cpu_ms_per_step as number);
     const oursCpuMs = cpuOurs.length ? median(cpuOurs) : null;
@@ -97,7 +101,8 @@ export function progressLine(r: StepResult): string {
   if (r.error) return `${head}  FAILED: ${r.error}`;
   return (
     `${head}  ${fmtFixed(r.msPerStep, 3).padStart(9)} ms/step  ${fmtInt(r.imagesPerS).padStart(8)} img/s` +
-    `  (${r.stepMode ?? 'eager'}; runs ${r.runsMs.map((v) => v.toFixed(2)).join(' / ')} ms; warm-up ${fmtInt(r.warmupMs)} ms)` +
+    `  (${r.stepMode ?? 'eager'}; runs ${r.runsMs.map((v) => v.toFixed(2)).join(' / ')} ms; warm-up ${fmtInt(r.warmupMs)} ms` +
+    `${r.minorFaultsPerStep === null || r.minorFaultsPerStep === undefined ? '' : `; ${Math.round(r.minorFaultsPerStep)} page faults/step`})` +
     (r.eagerReason && r.device !== 'cpu' ? `\n${''.padEnd(21)}eager because: ${r.eagerReason}` : '')
   );
 }

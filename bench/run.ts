@@ -267,7 +267,7 @@ export async function main(argv: string[]): Promise<number> {
                   ? `FAILED: ${g.error}`
                   : `${(g.ms_per_step ?? NaN).toFixed(3).padStart(9)} ms/step  ${Math.round(g.images_per_s ?? NaN)
                       .toLocaleString('en-US')
-                      .padStart(8)} img/s`
+                      .padStart(8)} img/s${g.minor_faults_per_step === undefined ? '' : `  (${Math.round(g.minor_faults_per_step)} page faults/step)`}`
               }`,
             );
         }

@@ -35,6 +35,8 @@ export interface StepResult {
   warmupMs: number | null;
   /** Process CPU time (all threads) per step, over warm-up and timed runs. */
   cpuMsPerStep: number | null;
+  /** CPU rows: minor page faults per timed step (memory handed back to the kernel and taken again). */
+  minorFaultsPerStep: number | null;
   parameters: number;
   floor: Floor;
   /** fp16: the loss scale at the end and the steps skipped for overflow. */
@@ -96,6 +98,7 @@ export function emptyResult(row: Row, precision: Precision, o: StepOptions, why:
     runsMs: [],
     warmupMs: null,
     cpuMsPerStep: null,
+    minorFaultsPerStep: null,
     parameters,
     floor,
     lossScale: 1,
@@ -153,12 +156,15 @@ export function benchStep(row: Row, precision: Precision, o: StepOptions): StepR
     // On the CPU the runs are timed by the wall clock as before, and their CPU time is
     // summed too (warm-up left out: its first steps allocate and fault pages in).
     let timedCpuMs = 0;
+    let timedFaults = 0;
     const cpuTimer: RunTimer = () => {
       const cpu0 = cpuMs(),
+        f0 = process.resourceUsage().minorPageFault,
         t0 = nowMs();
       return {
         stop: () => {
           timedCpuMs += cpuMs() - cpu0;
+          timedFaults += process.resourceUsage().minorPageFault - f0;
           return nowMs() - t0;
         },
       };
@@ -166,6 +172,7 @@ export function benchStep(row: Row, precision: Precision, o: StepOptions): StepR
     const t = timeSteps(step, sync, o.timing, undefined, onCuda ? () => cuda.startTimer(device) : cpuTimer);
     const stepsRun = o.timing.warmup + o.timing.steps * o.timing.runs;
     res.cpuMsPerStep = onCuda ? (cpuMs() - c0) / stepsRun : timedCpuMs / (o.timing.steps * o.timing.runs);
+    if (!onCuda) res.minorFaultsPerStep = timedFaults / (o.timing.steps * o.timing.runs);
     res.msPerStep = t.msPerStep;
     res.imagesPerS = (row.batch * 1e3) / t.msPerStep;
     res.runsMs = t.runsMs;

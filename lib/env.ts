@@ -35,6 +35,12 @@ export const ENVIRONMENT: readonly EnvVariable[] = [
     meaning:
       'caps the CPU GEMM micro-kernel: avx2 = AVX2/FMA even where AVX-512 exists, generic = the portable kernel (either also turns off the AVX-512 direct 3x3 convolution)',
   },
+  {
+    name: 'CUDNN_RESNET_CPU_CONV',
+    readBy: 'addon',
+    meaning:
+      'CPU convolution path: unset = the direct 3x3 kernel where it applies, gemm = unfold + GEMM for every convolution (the reference path; with CUDNN_RESNET_CPU_GEMM=avx2 and one thread, the same bits on every CPU with AVX2 and FMA)',
+  },
   { name: 'CUDNN_LIBRARY_PATH', readBy: 'addon', meaning: 'libcudnn.so.9 or its folder, tried before the default search' },
   { name: 'CUDNN_RESNET_NO_CUDA', readBy: 'build', meaning: '1 = build the addon without the CUDA backend even where nvcc exists' },
   { name: 'CUDNN_RESNET_BUILD_DIR', readBy: 'build', meaning: 'build folder of the addon (default build/)' },

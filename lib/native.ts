@@ -53,6 +53,11 @@ export interface NativeBuildInfo {
   cpuThreads: number;
   /** The CPU GEMM micro-kernel chosen at load for this CPU: 'avx512', 'avx2-fma' or 'generic'. */
   cpuKernel: string;
+  /**
+   * The kernel of the CPU's direct 3x3 stride-1 convolution, chosen at load: 'avx512', or 'none'
+   * when every convolution is unfolded into the GEMM (CUDNN_RESNET_CPU_CONV=gemm, or no such kernel).
+   */
+  cpuDirectConv: string;
   napiVersion: number;
 }
 

@@ -36,6 +36,7 @@ describe('native addon', () => {
     assert.equal(typeof info.cuda, 'boolean');
     assert.ok(info.cpuThreads >= 1);
     assert.ok(['avx512', 'avx2-fma', 'generic'].includes(info.cpuKernel), `cpuKernel ${info.cpuKernel}`);
+    assert.ok(['avx512', 'none'].includes(info.cpuDirectConv), `cpuDirectConv ${info.cpuDirectConv}`);
     assert.equal(info.napiVersion, 8);
   });
 });

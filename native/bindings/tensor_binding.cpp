@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "../core/backend.h"
+#include "../cpu/conv_direct.h"
 #include "../cpu/gemm.h"
 #include "../cpu/parallel.h"
 #include "args.h"
@@ -201,6 +202,7 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
   o.Set("cudaArchitectures", CR_CUDA_ARCHS);
   o.Set("cpuThreads", static_cast<double>(cr::cpu_threads()));
   o.Set("cpuKernel", cr::gemm_kernel_name());
+  o.Set("cpuDirectConv", cr::cpu_conv::direct3x3_kernel_name());
   o.Set("napiVersion", static_cast<double>(NAPI_VERSION));
   return o;
 }

@@ -43,6 +43,11 @@ GemmKernelCap cpu_gemm_cap() {
   return c;
 }
 
+ConvPath cpu_conv_path() {
+  static const ConvPath c = [] { return read("CUDNN_RESNET_CPU_CONV") == "gemm" ? ConvPath::Gemm : ConvPath::Auto; }();
+  return c;
+}
+
 std::string cudnn_library_path() { return read("CUDNN_LIBRARY_PATH"); }
 
 }  // namespace cr::env

@@ -24,6 +24,12 @@ int cpu_threads_override();
 enum class GemmKernelCap { Auto, Avx2, Generic };
 GemmKernelCap cpu_gemm_cap();
 
+// CUDNN_RESNET_CPU_CONV: which CPU convolution kernels may run. `gemm` = unfold + GEMM only,
+// the reference path (whose bits depend only on the GEMM kernel, see CUDNN_RESNET_CPU_GEMM);
+// unset or any other value = the direct 3x3 kernel wherever it applies.
+enum class ConvPath { Auto, Gemm };
+ConvPath cpu_conv_path();
+
 // CUDNN_LIBRARY_PATH: libcudnn.so.9 or the folder holding it, tried before the default
 // search; empty when unset.
 std::string cudnn_library_path();

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "../core/env.h"
 #include "gemm.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -123,11 +124,19 @@ void image_portable(const float* in, int64_t in_ch, int64_t H, int64_t W, const 
 
 }  // namespace
 
+const char* direct3x3_kernel_name() {
+  static const char* const name = [] {
+    if (env::cpu_conv_path() == env::ConvPath::Gemm) return "none";
+    return std::strcmp(gemm_kernel_name(), "avx512") == 0 ? "avx512" : "none";
+  }();
+  return name;
+}
+
 bool direct3x3_applies(const ConvGeom& g) {
   const Conv2dParams& p = g.p;
   return g.R == 3 && g.S == 3 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 1 && p.pad_w == 1 &&
          p.dilation_h == 1 && p.dilation_w == 1 && (g.H * g.W >= kMinPixels || g.H * g.W == kVec) &&
-         std::strcmp(gemm_kernel_name(), "avx512") == 0;
+         std::strcmp(direct3x3_kernel_name(), "none") != 0;
 }
 
 void pack_direct3x3(const float* w, int64_t K, int64_t C, bool backward_data, float* packed) {

@@ -12,9 +12,13 @@ namespace cr::cpu_conv {
 // Output channels per packed filter block (the register tile's height).
 constexpr int64_t kDirectBlock = 8;
 
-// Whether the direct kernel serves this convolution on this CPU: 3x3, stride 1, padding 1,
-// dilation 1, at least 64 pixels per plane or exactly 16, and the AVX-512 kernel chosen (CUDNN_RESNET_CPU_GEMM
-// caps it off along with the AVX-512 GEMM).
+// Which direct kernel serves the convolutions it applies to: "avx512", or "none" when
+// unfold + GEMM serves them all (CUDNN_RESNET_CPU_CONV=gemm, or the AVX-512 GEMM kernel capped
+// off by CUDNN_RESNET_CPU_GEMM or missing). Fixed when the addon loads.
+const char* direct3x3_kernel_name();
+
+// Whether the direct kernel serves this convolution: 3x3, stride 1, padding 1, dilation 1,
+// at least 64 pixels per plane or exactly 16, and a direct kernel chosen.
 bool direct3x3_applies(const ConvGeom& g);
 
 // Floats of a packed filter for `out_ch` output and `in_ch` input channels.

@@ -53,6 +53,7 @@ describe('bench: tables and comparison', () => {
     assert.equal(bestOf(r, { model: 'resnet56', batch: 128 }, 'eager'), null);
     assert.deepEqual(defaultModes(['fp32', 'bf16'], true), ['eager-fp32', 'eager-bf16', 'compile-bf16']);
     assert.deepEqual(defaultModes(['fp16'], false), ['eager-fp16']);
+    assert.deepEqual(defaultModes(['fp32', 'bf16'], true, 'cpu'), ['eager-fp32', 'eager-heap-fp32']);
   });
 
   it('compare: our best precision over PyTorch best eager and best overall', () => {
