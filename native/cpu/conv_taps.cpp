@@ -14,6 +14,7 @@
 #include <atomic>
 #include <vector>
 
+#include "../core/env.h"
 #include "cpu_backend.h"
 #include "gemm.h"
 #include "parallel.h"
@@ -162,7 +163,7 @@ void run(const ConvGeom& g, bool backward_data, const float* src, const float* w
 }  // namespace
 
 bool taps_apply(const ConvGeom& g) {
-  if (g.pq() >= 64 || g.R * g.S == 1) return false;
+  if (g.pq() >= 64 || g.R * g.S == 1 || env::cpu_conv_path() == env::ConvPath::Gemm) return false;
   int64_t pairs = 0;
   for (const Tap& t : taps_of(g)) pairs += t.pairs();
   return 2 * pairs <= g.pq() * g.R * g.S;

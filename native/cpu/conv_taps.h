@@ -12,7 +12,8 @@
 namespace cr::cpu_conv {
 
 // Whether the tap-wise GEMMs serve this convolution: an output plane under 64 pixels whose
-// (tap, output pixel) pairs reach a pixel of the input at most half of the time.
+// (tap, output pixel) pairs reach a pixel of the input at most half of the time, unless
+// CUDNN_RESNET_CPU_CONV=gemm asks for unfold + GEMM everywhere.
 bool taps_apply(const ConvGeom& g);
 
 // y [N, K, P, Q] = x [N, C, H, W] convolved with w [K, C, R, S] (+ bias[K] when not null).
