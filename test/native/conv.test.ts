@@ -36,6 +36,10 @@ const CASES: Case[] = [
   { name: 'direct 3x3: 5 x 13, vectors straddling rows', x: [2, 3, 5, 13], w: [4, 3, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: false },
   { name: 'direct 3x3: 16 x 16, 8 channels in and out', x: [2, 8, 16, 16], w: [8, 8, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
   { name: 'direct 3x3: 3 rows of 48 columns, 3 filters', x: [1, 2, 3, 48], w: [3, 2, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
+  // Stride-2 rows long enough for the CPU's vector copy when unfolding (16 columns per step,
+  // rows of 17 and 33 that end in a scalar remainder), in a 7x7 stem-like layer.
+  { name: 'stride 2 over 67 columns', x: [2, 2, 9, 67], w: [3, 2, 3, 3], p: [2, 2, 1, 1, 1, 1], bias: true },
+  { name: '7x7 stride 2 padding 3 over 37 columns', x: [2, 3, 12, 37], w: [4, 3, 7, 7], p: [2, 2, 3, 3, 1, 1], bias: false },
   // Output planes under 64 pixels where most unfolded entries would be padding: one GEMM per
   // filter tap over the pixels it reaches (output channels in blocks of 32 and a partial one;
   // taps that reach no pixel; strides and dilation that leave input pixels unreached).
