@@ -39,7 +39,7 @@ export const ENVIRONMENT: readonly EnvVariable[] = [
     name: 'CUDNN_RESNET_CPU_CONV',
     readBy: 'addon',
     meaning:
-      'CPU convolution path: unset = the direct 3x3 kernel where it applies, gemm = unfold + GEMM for every convolution (the reference path; with CUDNN_RESNET_CPU_GEMM=avx2 and one thread, the same bits on every CPU with AVX2 and FMA)',
+      'CPU convolution path: unset = the direct 3x3 kernel where it applies and one GEMM per filter tap for tiny, mostly padded planes, gemm = unfold + GEMM for every convolution (the reference path; with CUDNN_RESNET_CPU_GEMM=avx2 and one thread, the same bits on every CPU with AVX2 and FMA)',
   },
   { name: 'CUDNN_LIBRARY_PATH', readBy: 'addon', meaning: 'libcudnn.so.9 or its folder, tried before the default search' },
   { name: 'CUDNN_RESNET_NO_CUDA', readBy: 'build', meaning: '1 = build the addon without the CUDA backend even where nvcc exists' },

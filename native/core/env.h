@@ -27,7 +27,8 @@ GemmKernelCap cpu_gemm_cap();
 
 // CUDNN_RESNET_CPU_CONV: which CPU convolution kernels may run. `gemm` = unfold + GEMM only,
 // the reference path (whose bits depend only on the GEMM kernel, see CUDNN_RESNET_CPU_GEMM);
-// unset or any other value = the direct 3x3 kernel wherever it applies.
+// unset or any other value = the direct 3x3 kernel and the tap-wise GEMMs for tiny planes
+// (conv_taps.h) wherever they apply.
 enum class ConvPath { Auto, Gemm };
 ConvPath cpu_conv_path();
 

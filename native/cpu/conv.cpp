@@ -10,7 +10,8 @@
 // All arithmetic is fp32; other dtypes and NHWC are converted on the way in and out.
 // The unfolding and folding themselves are in conv_unfold.cpp; same-size 3x3 layers skip them
 // through the direct kernels of conv_direct.cpp (forward, backward data) and conv_filter.cpp
-// (backward filter) where the CPU has AVX-512.
+// (backward filter, where the CPU has AVX-512), and tiny planes run one GEMM per tap
+// (conv_taps.cpp) instead.
 #include <algorithm>
 #include <atomic>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "../core/errors.h"
 #include "conv_direct.h"
 #include "conv_filter.h"
+#include "conv_taps.h"
 #include "conv_unfold.h"
 #include "cpu_backend.h"
 #include "gemm.h"
@@ -127,6 +129,10 @@ Tensor CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor
     direct3x3_batch(g, xs, false, ws, bs, y);
     return out.finish();
   }
+  if (cpu_conv::taps_apply(g)) {
+    cpu_conv::taps_forward(g, xs, ws, bs, y);
+    return out.finish();
+  }
   if (const int64_t per = images_per_gemm(g); per > 1) {
     over_images((g.N + per - 1) / per,
                 [&] {
@@ -179,6 +185,10 @@ Tensor CpuBackend::conv2d_backward_data(const Tensor& dy, const Tensor& w, const
   const int64_t crs = g.crs(), pq = g.pq();
   if (cpu_conv::direct3x3_applies(g)) {  // dx = dy convolved with w transposed and rotated
     direct3x3_batch(g, dys, true, ws, nullptr, dx);
+    return out.finish();
+  }
+  if (cpu_conv::taps_apply(g)) {
+    cpu_conv::taps_backward_data(g, dys, ws, dx);
     return out.finish();
   }
   if (const int64_t per = images_per_gemm(g); per > 1) {

@@ -4,6 +4,14 @@
 #include "conv_unfold.h"
 
 #include <algorithm>
+#include <cstring>
+
+#include "gemm.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CR_UNFOLD_X86 1
+#include <immintrin.h>
+#endif
 
 namespace cr::cpu_conv {
 
@@ -37,6 +45,33 @@ void for_each_col_row(const ConvGeom& g, int64_t oh0, int64_t oh1, F&& row) {
 // add) plus zeros at the few columns that fall into the padding; those columns read (or
 // add into) the neighbouring row's edge, which the zeros then override (or neutralize).
 bool same_width_stride1(const ConvGeom& g) { return g.p.stride_h == 1 && g.p.stride_w == 1 && g.Q == g.W; }
+
+// dst[q] = src[2 q] for q < n: the rows of stride-2 layers (ResNet stems), where the plain loop
+// took about 30% of the 7x7 stem's forward time. 16 outputs per two loads and a permute; the last
+// vector stops short of src[2 n - 1], which the row may not own.
+#ifdef CR_UNFOLD_X86
+__attribute__((target("avx512f"))) void copy_stride2_avx512(const float* src, float* dst, int64_t n) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  int64_t q = 0;
+  for (; q + 16 < n; q += 16) {
+    const __m512 lo = _mm512_loadu_ps(src + 2 * q), hi = _mm512_loadu_ps(src + 2 * q + 16);
+    _mm512_storeu_ps(dst + q, _mm512_permutex2var_ps(lo, even, hi));
+  }
+  for (; q < n; q++) dst[q] = src[2 * q];
+}
+#endif
+
+void copy_stride2(const float* src, float* dst, int64_t n) {
+#ifdef CR_UNFOLD_X86
+  // Where the AVX-512 GEMM kernel was chosen (CUDNN_RESNET_CPU_GEMM caps both).
+  static const bool avx512 = std::strcmp(gemm_kernel_name(), "avx512") == 0;
+  if (avx512) {
+    copy_stride2_avx512(src, dst, n);
+    return;
+  }
+#endif
+  for (int64_t q = 0; q < n; q++) dst[q] = src[2 * q];
+}
 
 // Calls band(k, c, i_lo, i_hi, start, q0, q1) for every column-matrix row k = (c, r, s) of a
 // band of output rows [oh0, oh1) of a same_width_stride1 convolution: band rows [i_lo, i_hi)
@@ -91,6 +126,8 @@ void im2col(const ConvGeom& g, const float* x, int64_t oh0, int64_t oh1, float* 
     for (int64_t q = 0; q < q0; q++) dst[q] = 0.f;
     if (sw == 1) {
       for (int64_t q = q0; q < q1; q++) dst[q] = src[q];
+    } else if (sw == 2) {
+      copy_stride2(src + q0 * 2, dst + q0, q1 - q0);
     } else {
       for (int64_t q = q0; q < q1; q++) dst[q] = src[q * sw];
     }

@@ -43,6 +43,20 @@ const CASES: Case[] = [
   { name: 'direct dw: 4 x 4, 20 channels, 37 filters (two vectors and a tail)', x: [7, 20, 4, 4], w: [37, 20, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
   { name: 'direct dw: 32 x 32, 16 in, 16 out, several groups per run', x: [17, 16, 32, 32], w: [16, 16, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: false },
   { name: 'direct dw: 11 x 12, 3 channels, 33 filters', x: [3, 3, 11, 12], w: [33, 3, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: false },
+  // Stride-2 rows long enough for the CPU's vector copy when unfolding (16 columns per step,
+  // rows of 17 and 33 that end in a scalar remainder), in a 7x7 stem-like layer.
+  { name: 'stride 2 over 67 columns', x: [2, 2, 9, 67], w: [3, 2, 3, 3], p: [2, 2, 1, 1, 1, 1], bias: true },
+  { name: '7x7 stride 2 padding 3 over 37 columns', x: [2, 3, 12, 37], w: [4, 3, 7, 7], p: [2, 2, 3, 3, 1, 1], bias: false },
+  // Output planes under 64 pixels where most unfolded entries would be padding: one GEMM per
+  // filter tap over the pixels it reaches (output channels in blocks of 32 and a partial one;
+  // taps that reach no pixel; strides and dilation that leave input pixels unreached).
+  { name: 'tap-wise: 2x2 planes, 3x3 padding 1, 70 filters', x: [3, 9, 2, 2], w: [70, 9, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
+  { name: 'tap-wise: 1x1 planes, 3x3 padding 1, 37 channels', x: [5, 37, 1, 1], w: [6, 37, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: false },
+  { name: 'tap-wise: 2x3 planes, 5x5 padding 2', x: [2, 3, 2, 3], w: [4, 3, 5, 5], p: [1, 1, 2, 2, 1, 1], bias: true },
+  { name: 'tap-wise: 3x3 input, stride 2, 2x2 output', x: [2, 6, 3, 3], w: [5, 6, 3, 3], p: [2, 2, 1, 1, 1, 1], bias: false },
+  { name: 'tap-wise: dilation 2 on 2x2 planes', x: [2, 4, 2, 2], w: [3, 4, 3, 3], p: [1, 1, 2, 2, 2, 2], bias: true },
+  // 1100 images of 300 channels: more gathered pixels than one group of images holds.
+  { name: 'tap-wise: batch 1100 of 1x1 planes, in groups', x: [1100, 300, 1, 1], w: [3, 300, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
   // 3600 output pixels per image: more columns than one GEMM column block.
   { name: '1x1 over 60x60 pixels', x: [2, 2, 60, 60], w: [3, 2, 1, 1], p: [1, 1, 0, 0, 1, 1], bias: true },
 ];
