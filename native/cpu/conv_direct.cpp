@@ -104,21 +104,27 @@ __attribute__((target("avx512f"))) void tile_avx512(const float* in_a, const flo
   }
 }
 
+// The sites of an H x W plane's `vecs` vectors, plus one masked off (for a tile's missing
+// vectors), worked out once per image size and thread rather than per tile: with 16 input
+// channels a tile is only ~2300 FMAs, and the per-lane masks would cost a sizeable share.
+template <class Site, Site (*SiteOf)(int64_t, int64_t, int64_t)>
+const std::vector<Site>& plane_sites(int64_t H, int64_t W, int64_t vecs) {
+  thread_local std::vector<Site> sites;
+  thread_local int64_t sites_h = -1, sites_w = -1;
+  if (sites_h != H || sites_w != W) {
+    sites.resize(static_cast<size_t>(vecs + 1));
+    for (int64_t v = 0; v <= vecs; v++) sites[static_cast<size_t>(v)] = SiteOf(v, H, W);
+    sites_h = H, sites_w = W;
+  }
+  return sites;
+}
+
 // The vectors of `images` consecutive images, two per tile; 16-pixel planes (one vector)
 // put two images in a tile.
 void images_avx512(const float* in, int64_t images, int64_t in_ch, int64_t H, int64_t W, const float* packed,
                    int64_t out_ch, const float* bias, float* out) {
-  // The sites (one more, masked off, for a tile's missing second vector) are worked out
-  // once per image size and thread, not per tile: with 16 input channels a tile is only
-  // ~2300 FMAs, and the per-lane masks would cost a sizeable share of that.
   const int64_t HW = H * W, vecs = (HW + kVec - 1) / kVec;
-  thread_local std::vector<VecSite> sites;
-  thread_local int64_t sites_h = -1, sites_w = -1;
-  if (sites_h != H || sites_w != W) {
-    sites.resize(static_cast<size_t>(vecs + 1));
-    for (int64_t v = 0; v <= vecs; v++) sites[static_cast<size_t>(v)] = site_of(v, H, W);
-    sites_h = H, sites_w = W;
-  }
+  const std::vector<VecSite>& sites = plane_sites<VecSite, site_of>(H, W, vecs);
   for (int64_t ob = 0; ob < out_ch; ob += kDirectBlock) {
     const float* pk = packed + ob * in_ch * 9;
     const int valid = static_cast<int>(std::min<int64_t>(kDirectBlock, out_ch - ob));
@@ -231,13 +237,7 @@ __attribute__((target("avx2,fma"))) void tile_avx2(const Slot8 (&slot)[kTileVecs
 void images_avx2(const float* in, int64_t images, int64_t in_ch, int64_t H, int64_t W, const float* packed,
                  int64_t out_ch, const float* bias, float* out) {
   const int64_t HW = H * W, vecs = (HW + kVec8 - 1) / kVec8, total = images * vecs;
-  thread_local std::vector<VecSite8> sites;
-  thread_local int64_t sites_h = -1, sites_w = -1;
-  if (sites_h != H || sites_w != W) {
-    sites.resize(static_cast<size_t>(vecs + 1));
-    for (int64_t v = 0; v <= vecs; v++) sites[static_cast<size_t>(v)] = site8_of(v, H, W);
-    sites_h = H, sites_w = W;
-  }
+  const std::vector<VecSite8>& sites = plane_sites<VecSite8, site8_of>(H, W, vecs);
   for (int64_t ob = 0; ob < out_ch; ob += kDirectBlock) {
     const float* pk = packed + ob * in_ch * 9;
     for (int64_t first = 0; first < total; first += kTileVecs8) {
