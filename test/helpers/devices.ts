@@ -24,16 +24,22 @@ export function cudaUnavailableReason(): string | null {
   return cudaReason;
 }
 
+/** A suite that needs cuda:0: its body where cuda:0 works, else one pending test that says why. */
+export function describeCuda(title: string, body: (this: Mocha.Suite) => void): void {
+  const reason = cudaUnavailableReason();
+  describe(
+    title,
+    reason === null
+      ? body
+      : () => {
+          it(`skipped: no usable GPU (${reason.split('\n')[0]})`);
+        },
+  );
+}
+
 export function describeDevices(title: string, body: (d: DeviceUnderTest) => void): void {
   describe(`${title} [cpu]`, () => body({ device: 'cpu', rtol: 1e-4 }));
-  const reason = cudaUnavailableReason();
-  if (reason === null) {
-    describe(`${title} [cuda:0]`, () => body({ device: 'cuda:0', rtol: 1e-4 }));
-  } else {
-    describe(`${title} [cuda:0]`, () => {
-      it(`skipped: no usable GPU (${reason.split('\n')[0]})`);
-    });
-  }
+  describeCuda(`${title} [cuda:0]`, () => body({ device: 'cuda:0', rtol: 1e-4 }));
 }
 
 /**

@@ -4,16 +4,11 @@
 // advance the step counts) inside the replayed graph as in the eager run.
 import * as assert from 'node:assert/strict';
 
-import { cudaUnavailableReason } from '../../helpers/devices';
+import { describeCuda } from '../../helpers/devices';
 import { batches, capturedLosses, eagerLosses, Rig, rig } from './captured-step-rig';
 
-describe('train: captured step with AdamW [cuda:0]', function () {
+describeCuda('train: captured step with AdamW [cuda:0]', function () {
   this.timeout(120000);
-  const reason = cudaUnavailableReason();
-  if (reason !== null) {
-    it(`skipped: no usable GPU (${reason.split('\n')[0]})`);
-    return;
-  }
   const dev = 'cuda:0';
   const steps = (r: Rig) => [...r.opt.stateDict()].filter(([k]) => k.startsWith('step.')).map(([, t]) => t.item());
 

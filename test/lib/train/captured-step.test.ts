@@ -14,7 +14,7 @@ import { MixedPrecision } from '../../../lib/train/amp';
 import { CapturedStep } from '../../../lib/train/captured-step';
 import { Trainer } from '../../../lib/train/trainer';
 import { capturedTrainingStep } from '../../../lib/train/training-step';
-import { cudaUnavailableReason } from '../../helpers/devices';
+import { cudaUnavailableReason, describeCuda } from '../../helpers/devices';
 import { batches, capturedLosses, eagerLosses, rig } from './captured-step-rig';
 
 const codeOf = (e: unknown) => (e as { code?: string }).code;
@@ -130,13 +130,8 @@ describe('train: captured step [cpu]', function () {
   });
 });
 
-describe('train: captured step [cuda:0]', function () {
+describeCuda('train: captured step [cuda:0]', function () {
   this.timeout(120000);
-  const reason = cudaUnavailableReason();
-  if (reason !== null) {
-    it(`skipped: no usable GPU (${reason.split('\n')[0]})`);
-    return;
-  }
   const dev = 'cuda:0';
 
   it('20 captured steps give the eager losses from the same start', () => {
