@@ -63,35 +63,24 @@ void CpuBackend::adamw_update_(const std::vector<Tensor>& params, const std::vec
     per_tensor[t] = adamw_step_scalars(p, lr, s);
   }
 
-  constexpr int64_t kPiece = 1 << 15;
-  struct Piece {
-    size_t t;
-    int64_t begin, end;
-  };
-  std::vector<Piece> pieces;
-  for (size_t t = 0; t < params.size(); t++)
-    for (int64_t b = 0, n = params[t].numel(); b < n; b += kPiece) pieces.push_back({t, b, std::min(n, b + kPiece)});
-  parallel_for(static_cast<int64_t>(pieces.size()), 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t k = lo; k < hi; k++) {
-      const Piece& pc = pieces[k];
-      const AdamwStepScalars& st = per_tensor[pc.t];
-      float* w = params[pc.t].data<float>();
-      const float* g = grads[pc.t].data<float>();
-      float* m = exp_avgs[pc.t].data<float>();
-      float* v = exp_avg_sqs[pc.t].data<float>();
-      float* vmax = p.amsgrad ? max_exp_avg_sqs[pc.t].data<float>() : nullptr;
-      for (int64_t i = pc.begin; i < pc.end; i++) {
-        const float gi = g[i];
-        const float wi = w[i] * common.decay;
-        const float mi = m[i] * common.beta1 + common.one_minus_beta1 * gi;
-        const float vi = v[i] * common.beta2 + common.one_minus_beta2 * gi * gi;
-        m[i] = mi;
-        v[i] = vi;
-        float vv = vi;
-        if (vmax) vv = vmax[i] = vi > vmax[i] || vi != vi ? vi : vmax[i];  // NaN propagates, as torch.maximum
-        const float denom = std::sqrt(vv) / st.bias_correction2_sqrt + common.eps;
-        w[i] = wi - st.step_size * (mi / denom);
-      }
+  parallel_over_elements(params, [&](size_t t, int64_t begin, int64_t end) {
+    const AdamwStepScalars& st = per_tensor[t];
+    float* w = params[t].data<float>();
+    const float* g = grads[t].data<float>();
+    float* m = exp_avgs[t].data<float>();
+    float* v = exp_avg_sqs[t].data<float>();
+    float* vmax = p.amsgrad ? max_exp_avg_sqs[t].data<float>() : nullptr;
+    for (int64_t i = begin; i < end; i++) {
+      const float gi = g[i];
+      const float wi = w[i] * common.decay;
+      const float mi = m[i] * common.beta1 + common.one_minus_beta1 * gi;
+      const float vi = v[i] * common.beta2 + common.one_minus_beta2 * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      float vv = vi;
+      if (vmax) vv = vmax[i] = vi > vmax[i] || vi != vi ? vi : vmax[i];  // NaN propagates, as torch.maximum
+      const float denom = std::sqrt(vv) / st.bias_correction2_sqrt + common.eps;
+      w[i] = wi - st.step_size * (mi / denom);
     }
   });
 }

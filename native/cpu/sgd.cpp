@@ -17,33 +17,21 @@ namespace cr {
 
 void CpuBackend::sgd_update_(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                              const std::vector<Tensor>& bufs, const SgdParams& p) {
-  constexpr int64_t kPiece = 1 << 15;
-  struct Piece {
-    size_t t;
-    int64_t begin, end;
-  };
-  std::vector<Piece> pieces;
-  for (size_t t = 0; t < params.size(); t++)
-    for (int64_t b = 0, n = params[t].numel(); b < n; b += kPiece) pieces.push_back({t, b, std::min(n, b + kPiece)});
-
   if (p.skip_flag && p.skip_flag->data<float>()[0] != 0.f) return;
   const float lr = p.lr_device ? p.lr_device->data<float>()[0] : p.lr;
   const bool use_momentum = p.momentum != 0.f;
-  parallel_for(static_cast<int64_t>(pieces.size()), 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t k = lo; k < hi; k++) {
-      const Piece& pc = pieces[k];
-      float* w = params[pc.t].data<float>();
-      const float* g = grads[pc.t].data<float>();
-      float* buf = use_momentum ? bufs[pc.t].data<float>() : nullptr;
-      for (int64_t i = pc.begin; i < pc.end; i++) {
-        float d = g[i];
-        if (p.weight_decay != 0.f) d += p.weight_decay * w[i];
-        if (use_momentum) {
-          buf[i] = p.first_step ? d : p.momentum * buf[i] + (1.f - p.dampening) * d;
-          d = p.nesterov ? d + p.momentum * buf[i] : buf[i];
-        }
-        w[i] -= lr * d;
+  parallel_over_elements(params, [&](size_t t, int64_t begin, int64_t end) {
+    float* w = params[t].data<float>();
+    const float* g = grads[t].data<float>();
+    float* buf = use_momentum ? bufs[t].data<float>() : nullptr;
+    for (int64_t i = begin; i < end; i++) {
+      float d = g[i];
+      if (p.weight_decay != 0.f) d += p.weight_decay * w[i];
+      if (use_momentum) {
+        buf[i] = p.first_step ? d : p.momentum * buf[i] + (1.f - p.dampening) * d;
+        d = p.nesterov ? d + p.momentum * buf[i] : buf[i];
       }
+      w[i] -= lr * d;
     }
   });
 }
