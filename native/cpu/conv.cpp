@@ -243,7 +243,6 @@ Tensor CpuBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, con
   F32Result out(*this, w_shape, x.dtype, x.layout);
   float* dw = out.data();
   const int64_t crs = g.crs(), pq = g.pq(), kcrs = g.K * crs;
-  std::fill(dw, dw + kcrs, 0.f);
   // A fixed split of the images into kFilterRuns contiguous runs, each summed into a
   // private dw, then the runs added in order: the same sum on every call and at every
   // thread count (dynamic image scheduling made training runs differ in the last bits).
@@ -280,6 +279,8 @@ Tensor CpuBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, con
     return out.finish();
   }
   // Run 0 sums straight into dw (0 + part0 is part0 exactly), the others into cached buffers.
+  // (The direct kernel above writes all of dw; only this path accumulates into it.)
+  std::fill(dw, dw + kcrs, 0.f);
   std::vector<Scratch> parts(static_cast<size_t>(runs));
   for (int64_t r = 1; r < runs; r++) parts[static_cast<size_t>(r)] = scratch_floats(kcrs);
   std::atomic<int64_t> next{0};
