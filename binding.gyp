@@ -14,6 +14,7 @@
         "native/cpu/elementwise.cpp",
         "native/cpu/conv.cpp",
         "native/cpu/conv_direct.cpp",
+        "native/cpu/conv_direct_broadcast.cpp",
         "native/cpu/conv_filter.cpp",
         "native/cpu/conv_taps.cpp",
         "native/cpu/conv_unfold.cpp",

@@ -102,8 +102,8 @@ struct GroupScratch {
 void direct3x3_batch(const ConvGeom& g, const float* in, bool backward_data, const float* w, const float* bias,
                      float* out) {
   const int64_t in_ch = backward_data ? g.K : g.C, out_ch = backward_data ? g.C : g.K, plane = g.H * g.W;
-  const Scratch pk = scratch_floats(cpu_conv::direct_packed_floats(out_ch, in_ch));
-  cpu_conv::pack_direct3x3(w, g.K, g.C, backward_data, pk.get());
+  const Scratch pk = scratch_floats(cpu_conv::direct_packed_floats(g, backward_data));
+  cpu_conv::pack_direct3x3(g, w, backward_data, pk.get());
   const int64_t per = cpu_conv::direct_images_per_call(g);
   over_images((g.N + per - 1) / per, [] { return 0; },
               [&](int64_t gi, int&) {
