@@ -1,14 +1,14 @@
-// The AVX-512 direct 3x3 convolution of conv_direct.h, with the output channels in the
-// vectors: a register tile is a run of pixels along one output row times one to four vectors
-// of 16 output channels; per input channel and tap it loads the tile's filter vectors once
-// and multiplies each by the input pixel under the tap, broadcast from a copy of the image
-// with a zero border (so no lane needs a mask). That is two to five loads per 24 FMAs; the
-// pixels-in-vectors tile it replaced needed an unaligned masked load per 8 FMAs and ran at
-// 105-125 GFLOP/s per core on the 16- and 32-channel layers against ~160 here.
-// The tile's sums land channels-last in a per-thread buffer, which is transposed into the
-// output plane by plane. Each output sums over input channels, then taps, one FMA at a time
-// from zero, then adds the bias: the order of the AVX2 tile in conv_direct.cpp, so both give
-// the same bits.
+// The AVX-512 direct 3x3 convolution of conv_direct.h for planes of more than 16 pixels,
+// with the output channels in the vectors: a register tile is a run of up to 16 pixels along
+// one output row times one or two vectors of 16 output channels. Per input channel and tap
+// it loads the tile's filter vectors once and multiplies each by the input pixel under the
+// tap, broadcast from a copy of the image with a zero border (so no lane needs a mask): one
+// or two vector loads and up to 16 broadcasts per 16-20 FMAs. The pixel tiles it replaced
+// needed an unaligned masked load per 8 FMAs and ran at 105-125 GFLOP/s per core on the
+// 16- and 32-channel layers, against 150-165 here.
+// The tile transposes its sums into the output planes. Each output sums over input
+// channels, then taps, one FMA at a time from zero, then adds the bias: the order of the
+// pixel tiles in conv_direct.cpp, so all give the same bits.
 #include <algorithm>
 #include <array>
 #include <utility>
@@ -23,17 +23,18 @@ namespace cr::cpu_conv {
 namespace {
 
 constexpr int64_t kLanes = 16;
-// Pixels per tile for 1, 2 and 4 vectors of output channels: with the filter vectors, up to
-// 24 of the 32 registers (more spill), and at most 16, the width of the transposes that store them.
-constexpr int kMaxPixels1 = 16, kMaxPixels2 = 10, kMaxPixels4 = 5;
+// Pixels per tile for 1 and 2 vectors of output channels: with the filter vectors, up to 22
+// of the 32 registers, and at most 16, the width of the transposes that store them. (Tiles of
+// 4 vectors x 4 pixels measured 5-10% slower on 8x8 planes than 2 x 8, and no faster elsewhere.)
+constexpr int kMaxPixels1 = 16, kMaxPixels2 = 10;
 
 int64_t lanes_of(int64_t n) { return (n + kLanes - 1) / kLanes * kLanes; }
 
 // Vectors of output channels a tile takes, of the `left` (a multiple of 16) still to do. The
 // packed filter keeps each such block's channels together, [in_ch][9][block]: as one array
-// [in_ch][9][Kp], a block's rows lie Kp floats apart, and with 256 channels the 63 rows a
-// pass reads all fall in a quarter of L1's sets and evict each other.
-int64_t block_vectors(int64_t left) { return left >= 4 * kLanes ? 4 : left >= 2 * kLanes ? 2 : 1; }
+// [in_ch][9][Kp], a block's rows lie Kp floats apart, and with 256 channels the rows a pass
+// reads all fall in a few of L1's sets and evict each other (measured 2x slower).
+int64_t block_vectors(int64_t left) { return left >= 2 * kLanes ? 2 : 1; }
 
 // Per-thread copies, each on a 64-byte boundary so the filter and sum vectors are aligned.
 struct ImageBuffers {
@@ -118,7 +119,6 @@ constexpr std::array<RowTile, sizeof...(P)> tiles_for(std::index_sequence<P...>)
 // Tiles by width (index P - 1) for each number of channel vectors.
 const auto kTiles1 = tiles_for<1>(std::make_index_sequence<kMaxPixels1>{});
 const auto kTiles2 = tiles_for<2>(std::make_index_sequence<kMaxPixels2>{});
-const auto kTiles4 = tiles_for<4>(std::make_index_sequence<kMaxPixels4>{});
 
 // Bytes of filter vectors one pass over the image multiplies by: so many that they stay in
 // L1 next to the rows of input they meet.
@@ -189,14 +189,11 @@ void broadcast3x3_image(const float* in, int64_t in_ch, int64_t H, int64_t W, co
   const int64_t Kp = lanes_of(out_ch);
   float* xp = aligned_floats(buf.padded_buf, in_ch * (H + 2) * (W + 2));
   // Partial sums only where a tile takes the input channels in more than one block.
-  float* sums = in_ch > channel_block(4) ? aligned_floats(buf.sums_buf, H * W * Kp) : nullptr;
+  float* sums = in_ch > channel_block(2) ? aligned_floats(buf.sums_buf, H * W * Kp) : nullptr;
   pad_image(in, in_ch, H, W, xp);
   for (int64_t k0 = 0; k0 < Kp;) {
     const int64_t vecs = block_vectors(Kp - k0);
-    if (vecs == 4) {
-      block_rows<4>(kTiles4, xp, in_ch, H, W, packed + in_ch * 9 * k0, Kp, k0, out_ch, bias, sums, out);
-      k0 += 4 * kLanes;
-    } else if (vecs == 2) {
+    if (vecs == 2) {
       block_rows<2>(kTiles2, xp, in_ch, H, W, packed + in_ch * 9 * k0, Kp, k0, out_ch, bias, sums, out);
       k0 += 2 * kLanes;
     } else {
