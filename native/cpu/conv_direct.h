@@ -40,12 +40,13 @@ int64_t direct_images_per_call(const ConvGeom& g);
 void direct3x3_images(const float* in, int64_t images, int64_t in_ch, int64_t H, int64_t W, const float* packed,
                       int64_t out_ch, const float* bias, float* out);
 
-// The AVX-512 kernel for planes of more than 16 pixels (conv_direct_broadcast.cpp), which
-// direct3x3_images calls per image. Its packed filter holds the output channels (rounded up
-// to 16, zero past out_ch) in blocks of 64, 32 or 16, each [in_ch][9][block].
-int64_t broadcast3x3_packed_floats(int64_t out_ch, int64_t in_ch);
-void pack_broadcast3x3(const float* w, int64_t K, int64_t C, bool backward_data, float* packed);
+// The broadcast tiles for planes of more than 16 pixels (conv_direct_broadcast.cpp), which
+// direct3x3_images calls per image: `lanes` 16 for AVX-512, 8 for AVX2. The packed filter
+// holds the output channels (rounded up to `lanes`, zero past out_ch) in blocks of one or
+// two vectors, each [in_ch][9][block].
+int64_t broadcast3x3_packed_floats(int64_t out_ch, int64_t in_ch, int64_t lanes);
+void pack_broadcast3x3(const float* w, int64_t K, int64_t C, bool backward_data, int64_t lanes, float* packed);
 void broadcast3x3_image(const float* in, int64_t in_ch, int64_t H, int64_t W, const float* packed, int64_t out_ch,
-                        const float* bias, float* out);
+                        const float* bias, int64_t lanes, float* out);
 
 }  // namespace cr::cpu_conv
