@@ -150,8 +150,14 @@ describe('CPU kernels under each kernel switch', function () {
     const narrow = digestUnder({ CUDNN_RESNET_CPU_GEMM: 'avx2' }, filterDigest);
     assert.equal(narrow.kernel, 'avx2-fma');
     assert.equal(narrow.digest, wide.digest);
-    // Unfold + GEMM rounds differently, so the comparison can tell the paths apart.
-    assert.notEqual(digestUnder({ CUDNN_RESNET_CPU_GEMM: 'avx2', CUDNN_RESNET_CPU_CONV: 'gemm' }, filterDigest).digest, wide.digest);
+    // Unfold + GEMM rounds differently, so the comparison can tell the paths apart, and the
+    // switches that turn the direct kernels off turn this one off too.
+    const offSwitches: Switches[] = [
+      { CUDNN_RESNET_CPU_CONV: 'gemm' },
+      { CUDNN_RESNET_CPU_GEMM: 'avx2', CUDNN_RESNET_CPU_CONV: 'gemm' },
+      { CUDNN_RESNET_CPU_GEMM: 'generic' },
+    ];
+    for (const off of offSwitches) assert.notEqual(digestUnder(off, filterDigest).digest, wide.digest, JSON.stringify(off));
   });
 
   for (const switches of SETTINGS) {
