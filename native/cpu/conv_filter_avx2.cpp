@@ -9,7 +9,6 @@
 // slower, 3 taps x 32 filters (4 dy vectors held) no faster.
 #include <algorithm>
 
-#include "conv_filter.h"
 #include "conv_filter_avx2.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
