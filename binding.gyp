@@ -16,6 +16,7 @@
         "native/cpu/conv_direct.cpp",
         "native/cpu/conv_direct_broadcast.cpp",
         "native/cpu/conv_filter.cpp",
+        "native/cpu/conv_filter_avx2.cpp",
         "native/cpu/conv_taps.cpp",
         "native/cpu/conv_unfold.cpp",
         "native/cpu/linear.cpp",
