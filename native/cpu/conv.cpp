@@ -104,14 +104,14 @@ void direct3x3_batch(const ConvGeom& g, const float* in, bool backward_data, con
   const int64_t in_ch = backward_data ? g.K : g.C, out_ch = backward_data ? g.C : g.K, plane = g.H * g.W;
   const Scratch pk = scratch_floats(cpu_conv::direct_packed_floats(g, backward_data));
   cpu_conv::pack_direct3x3(g, w, backward_data, pk.get());
-  const int64_t per = cpu_conv::direct_images_per_call(g);
-  over_images((g.N + per - 1) / per, [] { return 0; },
-              [&](int64_t gi, int&) {
+  const int64_t per = cpu_conv::direct_images_per_call(g), work = cpu_conv::direct_workspace_floats(g, backward_data);
+  over_images((g.N + per - 1) / per, [&] { return scratch_floats(work); },
+              [&](int64_t gi, Scratch& ws) {
                 const int64_t n = gi * per;
                 cpu_conv::direct3x3_images(in + n * in_ch * plane, std::min(per, g.N - n), in_ch, g.H, g.W, pk.get(),
-                                           out_ch, bias, out + n * out_ch * plane);
+                                           out_ch, bias, ws.get(), out + n * out_ch * plane);
               },
-              [](int&) {});
+              [](Scratch&) {});
 }
 
 }  // namespace

@@ -361,12 +361,19 @@ void pack_direct3x3(const ConvGeom& g, const float* w, bool backward_data, float
       }
 }
 
+int64_t direct_workspace_floats(const ConvGeom& g, bool backward_data) {
+  const int64_t lanes = broadcast_lanes(g.H, g.W);
+  if (!lanes) return 1;
+  return broadcast3x3_workspace_floats(backward_data ? g.K : g.C, g.H, g.W, backward_data ? g.C : g.K, lanes);
+}
+
 void direct3x3_images(const float* in, int64_t images, int64_t in_ch, int64_t H, int64_t W, const float* packed,
-                      int64_t out_ch, const float* bias, float* out) {
+                      int64_t out_ch, const float* bias, float* work, float* out) {
 #ifdef CR_DIRECT_X86
   if (const int64_t lanes = broadcast_lanes(H, W)) {
     for (int64_t n = 0; n < images; n++)
-      broadcast3x3_image(in + n * in_ch * H * W, in_ch, H, W, packed, out_ch, bias, lanes, out + n * out_ch * H * W);
+      broadcast3x3_image(in + n * in_ch * H * W, in_ch, H, W, packed, out_ch, bias, lanes, work,
+                         out + n * out_ch * H * W);
     return;
   }
   if (direct_kernel() == DirectKernel::Avx2) return images_avx2(in, images, in_ch, H, W, packed, out_ch, bias, out);

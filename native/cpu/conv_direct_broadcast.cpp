@@ -14,14 +14,12 @@
 #include <algorithm>
 #include <array>
 #include <utility>
-#include <vector>
 
 #include "conv_direct.h"
 #include "simd_transpose.h"
 
 namespace cr::cpu_conv {
 
-#ifdef CR_TRANSPOSE16
 namespace {
 
 int64_t round_up(int64_t n, int64_t m) { return (n + m - 1) / m * m; }
@@ -39,17 +37,7 @@ constexpr int64_t kFilterBytes = 16 * 1024;
 // Input channels per pass of a tile of `kv` vectors.
 int64_t channel_block(int64_t kv, int64_t lanes) { return std::max<int64_t>(1, kFilterBytes / (9 * kv * lanes * 4)); }
 
-// Per-thread copies, each on a 64-byte boundary so the filter and sum vectors are aligned.
-struct ImageBuffers {
-  std::vector<float> padded_buf, sums_buf;
-};
-
-float* aligned_floats(std::vector<float>& buf, int64_t n) {
-  if (buf.size() < static_cast<size_t>(n + 16)) buf.resize(static_cast<size_t>(n + 16));
-  const auto at = reinterpret_cast<uintptr_t>(buf.data());
-  return buf.data() + (-at & 63) / sizeof(float);
-}
-
+#ifdef CR_TRANSPOSE16
 // Where a tile's sums go: after the last block of input channels, into the output planes
 // (plus the bias); before it, channels-last into `sums`, to go on from there.
 struct TileOut {
@@ -108,25 +96,6 @@ struct Avx512Tile {
     }
   }
 };
-
-// 8 rows of 8 floats -> their transpose, in place.
-__attribute__((target("avx2,fma"))) inline void transpose8(__m256 r[8]) {
-  __m256 t[8], s[8];
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 8; i += 4) {
-    s[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-    s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-    s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-  }
-  for (int i = 0; i < 4; i++) {
-    r[i] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x20);
-    r[i + 4] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x31);
-  }
-}
 
 // Lane masks for the AVX2 stores: 8 - n from the start, the first n lanes set.
 alignas(32) constexpr int32_t kFirstLanes[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
@@ -216,19 +185,7 @@ void block_rows(int64_t kv, int64_t lanes, const float* xp, int64_t in_ch, int64
   }
 }
 
-// x [C, H, W] -> [C, H + 2, W + 2] with a zero border.
-void pad_image(const float* x, int64_t C, int64_t H, int64_t W, float* xp) {
-  const int64_t Wp = W + 2;
-  for (int64_t c = 0; c < C; c++, x += H * W, xp += (H + 2) * Wp) {
-    std::fill(xp, xp + Wp + 1, 0.f);
-    for (int64_t h = 0; h < H; h++) {
-      float* row = xp + (h + 1) * Wp + 1;
-      std::copy(x + h * W, x + (h + 1) * W, row);
-      row[W] = row[W + 1] = 0.f;  // this row's right border, the next row's left
-    }
-    std::fill(xp + (H + 1) * Wp + 1, xp + (H + 2) * Wp, 0.f);
-  }
-}
+#endif
 
 }  // namespace
 
@@ -251,20 +208,29 @@ void pack_broadcast3x3(const float* w, int64_t K, int64_t C, bool backward_data,
   }
 }
 
+// The padded copy of the input, then (where the input channels take more than one pass) the
+// channels-last partial sums, each on a 64-byte boundary.
+int64_t broadcast3x3_workspace_floats(int64_t in_ch, int64_t H, int64_t W, int64_t out_ch, int64_t lanes) {
+  const int64_t padded = round_up(in_ch * (H + 2) * (W + 2), 16);
+  return padded + (in_ch > channel_block(2, lanes) ? H * W * round_up(out_ch, lanes) : 0);
+}
+
 void broadcast3x3_image(const float* in, int64_t in_ch, int64_t H, int64_t W, const float* packed, int64_t out_ch,
-                        const float* bias, int64_t lanes, float* out) {
-  thread_local ImageBuffers buf;
+                        const float* bias, int64_t lanes, float* work, float* out) {
+#ifdef CR_TRANSPOSE16
   const int64_t Kp = round_up(out_ch, lanes);
-  float* xp = aligned_floats(buf.padded_buf, in_ch * (H + 2) * (W + 2));
-  // Partial sums only where a tile takes the input channels in more than one block.
-  float* sums = in_ch > channel_block(2, lanes) ? aligned_floats(buf.sums_buf, H * W * Kp) : nullptr;
+  float* xp = work;
+  float* sums = in_ch > channel_block(2, lanes) ? work + round_up(in_ch * (H + 2) * (W + 2), 16) : nullptr;
   pad_image(in, in_ch, H, W, xp);
   for (int64_t k0 = 0; k0 < Kp;) {
     const int64_t kv = block_vectors(Kp - k0, lanes);
     block_rows(kv, lanes, xp, in_ch, H, W, packed + in_ch * 9 * k0, Kp, k0, out_ch, bias, sums, out);
     k0 += kv * lanes;
   }
-}
+#else
+  // Never called: broadcast tiles exist only on x86-64 (conv_direct.cpp's broadcast_lanes).
+  (void)in, (void)in_ch, (void)H, (void)W, (void)packed, (void)out_ch, (void)bias, (void)lanes, (void)work, (void)out;
 #endif
+}
 
 }  // namespace cr::cpu_conv

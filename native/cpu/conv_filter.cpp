@@ -13,6 +13,7 @@
 
 #include "conv_direct.h"
 #include "conv_filter_avx2.h"
+#include "simd_transpose.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define CR_FILTER_X86 1
@@ -20,19 +21,6 @@
 #endif
 
 namespace cr::cpu_conv {
-
-void pad_image(const float* x, int64_t C, int64_t H, int64_t W, float* xp) {
-  const int64_t Wp = W + 2;
-  for (int64_t c = 0; c < C; c++, x += H * W, xp += (H + 2) * Wp) {
-    std::fill(xp, xp + Wp + 1, 0.f);
-    for (int64_t h = 0; h < H; h++) {
-      float* row = xp + (h + 1) * Wp + 1;
-      std::copy(x + h * W, x + (h + 1) * W, row);
-      row[W] = row[W + 1] = 0.f;  // this row's right border, the next row's left
-    }
-    std::fill(xp + (H + 1) * Wp + 1, xp + (H + 2) * Wp, 0.f);
-  }
-}
 
 namespace {
 
@@ -44,35 +32,6 @@ constexpr int64_t kGroupBytes = 256 * 1024;
 int64_t lanes_of(int64_t K) { return filter_sum_width(K); }
 
 #ifdef CR_FILTER_X86
-// GCC 12's own shuffle intrinsics start from an undefined vector, which -Wall reports as
-// "may be used uninitialized" (GCC bug 105593); the results do not depend on it.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-// 16 rows (in[i], 16 floats each) -> their transpose, in place.
-__attribute__((target("avx512f"))) inline void transpose16(__m512 r[16]) {
-  __m512 t[16];
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) {
-    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-  }
-  for (int i = 0; i < 4; i++) {
-    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
-    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
-    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
-    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
-  }
-  for (int i = 0; i < 8; i++) {
-    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
-  }
-}
-
 // dy [K, HW] -> dyt [HW, Kp], filters past K zero, 16 x 16 blocks at a time.
 __attribute__((target("avx512f"))) void transpose_image(const float* dy, int64_t K, int64_t HW, float* dyt) {
   const int64_t Kp = lanes_of(K);
@@ -103,7 +62,6 @@ __attribute__((target("avx512f"))) void finish_avx512(const float* sum, int64_t 
     }
   }
 }
-#pragma GCC diagnostic pop
 
 // The copies one group works on (conv_filter_avx2.h): dy channels-last [images][H * W][Kp]
 // (filters past K zero; each pixel's vectors on a 64-byte boundary, so none straddles two

@@ -10,6 +10,8 @@
 #include <algorithm>
 
 #include "conv_filter_avx2.h"
+#include "conv_unfold.h"
+#include "simd_transpose.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -21,25 +23,6 @@ namespace {
 constexpr int64_t kLanes8 = 8;  // filters per vector
 
 int64_t round8(int64_t K) { return (K + kLanes8 - 1) / kLanes8 * kLanes8; }
-
-// 8 rows of 8 floats -> their transpose, in place.
-__attribute__((target("avx2,fma"))) inline void transpose8(__m256 r[8]) {
-  __m256 t[8], s[8];
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 8; i += 4) {
-    s[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-    s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
-    s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-  }
-  for (int i = 0; i < 4; i++) {
-    r[i] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x20);
-    r[i + 4] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x31);
-  }
-}
 
 // dy [K, HW] -> dyt [HW, ld] (ld = K rounded up to 8, filters past K zero), 8 x 8 blocks.
 __attribute__((target("avx2,fma"))) void transpose_image(const float* dy, int64_t K, int64_t HW, int64_t ld,

@@ -17,9 +17,6 @@ inline int64_t filter_x_copy_offset(int64_t images, int64_t K, int64_t H, int64_
   return images * H * W * filter_sum_width(K);  // a multiple of 16 floats
 }
 
-// x [C, H, W] -> [C, H + 2, W + 2] with a zero border.
-void pad_image(const float* x, int64_t C, int64_t H, int64_t W, float* xp);
-
 // filter3x3_images (conv_filter.h) on AVX2 + FMA: the same products added in the same order
 // as the AVX-512 kernel, 8 filters per vector. Defined on x86-64 builds only.
 void filter3x3_images_avx2(const float* dy, const float* x, int64_t images, int64_t C, int64_t K, int64_t H, int64_t W,

@@ -1,7 +1,7 @@
-// A 16 x 16 transpose of floats in AVX-512 registers, shared by the CPU kernels that move
-// blocks between channels-first planes and channels-last copies. CR_TRANSPOSE16 is defined
-// where it exists (x86-64 with GCC or Clang; the function is compiled for AVX-512 only and
-// must be called from code that checked the CPU has it).
+// 16 x 16 (AVX-512) and 8 x 8 (AVX2) transposes of floats in registers, shared by the CPU
+// kernels that move blocks between channels-first planes and channels-last copies.
+// CR_TRANSPOSE16 is defined where they exist (x86-64 with GCC or Clang; each is compiled for
+// its instruction set only and must be called from code that checked the CPU has it).
 #pragma once
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -39,6 +39,25 @@ __attribute__((target("avx512f"))) inline void transpose16(__m512 r[16]) {
   }
 }
 #pragma GCC diagnostic pop
+
+// 8 rows (r[i], 8 floats each) -> their transpose, in place (AVX2).
+__attribute__((target("avx2,fma"))) inline void transpose8(__m256 r[8]) {
+  __m256 t[8], s[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+    t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    s[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+    s[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+    s[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+    s[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; i++) {
+    r[i] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x20);
+    r[i + 4] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x31);
+  }
+}
 
 }  // namespace cr::cpu_conv
 #endif
