@@ -21,6 +21,8 @@ export interface NativeTensor {
   readonly device: DeviceName;
   readonly nbytes: number;
   readonly disposed: boolean;
+  /** Whether another live handle (a view) or pending work (an async read) holds this storage. */
+  readonly storageShared: boolean;
   /** Elements in memory order: Float32Array for float dtypes, Int32Array, Uint8Array. */
   read(): Float32Array | Int32Array | Uint8Array;
   readAsync(): Promise<Float32Array | Int32Array | Uint8Array>;
