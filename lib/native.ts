@@ -159,6 +159,8 @@ export interface NativeAddon {
   synchronize(device: DeviceName): void;
   memoryStats(): NativeMemoryStats;
   buildInfo(): NativeBuildInfo;
+  /** CPU ms of the calling thread and of the CPU pool's workers (profiling; the process clock counts V8's threads too). */
+  cpuThreadTimes(): { callerMs: number; poolMs: number };
 
   // ---- dtype and layout conversions (bindings/convert_binding.cpp) ----
   cast(x: NativeTensor, dtype: DTypeName): NativeTensor;

@@ -39,4 +39,28 @@ describe('native addon', () => {
     assert.ok(['avx512', 'avx2-fma', 'none'].includes(info.cpuDirectConv), `cpuDirectConv ${info.cpuDirectConv}`);
     assert.equal(info.napiVersion, 8);
   });
+
+  it("cpuThreadTimes: the caller's clock counts this thread's work, the pool's the workers'", () => {
+    const n = native();
+    const processMs = () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1e3;
+    };
+    const t0 = n.cpuThreadTimes();
+    const p0 = processMs();
+    let x = 0;
+    while (processMs() - p0 < 30) for (let i = 0; i < 1e5; i++) x += Math.sqrt(i); // allocates nothing: no GC thread wakes
+    const caller = n.cpuThreadTimes().callerMs - t0.callerMs;
+    const proc = processMs() - p0;
+    assert.ok(x > 0);
+    assert.ok(caller >= 0.8 * proc && caller <= proc + 2, `caller ${caller.toFixed(2)} ms against process ${proc.toFixed(2)} ms`);
+    const a = n.full([1 << 22], 'float32', 'NCHW', 'cpu', 1);
+    const before = n.cpuThreadTimes().poolMs;
+    const b = n.add(a, a);
+    const after = n.cpuThreadTimes().poolMs;
+    if (n.buildInfo().cpuThreads > 1) assert.ok(after > before, `pool ${before} -> ${after} ms over a parallel add`);
+    else assert.equal(after, before, 'a single thread has no pool at work');
+    a.dispose();
+    b.dispose();
+  });
 });
