@@ -8,13 +8,13 @@
 // addon's pool workers (native cpuThreadTimes): the process clock would also bill the op for
 // V8's threads (concurrent marking, which the native memory the forward allocates sets off)
 // working at the same time. Those threads' time is a row of its own, and the main thread's
-// GC pauses are counted apart.
+// GC events are counted apart.
 //
 //   node dist/bench/ops_cpu.js [--model resnet20] [--batch 128] [--size PX] [--warmup 2] [--steps 5] [--json OUT]
 //   (CUDNN_RESNET_CPU_THREADS=N sets the thread count)
 import * as fs from 'node:fs';
 import * as os from 'node:os';
-import { PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
+import { constants, PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 
 import { create } from '../lib/models/resnet';
 import { native, NativeTensor } from '../lib/native';
@@ -74,14 +74,13 @@ function opThreadsClock(): () => number {
   };
 }
 
-/** Main-thread GC pauses by kind while `on`; entries arrive after an event-loop turn. */
-function gcPauses(): { byKind: Map<string, { count: number; ms: number }>; observer: PerformanceObserver } {
+/** Main-thread GC events by kind while observed (Node's 'gc' entries arrive after an event-loop turn). */
+function gcEvents(): { byKind: Map<string, { count: number; ms: number }>; observer: PerformanceObserver } {
   const kinds: Record<number, string> = {
-    1: 'minor (scavenge)',
-    2: 'major (mark-compact)',
-    4: 'incremental marking',
-    8: 'weak callbacks',
-    16: 'minor mark-sweep',
+    [constants.NODE_PERFORMANCE_GC_MINOR]: 'minor',
+    [constants.NODE_PERFORMANCE_GC_MAJOR]: 'major',
+    [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+    [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks',
   };
   const byKind = new Map<string, { count: number; ms: number }>();
   const observer = new PerformanceObserver((list) => {
@@ -159,7 +158,7 @@ async function main(): Promise<void> {
   const y = keep(Tensor.fromArray(labels, [batch], { dtype: 'int32', device: 'cpu' }));
   const step = capturedTrainingStep({ model: m, mp, opt }, { capture: false, log: () => undefined });
   for (let i = 0; i < warmup; i++) step.step(x, y);
-  const gc = gcPauses();
+  const gc = gcEvents();
   gc.observer.observe({ entryTypes: ['gc'] });
   on = true;
   const a0 = processCpuMs();
@@ -218,7 +217,7 @@ async function main(): Promise<void> {
       `${totalCpu.toFixed(1)} ms on the main thread and the ${info.cpuThreads - 1} pool worker(s)`,
   );
   const gcRows = [...gc.byKind.entries()].map(([k, v]) => `${(v.count / steps).toFixed(1)} ${k} ${(v.ms / steps).toFixed(1)} ms`);
-  console.log(`main-thread GC pauses per step (inside the rows below): ${gcRows.join(', ') || 'none'}`);
+  console.log(`main-thread GC events per step (count, kind, duration as Node reports it; inside the rows below): ${gcRows.join(', ') || 'none'}`);
   console.log(
     '"cpu ms": main thread + pool workers; "all thr": process CPU over the same time, which also holds\n' +
       "V8's helper threads (concurrent marking, ...); 'other threads' is the difference over the whole step.\n",
@@ -247,7 +246,7 @@ async function main(): Promise<void> {
           msPerStep: total,
           cpuMsPerStep: totalCpu,
           allThreadsCpuMsPerStep: totalAllCpu,
-          gcPausesPerStep: Object.fromEntries([...gc.byKind.entries()].map(([k, v]) => [k, { count: v.count / steps, ms: v.ms / steps }])),
+          gcEventsPerStep: Object.fromEntries([...gc.byKind.entries()].map(([k, v]) => [k, { count: v.count / steps, ms: v.ms / steps }])),
           phases: Object.fromEntries(phases.entries()),
           rows,
         },
