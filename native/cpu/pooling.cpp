@@ -6,12 +6,14 @@
 // position is recomputed from x, so ties never split a gradient. Global average pooling
 // is the kernel = H x W case. Planes are independent, so work is split over N * C.
 //
-// The forward of max pooling with 3-wide windows at stride 2 along W (the ResNet stem's
-// 3x3/2 pool) takes a faster path for the columns whose windows lie inside the plane: blocks
-// of outputs of a row, taps in the window's row-major order with the same strict v > best
-// update as argmax(), so values, ties and NaNs come out as on the scalar path. Its loops
-// are compiled for AVX-512, AVX2 and the baseline and chosen at run time, under the cap of
-// the GEMM's kernel (CUDNN_RESNET_CPU_GEMM) like batch norm's.
+// Max pooling with 3-wide windows at stride 2 along W (the ResNet stem's 3x3/2 pool) takes
+// a faster path for the columns whose windows lie inside the plane: blocks of outputs of a
+// row, taps in the window's row-major order with the same strict v > best update as
+// argmax(), so values, ties and NaNs come out as on the scalar path, and the backward adds
+// into the plane's sums in the same order. The forward's loops are compiled for AVX-512,
+// AVX2 and the baseline, the backward's for AVX2 (the baseline keeps the scalar path),
+// chosen at run time under the cap of the GEMM's kernel (CUDNN_RESNET_CPU_GEMM) like batch
+// norm's.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -144,7 +146,31 @@ CR_POOL_INLINE void max3s2_row_body(const float* plane, int64_t W, int64_t h0, i
   }
 }
 
+// The backward's blocks: the index in the plane of each output's first maximum, into at.
+// Lanes as in max3s2_row_body<true>; the index follows the value through the same masks.
+CR_POOL_INLINE void argmax3s2_row_body(const float* plane, int64_t W, int64_t h0, int64_t h1, int64_t ws, int64_t n,
+                                       int32_t* at) {
+  const I8 lane2 = {0, 2, 4, 6, 8, 10, 12, 14};
+  for (int64_t i0 = 0; i0 < n; i0 += kPoolBlock) {
+    const int64_t s = std::min(i0, n - kPoolBlock);
+    F8 bv, v;
+    const int64_t first = h0 * W + ws + 2 * s;
+    every_other(plane, first, bv);
+    I8 bi = static_cast<int32_t>(first) + lane2;
+    for (int64_t h = h0; h < h1; h++)
+      for (int64_t kw = h == h0 ? 1 : 0; kw < 3; kw++) {
+        const int64_t tap = h * W + ws + kw + 2 * s;
+        every_other(plane, tap, v);
+        const I8 more = v > bv;
+        bi = (bi & ~more) | ((static_cast<int32_t>(tap) + lane2) & more);
+        bv = v > bv ? v : bv;
+      }
+    std::memcpy(at + s, &bi, sizeof bi);
+  }
+}
+
 using Max3s2Row = void (*)(const float*, int64_t, int64_t, int64_t, int64_t, int64_t, float*);
+using Argmax3s2Row = void (*)(const float*, int64_t, int64_t, int64_t, int64_t, int64_t, int32_t*);
 
 #define CR_POOL_KERNEL(NAME, ATTR, VECTOR) \
   ATTR void NAME##_max3s2_row(const float* plane, int64_t W, int64_t h0, int64_t h1, int64_t ws, int64_t n, \
@@ -157,6 +183,10 @@ CR_POOL_KERNEL(baseline, , false)
 #define CR_POOL_X86 1
 CR_POOL_KERNEL(avx2, __attribute__((target("avx2"))), true)
 CR_POOL_KERNEL(avx512, __attribute__((target("avx512f"))), true)
+__attribute__((target("avx2"))) void avx2_argmax3s2_row(const float* plane, int64_t W, int64_t h0, int64_t h1,
+                                                        int64_t ws, int64_t n, int32_t* at) {
+  argmax3s2_row_body(plane, W, h0, h1, ws, n, at);
+}
 #endif
 
 Max3s2Row max3s2_row() {
@@ -169,6 +199,19 @@ Max3s2Row max3s2_row() {
     if (__builtin_cpu_supports("avx2")) return avx2_max3s2_row;
 #endif
     return baseline_max3s2_row;
+  }();
+  return k;
+}
+
+// The backward's vector blocks where the CPU has AVX2 and the cap allows it, else none.
+Argmax3s2Row argmax3s2_row() {
+  static const Argmax3s2Row k = [] {
+#ifdef CR_POOL_X86
+    if (env::cpu_gemm_cap() == env::GemmKernelCap::Generic) return static_cast<Argmax3s2Row>(nullptr);
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2")) return avx2_argmax3s2_row;
+#endif
+    return static_cast<Argmax3s2Row>(nullptr);
   }();
   return k;
 }
@@ -229,14 +272,27 @@ Tensor CpuBackend::pool2d_backward(const Tensor& dy, const Tensor& x, const Tens
   const float* xs = p.mode == PoolMode::Max ? f32_view(x, hx) : nullptr;
   F32Result out(*this, x.shape, dy.dtype, dy.layout);
   float* dxs = out.data();
-  // Accumulated in double per plane: overlapping windows add several contributions.
+  // Accumulated in double per plane: overlapping windows add several contributions, in the
+  // same order (outputs row-major) on the vector path as on the scalar one.
+  const InteriorColumns fast(g, p);
+  const Argmax3s2Row row = fast.hi - fast.lo >= kPoolBlock ? argmax3s2_row() : nullptr;
   parallel_for(g.NC, 4, [&](int64_t b, int64_t e) {
     std::vector<double> acc(static_cast<size_t>(g.H * g.W));
+    std::vector<int32_t> at(static_cast<size_t>(fast.hi - fast.lo));
     for (int64_t nc = b; nc < e; nc++) {
       std::fill(acc.begin(), acc.end(), 0.0);
       const float* grad = gs + nc * g.Ho * g.Wo;
       for (int64_t oh = 0; oh < g.Ho; oh++)
         for (int64_t ow = 0; ow < g.Wo; ow++) {
+          if (row && ow == fast.lo) {
+            Window win(g, p, oh, ow);
+            const int64_t n = fast.hi - fast.lo;
+            row(xs + nc * g.H * g.W, g.W, win.h0, win.h1, win.w0, n, at.data());
+            const float* gr = grad + oh * g.Wo + ow;
+            for (int64_t i = 0; i < n; i++) acc[at[i]] += gr[i];
+            ow = fast.hi - 1;
+            continue;
+          }
           Window win(g, p, oh, ow);
           double v = grad[oh * g.Wo + ow];
           if (p.mode == PoolMode::Max) {
