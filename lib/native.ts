@@ -57,7 +57,8 @@ export interface NativeBuildInfo {
   /** The CPU GEMM micro-kernel chosen at load for this CPU: 'avx512', 'avx2-fma' or 'generic'. */
   cpuKernel: string;
   /**
-   * The kernel of the CPU's direct 3x3 stride-1 convolution, chosen at load with the GEMM's:
+   * The kernel of the CPU's direct 3x3 stride-1 convolution (forward, backward data and
+   * weight gradient), chosen at load with the GEMM's:
    * 'avx512', 'avx2-fma', or 'none' when every convolution is unfolded into the GEMM
    * (CUDNN_RESNET_CPU_CONV=gemm, or the portable GEMM kernel).
    */

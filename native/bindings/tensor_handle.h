@@ -43,7 +43,6 @@ class TensorHandle {
 
   cr::Tensor tensor_;
   napi_env env_;
-  int64_t external_bytes_ = 0;
 };
 
 }  // namespace crjs

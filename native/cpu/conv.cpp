@@ -9,8 +9,8 @@
 // single image the loop runs inline and the GEMM splits itself across the threads instead.
 // All arithmetic is fp32; other dtypes and NHWC are converted on the way in and out.
 // The unfolding and folding themselves are in conv_unfold.cpp; same-size 3x3 layers skip them
-// through the direct kernels of conv_direct.cpp (forward, backward data) and conv_filter.cpp
-// (backward filter, where the CPU has AVX-512), and tiny planes run one GEMM per tap
+// through the direct kernels of conv_direct.cpp (forward, backward data) and conv_filter*.cpp
+// (backward filter), and tiny planes run one GEMM per tap
 // (conv_taps.cpp) instead.
 #include <algorithm>
 #include <atomic>
@@ -102,16 +102,16 @@ struct GroupScratch {
 void direct3x3_batch(const ConvGeom& g, const float* in, bool backward_data, const float* w, const float* bias,
                      float* out) {
   const int64_t in_ch = backward_data ? g.K : g.C, out_ch = backward_data ? g.C : g.K, plane = g.H * g.W;
-  const Scratch pk = scratch_floats(cpu_conv::direct_packed_floats(out_ch, in_ch));
-  cpu_conv::pack_direct3x3(w, g.K, g.C, backward_data, pk.get());
-  const int64_t per = cpu_conv::direct_images_per_call(g);
-  over_images((g.N + per - 1) / per, [] { return 0; },
-              [&](int64_t gi, int&) {
+  const Scratch pk = scratch_floats(cpu_conv::direct_packed_floats(g, backward_data));
+  cpu_conv::pack_direct3x3(g, w, backward_data, pk.get());
+  const int64_t per = cpu_conv::direct_images_per_call(g), work = cpu_conv::direct_workspace_floats(g, backward_data);
+  over_images((g.N + per - 1) / per, [&] { return scratch_floats(work); },
+              [&](int64_t gi, Scratch& ws) {
                 const int64_t n = gi * per;
                 cpu_conv::direct3x3_images(in + n * in_ch * plane, std::min(per, g.N - n), in_ch, g.H, g.W, pk.get(),
-                                           out_ch, bias, out + n * out_ch * plane);
+                                           out_ch, bias, ws.get(), out + n * out_ch * plane);
               },
-              [](int&) {});
+              [](Scratch&) {});
 }
 
 }  // namespace
@@ -261,13 +261,14 @@ Tensor CpuBackend::conv2d_backward_filter(const Tensor& dy, const Tensor& x, con
     for (auto& sum : sums) sum = scratch_floats(sum_floats);
     std::atomic<int64_t> next{0};
     parallel_for(std::min<int64_t>(cpu_threads(), runs), 1, [&](int64_t, int64_t) {
+      const Scratch copy = scratch_floats(cpu_conv::filter3x3_copy_floats(g, group));
       for (int64_t r = next.fetch_add(1); r < runs; r = next.fetch_add(1)) {
         float* sum = sums[static_cast<size_t>(r)].get();
         std::fill(sum, sum + sum_floats, 0.f);
         const int64_t n_end = (r + 1) * g.N / runs;
         for (int64_t n0 = r * g.N / runs; n0 < n_end; n0 += group)
           cpu_conv::filter3x3_images(dys + n0 * dy_image, xs + n0 * x_image, std::min(group, n_end - n0), g.C, g.K, g.H,
-                                     g.W, sum);
+                                     g.W, copy.get(), sum);
       }
     });
     float* total = sums[0].get();

@@ -1,10 +1,11 @@
-// The direct 3x3 convolution declared in conv_direct.h. A register tile is a few output
-// channels x a few vectors of output pixels; for each input channel and tap it loads the
+// The direct 3x3 convolution declared in conv_direct.h, with pixel tiles (AVX2 everywhere,
+// AVX-512 for 4x4 planes; the AVX-512 tiles of larger planes are in conv_direct_broadcast.cpp).
+// A pixel tile is a few output channels x a few vectors of output pixels; for each input channel and tap it loads the
 // tile's input vectors straight from the image, shifted by the tap, with the lanes that fall
 // into the padding masked to zero, and multiplies them by broadcast filter values. That is
 // the GEMM micro-kernel's ratio of loads to FMAs, without the unfolded copy of the input (9x
 // its size) and its packing. The vectors run along the image in row-major order (a vector
-// may hold parts of two rows). Both kernels sum each output over input channels, then taps,
+// may hold parts of two rows). All the kernels sum each output over input channels, then taps,
 // in the same order, one FMA at a time, so they give the same bits:
 // - AVX-512 (32 registers): 8 channels x 2 vectors of 16 pixels, 16 accumulators;
 // - AVX2 + FMA (16 registers): 4 channels (half a packed block) x 3 vectors of 8 pixels,
@@ -299,6 +300,19 @@ DirectKernel direct_kernel() {
   return k;
 }
 
+// Lanes per vector of the broadcast tiles of conv_direct_broadcast.cpp that serve an H x W
+// plane (16 with AVX-512, 8 with AVX2), or 0 where the pixel tiles above do: on 4x4 planes a
+// row has only 4 pixels for the broadcast tiles, while a pixel tile puts a whole image in a
+// vector (measured 20% faster with AVX-512 at 256 channels).
+int64_t broadcast_lanes(int64_t H, int64_t W) {
+  if (H * W <= kVec) return 0;
+  switch (direct_kernel()) {
+    case DirectKernel::Avx512: return 16;
+    case DirectKernel::Avx2: return 8;
+    default: return 0;
+  }
+}
+
 }  // namespace
 
 const char* direct3x3_kernel_name() {
@@ -327,9 +341,17 @@ int64_t direct_images_per_call(const ConvGeom& g) {
   return g.H * g.W <= kVec ? 2 : 1;
 }
 
-void pack_direct3x3(const float* w, int64_t K, int64_t C, bool backward_data, float* packed) {
+int64_t direct_packed_floats(const ConvGeom& g, bool backward_data) {
+  const int64_t out_ch = backward_data ? g.C : g.K, in_ch = backward_data ? g.K : g.C;
+  if (const int64_t lanes = broadcast_lanes(g.H, g.W)) return broadcast3x3_packed_floats(out_ch, in_ch, lanes);
+  return (out_ch + kDirectBlock - 1) / kDirectBlock * in_ch * 9 * kDirectBlock;
+}
+
+void pack_direct3x3(const ConvGeom& g, const float* w, bool backward_data, float* packed) {
+  const int64_t K = g.K, C = g.C;
+  if (const int64_t lanes = broadcast_lanes(g.H, g.W)) return pack_broadcast3x3(w, K, C, backward_data, lanes, packed);
   const int64_t out_ch = backward_data ? C : K, in_ch = backward_data ? K : C;
-  std::fill(packed, packed + direct_packed_floats(out_ch, in_ch), 0.f);
+  std::fill(packed, packed + direct_packed_floats(g, backward_data), 0.f);
   for (int64_t o = 0; o < out_ch; o++)
     for (int64_t i = 0; i < in_ch; i++)
       for (int64_t t = 0; t < 9; t++) {
@@ -339,9 +361,21 @@ void pack_direct3x3(const float* w, int64_t K, int64_t C, bool backward_data, fl
       }
 }
 
+int64_t direct_workspace_floats(const ConvGeom& g, bool backward_data) {
+  const int64_t lanes = broadcast_lanes(g.H, g.W);
+  if (!lanes) return 1;
+  return broadcast3x3_workspace_floats(backward_data ? g.K : g.C, g.H, g.W, backward_data ? g.C : g.K, lanes);
+}
+
 void direct3x3_images(const float* in, int64_t images, int64_t in_ch, int64_t H, int64_t W, const float* packed,
-                      int64_t out_ch, const float* bias, float* out) {
+                      int64_t out_ch, const float* bias, float* work, float* out) {
 #ifdef CR_DIRECT_X86
+  if (const int64_t lanes = broadcast_lanes(H, W)) {
+    for (int64_t n = 0; n < images; n++)
+      broadcast3x3_image(in + n * in_ch * H * W, in_ch, H, W, packed, out_ch, bias, lanes, work,
+                         out + n * out_ch * H * W);
+    return;
+  }
   if (direct_kernel() == DirectKernel::Avx2) return images_avx2(in, images, in_ch, H, W, packed, out_ch, bias, out);
   if (direct_kernel() == DirectKernel::Avx512) return images_avx512(in, images, in_ch, H, W, packed, out_ch, bias, out);
 #endif

@@ -1,17 +1,19 @@
-// The direct weight gradient declared in conv_filter.h, as outer products whose vectors run
-// over 16 filters (output channels k): per pixel, one or two vectors of dy (16 or 32 filters,
-// from a channels-last copy) times each of the 9 taps of one or two input channels, read as
-// broadcasts from a zero-bordered copy of x, into 18 accumulators. The sum over a group of
-// images' pixels stays in those registers; nothing is unfolded. A kernel with the pixels in
-// the vectors instead (dy times x shifted by each tap, masked at the borders) measured no
-// faster than the GEMM: one unaligned, masked vector load per 3 multiply-adds held it back.
+// The direct weight gradient declared in conv_filter.h on AVX-512 (its AVX2 + FMA twin is
+// conv_filter_avx2.cpp), as outer products whose vectors run over 16 filters (output
+// channels k): per pixel, one or two vectors of dy (16 or 32 filters, from a channels-last
+// copy) times each of the 9 taps of one or two input channels, read as broadcasts from a
+// zero-bordered copy of x, into 18 accumulators. The sum over a group of images' pixels stays
+// in those registers; nothing is unfolded. A kernel with the pixels in the vectors instead
+// (dy times x shifted by each tap, masked at the borders) measured no faster than the GEMM:
+// one unaligned, masked vector load per 3 multiply-adds held it back.
 #include "conv_filter.h"
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "conv_direct.h"
+#include "conv_filter_avx2.h"
+#include "simd_transpose.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define CR_FILTER_X86 1
@@ -22,69 +24,14 @@ namespace cr::cpu_conv {
 
 namespace {
 
-constexpr int64_t kLanes = 16;  // filters per vector
+constexpr int64_t kLanes = kFilterSumLanes;  // filters per vector
 // Bytes of copied x and dy a group of images may span (every pass over a block of filters
 // and input channels rereads the group), about half of a core's L2.
 constexpr int64_t kGroupBytes = 256 * 1024;
 
-int64_t lanes_of(int64_t K) { return (K + kLanes - 1) / kLanes * kLanes; }
+int64_t lanes_of(int64_t K) { return filter_sum_width(K); }
 
 #ifdef CR_FILTER_X86
-// Each starts on a 64-byte boundary, so dy's vectors never straddle two cache lines.
-struct GroupCopy {
-  std::vector<float> dyt_buf, xp_buf;
-  float *dyt = nullptr, *xp = nullptr;
-};
-
-float* aligned_floats(std::vector<float>& buf, int64_t n) {
-  if (buf.size() < static_cast<size_t>(n + kLanes)) buf.resize(static_cast<size_t>(n + kLanes));
-  const auto at = reinterpret_cast<uintptr_t>(buf.data());
-  return buf.data() + (-at & 63) / sizeof(float);
-}
-
-// x [C, H, W] -> [C, H + 2, W + 2] with a zero border.
-void pad_image(const float* x, int64_t C, int64_t H, int64_t W, float* xp) {
-  const int64_t Wp = W + 2;
-  for (int64_t c = 0; c < C; c++, x += H * W, xp += (H + 2) * Wp) {
-    std::fill(xp, xp + Wp + 1, 0.f);
-    for (int64_t h = 0; h < H; h++) {
-      float* row = xp + (h + 1) * Wp + 1;
-      std::copy(x + h * W, x + (h + 1) * W, row);
-      row[W] = row[W + 1] = 0.f;  // this row's right border, the next row's left
-    }
-    std::fill(xp + (H + 1) * Wp + 1, xp + (H + 2) * Wp, 0.f);
-  }
-}
-
-// GCC 12's own shuffle intrinsics start from an undefined vector, which -Wall reports as
-// "may be used uninitialized" (GCC bug 105593); the results do not depend on it.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-// 16 rows (in[i], 16 floats each) -> their transpose, in place.
-__attribute__((target("avx512f"))) inline void transpose16(__m512 r[16]) {
-  __m512 t[16];
-  for (int i = 0; i < 16; i += 2) {
-    t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
-    t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-  }
-  for (int i = 0; i < 16; i += 4) {
-    r[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-    r[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-    r[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-    r[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-  }
-  for (int i = 0; i < 4; i++) {
-    t[i] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0x88);
-    t[i + 4] = _mm512_shuffle_f32x4(r[i], r[i + 4], 0xDD);
-    t[i + 8] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0x88);
-    t[i + 12] = _mm512_shuffle_f32x4(r[i + 8], r[i + 12], 0xDD);
-  }
-  for (int i = 0; i < 8; i++) {
-    r[i] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0x88);
-    r[i + 8] = _mm512_shuffle_f32x4(t[i], t[i + 8], 0xDD);
-  }
-}
-
 // dy [K, HW] -> dyt [HW, Kp], filters past K zero, 16 x 16 blocks at a time.
 __attribute__((target("avx512f"))) void transpose_image(const float* dy, int64_t K, int64_t HW, float* dyt) {
   const int64_t Kp = lanes_of(K);
@@ -115,18 +62,16 @@ __attribute__((target("avx512f"))) void finish_avx512(const float* sum, int64_t 
     }
   }
 }
-#pragma GCC diagnostic pop
 
-// The copies one group works on: dy channels-last [images][H * W][Kp] (filters past K zero)
-// and x with a one-pixel zero border [images][C][H + 2][W + 2].
-void copy_group(const float* dy, const float* x, int64_t images, int64_t C, int64_t K, int64_t H, int64_t W,
-                GroupCopy& g) {
+// The copies one group works on (conv_filter_avx2.h): dy channels-last [images][H * W][Kp]
+// (filters past K zero; each pixel's vectors on a 64-byte boundary, so none straddles two
+// cache lines) and x with a one-pixel zero border.
+void copy_group(const float* dy, const float* x, int64_t images, int64_t C, int64_t K, int64_t H, int64_t W, float* dyt,
+                float* xp) {
   const int64_t HW = H * W, Kp = lanes_of(K), plane = (H + 2) * (W + 2);
-  g.dyt = aligned_floats(g.dyt_buf, images * HW * Kp);
-  g.xp = aligned_floats(g.xp_buf, images * C * plane);
   for (int64_t n = 0; n < images; n++) {
-    transpose_image(dy + n * K * HW, K, HW, g.dyt + n * HW * Kp);
-    pad_image(x + n * C * HW, C, H, W, g.xp + n * C * plane);
+    transpose_image(dy + n * K * HW, K, HW, dyt + n * HW * Kp);
+    pad_image(x + n * C * HW, C, H, W, xp + n * C * plane);
   }
 }
 
@@ -164,9 +109,27 @@ __attribute__((target("avx512f"))) void filter_tile(const float* dyt, int64_t Kp
 
 }  // namespace
 
-bool filter3x3_applies(const ConvGeom& g) {
-  return direct3x3_applies(g) && std::strcmp(direct3x3_kernel_name(), "avx512") == 0;
+namespace {
+
+enum class FilterKernel { Portable, Avx512, Avx2 };
+
+// The direct kernel's choice (which follows the GEMM's cap and CUDNN_RESNET_CPU_CONV).
+FilterKernel filter_kernel() {
+  static const FilterKernel k = [] {
+    const char* direct = direct3x3_kernel_name();
+#ifdef CR_FILTER_X86
+    if (std::strcmp(direct, "avx512") == 0) return FilterKernel::Avx512;
+    if (std::strcmp(direct, "avx2-fma") == 0) return FilterKernel::Avx2;
+#endif
+    (void)direct;
+    return FilterKernel::Portable;
+  }();
+  return k;
 }
+
+}  // namespace
+
+bool filter3x3_applies(const ConvGeom& g) { return direct3x3_applies(g) && filter_kernel() != FilterKernel::Portable; }
 
 int64_t filter3x3_group(const ConvGeom& g) {
   const int64_t image_bytes = (g.C * (g.H + 2) * (g.W + 2) + lanes_of(g.K) * g.H * g.W) * 4;
@@ -175,20 +138,25 @@ int64_t filter3x3_group(const ConvGeom& g) {
 
 int64_t filter3x3_sum_floats(int64_t C, int64_t K) { return C * 9 * lanes_of(K); }
 
+int64_t filter3x3_copy_floats(const ConvGeom& g, int64_t images) {
+  return filter_x_copy_offset(images, g.K, g.H, g.W) + images * g.C * (g.H + 2) * (g.W + 2);
+}
+
 void filter3x3_images(const float* dy, const float* x, int64_t images, int64_t C, int64_t K, int64_t H, int64_t W,
-                      float* sum) {
+                      float* copy_floats, float* sum) {
   const int64_t Kp = lanes_of(K);
 #ifdef CR_FILTER_X86
-  thread_local GroupCopy copy;
-  copy_group(dy, x, images, C, K, H, W, copy);
+  if (filter_kernel() == FilterKernel::Avx2) return filter3x3_images_avx2(dy, x, images, C, K, H, W, copy_floats, sum);
+  float *dyt = copy_floats, *xp = copy_floats + filter_x_copy_offset(images, K, H, W);
+  copy_group(dy, x, images, C, K, H, W, dyt, xp);
   const int64_t plane = (H + 2) * (W + 2);
   // Tiles of 18 accumulators: GCC spilled tiles of 27 (3 channels x 9 taps) to the stack.
   // Two filter vectors per broadcast where there are 32 filters left, else two channels.
   for (int64_t k0 = 0; k0 < Kp;) {
     const bool wide = Kp - k0 >= 2 * kLanes;
-    const float* dk = copy.dyt + k0;
+    const float* dk = dyt + k0;
     for (int64_t c = 0; c < C;) {
-      const float* xc = copy.xp + c * plane;
+      const float* xc = xp + c * plane;
       float* out = sum + c * 9 * Kp + k0;
       if (wide) {
         filter_tile<1, 2>(dk, Kp, xc, C * plane, plane, images, H, W, out);
@@ -204,6 +172,7 @@ void filter3x3_images(const float* dy, const float* x, int64_t images, int64_t C
     k0 += wide ? 2 * kLanes : kLanes;
   }
 #else
+  (void)copy_floats;
   const int64_t HW = H * W;
   for (int64_t n = 0; n < images; n++)
     for (int64_t k = 0; k < K; k++)
@@ -225,11 +194,10 @@ void filter3x3_images(const float* dy, const float* x, int64_t images, int64_t C
 void filter3x3_finish(const float* sum, int64_t C, int64_t K, float* dw) {
   const int64_t Kp = lanes_of(K), CT = C * 9;
 #ifdef CR_FILTER_X86
-  finish_avx512(sum, CT, K, Kp, dw);
-#else
+  if (filter_kernel() == FilterKernel::Avx512) return finish_avx512(sum, CT, K, Kp, dw);
+#endif
   for (int64_t k = 0; k < K; k++)
     for (int64_t ct = 0; ct < CT; ct++) dw[k * CT + ct] = sum[ct * Kp + k];
-#endif
 }
 
 }  // namespace cr::cpu_conv

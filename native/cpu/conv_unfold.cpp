@@ -166,4 +166,17 @@ void col2im(const ConvGeom& g, float* col, int64_t oh0, int64_t oh1, float* dx, 
   });
 }
 
+void pad_image(const float* x, int64_t C, int64_t H, int64_t W, float* xp) {
+  const int64_t Wp = W + 2;
+  for (int64_t c = 0; c < C; c++, x += H * W, xp += (H + 2) * Wp) {
+    std::fill(xp, xp + Wp + 1, 0.f);
+    for (int64_t h = 0; h < H; h++) {
+      float* row = xp + (h + 1) * Wp + 1;
+      std::copy(x + h * W, x + (h + 1) * W, row);
+      row[W] = row[W + 1] = 0.f;  // this row's right border, the next row's left
+    }
+    std::fill(xp + (H + 1) * Wp + 1, xp + (H + 2) * Wp, 0.f);
+  }
+}
+
 }  // namespace cr::cpu_conv

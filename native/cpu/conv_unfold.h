@@ -32,4 +32,8 @@ void im2col(const ConvGeom& g, const float* x, int64_t oh0, int64_t oh1, float* 
 // [C, H, W], accumulated (windows overlap). Clobbers the padding columns of col.
 void col2im(const ConvGeom& g, float* col, int64_t oh0, int64_t oh1, float* dx, int64_t ld = 0);
 
+// x [C, H, W] -> [C, H + 2, W + 2] with a zero border: the copy the direct 3x3 kernels
+// read their taps from (conv_direct_broadcast.cpp, conv_filter*.cpp).
+void pad_image(const float* x, int64_t C, int64_t H, int64_t W, float* xp);
+
 }  // namespace cr::cpu_conv

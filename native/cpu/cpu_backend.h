@@ -13,6 +13,10 @@ class CpuBackend final : public Backend {
   CR_BACKEND_OVERRIDES
 };
 
+// Bytes the CPU backend holds from the C allocator for tensor storage: tensors alive and
+// freed blocks it keeps for reuse. What the JS binding reports to V8 as external memory.
+int64_t cpu_host_bytes();
+
 // Reads element i (in memory order) of a float-typed tensor as fp32, and writes it back.
 float load_float(const Tensor& t, int64_t i);
 void store_float(const Tensor& t, int64_t i, float v);

@@ -1,4 +1,5 @@
 // Allocation and host copies for the CPU backend (dtype and layout conversions: convert.cpp).
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -42,6 +43,7 @@ class HostBlockCache {
       release_all();
       p = std::aligned_alloc(64, alloc);
     }
+    if (p) held_ += static_cast<int64_t>(alloc);
     return p;
   }
 
@@ -55,16 +57,23 @@ class HostBlockCache {
       }
     }
     std::free(p);
+    held_ -= static_cast<int64_t>(alloc);
   }
 
   void release_all() {
     std::lock_guard<std::mutex> g(m_);
-    for (auto& kv : free_) std::free(kv.second);
+    for (auto& kv : free_) {
+      std::free(kv.second);
+      held_ -= static_cast<int64_t>(kv.first);
+    }
     free_.clear();
     cached_ = 0;
   }
 
+  int64_t held() const { return held_.load(std::memory_order_relaxed); }
+
  private:
+  std::atomic<int64_t> held_{0};  // from the C allocator: blocks in use and cached
   std::mutex m_;
   std::multimap<size_t, void*> free_;
   size_t cached_ = 0;
@@ -76,6 +85,8 @@ HostBlockCache& host_cache() {
 }
 
 }  // namespace
+
+int64_t cpu_host_bytes() { return host_cache().held(); }
 
 Tensor CpuBackend::empty(const Shape& shape, DType dtype, Layout layout) {
   Tensor t;

@@ -21,17 +21,22 @@ void CpuBackend::sgd_update_(const std::vector<Tensor>& params, const std::vecto
   const float lr = p.lr_device ? p.lr_device->data<float>()[0] : p.lr;
   const bool use_momentum = p.momentum != 0.f;
   parallel_over_elements(params, [&](size_t t, int64_t begin, int64_t end) {
-    float* w = params[t].data<float>();
-    const float* g = grads[t].data<float>();
-    float* buf = use_momentum ? bufs[t].data<float>() : nullptr;
+    // Hyperparameters in the piece's locals: read through `p` or the closure, the compiler
+    // must assume the stores to the tensors may change them, and does not vectorise the loop.
+    const float rate = lr, wd = p.weight_decay, mom = p.momentum, keep = 1.f - p.dampening;
+    const bool first = p.first_step, nesterov = p.nesterov;
+    float* __restrict w = params[t].data<float>();
+    const float* __restrict g = grads[t].data<float>();
+    float* __restrict buf = use_momentum ? bufs[t].data<float>() : nullptr;
+    if (!use_momentum) {
+      for (int64_t i = begin; i < end; i++) w[i] -= rate * (wd != 0.f ? g[i] + wd * w[i] : g[i]);
+      return;
+    }
     for (int64_t i = begin; i < end; i++) {
-      float d = g[i];
-      if (p.weight_decay != 0.f) d += p.weight_decay * w[i];
-      if (use_momentum) {
-        buf[i] = p.first_step ? d : p.momentum * buf[i] + (1.f - p.dampening) * d;
-        d = p.nesterov ? d + p.momentum * buf[i] : buf[i];
-      }
-      w[i] -= lr * d;
+      const float d = wd != 0.f ? g[i] + wd * w[i] : g[i];  // the loop is unswitched on wd
+      const float b = first ? d : mom * buf[i] + keep * d;
+      buf[i] = b;
+      w[i] -= rate * (nesterov ? d + mom * b : b);
     }
   });
 }

@@ -36,13 +36,16 @@ const CASES: Case[] = [
   { name: 'direct 3x3: 5 x 13, vectors straddling rows', x: [2, 3, 5, 13], w: [4, 3, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: false },
   { name: 'direct 3x3: 16 x 16, 8 channels in and out', x: [2, 8, 16, 16], w: [8, 8, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
   { name: 'direct 3x3: 3 rows of 48 columns, 3 filters', x: [1, 2, 3, 48], w: [3, 2, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
-  // The direct weight gradient (same planes, AVX-512): filters in vectors of 16, two vectors
-  // per tile where 32 are left, else two input channels per tile; images in groups sized for
-  // the L2, within fixed runs of the batch.
+  // The direct weight gradient (same planes): filters in vectors of 16 (AVX-512) or 8 (AVX2),
+  // two vectors per tile where enough filters are left, else an input channel or two per
+  // tile; images in groups sized for the L2, within fixed runs of the batch.
   { name: 'direct dw: 9 x 9, 13 channels, 19 filters, odd batch', x: [5, 13, 9, 9], w: [19, 13, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: false },
   { name: 'direct dw: 4 x 4, 20 channels, 37 filters (two vectors and a tail)', x: [7, 20, 4, 4], w: [37, 20, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
   { name: 'direct dw: 32 x 32, 16 in, 16 out, several groups per run', x: [17, 16, 32, 32], w: [16, 16, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: false },
   { name: 'direct dw: 11 x 12, 3 channels, 33 filters', x: [3, 3, 11, 12], w: [33, 3, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: false },
+  { name: 'direct dw: 7 x 17, 5 channels, 13 filters (two AVX2 vectors)', x: [3, 5, 7, 17], w: [13, 5, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: true },
+  { name: 'direct dw: 4 x 4, 7 channels, 5 filters (one part-full AVX2 vector)', x: [6, 7, 4, 4], w: [5, 7, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: false },
+  { name: 'direct dw: 8 x 8, 9 channels, 24 filters (16 and 8 per AVX2 tile)', x: [5, 9, 8, 8], w: [24, 9, 3, 3], p: [1, 1, 1, 1, 1, 1], bias: false },
   // Stride-2 rows long enough for the CPU's vector copy when unfolding (16 columns per step,
   // rows of 17 and 33 that end in a scalar remainder), in a 7x7 stem-like layer.
   { name: 'stride 2 over 67 columns', x: [2, 2, 9, 67], w: [3, 2, 3, 3], p: [2, 2, 1, 1, 1, 1], bias: true },

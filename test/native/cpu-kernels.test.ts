@@ -66,6 +66,28 @@ for (const [x, w] of [[[3, 13, 16, 16], [11, 13, 3, 3]], [[5, 9, 4, 4], [6, 9, 3
 process.stdout.write(JSON.stringify({ kernel: A.buildInfo().cpuDirectConv, digest: hash.digest('hex') }));
 `;
 
+// The weight gradient of direct-eligible convolutions: filter counts that fill no vector (5:
+// one part-full 8-filter vector; 11, 13: a full and a part-full one, or one part-full
+// 16-filter vector), 24 and 37 (16-filter AVX2 tiles, then an 8-filter one), odd channel
+// counts, 4x4 and 7x17 planes, several runs and groups of images (batch 40 at 16x16); a
+// digest of dw's bytes.
+const filterDigest = `
+const { native } = require(${JSON.stringify(nativeModule)});
+const hash = require('node:crypto').createHash('sha256');
+let seed = 4242;
+const fill = (n) => Float32Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 1073741824 - 1));
+const A = native();
+const shapes = [[[3, 13, 16, 16], 11], [[5, 9, 4, 4], 5], [[2, 5, 7, 17], 13], [[7, 3, 4, 4], 37], [[3, 7, 9, 9], 24], [[40, 16, 16, 16], 16], [[4, 16, 32, 32], 32]];
+for (const [x, K] of shapes) {
+  const xt = A.fromTypedArray(fill(x.reduce((a, b) => a * b)), x, 'float32', 'NCHW', 'cpu');
+  const dy = A.fromTypedArray(fill(x[0] * K * x[2] * x[3]), [x[0], K, x[2], x[3]], 'float32', 'NCHW', 'cpu');
+  const dw = A.conv2dBackwardFilter(dy, xt, [K, x[1], 3, 3], [1, 1, 1, 1, 1, 1], false);
+  hash.update(new Uint8Array(dw.read().buffer));
+  for (const t of [xt, dy, dw]) t.dispose();
+}
+process.stdout.write(JSON.stringify({ kernel: A.buildInfo().cpuDirectConv, digest: hash.digest('hex') }));
+`;
+
 // Batch-norm forward (plain, and with residual + ReLU) and backward on odd shapes; a digest of
 // every output's bytes.
 const batchNormDigest = `
@@ -119,6 +141,24 @@ describe('CPU kernels under each kernel switch', function () {
     assert.equal(narrow.digest, wide.digest);
     // The unfolded path rounds differently: the comparison above can tell kernels apart.
     assert.notEqual(digestUnder({ CUDNN_RESNET_CPU_CONV: 'gemm' }).digest, wide.digest);
+  });
+
+  // Both weight-gradient kernels sum each (filter, channel, tap) over the pixels in order, one
+  // FMA at a time, in the same groups of images, and add the runs in order.
+  it('the AVX-512 and AVX2 weight-gradient kernels give the same bits (where the CPU has both)', function () {
+    const wide = digestUnder({}, filterDigest);
+    if (wide.kernel !== 'avx512') this.skip();
+    const narrow = digestUnder({ CUDNN_RESNET_CPU_GEMM: 'avx2' }, filterDigest);
+    assert.equal(narrow.kernel, 'avx2-fma');
+    assert.equal(narrow.digest, wide.digest);
+    // Unfold + GEMM rounds differently, so the comparison can tell the paths apart, and the
+    // switches that turn the direct kernels off turn this one off too.
+    const offSwitches: Switches[] = [
+      { CUDNN_RESNET_CPU_CONV: 'gemm' },
+      { CUDNN_RESNET_CPU_GEMM: 'avx2', CUDNN_RESNET_CPU_CONV: 'gemm' },
+      { CUDNN_RESNET_CPU_GEMM: 'generic' },
+    ];
+    for (const off of offSwitches) assert.notEqual(digestUnder(off, filterDigest).digest, wide.digest, JSON.stringify(off));
   });
 
   for (const switches of SETTINGS) {
