@@ -21,6 +21,8 @@ export interface NativeTensor {
   readonly device: DeviceName;
   readonly nbytes: number;
   readonly disposed: boolean;
+  /** Whether another live handle (a view) or pending work (an async read) holds this storage. */
+  readonly storageShared: boolean;
   /** Elements in memory order: Float32Array for float dtypes, Int32Array, Uint8Array. */
   read(): Float32Array | Int32Array | Uint8Array;
   readAsync(): Promise<Float32Array | Int32Array | Uint8Array>;
@@ -158,6 +160,8 @@ export interface NativeAddon {
   synchronize(device: DeviceName): void;
   memoryStats(): NativeMemoryStats;
   buildInfo(): NativeBuildInfo;
+  /** CPU ms of the calling thread and of the CPU pool's workers (profiling; the process clock counts V8's threads too). */
+  cpuThreadTimes(): { callerMs: number; poolMs: number };
 
   // ---- dtype and layout conversions (bindings/convert_binding.cpp) ----
   cast(x: NativeTensor, dtype: DTypeName): NativeTensor;

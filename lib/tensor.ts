@@ -101,6 +101,11 @@ export const autogradHooks: { backward?: (t: Tensor, grad?: Tensor) => void } = 
 
 let nextId = 1;
 
+/** The id the next Tensor will get: every tensor with a smaller id was made before now. */
+export function nextTensorId(): number {
+  return nextId;
+}
+
 export class Tensor implements Disposable {
   private _handle: NativeTensor;
   readonly id = nextId++;

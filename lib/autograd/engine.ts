@@ -7,8 +7,10 @@
 // some backward functions hand the same tensor to several inputs (add, reshape); a tensor
 // saved for backward that an op produced (an intermediate activation) is disposed once every
 // node that saved it has run, unless it was passed to keep(); tensors created only for a
-// node's backward (batch-norm statistics) are disposed right after it.
-import { autogradHooks, checkTensor, keep, Tensor, GradNode } from '../tensor';
+// node's backward (batch-norm statistics) are disposed right after it. Where a tensor gets
+// gradients from several consumers, they are summed into one of them in place when only
+// this call can see it (see `writable`), else into a new tensor.
+import { autogradHooks, checkTensor, keep, nextTensorId, Tensor, GradNode } from '../tensor';
 import { native } from '../native';
 import { badArg, checkOptions, optionNames } from '../checks';
 
@@ -118,6 +120,8 @@ export interface BackwardOptions {
 export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}): void {
   checkTensor(root, 'backward: root');
   checkOptions('backward', opts, optionNames<BackwardOptions>({ retainGraph: true }));
+  // Tensors from here on are made by this call: no caller can hold one yet.
+  const firstOwnId = nextTensorId();
   if (!root.requiresGrad) throw badArg('type', 'backward: root', 'does not require a gradient (no recorded op produced it; was it computed under noGrad()?)');
   let seed: Tensor;
   if (grad === undefined) {
@@ -168,12 +172,32 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
 
   const grads = new Map<Tensor, Tensor>();
   const leafGrads = new Map<Tensor, Tensor>();
+  const seenByHooks = new Set<Tensor>();
+  // Whether a sum may overwrite t: a gradient this call made, held by one slot only, that
+  // no caller, hook, saved tensor, leaf's .grad or live view can see.
+  const writable = (t: Tensor) =>
+    t !== grad && t.id >= firstOwnId && refs.get(t) === 1 && t.savedBy === 0 && !t.kept && !seenByHooks.has(t) && !t.handle.storageShared;
   const accumulate = (into: Map<Tensor, Tensor>, key: Tensor, g: Tensor) => {
     hold(g);
     const prev = into.get(key);
     if (!prev) {
       into.set(key, g);
       return;
+    }
+    // A residual block's input gets two gradients: summing into one of them saves an
+    // allocation and a pass over memory, with the same bits as add (y + 1 * x is y + x).
+    if (prev.dtype === g.dtype && prev.layout === g.layout) {
+      if (writable(prev)) {
+        native().axpy(1, g.handle, prev.handle);
+        drop(g);
+        return;
+      }
+      if (writable(g)) {
+        native().axpy(1, prev.handle, g.handle);
+        into.set(key, g);
+        drop(prev);
+        return;
+      }
     }
     const sum = new Tensor(native().add(prev.handle, g.handle));
     hold(sum);
@@ -190,6 +214,7 @@ export function backward(root: Tensor, grad?: Tensor, opts: BackwardOptions = {}
       const g = grads.get(t);
       grads.delete(t);
       if (!g) continue; // no path carried a gradient here
+      if (t.hooks.length > 0) seenByHooks.add(g);
       for (const h of t.hooks) h(g);
       const inGrads = node.run(g);
       if (!opts.retainGraph) node.release();

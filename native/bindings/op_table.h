@@ -17,6 +17,7 @@ CR_BINDING(copyInto, CopyInto)
 CR_BINDING(synchronize, Synchronize)
 CR_BINDING(memoryStats, MemoryStats)
 CR_BINDING(buildInfo, BuildInfo)
+CR_BINDING(cpuThreadTimes, CpuThreadTimes)
 
 // convert_binding.cpp
 CR_BINDING(cast, Cast)

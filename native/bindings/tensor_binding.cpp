@@ -193,6 +193,15 @@ Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
   return o;
 }
 
+Napi::Value CpuThreadTimes(const Napi::CallbackInfo& info) {
+  Args a(info, "cpuThreadTimes", 0);
+  cr::ThreadCpuSeconds t = cr::thread_cpu_seconds();
+  Napi::Object o = Napi::Object::New(a.env());
+  o.Set("callerMs", t.caller * 1e3);
+  o.Set("poolMs", t.pool * 1e3);
+  return o;
+}
+
 bool cuda_compiled() { return CR_CUDA_ARCHS[0] != '\0'; }
 
 Napi::Value BuildInfo(const Napi::CallbackInfo& info) {

@@ -192,6 +192,12 @@ Napi::Value nbytes_of(const Napi::CallbackInfo& info, TensorHandle* h) {
   return Napi::Number::New(info.Env(), h ? static_cast<double>(h->tensor().nbytes()) : 0.0);
 }
 
+// Whether another live tensor (a view, an in-flight read) holds this tensor's storage: a
+// writer in place must then assume the bytes are seen elsewhere.
+Napi::Value storage_shared_of(const Napi::CallbackInfo& info, TensorHandle* h) {
+  return Napi::Boolean::New(info.Env(), live(info, h, "storageShared").storage.use_count() > 1);
+}
+
 Napi::Value disposed_of(const Napi::CallbackInfo& info, TensorHandle* h) {
   return Napi::Boolean::New(info.Env(), h == nullptr);
 }
@@ -242,6 +248,7 @@ Napi::Function TensorHandle::Define(Napi::Env env) {
       {"device", nullptr, nullptr, call_member<device_of>, nullptr, nullptr, kAttr, nullptr},
       {"nbytes", nullptr, nullptr, call_member<nbytes_of>, nullptr, nullptr, kAttr, nullptr},
       {"disposed", nullptr, nullptr, call_member<disposed_of>, nullptr, nullptr, kAttr, nullptr},
+      {"storageShared", nullptr, nullptr, call_member<storage_shared_of>, nullptr, nullptr, kAttr, nullptr},
       {"read", nullptr, call_member<read>, nullptr, nullptr, nullptr, kAttr, nullptr},
       {"readAsync", nullptr, call_member<read_async>, nullptr, nullptr, nullptr, kAttr, nullptr},
       {"dispose", nullptr, call_member<dispose>, nullptr, nullptr, nullptr, kAttr, nullptr},

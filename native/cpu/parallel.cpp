@@ -8,6 +8,13 @@
 #include <thread>
 #include <vector>
 
+#include <atomic>
+#include <ctime>
+
+#if defined(__linux__)
+#include <pthread.h>
+#endif
+
 #include "../core/env.h"
 
 namespace cr {
@@ -38,6 +45,19 @@ class Pool {
   }
   int size() const { return static_cast<int>(threads_.size()); }
 
+  double workers_cpu_seconds() {
+    double s = 0;
+#if defined(__linux__)
+    for (auto& t : threads_) {
+      clockid_t id;
+      timespec ts{};
+      if (pthread_getcpuclockid(t.native_handle(), &id) == 0 && clock_gettime(id, &ts) == 0)
+        s += ts.tv_sec + ts.tv_nsec * 1e-9;
+    }
+#endif
+    return s;
+  }
+
   // Runs task(k) for k in [0, tasks) with the caller taking k = 0.
   void run(int tasks, const std::function<void(int)>& task) {
     std::unique_lock<std::mutex> lk(run_m_);  // one parallel region at a time
@@ -65,6 +85,11 @@ class Pool {
 
  private:
   void loop(int worker) {
+#if defined(__linux__)
+    // Named for `top -H` and for bench/ops_cpu.ts, which bills the pool's CPU time to ops
+    // apart from V8's threads.
+    pthread_setname_np(pthread_self(), "cr-cpu-pool");
+#endif
     uint64_t seen = 0;
     for (;;) {
       const std::function<void(int)>* task;
@@ -100,10 +125,16 @@ class Pool {
   std::exception_ptr error_;
 };
 
+std::atomic<Pool*> g_pool{nullptr};
+
 Pool& pool() {
   // Leaked on purpose: joining threads from a static destructor at process exit can
   // deadlock with Node's own teardown.
-  static Pool* p = new Pool(std::max(1, cpu_threads() - 1));
+  static Pool* p = [] {
+    Pool* made = new Pool(std::max(1, cpu_threads() - 1));
+    g_pool.store(made);
+    return made;
+  }();
   return *p;
 }
 
@@ -133,6 +164,14 @@ void parallel_for(int64_t n, int64_t min_chunk, const std::function<void(int64_t
     int64_t b = k * per, e = std::min(n, b + per);
     if (b < e) fn(b, e);
   });
+}
+
+ThreadCpuSeconds thread_cpu_seconds() {
+  ThreadCpuSeconds r;
+  timespec ts{};
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0) r.caller = ts.tv_sec + ts.tv_nsec * 1e-9;
+  if (Pool* p = g_pool.load()) r.pool = p->workers_cpu_seconds();
+  return r;
 }
 
 }  // namespace cr

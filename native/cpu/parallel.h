@@ -12,6 +12,14 @@ int cpu_threads();
 // fn(begin, end) over disjoint ranges; small n runs inline. Exceptions in fn propagate.
 void parallel_for(int64_t n, int64_t min_chunk, const std::function<void(int64_t, int64_t)>& fn);
 
+// CPU seconds of the calling thread and, summed, of the pool's workers (0 before the pool
+// first ran anything), for profiling: the process clock also counts the runtime's threads.
+struct ThreadCpuSeconds {
+  double caller = 0;
+  double pool = 0;
+};
+ThreadCpuSeconds thread_cpu_seconds();
+
 // fn(t, begin, end) over the elements of every tensor in `tensors`, in pieces of 32K spread
 // over the pool together: a model's parameters are many small tensors and a few large ones,
 // so one task per tensor would leave threads idle.

@@ -14,6 +14,7 @@ import { NativeBuildInfo } from '../../lib/native';
 const nativeModule = path.resolve(__dirname, '..', '..', 'lib', 'native.js');
 const convSuite = path.resolve(__dirname, 'conv.test.js');
 const batchNormSuite = path.resolve(__dirname, 'batchnorm.test.js');
+const poolingSuite = path.resolve(__dirname, 'pooling.test.js');
 
 type Switches = Record<string, string>;
 
@@ -173,10 +174,10 @@ describe('CPU kernels under each kernel switch', function () {
       });
 
       // The whole setting list costs a few seconds; the default setting is the parent's own run.
-      // Batch norm reads only the GEMM cap.
-      const suites = [convSuite, ...(switches.CUDNN_RESNET_CPU_GEMM ? [batchNormSuite] : [])];
+      // Batch norm and max pooling read only the GEMM cap.
+      const suites = [convSuite, ...(switches.CUDNN_RESNET_CPU_GEMM ? [batchNormSuite, poolingSuite] : [])];
       if (label)
-        it(`passes the ${suites.length > 1 ? 'conv and batch-norm suites' : 'conv suite'}`, () => {
+        it(`passes the ${suites.length > 1 ? 'conv, batch-norm and pooling suites' : 'conv suite'}`, () => {
           const r = child([require.resolve('mocha/bin/mocha.js'), '--no-config', '--timeout', '300000', '--reporter', 'dot', ...suites], switches);
           assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
           assert.match(r.stdout, /\d+ passing/);

@@ -229,3 +229,41 @@ describeDevices('pooling', (d) => {
     disposeAll(x, y, wrong);
   });
 });
+
+// CPU only: NaNs, signed zeros and ties are where backends may differ, and where the CPU's
+// vectorised path for 3-wide, stride-2 max windows must agree with its scalar rule: a tap
+// replaces the running maximum only when strictly greater (so a NaN wins only as a window's
+// first in-bounds element, and the first of tied maxima, -0 and 0 alike, is kept).
+describe('pooling (cpu): 3-wide stride-2 max windows keep the scalar rule bit for bit', () => {
+  // The first maximum by the strict rule, for each output, as an index into x.
+  function firstMax(x: Float32Array, shape: number[], q: Pool): Int32Array {
+    return Int32Array.from(windows(shape, q).wins, ({ idx }) => idx.reduce((best, i) => (x[i] > x[best] ? i : best), idx[0]));
+  }
+
+  it('on shapes with odd widths and heights, ties, signed zeros and NaNs', () => {
+    const r = rng(41);
+    const pick = [-1, -0, 0, 0.5, 2, NaN];
+    for (let trial = 0; trial < 60; trial++) {
+      const kh = randInt(r, 1, 3);
+      const q: Pool = { mode: 'max', k: [kh, 3], s: [randInt(r, 1, 2), 2], p: [randInt(r, 0, kh >> 1), randInt(r, 0, 1)], cip: true };
+      const W = [3, 4, 5, 8, 9, 16, 17, 24, 33][randInt(r, 0, 8)];
+      const shape = [randInt(r, 1, 2), randInt(r, 1, 3), randInt(r, Math.max(1, kh - 2 * q.p[0]), 9), W];
+      const n = shape.reduce((a, b) => a * b, 1);
+      const x = Float32Array.from({ length: n }, () => (r() < 0.05 ? NaN : pick[randInt(r, 0, 4)]));
+      const dyShape = windows(shape, q).yShape;
+      const dy = Float32Array.from({ length: dyShape.reduce((a, b) => a * b, 1) }, () => Math.fround(r() - 0.5));
+      const best = firstMax(x, shape, q);
+      const tx = make(x, shape, 'cpu');
+      const y = native().pool2dForward(tx, 'max', params(q), true);
+      const tdy = make(dy, dyShape, 'cpu');
+      const dx = native().pool2dBackward(tdy, tx, y, 'max', params(q), true);
+      const what = `shape [${shape}] kernel ${q.k} stride ${q.s} pad ${q.p}`;
+      const ys = y.read() as Float32Array;
+      best.forEach((b, o) => assert.ok(Object.is(ys[o], x[b]), `${what}: output ${o} is ${ys[o]}, want x[${b}] = ${x[b]}`));
+      const want = new Float64Array(n);
+      best.forEach((b, o) => (want[b] += dy[o]));
+      assert.deepEqual(dx.read(), Float32Array.from(want), `${what}: backward`);
+      disposeAll(tx, y, tdy, dx);
+    }
+  });
+});

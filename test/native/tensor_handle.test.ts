@@ -1,4 +1,4 @@
-// The native tensor handle's memory over a long run. Node runs the finalizers of collected
+// The native tensor handle: whether its storage is shared, and its memory over a long run. Node runs the finalizers of collected
 // wrapped objects only when the event loop turns, so a handle whose dispose() left its
 // wrapper to the finalizer cost ~200 bytes of RSS per tensor for as long as a synchronous
 // training loop ran. This runs such a loop in a child process (its own heap, --expose-gc)
@@ -6,6 +6,8 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
+
+import { native } from '../../lib/native';
 
 const lib = path.resolve(__dirname, '..', '..', 'lib', 'index.js');
 
@@ -81,5 +83,23 @@ describe('native tensor handle memory', function () {
     // holds, 4 (while the first step's blocks are new).
     assert.ok(stepMajor <= 8, `${stepMajor} full collections over ten steps of 320 MB held and freed`);
     assert.ok(leakedLive < 100, `${leakedLive} of 150 undisposed 8 MB tensors still alive`);
+  });
+
+  it('storageShared says whether a view (or pending work) holds the storage too', () => {
+    const t = native().full([2, 3], 'float32', 'NCHW', 'cpu', 1);
+    assert.equal(t.storageShared, false);
+    const v = native().reshape(t, [3, 2]);
+    assert.equal(t.storageShared, true);
+    assert.equal(v.storageShared, true);
+    t.dispose();
+    assert.equal(v.storageShared, false, 'the view alone holds it now');
+    const c = native().toDevice(v, 'cpu');
+    assert.equal(c.storageShared, false, 'a copy has its own storage');
+    v.dispose();
+    assert.throws(
+      () => v.storageShared,
+      (e: Error) => e instanceof TypeError && /storageShared/.test(e.message) && /disposed/.test(e.message),
+    );
+    c.dispose();
   });
 });
