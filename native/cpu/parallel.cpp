@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <atomic>
+#include <chrono>
 #include <ctime>
 
 #if defined(__linux__)
@@ -68,6 +69,8 @@ class Pool {
       pending_ = tasks - 1;
       error_ = nullptr;
       generation_++;
+      published_.store(generation_, std::memory_order_release);
+      left_.store(tasks - 1, std::memory_order_release);
     }
     cv_.notify_all();
     try {
@@ -77,6 +80,7 @@ class Pool {
       std::lock_guard<std::mutex> g(m_);
       if (!error_) error_ = std::current_exception();
     }
+    spin_until([this] { return left_.load(std::memory_order_acquire) == 0; });
     std::unique_lock<std::mutex> g(m_);
     done_cv_.wait(g, [this] { return pending_ == 0; });
     task_ = nullptr;
@@ -93,6 +97,7 @@ class Pool {
     uint64_t seen = 0;
     for (;;) {
       const std::function<void(int)>* task;
+      spin_until([&] { return published_.load(std::memory_order_acquire) != seen; });
       {
         std::unique_lock<std::mutex> g(m_);
         cv_.wait(g, [&] { return stop_ || generation_ != seen; });
@@ -110,11 +115,28 @@ class Pool {
       }
       {
         std::lock_guard<std::mutex> g(m_);
+        left_.fetch_sub(1, std::memory_order_release);
         if (--pending_ == 0) done_cv_.notify_all();
       }
     }
   }
 
+  // A training step runs hundreds of parallel regions a few microseconds apart. Waking a
+  // thread blocked on a condition variable takes tens of microseconds and more on a VM, where
+  // the vCPU may have been descheduled, so both sides first watch for each other for a short
+  // while (the next region, the last worker's end), and only then block.
+  template <typename Ready>
+  static void spin_until(Ready&& ready) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicroseconds);
+    for (int i = 0; !ready(); i++) {
+      if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) return;
+      std::this_thread::yield();
+    }
+  }
+  static constexpr int kSpinMicroseconds = 200;
+
+  std::atomic<uint64_t> published_{0};  // generation_, readable without the lock
+  std::atomic<int> left_{0};            // workers of the current region not yet done
   std::vector<std::thread> threads_;
   std::mutex m_, run_m_;
   std::condition_variable cv_, done_cv_;
