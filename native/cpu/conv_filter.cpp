@@ -32,36 +32,6 @@ constexpr int64_t kGroupBytes = 256 * 1024;
 int64_t lanes_of(int64_t K) { return filter_sum_width(K); }
 
 #ifdef CR_FILTER_X86
-// dy [K, HW] -> dyt [HW, Kp], filters past K zero, 16 x 16 blocks at a time.
-__attribute__((target("avx512f"))) void transpose_image(const float* dy, int64_t K, int64_t HW, float* dyt) {
-  const int64_t Kp = lanes_of(K);
-  for (int64_t p0 = 0; p0 < HW; p0 += kLanes) {
-    const int64_t np = std::min(kLanes, HW - p0);
-    const __mmask16 m = static_cast<__mmask16>((1u << np) - 1);
-    for (int64_t k0 = 0; k0 < Kp; k0 += kLanes) {
-      __m512 r[16];
-      for (int64_t j = 0; j < kLanes; j++)
-        r[j] = k0 + j < K ? _mm512_maskz_loadu_ps(m, dy + (k0 + j) * HW + p0) : _mm512_setzero_ps();
-      transpose16(r);
-      for (int64_t i = 0; i < np; i++) _mm512_store_ps(dyt + (p0 + i) * Kp + k0, r[i]);
-    }
-  }
-}
-
-// sum [CT][Kp] -> dw [K][CT], 16 x 16 blocks at a time.
-__attribute__((target("avx512f"))) void finish_avx512(const float* sum, int64_t CT, int64_t K, int64_t Kp, float* dw) {
-  for (int64_t ct0 = 0; ct0 < CT; ct0 += kLanes) {
-    const int64_t nct = std::min(kLanes, CT - ct0);
-    const __mmask16 m = static_cast<__mmask16>((1u << nct) - 1);
-    for (int64_t k0 = 0; k0 < K; k0 += kLanes) {
-      __m512 r[16];
-      for (int64_t i = 0; i < kLanes; i++)
-        r[i] = i < nct ? _mm512_loadu_ps(sum + (ct0 + i) * Kp + k0) : _mm512_setzero_ps();
-      transpose16(r);
-      for (int64_t j = 0; j < std::min(kLanes, K - k0); j++) _mm512_mask_storeu_ps(dw + (k0 + j) * CT + ct0, m, r[j]);
-    }
-  }
-}
 
 // The copies one group works on (conv_filter_avx2.h): dy channels-last [images][H * W][Kp]
 // (filters past K zero; each pixel's vectors on a 64-byte boundary, so none straddles two
@@ -70,7 +40,7 @@ void copy_group(const float* dy, const float* x, int64_t images, int64_t C, int6
                 float* xp) {
   const int64_t HW = H * W, Kp = lanes_of(K), plane = (H + 2) * (W + 2);
   for (int64_t n = 0; n < images; n++) {
-    transpose_image(dy + n * K * HW, K, HW, dyt + n * HW * Kp);
+    transpose_matrix16(dy + n * K * HW, K, HW, HW, dyt + n * HW * Kp, Kp, Kp);  // filters past K zero
     pad_image(x + n * C * HW, C, H, W, xp + n * C * plane);
   }
 }
@@ -194,7 +164,7 @@ void filter3x3_images(const float* dy, const float* x, int64_t images, int64_t C
 void filter3x3_finish(const float* sum, int64_t C, int64_t K, float* dw) {
   const int64_t Kp = lanes_of(K), CT = C * 9;
 #ifdef CR_FILTER_X86
-  if (filter_kernel() == FilterKernel::Avx512) return finish_avx512(sum, CT, K, Kp, dw);
+  if (filter_kernel() == FilterKernel::Avx512) return transpose_matrix16(sum, CT, K, Kp, dw, CT, CT);
 #endif
   for (int64_t k = 0; k < K; k++)
     for (int64_t ct = 0; ct < CT; ct++) dw[k * CT + ct] = sum[ct * Kp + k];

@@ -24,23 +24,6 @@ constexpr int64_t kLanes8 = 8;  // filters per vector
 
 int64_t round8(int64_t K) { return (K + kLanes8 - 1) / kLanes8 * kLanes8; }
 
-// dy [K, HW] -> dyt [HW, ld] (ld = K rounded up to 8, filters past K zero), 8 x 8 blocks.
-__attribute__((target("avx2,fma"))) void transpose_image(const float* dy, int64_t K, int64_t HW, int64_t ld,
-                                                         float* dyt) {
-  for (int64_t p0 = 0; p0 < HW; p0 += kLanes8) {
-    const int64_t np = std::min(kLanes8, HW - p0);
-    const __m256i m =
-        _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(np)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-    for (int64_t k0 = 0; k0 < ld; k0 += kLanes8) {
-      __m256 r[8];
-      for (int64_t j = 0; j < kLanes8; j++)
-        r[j] = k0 + j < K ? _mm256_maskload_ps(dy + (k0 + j) * HW + p0, m) : _mm256_setzero_ps();
-      transpose8(r);
-      for (int64_t i = 0; i < np; i++) _mm256_store_ps(dyt + (p0 + i) * ld + k0, r[i]);
-    }
-  }
-}
-
 // out[(c * 9 + r * 3 + s) * ld_sum + v * 8 + l] += the group's sum of dy[filter v * 8 + l] *
 // x[channel c] shifted by tap (r, s), for c < CB, rows r0 <= r < r0 + RB, v < KV; xp points at
 // the first channel's padded plane, dyt and out at the first filter.
@@ -84,7 +67,7 @@ void filter3x3_images_avx2(const float* dy, const float* x, int64_t images, int6
   const int64_t HW = H * W, ld = round8(K), ld_sum = filter_sum_width(K), plane = (H + 2) * (W + 2);
   float *dyt = copy, *xp = copy + filter_x_copy_offset(images, K, H, W);
   for (int64_t n = 0; n < images; n++) {
-    transpose_image(dy + n * K * HW, K, HW, ld, dyt + n * HW * ld);
+    transpose_matrix8(dy + n * K * HW, K, HW, HW, dyt + n * HW * ld, ld, ld);  // filters past K zero
     pad_image(x + n * C * HW, C, H, W, xp + n * C * plane);
   }
   const int64_t x_image = C * plane;

@@ -8,6 +8,9 @@
 #define CR_TRANSPOSE16 1
 #include <immintrin.h>
 
+#include <algorithm>
+#include <cstdint>
+
 namespace cr::cpu_conv {
 
 // GCC 12's own shuffle intrinsics start from an undefined vector, which -Wall reports as
@@ -56,6 +59,51 @@ __attribute__((target("avx2,fma"))) inline void transpose8(__m256 r[8]) {
   for (int i = 0; i < 4; i++) {
     r[i] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x20);
     r[i + 4] = _mm256_permute2f128_ps(s[i], s[i + 4], 0x31);
+  }
+}
+
+// Matrices in memory: b[j * ldb + i] = a[i * lda + j] for i < rows, j < cols, and 0 for
+// rows <= i < rows_out (zero columns appended to b), through 16 x 16 blocks in registers.
+__attribute__((target("avx512f"))) inline void transpose_matrix16(const float* a, int64_t rows, int64_t cols,
+                                                                  int64_t lda, float* b, int64_t ldb,
+                                                                  int64_t rows_out) {
+  for (int64_t j0 = 0; j0 < cols; j0 += 16) {
+    const int64_t nj = std::min<int64_t>(16, cols - j0);
+    const __mmask16 load = static_cast<__mmask16>((1u << nj) - 1);
+    for (int64_t i0 = 0; i0 < rows_out; i0 += 16) {
+      const __mmask16 store = static_cast<__mmask16>((1u << std::min<int64_t>(16, rows_out - i0)) - 1);
+      __m512 r[16];
+      for (int64_t i = 0; i < 16; i++)
+        r[i] = i0 + i < rows ? _mm512_maskz_loadu_ps(load, a + (i0 + i) * lda + j0) : _mm512_setzero_ps();
+      transpose16(r);
+      for (int64_t j = 0; j < nj; j++) _mm512_mask_storeu_ps(b + (j0 + j) * ldb + i0, store, r[j]);
+    }
+  }
+}
+
+// The same with AVX2 and 8 x 8 blocks.
+__attribute__((target("avx2,fma"))) inline void transpose_matrix8(const float* a, int64_t rows, int64_t cols,
+                                                                  int64_t lda, float* b, int64_t ldb,
+                                                                  int64_t rows_out) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  for (int64_t j0 = 0; j0 < cols; j0 += 8) {
+    const int64_t nj = std::min<int64_t>(8, cols - j0);
+    const __m256i load = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(nj)), lane);
+    for (int64_t i0 = 0; i0 < rows_out; i0 += 8) {
+      const int64_t ni = std::min<int64_t>(8, rows_out - i0);
+      const __m256i store = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(ni)), lane);
+      __m256 r[8];
+      for (int64_t i = 0; i < 8; i++)
+        r[i] = i0 + i < rows ? _mm256_maskload_ps(a + (i0 + i) * lda + j0, load) : _mm256_setzero_ps();
+      transpose8(r);
+      for (int64_t j = 0; j < nj; j++) {
+        float* to = b + (j0 + j) * ldb + i0;
+        if (ni == 8)
+          _mm256_storeu_ps(to, r[j]);
+        else
+          _mm256_maskstore_ps(to, store, r[j]);
+      }
+    }
   }
 }
 
