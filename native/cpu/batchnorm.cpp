@@ -13,7 +13,6 @@
 #include <cmath>
 #include <vector>
 
-#include "../core/env.h"
 #include "cpu_backend.h"
 #include "parallel.h"
 
@@ -135,16 +134,15 @@ CR_BN_KERNELS(avx2, __attribute__((target("avx2"))))
 CR_BN_KERNELS(avx512, __attribute__((target("avx512f"))))
 #endif
 
-// The same cap as the GEMM (CUDNN_RESNET_CPU_GEMM), so a capped process runs, and the tests
-// check, the narrower variants on a machine that has wider ones.
+// By cpu_vector_isa(): the GEMM's cap applies here too.
 const PlaneKernels& kernels() {
   static const PlaneKernels k = [] {
 #ifdef CR_BN_X86
-    const env::GemmKernelCap cap = env::cpu_gemm_cap();
-    if (cap == env::GemmKernelCap::Generic) return baseline_kernels;
-    __builtin_cpu_init();
-    if (cap != env::GemmKernelCap::Avx2 && __builtin_cpu_supports("avx512f")) return avx512_kernels;
-    if (__builtin_cpu_supports("avx2")) return avx2_kernels;
+    switch (cpu_vector_isa()) {
+      case VectorIsa::Avx512: return avx512_kernels;
+      case VectorIsa::Avx2: return avx2_kernels;
+      case VectorIsa::Baseline: break;
+    }
 #endif
     return baseline_kernels;
   }();

@@ -13,6 +13,13 @@ class CpuBackend final : public Backend {
   CR_BACKEND_OVERRIDES
 };
 
+// The widest vector instructions this CPU has that CUDNN_RESNET_CPU_GEMM's cap allows (avx2:
+// at most AVX2; generic: none), fixed when first asked. The memory-bound loops that come in
+// AVX-512, AVX2 and baseline builds (batch norm, pooling) pick theirs by it, so a capped
+// process runs, and the tests check, the narrower variants on a machine that has wider ones.
+enum class VectorIsa { Baseline, Avx2, Avx512 };
+VectorIsa cpu_vector_isa();
+
 // Bytes the CPU backend holds from the C allocator for tensor storage: tensors alive and
 // freed blocks it keeps for reuse. What the JS binding reports to V8 as external memory.
 int64_t cpu_host_bytes();

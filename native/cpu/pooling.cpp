@@ -19,7 +19,6 @@
 #include <cstring>
 #include <vector>
 
-#include "../core/env.h"
 #include "cpu_backend.h"
 #include "parallel.h"
 
@@ -192,11 +191,11 @@ __attribute__((target("avx2"))) void avx2_argmax3s2_row(const float* plane, int6
 Max3s2Row max3s2_row() {
   static const Max3s2Row k = [] {
 #ifdef CR_POOL_X86
-    const env::GemmKernelCap cap = env::cpu_gemm_cap();
-    if (cap == env::GemmKernelCap::Generic) return baseline_max3s2_row;
-    __builtin_cpu_init();
-    if (cap != env::GemmKernelCap::Avx2 && __builtin_cpu_supports("avx512f")) return avx512_max3s2_row;
-    if (__builtin_cpu_supports("avx2")) return avx2_max3s2_row;
+    switch (cpu_vector_isa()) {
+      case VectorIsa::Avx512: return avx512_max3s2_row;
+      case VectorIsa::Avx2: return avx2_max3s2_row;
+      case VectorIsa::Baseline: break;
+    }
 #endif
     return baseline_max3s2_row;
   }();
@@ -207,9 +206,7 @@ Max3s2Row max3s2_row() {
 Argmax3s2Row argmax3s2_row() {
   static const Argmax3s2Row k = [] {
 #ifdef CR_POOL_X86
-    if (env::cpu_gemm_cap() == env::GemmKernelCap::Generic) return static_cast<Argmax3s2Row>(nullptr);
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2")) return avx2_argmax3s2_row;
+    if (cpu_vector_isa() != VectorIsa::Baseline) return avx2_argmax3s2_row;  // AVX-512 CPUs have AVX2
 #endif
     return static_cast<Argmax3s2Row>(nullptr);
   }();
